@@ -1,0 +1,349 @@
+//! Host and port arguments: every form a socket user expects, parsed without
+//! touching the network, resolved only when a name needs it.
+
+use std::ffi::CString;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6, ToSocketAddrs};
+
+/// The port every subcommand uses unless told otherwise (not in IANA's
+/// registry of well-known services; override with `--port` or `UDPMSG_PORT`).
+pub const DEFAULT_PORT: u16 = 47474;
+
+/// A parsed `<host>` argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Host {
+    /// `<broadcast>`: 255.255.255.255, needs SO_BROADCAST.
+    Broadcast,
+    /// `''`: all interfaces when binding, this host when sending.
+    Any,
+    /// A literal address (IPv6 with its scope id, 0 when none).
+    Ip(IpAddr, u32),
+    /// A name for the system resolver.
+    Name(String),
+}
+
+/// A `<host>` argument with the port it may carry (`host:port`, `[v6]:port`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPort {
+    pub host: Host,
+    pub port: Option<u16>,
+}
+
+/// Why an address or port argument was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddrError {
+    /// The argument is not any accepted host form.
+    BadHost { arg: String, why: &'static str },
+    /// `%scope` names no interface.
+    BadScope { scope: String },
+    /// A port that is neither 1..=65535 nor a known UDP service.
+    BadPort { arg: String },
+    /// Port 0 cannot be a destination.
+    ZeroPort,
+    /// The resolver could not find the name.
+    UnknownHost { host: String, why: String },
+}
+
+impl fmt::Display for AddrError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AddrError::BadHost { arg, why } => write!(f, "bad host '{arg}': {why}"),
+            AddrError::BadScope { scope } => {
+                write!(f, "bad IPv6 scope '%{scope}': no such interface")
+            }
+            AddrError::BadPort { arg } => write!(
+                f,
+                "bad port '{arg}': not a number from 0 to 65535 nor a UDP service name"
+            ),
+            AddrError::ZeroPort => write!(f, "port 0 is not a valid destination"),
+            AddrError::UnknownHost { host, why } => write!(f, "unknown host '{host}': {why}"),
+        }
+    }
+}
+
+impl std::error::Error for AddrError {}
+
+/// Parses a `<host>` argument. Never does DNS.
+pub fn parse_host(arg: &str) -> Result<HostPort, AddrError> {
+    let bad = |why| AddrError::BadHost {
+        arg: arg.to_string(),
+        why,
+    };
+    if arg.is_empty() {
+        return Ok(HostPort {
+            host: Host::Any,
+            port: None,
+        });
+    }
+    if arg == "<broadcast>" {
+        return Ok(HostPort {
+            host: Host::Broadcast,
+            port: None,
+        });
+    }
+    if arg.bytes().all(|b| b.is_ascii_digit()) {
+        // A bare integer is a 32-bit IPv4 address in host byte order, as
+        // inet_aton accepts it (2130706433 is 127.0.0.1).
+        let n: u32 = arg
+            .parse()
+            .map_err(|_| bad("a bare number must fit in 32 bits (an IPv4 address)"))?;
+        return Ok(HostPort {
+            host: Host::Ip(IpAddr::V4(Ipv4Addr::from(n)), 0),
+            port: None,
+        });
+    }
+    if let Some(rest) = arg.strip_prefix('[') {
+        let (inside, after) = rest
+            .split_once(']')
+            .ok_or_else(|| bad("'[' without a closing ']'"))?;
+        let (ip, scope) = parse_v6(inside).ok_or_else(|| bad("not an IPv6 address inside [ ]"))?;
+        let scope = scope_id(scope)?;
+        let port = match after {
+            "" => None,
+            p => Some(parse_port(
+                p.strip_prefix(':')
+                    .ok_or_else(|| bad("expected ':port' after ']'"))?,
+            )?),
+        };
+        return Ok(HostPort {
+            host: Host::Ip(IpAddr::V6(ip), scope),
+            port,
+        });
+    }
+    match arg.matches(':').count() {
+        0 => Ok(HostPort {
+            host: host_or_name(arg)?,
+            port: None,
+        }),
+        1 => {
+            let (host, port) = arg.split_once(':').ok_or_else(|| bad("bad host:port"))?;
+            let host = if host.is_empty() {
+                Host::Any
+            } else {
+                parse_host(host)?.host
+            };
+            Ok(HostPort {
+                host,
+                port: Some(parse_port(port)?),
+            })
+        }
+        _ => {
+            let (ip, scope) = parse_v6(arg).ok_or_else(|| {
+                bad("not an IPv6 address (write [addr]:port to give a port with IPv6)")
+            })?;
+            Ok(HostPort {
+                host: Host::Ip(IpAddr::V6(ip), scope_id(scope)?),
+                port: None,
+            })
+        }
+    }
+}
+
+fn host_or_name(arg: &str) -> Result<Host, AddrError> {
+    if let Ok(v4) = arg.parse::<Ipv4Addr>() {
+        return Ok(Host::Ip(IpAddr::V4(v4), 0));
+    }
+    let valid = arg.len() <= 253
+        && arg
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
+    if !valid {
+        return Err(AddrError::BadHost {
+            arg: arg.to_string(),
+            why: "not an address, and not a host name (letters, digits, '-', '.', '_')",
+        });
+    }
+    Ok(Host::Name(arg.to_string()))
+}
+
+fn parse_v6(s: &str) -> Option<(Ipv6Addr, Option<&str>)> {
+    let (addr, scope) = match s.split_once('%') {
+        Some((a, sc)) => (a, Some(sc)),
+        None => (s, None),
+    };
+    addr.parse::<Ipv6Addr>().ok().map(|ip| (ip, scope))
+}
+
+fn scope_id(scope: Option<&str>) -> Result<u32, AddrError> {
+    let Some(scope) = scope else { return Ok(0) };
+    if let Ok(n) = scope.parse::<u32>() {
+        return Ok(n);
+    }
+    let bad = || AddrError::BadScope {
+        scope: scope.to_string(),
+    };
+    let name = CString::new(scope).map_err(|_| bad())?;
+    // SAFETY: `name` is a valid NUL-terminated string for the call's duration.
+    let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
+    if index == 0 { Err(bad()) } else { Ok(index) }
+}
+
+/// Parses a port: a number (0 allowed; destinations check it) or a service
+/// name from the system's services database (`echo` is 7/udp). The services
+/// database is read only for names.
+pub fn parse_port(arg: &str) -> Result<u16, AddrError> {
+    let bad = || AddrError::BadPort {
+        arg: arg.to_string(),
+    };
+    if arg.is_empty() {
+        return Err(bad());
+    }
+    if arg.bytes().all(|b| b.is_ascii_digit()) {
+        return arg.parse::<u16>().map_err(|_| bad());
+    }
+    let name = CString::new(arg).map_err(|_| bad())?;
+    // SAFETY: both arguments are valid C strings; getservbyname returns a
+    // pointer to static storage or NULL, read at once on this one thread.
+    unsafe {
+        let entry = libc::getservbyname(name.as_ptr(), c"udp".as_ptr());
+        if entry.is_null() {
+            return Err(bad());
+        }
+        Ok(u16::from_be((*entry).s_port as u16))
+    }
+}
+
+/// Where a `send` (or `ping`) goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Destination {
+    pub addr: SocketAddr,
+    /// The socket needs SO_BROADCAST (`<broadcast>`).
+    pub broadcast: bool,
+}
+
+/// Turns a parsed host into a destination, asking the system resolver only
+/// for names.
+pub fn resolve_destination(host: &Host, port: u16) -> Result<Destination, AddrError> {
+    if port == 0 {
+        return Err(AddrError::ZeroPort);
+    }
+    let (addr, broadcast) = match host {
+        Host::Broadcast => (SocketAddr::new(Ipv4Addr::BROADCAST.into(), port), true),
+        // The kernel delivers to 0.0.0.0 as to this host (as 127.0.0.1).
+        Host::Any => (SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port), false),
+        Host::Ip(ip, scope) => (with_scope(*ip, port, *scope), false),
+        Host::Name(name) => (resolve_name(name, port)?, false),
+    };
+    Ok(Destination { addr, broadcast })
+}
+
+/// The address to bind a listener to.
+pub fn resolve_bind(host: &Host, port: u16) -> Result<SocketAddr, AddrError> {
+    Ok(match host {
+        Host::Any => SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port),
+        Host::Broadcast => SocketAddr::new(Ipv4Addr::BROADCAST.into(), port),
+        Host::Ip(ip, scope) => with_scope(*ip, port, *scope),
+        Host::Name(name) => resolve_name(name, port)?,
+    })
+}
+
+fn with_scope(ip: IpAddr, port: u16, scope: u32) -> SocketAddr {
+    match ip {
+        IpAddr::V6(v6) => SocketAddr::V6(SocketAddrV6::new(v6, port, 0, scope)),
+        IpAddr::V4(_) => SocketAddr::new(ip, port),
+    }
+}
+
+fn resolve_name(name: &str, port: u16) -> Result<SocketAddr, AddrError> {
+    let unknown = |why: String| AddrError::UnknownHost {
+        host: name.to_string(),
+        why,
+    };
+    let addrs: Vec<SocketAddr> = (name, port)
+        .to_socket_addrs()
+        .map_err(|e| unknown(clean_resolver_error(&e.to_string())))?
+        .collect();
+    // Prefer IPv4, as most LAN peers listen there; fall back to the first.
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| addrs.first())
+        .copied()
+        .ok_or_else(|| unknown("no addresses".to_string()))
+}
+
+fn clean_resolver_error(text: &str) -> String {
+    text.strip_prefix("failed to lookup address information: ")
+        .unwrap_or(text)
+        .to_string()
+}
+
+/// Shows an address as `ip:port`, IPv6 in brackets, IPv4-mapped IPv6 as IPv4.
+pub fn display_addr(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(v4.into(), v6.port()),
+            None => addr,
+        },
+        SocketAddr::V4(_) => addr,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(arg: &str) -> HostPort {
+        parse_host(arg).unwrap()
+    }
+
+    #[test]
+    fn parses_every_host_form() {
+        assert_eq!(host("").host, Host::Any);
+        assert_eq!(host("<broadcast>").host, Host::Broadcast);
+        assert_eq!(
+            host("2130706433").host,
+            Host::Ip(Ipv4Addr::LOCALHOST.into(), 0)
+        );
+        assert_eq!(
+            host("127.0.0.1").host,
+            Host::Ip(Ipv4Addr::LOCALHOST.into(), 0)
+        );
+        assert_eq!(host("::1").host, Host::Ip(Ipv6Addr::LOCALHOST.into(), 0));
+        assert_eq!(
+            host("[::1]:99"),
+            HostPort {
+                host: Host::Ip(Ipv6Addr::LOCALHOST.into(), 0),
+                port: Some(99)
+            }
+        );
+        assert_eq!(
+            host("fe80::1%7").host,
+            Host::Ip("fe80::1".parse::<IpAddr>().unwrap(), 7)
+        );
+        assert_eq!(
+            host("localhost:echo"),
+            HostPort {
+                host: Host::Name("localhost".into()),
+                port: Some(7)
+            }
+        );
+        assert_eq!(host(":5").port, Some(5));
+    }
+
+    #[test]
+    fn rejects_bad_host_forms() {
+        for arg in [
+            "4294967296",
+            "[::1",
+            "[::1]x",
+            "[1.2.3.4]",
+            "a b",
+            "fe80::1%nosuchif0",
+            "host:",
+            "host:99999",
+            ":::x",
+        ] {
+            assert!(parse_host(arg).is_err(), "{arg} accepted");
+        }
+    }
+
+    #[test]
+    fn parses_ports_and_services() {
+        assert_eq!(parse_port("7"), Ok(7));
+        assert_eq!(parse_port("echo"), Ok(7));
+        assert!(parse_port("65536").is_err());
+        assert!(parse_port("no-such-service-x").is_err());
+        assert!(parse_port("").is_err());
+    }
+}

@@ -1,0 +1,138 @@
+//! The command line: what each subcommand accepts, and the help that teaches it.
+
+use clap::{Args, Parser, Subcommand};
+use std::time::Duration;
+
+const AFTER_HELP: &str = "\
+Hosts: a name, 192.0.2.7, 2130706433 (a 32-bit IPv4 number), ::1, fe80::1%eth0,
+host:port, [::1]:port, '<broadcast>' (255.255.255.255) or '' (this host / all
+interfaces). Ports: a number or a UDP service name (echo = 7).
+Durations: 500ms, 2s, 1m, or a bare number of seconds.
+
+Exit codes: 0 ok, 1 system error, 2 bad usage or input, 3 unknown host,
+4 not all messages confirmed, 5 nothing listening.
+
+Environment: UDPMSG_PORT (default port, 47474), UDPMSG_NAME (sender name).";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "udpmsg",
+    version,
+    about = "Send, receive and discover UDP messages on your local network",
+    long_about = "Send, receive and discover UDP messages on your local network.\n\n\
+        Start a listener on one machine, send to it from another:\n\n  \
+        udpmsg listen\n  \
+        udpmsg send otherhost 'hello there'",
+    after_help = AFTER_HELP,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print every datagram that arrives; answer pings
+    #[command(
+        after_help = "Examples:\n  udpmsg listen\n  udpmsg listen --port 9000 --json --count 10\n  udpmsg listen --bind 127.0.0.1 --timeout 30s"
+    )]
+    Listen(ListenArgs),
+    /// Send one message, or each line of stdin as one message
+    #[command(
+        after_help = "Examples:\n  udpmsg send 192.0.2.7 hello world\n  udpmsg send '[::1]:9000' hi\n  tail -f app.log | udpmsg send loghost -\n  printf 'PING' | udpmsg send 127.0.0.1:9999 --raw"
+    )]
+    Send(SendArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListenArgs {
+    /// UDP port to bind: a number (0 picks a free one) or a service name
+    #[arg(short, long, env = "UDPMSG_PORT", value_name = "PORT")]
+    pub port: Option<String>,
+
+    /// Address to bind; default '' is every interface (IPv4 and IPv6)
+    #[arg(short, long, value_name = "HOST", default_value = "")]
+    pub bind: String,
+
+    /// Name to answer discovery with (default: the host name)
+    #[arg(short, long, env = "UDPMSG_NAME")]
+    pub name: Option<String>,
+
+    /// Print JSON Lines, one object per datagram
+    #[arg(long)]
+    pub json: bool,
+
+    /// Exit 0 after N datagrams were shown (raw ones included)
+    #[arg(short, long, value_name = "N")]
+    pub count: Option<u64>,
+
+    /// Stop after DUR (500ms, 2s, 1m)
+    #[arg(short, long, value_name = "DUR", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+
+    /// Report dropped and malformed datagrams on stderr
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// Destination: name, IP, host:port, [v6]:port, '<broadcast>' or ''
+    #[arg(value_name = "HOST")]
+    pub host: String,
+
+    /// Words of the message, joined by spaces; none or '-' reads stdin, one message a line
+    #[arg(value_name = "MESSAGE")]
+    pub message: Vec<String>,
+
+    /// Destination port: a number or a service name [default: 47474]
+    #[arg(short, long, env = "UDPMSG_PORT", value_name = "PORT")]
+    pub port: Option<String>,
+
+    /// Sender name shown by the listener (default: the host name)
+    #[arg(short, long, env = "UDPMSG_NAME")]
+    pub name: Option<String>,
+
+    /// Send the bytes exactly as given, no udpmsg header (for nc, socat...)
+    #[arg(long)]
+    pub raw: bool,
+
+    /// Allow sending to a broadcast address (implied by '<broadcast>')
+    #[arg(short, long)]
+    pub broadcast: bool,
+}
+
+/// Parses `500ms`, `2s`, `1m`, `1h 30m`, or a bare number of seconds (`0`, `2.5`).
+pub fn parse_duration(arg: &str) -> Result<Duration, String> {
+    let arg = arg.trim();
+    if let Ok(secs) = arg.parse::<f64>() {
+        if (0.0..1e12).contains(&secs) {
+            return Ok(Duration::from_secs_f64(secs));
+        }
+        return Err(format!("'{arg}' is not a valid duration"));
+    }
+    humantime::parse_duration(arg)
+        .map_err(|e| format!("'{arg}' is not a duration like 500ms, 2s or 1m ({e})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert!(parse_duration("-1").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+}

@@ -1,0 +1,116 @@
+//! The errors a command ends with, and the exit code each maps to.
+
+use crate::addr::AddrError;
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+
+/// Exit codes, documented in the README.
+pub mod exit {
+    /// Everything asked for was done.
+    pub const OK: u8 = 0;
+    /// A system error: port in use, permission denied, network down...
+    pub const FAILURE: u8 = 1;
+    /// Bad arguments or input: host form, port, message too large.
+    pub const USAGE: u8 = 2;
+    /// A host name did not resolve.
+    pub const NO_HOST: u8 = 3;
+    /// `send --ack`: some messages were not confirmed before the deadline.
+    pub const UNCONFIRMED: u8 = 4;
+    /// Nothing is listening at the destination (ICMP port unreachable).
+    pub const NOT_LISTENING: u8 = 5;
+}
+
+/// Why a command failed.
+#[derive(Debug)]
+pub enum Error {
+    /// Arguments that clap accepted but that make no sense together.
+    Usage(String),
+    /// A bad host or port, or a name that did not resolve.
+    Addr(AddrError),
+    /// A message of `len` bytes where at most `max` fit in one datagram.
+    TooLarge { len: usize, max: usize },
+    /// Some stdin lines were refused (too large); the others were sent.
+    LinesRefused { refused: u64, sent: u64 },
+    /// The listening socket could not be bound.
+    Bind { addr: SocketAddr, source: io::Error },
+    /// A datagram could not be sent.
+    Send { dest: SocketAddr, source: io::Error },
+    /// Nothing listens at the destination.
+    NotListening { dest: SocketAddr },
+    /// Any other I/O failure, with what we were doing.
+    Io {
+        doing: &'static str,
+        source: io::Error,
+    },
+}
+
+impl Error {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage(_) | Error::TooLarge { .. } | Error::LinesRefused { .. } => exit::USAGE,
+            Error::Addr(AddrError::UnknownHost { .. }) => exit::NO_HOST,
+            Error::Addr(_) => exit::USAGE,
+            Error::NotListening { .. } => exit::NOT_LISTENING,
+            Error::Bind { .. } | Error::Send { .. } | Error::Io { .. } => exit::FAILURE,
+        }
+    }
+}
+
+impl From<AddrError> for Error {
+    fn from(e: AddrError) -> Self {
+        Error::Addr(e)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Usage(text) => write!(f, "{text}"),
+            Error::Addr(e) => write!(f, "{e}"),
+            Error::TooLarge { len, max } => write!(
+                f,
+                "message too large: {len} bytes, but at most {max} fit in one UDP datagram to this address"
+            ),
+            Error::LinesRefused { refused, sent } => write!(
+                f,
+                "{refused} line(s) too large for one datagram were not sent ({sent} sent)"
+            ),
+            Error::Bind { addr, source } => {
+                write!(f, "cannot listen on {addr}: ")?;
+                match source.raw_os_error() {
+                    Some(libc::EADDRINUSE) => write!(
+                        f,
+                        "port {} is in use by a program that does not share it",
+                        addr.port()
+                    ),
+                    Some(libc::EACCES) => {
+                        write!(f, "permission denied (ports below 1024 need privileges)")
+                    }
+                    Some(libc::EADDRNOTAVAIL) => {
+                        write!(f, "no interface on this host has that address")
+                    }
+                    _ => write!(f, "{source}"),
+                }
+            }
+            Error::Send { dest, source } => {
+                write!(f, "cannot send to {dest}: ")?;
+                match source.raw_os_error() {
+                    Some(libc::EACCES) => write!(
+                        f,
+                        "permission denied (a broadcast address needs --broadcast, or use '<broadcast>')"
+                    ),
+                    Some(libc::ENETUNREACH) => write!(f, "network unreachable (no route)"),
+                    Some(libc::EHOSTUNREACH) => write!(f, "host unreachable"),
+                    Some(libc::EMSGSIZE) => write!(f, "message too long for the path"),
+                    _ => write!(f, "{source}"),
+                }
+            }
+            Error::NotListening { dest } => write!(f, "nothing is listening on {dest}"),
+            Error::Io { doing, source } => write!(f, "{doing}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

@@ -1,0 +1,105 @@
+//! The event loop: one `mio::Poll` on one thread, deadlines as its timeout,
+//! SIGINT/SIGTERM as an event. Knows nothing of messages or the CLI.
+
+use mio::{Events, Interest, Poll, Registry, Token};
+use signal_hook_mio::v1_0::Signals;
+use std::io;
+use std::time::Instant;
+
+/// Token of the signal pipe; callers use small tokens (below 64) for their
+/// own sources.
+const SIGNALS: Token = Token(usize::MAX - 1);
+
+/// Why [`EventLoop::wait`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// Some sources are ready: bit `i` is set for `Token(i)`.
+    Ready(u64),
+    /// The deadline passed.
+    Timeout,
+    /// SIGINT or SIGTERM arrived (the signal number).
+    Signal(i32),
+}
+
+impl Wake {
+    /// True when `token` is among the ready sources.
+    pub fn is_ready(self, token: Token) -> bool {
+        matches!(self, Wake::Ready(bits) if token.0 < 64 && bits & (1 << token.0) != 0)
+    }
+}
+
+/// A poll with its event buffer and (optionally) the termination signals.
+pub struct EventLoop {
+    poll: Poll,
+    events: Events,
+    signals: Option<Signals>,
+}
+
+impl EventLoop {
+    /// A new loop; with `catch_signals`, SIGINT and SIGTERM become
+    /// [`Wake::Signal`] instead of killing the process.
+    pub fn new(catch_signals: bool) -> io::Result<Self> {
+        let poll = Poll::new()?;
+        let signals = if catch_signals {
+            let mut signals = Signals::new([libc::SIGINT, libc::SIGTERM])?;
+            poll.registry()
+                .register(&mut signals, SIGNALS, Interest::READABLE)?;
+            Some(signals)
+        } else {
+            None
+        };
+        Ok(EventLoop {
+            poll,
+            events: Events::with_capacity(64),
+            signals,
+        })
+    }
+
+    /// Where sources are registered.
+    pub fn registry(&self) -> &Registry {
+        self.poll.registry()
+    }
+
+    /// Blocks until a source is ready, a signal arrives or `deadline` passes.
+    /// `EINTR` is retried; spurious wake-ups come back as an empty `Ready`.
+    pub fn wait(&mut self, deadline: Option<Instant>) -> io::Result<Wake> {
+        loop {
+            let timeout = match deadline {
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return Ok(Wake::Timeout);
+                    }
+                    // Round up so we never wake just before the deadline.
+                    Some(d - now + std::time::Duration::from_micros(50))
+                }
+                None => None,
+            };
+            match self.poll.poll(&mut self.events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            let mut ready = 0u64;
+            let mut signalled = false;
+            for event in self.events.iter() {
+                match event.token() {
+                    SIGNALS => signalled = true,
+                    Token(i) if i < 64 => ready |= 1 << i,
+                    // Not ours: a stale registration; ignore it.
+                    Token(_) => {}
+                }
+            }
+            if signalled
+                && let Some(signals) = self.signals.as_mut()
+                && let Some(signal) = signals.pending().next()
+            {
+                return Ok(Wake::Signal(signal));
+            }
+            if ready == 0 && deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(Wake::Timeout);
+            }
+            return Ok(Wake::Ready(ready));
+        }
+    }
+}

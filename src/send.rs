@@ -1,0 +1,209 @@
+//! `udpmsg send`: encode messages and put them on the wire without dropping
+//! any on the sending side.
+
+use crate::addr::Destination;
+use crate::event::{EventLoop, Wake};
+use crate::net;
+use crate::wire::{self, Message, Text};
+use mio::net::UdpSocket;
+use mio::{Interest, Token};
+use std::fmt;
+use std::io::{self, BufRead};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+const SOCKET: Token = Token(0);
+
+/// How long to back off when the kernel says its queues are full (ENOBUFS).
+const FULL_QUEUE_BACKOFF: Duration = Duration::from_millis(1);
+
+/// Why a message was not sent.
+#[derive(Debug)]
+pub enum SendError {
+    /// The message is `len` bytes; at most `max` fit in one datagram.
+    TooLarge { len: usize, max: usize },
+    /// The socket refused it.
+    Io(io::Error),
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::TooLarge { len, max } => write!(
+                f,
+                "message too large: {len} bytes, at most {max} fit in one datagram"
+            ),
+            SendError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<io::Error> for SendError {
+    fn from(e: io::Error) -> Self {
+        SendError::Io(e)
+    }
+}
+
+/// Sends udpmsg text or raw datagrams to one destination.
+pub struct Sender {
+    socket: UdpSocket,
+    dest: SocketAddr,
+    /// Created the first time the socket's queue is full.
+    waiter: Option<EventLoop>,
+    buf: Vec<u8>,
+    id: u64,
+    next_seq: u64,
+    name: String,
+    max: usize,
+}
+
+impl Sender {
+    /// A sender with a fresh random sender id.
+    pub fn new(dest: Destination, name: String) -> io::Result<Self> {
+        let socket = net::sender_socket(dest.addr, dest.broadcast)?;
+        Ok(Sender {
+            socket,
+            dest: dest.addr,
+            waiter: None,
+            buf: Vec::with_capacity(2048),
+            id: random_id(),
+            next_seq: 0,
+            name,
+            max: wire::max_datagram(dest.addr.is_ipv6()),
+        })
+    }
+
+    /// Largest body a text message can carry to this destination.
+    pub fn max_body(&self) -> usize {
+        wire::max_text_body(&self.name, self.max)
+    }
+
+    /// Sends one udpmsg text message.
+    pub fn text(&mut self, body: &[u8]) -> Result<(), SendError> {
+        let max = self.max_body();
+        if body.len() > max {
+            return Err(SendError::TooLarge {
+                len: body.len(),
+                max,
+            });
+        }
+        self.buf.clear();
+        let message = Message::Text(Text {
+            sender: self.id,
+            seq: self.next_seq,
+            flags: 0,
+            name: &self.name,
+            body,
+        });
+        wire::encode(&message, self.max, &mut self.buf).map_err(|e| match e {
+            // Checked above; kept for safety should the overhead ever change.
+            wire::EncodeError::TooLarge { .. } => SendError::TooLarge {
+                len: body.len(),
+                max,
+            },
+        })?;
+        self.transmit()?;
+        self.next_seq += 1;
+        Ok(())
+    }
+
+    /// Sends `bytes` exactly as given, no header.
+    pub fn raw(&mut self, bytes: &[u8]) -> Result<(), SendError> {
+        if bytes.len() > self.max {
+            return Err(SendError::TooLarge {
+                len: bytes.len(),
+                max: self.max,
+            });
+        }
+        self.buf.clear();
+        self.buf.extend_from_slice(bytes);
+        self.transmit()?;
+        Ok(())
+    }
+
+    /// Sends `self.buf`, waiting while the socket's queue is full.
+    fn transmit(&mut self) -> io::Result<()> {
+        loop {
+            match self.socket.send_to(&self.buf, self.dest) {
+                Ok(_) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if net::is_transient_send_error(&e) => self.wait_writable(&e)?,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn wait_writable(&mut self, cause: &io::Error) -> io::Result<()> {
+        if self.waiter.is_none() {
+            let waiter = EventLoop::new(false)?;
+            waiter
+                .registry()
+                .register(&mut self.socket, SOCKET, Interest::WRITABLE)?;
+            self.waiter = Some(waiter);
+        }
+        let Some(waiter) = self.waiter.as_mut() else {
+            return Ok(());
+        };
+        // ENOBUFS raises no readiness event: back off briefly instead. For a
+        // full socket buffer, wait for writability (with a cap, in case the
+        // edge was consumed before we registered).
+        let backoff = if cause.kind() == io::ErrorKind::WouldBlock {
+            Duration::from_millis(50)
+        } else {
+            FULL_QUEUE_BACKOFF
+        };
+        match waiter.wait(Some(Instant::now() + backoff))? {
+            Wake::Ready(_) | Wake::Timeout | Wake::Signal(_) => Ok(()),
+        }
+    }
+}
+
+/// Sends each line of `input` as one message (udpmsg text, or raw bytes with
+/// `raw`), in order. A line too large for a datagram is refused and reported
+/// through `refused`, and the rest still go; an I/O error stops the stream.
+pub fn send_lines(
+    sender: &mut Sender,
+    mut input: impl BufRead,
+    raw: bool,
+    mut refused: impl FnMut(u64, &SendError),
+) -> Result<u64, SendError> {
+    let mut line = Vec::with_capacity(4096);
+    let mut number = 0u64;
+    let mut sent = 0u64;
+    loop {
+        line.clear();
+        if input.read_until(b'\n', &mut line)? == 0 {
+            return Ok(sent);
+        }
+        number += 1;
+        let body = strip_newline(&line);
+        let result = if raw {
+            sender.raw(body)
+        } else {
+            sender.text(body)
+        };
+        match result {
+            Ok(()) => sent += 1,
+            Err(e @ SendError::TooLarge { .. }) => refused(number, &e),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// A line without its `\n` or `\r\n`.
+pub fn strip_newline(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// A random 64-bit id (sender ids, instance ids); falls back to time and pid
+/// mixed when the system has no randomness to give.
+pub fn random_id() -> u64 {
+    getrandom::u64().unwrap_or_else(|_| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        nanos ^ (u64::from(std::process::id()) << 32) ^ 0x9e37_79b9_7f4a_7c15
+    })
+}

@@ -1,0 +1,341 @@
+//! Bytes <-> messages: the udpmsg datagram format, specified in `docs/PROTOCOL.md`.
+//!
+//! Every udpmsg datagram is
+//!
+//! ```text
+//! +--------+---------+------+---------------------------------+
+//! | "UDPM" | version | mode | body                            |
+//! | 4      | 1       | 1    | rest of the datagram            |
+//! +--------+---------+------+---------------------------------+
+//! ```
+//!
+//! With mode [`MODE_OPEN`] the body is one bincode-encoded [`Message`]
+//! (bincode 2 in its `legacy` layout: little-endian, fixed-width integers,
+//! `u32` enum tags, `u64` length prefixes). With mode [`MODE_SEALED`] the body is
+//! an authenticated, encrypted envelope (see `seal`). A datagram that does not
+//! start with the magic is *raw*: something another program sent, not an error.
+//!
+//! Guarantees for untrusted input: [`classify`] never panics, never allocates
+//! (strings and byte fields borrow from the datagram), never reads past the
+//! slice, and rejects anything but exactly one well-formed message — trailing
+//! bytes included.
+
+use bincode::config::{Configuration, Fixint, Limit, LittleEndian};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// First four bytes of every udpmsg datagram.
+pub const MAGIC: [u8; 4] = *b"UDPM";
+/// The one protocol version this build speaks.
+pub const VERSION: u8 = 1;
+/// Mode byte: the body is a plain bincode [`Message`].
+pub const MODE_OPEN: u8 = 0;
+/// Mode byte: the body is a sealed envelope (shared key).
+pub const MODE_SEALED: u8 = 1;
+/// Magic, version and mode.
+pub const HEADER_LEN: usize = 6;
+
+/// Largest UDP payload over IPv4: 65535 - 20 (IP header) - 8 (UDP header).
+pub const MAX_DATAGRAM_V4: usize = 65_507;
+/// Largest UDP payload over IPv6 (without jumbograms): 65535 - 8.
+pub const MAX_DATAGRAM_V6: usize = 65_527;
+/// Largest datagram udpmsg ever reads or decodes.
+pub const MAX_DATAGRAM: usize = MAX_DATAGRAM_V6;
+
+/// Flag bit in [`Text::flags`]: the sender wants an [`Ack`] and in-order,
+/// exactly-once display.
+pub const FLAG_ACK: u8 = 0x01;
+
+/// The bincode configuration of the body. Chosen deliberately:
+/// `legacy()` is bincode 1's fixed-int little-endian layout, which every
+/// bincode implementation (and a 20-line Python decoder) can read; the limit
+/// stops a hostile length prefix from claiming more than a datagram can hold.
+const CONFIG: Configuration<LittleEndian, Fixint, Limit<MAX_DATAGRAM>> =
+    bincode::config::legacy().with_limit::<MAX_DATAGRAM>();
+
+/// A udpmsg message. The enum tag is encoded as a little-endian `u32`
+/// in declaration order: Text = 0, Ack = 1, Probe = 2, Answer = 3, Ping = 4,
+/// Pong = 5. New kinds are only ever appended.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub enum Message<'a> {
+    #[serde(borrow)]
+    Text(Text<'a>),
+    Ack(Ack),
+    #[serde(borrow)]
+    Probe(Probe<'a>),
+    #[serde(borrow)]
+    Answer(Answer<'a>),
+    Ping(Ping),
+    Pong(Ping),
+}
+
+/// A message from `udpmsg send`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Text<'a> {
+    /// Random per-process id of the sending `udpmsg send`.
+    pub sender: u64,
+    /// Message number within that process, counting from 0.
+    pub seq: u64,
+    /// [`FLAG_ACK`] or 0; other bits are reserved and must be 0.
+    pub flags: u8,
+    /// Human name of the sender (host name by default).
+    #[serde(borrow)]
+    pub name: &'a str,
+    /// The message itself: usually UTF-8 text, but any bytes are carried.
+    #[serde(borrow, with = "serde_bytes")]
+    pub body: &'a [u8],
+}
+
+/// Acknowledges the [`Text`] numbered `seq` from `sender`.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ack {
+    pub sender: u64,
+    pub seq: u64,
+}
+
+/// A discovery probe. `pad` makes the probe at least as large as any
+/// [`Answer`] it can cause, so answering never amplifies traffic.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Probe<'a> {
+    /// Random per-process id of the prober (a listener ignores its own).
+    pub instance: u64,
+    /// Echoed in the answer, so the prober can match answers to probes.
+    pub token: u64,
+    #[serde(borrow, with = "serde_bytes")]
+    pub pad: &'a [u8],
+}
+
+/// A listener's answer to a [`Probe`].
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Answer<'a> {
+    /// Random per-process id of the listener: one peer, however many addresses.
+    pub instance: u64,
+    /// The probe's token.
+    pub token: u64,
+    /// The port the listener is bound to.
+    pub port: u16,
+    /// The protocol version the listener speaks.
+    pub version: u8,
+    #[serde(borrow)]
+    pub name: &'a str,
+}
+
+/// A ping, and (as [`Message::Pong`]) its echo, which carries the same fields.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ping {
+    pub sender: u64,
+    pub seq: u64,
+    /// Opaque to the listener; the pinger puts its send time here.
+    pub stamp: u64,
+}
+
+/// What a received datagram is.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Datagram<'a> {
+    /// A well-formed open udpmsg message.
+    Message(Message<'a>),
+    /// A sealed envelope: everything after the 6-byte header.
+    Sealed(&'a [u8]),
+    /// Not udpmsg at all (no magic): shown as raw data.
+    Raw(&'a [u8]),
+}
+
+/// Why a datagram that starts with the magic was rejected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodeError {
+    /// Shorter than the header, or the body ends inside a field.
+    Truncated,
+    /// The version byte is not [`VERSION`].
+    UnknownVersion(u8),
+    /// The mode byte is neither open nor sealed.
+    UnknownMode(u8),
+    /// The message tag names no known kind.
+    UnknownKind(u32),
+    /// A length prefix claims more than any datagram can hold.
+    TooLong,
+    /// A name is not valid UTF-8.
+    BadUtf8,
+    /// A valid message followed by `extra` bytes that belong to nothing.
+    TrailingBytes { extra: usize },
+    /// Anything else bincode refused (a bad bool, say).
+    Invalid(String),
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecodeError::Truncated => write!(f, "truncated"),
+            DecodeError::UnknownVersion(v) => write!(f, "unknown protocol version {v}"),
+            DecodeError::UnknownMode(m) => write!(f, "unknown mode {m}"),
+            DecodeError::UnknownKind(k) => write!(f, "unknown message kind {k}"),
+            DecodeError::TooLong => write!(f, "length prefix larger than a datagram"),
+            DecodeError::BadUtf8 => write!(f, "name is not UTF-8"),
+            DecodeError::TrailingBytes { extra } => write!(f, "{extra} trailing bytes"),
+            DecodeError::Invalid(why) => write!(f, "invalid: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+impl DecodeError {
+    /// A short stable label, for counters and JSON.
+    pub fn label(&self) -> &'static str {
+        match self {
+            DecodeError::Truncated => "truncated",
+            DecodeError::UnknownVersion(_) => "unknown-version",
+            DecodeError::UnknownMode(_) => "unknown-mode",
+            DecodeError::UnknownKind(_) => "unknown-kind",
+            DecodeError::TooLong => "too-long",
+            DecodeError::BadUtf8 => "bad-utf8",
+            DecodeError::TrailingBytes { .. } => "trailing-bytes",
+            DecodeError::Invalid(_) => "invalid",
+        }
+    }
+}
+
+/// Why a message could not be encoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EncodeError {
+    /// The encoded datagram would be `len` bytes; at most `max` fit.
+    TooLarge { len: usize, max: usize },
+}
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EncodeError::TooLarge { len, max } => {
+                write!(
+                    f,
+                    "datagram of {len} bytes is larger than the {max}-byte limit"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for EncodeError {}
+
+/// Sorts a received datagram: raw, sealed, or a decoded open message.
+pub fn classify(bytes: &[u8]) -> Result<Datagram<'_>, DecodeError> {
+    if bytes.len() < MAGIC.len() || bytes[..MAGIC.len()] != MAGIC {
+        return Ok(Datagram::Raw(bytes));
+    }
+    if bytes.len() < HEADER_LEN {
+        return Err(DecodeError::Truncated);
+    }
+    if bytes[4] != VERSION {
+        return Err(DecodeError::UnknownVersion(bytes[4]));
+    }
+    match bytes[5] {
+        MODE_OPEN => decode_body(&bytes[HEADER_LEN..]).map(Datagram::Message),
+        MODE_SEALED => Ok(Datagram::Sealed(&bytes[HEADER_LEN..])),
+        mode => Err(DecodeError::UnknownMode(mode)),
+    }
+}
+
+/// Decodes exactly one [`Message`] from `body` (the bytes after the header).
+pub fn decode_body(body: &[u8]) -> Result<Message<'_>, DecodeError> {
+    if body.len() > MAX_DATAGRAM {
+        return Err(DecodeError::TooLong);
+    }
+    let (message, used): (Message<'_>, usize) =
+        bincode::serde::borrow_decode_from_slice(body, CONFIG).map_err(map_decode_error)?;
+    if used != body.len() {
+        return Err(DecodeError::TrailingBytes {
+            extra: body.len() - used,
+        });
+    }
+    if let Message::Text(text) = &message
+        && text.flags & !FLAG_ACK != 0
+    {
+        return Err(DecodeError::Invalid(format!(
+            "reserved flag bits set: {:#04x}",
+            text.flags
+        )));
+    }
+    Ok(message)
+}
+
+fn map_decode_error(e: bincode::error::DecodeError) -> DecodeError {
+    use bincode::error::DecodeError as B;
+    match e {
+        B::UnexpectedEnd { .. } => DecodeError::Truncated,
+        B::LimitExceeded => DecodeError::TooLong,
+        B::OutsideUsizeRange(_) => DecodeError::TooLong,
+        B::UnexpectedVariant { found, .. } => DecodeError::UnknownKind(found),
+        B::Utf8 { .. } => DecodeError::BadUtf8,
+        B::Io { .. } => DecodeError::Truncated,
+        other => {
+            let text = format!("{other:?}");
+            // serde reports an unknown enum tag through its own error type.
+            if let Some(rest) = text.split("invalid value: integer `").nth(1)
+                && let Some(num) = rest.split('`').next()
+                && let Ok(kind) = num.parse::<u32>()
+            {
+                return DecodeError::UnknownKind(kind);
+            }
+            DecodeError::Invalid(text)
+        }
+    }
+}
+
+/// Appends the header and the encoded `message` to `out`, refusing to make a
+/// datagram longer than `max` bytes (use [`max_datagram`] for the destination).
+pub fn encode(message: &Message<'_>, max: usize, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    let start = out.len();
+    out.extend_from_slice(&MAGIC);
+    out.push(VERSION);
+    out.push(MODE_OPEN);
+    encode_body(message, out);
+    let len = out.len() - start;
+    if len > max {
+        out.truncate(start);
+        return Err(EncodeError::TooLarge { len, max });
+    }
+    Ok(())
+}
+
+/// Appends the bincode encoding of `message` (no header) to `out`.
+pub fn encode_body(message: &Message<'_>, out: &mut Vec<u8>) {
+    // Encoding to a Vec cannot fail: every field type is supported by bincode
+    // and the limit only applies when decoding.
+    let _ = bincode::serde::encode_into_std_write(message, out, bincode::config::legacy());
+}
+
+/// Largest datagram that can be sent to an address of this family.
+pub fn max_datagram(ipv6: bool) -> usize {
+    if ipv6 {
+        MAX_DATAGRAM_V6
+    } else {
+        MAX_DATAGRAM_V4
+    }
+}
+
+/// Bytes a [`Text`] adds around its name and body: header, tag, sender, seq,
+/// flags and the two length prefixes.
+pub const TEXT_OVERHEAD: usize = HEADER_LEN + 4 + 8 + 8 + 1 + 8 + 8;
+
+/// Largest body a [`Text`] with this name can carry in one datagram of `max` bytes.
+pub fn max_text_body(name: &str, max: usize) -> usize {
+    max.saturating_sub(TEXT_OVERHEAD + name.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_overhead_matches_encoding() {
+        let msg = Message::Text(Text {
+            sender: 1,
+            seq: 2,
+            flags: 0,
+            name: "abc",
+            body: b"hello",
+        });
+        let mut out = Vec::new();
+        encode(&msg, MAX_DATAGRAM, &mut out).unwrap();
+        assert_eq!(out.len(), TEXT_OVERHEAD + 3 + 5);
+    }
+}
