@@ -43,6 +43,16 @@ pub enum Command {
         after_help = "Examples:\n  udpmsg send 192.0.2.7 hello world\n  udpmsg send '[::1]:9000' hi\n  tail -f app.log | udpmsg send loghost -\n  printf 'PING' | udpmsg send 127.0.0.1:9999 --raw"
     )]
     Send(SendArgs),
+    /// Find udpmsg listeners on the local network
+    #[command(
+        after_help = "Examples:\n  udpmsg discover\n  udpmsg discover --expect 3 --json\n  udpmsg discover --interface lo        # this machine only (127.255.255.255)\n\nProbes go to the broadcast address of every up IPv4 interface and to the\nIPv6 link-local group ff02::7564:706d on every IPv6 interface, at 0, 100 and\n500 ms. Each listener is listed once, with every address it answered from."
+    )]
+    Discover(DiscoverArgs),
+    /// Measure round-trip times to a listener
+    #[command(
+        after_help = "Examples:\n  udpmsg ping 192.0.2.7 -c 5\n  udpmsg ping ::1 --interval 0 -c 1000 --json\n\nExit codes: 0 when at least one reply came, 4 when none did, 5 when nothing\nlistens on that port."
+    )]
+    Ping(PingArgs),
 }
 
 #[derive(Debug, Args)]
@@ -101,6 +111,73 @@ pub struct SendArgs {
     /// Allow sending to a broadcast address (implied by '<broadcast>')
     #[arg(short, long)]
     pub broadcast: bool,
+
+    /// Confirmed delivery: retransmit until acknowledged; the listener shows
+    /// each message exactly once, in order. Exit 4 if some are not confirmed
+    #[arg(short, long)]
+    pub ack: bool,
+
+    /// With --ack: deadline for the whole send [default: 5s]
+    #[arg(short, long, value_name = "DUR", value_parser = parse_duration, requires = "ack")]
+    pub timeout: Option<Duration>,
+
+    /// With --ack: retransmissions per message [default: 12]
+    #[arg(short, long, value_name = "N", requires = "ack")]
+    pub retries: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct DiscoverArgs {
+    /// Port the listeners use: a number or a service name [default: 47474]
+    #[arg(short, long, env = "UDPMSG_PORT", value_name = "PORT")]
+    pub port: Option<String>,
+
+    /// How long to collect answers
+    #[arg(short, long, value_name = "DUR", value_parser = parse_duration, default_value = "1s")]
+    pub timeout: Duration,
+
+    /// Stop as soon as N distinct listeners answered
+    #[arg(short, long, value_name = "N")]
+    pub expect: Option<usize>,
+
+    /// Probe only this interface (repeatable); 'lo' probes this machine
+    #[arg(short, long = "interface", value_name = "NAME")]
+    pub interfaces: Vec<String>,
+
+    /// One JSON object per listener, nothing else on stdout
+    #[arg(long)]
+    pub json: bool,
+
+    /// Show every probe sent and every answer heard (stderr)
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PingArgs {
+    /// The listener: name, IP, host:port, [v6]:port
+    #[arg(value_name = "HOST")]
+    pub host: String,
+
+    /// Port: a number or a service name [default: 47474]
+    #[arg(short, long, env = "UDPMSG_PORT", value_name = "PORT")]
+    pub port: Option<String>,
+
+    /// Stop after N pings (default: until Ctrl-C)
+    #[arg(short, long, value_name = "N")]
+    pub count: Option<u64>,
+
+    /// Time between pings; 0 sends the next as soon as a reply arrives
+    #[arg(short, long, value_name = "DUR", value_parser = parse_duration, default_value = "1s")]
+    pub interval: Duration,
+
+    /// How long to wait for each reply
+    #[arg(short = 'W', long, value_name = "DUR", value_parser = parse_duration, default_value = "1s")]
+    pub wait: Duration,
+
+    /// One JSON object per reply, then a summary object
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Parses `500ms`, `2s`, `1m`, `1h 30m`, or a bare number of seconds (`0`, `2.5`).

@@ -4,20 +4,29 @@
 //!
 //! - [`cli`] and [`app`]: the command line, and running a parsed one;
 //!   [`output`] is the only place that prints (text or JSON Lines).
-//! - [`listen`], [`send`]: what each subcommand does; they return values
-//!   and hand events to a sink, never print.
+//! - [`listen`], [`send`], [`deliver`] (`send --ack`), [`ping`], [`discover`]: what each
+//!   subcommand does; they return values and hand events to a sink, never
+//!   print. [`source`]: messages from arguments or stdin.
 //! - [`event`]: the single-threaded `mio` loop — readiness, deadlines, signals.
-//! - [`net`]: sockets and their options; [`addr`]: host and port arguments.
+//! - [`order`]: exactly-once, in-order display of acknowledged messages.
+//! - [`net`]: sockets and their options; [`iface`]: interfaces;
+//!   [`addr`]: host and port arguments.
 //! - [`wire`]: bytes <-> messages; no sockets, testable on literal bytes.
 //! - [`error`]: the errors a command ends with and their exit codes.
 
 pub mod addr;
 pub mod app;
 pub mod cli;
+pub mod deliver;
+pub mod discover;
 pub mod error;
 pub mod event;
+pub mod iface;
 pub mod listen;
 pub mod net;
+pub mod order;
 pub mod output;
+pub mod ping;
 pub mod send;
+pub mod source;
 pub mod wire;

@@ -6,12 +6,14 @@
 //! skipped, and ICMP errors echoed onto the socket are ignored.
 
 use crate::event::{EventLoop, Wake};
-use crate::net;
-use crate::wire::{self, Datagram, DecodeError, Message, Ping};
+use crate::net::{self, Local};
+use crate::order::{self, Streams, Verdict};
+use crate::wire::{self, Ack, Answer, Datagram, DecodeError, Message, Ping, Text};
 use mio::net::UdpSocket;
 use mio::{Interest, Token};
+use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime};
 
 const SOCKET: Token = Token(0);
@@ -27,7 +29,24 @@ pub struct Config {
     pub timeout: Option<Duration>,
     /// Stop cleanly on SIGINT/SIGTERM (off in tests that drive the loop).
     pub catch_signals: bool,
+    /// How long an acknowledged message waits for a missing earlier one.
+    pub gap_wait: Duration,
 }
+
+/// Default for [`Config::gap_wait`]: longer than a sender's default deadline,
+/// so a gap is only given up once its sender has stopped retrying.
+pub const DEFAULT_GAP_WAIT: Duration = Duration::from_secs(6);
+
+/// Longest name a listener answers discovery with (bytes); it bounds the
+/// answer size and so the probe padding.
+pub const MAX_NAME: usize = 255;
+
+/// Discovery answers per second to one source address (and burst).
+pub const ANSWERS_PER_SOURCE: u32 = 10;
+/// Discovery answers per second over all sources (and burst).
+pub const ANSWERS_TOTAL: u32 = 200;
+/// Source addresses the answer rate limiter remembers.
+const RATE_TABLE: usize = 256;
 
 /// One thing the listener shows.
 #[derive(Debug)]
@@ -47,6 +66,15 @@ pub enum Event<'a> {
         from: SocketAddr,
         bytes: &'a [u8],
     },
+    /// Acknowledged messages `first..=last` of a sender never arrived; the
+    /// listener stopped waiting for them and shows the later ones.
+    Gap {
+        at: SystemTime,
+        from: SocketAddr,
+        sender: u64,
+        first: u64,
+        last: u64,
+    },
 }
 
 /// Something the listener refused or could not do; shown only with `-v`.
@@ -64,6 +92,11 @@ pub enum Notice<'a> {
         to: SocketAddr,
         error: &'a io::Error,
     },
+    /// A discovery probe was answered.
+    Answered { to: SocketAddr },
+    /// A discovery probe was not answered: over the rate limit, or too
+    /// small to answer without amplifying.
+    ProbeIgnored { from: SocketAddr, why: &'static str },
 }
 
 /// Where the listener puts what it receives: the output layer implements it.
@@ -106,6 +139,16 @@ pub struct Stats {
     pub sealed: u64,
     /// Pings answered.
     pub pings: u64,
+    /// Discovery probes answered.
+    pub answers: u64,
+    /// Discovery probes not answered (rate limit, too small).
+    pub probes_ignored: u64,
+    /// Acknowledgements sent.
+    pub acks: u64,
+    /// Acknowledged-mode duplicates suppressed.
+    pub duplicates: u64,
+    /// Acknowledged-mode messages given up on (gaps reported).
+    pub missing: u64,
     /// Replies that could not be sent.
     pub reply_errors: u64,
     /// Datagrams the kernel dropped (full receive queue), where known.
@@ -126,21 +169,33 @@ pub struct Listener {
     stats: Stats,
     buf: Vec<u8>,
     reply: Vec<u8>,
-    /// Bound to an IPv6 address: IPv4 peers are addressed as IPv4-mapped.
-    ipv6_socket: bool,
+    /// Random id of this listener process (one peer, however many addresses).
+    instance: u64,
+    port: u16,
+    streams: Streams,
+    evicted: Vec<order::Held>,
+    limiter: RateLimiter,
 }
 
 impl Listener {
     /// Wraps a bound, non-blocking socket (see [`net::bind_listener`]).
     pub fn new(socket: UdpSocket, config: Config) -> Self {
-        let ipv6_socket = socket.local_addr().is_ok_and(|a| a.is_ipv6());
+        let local = socket.local_addr().ok();
+        if let Some(local) = local {
+            net::enable_pktinfo(&socket, local.is_ipv6());
+        }
+        let gap_wait = config.gap_wait;
         Listener {
-            ipv6_socket,
             socket,
             config,
             stats: Stats::default(),
             buf: vec![0; wire::MAX_DATAGRAM + 1],
-            reply: Vec::with_capacity(256),
+            reply: Vec::with_capacity(512),
+            instance: crate::send::random_id(),
+            port: local.map_or(0, |a| a.port()),
+            streams: Streams::new(gap_wait),
+            evicted: Vec::new(),
+            limiter: RateLimiter::new(),
         }
     }
 
@@ -160,15 +215,33 @@ impl Listener {
             if let Some(stop) = self.drain(sink)? {
                 break stop;
             }
+            if self.release_gaps(Instant::now(), false, sink).is_err() {
+                break Stop::OutputClosed;
+            }
+            if self.count_reached() {
+                break Stop::Count;
+            }
             if sink.idle().is_err() {
                 break Stop::OutputClosed;
             }
-            match events.wait(deadline)? {
+            let wake_at = match (deadline, self.streams.next_deadline()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            match events.wait(wake_at)? {
                 Wake::Ready(_) => {}
-                Wake::Timeout => break Stop::Timeout,
+                Wake::Timeout if deadline.is_some_and(|d| Instant::now() >= d) => {
+                    break Stop::Timeout;
+                }
+                Wake::Timeout => {}
                 Wake::Signal(s) => break Stop::Signal(s),
             }
         };
+        // Messages held for a gap were accepted (acknowledged): show them
+        // before stopping, unless output is what failed.
+        if stop != Stop::OutputClosed && stop != Stop::Count {
+            let _ = self.release_gaps(Instant::now(), true, sink);
+        }
         // A closed pipe at the final flush changes nothing: we are stopping.
         let _ = sink.idle();
         self.stats.kernel_drops = net::kernel_drops(&self.socket);
@@ -181,7 +254,7 @@ impl Listener {
             return Ok(Some(Stop::Count));
         }
         loop {
-            let (len, from) = match self.socket.recv_from(&mut self.buf) {
+            let (len, arrival) = match net::recv_with_local(&self.socket, &mut self.buf) {
                 Ok(got) => got,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -189,8 +262,8 @@ impl Listener {
                 Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
                 Err(e) => return Err(e),
             };
-            let from = crate::addr::display_addr(from);
-            if self.handle(len, from, sink).is_err() {
+            let from = crate::addr::display_addr(arrival.from);
+            if self.handle(len, from, arrival.local, sink).is_err() {
                 return Ok(Some(Stop::OutputClosed));
             }
             if self.count_reached() {
@@ -206,9 +279,14 @@ impl Listener {
     }
 
     /// Handles one datagram of `len` bytes in `self.buf`.
-    fn handle(&mut self, len: usize, from: SocketAddr, sink: &mut dyn Sink) -> io::Result<()> {
+    fn handle(
+        &mut self,
+        len: usize,
+        from: SocketAddr,
+        local: Option<Local>,
+        sink: &mut dyn Sink,
+    ) -> io::Result<()> {
         let at = SystemTime::now();
-        let bytes = &self.buf[..len];
         if len > wire::MAX_DATAGRAM {
             // Cannot happen on UDP, but a truncated read must not pass as whole.
             self.stats.malformed += 1;
@@ -217,6 +295,22 @@ impl Listener {
                 error: &DecodeError::TooLong,
             });
         }
+        // Split the borrow: the datagram stays in `buf` while replies are
+        // encoded into `reply`.
+        let buf = std::mem::take(&mut self.buf);
+        let result = self.dispatch(&buf[..len], at, from, local, sink);
+        self.buf = buf;
+        result
+    }
+
+    fn dispatch(
+        &mut self,
+        bytes: &[u8],
+        at: SystemTime,
+        from: SocketAddr,
+        local: Option<Local>,
+        sink: &mut dyn Sink,
+    ) -> io::Result<()> {
         match wire::classify(bytes) {
             Ok(Datagram::Raw(bytes)) => {
                 self.stats.raw += 1;
@@ -225,6 +319,9 @@ impl Listener {
             Ok(Datagram::Sealed(_)) => {
                 self.stats.sealed += 1;
                 sink.notice(&Notice::Sealed { from })
+            }
+            Ok(Datagram::Message(Message::Text(text))) if text.flags & wire::FLAG_ACK != 0 => {
+                self.acked_text(&text, at, from, local, sink)
             }
             Ok(Datagram::Message(Message::Text(text))) => {
                 self.stats.received += 1;
@@ -239,8 +336,41 @@ impl Listener {
             }
             Ok(Datagram::Message(Message::Ping(ping))) => {
                 self.stats.pings += 1;
-                let pong = Message::Pong(Ping { ..ping });
-                self.reply(&pong, from, sink)
+                self.reply(&Message::Pong(Ping { ..ping }), from, local, sink)
+            }
+            Ok(Datagram::Message(Message::Probe(probe))) => {
+                if probe.instance == self.instance {
+                    return Ok(());
+                }
+                if !self.limiter.allow(from.ip(), Instant::now()) {
+                    self.stats.probes_ignored += 1;
+                    return sink.notice(&Notice::ProbeIgnored {
+                        from,
+                        why: "over the answer rate limit",
+                    });
+                }
+                let name = truncate_name(&self.config.name);
+                let answer = Message::Answer(Answer {
+                    instance: self.instance,
+                    token: probe.token,
+                    port: self.port,
+                    version: wire::VERSION,
+                    name,
+                });
+                // Never answer with more bytes than the probe had.
+                self.reply.clear();
+                if wire::encode(&answer, bytes.len(), &mut self.reply).is_err() {
+                    self.stats.probes_ignored += 1;
+                    return sink.notice(&Notice::ProbeIgnored {
+                        from,
+                        why: "probe smaller than the answer (not padded)",
+                    });
+                }
+                if self.send_reply(from, local, sink)? {
+                    self.stats.answers += 1;
+                    sink.notice(&Notice::Answered { to: from })?;
+                }
+                Ok(())
             }
             // Kinds a listener does not act on (another listener's answers,
             // pongs, acks meant for a sender) are ignored.
@@ -255,31 +385,214 @@ impl Listener {
         }
     }
 
+    /// A message that wants an ack: exactly once, in order, per sender.
+    fn acked_text(
+        &mut self,
+        text: &Text<'_>,
+        at: SystemTime,
+        from: SocketAddr,
+        local: Option<Local>,
+        sink: &mut dyn Sink,
+    ) -> io::Result<()> {
+        let verdict = self.streams.accept(
+            text.sender,
+            text.seq,
+            text.name,
+            text.body,
+            from,
+            at,
+            Instant::now(),
+            &mut self.evicted,
+        );
+        self.show_evicted(sink)?;
+        match verdict {
+            Verdict::Refused | Verdict::Skipped => return Ok(()),
+            Verdict::Duplicate => self.stats.duplicates += 1,
+            Verdict::Held => {}
+            Verdict::ShowNow => {
+                self.stats.received += 1;
+                sink.event(&Event::Text {
+                    at,
+                    from,
+                    name: text.name,
+                    body: text.body,
+                    sender: text.sender,
+                    seq: text.seq,
+                })?;
+            }
+        }
+        let ack = Message::Ack(Ack {
+            sender: text.sender,
+            seq: text.seq,
+        });
+        if self.reply(&ack, from, local, sink).is_ok() {
+            self.stats.acks += 1;
+        }
+        if verdict == Verdict::ShowNow {
+            self.show_ready(text.sender, sink)?;
+        }
+        Ok(())
+    }
+
+    /// Shows the held messages of `sender` that are now in order.
+    fn show_ready(&mut self, sender: u64, sink: &mut dyn Sink) -> io::Result<()> {
+        while let Some(held) = self.streams.pop_ready(sender) {
+            self.stats.received += 1;
+            sink.event(&Event::Text {
+                at: held.at,
+                from: held.from,
+                name: &held.name,
+                body: &held.body,
+                sender,
+                seq: held.seq,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Shows messages of senders pushed out of the bounded table.
+    fn show_evicted(&mut self, sink: &mut dyn Sink) -> io::Result<()> {
+        for held in std::mem::take(&mut self.evicted) {
+            self.stats.received += 1;
+            sink.event(&Event::Text {
+                at: held.at,
+                from: held.from,
+                name: &held.name,
+                body: &held.body,
+                sender: 0,
+                seq: held.seq,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Gives up gaps that waited long enough (all of them with `force`),
+    /// reporting each and showing what followed it.
+    fn release_gaps(&mut self, now: Instant, force: bool, sink: &mut dyn Sink) -> io::Result<()> {
+        while let Some(gap) = self.streams.expire(now, force) {
+            self.stats.missing += gap.last - gap.first + 1;
+            sink.event(&Event::Gap {
+                at: SystemTime::now(),
+                from: gap.from,
+                sender: gap.sender,
+                first: gap.first,
+                last: gap.last,
+            })?;
+            self.show_ready(gap.sender, sink)?;
+        }
+        Ok(())
+    }
+
+    /// Encodes `message` into the reply buffer, at most `max` bytes.
+    fn reply_into(&mut self, message: &Message<'_>, max: usize) -> Result<(), wire::EncodeError> {
+        self.reply.clear();
+        wire::encode(message, max, &mut self.reply)
+    }
+
     fn reply(
         &mut self,
         message: &Message<'_>,
         to: SocketAddr,
+        local: Option<Local>,
         sink: &mut dyn Sink,
     ) -> io::Result<()> {
-        self.reply.clear();
-        if wire::encode(message, wire::MAX_DATAGRAM_V4, &mut self.reply).is_err() {
+        if self.reply_into(message, wire::MAX_DATAGRAM_V4).is_err() {
             return Ok(());
         }
-        let to = to_socket_family(to, self.ipv6_socket);
-        if let Err(error) = self.socket.send_to(&self.reply, to) {
-            self.stats.reply_errors += 1;
-            return sink.notice(&Notice::ReplyFailed { to, error: &error });
+        self.send_reply(to, local, sink).map(|_| ())
+    }
+
+    /// Sends the reply buffer to `to` from the address the request came to.
+    /// Returns whether it went out.
+    fn send_reply(
+        &mut self,
+        to: SocketAddr,
+        local: Option<Local>,
+        sink: &mut dyn Sink,
+    ) -> io::Result<bool> {
+        let result = net::send_from(&self.socket, &self.reply, to, local);
+        match result {
+            Ok(_) => Ok(true),
+            Err(error) => {
+                self.stats.reply_errors += 1;
+                sink.notice(&Notice::ReplyFailed { to, error: &error })?;
+                Ok(false)
+            }
         }
-        Ok(())
     }
 }
 
-/// An IPv4 peer of a dual-stack socket must be addressed as IPv4-mapped IPv6.
-fn to_socket_family(to: SocketAddr, ipv6_socket: bool) -> SocketAddr {
-    match to {
-        SocketAddr::V4(v4) if ipv6_socket => {
-            SocketAddr::new(v4.ip().to_ipv6_mapped().into(), v4.port())
+/// The name cut to [`MAX_NAME`] bytes at a character boundary.
+pub fn truncate_name(name: &str) -> &str {
+    if name.len() <= MAX_NAME {
+        return name;
+    }
+    let mut end = MAX_NAME;
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
+}
+
+/// Token buckets for discovery answers: one per source address (bounded
+/// table, oldest evicted) and one overall.
+#[derive(Debug)]
+struct RateLimiter {
+    sources: HashMap<IpAddr, Bucket>,
+    total: Bucket,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    fn new(now: Instant, burst: u32) -> Self {
+        Bucket {
+            tokens: f64::from(burst),
+            last: now,
         }
-        _ => to,
+    }
+
+    fn refill(&mut self, now: Instant, rate: u32) {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * f64::from(rate)).min(f64::from(rate));
+        self.last = now;
+    }
+}
+
+impl RateLimiter {
+    fn new() -> Self {
+        RateLimiter {
+            sources: HashMap::new(),
+            total: Bucket::new(Instant::now(), ANSWERS_TOTAL),
+        }
+    }
+
+    fn allow(&mut self, source: IpAddr, now: Instant) -> bool {
+        if !self.sources.contains_key(&source) && self.sources.len() >= RATE_TABLE {
+            let oldest = self
+                .sources
+                .iter()
+                .min_by_key(|(_, b)| b.last)
+                .map(|(ip, _)| *ip);
+            if let Some(ip) = oldest {
+                self.sources.remove(&ip);
+            }
+        }
+        let bucket = self
+            .sources
+            .entry(source)
+            .or_insert_with(|| Bucket::new(now, ANSWERS_PER_SOURCE));
+        bucket.refill(now, ANSWERS_PER_SOURCE);
+        self.total.refill(now, ANSWERS_TOTAL);
+        if bucket.tokens < 1.0 || self.total.tokens < 1.0 {
+            return false;
+        }
+        bucket.tokens -= 1.0;
+        self.total.tokens -= 1.0;
+        true
     }
 }

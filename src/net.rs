@@ -8,7 +8,7 @@
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsRawFd;
 
 /// Receive buffer a listener asks for, so bursts are queued, not dropped.
@@ -173,4 +173,250 @@ pub fn hostname() -> String {
     }
     let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
     String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// Where a datagram arrived: the local address to answer from and the
+/// interface it came in on (from IP_PKTINFO / IPV6_PKTINFO).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Local {
+    /// The address a reply should come from; unspecified lets the kernel pick
+    /// one on `ifindex` (the datagram went to a broadcast or multicast address).
+    pub addr: IpAddr,
+    /// The arrival interface (0 when unknown).
+    pub ifindex: u32,
+}
+
+/// A received datagram's addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arrival {
+    /// The sender (IPv4-mapped on a dual-stack socket).
+    pub from: SocketAddr,
+    /// Where it arrived, when the kernel said.
+    pub local: Option<Local>,
+}
+
+/// Asks the kernel to report each datagram's destination and interface.
+/// Best effort: without it, replies leave from the kernel's choice of address.
+pub fn enable_pktinfo(socket: &impl AsRawFd, ipv6_socket: bool) {
+    let one: libc::c_int = 1;
+    let set = |level, name| {
+        // SAFETY: a valid fd and a pointer to a c_int of the stated size.
+        unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                level,
+                name,
+                (&one as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        }
+    };
+    // IP_PKTINFO also works on a dual-stack socket, for its IPv4 datagrams,
+    // and gives the interface's own address for broadcasts (ipi_spec_dst).
+    set(libc::IPPROTO_IP, libc::IP_PKTINFO);
+    if ipv6_socket {
+        set(libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO);
+    }
+}
+
+/// Control-message buffer, aligned for `cmsghdr`.
+#[repr(C, align(8))]
+struct Control([u8; 128]);
+
+/// Receives one datagram with its arrival addresses (`recvmsg`).
+pub fn recv_with_local(socket: &impl AsRawFd, buf: &mut [u8]) -> io::Result<(usize, Arrival)> {
+    // SAFETY: every pointer handed to recvmsg points into a live local buffer
+    // of the stated length; the control messages are walked with the CMSG_*
+    // macros, which stay inside msg_controllen, and read unaligned.
+    unsafe {
+        let mut name: libc::sockaddr_storage = std::mem::zeroed();
+        let mut control = Control([0; 128]);
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_name = (&mut name as *mut libc::sockaddr_storage).cast();
+        msg.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.0.as_mut_ptr().cast();
+        msg.msg_controllen = control.0.len();
+        let n = libc::recvmsg(socket.as_raw_fd(), &mut msg, 0);
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let from = sockaddr_to_std(&name).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                "datagram from an unknown address family",
+            )
+        })?;
+        let mut v4: Option<Local> = None;
+        let mut v6: Option<Local> = None;
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            let hdr = std::ptr::read_unaligned(cmsg);
+            let data = libc::CMSG_DATA(cmsg);
+            if hdr.cmsg_level == libc::IPPROTO_IP && hdr.cmsg_type == libc::IP_PKTINFO {
+                let info: libc::in_pktinfo = std::ptr::read_unaligned(data.cast());
+                // ipi_spec_dst is the interface's own address: for a
+                // broadcast it differs from the header destination.
+                let spec = Ipv4Addr::from(u32::from_be(info.ipi_spec_dst.s_addr));
+                let dst = Ipv4Addr::from(u32::from_be(info.ipi_addr.s_addr));
+                let addr = if spec == dst || !spec.is_unspecified() {
+                    spec
+                } else {
+                    Ipv4Addr::UNSPECIFIED
+                };
+                v4 = Some(Local {
+                    addr: addr.into(),
+                    ifindex: info.ipi_ifindex as u32,
+                });
+            } else if hdr.cmsg_level == libc::IPPROTO_IPV6 && hdr.cmsg_type == libc::IPV6_PKTINFO {
+                let info: libc::in6_pktinfo = std::ptr::read_unaligned(data.cast());
+                let dst = Ipv6Addr::from(info.ipi6_addr.s6_addr);
+                let addr = if dst.is_multicast() {
+                    Ipv6Addr::UNSPECIFIED
+                } else {
+                    dst
+                };
+                v6 = Some(Local {
+                    addr: addr.into(),
+                    ifindex: info.ipi6_ifindex,
+                });
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+        // For IPv4 (also IPv4-mapped) prefer IP_PKTINFO's interface address.
+        let local = v4.or(v6);
+        Ok((n as usize, Arrival { from, local }))
+    }
+}
+
+/// Sends `buf` to `to`, from `local` when given (so a host with two
+/// interfaces answers from the one the question came in on).
+pub fn send_from(
+    socket: &impl AsRawFd,
+    buf: &[u8],
+    to: SocketAddr,
+    local: Option<Local>,
+) -> io::Result<usize> {
+    let ipv6_socket = socket_is_ipv6(socket);
+    let to = if ipv6_socket { to_ipv6(to) } else { to };
+    let dest = SockAddr::from(to);
+    // SAFETY: the pointers reference live locals of the stated sizes; the
+    // control message is built with CMSG_* inside an aligned buffer sized by
+    // CMSG_SPACE.
+    unsafe {
+        let mut iov = libc::iovec {
+            iov_base: buf.as_ptr() as *mut libc::c_void,
+            iov_len: buf.len(),
+        };
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_name = dest.as_ptr() as *mut libc::c_void;
+        msg.msg_namelen = dest.len();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        let mut control = Control([0; 128]);
+        if let Some(local) = local {
+            msg.msg_control = control.0.as_mut_ptr().cast();
+            let cmsg;
+            if ipv6_socket {
+                let size = std::mem::size_of::<libc::in6_pktinfo>() as u32;
+                msg.msg_controllen = libc::CMSG_SPACE(size) as usize;
+                cmsg = libc::CMSG_FIRSTHDR(&msg);
+                (*cmsg).cmsg_level = libc::IPPROTO_IPV6;
+                (*cmsg).cmsg_type = libc::IPV6_PKTINFO;
+                (*cmsg).cmsg_len = libc::CMSG_LEN(size) as usize;
+                let addr = match local.addr {
+                    IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+                    IpAddr::V6(v6) => v6,
+                };
+                let info = libc::in6_pktinfo {
+                    ipi6_addr: libc::in6_addr {
+                        s6_addr: addr.octets(),
+                    },
+                    ipi6_ifindex: local.ifindex,
+                };
+                std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast(), info);
+            } else {
+                let size = std::mem::size_of::<libc::in_pktinfo>() as u32;
+                msg.msg_controllen = libc::CMSG_SPACE(size) as usize;
+                cmsg = libc::CMSG_FIRSTHDR(&msg);
+                (*cmsg).cmsg_level = libc::IPPROTO_IP;
+                (*cmsg).cmsg_type = libc::IP_PKTINFO;
+                (*cmsg).cmsg_len = libc::CMSG_LEN(size) as usize;
+                let spec = match local.addr {
+                    IpAddr::V4(v4) => v4,
+                    IpAddr::V6(v6) => v6.to_ipv4_mapped().unwrap_or(Ipv4Addr::UNSPECIFIED),
+                };
+                let info = libc::in_pktinfo {
+                    ipi_ifindex: local.ifindex as libc::c_int,
+                    ipi_spec_dst: libc::in_addr {
+                        s_addr: u32::from(spec).to_be(),
+                    },
+                    ipi_addr: libc::in_addr { s_addr: 0 },
+                };
+                std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast(), info);
+            }
+        }
+        let n = libc::sendmsg(socket.as_raw_fd(), &msg, 0);
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(n as usize)
+    }
+}
+
+fn socket_is_ipv6(socket: &impl AsRawFd) -> bool {
+    let mut domain: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: a valid fd and a c_int-sized out buffer with its length.
+    let rc = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_DOMAIN,
+            (&mut domain as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    rc == 0 && domain == libc::AF_INET6
+}
+
+/// An IPv4 address as IPv4-mapped IPv6, for a dual-stack socket.
+pub fn to_ipv6(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V4(v4) => SocketAddr::new(v4.ip().to_ipv6_mapped().into(), v4.port()),
+        SocketAddr::V6(_) => addr,
+    }
+}
+
+fn sockaddr_to_std(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    match storage.ss_family as libc::c_int {
+        libc::AF_INET => {
+            // SAFETY: the family says this storage holds a sockaddr_in.
+            let sin: libc::sockaddr_in = unsafe {
+                std::ptr::read_unaligned((storage as *const libc::sockaddr_storage).cast())
+            };
+            Some(SocketAddr::new(
+                Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)).into(),
+                u16::from_be(sin.sin_port),
+            ))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the family says this storage holds a sockaddr_in6.
+            let sin6: libc::sockaddr_in6 = unsafe {
+                std::ptr::read_unaligned((storage as *const libc::sockaddr_storage).cast())
+            };
+            Some(SocketAddr::V6(std::net::SocketAddrV6::new(
+                Ipv6Addr::from(sin6.sin6_addr.s6_addr),
+                u16::from_be(sin6.sin6_port),
+                sin6.sin6_flowinfo,
+                sin6.sin6_scope_id,
+            )))
+        }
+        _ => None,
+    }
 }

@@ -98,6 +98,22 @@ fn write_text_event(s: &mut String, event: &Event<'_>) -> fmt::Result {
                 Err(_) => write!(s, "[raw hex]: {}", Hex(bytes))?,
             }
         }
+        Event::Gap {
+            at,
+            from,
+            sender,
+            first,
+            last,
+        } => {
+            let n = last - first + 1;
+            write!(
+                s,
+                "{} {} [gap]: {n} message(s) never arrived (sender {}, seq {first}..={last})",
+                Timestamp(*at),
+                from,
+                Id(*sender)
+            )?;
+        }
     }
     Ok(())
 }
@@ -141,6 +157,12 @@ struct JsonEvent<'a> {
     sender: Option<Id>,
     #[serde(skip_serializing_if = "Option::is_none")]
     seq: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    first: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    missing: Option<u64>,
 }
 
 impl<'a> From<&'a Event<'a>> for JsonEvent<'a> {
@@ -164,6 +186,9 @@ impl<'a> From<&'a Event<'a>> for JsonEvent<'a> {
                     hex: text.is_none().then_some(Hex(body)),
                     sender: Some(Id(*sender)),
                     seq: Some(*seq),
+                    first: None,
+                    last: None,
+                    missing: None,
                 }
             }
             Event::Raw { at, from, bytes } => {
@@ -177,8 +202,30 @@ impl<'a> From<&'a Event<'a>> for JsonEvent<'a> {
                     hex: text.is_none().then_some(Hex(bytes)),
                     sender: None,
                     seq: None,
+                    first: None,
+                    last: None,
+                    missing: None,
                 }
             }
+            Event::Gap {
+                at,
+                from,
+                sender,
+                first,
+                last,
+            } => JsonEvent {
+                ts: Timestamp(*at),
+                from: *from,
+                kind: "gap",
+                name: None,
+                text: None,
+                hex: None,
+                sender: Some(Id(*sender)),
+                seq: None,
+                first: Some(*first),
+                last: Some(*last),
+                missing: Some(last - first + 1),
+            },
         }
     }
 }
@@ -247,6 +294,10 @@ impl fmt::Display for NoticeText<'_, '_> {
                 "dropped sealed datagram from {from}: this listener has no key"
             ),
             Notice::ReplyFailed { to, error } => write!(f, "could not reply to {to}: {error}"),
+            Notice::Answered { to } => write!(f, "answered discovery probe from {to}"),
+            Notice::ProbeIgnored { from, why } => {
+                write!(f, "ignored discovery probe from {from}: {why}")
+            }
         }
     }
 }
@@ -268,8 +319,17 @@ pub fn listen_summary(stop: Stop, stats: &Stats) -> String {
     if stats.sealed > 0 {
         let _ = write!(s, ", {} sealed (no key)", stats.sealed);
     }
-    if stats.pings > 0 {
-        let _ = write!(s, ", {} pings answered", stats.pings);
+    for (n, what) in [
+        (stats.pings, "pings answered"),
+        (stats.answers, "probes answered"),
+        (stats.probes_ignored, "probes ignored"),
+        (stats.acks, "acks sent"),
+        (stats.duplicates, "duplicates suppressed"),
+        (stats.missing, "messages missing (gaps)"),
+    ] {
+        if n > 0 {
+            let _ = write!(s, ", {n} {what}");
+        }
     }
     if stats.reply_errors > 0 {
         let _ = write!(s, ", {} replies failed", stats.reply_errors);
@@ -281,6 +341,172 @@ pub fn listen_summary(stop: Stop, stats: &Stats) -> String {
         None => s.push_str(", kernel drops unknown"),
     }
     s
+}
+
+/// One line per ping reply.
+pub fn ping_reply(reply: &crate::ping::Reply, json: bool) -> String {
+    let us = reply.rtt.as_micros() as u64;
+    if json {
+        serde_json::json!({
+            "from": reply.from.to_string(),
+            "seq": reply.seq,
+            "rtt_us": us,
+        })
+        .to_string()
+    } else {
+        format!(
+            "reply from {}: seq={} rtt={:.3} ms",
+            reply.from,
+            reply.seq,
+            us as f64 / 1000.0
+        )
+    }
+}
+
+/// The summary after pinging: text lines, or one JSON object.
+pub fn ping_summary(dest: SocketAddr, summary: &crate::ping::Summary, json: bool) -> String {
+    let p50 = summary.percentile_us(50.0);
+    let p99 = summary.percentile_us(99.0);
+    if json {
+        return serde_json::json!({
+            "summary": true,
+            "to": dest.to_string(),
+            "sent": summary.sent,
+            "received": summary.received,
+            "loss_pct": (summary.loss_pct() * 100.0).round() / 100.0,
+            "min_us": summary.min_us,
+            "p50_us": p50,
+            "p99_us": p99,
+            "max_us": summary.max_us,
+        })
+        .to_string();
+    }
+    let ms = |us: Option<u64>| us.map_or("-".to_string(), |u| format!("{:.3}", u as f64 / 1000.0));
+    format!(
+        "--- {dest} udpmsg ping ---\n{} sent, {} received, {:.1}% loss\nrtt min/p50/p99/max = {}/{}/{}/{} ms",
+        summary.sent,
+        summary.received,
+        summary.loss_pct(),
+        ms(summary.min_us),
+        ms(p50),
+        ms(p99),
+        ms(summary.max_us)
+    )
+}
+
+/// Discovery results: a table, or one JSON object per peer.
+pub fn discover_peers(scan: &crate::discover::Scan, json: bool) -> String {
+    let mut out = String::new();
+    if json {
+        for peer in &scan.peers {
+            let line = serde_json::json!({
+                "name": peer.name,
+                "addrs": peer.addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+                "rtt_ms": (peer.rtt.as_secs_f64() * 1e6).round() / 1e3,
+                "interface": peer.interfaces.first(),
+                "interfaces": peer.interfaces,
+                "instance": Id(peer.instance).to_string(),
+                "version": peer.version,
+            });
+            let _ = writeln!(out, "{line}");
+        }
+        return out;
+    }
+    if scan.peers.is_empty() {
+        return out;
+    }
+    let rows: Vec<[String; 4]> = scan
+        .peers
+        .iter()
+        .map(|p| {
+            let mut name = String::new();
+            escape_into(&mut name, &p.name);
+            [
+                name,
+                p.addrs
+                    .iter()
+                    .map(|a| a.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                format!("{:.3} ms", p.rtt.as_secs_f64() * 1e3),
+                p.interfaces.join(", "),
+            ]
+        })
+        .collect();
+    let header = ["NAME", "ADDRESSES", "RTT", "INTERFACE"];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for row in std::iter::once(header.map(String::from)).chain(rows) {
+        let _ = writeln!(
+            out,
+            "{:w0$}  {:w1$}  {:>w2$}  {}",
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2]
+        );
+    }
+    out
+}
+
+/// Hints when nobody answered a scan.
+pub fn discover_nobody(scan: &crate::discover::Scan, port: u16) -> String {
+    let probed: Vec<String> = scan
+        .probed
+        .iter()
+        .map(|t| {
+            let mut what: Vec<String> = t.broadcasts.iter().map(|b| b.to_string()).collect();
+            if t.ipv6 {
+                what.push(format!(
+                    "{}%{}",
+                    crate::iface::DISCOVERY_GROUP_V6,
+                    t.interface
+                ));
+            }
+            format!("{} ({})", t.interface, what.join(", "))
+        })
+        .collect();
+    if probed.is_empty() {
+        return "udpmsg discover: no interface to probe: none is up with an IPv4 broadcast or IPv6 link-local address (use --interface lo for this machine)".to_string();
+    }
+    format!(
+        "udpmsg discover: no listener answered on port {port}.\n  probed: {}\n  hints: is 'udpmsg listen' running there, on this port? A firewall may drop UDP {port};\n  Wi-Fi client isolation blocks traffic between clients; a VPN may capture the route.",
+        probed.join("; ")
+    )
+}
+
+/// One `-v` line about a scan.
+pub fn discover_trace(trace: &crate::discover::Trace<'_>) -> String {
+    match trace {
+        crate::discover::Trace::Sent { interface, to } => {
+            format!("udpmsg: probe sent to {to} on {interface}")
+        }
+        crate::discover::Trace::SendFailed {
+            interface,
+            to,
+            error,
+        } => format!("udpmsg: probe to {to} on {interface} failed: {error}"),
+        crate::discover::Trace::Heard {
+            from,
+            name,
+            interface,
+            rtt,
+        } => {
+            let mut n = String::new();
+            escape_into(&mut n, name);
+            format!(
+                "udpmsg: answer from {from} '{n}' on {interface} after {:.3} ms",
+                rtt.as_secs_f64() * 1e3
+            )
+        }
+    }
 }
 
 #[cfg(test)]

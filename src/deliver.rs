@@ -1,0 +1,314 @@
+//! `send --ack`: confirmed delivery. A window of messages is in flight at
+//! once; each is retransmitted with exponential backoff and jitter (CoAP,
+//! RFC 7252, tuned for a LAN: the first retry after a few round trips) until
+//! the listener acknowledges it, the retries run out, or the deadline passes.
+
+use crate::event::{EventLoop, Wake};
+use crate::net;
+use crate::source::{Next, Source};
+use crate::wire::{self, Datagram, FLAG_ACK, Message, Text};
+use mio::net::UdpSocket;
+use mio::unix::SourceFd;
+use mio::{Interest, Token};
+use std::collections::VecDeque;
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+const SOCKET: Token = Token(0);
+const INPUT: Token = Token(1);
+
+/// Messages in flight at once (below the listener's look-ahead window).
+pub const WINDOW: u64 = 256;
+/// Retransmission timeout before any round trip was measured.
+pub const INITIAL_RTO: Duration = Duration::from_millis(30);
+/// Bounds of the retransmission timeout (before backoff).
+pub const MIN_RTO: Duration = Duration::from_millis(4);
+pub const MAX_RTO: Duration = Duration::from_millis(250);
+/// Largest backed-off wait between two tries of one message.
+pub const MAX_BACKOFF: Duration = Duration::from_millis(500);
+/// Default deadline for a whole `send --ack`.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default retransmissions per message.
+pub const DEFAULT_RETRIES: u32 = 12;
+
+/// How hard to try.
+#[derive(Debug, Clone, Copy)]
+pub struct Config {
+    /// Deadline for the whole send.
+    pub timeout: Duration,
+    /// Retransmissions per message after the first try.
+    pub retries: u32,
+}
+
+/// How a confirmed send went.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Messages put on the wire at least once.
+    pub sent: u64,
+    /// Messages the listener acknowledged.
+    pub confirmed: u64,
+    /// Messages given up on (retries or deadline).
+    pub unconfirmed: u64,
+    /// Retransmissions.
+    pub retransmits: u64,
+    /// The deadline passed before the input was all read.
+    pub input_left: bool,
+    /// Smoothed round-trip time in microseconds, once measured.
+    pub srtt_us: Option<u64>,
+}
+
+/// Why a confirmed send stopped early.
+#[derive(Debug)]
+pub enum Error {
+    /// ICMP port unreachable: nothing listens at the destination.
+    NotListening,
+    /// A message is larger than one datagram (`len` bytes, at most `max`).
+    TooLarge { len: usize, max: usize },
+    /// A socket or input error.
+    Io(io::Error),
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        if e.kind() == io::ErrorKind::ConnectionRefused {
+            Error::NotListening
+        } else {
+            Error::Io(e)
+        }
+    }
+}
+
+struct Flight {
+    seq: u64,
+    bytes: Vec<u8>,
+    first_sent: Instant,
+    due: Instant,
+    tries: u32,
+    done: bool,
+}
+
+/// Round-trip estimate (RFC 6298), fed only by messages acknowledged on
+/// their first try (Karn's rule).
+#[derive(Debug, Default)]
+struct Rtt {
+    srtt: Option<Duration>,
+    rttvar: Duration,
+}
+
+impl Rtt {
+    fn sample(&mut self, rtt: Duration) {
+        match self.srtt {
+            None => {
+                self.srtt = Some(rtt);
+                self.rttvar = rtt / 2;
+            }
+            Some(srtt) => {
+                let diff = srtt.abs_diff(rtt);
+                self.rttvar = (self.rttvar * 3 + diff) / 4;
+                self.srtt = Some((srtt * 7 + rtt) / 8);
+            }
+        }
+    }
+
+    fn rto(&self) -> Duration {
+        match self.srtt {
+            None => INITIAL_RTO,
+            Some(srtt) => (srtt + self.rttvar * 4).clamp(MIN_RTO, MAX_RTO),
+        }
+    }
+}
+
+/// Sends every message of `source` to `dest` with confirmation.
+pub fn send_acked(
+    dest: SocketAddr,
+    name: &str,
+    source: &mut dyn Source,
+    config: Config,
+) -> Result<Report, Error> {
+    let mut socket = net::sender_socket(dest, false)?;
+    // Connected, so an ICMP port unreachable comes back as ECONNREFUSED
+    // within a round trip instead of waiting out the deadline.
+    socket.connect(dest)?;
+    let mut events = EventLoop::new(false)?;
+    events
+        .registry()
+        .register(&mut socket, SOCKET, Interest::READABLE)?;
+    if let Some(fd) = source.fd() {
+        // Regular files cannot be polled (EPERM); they are always ready.
+        let _ = events
+            .registry()
+            .register(&mut SourceFd(&fd), INPUT, Interest::READABLE);
+    }
+    let max_body = wire::max_text_body(name, wire::max_datagram(dest.is_ipv6()));
+    let id = crate::send::random_id();
+    let start = Instant::now();
+    let deadline = start + config.timeout;
+    let mut report = Report::default();
+    let mut flights: VecDeque<Flight> = VecDeque::new();
+    let mut next_seq = 0u64;
+    let mut input_done = false;
+    let mut rtt = Rtt::default();
+    let mut buf = vec![0u8; wire::MAX_DATAGRAM + 1];
+    let mut jitter = Jitter(id | 1);
+
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        // Fill the window from the source.
+        while !input_done && flights.front().map_or(0, |f| next_seq - f.seq) < WINDOW {
+            match source.next()? {
+                Next::Message(body) => {
+                    if body.len() > max_body {
+                        return Err(Error::TooLarge {
+                            len: body.len(),
+                            max: max_body,
+                        });
+                    }
+                    let mut bytes =
+                        Vec::with_capacity(wire::TEXT_OVERHEAD + name.len() + body.len());
+                    let text = Message::Text(Text {
+                        sender: id,
+                        seq: next_seq,
+                        flags: FLAG_ACK,
+                        name,
+                        body: &body,
+                    });
+                    wire::encode(&text, usize::MAX, &mut bytes).map_err(|_| Error::TooLarge {
+                        len: body.len(),
+                        max: max_body,
+                    })?;
+                    let now = Instant::now();
+                    let mut flight = Flight {
+                        seq: next_seq,
+                        bytes,
+                        first_sent: now,
+                        due: now,
+                        tries: 0,
+                        done: false,
+                    };
+                    transmit(&socket, &mut flight, &rtt, &mut jitter, now)?;
+                    report.sent += 1;
+                    flights.push_back(flight);
+                    next_seq += 1;
+                }
+                Next::Pending => break,
+                Next::End => input_done = true,
+            }
+        }
+        if input_done && flights.is_empty() {
+            break;
+        }
+        // Retransmit what is due; give up on what ran out of retries.
+        let now = Instant::now();
+        for flight in flights.iter_mut().filter(|f| !f.done && f.due <= now) {
+            if flight.tries > config.retries {
+                flight.done = true;
+                report.unconfirmed += 1;
+                continue;
+            }
+            report.retransmits += 1;
+            transmit(&socket, flight, &rtt, &mut jitter, now)?;
+        }
+        pop_done(&mut flights);
+        if input_done && flights.is_empty() {
+            break;
+        }
+        let next_due = flights.iter().filter(|f| !f.done).map(|f| f.due).min();
+        let wake_at = next_due.map_or(deadline, |d| d.min(deadline));
+        // Readiness is edge-triggered: a readable stdin wakes the loop once
+        // per arrival, so a full window does not spin on it.
+        match events.wait(Some(wake_at))? {
+            Wake::Ready(_) | Wake::Timeout | Wake::Signal(_) => {}
+        }
+        // Read acknowledgements until the socket would block.
+        loop {
+            let len = match socket.recv(&mut buf) {
+                Ok(len) => len,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let Ok(Datagram::Message(Message::Ack(ack))) = wire::classify(&buf[..len]) else {
+                continue;
+            };
+            if ack.sender != id {
+                continue;
+            }
+            let Some(base) = flights.front().map(|f| f.seq) else {
+                continue;
+            };
+            let Some(index) = ack.seq.checked_sub(base) else {
+                continue;
+            };
+            let Some(flight) = flights.get_mut(index as usize) else {
+                continue;
+            };
+            if flight.done {
+                continue;
+            }
+            flight.done = true;
+            report.confirmed += 1;
+            if flight.tries == 1 {
+                rtt.sample(flight.first_sent.elapsed());
+            }
+        }
+        pop_done(&mut flights);
+    }
+    let left = flights.iter().filter(|f| !f.done).count() as u64;
+    report.unconfirmed += left;
+    report.input_left = !input_done;
+    report.srtt_us = rtt.srtt.map(|d| d.as_micros() as u64);
+    Ok(report)
+}
+
+fn pop_done(flights: &mut VecDeque<Flight>) {
+    while flights.front().is_some_and(|f| f.done) {
+        flights.pop_front();
+    }
+}
+
+/// Sends (or resends) one message and schedules its next try.
+fn transmit(
+    socket: &UdpSocket,
+    flight: &mut Flight,
+    rtt: &Rtt,
+    jitter: &mut Jitter,
+    now: Instant,
+) -> Result<(), Error> {
+    match socket.send(&flight.bytes) {
+        Ok(_) => {}
+        // A full queue: try again shortly, without counting a try.
+        Err(e) if net::is_transient_send_error(&e) => {
+            flight.due = now + Duration::from_millis(1);
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    }
+    flight.tries += 1;
+    let backoff = rtt
+        .rto()
+        .saturating_mul(1 << (flight.tries - 1).min(16))
+        .min(MAX_BACKOFF);
+    // Up to +25% jitter, so senders that lost the same datagrams do not
+    // retransmit in lockstep.
+    let extra = backoff.mul_f64(jitter.next_fraction() * 0.25);
+    flight.due = now + backoff + extra;
+    Ok(())
+}
+
+/// A tiny xorshift generator for retransmission jitter (not for secrets).
+struct Jitter(u64);
+
+impl Jitter {
+    fn next_fraction(&mut self) -> f64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    }
+}

@@ -1,0 +1,265 @@
+//! `udpmsg discover`: probe every interface's broadcast address (and the IPv6
+//! link-local discovery group) and collect who answers, once per listener.
+
+use crate::event::{EventLoop, Wake};
+use crate::iface::{self, DISCOVERY_GROUP_V6, Target};
+use crate::listen::MAX_NAME;
+use crate::net::{self, Local};
+use crate::wire::{self, Datagram, Message, Probe};
+use mio::net::UdpSocket;
+use mio::{Interest, Token};
+use std::collections::BTreeMap;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::time::{Duration, Instant};
+
+const V4: Token = Token(0);
+const V6: Token = Token(1);
+
+/// When each probe round goes out, from the start: repeats survive loss.
+pub const ROUNDS: [Duration; 3] = [
+    Duration::ZERO,
+    Duration::from_millis(100),
+    Duration::from_millis(500),
+];
+/// Default time to collect answers.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Peers remembered at most; further ones are counted, not listed.
+pub const MAX_PEERS: usize = 4096;
+
+/// The largest answer a listener can send: header, tag, instance, token,
+/// port, version, name length and a name of [`MAX_NAME`] bytes.
+pub const MAX_ANSWER: usize = wire::HEADER_LEN + 4 + 8 + 8 + 2 + 1 + 8 + MAX_NAME;
+/// Bytes of a probe before its padding.
+const PROBE_OVERHEAD: usize = wire::HEADER_LEN + 4 + 8 + 8 + 8;
+
+/// What to probe and for how long.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub port: u16,
+    pub timeout: Duration,
+    /// Stop as soon as this many distinct peers answered.
+    pub expect: Option<usize>,
+    /// Only these interfaces (`lo` uses 127.255.255.255); empty: all.
+    pub interfaces: Vec<String>,
+}
+
+/// One listener that answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    pub instance: u64,
+    pub name: String,
+    /// Every `ip:port` it answered from, in the order heard.
+    pub addrs: Vec<SocketAddr>,
+    /// Time from the probe round to its first answer.
+    pub rtt: Duration,
+    /// Interfaces its answers arrived on, in the order heard.
+    pub interfaces: Vec<String>,
+    pub version: u8,
+}
+
+/// Something that happened during a scan, for `-v`.
+#[derive(Debug)]
+pub enum Trace<'a> {
+    /// A probe went out.
+    Sent { interface: &'a str, to: SocketAddr },
+    /// A probe could not be sent.
+    SendFailed {
+        interface: &'a str,
+        to: SocketAddr,
+        error: &'a io::Error,
+    },
+    /// An answer arrived.
+    Heard {
+        from: SocketAddr,
+        name: &'a str,
+        interface: &'a str,
+        rtt: Duration,
+    },
+}
+
+/// The outcome of a scan.
+#[derive(Debug, Clone, Default)]
+pub struct Scan {
+    /// Peers, sorted by name then first address.
+    pub peers: Vec<Peer>,
+    /// The interfaces probed.
+    pub probed: Vec<Target>,
+    /// Peers that answered after [`MAX_PEERS`] were listed.
+    pub overflow: u64,
+}
+
+/// Runs one scan.
+pub fn discover(config: &Config, trace: &mut dyn FnMut(&Trace<'_>)) -> io::Result<Scan> {
+    let targets = iface::probe_targets(&config.interfaces)?;
+    let mut v4 = bind(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0))?;
+    let mut v6 = if targets.iter().any(|t| t.ipv6) {
+        bind(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), 0)).ok()
+    } else {
+        None
+    };
+    let mut events = EventLoop::new(false)?;
+    events
+        .registry()
+        .register(&mut v4, V4, Interest::READABLE)?;
+    if let Some(v6) = v6.as_mut() {
+        events.registry().register(v6, V6, Interest::READABLE)?;
+    }
+    let instance = crate::send::random_id();
+    // Tokens carry random high bits (to match answers to this scan) and
+    // the round number in the low byte (to time each answer).
+    let token_base = crate::send::random_id() & !0xff;
+    let start = Instant::now();
+    let deadline = start + config.timeout;
+    let mut sent_at: Vec<Instant> = Vec::new();
+    let mut peers: BTreeMap<u64, Peer> = BTreeMap::new();
+    let mut overflow = 0u64;
+    let mut buf = vec![0u8; wire::MAX_DATAGRAM + 1];
+    let mut probe = Vec::with_capacity(MAX_ANSWER);
+    let pad = [0u8; MAX_ANSWER];
+    loop {
+        let now = Instant::now();
+        let round = sent_at.len();
+        if round < ROUNDS.len() && start + ROUNDS[round] <= now && start + ROUNDS[round] < deadline
+        {
+            probe.clear();
+            let message = Message::Probe(Probe {
+                instance,
+                token: token_base | round as u64,
+                pad: &pad[..MAX_ANSWER - PROBE_OVERHEAD],
+            });
+            let _ = wire::encode(&message, wire::MAX_DATAGRAM_V4, &mut probe);
+            sent_at.push(now);
+            send_round(&targets, config.port, &probe, &v4, v6.as_ref(), trace);
+            continue;
+        }
+        if now >= deadline || config.expect.is_some_and(|n| peers.len() >= n) {
+            break;
+        }
+        let next_round = ROUNDS
+            .get(sent_at.len())
+            .map(|d| start + *d)
+            .filter(|t| *t < deadline);
+        let wake_at = next_round.map_or(deadline, |t| t.min(deadline));
+        if let Wake::Signal(_) = events.wait(Some(wake_at))? {
+            break;
+        }
+        for socket in std::iter::once(&v4).chain(v6.as_ref()) {
+            loop {
+                let (len, arrival) = match net::recv_with_local(socket, &mut buf) {
+                    Ok(got) => got,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    // ICMP errors from a probe (unreachable): nothing to read.
+                    Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
+                    Err(e) => return Err(e),
+                };
+                let Ok(Datagram::Message(Message::Answer(answer))) = wire::classify(&buf[..len])
+                else {
+                    continue;
+                };
+                if answer.token & !0xff != token_base {
+                    continue;
+                }
+                let Some(&round_at) = sent_at.get((answer.token & 0xff) as usize) else {
+                    continue;
+                };
+                let rtt = Instant::now().saturating_duration_since(round_at);
+                let from = crate::addr::display_addr(arrival.from);
+                let interface = arrival
+                    .local
+                    .map_or_else(String::new, |l: Local| iface::interface_name(l.ifindex));
+                trace(&Trace::Heard {
+                    from,
+                    name: answer.name,
+                    interface: &interface,
+                    rtt,
+                });
+                if !peers.contains_key(&answer.instance) && peers.len() >= MAX_PEERS {
+                    overflow += 1;
+                    continue;
+                }
+                let peer = peers.entry(answer.instance).or_insert_with(|| Peer {
+                    instance: answer.instance,
+                    name: answer.name.to_string(),
+                    addrs: Vec::new(),
+                    rtt,
+                    interfaces: Vec::new(),
+                    version: answer.version,
+                });
+                if !peer.addrs.contains(&from) {
+                    peer.addrs.push(from);
+                }
+                if !interface.is_empty() && !peer.interfaces.contains(&interface) {
+                    peer.interfaces.push(interface);
+                }
+            }
+        }
+    }
+    let mut peers: Vec<Peer> = peers.into_values().collect();
+    peers.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.addrs.cmp(&b.addrs)));
+    Ok(Scan {
+        peers,
+        probed: targets,
+        overflow,
+    })
+}
+
+fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
+    let socket = net::bind_listener(
+        addr,
+        net::BindOptions {
+            reuse_addr: false,
+            recv_buffer: 1 << 20,
+        },
+    )?;
+    net::enable_pktinfo(&socket, addr.is_ipv6());
+    Ok(socket)
+}
+
+/// Sends one probe to every target: each IPv4 broadcast address out of its
+/// own interface, and the IPv6 group on each IPv6 interface.
+fn send_round(
+    targets: &[Target],
+    port: u16,
+    probe: &[u8],
+    v4: &UdpSocket,
+    v6: Option<&UdpSocket>,
+    trace: &mut dyn FnMut(&Trace<'_>),
+) {
+    for target in targets {
+        for &broadcast in &target.broadcasts {
+            let to = SocketAddr::new(broadcast.into(), port);
+            let local = Local {
+                addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                ifindex: target.index,
+            };
+            report(
+                net::send_from(v4, probe, to, Some(local)),
+                &target.interface,
+                to,
+                trace,
+            );
+        }
+        if let (true, Some(v6)) = (target.ipv6, v6) {
+            let to = SocketAddr::V6(SocketAddrV6::new(DISCOVERY_GROUP_V6, port, 0, target.index));
+            report(v6.send_to(probe, to), &target.interface, to, trace);
+        }
+    }
+}
+
+fn report(
+    result: io::Result<usize>,
+    interface: &str,
+    to: SocketAddr,
+    trace: &mut dyn FnMut(&Trace<'_>),
+) {
+    match result {
+        Ok(_) => trace(&Trace::Sent { interface, to }),
+        Err(error) => trace(&Trace::SendFailed {
+            interface,
+            to,
+            error: &error,
+        }),
+    }
+}
