@@ -2,6 +2,9 @@
 //! once; each is retransmitted with exponential backoff and jitter (CoAP,
 //! RFC 7252, tuned for a LAN: the first retry after a few round trips) until
 //! the listener acknowledges it, the retries run out, or the deadline passes.
+//! A message is also resent at once when a message sent after it has been
+//! acknowledged (loss detection by acknowledgement, as TCP's RACK does), so
+//! random loss costs about one round trip, not a timeout.
 
 use crate::event::{EventLoop, Wake};
 use crate::net;
@@ -26,7 +29,7 @@ pub const INITIAL_RTO: Duration = Duration::from_millis(30);
 pub const MIN_RTO: Duration = Duration::from_millis(4);
 pub const MAX_RTO: Duration = Duration::from_millis(250);
 /// Largest backed-off wait between two tries of one message.
-pub const MAX_BACKOFF: Duration = Duration::from_millis(500);
+pub const MAX_BACKOFF: Duration = Duration::from_millis(200);
 /// Default deadline for a whole `send --ack`.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default retransmissions per message.
@@ -83,6 +86,7 @@ struct Flight {
     seq: u64,
     bytes: Vec<u8>,
     first_sent: Instant,
+    last_sent: Instant,
     due: Instant,
     tries: u32,
     done: bool,
@@ -151,6 +155,9 @@ pub fn send_acked(
     let mut rtt = Rtt::default();
     let mut buf = vec![0u8; wire::MAX_DATAGRAM + 1];
     let mut jitter = Jitter(id | 1);
+    // Send time of the latest-sent message that was acknowledged: anything
+    // sent clearly before it and still unacknowledged was lost.
+    let mut latest_acked_sent: Option<Instant> = None;
 
     loop {
         let now = Instant::now();
@@ -185,6 +192,7 @@ pub fn send_acked(
                         seq: next_seq,
                         bytes,
                         first_sent: now,
+                        last_sent: now,
                         due: now,
                         tries: 0,
                         done: false,
@@ -203,7 +211,12 @@ pub fn send_acked(
         }
         // Retransmit what is due; give up on what ran out of retries.
         let now = Instant::now();
-        for flight in flights.iter_mut().filter(|f| !f.done && f.due <= now) {
+        let reorder = rtt.srtt.map_or(Duration::from_millis(1), |s| s / 4);
+        let lost = |f: &Flight| latest_acked_sent.is_some_and(|t| f.last_sent + reorder < t);
+        for flight in flights
+            .iter_mut()
+            .filter(|f| !f.done && (f.due <= now || lost(f)))
+        {
             if flight.tries > config.retries {
                 flight.done = true;
                 report.unconfirmed += 1;
@@ -251,6 +264,7 @@ pub fn send_acked(
             }
             flight.done = true;
             report.confirmed += 1;
+            latest_acked_sent = Some(latest_acked_sent.map_or(flight.last_sent, |t| t.max(flight.last_sent)));
             if flight.tries == 1 {
                 rtt.sample(flight.first_sent.elapsed());
             }
@@ -288,6 +302,7 @@ fn transmit(
         Err(e) => return Err(e.into()),
     }
     flight.tries += 1;
+    flight.last_sent = now;
     let backoff = rtt
         .rto()
         .saturating_mul(1 << (flight.tries - 1).min(16))

@@ -1,0 +1,346 @@
+//! A real multi-host Ethernet LAN for tests, built by `scripts/lan.sh`: a
+//! switch namespace `<prefix>sw` with bridge `br0`, and hosts `<prefix>h1` ..
+//! `<prefix>hN`, each a network namespace with `eth0` on the bridge
+//! (10.77.0.0/16 with broadcast 10.77.255.255, IPv6 link-local, no default
+//! route). Nothing touches a real interface.
+//!
+//! Include it with `#[path = "common/lan.rs"] mod lan;`. It depends only on
+//! std and libc. Hosts are numbered from 1, as in the namespace names and
+//! the script's options (`--two-if 2` is `lan.host(2)`).
+//!
+//! Every test must use its own prefix built from its name, e.g.
+//! `"ut_smoke_"`, and no prefix may be a prefix of another test's: teardown
+//! deletes every namespace starting with it (so not `"ut_a_"` next to
+//! `"ut_a_b_"`).
+#![allow(dead_code)]
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The script that builds and removes the LAN.
+pub const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/lan.sh");
+
+/// Where `ip netns` keeps its namespace names.
+pub const NETNS_DIR: &str = "/run/netns";
+
+/// The LAN's directed broadcast address.
+pub const BROADCAST: Ipv4Addr = Ipv4Addr::new(10, 77, 255, 255);
+
+/// One interface of a host, as the kernel reported it after `up`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Iface {
+    /// `eth0` or `eth1`.
+    pub name: String,
+    /// IPv4 addresses (empty for a `--v6only` host).
+    pub v4: Vec<Ipv4Addr>,
+    /// IPv6 link-local addresses (usable: DAD is off).
+    pub v6: Vec<Ipv6Addr>,
+}
+
+impl Iface {
+    /// The first link-local address with its scope, `fe80::...%eth0`, the
+    /// form `ping -6` and `getaddrinfo` accept inside this host's peers
+    /// (whose own interface is also called `eth0`).
+    pub fn v6_scoped(&self, scope: &str) -> Option<String> {
+        self.v6.first().map(|a| format!("{a}%{scope}"))
+    }
+}
+
+/// One host: its namespace and interfaces (none for `--isolated`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Host {
+    /// Namespace name, `<prefix>h<k>`.
+    pub ns: String,
+    pub ifaces: Vec<Iface>,
+}
+
+impl Host {
+    /// The interface called `name`.
+    pub fn iface(&self, name: &str) -> Option<&Iface> {
+        self.ifaces.iter().find(|i| i.name == name)
+    }
+
+    /// Every IPv4 address of the host, eth0's first.
+    pub fn v4s(&self) -> Vec<Ipv4Addr> {
+        self.ifaces
+            .iter()
+            .flat_map(|i| i.v4.iter().copied())
+            .collect()
+    }
+
+    /// eth0's first IPv4 address.
+    pub fn v4(&self) -> Option<Ipv4Addr> {
+        self.iface("eth0").and_then(|i| i.v4.first().copied())
+    }
+
+    /// eth0's link-local address.
+    pub fn v6(&self) -> Option<Ipv6Addr> {
+        self.iface("eth0").and_then(|i| i.v6.first().copied())
+    }
+}
+
+/// A running LAN; dropping it runs `lan.sh down <prefix>`, which also kills
+/// any process still running inside its namespaces.
+#[derive(Debug)]
+pub struct Lan {
+    prefix: String,
+    /// `hosts[0]` is host 1 (`<prefix>h1`).
+    pub hosts: Vec<Host>,
+}
+
+impl Lan {
+    /// Runs `lan.sh up <prefix> <hosts> <opts...>` (options: `--two-if K`,
+    /// `--v6only K`, `--isolated K`) and parses the addresses it prints.
+    /// Returns None, after a loud message, when not root or when `ip` is
+    /// missing: the test must then return early. Panics if the script fails.
+    #[must_use]
+    pub fn up(prefix: &str, hosts: usize, opts: &[&str]) -> Option<Lan> {
+        if !can_run(prefix) {
+            return None;
+        }
+        let count = hosts.to_string();
+        let mut args = vec!["up", prefix, count.as_str()];
+        args.extend_from_slice(opts);
+        // From here on a Drop cleans up even if parsing panics.
+        let mut lan = Lan {
+            prefix: prefix.to_string(),
+            hosts: Vec::new(),
+        };
+        let out = script(&args).unwrap_or_else(|e| panic!("cannot run {SCRIPT}: {e}"));
+        assert!(
+            out.status.success(),
+            "lan.sh {args:?} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        lan.hosts = parse_hosts(&stdout);
+        assert_eq!(
+            lan.hosts.len(),
+            hosts,
+            "lan.sh printed an unexpected host list:\n{stdout}"
+        );
+        Some(lan)
+    }
+
+    /// The prefix every namespace of this LAN starts with.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Host `k` (1-based).
+    pub fn host(&self, k: usize) -> &Host {
+        assert!(
+            (1..=self.hosts.len()).contains(&k),
+            "host {k} out of range 1..={}",
+            self.hosts.len()
+        );
+        &self.hosts[k - 1]
+    }
+
+    /// Namespace name of host `k` (1-based).
+    pub fn ns(&self, k: usize) -> &str {
+        &self.host(k).ns
+    }
+
+    /// Namespace name of the switch (holds `br0` and the host ports).
+    pub fn switch_ns(&self) -> String {
+        format!("{}sw", self.prefix)
+    }
+
+    /// `ip netns exec <ns of host k> <program>`: add arguments, stdio, and
+    /// run it. Bound its run time yourself (e.g. program `timeout`).
+    pub fn cmd(&self, k: usize, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", self.ns(k)]).arg(program);
+        c
+    }
+
+    /// Whether host `k` gets an ICMP echo reply from `dst` (an IPv4 address
+    /// or an IPv6 one, link-local with `%eth0`) within about a second. Uses
+    /// `ping` when installed, else a python3 raw-socket ping.
+    pub fn ping(&self, k: usize, dst: &str) -> bool {
+        let mut c = self.cmd(k, "timeout");
+        c.arg("5");
+        if which("ping").is_some() {
+            c.arg("ping");
+            if dst.contains(':') {
+                c.arg("-6");
+            }
+            c.args(["-n", "-c1", "-W1", dst]);
+        } else {
+            c.args(["python3", "-c", PY_PING, dst, "1"]);
+        }
+        c.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    }
+
+    /// Runs `lan.sh down` now and asserts that no namespace of this LAN is
+    /// left (dropping does the same without the check).
+    pub fn down(self) {
+        let prefix = self.prefix.clone();
+        drop(self);
+        let left = namespaces_with_prefix(&prefix);
+        assert!(left.is_empty(), "namespaces left after down: {left:?}");
+    }
+}
+
+impl Drop for Lan {
+    fn drop(&mut self) {
+        match script(&["down", &self.prefix]) {
+            Ok(out) if out.status.success() => {}
+            Ok(out) => eprintln!(
+                "lan.sh down {} failed: {}",
+                self.prefix,
+                String::from_utf8_lossy(&out.stderr)
+            ),
+            Err(e) => eprintln!("cannot run lan.sh down {}: {e}", self.prefix),
+        }
+    }
+}
+
+/// Names of the namespaces (of any LAN) that start with `prefix`.
+pub fn namespaces_with_prefix(prefix: &str) -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir(NETNS_DIR) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = dir
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.starts_with(prefix))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Parses `up`/`show` output: `host=NS [if=IF v4=A,..|- v6=B,..|-]...`.
+/// Lines not starting with `host=` are ignored.
+pub fn parse_hosts(text: &str) -> Vec<Host> {
+    let mut hosts = Vec::new();
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        let Some(ns) = words.next().and_then(|w| w.strip_prefix("host=")) else {
+            continue;
+        };
+        let mut host = Host {
+            ns: ns.to_string(),
+            ifaces: Vec::new(),
+        };
+        for word in words {
+            let (key, value) = word
+                .split_once('=')
+                .unwrap_or_else(|| panic!("bad word {word:?} in lan.sh line {line:?}"));
+            if key == "if" {
+                host.ifaces.push(Iface {
+                    name: value.to_string(),
+                    v4: Vec::new(),
+                    v6: Vec::new(),
+                });
+                continue;
+            }
+            let iface = host
+                .ifaces
+                .last_mut()
+                .unwrap_or_else(|| panic!("{key}= before if= in lan.sh line {line:?}"));
+            let items = value.split(',').filter(|v| *v != "-" && !v.is_empty());
+            match key {
+                "v4" => iface
+                    .v4
+                    .extend(items.map(|v| parse_addr::<Ipv4Addr>(v, line))),
+                "v6" => iface
+                    .v6
+                    .extend(items.map(|v| parse_addr::<Ipv6Addr>(v, line))),
+                _ => panic!("unknown key {key:?} in lan.sh line {line:?}"),
+            }
+        }
+        hosts.push(host);
+    }
+    hosts
+}
+
+fn parse_addr<T: std::str::FromStr>(v: &str, line: &str) -> T {
+    v.parse()
+        .unwrap_or_else(|_| panic!("bad address {v:?} in lan.sh line {line:?}"))
+}
+
+fn script(args: &[&str]) -> std::io::Result<Output> {
+    Command::new("bash")
+        .arg(SCRIPT)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+}
+
+fn can_run(prefix: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!(
+            "\n*** SKIPPED LAN test {prefix}: needs root for network namespaces (ip netns); CI runs as root ***\n"
+        );
+        return false;
+    }
+    if which("ip").is_none() {
+        eprintln!(
+            "\n*** SKIPPED LAN test {prefix}: needs root and `ip` (iproute2), which is not installed; scripts/test.sh installs it ***\n"
+        );
+        return false;
+    }
+    true
+}
+
+/// The path of `program` on PATH, if any.
+pub fn which(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// `python3 -c PY_PING DST [SECONDS]`: one ICMP/ICMPv6 echo over a raw socket
+/// (root); exit 0 on a reply. DST may be `fe80::...%eth0`.
+pub const PY_PING: &str = r#"
+import os, select, socket, struct, sys, time
+dst = sys.argv[1]
+v6 = ":" in dst
+if v6:
+    fam, proto, req, rep = socket.AF_INET6, socket.IPPROTO_ICMPV6, 128, 129
+else:
+    fam, proto, req, rep = socket.AF_INET, socket.IPPROTO_ICMP, 8, 0
+addr = socket.getaddrinfo(dst, None, fam, socket.SOCK_RAW, proto)[0][4]
+s = socket.socket(fam, socket.SOCK_RAW, proto)
+ident = os.getpid() & 0xFFFF
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    t = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while t >> 16:
+        t = (t & 0xFFFF) + (t >> 16)
+    return ~t & 0xFFFF
+body = b"udpmsg-lan-ping"
+pkt = struct.pack("!BBHHH", req, 0, 0, ident, 1) + body
+if not v6:
+    pkt = struct.pack("!BBHHH", req, 0, csum(pkt), ident, 1) + body
+s.sendto(pkt, addr)
+end = time.monotonic() + float(sys.argv[2] if len(sys.argv) > 2 else 1)
+while True:
+    left = end - time.monotonic()
+    if left <= 0 or not select.select([s], [], [], left)[0]:
+        sys.exit(1)
+    data, src = s.recvfrom(2048)
+    if not v6:
+        data = data[(data[0] & 15) * 4:]
+    if len(data) >= 8:
+        t, _, _, i, _ = struct.unpack("!BBHHH", data[:8])
+        if t == rep and i == ident:
+            sys.exit(0)
+"#;

@@ -1,0 +1,1297 @@
+//! The core command line, run as the real binary on real sockets: every host
+//! form `send` accepts, stdin streaming, text and JSON output, raw datagrams
+//! both ways, the listener's stop conditions, and every error path. Each test
+//! runs in a private network namespace (`common::isolate`), so nothing here
+//! can reach a real interface.
+
+mod common;
+
+use common::{BIN, WAIT, isolate, run_ok, udp};
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, UdpSocket};
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
+use udpmsg::wire;
+
+/// The sender name most tests use, so output can be checked exactly.
+const NAME: &str = "tester";
+
+/// How long to watch for output that must not come.
+const QUIET: Duration = Duration::from_millis(300);
+
+// ---------------------------------------------------------------- helpers
+
+/// A finished run of `udpmsg`.
+struct Run {
+    code: i32,
+    stdout: Vec<u8>,
+    stderr: String,
+}
+
+/// `udpmsg args...` with a clean environment for the udpmsg variables.
+fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .env_remove("UDPMSG_PORT")
+        .env_remove("UDPMSG_NAME");
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    cmd
+}
+
+/// The exit code, or minus the signal that killed the process.
+fn exit_code(status: std::process::ExitStatus) -> i32 {
+    status
+        .code()
+        .unwrap_or_else(|| -status.signal().unwrap_or(0))
+}
+
+/// Waits for `child` to exit, killing it (and failing) at the deadline.
+fn wait_until(child: &mut Child, limit: Duration, what: &str) -> i32 {
+    let end = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return exit_code(status);
+        }
+        if Instant::now() >= end {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not finish within {limit:?}");
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Runs `udpmsg args...` to completion with `stdin` as its input.
+fn run_env(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Run {
+    let mut child = command(args, env)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn udpmsg");
+    let mut input = child.stdin.take().expect("stdin");
+    let data = stdin.to_vec();
+    let writer = thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let out = thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = out.read_to_end(&mut buf);
+        buf
+    });
+    let err = thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = err.read_to_end(&mut buf);
+        buf
+    });
+    let code = wait_until(&mut child, WAIT * 3, &format!("udpmsg {args:?}"));
+    let _ = writer.join();
+    Run {
+        code,
+        stdout: out.join().unwrap_or_default(),
+        stderr: String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned(),
+    }
+}
+
+fn run(args: &[&str], stdin: &[u8]) -> Run {
+    run_env(args, &[], stdin)
+}
+
+/// Asserts a run succeeded silently.
+fn assert_ok(run: &Run, what: &str) {
+    assert_eq!(
+        run.code, 0,
+        "{what}: exit {} stderr: {}",
+        run.code, run.stderr
+    );
+    assert!(
+        run.stderr.is_empty(),
+        "{what}: unexpected stderr: {}",
+        run.stderr
+    );
+}
+
+/// Asserts a run failed with `code` and exactly one `udpmsg:` line on
+/// stderr, never a panic, nothing on stdout; returns that line.
+fn assert_one_line_error(run: &Run, code: i32, what: &str) -> String {
+    assert_eq!(
+        run.code, code,
+        "{what}: expected exit {code}, got {}; stderr: {}",
+        run.code, run.stderr
+    );
+    assert!(!run.stderr.contains("panicked"), "{what}: {}", run.stderr);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "{what}: expected one stderr line: {}",
+        run.stderr
+    );
+    assert!(
+        lines[0].starts_with("udpmsg: "),
+        "{what}: stderr line without the program name: {}",
+        lines[0]
+    );
+    assert!(
+        run.stdout.is_empty(),
+        "{what}: unexpected stdout: {}",
+        String::from_utf8_lossy(&run.stdout)
+    );
+    lines[0].to_string()
+}
+
+/// Reads `out` line by line into a channel; stops (closing the pipe) after
+/// `limit` lines when given, like `head -n`.
+fn line_reader(out: impl Read + Send + 'static, limit: Option<usize>) -> Receiver<String> {
+    let (tx, rx) = channel();
+    thread::spawn(move || {
+        let mut reader = BufReader::new(out);
+        let mut read = 0usize;
+        loop {
+            if limit.is_some_and(|limit| read >= limit) {
+                return;
+            }
+            let mut line = Vec::new();
+            match reader.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            if line.last() == Some(&b'\n') {
+                line.pop();
+            }
+            read += 1;
+            if tx
+                .send(String::from_utf8_lossy(&line).into_owned())
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// What a listener printed after it exited.
+struct Finished {
+    code: i32,
+    /// Stdout lines not read before the exit.
+    out: Vec<String>,
+    /// Stderr lines after the "listening on" line.
+    err: Vec<String>,
+}
+
+/// A running `udpmsg listen`.
+struct Listen {
+    child: Child,
+    addr: SocketAddr,
+    out: Receiver<String>,
+    err: Receiver<String>,
+}
+
+impl Listen {
+    /// `udpmsg listen args...`, waiting until it reports its address.
+    fn start(args: &[&str]) -> Listen {
+        Self::spawn(args, &[], None)
+    }
+
+    fn spawn(args: &[&str], env: &[(&str, &str)], stdout_limit: Option<usize>) -> Listen {
+        let mut all = vec!["listen"];
+        all.extend_from_slice(args);
+        let mut child = command(&all, env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn udpmsg listen");
+        let out = line_reader(child.stdout.take().expect("stdout"), stdout_limit);
+        let err = line_reader(child.stderr.take().expect("stderr"), None);
+        let first = match err.recv_timeout(WAIT) {
+            Ok(line) => line,
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("udpmsg {all:?} did not report its address: {e}");
+            }
+        };
+        let addr = first
+            .strip_prefix("udpmsg: listening on ")
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|a| a.parse().ok());
+        let Some(addr) = addr else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("udpmsg {all:?}: unexpected first stderr line: {first}");
+        };
+        Listen {
+            child,
+            addr,
+            out,
+            err,
+        }
+    }
+
+    fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// `127.0.0.1:port`, for `send`.
+    fn v4(&self) -> String {
+        format!("127.0.0.1:{}", self.port())
+    }
+
+    /// The next stdout line, or fails after the deadline.
+    fn line(&self) -> String {
+        self.out
+            .recv_timeout(WAIT)
+            .unwrap_or_else(|e| panic!("no output line from the listener within {WAIT:?}: {e}"))
+    }
+
+    /// The next stdout line as JSON.
+    fn json(&self) -> Value {
+        let line = self.line();
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+    }
+
+    /// A stdout line that arrives within `wait`, if any.
+    fn line_within(&self, wait: Duration) -> Option<String> {
+        self.out.recv_timeout(wait).ok()
+    }
+
+    fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on the pid of our own, not yet reaped, child.
+        let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
+        assert_eq!(rc, 0, "kill: {}", std::io::Error::last_os_error());
+    }
+
+    /// Waits for the exit, then for every line it wrote.
+    fn finish(&mut self) -> Finished {
+        let code = wait_until(&mut self.child, WAIT, "udpmsg listen");
+        Finished {
+            code,
+            out: rest_of(&self.out),
+            err: rest_of(&self.err),
+        }
+    }
+}
+
+impl Drop for Listen {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Every line until the writer closed its end (deadline-bounded).
+fn rest_of(rx: &Receiver<String>) -> Vec<String> {
+    let end = Instant::now() + WAIT;
+    let mut lines = Vec::new();
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => lines.push(line),
+            Err(RecvTimeoutError::Disconnected) => return lines,
+            Err(RecvTimeoutError::Timeout) => panic!("output did not end within {WAIT:?}"),
+        }
+    }
+}
+
+/// `udpmsg send args...` with no stdin, asserting it succeeded.
+fn send_ok(args: &[&str]) {
+    let mut all = vec!["send"];
+    all.extend_from_slice(args);
+    assert_ok(&run(&all, b""), &format!("udpmsg {all:?}"));
+}
+
+/// Receives one datagram on a plain socket (deadline-bounded).
+fn recv(socket: &UdpSocket) -> (Vec<u8>, SocketAddr) {
+    let mut buf = vec![0u8; 70_000];
+    let (len, from) = socket
+        .recv_from(&mut buf)
+        .unwrap_or_else(|e| panic!("no datagram within {WAIT:?}: {e}"));
+    buf.truncate(len);
+    (buf, from)
+}
+
+/// Asserts nothing more arrives on `socket` for a short while.
+fn assert_no_more(socket: &UdpSocket) {
+    socket.set_read_timeout(Some(QUIET)).expect("set timeout");
+    let mut buf = [0u8; 2048];
+    if let Ok((len, _)) = socket.recv_from(&mut buf) {
+        panic!(
+            "unexpected extra datagram: {:?}",
+            String::from_utf8_lossy(&buf[..len])
+        );
+    }
+    socket.set_read_timeout(Some(WAIT)).expect("set timeout");
+}
+
+/// Asserts `ts` is RFC 3339 UTC with milliseconds and close to now.
+fn assert_timestamp(ts: &str) {
+    assert_eq!(ts.len(), "2026-11-21T23:46:42.518Z".len(), "ts {ts}");
+    assert!(ts.ends_with('Z'), "ts not UTC: {ts}");
+    assert_eq!(&ts[10..11], "T", "ts {ts}");
+    assert_eq!(&ts[19..20], ".", "ts without milliseconds: {ts}");
+    let at = humantime::parse_rfc3339(ts).unwrap_or_else(|e| panic!("ts {ts}: {e}"));
+    let now = SystemTime::now();
+    let skew = now.duration_since(at).unwrap_or_else(|e| e.duration());
+    assert!(skew < Duration::from_secs(60), "ts {ts} is far from now");
+}
+
+/// The sorted keys of a JSON object.
+fn keys(v: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = v
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {v}"))
+        .keys()
+        .cloned()
+        .collect();
+    keys.sort();
+    keys
+}
+
+fn str_field<'a>(v: &'a Value, key: &str) -> &'a str {
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} is not a string in {v}"))
+}
+
+/// Checks one JSON text event and returns its text.
+fn assert_json_text(v: &Value, name: &str) -> String {
+    assert_eq!(
+        keys(v),
+        ["from", "kind", "name", "sender", "seq", "text", "ts"],
+        "{v}"
+    );
+    assert_timestamp(str_field(v, "ts"));
+    assert_eq!(v["kind"], "text", "{v}");
+    assert_eq!(v["name"], name, "{v}");
+    let sender = str_field(v, "sender");
+    assert_eq!(sender.len(), 16, "sender id {sender}");
+    assert!(
+        sender
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        "sender id not lowercase hex: {sender}"
+    );
+    assert!(v["seq"].is_u64(), "{v}");
+    str_field(v, "text").to_string()
+}
+
+/// Splits a text-output line into timestamp, sender address and the rest.
+fn text_line(line: &str) -> (&str, SocketAddr, &str) {
+    let (ts, rest) = line
+        .split_once(' ')
+        .unwrap_or_else(|| panic!("bad line {line}"));
+    let (from, rest) = rest
+        .split_once(' ')
+        .unwrap_or_else(|| panic!("bad line {line}"));
+    let from = from
+        .parse()
+        .unwrap_or_else(|e| panic!("bad sender address in {line}: {e}"));
+    (ts, from, rest)
+}
+
+/// A veth pair v0/v1 (both ends in this test's namespace) with
+/// 192.0.2.1/24 on v0 and a default route through it.
+fn veth_with_default_route() {
+    run_ok(
+        "ip",
+        &["link", "add", "v0", "type", "veth", "peer", "name", "v1"],
+    );
+    run_ok(
+        "ip",
+        &["addr", "add", "192.0.2.1/24", "brd", "+", "dev", "v0"],
+    );
+    run_ok("ip", &["link", "set", "v0", "up"]);
+    run_ok("ip", &["link", "set", "v1", "up"]);
+    run_ok("ip", &["route", "add", "default", "dev", "v0"]);
+}
+
+/// Sends one udpmsg text with `send args` and returns the text the
+/// listener (started with `--json`) shows.
+fn sent_text_arrives(listener: &Listen, args: &[&str]) -> String {
+    send_ok(args);
+    let v = listener.json();
+    assert_json_text(&v, NAME)
+}
+
+// ---------------------------------------------------------------- host forms
+
+#[test]
+fn send_to_host_name_localhost_reaches_listener() {
+    if !isolate("send_to_host_name_localhost_reaches_listener") {
+        return;
+    }
+    let l = Listen::start(&["--port", "0", "--json"]);
+    let port = l.port().to_string();
+    let text = sent_text_arrives(&l, &["localhost", "-p", &port, "-n", NAME, "via name"]);
+    assert_eq!(text, "via name");
+}
+
+#[test]
+fn send_to_dotted_quad_reaches_listener() {
+    if !isolate("send_to_dotted_quad_reaches_listener") {
+        return;
+    }
+    let l = Listen::start(&["--port", "0", "--json"]);
+    let port = l.port().to_string();
+    let text = sent_text_arrives(&l, &["127.0.0.1", "-p", &port, "-n", NAME, "quad"]);
+    assert_eq!(text, "quad");
+}
+
+#[test]
+fn send_to_ipv6_literal_reaches_listener_from_bracketed_address() {
+    if !isolate("send_to_ipv6_literal_reaches_listener_from_bracketed_address") {
+        return;
+    }
+    let l = Listen::start(&["--port", "0", "--json"]);
+    let port = l.port().to_string();
+    send_ok(&["::1", "-p", &port, "-n", NAME, "six"]);
+    let v = l.json();
+    assert_eq!(assert_json_text(&v, NAME), "six");
+    let from = str_field(&v, "from");
+    assert!(from.starts_with("[::1]:"), "from {from}");
+    let from: SocketAddr = from.parse().expect("from parses");
+    assert_ne!(from.port(), 0);
+}
+
+#[test]
+fn send_to_host_colon_port_reaches_listener() {
+    if !isolate("send_to_host_colon_port_reaches_listener") {
+        return;
+    }
+    let l = Listen::start(&["--port", "0", "--json"]);
+    let text = sent_text_arrives(&l, &[&l.v4(), "-n", NAME, "hostport"]);
+    assert_eq!(text, "hostport");
+}
+
+#[test]
+fn send_to_bracketed_ipv6_with_port_reaches_listener() {
+    if !isolate("send_to_bracketed_ipv6_with_port_reaches_listener") {
+        return;
+    }
+    let l = Listen::start(&["--port", "0", "--json"]);
+    let dest = format!("[::1]:{}", l.port());
+    let text = sent_text_arrives(&l, &[&dest, "-n", NAME, "bracketed"]);
+    assert_eq!(text, "bracketed");
+}
+
+#[test]
+fn send_to_empty_host_reaches_listener_bound_to_loopback() {
+    if !isolate("send_to_empty_host_reaches_listener_bound_to_loopback") {
+        return;
+    }
+    let l = Listen::start(&["--port", "0", "--bind", "127.0.0.1", "--json"]);
+    let port = l.port().to_string();
+    let text = sent_text_arrives(&l, &["", "-p", &port, "-n", NAME, "this host"]);
+    assert_eq!(text, "this host");
+    // ':port' is the same empty host with a port.
+    let colon = format!(":{port}");
+    let text = sent_text_arrives(&l, &[&colon, "-n", NAME, "colon port"]);
+    assert_eq!(text, "colon port");
+}
+
+#[test]
+fn send_to_decimal_integer_host_reaches_ipv4_address() {
+    if !isolate("send_to_decimal_integer_host_reaches_ipv4_address") {
+        return;
+    }
+    let l = Listen::start(&["--port", "0", "--bind", "127.0.0.1", "--json"]);
+    let port = l.port().to_string();
+    send_ok(&["2130706433", "-p", &port, "-n", NAME, "number"]);
+    let v = l.json();
+    assert_eq!(assert_json_text(&v, NAME), "number");
+    assert!(str_field(&v, "from").starts_with("127.0.0.1:"), "{v}");
+}
+
+#[test]
+fn send_to_broadcast_reaches_listener_on_all_interfaces() {
+    if !isolate("send_to_broadcast_reaches_listener_on_all_interfaces") {
+        return;
+    }
+    veth_with_default_route();
+    let l = Listen::start(&["--port", "47101", "--json"]);
+    assert_eq!(l.port(), 47101);
+    let text = sent_text_arrives(&l, &["<broadcast>", "-p", "47101", "-n", NAME, "to all"]);
+    assert_eq!(text, "to all");
+}
+
+#[test]
+fn send_to_link_local_ipv6_with_scope_reaches_listener() {
+    if !isolate("send_to_link_local_ipv6_with_scope_reaches_listener") {
+        return;
+    }
+    run_ok(
+        "ip",
+        &["link", "add", "v0", "type", "veth", "peer", "name", "v1"],
+    );
+    run_ok("ip", &["link", "set", "v0", "up"]);
+    run_ok("ip", &["link", "set", "v1", "up"]);
+    run_ok(
+        "ip",
+        &["-6", "addr", "add", "fe80::1/64", "dev", "v0", "nodad"],
+    );
+    // "3: v0@v1: <...>": the interface index, for the numeric scope form.
+    let link = run_ok("ip", &["-o", "link", "show", "v0"]);
+    let index = link.split(':').next().expect("index").trim().to_string();
+    let l = Listen::start(&["--port", "0", "--json"]);
+    let port = l.port().to_string();
+    let text = sent_text_arrives(&l, &["fe80::1%v0", "-p", &port, "-n", NAME, "scoped"]);
+    assert_eq!(text, "scoped");
+    let dest = format!("[fe80::1%{index}]:{port}");
+    let text = sent_text_arrives(&l, &[&dest, "-n", NAME, "numeric scope"]);
+    assert_eq!(text, "numeric scope");
+}
+
+#[test]
+fn port_is_accepted_as_number_and_as_service_name() {
+    if !isolate("port_is_accepted_as_number_and_as_service_name") {
+        return;
+    }
+    // discard is 9/udp in /etc/services.
+    let l = Listen::start(&["--port", "discard", "--json"]);
+    assert_eq!(l.port(), 9, "listener bound {}", l.addr);
+    let text = sent_text_arrives(
+        &l,
+        &["127.0.0.1", "--port", "discard", "-n", NAME, "by name"],
+    );
+    assert_eq!(text, "by name");
+    let text = sent_text_arrives(&l, &["127.0.0.1", "--port", "9", "-n", NAME, "by number"]);
+    assert_eq!(text, "by number");
+    let text = sent_text_arrives(&l, &["127.0.0.1:discard", "-n", NAME, "host:service"]);
+    assert_eq!(text, "host:service");
+}
+
+#[test]
+fn udpmsg_port_env_sets_the_port_of_listen_and_send() {
+    if !isolate("udpmsg_port_env_sets_the_port_of_listen_and_send") {
+        return;
+    }
+    let env = [("UDPMSG_PORT", "47102"), ("UDPMSG_NAME", "from-env")];
+    let l = Listen::spawn(&["--json"], &env, None);
+    assert_eq!(l.port(), 47102);
+    assert_ok(
+        &run_env(&["send", "127.0.0.1", "env port"], &env, b""),
+        "send with UDPMSG_PORT",
+    );
+    let v = l.json();
+    assert_eq!(assert_json_text(&v, "from-env"), "env port");
+}
+
+#[test]
+fn send_refuses_two_different_ports() {
+    if !isolate("send_refuses_two_different_ports") {
+        return;
+    }
+    let r = run(&["send", "127.0.0.1:5000", "--port", "5001", "hi"], b"");
+    let line = assert_one_line_error(&r, 2, "two ports");
+    assert!(line.contains("5000") && line.contains("5001"), "{line}");
+}
+
+// ---------------------------------------------------------------- stdin
+
+/// Sends `lines` numbered lines on stdin with `extra` arguments and checks
+/// every one arrives, in order, with consecutive sequence numbers.
+fn stdin_lines_arrive_in_order(extra: &[&str], lines: usize) {
+    let l = Listen::start(&["--port", "0", "--json", "--count", &lines.to_string()]);
+    let dest = l.v4();
+    let input: String = (0..lines).map(|i| format!("line {i:04}\n")).collect();
+    let mut args = vec!["send", dest.as_str(), "-n", NAME];
+    args.extend_from_slice(extra);
+    assert_ok(&run(&args, input.as_bytes()), "send from stdin");
+    let mut sender = None;
+    for i in 0..lines {
+        let v = l.json();
+        assert_eq!(assert_json_text(&v, NAME), format!("line {i:04}"));
+        assert_eq!(v["seq"], i as u64, "{v}");
+        let id = str_field(&v, "sender").to_string();
+        assert_eq!(*sender.get_or_insert(id.clone()), id, "one sender id");
+    }
+    let mut l = l;
+    let done = l.finish();
+    assert_eq!(done.code, 0, "listener after --count: {:?}", done.err);
+    assert!(done.out.is_empty(), "extra output {:?}", done.out);
+}
+
+#[test]
+fn stdin_dash_sends_500_lines_in_order() {
+    if !isolate("stdin_dash_sends_500_lines_in_order") {
+        return;
+    }
+    stdin_lines_arrive_in_order(&["-"], 500);
+}
+
+#[test]
+fn stdin_without_message_argument_sends_500_lines_in_order() {
+    if !isolate("stdin_without_message_argument_sends_500_lines_in_order") {
+        return;
+    }
+    stdin_lines_arrive_in_order(&[], 500);
+}
+
+#[test]
+fn stdin_lines_are_sent_as_they_arrive_not_at_end_of_input() {
+    if !isolate("stdin_lines_are_sent_as_they_arrive_not_at_end_of_input") {
+        return;
+    }
+    // Like `tail -f app.log | udpmsg send loghost -`: the input stays open.
+    let l = Listen::start(&["--port", "0", "--json"]);
+    let mut child = command(&["send", &l.v4(), "-n", NAME, "-"], &[])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn udpmsg send");
+    let mut input = child.stdin.take().expect("stdin");
+    for word in ["first", "second"] {
+        input
+            .write_all(format!("{word}\n").as_bytes())
+            .expect("write stdin");
+        input.flush().expect("flush stdin");
+        assert_eq!(assert_json_text(&l.json(), NAME), word);
+    }
+    let still_running = child.try_wait().expect("try_wait").is_none();
+    drop(input);
+    let code = wait_until(&mut child, WAIT, "udpmsg send");
+    assert!(still_running, "send exited before its input ended");
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn stdin_empty_and_crlf_lines_become_messages_without_line_endings() {
+    if !isolate("stdin_empty_and_crlf_lines_become_messages_without_line_endings") {
+        return;
+    }
+    let l = Listen::start(&["--port", "0", "--json"]);
+    let input = b"dos line\r\n\r\n\nmid\rdle\r\nlast without newline";
+    assert_ok(&run(&["send", &l.v4(), "-n", NAME], input), "send");
+    let got: Vec<String> = (0..5).map(|_| assert_json_text(&l.json(), NAME)).collect();
+    assert_eq!(
+        got,
+        ["dos line", "", "", "mid\rdle", "last without newline"]
+    );
+    assert_eq!(l.line_within(QUIET), None);
+}
+
+#[test]
+fn message_words_are_joined_by_single_spaces() {
+    if !isolate("message_words_are_joined_by_single_spaces") {
+        return;
+    }
+    let l = Listen::start(&["--port", "0", "--json"]);
+    let text = sent_text_arrives(&l, &[&l.v4(), "-n", NAME, "hello", "big", "world"]);
+    assert_eq!(text, "hello big world");
+    // Spaces inside one argument are the user's: kept as given.
+    let text = sent_text_arrives(&l, &[&l.v4(), "-n", NAME, "a  b", "c"]);
+    assert_eq!(text, "a  b c");
+}
+
+// ---------------------------------------------------------------- JSON
+
+#[test]
+fn json_text_event_has_the_documented_fields() {
+    if !isolate("json_text_event_has_the_documented_fields") {
+        return;
+    }
+    let l = Listen::start(&["--port", "0", "--json"]);
+    assert_ok(
+        &run(&["send", &l.v4(), "-n", "alice"], b"first\nsecond\n"),
+        "send",
+    );
+    let a = l.json();
+    let b = l.json();
+    assert_eq!(assert_json_text(&a, "alice"), "first");
+    assert_eq!(assert_json_text(&b, "alice"), "second");
+    assert_eq!(a["seq"], 0, "{a}");
+    assert_eq!(b["seq"], 1, "{b}");
+    assert_eq!(a["sender"], b["sender"]);
+    let from: SocketAddr = str_field(&a, "from").parse().expect("from is ip:port");
+    assert_eq!(from.ip().to_string(), "127.0.0.1", "{a}");
+    assert_ne!(from.port(), 0);
+}
+
+#[test]
+fn json_raw_event_has_null_name_and_text_or_hex() {
+    if !isolate("json_raw_event_has_null_name_and_text_or_hex") {
+        return;
+    }
+    let l = Listen::start(&["--port", "0", "--json"]);
+    let peer = udp("127.0.0.1:0");
+    let me = peer.local_addr().expect("local addr").to_string();
+    peer.send_to("plain ütf-8".as_bytes(), l.v4())
+        .expect("send");
+    peer.send_to(b"\x00\xffAB\x80", l.v4()).expect("send");
+
+    let v = l.json();
+    assert_eq!(keys(&v), ["from", "kind", "name", "text", "ts"], "{v}");
+    assert_timestamp(str_field(&v, "ts"));
+    assert_eq!(v["kind"], "raw");
+    assert!(v["name"].is_null(), "{v}");
+    assert_eq!(v["from"], me.as_str());
+    assert_eq!(v["text"], "plain ütf-8");
+
+    let v = l.json();
+    assert_eq!(keys(&v), ["from", "hex", "kind", "name", "ts"], "{v}");
+    assert_eq!(v["kind"], "raw");
+    assert!(v["name"].is_null(), "{v}");
+    assert_eq!(v["from"], me.as_str());
+    assert_eq!(v["hex"], "00ff414280");
+}
+
+#[test]
+fn json_from_shows_ipv6_peer_in_brackets() {
+    if !isolate("json_from_shows_ipv6_peer_in_brackets") {
+        return;
+    }
+    let l = Listen::start(&["--port", "0", "--json"]);
+    let peer = udp("[::1]:0");
+    let me = peer.local_addr().expect("local addr");
+    peer.send_to(b"v6 raw", ("::1", l.port())).expect("send");
+    let v = l.json();
+    assert_eq!(v["from"], format!("[::1]:{}", me.port()), "{v}");
+    assert_eq!(v["text"], "v6 raw");
+}
+
+#[test]
+fn json_text_event_with_non_utf8_body_uses_hex() {
+    if !isolate("json_text_event_with_non_utf8_body_uses_hex") {
+        return;
+    }
+    let l = Listen::start(&["--port", "0", "--json"]);
+    assert_ok(
+        &run(&["send", &l.v4(), "-n", NAME], b"\xc3\x28bad\xff\n"),
+        "send",
+    );
+    let v = l.json();
+    assert_eq!(
+        keys(&v),
+        ["from", "hex", "kind", "name", "sender", "seq", "ts"],
+        "{v}"
+    );
+    assert_eq!(v["kind"], "text");
+    assert_eq!(v["name"], NAME);
+    assert_eq!(v["hex"], "c328626164ff");
+}
+
+#[test]
+fn json_escapes_control_characters_within_one_line() {
+    if !isolate("json_escapes_control_characters_within_one_line") {
+        return;
+    }
+    let l = Listen::start(&["--port", "0", "--json"]);
+    let peer = udp("127.0.0.1:0");
+    peer.send_to(b"two\nlines\x1b[2J", l.v4()).expect("send");
+    peer.send_to(b"next", l.v4()).expect("send");
+    let v = l.json();
+    assert_eq!(v["text"], "two\nlines\x1b[2J");
+    assert_eq!(l.json()["text"], "next");
+}
+
+// ---------------------------------------------------------------- raw
+
+#[test]
+fn listen_shows_raw_utf8_as_text_and_other_bytes_as_lowercase_hex() {
+    if !isolate("listen_shows_raw_utf8_as_text_and_other_bytes_as_lowercase_hex") {
+        return;
+    }
+    let l = Listen::start(&["--port", "0"]);
+    let peer = udp("127.0.0.1:0");
+    let me = peer.local_addr().expect("local addr");
+    peer.send_to(b"hello from nc", l.v4()).expect("send");
+    peer.send_to(b"\xde\xad\xbe\xef\x00\x0a", l.v4())
+        .expect("send");
+
+    let line = l.line();
+    let (ts, from, rest) = text_line(&line);
+    assert_timestamp(ts);
+    assert_eq!(from, me);
+    assert_eq!(rest, "[raw]: hello from nc");
+
+    let line = l.line();
+    let (_, from, rest) = text_line(&line);
+    assert_eq!(from, me);
+    assert_eq!(rest, "[raw hex]: deadbeef000a");
+}
+
+#[test]
+fn send_raw_argument_arrives_byte_for_byte() {
+    if !isolate("send_raw_argument_arrives_byte_for_byte") {
+        return;
+    }
+    let sink = udp("127.0.0.1:0");
+    let dest = sink.local_addr().expect("local addr").to_string();
+    send_ok(&[&dest, "--raw", "PING", "exactly", "ünïcode"]);
+    let (got, _) = recv(&sink);
+    assert_eq!(got, "PING exactly ünïcode".as_bytes());
+    assert_no_more(&sink);
+}
+
+#[test]
+fn send_raw_stdin_lines_arrive_byte_for_byte() {
+    if !isolate("send_raw_stdin_lines_arrive_byte_for_byte") {
+        return;
+    }
+    let sink = udp("127.0.0.1:0");
+    let dest = sink.local_addr().expect("local addr").to_string();
+    let input = b"\x00\xff\x01bin\r\x7f\n\xc3\x28\r\nUDPM\x01\x00 looks like udpmsg\nPING";
+    assert_ok(&run(&["send", &dest, "--raw"], input), "send --raw");
+    let expected: [&[u8]; 4] = [
+        b"\x00\xff\x01bin\r\x7f",
+        b"\xc3\x28",
+        b"UDPM\x01\x00 looks like udpmsg",
+        b"PING",
+    ];
+    for want in expected {
+        let (got, _) = recv(&sink);
+        assert_eq!(got, want);
+    }
+    assert_no_more(&sink);
+}
+
+#[test]
+fn largest_text_and_raw_messages_fit_in_one_datagram() {
+    if !isolate("largest_text_and_raw_messages_fit_in_one_datagram") {
+        return;
+    }
+    let sink = udp("127.0.0.1:0");
+    let dest = sink.local_addr().expect("local addr").to_string();
+    let max_text = wire::max_text_body(NAME, wire::MAX_DATAGRAM_V4);
+    let body = "a".repeat(max_text);
+    send_ok(&[&dest, "-n", NAME, &body]);
+    let (got, _) = recv(&sink);
+    assert_eq!(got.len(), wire::MAX_DATAGRAM_V4);
+    assert!(got.starts_with(b"UDPM\x01\x00"));
+    assert!(got.ends_with(body.as_bytes()));
+
+    let body = "r".repeat(wire::MAX_DATAGRAM_V4);
+    send_ok(&[&dest, "--raw", &body]);
+    let (got, _) = recv(&sink);
+    assert_eq!(got, body.as_bytes());
+}
+
+// ---------------------------------------------------------------- text output
+
+#[test]
+fn text_output_shows_time_sender_address_name_and_text() {
+    if !isolate("text_output_shows_time_sender_address_name_and_text") {
+        return;
+    }
+    let l = Listen::start(&["--port", "0"]);
+    send_ok(&[&l.v4(), "-n", "alice", "hello", "world"]);
+    let line = l.line();
+    let (ts, from, rest) = text_line(&line);
+    assert_timestamp(ts);
+    assert_eq!(from.ip().to_string(), "127.0.0.1", "{line}");
+    assert_ne!(from.port(), 0);
+    assert_eq!(rest, "alice: hello world");
+}
+
+#[test]
+fn text_output_escapes_control_characters() {
+    if !isolate("text_output_escapes_control_characters") {
+        return;
+    }
+    let l = Listen::start(&["--port", "0"]);
+    send_ok(&[&l.v4(), "-n", "ev\x1bil", "a\x1b[2Jb\x07c\td"]);
+    let line = l.line();
+    let (_, _, rest) = text_line(&line);
+    assert_eq!(rest, "ev\\u{1b}il: a\\u{1b}[2Jb\\u{7}c\td");
+
+    let peer = udp("127.0.0.1:0");
+    peer.send_to(b"x\ny\rz\x1b]0;title\x07", l.v4())
+        .expect("send");
+    let line = l.line();
+    let (_, _, rest) = text_line(&line);
+    assert_eq!(rest, "[raw]: x\\ny\\rz\\u{1b}]0;title\\u{7}");
+    assert!(
+        !line.chars().any(|c| c.is_control() && c != '\t'),
+        "control character in {line:?}"
+    );
+}
+
+// ---------------------------------------------------------------- stopping
+
+#[test]
+fn count_exits_zero_after_n_datagrams_raw_included() {
+    if !isolate("count_exits_zero_after_n_datagrams_raw_included") {
+        return;
+    }
+    let mut l = Listen::start(&["--port", "0", "--count", "3"]);
+    send_ok(&[&l.v4(), "-n", NAME, "one"]);
+    assert!(l.line().ends_with("tester: one"));
+    let peer = udp("127.0.0.1:0");
+    peer.send_to(b"two", l.v4()).expect("send");
+    assert!(l.line().ends_with("[raw]: two"));
+    // The third ends the listener; the fourth must not be shown.
+    peer.send_to(b"three", l.v4()).expect("send");
+    peer.send_to(b"four", l.v4()).expect("send");
+    let done = l.finish();
+    assert_eq!(done.code, 0, "stderr: {:?}", done.err);
+    assert_eq!(done.out.len(), 1, "{:?}", done.out);
+    assert!(done.out[0].ends_with("[raw]: three"), "{:?}", done.out);
+    assert!(
+        !done.err.iter().any(|l| l.contains("panicked")),
+        "{:?}",
+        done.err
+    );
+}
+
+#[test]
+fn timeout_exits_zero_with_a_summary_line() {
+    if !isolate("timeout_exits_zero_with_a_summary_line") {
+        return;
+    }
+    let started = Instant::now();
+    let mut l = Listen::start(&["--port", "0", "--timeout", "300ms"]);
+    let done = l.finish();
+    let took = started.elapsed();
+    assert_eq!(done.code, 0, "stderr: {:?}", done.err);
+    assert!(took >= Duration::from_millis(300), "stopped after {took:?}");
+    assert!(done.out.is_empty(), "{:?}", done.out);
+    assert_eq!(done.err.len(), 1, "one summary line: {:?}", done.err);
+    assert!(
+        done.err[0].starts_with("udpmsg listen: timeout: 0 received, 0 raw, 0 malformed"),
+        "{:?}",
+        done.err
+    );
+}
+
+/// Shows one text, one raw and one malformed datagram, sends `signal`, and
+/// checks the exit code and the summary.
+fn signal_gives_clean_exit_and_summary(signal: i32, why: &str) {
+    let mut l = Listen::start(&["--port", "0"]);
+    let peer = udp("127.0.0.1:0");
+    // Magic, version, open mode, then half a message tag.
+    peer.send_to(b"UDPM\x01\x00\x00\x00", l.v4()).expect("send");
+    send_ok(&[&l.v4(), "-n", NAME, "text"]);
+    peer.send_to(b"raw", l.v4()).expect("send");
+    assert!(l.line().ends_with("tester: text"));
+    assert!(l.line().ends_with("[raw]: raw"));
+    l.signal(signal);
+    let done = l.finish();
+    assert_eq!(done.code, 0, "stderr: {:?}", done.err);
+    assert_eq!(done.err.len(), 1, "one summary line: {:?}", done.err);
+    let want = format!("udpmsg listen: {why}: 1 received, 1 raw, 1 malformed");
+    assert!(done.err[0].starts_with(&want), "{:?}", done.err);
+    assert!(done.err[0].contains("dropped by the kernel") || done.err[0].contains("kernel drops"));
+}
+
+#[test]
+fn sigterm_exits_zero_with_one_line_summary_of_counts() {
+    if !isolate("sigterm_exits_zero_with_one_line_summary_of_counts") {
+        return;
+    }
+    signal_gives_clean_exit_and_summary(libc::SIGTERM, "terminated");
+}
+
+#[test]
+fn sigint_exits_zero_with_one_line_summary_of_counts() {
+    if !isolate("sigint_exits_zero_with_one_line_summary_of_counts") {
+        return;
+    }
+    signal_gives_clean_exit_and_summary(libc::SIGINT, "interrupted");
+}
+
+#[test]
+fn closed_stdout_pipe_ends_listener_quietly_with_exit_zero() {
+    if !isolate("closed_stdout_pipe_ends_listener_quietly_with_exit_zero") {
+        return;
+    }
+    // Like `udpmsg listen | head -n 1`: the reader goes away after one line.
+    let mut l = Listen::spawn(&["--port", "0"], &[], Some(1));
+    let peer = udp("127.0.0.1:0");
+    let end = Instant::now() + WAIT;
+    let mut exited = None;
+    for i in 0..5000 {
+        if Instant::now() >= end {
+            break;
+        }
+        peer.send_to(format!("message {i}").as_bytes(), l.v4())
+            .expect("send");
+        if let Some(status) = l.child.try_wait().expect("try_wait") {
+            exited = Some(exit_code(status));
+            break;
+        }
+        thread::sleep(Duration::from_millis(2));
+    }
+    assert!(
+        exited.is_some(),
+        "listener still running after its stdout was closed"
+    );
+    let done = l.finish();
+    assert_eq!(done.code, 0, "stderr: {:?}", done.err);
+    assert!(done.err.is_empty(), "not quiet: {:?}", done.err);
+}
+
+// ---------------------------------------------------------------- errors
+
+#[test]
+fn unknown_host_name_exits_3_with_one_line() {
+    if !isolate("unknown_host_name_exits_3_with_one_line") {
+        return;
+    }
+    // This namespace has no route anywhere: the resolver's query cannot leave.
+    let r = run(&["send", "no-such-host.invalid", "-p", "9", "hi"], b"");
+    let line = assert_one_line_error(&r, 3, "unknown host");
+    assert!(line.contains("no-such-host.invalid"), "{line}");
+}
+
+#[test]
+fn bad_host_forms_exit_2_with_one_line() {
+    if !isolate("bad_host_forms_exit_2_with_one_line") {
+        return;
+    }
+    for (host, mention) in [
+        ("[::1", "[::1"),
+        ("a b", "a b"),
+        ("4294967296", "4294967296"),
+        ("fe80::1%nosuchif", "nosuchif"),
+        ("[::1]x", "[::1]x"),
+        ("1.2.3.4:5:6", "1.2.3.4:5:6"),
+    ] {
+        let r = run(&["send", host, "-p", "9", "hi"], b"");
+        let line = assert_one_line_error(&r, 2, &format!("send {host:?}"));
+        assert!(line.contains(mention), "{host:?}: {line}");
+    }
+    let r = run(&["listen", "--bind", "[::1", "--port", "0"], b"");
+    assert_one_line_error(&r, 2, "listen --bind '[::1'");
+}
+
+#[test]
+fn bad_ports_exit_2_with_one_line() {
+    if !isolate("bad_ports_exit_2_with_one_line") {
+        return;
+    }
+    for args in [
+        ["send", "127.0.0.1", "-p", "70000", "hi"],
+        ["send", "127.0.0.1", "-p", "nosuchservice", "hi"],
+        ["send", "127.0.0.1", "-p", "0", "hi"],
+        ["send", "127.0.0.1:70000", "-n", NAME, "hi"],
+        ["send", "127.0.0.1:0", "-n", NAME, "hi"],
+    ] {
+        let r = run(&args, b"");
+        let line = assert_one_line_error(&r, 2, &format!("{args:?}"));
+        assert!(line.contains("port"), "{args:?}: {line}");
+    }
+    for port in ["70000", "nosuchservice"] {
+        let r = run(&["listen", "--port", port], b"");
+        let line = assert_one_line_error(&r, 2, &format!("listen --port {port}"));
+        assert!(line.contains(port), "{line}");
+    }
+}
+
+#[test]
+fn message_argument_too_large_exits_2_naming_the_limit() {
+    if !isolate("message_argument_too_large_exits_2_naming_the_limit") {
+        return;
+    }
+    let sink = udp("127.0.0.1:0");
+    let dest = sink.local_addr().expect("local addr").to_string();
+    let body = "x".repeat(70_000);
+
+    let r = run(&["send", &dest, "-n", NAME, &body], b"");
+    let line = assert_one_line_error(&r, 2, "70000-byte text");
+    let max = wire::max_text_body(NAME, wire::MAX_DATAGRAM_V4);
+    assert!(
+        line.contains("70000") && line.contains(&max.to_string()),
+        "{line}"
+    );
+
+    let r = run(&["send", &dest, "--raw", &body], b"");
+    let line = assert_one_line_error(&r, 2, "70000-byte raw");
+    assert!(
+        line.contains("70000") && line.contains(&wire::MAX_DATAGRAM_V4.to_string()),
+        "{line}"
+    );
+    assert_no_more(&sink);
+}
+
+#[test]
+fn too_large_stdin_line_is_refused_and_good_lines_still_delivered() {
+    if !isolate("too_large_stdin_line_is_refused_and_good_lines_still_delivered") {
+        return;
+    }
+    let l = Listen::start(&["--port", "0", "--json"]);
+    let mut input = b"good 1\n".to_vec();
+    input.extend(std::iter::repeat_n(b'x', 70_000));
+    input.extend_from_slice(b"\ngood 2\n");
+    let r = run(&["send", &l.v4(), "-n", NAME], &input);
+    assert_eq!(r.code, 2, "stderr: {}", r.stderr);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    let max = wire::max_text_body(NAME, wire::MAX_DATAGRAM_V4).to_string();
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    // One line for the refused line, as it happens, and one that ends the run.
+    assert_eq!(lines.len(), 2, "{}", r.stderr);
+    assert!(lines.iter().all(|l| l.starts_with("udpmsg: ")), "{lines:?}");
+    assert!(
+        lines[0].contains("line 2") && lines[0].contains("70000") && lines[0].contains(&max),
+        "{lines:?}"
+    );
+    assert!(lines[1].contains("1 line"), "{lines:?}");
+
+    let a = l.json();
+    let b = l.json();
+    assert_eq!(assert_json_text(&a, NAME), "good 1");
+    assert_eq!(assert_json_text(&b, NAME), "good 2");
+    assert_eq!((a["seq"].as_u64(), b["seq"].as_u64()), (Some(0), Some(1)));
+    assert_eq!(l.line_within(QUIET), None);
+}
+
+#[test]
+fn directed_broadcast_without_flag_is_permission_denied_with_hint() {
+    if !isolate("directed_broadcast_without_flag_is_permission_denied_with_hint") {
+        return;
+    }
+    veth_with_default_route();
+    let l = Listen::start(&["--port", "47103", "--json"]);
+    let r = run(&["send", "192.0.2.255", "-p", "47103", "hi"], b"");
+    let line = assert_one_line_error(&r, 1, "directed broadcast");
+    assert!(line.contains("192.0.2.255"), "{line}");
+    assert!(line.contains("permission denied"), "{line}");
+    assert!(line.contains("--broadcast"), "no hint: {line}");
+    // The hint is right: with --broadcast the same send works.
+    let text = sent_text_arrives(
+        &l,
+        &[
+            "192.0.2.255",
+            "-p",
+            "47103",
+            "--broadcast",
+            "-n",
+            NAME,
+            "hint works",
+        ],
+    );
+    assert_eq!(text, "hint works");
+}
+
+#[test]
+fn port_in_use_by_an_unshared_socket_exits_1_with_one_clear_line() {
+    if !isolate("port_in_use_by_an_unshared_socket_exits_1_with_one_clear_line") {
+        return;
+    }
+    // std binds without SO_REUSEADDR: the port cannot be shared.
+    let holder = UdpSocket::bind("0.0.0.0:0").expect("bind");
+    let port = holder.local_addr().expect("local addr").port().to_string();
+    let r = run(&["listen", "--port", &port], b"");
+    let line = assert_one_line_error(&r, 1, "port in use (all interfaces)");
+    assert!(line.contains(&port) && line.contains("in use"), "{line}");
+
+    let holder = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let port = holder.local_addr().expect("local addr").port().to_string();
+    let r = run(&["listen", "--bind", "127.0.0.1", "--port", &port], b"");
+    let line = assert_one_line_error(&r, 1, "port in use (loopback)");
+    assert!(line.contains(&port) && line.contains("in use"), "{line}");
+}
+
+#[test]
+fn two_listeners_share_a_port_and_both_get_a_broadcast() {
+    if !isolate("two_listeners_share_a_port_and_both_get_a_broadcast") {
+        return;
+    }
+    let a = Listen::start(&["--port", "47104", "--json"]);
+    let b = Listen::start(&["--port", "47104", "--json"]);
+    assert_eq!((a.port(), b.port()), (47104, 47104));
+    send_ok(&[
+        "127.255.255.255",
+        "-p",
+        "47104",
+        "--broadcast",
+        "-n",
+        NAME,
+        "to both",
+    ]);
+    assert_eq!(assert_json_text(&a.json(), NAME), "to both");
+    assert_eq!(assert_json_text(&b.json(), NAME), "to both");
+}
+
+// ---------------------------------------------------------------- help
+
+#[test]
+fn send_help_lists_host_forms_and_examples() {
+    if !isolate("send_help_lists_host_forms_and_examples") {
+        return;
+    }
+    let r = run(&["send", "--help"], b"");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let help = String::from_utf8_lossy(&r.stdout);
+    for needle in [
+        "host:port",
+        "[v6]:port",
+        "'<broadcast>'",
+        "''",
+        "Examples:",
+        "udpmsg send '[::1]:9000' hi",
+        "udpmsg send 127.0.0.1:9999 --raw",
+        "--port",
+        "service name",
+    ] {
+        assert!(
+            help.contains(needle),
+            "send --help lacks {needle:?}:\n{help}"
+        );
+    }
+    let r = run(&["--help"], b"");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let help = String::from_utf8_lossy(&r.stdout);
+    for needle in ["2130706433", "[::1]:port", "fe80::1%eth0", "<broadcast>"] {
+        assert!(help.contains(needle), "--help lacks {needle:?}:\n{help}");
+    }
+}
+
+#[test]
+fn listen_help_shows_bind_forms_and_examples() {
+    if !isolate("listen_help_shows_bind_forms_and_examples") {
+        return;
+    }
+    let r = run(&["listen", "--help"], b"");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let help = String::from_utf8_lossy(&r.stdout);
+    for needle in [
+        "--bind",
+        "''",
+        "--json",
+        "--count",
+        "--timeout",
+        "Examples:",
+        "udpmsg listen --bind 127.0.0.1",
+    ] {
+        assert!(
+            help.contains(needle),
+            "listen --help lacks {needle:?}:\n{help}"
+        );
+    }
+}
+
+#[test]
+fn version_prints_name_and_version() {
+    if !isolate("version_prints_name_and_version") {
+        return;
+    }
+    let version = env!("CARGO_PKG_VERSION");
+    let r = run(&["--version"], b"");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        String::from_utf8_lossy(&r.stdout).trim(),
+        format!("udpmsg {version}")
+    );
+    // Subcommands answer too (clap names them `udpmsg-send` and so on).
+    for args in [["send", "--version"], ["listen", "-V"]] {
+        let r = run(&args, b"");
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        let out = String::from_utf8_lossy(&r.stdout);
+        let out = out.trim();
+        assert!(
+            out.starts_with("udpmsg") && out.ends_with(&format!(" {version}")),
+            "{args:?}: {out}"
+        );
+    }
+}

@@ -1,0 +1,700 @@
+//! A hostile peer cannot stop, confuse or blind `udpmsg listen`: thousands of
+//! truncated, bit-flipped and random datagrams (derived from real `udpmsg
+//! send` output) are counted and dropped, the output stays one well-formed
+//! line per datagram, and a good message still gets through. Each test runs
+//! in a private network namespace (`common::isolate`); every loop is bounded.
+
+mod common;
+
+use common::{BIN, WAIT, isolate, udp};
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read};
+use std::net::{SocketAddr, UdpSocket};
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::thread;
+use std::time::{Duration, Instant};
+use udpmsg::wire::{self, Ack, Answer, Datagram, FLAG_ACK, Message, Ping, Probe, Text};
+
+/// Mutated datagrams per storm.
+const STORM: usize = 4000;
+/// Datagrams sent between two checks that the listener kept up.
+const BATCH: usize = 200;
+/// Fixed seed: a failure reproduces.
+const SEED: u64 = 0x9e37_79b9_7f4a_7c15;
+
+// ---------------------------------------------------------------- helpers
+
+/// xorshift64*: small, deterministic, good enough to mutate datagrams.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number in `0..n` (n > 0).
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn bytes(&mut self, len: usize) -> Vec<u8> {
+        (0..len).map(|_| self.next() as u8).collect()
+    }
+}
+
+fn exit_code(status: std::process::ExitStatus) -> i32 {
+    status
+        .code()
+        .unwrap_or_else(|| -status.signal().unwrap_or(0))
+}
+
+fn wait_until(child: &mut Child, limit: Duration, what: &str) -> i32 {
+    let end = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return exit_code(status);
+        }
+        if Instant::now() >= end {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not finish within {limit:?}");
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// `udpmsg args...` with the udpmsg variables cleared.
+fn command(args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .env_remove("UDPMSG_PORT")
+        .env_remove("UDPMSG_NAME");
+    cmd
+}
+
+/// Runs `udpmsg send args...` with `stdin`, asserting it succeeded.
+fn send_ok(args: &[&str], stdin: &[u8]) {
+    let mut all = vec!["send"];
+    all.extend_from_slice(args);
+    let mut child = command(&all)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn udpmsg send");
+    let mut input = child.stdin.take().expect("stdin");
+    let data = stdin.to_vec();
+    let writer = thread::spawn(move || {
+        let _ = std::io::Write::write_all(&mut input, &data);
+    });
+    let mut err = child.stderr.take().expect("stderr");
+    let err = thread::spawn(move || {
+        let mut buf = String::new();
+        let _ = err.read_to_string(&mut buf);
+        buf
+    });
+    let code = wait_until(&mut child, WAIT * 3, "udpmsg send");
+    let _ = writer.join();
+    let err = err.join().unwrap_or_default();
+    assert_eq!(code, 0, "udpmsg {all:?}: {err}");
+}
+
+fn line_reader(out: impl Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = channel();
+    thread::spawn(move || {
+        let mut reader = BufReader::new(out);
+        loop {
+            let mut line = Vec::new();
+            match reader.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            if line.last() == Some(&b'\n') {
+                line.pop();
+            }
+            if tx
+                .send(String::from_utf8_lossy(&line).into_owned())
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// A running `udpmsg listen --port 0 ...`.
+struct Listen {
+    child: Child,
+    addr: SocketAddr,
+    out: Receiver<String>,
+    err: Receiver<String>,
+}
+
+impl Listen {
+    fn start(args: &[&str]) -> Listen {
+        let mut all = vec!["listen", "--port", "0"];
+        all.extend_from_slice(args);
+        let mut child = command(&all)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn udpmsg listen");
+        let out = line_reader(child.stdout.take().expect("stdout"));
+        let err = line_reader(child.stderr.take().expect("stderr"));
+        let first = err.recv_timeout(WAIT).unwrap_or_else(|e| {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("listener did not report its address: {e}")
+        });
+        let addr = first
+            .strip_prefix("udpmsg: listening on ")
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first stderr line: {first}"));
+        Listen {
+            child,
+            addr,
+            out,
+            err,
+        }
+    }
+
+    fn dest(&self) -> String {
+        format!("127.0.0.1:{}", self.addr.port())
+    }
+
+    fn line(&self) -> String {
+        self.out
+            .recv_timeout(WAIT)
+            .unwrap_or_else(|e| panic!("no output line from the listener within {WAIT:?}: {e}"))
+    }
+
+    fn assert_alive(&mut self) {
+        let status = self.child.try_wait().expect("try_wait");
+        assert!(status.is_none(), "listener died: {status:?}");
+    }
+
+    fn terminate(&mut self) -> (i32, Vec<String>, Vec<String>) {
+        // SAFETY: kill(2) on the pid of our own, not yet reaped, child.
+        let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        assert_eq!(rc, 0, "kill: {}", std::io::Error::last_os_error());
+        let code = wait_until(&mut self.child, WAIT, "udpmsg listen");
+        (code, rest_of(&self.out), rest_of(&self.err))
+    }
+}
+
+impl Drop for Listen {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn rest_of(rx: &Receiver<String>) -> Vec<String> {
+    let end = Instant::now() + WAIT;
+    let mut lines = Vec::new();
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => lines.push(line),
+            Err(RecvTimeoutError::Disconnected) => return lines,
+            Err(RecvTimeoutError::Timeout) => panic!("output did not end within {WAIT:?}"),
+        }
+    }
+}
+
+/// Output lines by kind, as the listener showed them.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Shown {
+    text: u64,
+    raw: u64,
+    other: u64,
+}
+
+impl Shown {
+    /// Counts one `--json` line, which must be a JSON object with a kind.
+    fn count(&mut self, line: &str) -> Value {
+        let v: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"));
+        match v["kind"].as_str() {
+            Some("text") => self.text += 1,
+            Some("raw") => self.raw += 1,
+            Some(_) => self.other += 1,
+            None => panic!("no kind: {line}"),
+        }
+        v
+    }
+}
+
+/// Sends `datagrams` in batches, each followed by a raw marker the listener
+/// must show before the next batch goes: nothing piles up in the kernel, and
+/// every output line is checked as it comes.
+fn send_in_batches(l: &Listen, peer: &UdpSocket, datagrams: &[Vec<u8>], shown: &mut Shown) {
+    for (n, batch) in datagrams.chunks(BATCH).enumerate() {
+        for d in batch {
+            peer.send_to(d, l.dest()).expect("send storm datagram");
+        }
+        let marker = format!("marker {n}");
+        peer.send_to(marker.as_bytes(), l.dest())
+            .expect("send marker");
+        let end = Instant::now() + WAIT;
+        loop {
+            assert!(Instant::now() < end, "marker {n} not shown in time");
+            let v = shown.count(&l.line());
+            if v["kind"] == "raw" && v["text"] == marker.as_str() {
+                break;
+            }
+        }
+    }
+}
+
+/// What the listener must make of each datagram, by the wire format's rules.
+#[derive(Debug, Default)]
+struct Expected {
+    text: u64,
+    raw: u64,
+    malformed: u64,
+    /// Strict prefixes (4 bytes or more) of valid datagrams: malformed
+    /// whatever the decoder says.
+    truncated: u64,
+}
+
+impl Expected {
+    fn add(&mut self, d: &[u8]) {
+        match wire::classify(d) {
+            Ok(Datagram::Raw(_)) => self.raw += 1,
+            Ok(Datagram::Message(Message::Text(_))) => self.text += 1,
+            Ok(_) => {}
+            Err(_) => self.malformed += 1,
+        }
+    }
+}
+
+/// True for a datagram the listener delivers by the acknowledged-mode rules
+/// (held, deduplicated, acknowledged) rather than one line per datagram.
+fn is_acked_text(d: &[u8]) -> bool {
+    matches!(
+        wire::classify(d),
+        Ok(Datagram::Message(Message::Text(t))) if t.flags & FLAG_ACK != 0
+    )
+}
+
+/// Real datagrams: `udpmsg send` output caught on a plain socket, plus one
+/// of every other message kind.
+fn valid_datagrams() -> Vec<Vec<u8>> {
+    let catcher = udp("127.0.0.1:0");
+    let dest = catcher.local_addr().expect("local addr").to_string();
+    let input: &[u8] =
+        b"\nhi\n\xc3\xbcn\xc3\xafcode \xe2\x9c\x93\n\xff\xfe not utf-8\ntab\tand\x1b escape\n";
+    let long = format!("{}\n", "x".repeat(300));
+    let mut stdin = input.to_vec();
+    stdin.extend_from_slice(long.as_bytes());
+    send_ok(&[&dest, "-n", "hostile-peer"], &stdin);
+    let mut valid = Vec::new();
+    let mut buf = vec![0u8; 70_000];
+    for _ in 0..6 {
+        let (len, _) = catcher
+            .recv_from(&mut buf)
+            .unwrap_or_else(|e| panic!("udpmsg send output not caught: {e}"));
+        assert!(
+            matches!(
+                wire::classify(&buf[..len]),
+                Ok(Datagram::Message(Message::Text(_)))
+            ),
+            "udpmsg send sent something that is not a text message"
+        );
+        valid.push(buf[..len].to_vec());
+    }
+    let ping = Ping {
+        sender: 7,
+        seq: 1,
+        stamp: 99,
+    };
+    for message in [
+        Message::Ack(Ack { sender: 1, seq: 2 }),
+        Message::Probe(Probe {
+            instance: 3,
+            token: 4,
+            pad: &[0; 64],
+        }),
+        Message::Answer(Answer {
+            instance: 5,
+            token: 6,
+            port: 47474,
+            version: 1,
+            name: "peer",
+        }),
+        Message::Ping(ping),
+        Message::Pong(ping),
+    ] {
+        let mut d = Vec::new();
+        wire::encode(&message, wire::MAX_DATAGRAM_V4, &mut d).expect("encode");
+        valid.push(d);
+    }
+    valid
+}
+
+/// `count` datagrams that are truncated, bit-flipped, extended or random
+/// versions of `valid`, or random bytes after the open-mode header.
+fn mutants(
+    valid: &[Vec<u8>],
+    rng: &mut Rng,
+    count: usize,
+    expected: &mut Expected,
+) -> Vec<Vec<u8>> {
+    let mut out = Vec::with_capacity(count);
+    // Bounded: nearly every try yields a datagram.
+    for _ in 0..count * 4 {
+        if out.len() == count {
+            break;
+        }
+        let base = &valid[rng.below(valid.len())];
+        let mut d = base.clone();
+        let mut truncated = false;
+        match rng.below(7) {
+            0 => {
+                d.truncate(rng.below(base.len()));
+                truncated = d.len() >= 4;
+            }
+            1 => {
+                for _ in 0..=rng.below(3) {
+                    let bit = rng.below(d.len() * 8);
+                    d[bit / 8] ^= 1 << (bit % 8);
+                }
+            }
+            2 => {
+                // The header, tag, ids, flags and first length prefix.
+                let bit = rng.below(d.len().min(40) * 8);
+                d[bit / 8] ^= 1 << (bit % 8);
+            }
+            3 => {
+                d = b"UDPM\x01\x00".to_vec();
+                let len = rng.below(300);
+                d.extend(rng.bytes(len));
+            }
+            4 => {
+                d = b"UDPM\x01\x00".to_vec();
+                d.extend_from_slice(&(rng.below(8) as u32).to_le_bytes());
+                let len = rng.below(64);
+                d.extend(rng.bytes(len));
+            }
+            5 => {
+                let len = 1 + rng.below(16);
+                d.extend(rng.bytes(len));
+            }
+            _ => {
+                // A length prefix (or any 8 bytes) that lies.
+                if d.len() >= 14 {
+                    let at = 6 + rng.below(d.len() - 13);
+                    let lie = [u64::MAX, 1 << 32, 65_528, d.len() as u64, 1 << 63][rng.below(5)];
+                    d[at..at + 8].copy_from_slice(&lie.to_le_bytes());
+                }
+            }
+        }
+        if is_acked_text(&d) {
+            continue;
+        }
+        expected.truncated += u64::from(truncated);
+        expected.add(&d);
+        out.push(d);
+    }
+    assert_eq!(out.len(), count, "could not make enough mutants");
+    out
+}
+
+/// The number before `what` in a summary line (`... 12 malformed, ...`).
+fn count_in(summary: &str, what: &str) -> u64 {
+    let at = summary
+        .find(&format!(" {what}"))
+        .unwrap_or_else(|| panic!("no '{what}' in summary: {summary}"));
+    summary[..at]
+        .rsplit(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count before '{what}' in: {summary}"))
+}
+
+/// The summary line among the listener's last stderr lines.
+fn summary(err: &[String]) -> &str {
+    let summaries: Vec<&String> = err
+        .iter()
+        .filter(|l| l.starts_with("udpmsg listen: "))
+        .collect();
+    assert_eq!(summaries.len(), 1, "one summary line: {summaries:?}");
+    assert_eq!(
+        err.last(),
+        Some(summaries[0]),
+        "the summary is the last line"
+    );
+    summaries[0]
+}
+
+// ---------------------------------------------------------------- tests
+
+#[test]
+fn storm_of_malformed_datagrams_is_counted_and_survived() {
+    if !isolate("storm_of_malformed_datagrams_is_counted_and_survived") {
+        return;
+    }
+    let mut l = Listen::start(&["--json", "-v"]);
+    let valid = valid_datagrams();
+    let mut rng = Rng(SEED);
+    let mut expected = Expected::default();
+    let mut storm = mutants(&valid, &mut rng, STORM, &mut expected);
+    // A few as large as a datagram gets: magic and random, and random only.
+    for _ in 0..3 {
+        let mut d = b"UDPM\x01\x00".to_vec();
+        d.extend(rng.bytes(wire::MAX_DATAGRAM_V4 - 6));
+        expected.add(&d);
+        storm.push(d);
+        let d = rng.bytes(wire::MAX_DATAGRAM_V4);
+        expected.add(&d);
+        storm.push(d);
+    }
+    assert!(
+        expected.malformed >= 2000,
+        "the storm is mostly malformed: {expected:?}"
+    );
+    assert!(expected.truncated > 0 && expected.malformed >= expected.truncated);
+
+    eprintln!("storm of {}: {expected:?}", storm.len());
+    let peer = udp("127.0.0.1:0");
+    let mut shown = Shown::default();
+    send_in_batches(&l, &peer, &storm, &mut shown);
+    let markers = storm.len().div_ceil(BATCH) as u64;
+    l.assert_alive();
+    assert_eq!(shown.text, expected.text, "text lines: {expected:?}");
+    assert_eq!(shown.raw, expected.raw + markers, "raw lines: {expected:?}");
+    assert_eq!(shown.other, 0, "unexpected kinds of output");
+
+    // Still listening: a good message gets through, and is the next line.
+    send_ok(&[&l.dest(), "-n", "good-peer", "still", "alive"], b"");
+    let v = shown.count(&l.line());
+    assert_eq!(v["kind"], "text", "{v}");
+    assert_eq!(v["name"], "good-peer", "{v}");
+    assert_eq!(v["text"], "still alive", "{v}");
+
+    let (code, out, err) = l.terminate();
+    assert_eq!(code, 0, "exit after SIGTERM; stderr tail: {:?}", err.last());
+    assert!(out.is_empty(), "output after the good message: {out:?}");
+    assert!(
+        err.iter().all(|l| l.starts_with("udpmsg")),
+        "a stderr line not from udpmsg (line injection?): {:?}",
+        err.iter().find(|l| !l.starts_with("udpmsg"))
+    );
+    assert!(!err.iter().any(|l| l.contains("panicked")));
+    let reported = err
+        .iter()
+        .filter(|l| l.starts_with("udpmsg: dropped malformed datagram from 127.0.0.1:"))
+        .count() as u64;
+    assert_eq!(
+        reported, expected.malformed,
+        "-v reports each malformed one"
+    );
+
+    let summary = summary(&err);
+    assert!(
+        summary.starts_with("udpmsg listen: terminated: "),
+        "{summary}"
+    );
+    assert_eq!(
+        count_in(summary, "received"),
+        expected.text + 1,
+        "{summary}"
+    );
+    assert_eq!(
+        count_in(summary, "raw"),
+        expected.raw + markers,
+        "{summary}"
+    );
+    assert_eq!(
+        count_in(summary, "malformed"),
+        expected.malformed,
+        "{summary}"
+    );
+    if summary.contains("dropped by the kernel") {
+        assert_eq!(count_in(summary, "dropped by the kernel"), 0, "{summary}");
+    }
+}
+
+#[test]
+fn random_bytes_after_the_magic_never_stop_the_listener() {
+    if !isolate("random_bytes_after_the_magic_never_stop_the_listener") {
+        return;
+    }
+    let mut l = Listen::start(&["--json", "-v"]);
+    let mut rng = Rng(SEED ^ 0xabcd);
+    let mut expected = Expected::default();
+    let storm: Vec<Vec<u8>> = (0..STORM)
+        .map(|i| {
+            let mut d = b"UDPM\x01\x00".to_vec();
+            // Every message tag, with short random tails, then anything.
+            if i % 2 == 0 {
+                d.extend_from_slice(&((i / 2) as u32 % 6).to_le_bytes());
+            }
+            let len = rng.below(if i % 3 == 0 { 2000 } else { 48 });
+            d.extend(rng.bytes(len));
+            d
+        })
+        .filter(|d| !is_acked_text(d))
+        .inspect(|d| expected.add(d))
+        .collect();
+    let peer = udp("127.0.0.1:0");
+    let mut shown = Shown::default();
+    send_in_batches(&l, &peer, &storm, &mut shown);
+    l.assert_alive();
+    send_ok(&[&l.dest(), "-n", "good-peer", "after random"], b"");
+    let v = shown.count(&l.line());
+    assert_eq!(v["text"], "after random", "{v}");
+    let (code, _, err) = l.terminate();
+    assert_eq!(code, 0, "stderr tail: {:?}", err.last());
+    let summary = summary(&err);
+    assert_eq!(
+        count_in(summary, "malformed"),
+        expected.malformed,
+        "{summary}"
+    );
+    assert_eq!(
+        count_in(summary, "received"),
+        expected.text + 1,
+        "{summary}"
+    );
+}
+
+#[test]
+fn hostile_control_bytes_cannot_break_text_output_lines() {
+    if !isolate("hostile_control_bytes_cannot_break_text_output_lines") {
+        return;
+    }
+    let mut l = Listen::start(&[]);
+    let peer = udp("127.0.0.1:0");
+    let mut rng = Rng(SEED ^ 0x1234);
+    let mut datagrams = Vec::new();
+    for i in 0..1000 {
+        // ASCII only, so UTF-8 and shown as text: newlines, escapes, bells.
+        let len = 1 + rng.below(40);
+        let mut body: Vec<u8> = (0..len).map(|_| rng.next() as u8 & 0x7f).collect();
+        if i % 2 == 0 {
+            // Never the magic: these must be raw.
+            body[0] = b'x';
+            datagrams.push(body);
+        } else {
+            let name: String = (0..1 + rng.below(12))
+                .map(|_| char::from(rng.next() as u8 & 0x3f))
+                .collect();
+            let mut d = Vec::new();
+            let text = Message::Text(Text {
+                sender: rng.next(),
+                seq: 0,
+                flags: 0,
+                name: &name,
+                body: &body,
+            });
+            wire::encode(&text, wire::MAX_DATAGRAM_V4, &mut d).expect("encode");
+            datagrams.push(d);
+        }
+    }
+    let mut lines = 0u64;
+    for (n, batch) in datagrams.chunks(BATCH).enumerate() {
+        for d in batch {
+            peer.send_to(d, l.dest()).expect("send");
+        }
+        let marker = format!("marker {n}");
+        peer.send_to(marker.as_bytes(), l.dest()).expect("send");
+        let end = Instant::now() + WAIT;
+        loop {
+            assert!(Instant::now() < end, "marker {n} not shown in time");
+            let line = l.line();
+            lines += 1;
+            let (ts, rest) = line.split_once(' ').expect("a timestamp first");
+            assert!(
+                humantime::parse_rfc3339(ts).is_ok(),
+                "line does not start with a timestamp (injected line?): {line:?}"
+            );
+            assert!(rest.starts_with("127.0.0.1:"), "{line:?}");
+            assert!(
+                !line.chars().any(|c| c.is_control() && c != '\t'),
+                "raw control character in {line:?}"
+            );
+            if line.ends_with(&format!("[raw]: {marker}")) {
+                break;
+            }
+        }
+    }
+    let markers = datagrams.len().div_ceil(BATCH);
+    assert_eq!(
+        lines,
+        (datagrams.len() + markers) as u64,
+        "one line per datagram"
+    );
+    let (code, out, _) = l.terminate();
+    assert_eq!(code, 0);
+    assert!(out.is_empty(), "{out:?}");
+}
+
+#[test]
+fn acknowledged_mode_junk_cannot_stop_the_listener() {
+    if !isolate("acknowledged_mode_junk_cannot_stop_the_listener") {
+        return;
+    }
+    let mut l = Listen::start(&["--json", "-v"]);
+    let peer = udp("127.0.0.1:0");
+    let mut rng = Rng(SEED ^ 0x77);
+    let acked = |sender: u64, seq: u64, body: &[u8]| {
+        let mut d = Vec::new();
+        let text = Message::Text(Text {
+            sender,
+            seq,
+            flags: FLAG_ACK,
+            name: "acker",
+            body,
+        });
+        wire::encode(&text, wire::MAX_DATAGRAM_V4, &mut d).expect("encode");
+        d
+    };
+    let mut storm = Vec::new();
+    // More senders than any table holds, each one message ahead (held).
+    for _ in 0..1500 {
+        storm.push(acked(rng.next(), 1, b"held"));
+    }
+    // One sender: duplicates, far-ahead and extreme sequence numbers.
+    let one = rng.next();
+    for seq in [0, 0, 0, 5, 5, 3, 600, u64::MAX, u64::MAX - 1, 1 << 63, 2, 1] {
+        storm.push(acked(one, seq, b"seq"));
+    }
+    // Held bodies past any byte budget.
+    let big = rng.next();
+    let body = vec![b'b'; 60_000];
+    for seq in 1..=160 {
+        storm.push(acked(big, seq, &body));
+    }
+    let mut shown = Shown::default();
+    send_in_batches(&l, &peer, &storm, &mut shown);
+    l.assert_alive();
+    send_ok(&[&l.dest(), "-n", "good-peer", "acks survived"], b"");
+    let end = Instant::now() + WAIT;
+    loop {
+        assert!(Instant::now() < end, "good message not shown");
+        let v = shown.count(&l.line());
+        if v["text"] == "acks survived" {
+            break;
+        }
+    }
+    let (code, out, err) = l.terminate();
+    assert_eq!(code, 0, "stderr tail: {:?}", err.last());
+    for line in &out {
+        shown.count(line);
+    }
+    assert!(!err.iter().any(|l| l.contains("panicked")), "{err:?}");
+    let summary = summary(&err);
+    assert_eq!(count_in(summary, "malformed"), 0, "{summary}");
+    let markers = storm.len().div_ceil(BATCH) as u64;
+    assert_eq!(count_in(summary, "raw"), markers, "{summary}");
+}
