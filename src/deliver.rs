@@ -264,7 +264,8 @@ pub fn send_acked(
             }
             flight.done = true;
             report.confirmed += 1;
-            latest_acked_sent = Some(latest_acked_sent.map_or(flight.last_sent, |t| t.max(flight.last_sent)));
+            latest_acked_sent =
+                Some(latest_acked_sent.map_or(flight.last_sent, |t| t.max(flight.last_sent)));
             if flight.tries == 1 {
                 rtt.sample(flight.first_sent.elapsed());
             }
