@@ -2,14 +2,16 @@
 //! run, results go to the output layer. Returns the exit code.
 
 use crate::addr::{self, DEFAULT_PORT};
-use crate::cli::{Cli, Command, DiscoverArgs, ListenArgs, PingArgs, SendArgs};
+use crate::cli::{Cli, Command, DiscoverArgs, KeygenArgs, ListenArgs, PingArgs, SendArgs};
 use crate::error::{Error, exit};
 use crate::listen::{self, Listener, Stop};
 use crate::net;
 use crate::output::{self, Format, ListenOutput};
+use crate::seal::{self, Key};
 use crate::send::{self, SendError, Sender};
 use crate::{deliver, discover, iface, ping, source};
 use std::io;
+use std::path::Path;
 
 /// Runs the command and returns the process exit code.
 pub fn run(cli: Cli) -> Result<u8, Error> {
@@ -18,7 +20,30 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         Command::Send(args) => run_send(args),
         Command::Discover(args) => run_discover(args),
         Command::Ping(args) => run_ping(args),
+        Command::Keygen(args) => run_keygen(args),
     }
+}
+
+/// Reads `--key-file`, warning on stderr when others can read it.
+fn load_key(path: Option<&Path>) -> Result<Option<Key>, Error> {
+    let Some(path) = path else { return Ok(None) };
+    let (key, warning) = seal::read_key_file(path).map_err(Error::Key)?;
+    if let Some(warning) = warning {
+        eprintln!("udpmsg: warning: {warning}");
+    }
+    Ok(Some(key))
+}
+
+fn run_keygen(args: KeygenArgs) -> Result<u8, Error> {
+    seal::write_key_file(&args.path, args.force).map_err(|source| Error::Keygen {
+        path: args.path.display().to_string(),
+        source,
+    })?;
+    eprintln!(
+        "udpmsg: wrote a new key to {} (mode 600)",
+        args.path.display()
+    );
+    Ok(exit::OK)
 }
 
 /// The port from `host:port`, else `--port`/`UDPMSG_PORT`, else the default.
@@ -34,6 +59,7 @@ fn pick_port(from_host: Option<u16>, flag: Option<&str>) -> Result<u16, Error> {
 }
 
 fn run_listen(args: ListenArgs) -> Result<u8, Error> {
+    let key = load_key(args.key_file.as_deref())?;
     let host = addr::parse_host(&args.bind)?;
     let port = pick_port(host.port, args.port.as_deref())?;
     let bind = addr::resolve_bind(&host.host, port)?;
@@ -75,6 +101,7 @@ fn run_listen(args: ListenArgs) -> Result<u8, Error> {
             timeout: args.timeout,
             catch_signals: true,
             gap_wait: listen::DEFAULT_GAP_WAIT,
+            key,
         },
     );
     let format = if args.json {
@@ -95,6 +122,12 @@ fn run_listen(args: ListenArgs) -> Result<u8, Error> {
 }
 
 fn run_send(args: SendArgs) -> Result<u8, Error> {
+    let key = load_key(args.key_file.as_deref())?;
+    if args.raw && key.is_some() {
+        return Err(Error::Usage(
+            "--raw sends bytes as given; it cannot be used with a key".into(),
+        ));
+    }
     let host = addr::parse_host(&args.host)?;
     let port = pick_port(host.port, args.port.as_deref())?;
     let mut dest = addr::resolve_destination(&host.host, port)?;
@@ -115,9 +148,9 @@ fn run_send(args: SendArgs) -> Result<u8, Error> {
     };
     let from_stdin = args.message.is_empty() || args.message == ["-"];
     if args.ack {
-        return run_send_acked(&args, dest, &name, from_stdin);
+        return run_send_acked(&args, dest, &name, from_stdin, key.as_ref());
     }
-    let mut sender = Sender::new(dest, name).map_err(|source| Error::Io {
+    let mut sender = Sender::new(dest, name, key.as_ref()).map_err(|source| Error::Io {
         doing: "creating a socket",
         source,
     })?;
@@ -148,6 +181,7 @@ fn run_send_acked(
     dest: addr::Destination,
     name: &str,
     from_stdin: bool,
+    key: Option<&Key>,
 ) -> Result<u8, Error> {
     if args.raw {
         return Err(Error::Usage(
@@ -167,11 +201,11 @@ fn run_send_acked(
     let result = if from_stdin {
         let stdin = io::stdin();
         let mut lines = source::Lines::new(stdin.lock(), Some(0));
-        deliver::send_acked(dest.addr, name, &mut lines, config)
+        deliver::send_acked(dest.addr, name, &mut lines, config, key)
     } else {
         let body = args.message.join(" ").into_bytes();
         let mut fixed = source::Fixed([body].into());
-        deliver::send_acked(dest.addr, name, &mut fixed, config)
+        deliver::send_acked(dest.addr, name, &mut fixed, config, key)
     };
     let report = match result {
         Ok(report) => report,
@@ -209,6 +243,7 @@ fn run_discover(args: DiscoverArgs) -> Result<u8, Error> {
         timeout: args.timeout,
         expect: args.expect,
         interfaces: args.interfaces.clone(),
+        key: load_key(args.key_file.as_deref())?,
     };
     let verbose = args.verbose;
     let scan = discover::discover(&config, &mut |trace| {
@@ -242,6 +277,7 @@ fn run_discover(args: DiscoverArgs) -> Result<u8, Error> {
 }
 
 fn run_ping(args: PingArgs) -> Result<u8, Error> {
+    let key = load_key(args.key_file.as_deref())?;
     let host = addr::parse_host(&args.host)?;
     let port = pick_port(host.port, args.port.as_deref())?;
     let dest = addr::resolve_destination(&host.host, port)?;
@@ -259,7 +295,7 @@ fn run_ping(args: PingArgs) -> Result<u8, Error> {
     };
     let json = args.json;
     let mut out = io::stdout().lock();
-    let result = ping::ping(dest.addr, config, &mut |reply| {
+    let result = ping::ping(dest.addr, config, key.as_ref(), &mut |reply| {
         use std::io::Write;
         writeln!(out, "{}", output::ping_reply(reply, json))?;
         out.flush()

@@ -1,6 +1,7 @@
 //! The command line: what each subcommand accepts, and the help that teaches it.
 
 use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
 use std::time::Duration;
 
 const AFTER_HELP: &str = "\
@@ -12,7 +13,8 @@ Durations: 500ms, 2s, 1m, or a bare number of seconds.
 Exit codes: 0 ok, 1 system error, 2 bad usage or input, 3 unknown host,
 4 not all messages confirmed, 5 nothing listening.
 
-Environment: UDPMSG_PORT (default port, 47474), UDPMSG_NAME (sender name).";
+Environment: UDPMSG_PORT (default port, 47474), UDPMSG_NAME (sender name),
+UDPMSG_KEY_FILE (shared key file).";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -53,6 +55,22 @@ pub enum Command {
         after_help = "Examples:\n  udpmsg ping 192.0.2.7 -c 5\n  udpmsg ping ::1 --interval 0 -c 1000 --json\n\nExit codes: 0 when at least one reply came, 4 when none did, 5 when nothing\nlistens on that port."
     )]
     Ping(PingArgs),
+    /// Write a new random shared key (mode 0600) for --key-file
+    #[command(
+        after_help = "Example:\n  udpmsg keygen ~/.config/udpmsg.key\n  udpmsg listen --key-file ~/.config/udpmsg.key\n  udpmsg send otherhost --key-file ~/.config/udpmsg.key hello\n\nCopy the file to every machine that should talk (scp, a config manager).\nWith a key every datagram is encrypted and authenticated (XChaCha20-Poly1305)\nand replays are refused. Every key holder can impersonate every other."
+    )]
+    Keygen(KeygenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Where to write the key
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
+
+    /// Replace an existing file
+    #[arg(short, long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -84,6 +102,10 @@ pub struct ListenArgs {
     /// Report dropped and malformed datagrams on stderr
     #[arg(short, long)]
     pub verbose: bool,
+
+    /// Shared key file (from 'udpmsg keygen'): seal every datagram
+    #[arg(short = 'k', long, env = "UDPMSG_KEY_FILE", value_name = "PATH")]
+    pub key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -124,6 +146,10 @@ pub struct SendArgs {
     /// With --ack: retransmissions per message [default: 12]
     #[arg(short, long, value_name = "N", requires = "ack")]
     pub retries: Option<u32>,
+
+    /// Shared key file (from 'udpmsg keygen'): seal every datagram
+    #[arg(short = 'k', long, env = "UDPMSG_KEY_FILE", value_name = "PATH")]
+    pub key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -151,6 +177,10 @@ pub struct DiscoverArgs {
     /// Show every probe sent and every answer heard (stderr)
     #[arg(short, long)]
     pub verbose: bool,
+
+    /// Shared key file (from 'udpmsg keygen'): seal every datagram
+    #[arg(short = 'k', long, env = "UDPMSG_KEY_FILE", value_name = "PATH")]
+    pub key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -178,6 +208,10 @@ pub struct PingArgs {
     /// One JSON object per reply, then a summary object
     #[arg(long)]
     pub json: bool,
+
+    /// Shared key file (from 'udpmsg keygen'): seal every datagram
+    #[arg(short = 'k', long, env = "UDPMSG_KEY_FILE", value_name = "PATH")]
+    pub key_file: Option<PathBuf>,
 }
 
 /// Parses `500ms`, `2s`, `1m`, `1h 30m`, or a bare number of seconds (`0`, `2.5`).

@@ -8,8 +8,9 @@
 
 use crate::event::{EventLoop, Wake};
 use crate::net;
+use crate::seal::{Envelope, Key, Opened};
 use crate::source::{Next, Source};
-use crate::wire::{self, Datagram, FLAG_ACK, Message, Text};
+use crate::wire::{self, FLAG_ACK, Message, Text};
 use mio::net::UdpSocket;
 use mio::unix::SourceFd;
 use mio::{Interest, Token};
@@ -129,7 +130,9 @@ pub fn send_acked(
     name: &str,
     source: &mut dyn Source,
     config: Config,
+    key: Option<&Key>,
 ) -> Result<Report, Error> {
+    let mut envelope = Envelope::new(key);
     let mut socket = net::sender_socket(dest, false)?;
     // Connected, so an ICMP port unreachable comes back as ECONNREFUSED
     // within a round trip instead of waiting out the deadline.
@@ -144,7 +147,10 @@ pub fn send_acked(
             .registry()
             .register(&mut SourceFd(&fd), INPUT, Interest::READABLE);
     }
-    let max_body = wire::max_text_body(name, wire::max_datagram(dest.is_ipv6()));
+    let max_body = wire::max_text_body(
+        name,
+        wire::max_datagram(dest.is_ipv6()) - envelope.overhead(),
+    );
     let id = crate::send::random_id();
     let start = Instant::now();
     let deadline = start + config.timeout;
@@ -154,6 +160,7 @@ pub fn send_acked(
     let mut input_done = false;
     let mut rtt = Rtt::default();
     let mut buf = vec![0u8; wire::MAX_DATAGRAM + 1];
+    let mut plain = Vec::new();
     let mut jitter = Jitter(id | 1);
     // Send time of the latest-sent message that was acknowledged: anything
     // sent clearly before it and still unacknowledged was lost.
@@ -197,7 +204,7 @@ pub fn send_acked(
                         tries: 0,
                         done: false,
                     };
-                    transmit(&socket, &mut flight, &rtt, &mut jitter, now)?;
+                    transmit(&socket, &mut envelope, &mut flight, &rtt, &mut jitter, now)?;
                     report.sent += 1;
                     flights.push_back(flight);
                     next_seq += 1;
@@ -223,7 +230,7 @@ pub fn send_acked(
                 continue;
             }
             report.retransmits += 1;
-            transmit(&socket, flight, &rtt, &mut jitter, now)?;
+            transmit(&socket, &mut envelope, flight, &rtt, &mut jitter, now)?;
         }
         pop_done(&mut flights);
         if input_done && flights.is_empty() {
@@ -244,7 +251,10 @@ pub fn send_acked(
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e.into()),
             };
-            let Ok(Datagram::Message(Message::Ack(ack))) = wire::classify(&buf[..len]) else {
+            let now = std::time::SystemTime::now();
+            let Ok(Opened::Message(Message::Ack(ack))) =
+                envelope.incoming(&buf[..len], &mut plain, now)
+            else {
                 continue;
             };
             if ack.sender != id {
@@ -288,12 +298,15 @@ fn pop_done(flights: &mut VecDeque<Flight>) {
 /// Sends (or resends) one message and schedules its next try.
 fn transmit(
     socket: &UdpSocket,
+    envelope: &mut Envelope,
     flight: &mut Flight,
     rtt: &Rtt,
     jitter: &mut Jitter,
     now: Instant,
 ) -> Result<(), Error> {
-    match socket.send(&flight.bytes) {
+    // Sealed afresh each time: a retransmission has a new counter, so the
+    // listener's replay window does not refuse it.
+    match socket.send(envelope.outgoing(&flight.bytes)) {
         Ok(_) => {}
         // A full queue: try again shortly, without counting a try.
         Err(e) if net::is_transient_send_error(&e) => {

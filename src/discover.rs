@@ -5,7 +5,8 @@ use crate::event::{EventLoop, Wake};
 use crate::iface::{self, DISCOVERY_GROUP_V6, Target};
 use crate::listen::MAX_NAME;
 use crate::net::{self, Local};
-use crate::wire::{self, Datagram, Message, Probe};
+use crate::seal::{Envelope, Key, Opened};
+use crate::wire::{self, Message, Probe};
 use mio::net::UdpSocket;
 use mio::{Interest, Token};
 use std::collections::BTreeMap;
@@ -42,6 +43,8 @@ pub struct Config {
     pub expect: Option<usize>,
     /// Only these interfaces (`lo` uses 127.255.255.255); empty: all.
     pub interfaces: Vec<String>,
+    /// Shared key: probes are sealed and only sealed answers count.
+    pub key: Option<Key>,
 }
 
 /// One listener that answered.
@@ -92,6 +95,8 @@ pub struct Scan {
 /// Runs one scan.
 pub fn discover(config: &Config, trace: &mut dyn FnMut(&Trace<'_>)) -> io::Result<Scan> {
     let targets = iface::probe_targets(&config.interfaces)?;
+    let mut envelope = Envelope::new(config.key.as_ref());
+    let mut plain = Vec::new();
     let mut v4 = bind(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0))?;
     let mut v6 = if targets.iter().any(|t| t.ipv6) {
         bind(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), 0)).ok()
@@ -130,7 +135,8 @@ pub fn discover(config: &Config, trace: &mut dyn FnMut(&Trace<'_>)) -> io::Resul
             });
             let _ = wire::encode(&message, wire::MAX_DATAGRAM_V4, &mut probe);
             sent_at.push(now);
-            send_round(&targets, config.port, &probe, &v4, v6.as_ref(), trace);
+            let sealed = envelope.outgoing(&probe);
+            send_round(&targets, config.port, sealed, &v4, v6.as_ref(), trace);
             continue;
         }
         if now >= deadline || config.expect.is_some_and(|n| peers.len() >= n) {
@@ -154,7 +160,9 @@ pub fn discover(config: &Config, trace: &mut dyn FnMut(&Trace<'_>)) -> io::Resul
                     Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
                     Err(e) => return Err(e),
                 };
-                let Ok(Datagram::Message(Message::Answer(answer))) = wire::classify(&buf[..len])
+                let now = std::time::SystemTime::now();
+                let Ok(Opened::Message(Message::Answer(answer))) =
+                    envelope.incoming(&buf[..len], &mut plain, now)
                 else {
                     continue;
                 };

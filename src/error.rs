@@ -43,6 +43,10 @@ pub enum Error {
         doing: &'static str,
         source: io::Error,
     },
+    /// A key file that cannot be read or is malformed.
+    Key(crate::seal::KeyError),
+    /// `keygen` could not write the key file.
+    Keygen { path: String, source: io::Error },
 }
 
 impl Error {
@@ -53,7 +57,12 @@ impl Error {
             Error::Addr(AddrError::UnknownHost { .. }) => exit::NO_HOST,
             Error::Addr(_) => exit::USAGE,
             Error::NotListening { .. } => exit::NOT_LISTENING,
-            Error::Bind { .. } | Error::Send { .. } | Error::Io { .. } => exit::FAILURE,
+            Error::Key(crate::seal::KeyError::Malformed { .. }) => exit::USAGE,
+            Error::Bind { .. }
+            | Error::Send { .. }
+            | Error::Io { .. }
+            | Error::Key(_)
+            | Error::Keygen { .. } => exit::FAILURE,
         }
     }
 }
@@ -109,6 +118,11 @@ impl fmt::Display for Error {
             }
             Error::NotListening { dest } => write!(f, "nothing is listening on {dest}"),
             Error::Io { doing, source } => write!(f, "{doing}: {source}"),
+            Error::Key(e) => write!(f, "{e}"),
+            Error::Keygen { path, source } if source.kind() == io::ErrorKind::AlreadyExists => {
+                write!(f, "{path} already exists; use --force to replace it")
+            }
+            Error::Keygen { path, source } => write!(f, "cannot write key file {path}: {source}"),
         }
     }
 }

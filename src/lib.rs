@@ -12,6 +12,7 @@
 //! - [`net`]: sockets and their options; [`iface`]: interfaces;
 //!   [`addr`]: host and port arguments.
 //! - [`wire`]: bytes <-> messages; no sockets, testable on literal bytes.
+//!   [`seal`]: the shared-key envelope and replay protection, bytes only.
 //! - [`error`]: the errors a command ends with and their exit codes.
 
 pub mod addr;
@@ -27,6 +28,7 @@ pub mod net;
 pub mod order;
 pub mod output;
 pub mod ping;
+pub mod seal;
 pub mod send;
 pub mod source;
 pub mod wire;

@@ -8,7 +8,8 @@
 use crate::event::{EventLoop, Wake};
 use crate::net::{self, Local};
 use crate::order::{self, Streams, Verdict};
-use crate::wire::{self, Ack, Answer, Datagram, DecodeError, Message, Ping, Text};
+use crate::seal::{Envelope, Key, Opened, Refusal, Reject};
+use crate::wire::{self, Ack, Answer, DecodeError, Message, Ping, Text};
 use mio::net::UdpSocket;
 use mio::{Interest, Token};
 use std::collections::HashMap;
@@ -29,6 +30,8 @@ pub struct Config {
     pub timeout: Option<Duration>,
     /// Stop cleanly on SIGINT/SIGTERM (off in tests that drive the loop).
     pub catch_signals: bool,
+    /// Shared key: only sealed datagrams are accepted and replies are sealed.
+    pub key: Option<Key>,
     /// How long an acknowledged message waits for a missing earlier one.
     pub gap_wait: Duration,
 }
@@ -85,8 +88,9 @@ pub enum Notice<'a> {
         from: SocketAddr,
         error: &'a DecodeError,
     },
-    /// A sealed datagram this listener has no key for.
-    Sealed { from: SocketAddr },
+    /// A datagram refused by the key rules: sealed without a key, open or
+    /// raw with a key, or a sealed one that failed to open or was replayed.
+    Refused { from: SocketAddr, why: &'a Refusal },
     /// A reply (pong, answer, ack) could not be sent.
     ReplyFailed {
         to: SocketAddr,
@@ -135,8 +139,19 @@ pub struct Stats {
     pub raw: u64,
     /// Datagrams with the magic that failed to decode.
     pub malformed: u64,
-    /// Sealed datagrams this listener could not open.
+    /// Sealed datagrams at a listener without a key.
     pub sealed: u64,
+    /// Keyed listener: open udpmsg datagrams refused.
+    pub unsealed: u64,
+    /// Keyed listener: raw datagrams refused (never shown).
+    pub raw_refused: u64,
+    /// Keyed listener: sealed datagrams that failed authentication
+    /// (forged, tampered, another key) or were truncated.
+    pub forged: u64,
+    /// Keyed listener: replayed datagrams.
+    pub replayed: u64,
+    /// Keyed listener: datagrams whose time is too far from ours.
+    pub stale: u64,
     /// Pings answered.
     pub pings: u64,
     /// Discovery probes answered.
@@ -175,6 +190,9 @@ pub struct Listener {
     streams: Streams,
     evicted: Vec<order::Held>,
     limiter: RateLimiter,
+    envelope: Envelope,
+    /// Opened bodies of sealed datagrams.
+    plain: Vec<u8>,
 }
 
 impl Listener {
@@ -185,6 +203,7 @@ impl Listener {
             net::enable_pktinfo(&socket, local.is_ipv6());
         }
         let gap_wait = config.gap_wait;
+        let envelope = Envelope::new(config.key.as_ref());
         Listener {
             socket,
             config,
@@ -196,6 +215,8 @@ impl Listener {
             streams: Streams::new(gap_wait),
             evicted: Vec::new(),
             limiter: RateLimiter::new(),
+            envelope,
+            plain: Vec::with_capacity(2048),
         }
     }
 
@@ -311,19 +332,53 @@ impl Listener {
         local: Option<Local>,
         sink: &mut dyn Sink,
     ) -> io::Result<()> {
-        match wire::classify(bytes) {
-            Ok(Datagram::Raw(bytes)) => {
+        let mut plain = std::mem::take(&mut self.plain);
+        let result = match self.envelope.incoming(bytes, &mut plain, at) {
+            Ok(Opened::Raw(bytes)) => {
                 self.stats.raw += 1;
                 sink.event(&Event::Raw { at, from, bytes })
             }
-            Ok(Datagram::Sealed(_)) => {
-                self.stats.sealed += 1;
-                sink.notice(&Notice::Sealed { from })
+            Ok(Opened::Message(message)) => {
+                // The size the message had before sealing: answers are
+                // compared with it, sealed or not.
+                let open_len = bytes.len() - self.envelope.overhead();
+                self.message(message, open_len, at, from, local, sink)
             }
-            Ok(Datagram::Message(Message::Text(text))) if text.flags & wire::FLAG_ACK != 0 => {
+            Err(why) => {
+                match &why {
+                    Refusal::Malformed(_) => self.stats.malformed += 1,
+                    Refusal::NoKey => self.stats.sealed += 1,
+                    Refusal::Unsealed => self.stats.unsealed += 1,
+                    Refusal::RawWithKey => self.stats.raw_refused += 1,
+                    Refusal::Rejected(Reject::Replay) => self.stats.replayed += 1,
+                    Refusal::Rejected(Reject::Stale) => self.stats.stale += 1,
+                    Refusal::Rejected(Reject::Auth | Reject::Truncated) => self.stats.forged += 1,
+                }
+                match &why {
+                    Refusal::Malformed(error) => sink.notice(&Notice::Malformed { from, error }),
+                    why => sink.notice(&Notice::Refused { from, why }),
+                }
+            }
+        };
+        self.plain = plain;
+        result
+    }
+
+    /// Acts on one accepted message of `open_len` bytes (unsealed size).
+    fn message(
+        &mut self,
+        message: Message<'_>,
+        open_len: usize,
+        at: SystemTime,
+        from: SocketAddr,
+        local: Option<Local>,
+        sink: &mut dyn Sink,
+    ) -> io::Result<()> {
+        match message {
+            Message::Text(text) if text.flags & wire::FLAG_ACK != 0 => {
                 self.acked_text(&text, at, from, local, sink)
             }
-            Ok(Datagram::Message(Message::Text(text))) => {
+            Message::Text(text) => {
                 self.stats.received += 1;
                 sink.event(&Event::Text {
                     at,
@@ -334,11 +389,11 @@ impl Listener {
                     seq: text.seq,
                 })
             }
-            Ok(Datagram::Message(Message::Ping(ping))) => {
+            Message::Ping(ping) => {
                 self.stats.pings += 1;
                 self.reply(&Message::Pong(Ping { ..ping }), from, local, sink)
             }
-            Ok(Datagram::Message(Message::Probe(probe))) => {
+            Message::Probe(probe) => {
                 if probe.instance == self.instance {
                     return Ok(());
                 }
@@ -349,17 +404,16 @@ impl Listener {
                         why: "over the answer rate limit",
                     });
                 }
-                let name = truncate_name(&self.config.name);
                 let answer = Message::Answer(Answer {
                     instance: self.instance,
                     token: probe.token,
                     port: self.port,
                     version: wire::VERSION,
-                    name,
+                    name: truncate_name(&self.config.name),
                 });
                 // Never answer with more bytes than the probe had.
                 self.reply.clear();
-                if wire::encode(&answer, bytes.len(), &mut self.reply).is_err() {
+                if wire::encode(&answer, open_len, &mut self.reply).is_err() {
                     self.stats.probes_ignored += 1;
                     return sink.notice(&Notice::ProbeIgnored {
                         from,
@@ -374,14 +428,7 @@ impl Listener {
             }
             // Kinds a listener does not act on (another listener's answers,
             // pongs, acks meant for a sender) are ignored.
-            Ok(Datagram::Message(_)) => Ok(()),
-            Err(error) => {
-                self.stats.malformed += 1;
-                sink.notice(&Notice::Malformed {
-                    from,
-                    error: &error,
-                })
-            }
+            Message::Ack(_) | Message::Answer(_) | Message::Pong(_) => Ok(()),
         }
     }
 
@@ -510,7 +557,8 @@ impl Listener {
         local: Option<Local>,
         sink: &mut dyn Sink,
     ) -> io::Result<bool> {
-        let result = net::send_from(&self.socket, &self.reply, to, local);
+        let out = self.envelope.outgoing(&self.reply);
+        let result = net::send_from(&self.socket, out, to, local);
         match result {
             Ok(_) => Ok(true),
             Err(error) => {

@@ -1,6 +1,7 @@
 //! Presenting results: the only place that turns values into text or JSON.
 
 use crate::listen::{Event, Notice, Sink, Stats, Stop};
+use crate::seal::Refusal;
 use serde::Serialize;
 use serde::ser::Serializer;
 use std::fmt::{self, Write as _};
@@ -289,10 +290,18 @@ impl fmt::Display for NoticeText<'_, '_> {
             Notice::Malformed { from, error } => {
                 write!(f, "dropped malformed datagram from {from}: {error}")
             }
-            Notice::Sealed { from } => write!(
-                f,
-                "dropped sealed datagram from {from}: this listener has no key"
-            ),
+            Notice::Refused { from, why } => {
+                write!(f, "dropped datagram from {from}: ")?;
+                match why {
+                    Refusal::RawWithKey => {
+                        write!(f, "not sealed (raw; a keyed listener shows none)")
+                    }
+                    Refusal::Unsealed => write!(f, "not sealed with a key"),
+                    Refusal::NoKey => write!(f, "sealed, and this listener has no key"),
+                    Refusal::Malformed(e) => write!(f, "malformed: {e}"),
+                    Refusal::Rejected(r) => write!(f, "{}", r.label()),
+                }
+            }
             Notice::ReplyFailed { to, error } => write!(f, "could not reply to {to}: {error}"),
             Notice::Answered { to } => write!(f, "answered discovery probe from {to}"),
             Notice::ProbeIgnored { from, why } => {
@@ -316,8 +325,17 @@ pub fn listen_summary(stop: Stop, stats: &Stats) -> String {
         "udpmsg listen: {why}: {} received, {} raw, {} malformed",
         stats.received, stats.raw, stats.malformed
     );
-    if stats.sealed > 0 {
-        let _ = write!(s, ", {} sealed (no key)", stats.sealed);
+    for (n, what) in [
+        (stats.sealed, "sealed (no key)"),
+        (stats.unsealed, "unsealed refused"),
+        (stats.raw_refused, "raw refused"),
+        (stats.forged, "forged or wrong key"),
+        (stats.replayed, "replayed"),
+        (stats.stale, "stale"),
+    ] {
+        if n > 0 {
+            let _ = write!(s, ", {n} {what}");
+        }
     }
     for (n, what) in [
         (stats.pings, "pings answered"),
@@ -477,7 +495,8 @@ pub fn discover_nobody(scan: &crate::discover::Scan, port: u16) -> String {
         return "udpmsg discover: no interface to probe: none is up with an IPv4 broadcast or IPv6 link-local address (use --interface lo for this machine)".to_string();
     }
     format!(
-        "udpmsg discover: no listener answered on port {port}.\n  probed: {}\n  hints: is 'udpmsg listen' running there, on this port? A firewall may drop UDP {port};\n  Wi-Fi client isolation blocks traffic between clients; a VPN may capture the route.",
+        "udpmsg discover: no listener answered on port {port}.\n  probed: {}\n  hints: is 'udpmsg listen' running there, on this port? A firewall may drop UDP {port};\n  Wi-Fi client isolation blocks traffic between clients; a VPN may capture the route;
+  listeners with --key-file answer only probes sealed with the same key.",
         probed.join("; ")
     )
 }

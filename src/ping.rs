@@ -2,7 +2,8 @@
 
 use crate::event::{EventLoop, Wake};
 use crate::net;
-use crate::wire::{self, Datagram, Message, Ping};
+use crate::seal::{Envelope, Key, Opened};
+use crate::wire::{self, Message, Ping};
 use mio::{Interest, Token};
 use std::collections::VecDeque;
 use std::io;
@@ -92,8 +93,11 @@ impl From<io::Error> for Error {
 pub fn ping(
     dest: SocketAddr,
     config: Config,
+    key: Option<&Key>,
     on_reply: &mut dyn FnMut(&Reply) -> io::Result<()>,
 ) -> Result<Summary, Error> {
+    let mut envelope = Envelope::new(key);
+    let mut plain = Vec::new();
     let mut socket = net::sender_socket(dest, false)?;
     socket.connect(dest)?;
     let mut events = EventLoop::new(config.catch_signals)?;
@@ -135,7 +139,7 @@ pub fn ping(
             });
             // A ping is a few dozen bytes: it always fits.
             let _ = wire::encode(&ping, wire::MAX_DATAGRAM_V4, &mut out);
-            match socket.send(&out) {
+            match socket.send(envelope.outgoing(&out)) {
                 Ok(_) => {}
                 Err(e) if net::is_transient_send_error(&e) => {}
                 Err(e) => return Err(e.into()),
@@ -161,7 +165,9 @@ pub fn ping(
                 Err(e) => return Err(e.into()),
             };
             let now = Instant::now();
-            let Ok(Datagram::Message(Message::Pong(pong))) = wire::classify(&buf[..len]) else {
+            let Ok(Opened::Message(Message::Pong(pong))) =
+                envelope.incoming(&buf[..len], &mut plain, std::time::SystemTime::now())
+            else {
                 continue;
             };
             if pong.sender != id {

@@ -4,6 +4,7 @@
 use crate::addr::Destination;
 use crate::event::{EventLoop, Wake};
 use crate::net;
+use crate::seal::{Envelope, Key};
 use crate::wire::{self, Message, Text};
 use mio::net::UdpSocket;
 use mio::{Interest, Token};
@@ -55,11 +56,13 @@ pub struct Sender {
     next_seq: u64,
     name: String,
     max: usize,
+    envelope: Envelope,
 }
 
 impl Sender {
     /// A sender with a fresh random sender id.
-    pub fn new(dest: Destination, name: String) -> io::Result<Self> {
+    pub fn new(dest: Destination, name: String, key: Option<&Key>) -> io::Result<Self> {
+        let envelope = Envelope::new(key);
         let socket = net::sender_socket(dest.addr, dest.broadcast)?;
         Ok(Sender {
             socket,
@@ -69,7 +72,8 @@ impl Sender {
             id: random_id(),
             next_seq: 0,
             name,
-            max: wire::max_datagram(dest.addr.is_ipv6()),
+            max: wire::max_datagram(dest.addr.is_ipv6()) - envelope.overhead(),
+            envelope,
         })
     }
 
@@ -107,7 +111,8 @@ impl Sender {
         Ok(())
     }
 
-    /// Sends `bytes` exactly as given, no header.
+    /// Sends `bytes` exactly as given, no header (never sealed: the caller
+    /// refuses raw sends with a key).
     pub fn raw(&mut self, bytes: &[u8]) -> Result<(), SendError> {
         if bytes.len() > self.max {
             return Err(SendError::TooLarge {
@@ -115,16 +120,22 @@ impl Sender {
                 max: self.max,
             });
         }
-        self.buf.clear();
-        self.buf.extend_from_slice(bytes);
-        self.transmit()?;
-        Ok(())
+        loop {
+            match self.socket.send_to(bytes, self.dest) {
+                Ok(_) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if net::is_transient_send_error(&e) => self.wait_writable(&e)?,
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
-    /// Sends `self.buf`, waiting while the socket's queue is full.
+    /// Sends `self.buf` (sealed when keyed), waiting while the socket's
+    /// queue is full.
     fn transmit(&mut self) -> io::Result<()> {
         loop {
-            match self.socket.send_to(&self.buf, self.dest) {
+            let out = self.envelope.outgoing(&self.buf);
+            match self.socket.send_to(out, self.dest) {
                 Ok(_) => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if net::is_transient_send_error(&e) => self.wait_writable(&e)?,
