@@ -93,20 +93,14 @@ pub fn set_recv_buffer(socket: &impl AsRawFd, bytes: usize) {
     }
 }
 
-/// A non-blocking socket for sending to `dest`, bound to an ephemeral port of
-/// the same family.
+/// A non-blocking socket for sending to `dest` (the kernel binds an
+/// ephemeral port of the right family on the first send or connect).
 pub fn sender_socket(dest: SocketAddr, broadcast: bool) -> io::Result<mio::net::UdpSocket> {
     let socket = Socket::new(Domain::for_address(dest), Type::DGRAM, Some(Protocol::UDP))?;
     if broadcast {
         socket.set_broadcast(true)?;
     }
     socket.set_nonblocking(true)?;
-    let any: SocketAddr = if dest.is_ipv6() {
-        (Ipv6Addr::UNSPECIFIED, 0).into()
-    } else {
-        (Ipv4Addr::UNSPECIFIED, 0).into()
-    };
-    socket.bind(&SockAddr::from(any))?;
     Ok(mio::net::UdpSocket::from_std(socket.into()))
 }
 
