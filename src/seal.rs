@@ -184,6 +184,11 @@ impl Sealer {
     /// Seals an open datagram (as [`crate::wire::encode`] makes it); every
     /// call uses a fresh counter, so a retransmission is a new datagram.
     pub fn seal(&mut self, open: &[u8]) -> &[u8] {
+        self.seal_at(open, now_micros(SystemTime::now()))
+    }
+
+    /// [`Self::seal`] with a given time (microseconds since the epoch).
+    fn seal_at(&mut self, open: &[u8], micros: u64) -> &[u8] {
         let body = open.get(HEADER_LEN..).unwrap_or_default();
         self.out.clear();
         self.out.extend_from_slice(&MAGIC);
@@ -191,8 +196,7 @@ impl Sealer {
         self.out.push(MODE_SEALED);
         self.out.extend_from_slice(&self.sender.to_le_bytes());
         self.out.extend_from_slice(&self.counter.to_le_bytes());
-        self.out
-            .extend_from_slice(&now_micros(SystemTime::now()).to_le_bytes());
+        self.out.extend_from_slice(&micros.to_le_bytes());
         self.counter += 1;
         self.out.extend_from_slice(body);
         let (head, rest) = self.out.split_at_mut(SEALED_HEADER_LEN);
@@ -474,6 +478,33 @@ mod tests {
         });
         wire::encode(&msg, wire::MAX_DATAGRAM, &mut out).unwrap();
         out
+    }
+
+    /// Computed independently with Python (PyNaCl's
+    /// crypto_aead_xchacha20poly1305_ietf_encrypt and the blake3 package's
+    /// derive_key) from docs/PROTOCOL.md section 9.
+    const GOLDEN_SEALED: &str = "5544504d0101887766554433221107000000000000000080982817650600\
+        975838b6b196ddd35c80f89ca6aa2e059f4dfca09e1c7877d5585028b767b565238fa83b2759f6e8f09ec64e";
+
+    #[test]
+    fn sealing_matches_an_independent_implementation() {
+        let key = Key((0..32).collect::<Vec<u8>>().try_into().unwrap());
+        let mut sealer = Sealer::new(&key);
+        sealer.sender = 0x1122_3344_5566_7788;
+        sealer.counter = 7;
+        let sealed = sealer
+            .seal_at(&open_datagram(), 1_800_000_000_000_000)
+            .to_vec();
+        let hex: String = sealed.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, GOLDEN_SEALED.replace(char::is_whitespace, ""));
+        let mut opener = Opener::new(&key);
+        let mut plain = Vec::new();
+        let then = UNIX_EPOCH + Duration::from_micros(1_800_000_000_000_000);
+        assert_eq!(
+            opener.open(&sealed, &mut plain, then),
+            Ok(0x1122_3344_5566_7788)
+        );
+        assert_eq!(plain, open_datagram()[HEADER_LEN..]);
     }
 
     #[test]
