@@ -16,6 +16,10 @@
 //! replay state — a per-sender sliding window over the counter (RFC 6479
 //! style, in a bounded table) and the time, which must be within
 //! [`MAX_SKEW`] of ours, so a restarted sender's old datagrams are refused too.
+//! When the table of senders is full, the least recently heard is evicted
+//! and its newest datagram time becomes a horizon: datagrams of unknown
+//! senders must be newer than it, so evicting a sender does not reopen its
+//! replays.
 
 use crate::wire::{HEADER_LEN, MAGIC, MODE_SEALED, VERSION};
 use chacha20poly1305::aead::{AeadInPlace, KeyInit};
@@ -117,14 +121,24 @@ pub fn read_key_file(path: &Path) -> Result<(Key, Option<String>), KeyError> {
         path: shown.clone(),
         source,
     };
-    let meta = std::fs::metadata(path).map_err(read)?;
-    if meta.len() > 1024 {
+    let file = std::fs::File::open(path).map_err(read)?;
+    let meta = file.metadata().map_err(read)?;
+    if meta.is_dir() {
+        return Err(KeyError::Malformed {
+            path: shown,
+            why: "a directory",
+        });
+    }
+    // Read at most a little more than any key file: /dev/zero or a FIFO
+    // report no size, so the limit is on the read itself.
+    let mut text = Vec::with_capacity(128);
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, 1025), &mut text).map_err(read)?;
+    if text.len() > 1024 {
         return Err(KeyError::Malformed {
             path: shown,
             why: "too large",
         });
     }
-    let text = std::fs::read(path).map_err(read)?;
     let text = std::str::from_utf8(&text).map_err(|_| KeyError::Malformed {
         path: shown.clone(),
         why: "not text",
@@ -141,21 +155,36 @@ pub fn read_key_file(path: &Path) -> Result<(Key, Option<String>), KeyError> {
 }
 
 /// Writes a new random key to `path` with mode 0600; refuses to replace an
-/// existing file unless `force`.
+/// existing file unless `force`. With `force` the key is written to a new
+/// private file beside it and renamed over it, so a symlink at `path` is
+/// replaced (never written through) and the old key stays intact until the
+/// new one is complete.
 pub fn write_key_file(path: &Path, force: bool) -> io::Result<()> {
     let key = Key::generate()?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).mode(0o600);
-    if force {
-        options.create(true).truncate(true);
-    } else {
-        options.create_new(true);
+    let write_new = |target: &Path| -> io::Result<()> {
+        // create_new is O_EXCL: it never follows a symlink.
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(target)?;
+        writeln!(file, "{}", key.to_hex())?;
+        file.sync_all()
+    };
+    if !force {
+        return write_new(path);
     }
-    let mut file = options.open(path)?;
-    // An existing file kept its mode: make sure it is private now.
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    writeln!(file, "{}", key.to_hex())?;
-    file.sync_all()
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file name"))?;
+    let mut temp_name = std::ffi::OsString::from(".");
+    temp_name.push(name);
+    temp_name.push(format!(".{:016x}.tmp", crate::send::random_id()));
+    let temp = path.with_file_name(temp_name);
+    write_new(&temp)?;
+    std::fs::rename(&temp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&temp);
+    })
 }
 
 fn now_micros(now: SystemTime) -> u64 {
@@ -236,6 +265,8 @@ impl Reject {
 
 #[derive(Debug, Clone)]
 struct Window {
+    /// Newest datagram time (microseconds) accepted from this sender.
+    newest: u64,
     highest: u64,
     /// Bit i: counter `highest - i` was seen.
     seen: [u64; (REPLAY_WINDOW / 64) as usize],
@@ -243,10 +274,11 @@ struct Window {
 }
 
 impl Window {
-    fn new(counter: u64, now: SystemTime) -> Self {
+    fn new(counter: u64, micros: u64, now: SystemTime) -> Self {
         let mut seen = [0u64; (REPLAY_WINDOW / 64) as usize];
         seen[0] = 1;
         Window {
+            newest: micros,
             highest: counter,
             seen,
             last: now,
@@ -302,6 +334,10 @@ impl Window {
 pub struct Opener {
     cipher: XChaCha20Poly1305,
     windows: HashMap<u64, Window>,
+    /// The newest datagram time of any sender whose window was evicted: an
+    /// unknown sender's datagram must be newer, or it may be a replay of a
+    /// forgotten sender's.
+    evicted_horizon: u64,
 }
 
 impl Opener {
@@ -309,6 +345,7 @@ impl Opener {
         Opener {
             cipher: key.cipher(),
             windows: HashMap::new(),
+            evicted_horizon: 0,
         }
     }
 
@@ -348,23 +385,22 @@ impl Opener {
             plain.clear();
             return Err(Reject::Stale);
         }
-        if !self.windows.contains_key(&sender) && self.windows.len() >= MAX_SENDERS {
-            let oldest = self
-                .windows
-                .iter()
-                .min_by_key(|(_, w)| w.last)
-                .map(|(s, _)| *s);
-            if let Some(s) = oldest {
-                self.windows.remove(&s);
-            }
-        }
         let fresh = match self.windows.get_mut(&sender) {
             Some(window) => {
-                window.last = now;
-                window.check_and_mark(counter)
+                let fresh = window.check_and_mark(counter);
+                if fresh {
+                    window.last = now;
+                    window.newest = window.newest.max(micros);
+                }
+                fresh
             }
+            None if micros <= self.evicted_horizon => false,
             None => {
-                self.windows.insert(sender, Window::new(counter, now));
+                if self.windows.len() >= MAX_SENDERS {
+                    self.evict_oldest();
+                }
+                self.windows
+                    .insert(sender, Window::new(counter, micros, now));
                 true
             }
         };
@@ -373,6 +409,17 @@ impl Opener {
             return Err(Reject::Replay);
         }
         Ok(sender)
+    }
+
+    fn evict_oldest(&mut self) {
+        let oldest = self
+            .windows
+            .iter()
+            .min_by_key(|(_, w)| w.last)
+            .map(|(s, _)| *s);
+        if let Some(window) = oldest.and_then(|s| self.windows.remove(&s)) {
+            self.evicted_horizon = self.evicted_horizon.max(window.newest);
+        }
     }
 
     /// Senders whose replay windows are kept.
@@ -550,7 +597,7 @@ mod tests {
     #[test]
     fn replay_window_accepts_reordering_and_refuses_repeats() {
         let now = SystemTime::now();
-        let mut w = Window::new(100, now);
+        let mut w = Window::new(100, 0, now);
         assert!(w.check_and_mark(99));
         assert!(!w.check_and_mark(99));
         assert!(w.check_and_mark(300));

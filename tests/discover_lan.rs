@@ -677,6 +677,74 @@ fn expect_returns_as_soon_as_enough_listeners_answered() {
     );
 }
 
+/// A key file written by `udpmsg keygen`, removed on drop.
+struct KeyFile(std::path::PathBuf);
+
+impl KeyFile {
+    fn new(tag: &str) -> KeyFile {
+        let path = std::env::temp_dir().join(format!("udpmsg-{tag}-{}.key", std::process::id()));
+        let key = KeyFile(path);
+        let path = key.path();
+        // keygen only writes a file: no socket, so it may run anywhere.
+        let out = Command::new(BIN)
+            .args(["keygen", "--force", path])
+            .output()
+            .expect("run keygen");
+        assert!(out.status.success(), "keygen: {out:?}");
+        key
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().expect("UTF-8 temp path")
+    }
+}
+
+impl Drop for KeyFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn keyed_discovery_finds_keyed_listeners_on_every_interface() {
+    let Some(lan) = Lan::up("dl12_", 3, &["--two-if", "1"]) else {
+        return;
+    };
+    let key = KeyFile::new("dl12");
+    let keyed = HostListener::start(&lan, 2, "keyed", &["-v", "--key-file", key.path()]);
+    let _open = HostListener::start(&lan, 3, "open", &[]);
+
+    // Without the key only the open listener answers, and the other way round.
+    let run = discover(&lan, 1, &["--json", "--timeout", "700ms"]);
+    let peers = parse_peers(&run);
+    assert_eq!(peers.len(), 1, "{run:?}");
+    let open = one(&peers, "open");
+    let mut interfaces = open.interfaces.clone();
+    interfaces.sort();
+    assert_eq!(interfaces, ["eth0", "eth1"], "{open:?}");
+
+    let run = discover(
+        &lan,
+        1,
+        &["--json", "--timeout", "700ms", "--key-file", key.path()],
+    );
+    let peers = parse_peers(&run);
+    assert_eq!(peers.len(), 1, "{run:?}");
+    let found = one(&peers, "keyed");
+    assert_eq!(found.v4(), [v4(Ipv4Addr::new(10, 77, 0, 2), PORT)]);
+
+    // The prober probes out of eth0 and eth1; a sealed probe is as
+    // welcome on each as an open one.
+    let mut interfaces = found.interfaces.clone();
+    interfaces.sort();
+    let said = keyed.lines_so_far();
+    assert_eq!(
+        interfaces,
+        ["eth0", "eth1"],
+        "the keyed listener answered the probe on one interface only: {found:?}; it said {said:#?}"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Answering is safe: rate limited, never larger than the probe.
 

@@ -2,11 +2,14 @@
 //! no panic, no allocation beyond the datagram, exact round trips, and no
 //! mutated sealed datagram ever accepted. Pure: no sockets, no namespace.
 
+use chacha20poly1305::aead::{AeadInPlace, KeyInit};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::time::SystemTime;
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use udpmsg::seal::{
     self, Envelope, Key, Opened, Opener, Refusal, Reject, SEAL_OVERHEAD, SEALED_HEADER_LEN, Sealer,
     TAG_LEN,
@@ -355,6 +358,24 @@ fn check_classify(d: &[u8]) -> Result<(), TestCaseError> {
         wire::encode(m, usize::MAX, &mut again).expect("no limit");
         prop_assert_eq!(&again[..], d, "decode -> encode changed the bytes");
         prop_assert!(d.len() <= HEADER_LEN + MAX_DATAGRAM);
+    }
+    // The body alone, as a keyed receiver decodes an opened datagram.
+    let (body, allocs) = measure(|| wire::decode_body(d));
+    prop_assert_eq!(
+        allocs.total,
+        0,
+        "decode_body allocated {:?}: {:?}",
+        allocs,
+        body
+    );
+    if let Ok(m) = &body {
+        let mut again = Vec::new();
+        wire::encode_body(m, &mut again);
+        prop_assert_eq!(
+            &again[..],
+            d,
+            "decode_body -> encode_body changed the bytes"
+        );
     }
     if let Ok(Datagram::Raw(raw)) = &result {
         prop_assert_eq!(*raw, d);
@@ -720,7 +741,7 @@ fn replay_table_allocation_is_bounded() {
         total: 0,
         calls: 0,
     };
-    for n in 0..seal::MAX_SENDERS + 1000 {
+    for n in 0..seal::MAX_SENDERS + 2000 {
         // A new sender id each time: a new process, or a key holder
         // making up senders to fill the table.
         let d = Sealer::new(&key()).seal(&open).to_vec();
@@ -751,4 +772,145 @@ fn replay_table_allocation_is_bounded() {
     assert!(total <= 4 << 20, "all allocations {total}");
     // Once full, the least recently heard sender is evicted: no growth.
     assert_eq!(after_full.total, 0, "{after_full:?}");
+}
+
+// ---------------------------------------------------------------- replay windows
+
+/// Seals like docs/PROTOCOL.md section 9, with any sender, counter and
+/// time: the crate's `Sealer` only counts up from 0.
+fn seal_by_the_spec(open: &[u8], sender: u64, counter: u64, micros: u64) -> Vec<u8> {
+    let derived = blake3::derive_key(seal::KEY_CONTEXT, &[0x5a; 32]);
+    let cipher = XChaCha20Poly1305::new(&derived.into());
+    let mut head = b"UDPM\x01\x01".to_vec();
+    head.extend_from_slice(&sender.to_le_bytes());
+    head.extend_from_slice(&counter.to_le_bytes());
+    head.extend_from_slice(&micros.to_le_bytes());
+    let mut body = open[HEADER_LEN..].to_vec();
+    let tag = cipher
+        .encrypt_in_place_detached(XNonce::from_slice(&head[HEADER_LEN..]), &head, &mut body)
+        .expect("encrypt");
+    head.extend_from_slice(&body);
+    head.extend_from_slice(&tag);
+    head
+}
+
+fn micros(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_micros() as u64
+}
+
+/// The replay rule of docs/PROTOCOL.md, written the obvious way: per
+/// sender, the highest counter and the set of counters seen; a counter is
+/// fresh when unseen and less than `REPLAY_WINDOW` below the highest.
+#[derive(Default)]
+struct ReplayModel {
+    senders: HashMap<u64, (u64, HashSet<u64>)>,
+}
+
+impl ReplayModel {
+    fn accept(&mut self, sender: u64, counter: u64) -> bool {
+        let (highest, seen) = self
+            .senders
+            .entry(sender)
+            .or_insert_with(|| (counter, HashSet::new()));
+        if seen.contains(&counter) {
+            return false;
+        }
+        if counter < *highest && *highest - counter >= seal::REPLAY_WINDOW {
+            return false;
+        }
+        *highest = (*highest).max(counter);
+        seen.insert(counter);
+        true
+    }
+}
+
+/// Steps of a sender's counter: small, across a 64-bit word, across the
+/// whole window, or anywhere; and going back.
+fn counter_step() -> impl Strategy<Value = i128> {
+    prop_oneof![
+        4 => -3i128..4,
+        2 => 60i128..70,
+        2 => -70i128..-60,
+        2 => 1000i128..1100,
+        2 => -1100i128..-1000,
+        1 => 1i128..1 << 40,
+        1 => -(1i128 << 40)..0,
+    ]
+}
+
+proptest! {
+    #![proptest_config(config(300))]
+
+    #[test]
+    fn replay_windows_follow_the_documented_rule(
+        start in prop_oneof![Just(0u64), Just(u64::MAX - 2000), any::<u64>()],
+        steps in prop::collection::vec((0u64..3, counter_step(), any::<bool>()), 1..120),
+    ) {
+        let now = SystemTime::now();
+        let open = Owned::Ping(Ping { sender: 1, seq: 2, stamp: 3 }).encoded();
+        let mut opener = Opener::new(&key());
+        let mut model = ReplayModel::default();
+        let mut plain = Vec::new();
+        let mut counters = [start; 3];
+        let mut history: Vec<(u64, u64)> = Vec::new();
+        for (sender, step, repeat) in steps {
+            // Sometimes an exact earlier datagram again, else a new counter.
+            let (sender, counter) = match history.last() {
+                Some(&earlier) if repeat => earlier,
+                _ => {
+                    let c = &mut counters[sender as usize];
+                    *c = (i128::from(*c) + step).clamp(0, i128::from(u64::MAX)) as u64;
+                    (sender, *c)
+                }
+            };
+            history.push((sender, counter));
+            let d = seal_by_the_spec(&open, sender, counter, micros(now));
+            let got = opener.open(&d, &mut plain, now);
+            let want = model.accept(sender, counter);
+            prop_assert_eq!(
+                got.is_ok(),
+                want,
+                "sender {} counter {} after {:?}: {:?}",
+                sender,
+                counter,
+                &history,
+                got
+            );
+            if !want {
+                prop_assert_eq!(got, Err(Reject::Replay));
+            }
+        }
+    }
+}
+
+#[test]
+fn replay_is_refused_even_after_its_sender_was_evicted() {
+    let now = SystemTime::now();
+    let open = Owned::Ping(Ping {
+        sender: 1,
+        seq: 2,
+        stamp: 3,
+    })
+    .encoded();
+    let mut opener = Opener::new(&key());
+    let mut plain = Vec::new();
+    let victim = Sealer::new(&key()).seal(&open).to_vec();
+    assert!(opener.open(&victim, &mut plain, now).is_ok());
+    assert_eq!(opener.open(&victim, &mut plain, now), Err(Reject::Replay));
+    // MAX_SENDERS other senders within a second: busy, but every `udpmsg
+    // send`, `ping` and `discover` run is a new sender.
+    for i in 0..seal::MAX_SENDERS {
+        let at = now + Duration::from_micros(100 + i as u64 * 100);
+        let d = Sealer::new(&key()).seal(&open).to_vec();
+        assert!(opener.open(&d, &mut plain, at).is_ok());
+    }
+    // Well within MAX_SKEW of its time: the captured datagram is accepted again.
+    let later = now + Duration::from_secs(1);
+    assert_eq!(
+        opener.open(&victim, &mut plain, later),
+        Err(Reject::Replay),
+        "a replay got through once its sender's window was evicted"
+    );
 }

@@ -1,0 +1,1406 @@
+//! Shared-key security, proved on the real binary: `keygen` writes a private
+//! key and never clobbers one; a keyed listener shows only datagrams sealed
+//! with its key, counts everything else (no key, another key, raw, tampered,
+//! replayed, stale) and survives a flood of them with bounded memory; keyed
+//! send, `--ack`, ping and discovery work only between holders of the same
+//! key. Every test runs in a private network namespace (`common::isolate`);
+//! every wait has a deadline and every sending loop is bounded.
+
+mod common;
+
+use chacha20poly1305::aead::{AeadInPlace, KeyInit};
+use chacha20poly1305::{Tag, XChaCha20Poly1305, XNonce};
+use common::{BIN, WAIT, isolate, udp};
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use udpmsg::seal::{self, Key, Opener, SEAL_OVERHEAD, Sealer};
+use udpmsg::wire::{self, Datagram, Message, Ping, Probe, Text};
+
+/// How long to watch for output that must not come.
+const QUIET: Duration = Duration::from_millis(300);
+/// Fixed seed: a failing flood reproduces.
+const SEED: u64 = 0x5eed_0fc0_ffee_1100;
+
+// ---------------------------------------------------------------- helpers
+
+/// xorshift64*: small and deterministic.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number in `0..n` (n > 0).
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn bytes(&mut self, len: usize) -> Vec<u8> {
+        (0..len).map(|_| self.next() as u8).collect()
+    }
+}
+
+/// A directory of key files, removed when the test ends.
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(test: &str) -> Dir {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let dir = std::env::temp_dir().join(format!(
+            "udpmsg-security-{test}-{}-{nanos}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        Dir(dir)
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.0.join(name).display().to_string()
+    }
+
+    /// A fresh key file made by `udpmsg keygen`.
+    fn key(&self, name: &str) -> String {
+        let path = self.path(name);
+        let run = run(&["keygen", &path], b"");
+        assert_eq!(run.code, 0, "keygen {path}: {}", run.stderr);
+        path
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn exit_code(status: std::process::ExitStatus) -> i32 {
+    status
+        .code()
+        .unwrap_or_else(|| -status.signal().unwrap_or(0))
+}
+
+fn wait_until(child: &mut Child, limit: Duration, what: &str) -> i32 {
+    let end = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return exit_code(status);
+        }
+        if Instant::now() >= end {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not finish within {limit:?}");
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// `udpmsg args...` with the udpmsg variables cleared.
+fn command(args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .env_remove("UDPMSG_PORT")
+        .env_remove("UDPMSG_NAME")
+        .env_remove("UDPMSG_KEY_FILE");
+    cmd
+}
+
+/// A finished run of `udpmsg`.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `udpmsg args...` to completion with `stdin`, killing it (and
+/// failing) at the deadline.
+fn run(args: &[&str], stdin: &[u8]) -> Run {
+    let mut child = command(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn udpmsg");
+    let mut input = child.stdin.take().expect("stdin");
+    let data = stdin.to_vec();
+    let writer = thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let stdout = drain(child.stdout.take().expect("stdout"));
+    let stderr = drain(child.stderr.take().expect("stderr"));
+    let code = wait_until(&mut child, WAIT * 3, &format!("udpmsg {args:?}"));
+    let _ = writer.join();
+    Run {
+        code,
+        stdout: String::from_utf8_lossy(&stdout.join().unwrap_or_default()).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr.join().unwrap_or_default()).into_owned(),
+    }
+}
+
+fn drain(mut r: impl Read + Send + 'static) -> thread::JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = r.read_to_end(&mut buf);
+        buf
+    })
+}
+
+/// Asserts `udpmsg args...` succeeded.
+fn run_ok(args: &[&str], stdin: &[u8]) -> Run {
+    let run = run(args, stdin);
+    assert_eq!(run.code, 0, "udpmsg {args:?}: {}", run.stderr);
+    run
+}
+
+/// Asserts a failed run printed exactly one line on stderr, about `what`,
+/// and nothing on stdout; returns the line.
+fn one_line_error(run: &Run, code: i32, what: &str) -> String {
+    assert_eq!(run.code, code, "{what}: stderr {:?}", run.stderr);
+    assert!(run.stdout.is_empty(), "{what}: stdout {:?}", run.stdout);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{what}: one error line: {:?}", run.stderr);
+    assert!(lines[0].starts_with("udpmsg: "), "{what}: {:?}", lines[0]);
+    assert!(!lines[0].contains("panicked"), "{what}: {:?}", lines[0]);
+    lines[0].to_string()
+}
+
+fn line_reader(out: impl Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = channel();
+    thread::spawn(move || {
+        let mut reader = BufReader::new(out);
+        loop {
+            let mut line = Vec::new();
+            match reader.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            if line.last() == Some(&b'\n') {
+                line.pop();
+            }
+            if tx
+                .send(String::from_utf8_lossy(&line).into_owned())
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// A running `udpmsg listen --port 0 --json ...` (on every address: in the
+/// test's namespace that is only `lo`).
+struct Listen {
+    child: Child,
+    addr: SocketAddr,
+    out: Receiver<String>,
+    err: Receiver<String>,
+}
+
+impl Listen {
+    fn start(args: &[&str]) -> Listen {
+        let mut all = vec!["listen", "--port", "0", "--json"];
+        all.extend_from_slice(args);
+        let mut child = command(&all)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn udpmsg listen");
+        let out = line_reader(child.stdout.take().expect("stdout"));
+        let err = line_reader(child.stderr.take().expect("stderr"));
+        // A key file readable by others warns before the listener binds.
+        let end = Instant::now() + WAIT;
+        let addr = loop {
+            let left = end.saturating_duration_since(Instant::now());
+            let line = err.recv_timeout(left).unwrap_or_else(|e| {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("listener did not report its address: {e}")
+            });
+            if let Some(rest) = line.strip_prefix("udpmsg: listening on ") {
+                break rest
+                    .split(' ')
+                    .next()
+                    .and_then(|a| a.parse::<SocketAddr>().ok())
+                    .unwrap_or_else(|| panic!("unexpected line: {line}"));
+            }
+            assert!(line.contains("warning"), "unexpected stderr line: {line}");
+        };
+        Listen {
+            child,
+            addr,
+            out,
+            err,
+        }
+    }
+
+    fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    fn dest(&self) -> String {
+        format!("127.0.0.1:{}", self.port())
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The next output line, as JSON.
+    fn json(&self) -> Value {
+        let line = self
+            .out
+            .recv_timeout(WAIT)
+            .unwrap_or_else(|e| panic!("no output line from the listener within {WAIT:?}: {e}"));
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"))
+    }
+
+    /// The next output line must be the text message `text`.
+    fn expect_text(&self, text: &str) -> Value {
+        let v = self.json();
+        assert_eq!(v["kind"], "text", "{v}");
+        assert_eq!(v["text"], text, "{v}");
+        v
+    }
+
+    fn assert_quiet(&self) {
+        if let Ok(line) = self.out.recv_timeout(QUIET) {
+            panic!("unexpected output: {line}");
+        }
+    }
+
+    fn assert_alive(&mut self) {
+        let status = self.child.try_wait().expect("try_wait");
+        assert!(status.is_none(), "listener died: {status:?}");
+    }
+
+    /// SIGTERM; the exit code, the rest of stdout, the rest of stderr.
+    fn terminate(&mut self) -> (i32, Vec<String>, Vec<String>) {
+        // SAFETY: kill(2) on the pid of our own, not yet reaped, child.
+        let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        assert_eq!(rc, 0, "kill: {}", std::io::Error::last_os_error());
+        let code = wait_until(&mut self.child, WAIT, "udpmsg listen");
+        (code, rest_of(&self.out), rest_of(&self.err))
+    }
+
+    /// SIGTERM, then the summary line, checked for a clean exit and no
+    /// output after what the test already read.
+    fn summary(&mut self) -> String {
+        let (code, out, err) = self.terminate();
+        assert_eq!(code, 0, "exit after SIGTERM; stderr: {err:?}");
+        assert!(out.is_empty(), "unexpected output: {out:?}");
+        assert!(!err.iter().any(|l| l.contains("panicked")), "{err:?}");
+        let summaries: Vec<&String> = err
+            .iter()
+            .filter(|l| l.starts_with("udpmsg listen: "))
+            .collect();
+        assert_eq!(summaries.len(), 1, "one summary line: {err:?}");
+        assert_eq!(err.last(), Some(summaries[0]), "the summary is last");
+        assert!(
+            summaries[0].starts_with("udpmsg listen: terminated: "),
+            "{}",
+            summaries[0]
+        );
+        summaries[0].clone()
+    }
+}
+
+impl Drop for Listen {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn rest_of(rx: &Receiver<String>) -> Vec<String> {
+    let end = Instant::now() + WAIT;
+    let mut lines = Vec::new();
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => lines.push(line),
+            Err(RecvTimeoutError::Disconnected) => return lines,
+            Err(RecvTimeoutError::Timeout) => panic!("output did not end within {WAIT:?}"),
+        }
+    }
+}
+
+/// The number before `what` in a summary (`... 12 replayed, ...`); 0 when
+/// the summary leaves it out (it lists only counters above zero).
+fn count_in(summary: &str, what: &str) -> u64 {
+    let Some(at) = summary.find(&format!(" {what}")) else {
+        return 0;
+    };
+    summary[..at]
+        .rsplit(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count before '{what}' in: {summary}"))
+}
+
+/// What a keyed listener's summary says, counter by counter.
+#[derive(Debug, Default, PartialEq, Eq, Clone, Copy)]
+struct Counts {
+    received: u64,
+    raw: u64,
+    malformed: u64,
+    sealed_no_key: u64,
+    unsealed: u64,
+    raw_refused: u64,
+    forged: u64,
+    replayed: u64,
+    stale: u64,
+}
+
+impl Counts {
+    fn of(summary: &str) -> Counts {
+        Counts {
+            received: count_in(summary, "received"),
+            raw: count_in(summary, "raw,"),
+            malformed: count_in(summary, "malformed"),
+            sealed_no_key: count_in(summary, "sealed (no key)"),
+            unsealed: count_in(summary, "unsealed refused"),
+            raw_refused: count_in(summary, "raw refused"),
+            forged: count_in(summary, "forged or wrong key"),
+            replayed: count_in(summary, "replayed"),
+            stale: count_in(summary, "stale"),
+        }
+    }
+
+    /// What a keyed listener must make of a datagram that is not a valid,
+    /// fresh one sealed with its key, by the wire format's rules alone.
+    fn add_refused(&mut self, d: &[u8]) {
+        match wire::classify(d) {
+            Ok(Datagram::Raw(_)) => self.raw_refused += 1,
+            Ok(Datagram::Message(_)) => self.unsealed += 1,
+            // Too short to open, or a tag that does not verify.
+            Ok(Datagram::Sealed(_)) => self.forged += 1,
+            Err(_) => self.malformed += 1,
+        }
+    }
+}
+
+/// Reads the key a key file holds.
+fn read_key(path: &str) -> Key {
+    let (key, _) = seal::read_key_file(Path::new(path)).expect("key file");
+    key
+}
+
+/// The open datagram of a text message.
+fn open_text(seq: u64, name: &str, body: &[u8]) -> Vec<u8> {
+    let mut d = Vec::new();
+    let text = Message::Text(Text {
+        sender: 0x5ec0_0000_0000_0001,
+        seq,
+        flags: 0,
+        name,
+        body,
+    });
+    wire::encode(&text, wire::MAX_DATAGRAM_V4, &mut d).expect("encode");
+    d
+}
+
+/// The datagram key, derived as docs/PROTOCOL.md section 9 says, without
+/// the crate's `seal` module.
+fn datagram_key(key_file: &str) -> XChaCha20Poly1305 {
+    let text = std::fs::read_to_string(key_file).expect("read key file");
+    let text = text.trim();
+    assert_eq!(text.len(), 64);
+    let key: Vec<u8> = (0..32)
+        .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).expect("hex"))
+        .collect();
+    let derived = blake3::derive_key("udpmsg 2026-11-21 datagram key v1", &key);
+    XChaCha20Poly1305::new(&derived.into())
+}
+
+/// Seals an open datagram by the protocol document, with any time.
+fn seal_by_the_spec(
+    cipher: &XChaCha20Poly1305,
+    open: &[u8],
+    sender: u64,
+    counter: u64,
+    micros: u64,
+) -> Vec<u8> {
+    let mut head = b"UDPM\x01\x01".to_vec();
+    head.extend_from_slice(&sender.to_le_bytes());
+    head.extend_from_slice(&counter.to_le_bytes());
+    head.extend_from_slice(&micros.to_le_bytes());
+    let mut body = open[wire::HEADER_LEN..].to_vec();
+    let tag = cipher
+        .encrypt_in_place_detached(XNonce::from_slice(&head[6..30]), &head, &mut body)
+        .expect("encrypt");
+    head.extend_from_slice(&body);
+    head.extend_from_slice(&tag);
+    head
+}
+
+/// Opens a sealed datagram by the protocol document: (sender, counter,
+/// time in microseconds, open body).
+fn open_by_the_spec(cipher: &XChaCha20Poly1305, d: &[u8]) -> (u64, u64, u64, Vec<u8>) {
+    assert!(d.len() >= 46, "{} bytes", d.len());
+    let (head, rest) = d.split_at(30);
+    let (body, tag) = rest.split_at(rest.len() - 16);
+    let mut body = body.to_vec();
+    cipher
+        .decrypt_in_place_detached(
+            XNonce::from_slice(&head[6..30]),
+            head,
+            &mut body,
+            Tag::from_slice(tag),
+        )
+        .expect("the tag verifies with the datagram key");
+    let field = |at: usize| u64::from_le_bytes(head[at..at + 8].try_into().expect("8 bytes"));
+    (field(6), field(14), field(22), body)
+}
+
+fn now_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_micros() as u64
+}
+
+/// Catches what `udpmsg send args...` sends to a plain socket: one datagram.
+fn capture_send(args: &[&str]) -> Vec<u8> {
+    let catcher = udp("127.0.0.1:0");
+    let dest = catcher.local_addr().expect("local addr").to_string();
+    let mut all = vec!["send", &dest];
+    all.extend_from_slice(args);
+    run_ok(&all, b"");
+    let mut buf = vec![0u8; 70_000];
+    let (len, _) = catcher
+        .recv_from(&mut buf)
+        .unwrap_or_else(|e| panic!("udpmsg {all:?} sent nothing: {e}"));
+    catcher
+        .set_read_timeout(Some(QUIET))
+        .expect("set read timeout");
+    assert!(
+        catcher.recv_from(&mut [0; 64]).is_err(),
+        "one datagram only"
+    );
+    buf.truncate(len);
+    buf
+}
+
+/// Resident and peak memory of a process, in KiB (VmRSS, VmHWM).
+fn memory_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in /proc/{pid}/status"))
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+// ---------------------------------------------------------------- keygen and key files
+
+#[test]
+fn keygen_writes_a_private_hex_key_and_replaces_it_only_with_force() {
+    if !isolate("keygen_writes_a_private_hex_key_and_replaces_it_only_with_force") {
+        return;
+    }
+    let dir = Dir::new("keygen");
+    let path = dir.path("k");
+    let mode = |p: &str| {
+        std::fs::metadata(p)
+            .expect("key file exists")
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let is_key_text = |text: &str| {
+        text.len() == 65
+            && text.ends_with('\n')
+            && text[..64]
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+
+    let first = run(&["keygen", &path], b"");
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert!(first.stdout.is_empty(), "{:?}", first.stdout);
+    let key1 = std::fs::read_to_string(&path).expect("read key");
+    assert!(is_key_text(&key1), "64 hex digits and a newline: {key1:?}");
+    assert_eq!(mode(&path), 0o600);
+
+    // No --force: refused, one line that names the way out, file untouched.
+    let again = run(&["keygen", &path], b"");
+    assert_ne!(again.code, 0);
+    let line = one_line_error(&again, again.code, "keygen over a key");
+    assert!(line.contains("--force"), "{line}");
+    assert!(line.contains(&path), "{line}");
+    assert_eq!(std::fs::read_to_string(&path).expect("read"), key1);
+
+    // --force replaces it, and makes a readable file private again.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let forced = run(&["keygen", "--force", &path], b"");
+    assert_eq!(forced.code, 0, "{}", forced.stderr);
+    let key2 = std::fs::read_to_string(&path).expect("read key");
+    assert!(is_key_text(&key2), "{key2:?}");
+    assert_ne!(key1, key2, "a new random key");
+    assert_eq!(mode(&path), 0o600);
+    let short = run(&["keygen", "-f", &path], b"");
+    assert_eq!(short.code, 0, "{}", short.stderr);
+    assert_ne!(std::fs::read_to_string(&path).expect("read"), key2);
+
+    // Keys are random: a handful never repeat.
+    let mut seen = std::collections::HashSet::new();
+    for i in 0..5 {
+        let p = dir.key(&format!("r{i}"));
+        assert!(seen.insert(std::fs::read_to_string(&p).expect("read")));
+    }
+
+    // Nowhere to write: one line, exit 1, no file.
+    let nowhere = dir.path("missing-dir/k");
+    let failed = run(&["keygen", &nowhere], b"");
+    one_line_error(&failed, 1, "keygen into a missing directory");
+    assert!(!Path::new(&nowhere).exists());
+}
+
+#[test]
+fn key_file_readable_by_others_warns_but_works() {
+    if !isolate("key_file_readable_by_others_warns_but_works") {
+        return;
+    }
+    let dir = Dir::new("readable");
+    let key = dir.key("k");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let mut l = Listen::start(&["--key-file", &key]);
+    let sent = run_ok(
+        &["send", &l.dest(), "--key-file", &key, "still", "works"],
+        b"",
+    );
+    let warning = sent.stderr.trim_end();
+    assert_eq!(warning.lines().count(), 1, "{:?}", sent.stderr);
+    assert!(
+        warning.starts_with("udpmsg: warning: ") && warning.contains("readable by others"),
+        "{warning}"
+    );
+    assert!(
+        warning.contains(&key) && warning.contains("chmod 600"),
+        "{warning}"
+    );
+    l.expect_text("still works");
+    let summary = l.summary();
+    assert_eq!(Counts::of(&summary).received, 1, "{summary}");
+}
+
+#[test]
+fn malformed_or_missing_key_files_are_one_clear_error() {
+    if !isolate("malformed_or_missing_key_files_are_one_clear_error") {
+        return;
+    }
+    let dir = Dir::new("malformed");
+    let good = std::fs::read_to_string(dir.key("good")).expect("read");
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("empty", Vec::new()),
+        ("short", b"abc\n".to_vec()),
+        ("63 digits", format!("{}\n", &good[..63]).into_bytes()),
+        ("65 digits", format!("{}a\n", &good[..64]).into_bytes()),
+        ("two keys", format!("{}{}", good, good).into_bytes()),
+        ("not hex", format!("{}\n", "g".repeat(64)).into_bytes()),
+        (
+            "spaced",
+            format!("{} {}\n", &good[..32], &good[32..63]).into_bytes(),
+        ),
+        ("binary", {
+            let mut b = vec![0xff, 0xfe, 0x00, 0x80];
+            b.extend(Rng(SEED).bytes(60));
+            b
+        }),
+        ("64 non-ASCII bytes", "é".repeat(32).into_bytes()),
+        ("large", vec![b'a'; 5000]),
+    ];
+    for (what, content) in &cases {
+        let path = dir.path(&what.replace(' ', "-"));
+        std::fs::write(&path, content).expect("write key file");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        for args in [
+            vec!["listen", "--port", "0", "--key-file", &path],
+            vec!["send", "127.0.0.1:9", "--key-file", &path, "hi"],
+            vec!["send", "127.0.0.1:9", "--ack", "--key-file", &path, "hi"],
+            vec!["ping", "127.0.0.1:9", "--key-file", &path, "-c", "1"],
+            vec!["discover", "--interface", "lo", "--key-file", &path],
+        ] {
+            let run = run(&args, b"");
+            let line = one_line_error(&run, 2, &format!("{what}: {args:?}"));
+            assert!(
+                line.contains("malformed key file") && line.contains(&path),
+                "{what}: {line}"
+            );
+            assert!(
+                line.contains("64 hex digits"),
+                "{what}: says what is expected: {line}"
+            );
+        }
+    }
+    // A good key with white space around it is accepted.
+    let padded = dir.path("padded");
+    std::fs::write(&padded, format!("  \n{}  \n\n", good.trim())).expect("write");
+    std::fs::set_permissions(&padded, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    assert_eq!(read_key(&padded), read_key(&dir.path("good")));
+
+    let missing = dir.path("does-not-exist");
+    for args in [
+        vec!["listen", "--port", "0", "--key-file", &missing],
+        vec!["send", "127.0.0.1:9", "--key-file", &missing, "hi"],
+        vec!["ping", "127.0.0.1:9", "--key-file", &missing, "-c", "1"],
+        vec!["discover", "--interface", "lo", "--key-file", &missing],
+    ] {
+        let run = run(&args, b"");
+        let line = one_line_error(&run, 1, &format!("missing: {args:?}"));
+        assert!(
+            line.contains("cannot read key file") && line.contains(&missing),
+            "{line}"
+        );
+    }
+    // UDPMSG_KEY_FILE is read like --key-file.
+    let out = command(&["send", "127.0.0.1:9", "hi"])
+        .env("UDPMSG_KEY_FILE", &missing)
+        .output()
+        .expect("run udpmsg");
+    assert_eq!(exit_code(out.status), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read key file"));
+}
+
+#[test]
+fn endless_key_file_is_refused_without_reading_it_all() {
+    if !isolate("endless_key_file_is_refused_without_reading_it_all") {
+        return;
+    }
+    // The size check uses metadata, which is 0 for /dev/zero, a FIFO or
+    // `<(...)`: the key file is then read to the end, however long.
+    let mut cmd = command(&["send", "127.0.0.1:9", "--key-file", "/dev/zero", "hi"]);
+    cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+    // SAFETY: setrlimit in the child between fork and exec is async-signal-safe.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 512 << 20,
+                rlim_max: 512 << 20,
+            };
+            libc::setrlimit(libc::RLIMIT_AS, &limit);
+            Ok(())
+        });
+    }
+    let started = Instant::now();
+    let mut child = cmd.spawn().expect("spawn");
+    let err = drain(child.stderr.take().expect("stderr"));
+    let code = wait_until(&mut child, WAIT, "udpmsg send --key-file /dev/zero");
+    let err = String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned();
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("malformed key file"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn raw_with_a_key_is_a_usage_error() {
+    if !isolate("raw_with_a_key_is_a_usage_error") {
+        return;
+    }
+    let dir = Dir::new("raw");
+    let key = dir.key("k");
+    let catcher = udp("127.0.0.1:0");
+    catcher
+        .set_read_timeout(Some(QUIET))
+        .expect("set read timeout");
+    let dest = catcher.local_addr().expect("addr").to_string();
+    for (args, stdin) in [
+        (
+            vec!["send", &dest, "--raw", "--key-file", &key, "PING"],
+            &b""[..],
+        ),
+        (
+            vec!["send", &dest, "--key-file", &key, "--raw", "-"],
+            b"a\nb\n",
+        ),
+        (vec!["send", &dest, "--key-file", &key, "--raw"], b"a\n"),
+    ] {
+        let run = run(&args, stdin);
+        let line = one_line_error(&run, 2, &format!("{args:?}"));
+        assert!(line.contains("--raw") && line.contains("key"), "{line}");
+    }
+    let out = command(&["send", &dest, "--raw", "x"])
+        .env("UDPMSG_KEY_FILE", &key)
+        .output()
+        .expect("run udpmsg");
+    assert_eq!(exit_code(out.status), 2, "UDPMSG_KEY_FILE counts as a key");
+    assert!(
+        catcher.recv_from(&mut [0; 64]).is_err(),
+        "nothing may be sent"
+    );
+}
+
+// ---------------------------------------------------------------- keyed listen and send
+
+#[test]
+fn same_key_message_is_shown() {
+    if !isolate("same_key_message_is_shown") {
+        return;
+    }
+    let dir = Dir::new("same");
+    let key = dir.key("k");
+    let mut l = Listen::start(&["--key-file", &key]);
+    run_ok(
+        &[
+            "send",
+            &l.dest(),
+            "-n",
+            "alice",
+            "--key-file",
+            &key,
+            "hello",
+            "sealed",
+        ],
+        b"",
+    );
+    let v = l.expect_text("hello sealed");
+    assert_eq!(v["name"], "alice", "{v}");
+    assert_eq!(v["seq"], 0, "{v}");
+    // A body as large as a sealed datagram allows, and stdin lines.
+    let big = "b".repeat(wire::max_text_body(
+        "alice",
+        wire::MAX_DATAGRAM_V4 - SEAL_OVERHEAD,
+    ));
+    run_ok(&["send", &l.dest(), "-n", "alice", "-k", &key, &big], b"");
+    l.expect_text(&big);
+    let too_big = format!("{big}b");
+    let refused = run(
+        &["send", &l.dest(), "-n", "alice", "-k", &key, &too_big],
+        b"",
+    );
+    one_line_error(&refused, 2, "a body 1 byte too large once sealed");
+    run_ok(
+        &["send", &l.dest(), "-n", "alice", "-k", &key, "-"],
+        b"one\ntwo\n",
+    );
+    l.expect_text("one");
+    l.expect_text("two");
+    l.assert_quiet();
+    let summary = l.summary();
+    let counts = Counts::of(&summary);
+    assert_eq!(
+        counts,
+        Counts {
+            received: 4,
+            ..Counts::default()
+        },
+        "{summary}"
+    );
+}
+
+#[test]
+fn keyed_listener_shows_only_its_key_and_counts_the_rest() {
+    if !isolate("keyed_listener_shows_only_its_key_and_counts_the_rest") {
+        return;
+    }
+    let dir = Dir::new("counts");
+    let key = dir.key("k");
+    let other = dir.key("other");
+
+    // A real sealed datagram, caught on a plain socket.
+    let sealed = capture_send(&["--key-file", &key, "-n", "capture", "secret"]);
+    assert!(sealed.starts_with(b"UDPM\x01\x01"), "{sealed:02x?}");
+    let open_len = open_text(0, "capture", b"secret").len();
+    assert_eq!(sealed.len(), open_len + SEAL_OVERHEAD);
+    for plain in [&b"secret"[..], b"capture", b"ecre"] {
+        assert!(
+            !sealed.windows(plain.len()).any(|w| w == plain),
+            "{plain:?} visible in the sealed datagram"
+        );
+    }
+    // It is what the protocol document says: opened without `seal`.
+    let (_, counter, micros, body) = open_by_the_spec(&datagram_key(&key), &sealed);
+    assert_eq!(counter, 0, "a new process counts from 0");
+    assert!(now_micros().abs_diff(micros) < 30_000_000, "time {micros}");
+    match wire::decode_body(&body) {
+        Ok(Message::Text(t)) => {
+            assert_eq!((t.name, t.body), ("capture", &b"secret"[..]));
+        }
+        other => panic!("not a text: {other:?}"),
+    }
+
+    let mut l = Listen::start(&["--key-file", &key, "-v"]);
+    let peer = udp("127.0.0.1:0");
+    let mut expected = Counts::default();
+
+    run_ok(&["send", &l.dest(), "without", "key"], b"");
+    expected.unsealed += 1;
+    run_ok(&["send", &l.dest(), "-k", &other, "another", "key"], b"");
+    expected.forged += 1;
+    peer.send_to(b"raw bytes from a plain socket", l.dest())
+        .expect("send raw");
+    expected.raw_refused += 1;
+
+    peer.send_to(&sealed, l.dest()).expect("send sealed");
+    let v = l.expect_text("secret");
+    assert_eq!(v["name"], "capture", "{v}");
+    expected.received += 1;
+    peer.send_to(&sealed, l.dest()).expect("replay");
+    expected.replayed += 1;
+
+    // Every single-bit flip, and every interesting truncation.
+    for i in 0..sealed.len() * 8 {
+        let mut d = sealed.clone();
+        d[i / 8] ^= 1 << (i % 8);
+        peer.send_to(&d, l.dest()).expect("send flipped");
+        expected.add_refused(&d);
+    }
+    for len in [
+        0,
+        3,
+        4,
+        5,
+        6,
+        7,
+        30,
+        45,
+        46,
+        sealed.len() - 16,
+        sealed.len() - 1,
+    ] {
+        let d = &sealed[..len];
+        peer.send_to(d, l.dest()).expect("send truncated");
+        expected.add_refused(d);
+    }
+    // Extended, and the tag moved: both fail to authenticate.
+    let mut longer = sealed.clone();
+    longer.push(0);
+    peer.send_to(&longer, l.dest()).expect("send");
+    expected.add_refused(&longer);
+    assert!(
+        expected.forged > (sealed.len() as u64 - 6) * 8,
+        "{expected:?}"
+    );
+    // Once more after the forgeries: still a replay.
+    peer.send_to(&sealed, l.dest()).expect("replay");
+    expected.replayed += 1;
+
+    run_ok(&["send", &l.dest(), "-k", &key, "after"], b"");
+    l.expect_text("after");
+    expected.received += 1;
+    l.assert_quiet();
+    let (code, out, err) = l.terminate();
+    assert_eq!(code, 0, "{err:?}");
+    assert!(out.is_empty(), "shown: {out:?}");
+    let summary = err.last().expect("a summary").clone();
+    eprintln!("{summary}");
+    assert_eq!(Counts::of(&summary), expected, "{summary}");
+    // -v says why each one was dropped, one line each.
+    let dropped = err
+        .iter()
+        .filter(|l| l.starts_with("udpmsg: dropped"))
+        .count() as u64;
+    assert_eq!(
+        dropped,
+        expected.unsealed
+            + expected.forged
+            + expected.raw_refused
+            + expected.replayed
+            + expected.malformed,
+        "{summary}"
+    );
+    let replays = err.iter().filter(|l| l.ends_with(": replayed")).count();
+    assert_eq!(replays as u64, expected.replayed);
+}
+
+#[test]
+fn stale_and_future_sealed_datagrams_are_refused() {
+    if !isolate("stale_and_future_sealed_datagrams_are_refused") {
+        return;
+    }
+    let dir = Dir::new("stale");
+    let key = dir.key("k");
+    let cipher = datagram_key(&key);
+    let mut l = Listen::start(&["--key-file", &key]);
+    let peer = udp("127.0.0.1:0");
+    let now = now_micros();
+    let minute = 60_000_000;
+    // Sealed by the protocol document (not by `seal`): accepted when fresh.
+    let fresh = seal_by_the_spec(&cipher, &open_text(0, "spec", b"fresh"), 77, 0, now);
+    peer.send_to(&fresh, l.dest()).expect("send");
+    l.expect_text("fresh");
+    let mut stale = 0;
+    for (n, micros) in [
+        now - 2 * minute,
+        now + 2 * minute,
+        now - minute - 5_000_000,
+        0,
+        u64::MAX,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // New senders, so only the time can refuse them.
+        let d = seal_by_the_spec(
+            &cipher,
+            &open_text(0, "spec", b"old"),
+            100 + n as u64,
+            0,
+            micros,
+        );
+        peer.send_to(&d, l.dest()).expect("send");
+        stale += 1;
+    }
+    // Within the minute (either side): accepted.
+    for (n, micros) in [now - 30_000_000, now + 30_000_000].into_iter().enumerate() {
+        let d = seal_by_the_spec(
+            &cipher,
+            &open_text(0, "spec", b"skewed"),
+            200 + n as u64,
+            0,
+            micros,
+        );
+        peer.send_to(&d, l.dest()).expect("send");
+        l.expect_text("skewed");
+    }
+    l.assert_quiet();
+    let summary = l.summary();
+    let counts = Counts::of(&summary);
+    assert_eq!(counts.stale, stale, "{summary}");
+    assert_eq!(counts.received, 3, "{summary}");
+    assert_eq!(counts.forged + counts.replayed, 0, "{summary}");
+}
+
+#[test]
+fn keyless_listener_counts_sealed_datagrams_and_never_shows_them() {
+    if !isolate("keyless_listener_counts_sealed_datagrams_and_never_shows_them") {
+        return;
+    }
+    let dir = Dir::new("keyless");
+    let key = dir.key("k");
+    let sealed = capture_send(&["--key-file", &key, "secret"]);
+    let mut l = Listen::start(&[]);
+    let peer = udp("127.0.0.1:0");
+    run_ok(&["send", &l.dest(), "-k", &key, "hidden"], b"");
+    peer.send_to(&sealed, l.dest()).expect("send");
+    // Short sealed-looking datagrams: not shown as raw either.
+    peer.send_to(b"UDPM\x01\x01", l.dest()).expect("send");
+    peer.send_to(&sealed[..40], l.dest()).expect("send");
+    // Keyed --ack and ping get nothing back from a keyless listener.
+    let acked = run(
+        &["send", "--ack", "-t", "1s", "-k", &key, &l.dest(), "acked"],
+        b"",
+    );
+    assert_eq!(acked.code, 4, "{}", acked.stderr);
+    let ping = run(
+        &["ping", &l.dest(), "-k", &key, "-c", "1", "-W", "300ms"],
+        b"",
+    );
+    assert_eq!(ping.code, 4, "{}", ping.stdout);
+    run_ok(&["send", &l.dest(), "visible"], b"");
+    let v = l.expect_text("visible");
+    assert_eq!(v["kind"], "text", "{v}");
+    l.assert_quiet();
+    let summary = l.summary();
+    let mut counts = Counts::of(&summary);
+    // The acked text was sent at least once (retransmitted until the
+    // deadline), the ping once.
+    assert!(counts.sealed_no_key >= 6, "{summary}");
+    counts.sealed_no_key = 0;
+    assert_eq!(
+        counts,
+        Counts {
+            received: 1,
+            ..Counts::default()
+        },
+        "{summary}"
+    );
+    assert_eq!(count_in(&summary, "pings answered"), 0, "{summary}");
+    assert_eq!(count_in(&summary, "acks sent"), 0, "{summary}");
+}
+
+// ---------------------------------------------------------------- ack, ping, discovery
+
+#[test]
+fn acknowledged_send_with_a_key_shows_200_lines_once_in_order() {
+    if !isolate("acknowledged_send_with_a_key_shows_200_lines_once_in_order") {
+        return;
+    }
+    let dir = Dir::new("ack");
+    let key = dir.key("k");
+    let other = dir.key("other");
+    let mut l = Listen::start(&["--key-file", &key]);
+    let lines: Vec<String> = (0..200).map(|i| format!("line {i:03}")).collect();
+    let stdin = format!("{}\n", lines.join("\n"));
+    let sent = run_ok(
+        &["send", "--ack", "-k", &key, "-n", "acker", &l.dest(), "-"],
+        stdin.as_bytes(),
+    );
+    assert!(sent.stdout.is_empty(), "{:?}", sent.stdout);
+    let mut sender = None;
+    for (i, line) in lines.iter().enumerate() {
+        let v = l.expect_text(line);
+        assert_eq!(v["seq"], i as u64, "{v}");
+        assert_eq!(v["name"], "acker", "{v}");
+        let id = v["sender"].as_str().expect("sender").to_string();
+        assert_eq!(sender.get_or_insert(id.clone()), &id, "one sender");
+    }
+    l.assert_quiet();
+
+    // Another key, or none: nothing confirmed, nothing shown.
+    let wrong = run(
+        &[
+            "send",
+            "--ack",
+            "-t",
+            "1s",
+            "-k",
+            &other,
+            &l.dest(),
+            "wrong key",
+        ],
+        b"",
+    );
+    assert_eq!(wrong.code, 4, "{}", wrong.stderr);
+    let none = run(&["send", "--ack", "-t", "1s", &l.dest(), "no key"], b"");
+    assert_eq!(none.code, 4, "{}", none.stderr);
+    l.assert_quiet();
+    let summary = l.summary();
+    let counts = Counts::of(&summary);
+    assert_eq!(counts.received, 200, "{summary}");
+    assert!(count_in(&summary, "acks sent") >= 200, "{summary}");
+    assert_eq!(
+        counts.replayed, 0,
+        "retransmissions are sealed afresh: {summary}"
+    );
+    assert!(counts.forged >= 1 && counts.unsealed >= 1, "{summary}");
+}
+
+#[test]
+fn keyed_ping_gets_sealed_replies_and_others_get_none() {
+    if !isolate("keyed_ping_gets_sealed_replies_and_others_get_none") {
+        return;
+    }
+    let dir = Dir::new("ping");
+    let key = dir.key("k");
+    let other = dir.key("other");
+    let mut l = Listen::start(&["--key-file", &key]);
+    let ok = run_ok(
+        &["ping", &l.dest(), "-k", &key, "-c", "3", "-i", "100ms"],
+        b"",
+    );
+    let replies = ok
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("reply from"))
+        .count();
+    assert_eq!(replies, 3, "{}", ok.stdout);
+    assert!(ok.stdout.contains("3 sent, 3 received"), "{}", ok.stdout);
+    for args in [
+        vec!["ping", &l.dest(), "-c", "2", "-i", "100ms", "-W", "300ms"],
+        vec![
+            "ping",
+            &l.dest(),
+            "-k",
+            &other,
+            "-c",
+            "2",
+            "-i",
+            "100ms",
+            "-W",
+            "300ms",
+        ],
+    ] {
+        let none = run(&args, b"");
+        assert_eq!(none.code, 4, "{args:?}: {} {}", none.stdout, none.stderr);
+        assert!(
+            none.stdout.contains("2 sent, 0 received"),
+            "{}",
+            none.stdout
+        );
+        assert!(!none.stdout.contains("reply from"), "{}", none.stdout);
+    }
+
+    // The pong itself is sealed, opens with the key and echoes the ping.
+    let k = read_key(&key);
+    let mut sealer = Sealer::new(&k);
+    let mut open = Vec::new();
+    let ping = Ping {
+        sender: 0xfeed,
+        seq: 42,
+        stamp: 0x0123_4567_89ab_cdef,
+    };
+    wire::encode(&Message::Ping(ping), wire::MAX_DATAGRAM_V4, &mut open).expect("encode");
+    let peer = udp("127.0.0.1:0");
+    peer.send_to(sealer.seal(&open), l.dest()).expect("send");
+    let mut buf = [0u8; 2048];
+    let (len, from) = peer.recv_from(&mut buf).expect("a pong");
+    assert_eq!(from.port(), l.port());
+    let pong = &buf[..len];
+    assert!(pong.starts_with(b"UDPM\x01\x01"), "{pong:02x?}");
+    assert!(
+        !pong.windows(8).any(|w| w == ping.stamp.to_le_bytes()),
+        "stamp in clear"
+    );
+    let mut plain = Vec::new();
+    Opener::new(&k)
+        .open(pong, &mut plain, SystemTime::now())
+        .expect("the pong opens with the key");
+    assert_eq!(wire::decode_body(&plain), Ok(Message::Pong(ping)));
+    let summary = l.summary();
+    let counts = Counts::of(&summary);
+    assert_eq!(count_in(&summary, "pings answered"), 4, "{summary}");
+    assert_eq!((counts.unsealed, counts.forged), (2, 2), "{summary}");
+}
+
+/// Runs `udpmsg discover --interface lo -p port --json ...`; the JSON lines.
+fn discover(port: u16, extra: &[&str]) -> Vec<Value> {
+    let port = port.to_string();
+    let mut args = vec!["discover", "--interface", "lo", "-p", &port, "--json"];
+    args.extend_from_slice(extra);
+    let run = run_ok(&args, b"");
+    run.stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+#[test]
+fn keyed_discovery_finds_only_listeners_with_the_same_key() {
+    if !isolate("keyed_discovery_finds_only_listeners_with_the_same_key") {
+        return;
+    }
+    let dir = Dir::new("discover");
+    let key = dir.key("k");
+    let other = dir.key("other");
+    // Bound to every address: discovery on lo goes to 127.255.255.255.
+    let mut l = Listen::start(&["--bind", "", "-n", "keyed-peer", "--key-file", &key]);
+    let found = discover(l.port(), &["-k", &key, "-t", "3s", "--expect", "1"]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["name"], "keyed-peer", "{}", found[0]);
+    let addrs = found[0]["addrs"].as_array().expect("addrs");
+    assert!(
+        addrs
+            .iter()
+            .any(|a| a == format!("127.0.0.1:{}", l.port()).as_str()),
+        "{}",
+        found[0]
+    );
+    assert!(discover(l.port(), &["-t", "700ms"]).is_empty(), "keyless");
+    assert!(
+        discover(l.port(), &["-k", &other, "-t", "700ms"]).is_empty(),
+        "another key"
+    );
+
+    // A sealed probe by hand: the sealed answer is never larger than it.
+    let k = read_key(&key);
+    let mut sealer = Sealer::new(&k);
+    let peer = udp("127.0.0.1:0");
+    let mut open = Vec::new();
+    let pad = [0u8; 300];
+    let probe = Probe {
+        instance: 1,
+        token: 0xabcd,
+        pad: &pad,
+    };
+    wire::encode(&Message::Probe(probe), wire::MAX_DATAGRAM_V4, &mut open).expect("encode");
+    let sealed_probe = sealer.seal(&open).to_vec();
+    peer.send_to(&sealed_probe, l.dest()).expect("send probe");
+    let mut buf = [0u8; 2048];
+    let (len, _) = peer.recv_from(&mut buf).expect("an answer");
+    assert!(
+        len <= sealed_probe.len(),
+        "answer {len} > probe {}",
+        sealed_probe.len()
+    );
+    let mut plain = Vec::new();
+    Opener::new(&k)
+        .open(&buf[..len], &mut plain, SystemTime::now())
+        .expect("a sealed answer");
+    match wire::decode_body(&plain) {
+        Ok(Message::Answer(a)) => {
+            assert_eq!((a.token, a.name, a.port), (0xabcd, "keyed-peer", l.port()));
+        }
+        other => panic!("not an answer: {other:?}"),
+    }
+    // An unpadded sealed probe gets nothing back.
+    open.clear();
+    let bare = Probe {
+        instance: 2,
+        token: 1,
+        pad: &[],
+    };
+    wire::encode(&Message::Probe(bare), wire::MAX_DATAGRAM_V4, &mut open).expect("encode");
+    peer.send_to(sealer.seal(&open), l.dest())
+        .expect("send probe");
+    peer.set_read_timeout(Some(QUIET)).expect("timeout");
+    assert!(
+        peer.recv_from(&mut buf).is_err(),
+        "an unpadded probe was answered"
+    );
+
+    // Keyless discovery still finds a keyless listener on another port.
+    let plain_listener = Listen::start(&["--bind", "", "-n", "plain-peer"]);
+    let found = discover(plain_listener.port(), &["-t", "3s", "--expect", "1"]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["name"], "plain-peer");
+    assert!(
+        discover(plain_listener.port(), &["-k", &key, "-t", "700ms"]).is_empty(),
+        "a keyed scan counts only sealed answers"
+    );
+    l.assert_quiet();
+    let summary = l.summary();
+    let counts = Counts::of(&summary);
+    assert!(count_in(&summary, "probes answered") >= 2, "{summary}");
+    assert!(counts.unsealed >= 1 && counts.forged >= 1, "{summary}");
+}
+
+// ---------------------------------------------------------------- flood
+
+/// Hostile datagrams in the flood.
+const FLOOD: usize = 30_000;
+/// Datagrams between two markers (the listener's queue holds far more).
+const BATCH: usize = 500;
+/// Largest growth of the listener's peak memory the flood may cause.
+const MAX_GROWTH_KIB: u64 = 16 * 1024;
+
+#[test]
+fn flood_of_forged_and_replayed_sealed_datagrams_is_survived_in_bounded_memory() {
+    if !isolate("flood_of_forged_and_replayed_sealed_datagrams_is_survived_in_bounded_memory") {
+        return;
+    }
+    let started = Instant::now();
+    let dir = Dir::new("flood");
+    let key = dir.key("k");
+    let other = dir.key("other");
+    let k = read_key(&key);
+    let mut l = Listen::start(&["--key-file", &key]);
+    let peer = udp("127.0.0.1:0");
+    let mut rng = Rng(SEED);
+    let mut expected = Counts::default();
+
+    // Shown once each: the markers and a first real message (all replayed
+    // later). Sealed by the library, as `udpmsg send` would.
+    let mut markers = Sealer::new(&k);
+    let first = capture_send(&["-k", &key, "first"]);
+    peer.send_to(&first, l.dest()).expect("send");
+    l.expect_text("first");
+    expected.received += 1;
+    let mut shown: Vec<Vec<u8>> = vec![first];
+    // Sources of forgeries: real sealed datagrams never sent as they are.
+    let mut sources = Sealer::new(&k);
+    let mut strangers = Sealer::new(&read_key(&other));
+    let (rss_before, hwm_before) = memory_kib(l.pid());
+
+    let mut sent = 0usize;
+    let mut batch_no = 0u64;
+    while sent < FLOOD {
+        for _ in 0..BATCH.min(FLOOD - sent) {
+            let d = match rng.below(8) {
+                // Random bytes: raw.
+                0 => {
+                    let len = rng.below(1500);
+                    rng.bytes(len)
+                }
+                // The sealed header, then anything.
+                1 => {
+                    let mut d = b"UDPM\x01\x01".to_vec();
+                    let max = if rng.below(100) == 0 { 60_000 } else { 1200 };
+                    let len = rng.below(max);
+                    d.extend(rng.bytes(len));
+                    d
+                }
+                // A real sealed datagram, truncated.
+                2 => {
+                    let len = rng.below(300);
+                    let body = rng.bytes(len);
+                    let mut d = sources.seal(&open_text(0, "src", &body)).to_vec();
+                    d.truncate(rng.below(d.len()));
+                    d
+                }
+                // A real sealed datagram with 1 to 3 bits flipped.
+                3 | 4 => {
+                    let len = rng.below(300);
+                    let body = rng.bytes(len);
+                    let mut d = sources.seal(&open_text(0, "src", &body)).to_vec();
+                    // Distinct bits, so the flips never cancel out.
+                    let mut bits = Vec::new();
+                    for _ in 0..=rng.below(3) {
+                        let bit = rng.below(d.len() * 8);
+                        if !bits.contains(&bit) {
+                            bits.push(bit);
+                            d[bit / 8] ^= 1 << (bit % 8);
+                        }
+                    }
+                    d
+                }
+                // Sealed with another key.
+                5 => strangers.seal(&open_text(0, "stranger", b"x")).to_vec(),
+                // A replay of something already shown.
+                _ => {
+                    let d = shown[rng.below(shown.len())].clone();
+                    peer.send_to(&d, l.dest()).expect("send replay");
+                    expected.replayed += 1;
+                    sent += 1;
+                    continue;
+                }
+            };
+            peer.send_to(&d, l.dest()).expect("send flood datagram");
+            expected.add_refused(&d);
+            sent += 1;
+        }
+        let text = format!("marker {batch_no}");
+        let marker = markers
+            .seal(&open_text(batch_no, "marker", text.as_bytes()))
+            .to_vec();
+        peer.send_to(&marker, l.dest()).expect("send marker");
+        let v = l.json();
+        assert_eq!(v["text"], text.as_str(), "only markers are shown: {v}");
+        expected.received += 1;
+        shown.push(marker);
+        batch_no += 1;
+    }
+    l.assert_alive();
+    let (rss_after, hwm_after) = memory_kib(l.pid());
+    eprintln!(
+        "flood of {sent} in {batch_no} batches, {:?}: VmRSS {rss_before} -> {rss_after} KiB, \
+         VmHWM {hwm_before} -> {hwm_after} KiB; expected {expected:?}",
+        started.elapsed()
+    );
+    assert!(
+        hwm_after.saturating_sub(rss_before) < MAX_GROWTH_KIB,
+        "memory grew from {rss_before} KiB to a peak of {hwm_after} KiB"
+    );
+
+    // Still listening to the real thing.
+    run_ok(
+        &["send", &l.dest(), "-k", &key, "after", "the", "flood"],
+        b"",
+    );
+    l.expect_text("after the flood");
+    expected.received += 1;
+    l.assert_quiet();
+    let summary = l.summary();
+    eprintln!("{summary}");
+    let mut counts = Counts::of(&summary);
+    // Only a run slower than a minute could make replays stale.
+    counts.replayed += counts.stale;
+    counts.stale = 0;
+    assert_eq!(counts, expected, "{summary}");
+    if summary.contains("dropped by the kernel") {
+        assert_eq!(count_in(&summary, "dropped by the kernel"), 0, "{summary}");
+    }
+}
