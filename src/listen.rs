@@ -182,7 +182,7 @@ pub struct Listener {
     socket: UdpSocket,
     config: Config,
     stats: Stats,
-    buf: Vec<u8>,
+    batch: net::RecvBatch,
     reply: Vec<u8>,
     /// Random id of this listener process (one peer, however many addresses).
     instance: u64,
@@ -208,7 +208,8 @@ impl Listener {
             socket,
             config,
             stats: Stats::default(),
-            buf: vec![0; wire::MAX_DATAGRAM + 1],
+            // One byte more than any datagram, so an oversized read shows.
+            batch: net::RecvBatch::new(net::RECV_BATCH, wire::MAX_DATAGRAM + 1),
             reply: Vec::with_capacity(512),
             instance: crate::send::random_id(),
             port: local.map_or(0, |a| a.port()),
@@ -274,21 +275,55 @@ impl Listener {
         if self.count_reached() {
             return Ok(Some(Stop::Count));
         }
+        // The batch's buffers stay borrowed while datagrams are handled.
+        let mut batch = std::mem::take(&mut self.batch);
+        let result = self.drain_batches(&mut batch, sink);
+        self.batch = batch;
+        result
+    }
+
+    fn drain_batches(
+        &mut self,
+        batch: &mut net::RecvBatch,
+        sink: &mut dyn Sink,
+    ) -> io::Result<Option<Stop>> {
         loop {
-            let (len, arrival) = match net::recv_with_local(&self.socket, &mut self.buf) {
-                Ok(got) => got,
+            let count = match batch.recv(&self.socket) {
+                Ok(count) => count,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 // The ICMP echo of a reply we sent to a port that closed since.
                 Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
                 Err(e) => return Err(e),
             };
-            let from = crate::addr::display_addr(arrival.from);
-            if self.handle(len, from, arrival.local, sink).is_err() {
-                return Ok(Some(Stop::OutputClosed));
+            // One clock read per batch: its datagrams arrived together.
+            let at = SystemTime::now();
+            for i in 0..count {
+                let Some((bytes, arrival, truncated)) = batch.get(i) else {
+                    continue;
+                };
+                let from = crate::addr::display_addr(arrival.from);
+                let shown = if truncated || bytes.len() > wire::MAX_DATAGRAM {
+                    // Cannot happen on UDP, but a cut read must not pass as whole.
+                    self.stats.malformed += 1;
+                    sink.notice(&Notice::Malformed {
+                        from,
+                        error: &DecodeError::TooLong,
+                    })
+                } else {
+                    self.dispatch(bytes, at, from, arrival.local, sink)
+                };
+                if shown.is_err() {
+                    return Ok(Some(Stop::OutputClosed));
+                }
+                if self.count_reached() {
+                    return Ok(Some(Stop::Count));
+                }
             }
-            if self.count_reached() {
-                return Ok(Some(Stop::Count));
+            // A short batch means the queue is empty: new datagrams will
+            // raise a new readiness event.
+            if count < net::RECV_BATCH {
+                return Ok(None);
             }
         }
     }
@@ -297,31 +332,6 @@ impl Listener {
         self.config
             .count
             .is_some_and(|count| self.stats.shown() >= count)
-    }
-
-    /// Handles one datagram of `len` bytes in `self.buf`.
-    fn handle(
-        &mut self,
-        len: usize,
-        from: SocketAddr,
-        local: Option<Local>,
-        sink: &mut dyn Sink,
-    ) -> io::Result<()> {
-        let at = SystemTime::now();
-        if len > wire::MAX_DATAGRAM {
-            // Cannot happen on UDP, but a truncated read must not pass as whole.
-            self.stats.malformed += 1;
-            return sink.notice(&Notice::Malformed {
-                from,
-                error: &DecodeError::TooLong,
-            });
-        }
-        // Split the borrow: the datagram stays in `buf` while replies are
-        // encoded into `reply`.
-        let buf = std::mem::take(&mut self.buf);
-        let result = self.dispatch(&buf[..len], at, from, local, sink);
-        self.buf = buf;
-        result
     }
 
     fn dispatch(

@@ -246,44 +246,7 @@ pub fn recv_with_local(socket: &impl AsRawFd, buf: &mut [u8]) -> io::Result<(usi
                 "datagram from an unknown address family",
             )
         })?;
-        let mut v4: Option<Local> = None;
-        let mut v6: Option<Local> = None;
-        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
-        while !cmsg.is_null() {
-            let hdr = std::ptr::read_unaligned(cmsg);
-            let data = libc::CMSG_DATA(cmsg);
-            if hdr.cmsg_level == libc::IPPROTO_IP && hdr.cmsg_type == libc::IP_PKTINFO {
-                let info: libc::in_pktinfo = std::ptr::read_unaligned(data.cast());
-                // ipi_spec_dst is the interface's own address: for a
-                // broadcast it differs from the header destination.
-                let spec = Ipv4Addr::from(u32::from_be(info.ipi_spec_dst.s_addr));
-                let dst = Ipv4Addr::from(u32::from_be(info.ipi_addr.s_addr));
-                let addr = if spec == dst || !spec.is_unspecified() {
-                    spec
-                } else {
-                    Ipv4Addr::UNSPECIFIED
-                };
-                v4 = Some(Local {
-                    addr: addr.into(),
-                    ifindex: info.ipi_ifindex as u32,
-                });
-            } else if hdr.cmsg_level == libc::IPPROTO_IPV6 && hdr.cmsg_type == libc::IPV6_PKTINFO {
-                let info: libc::in6_pktinfo = std::ptr::read_unaligned(data.cast());
-                let dst = Ipv6Addr::from(info.ipi6_addr.s6_addr);
-                let addr = if dst.is_multicast() {
-                    Ipv6Addr::UNSPECIFIED
-                } else {
-                    dst
-                };
-                v6 = Some(Local {
-                    addr: addr.into(),
-                    ifindex: info.ipi6_ifindex,
-                });
-            }
-            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
-        }
-        // For IPv4 (also IPv4-mapped) prefer IP_PKTINFO's interface address.
-        let local = v4.or(v6);
+        let local = parse_pktinfo(&msg);
         Ok((n as usize, Arrival { from, local }))
     }
 }
@@ -413,4 +376,162 @@ fn sockaddr_to_std(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
         }
         _ => None,
     }
+}
+
+/// Datagrams received per `recvmmsg` call.
+pub const RECV_BATCH: usize = 32;
+
+/// Buffers for receiving many datagrams in one system call (`recvmmsg`),
+/// each with its sender and arrival addresses.
+pub struct RecvBatch {
+    slot: usize,
+    data: Vec<u8>,
+    names: Vec<libc::sockaddr_storage>,
+    controls: Vec<Control>,
+    iovs: Vec<libc::iovec>,
+    msgs: Vec<libc::mmsghdr>,
+    len: usize,
+}
+
+impl Default for RecvBatch {
+    fn default() -> Self {
+        RecvBatch {
+            slot: 0,
+            data: Vec::new(),
+            names: Vec::new(),
+            controls: Vec::new(),
+            iovs: Vec::new(),
+            msgs: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl RecvBatch {
+    /// Room for `count` datagrams of up to `slot` bytes each. Pages are only
+    /// touched as datagrams fill them, so small datagrams cost little memory.
+    pub fn new(count: usize, slot: usize) -> Self {
+        // SAFETY: sockaddr_storage and mmsghdr are plain C structs for which
+        // all-zero bytes are a valid value.
+        let (names, msgs) = unsafe {
+            (
+                vec![std::mem::zeroed::<libc::sockaddr_storage>(); count],
+                vec![std::mem::zeroed::<libc::mmsghdr>(); count],
+            )
+        };
+        RecvBatch {
+            slot,
+            data: vec![0; count * slot],
+            names,
+            controls: (0..count).map(|_| Control([0; 128])).collect(),
+            iovs: vec![
+                libc::iovec {
+                    iov_base: std::ptr::null_mut(),
+                    iov_len: 0,
+                };
+                count
+            ],
+            msgs,
+            len: 0,
+        }
+    }
+
+    /// Receives up to the batch size without blocking; returns how many
+    /// arrived (`WouldBlock` when none).
+    pub fn recv(&mut self, socket: &impl AsRawFd) -> io::Result<usize> {
+        let count = self.msgs.len();
+        for i in 0..count {
+            self.iovs[i] = libc::iovec {
+                iov_base: self.data[i * self.slot..].as_mut_ptr().cast(),
+                iov_len: self.slot,
+            };
+            let hdr = &mut self.msgs[i].msg_hdr;
+            hdr.msg_name = (&mut self.names[i] as *mut libc::sockaddr_storage).cast();
+            hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            hdr.msg_iov = &mut self.iovs[i];
+            hdr.msg_iovlen = 1;
+            hdr.msg_control = self.controls[i].0.as_mut_ptr().cast();
+            hdr.msg_controllen = self.controls[i].0.len();
+            hdr.msg_flags = 0;
+            self.msgs[i].msg_len = 0;
+        }
+        // SAFETY: every msghdr points into buffers owned by self that live
+        // as long as the call and have the lengths stated.
+        let n = unsafe {
+            libc::recvmmsg(
+                socket.as_raw_fd(),
+                self.msgs.as_mut_ptr(),
+                count as libc::c_uint,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        if n < 0 {
+            self.len = 0;
+            return Err(io::Error::last_os_error());
+        }
+        self.len = n as usize;
+        Ok(self.len)
+    }
+
+    /// Datagram `i` of the last [`Self::recv`]: its bytes, addresses, and
+    /// whether it was cut to the slot size.
+    pub fn get(&self, i: usize) -> Option<(&[u8], Arrival, bool)> {
+        if i >= self.len {
+            return None;
+        }
+        let msg = &self.msgs[i];
+        let len = (msg.msg_len as usize).min(self.slot);
+        let bytes = &self.data[i * self.slot..i * self.slot + len];
+        let from = sockaddr_to_std(&self.names[i])?;
+        let truncated = msg.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
+        // SAFETY: the kernel filled msg_control/msg_controllen for this
+        // message; the walk stays inside them.
+        let local = unsafe { parse_pktinfo(&msg.msg_hdr) };
+        Some((bytes, Arrival { from, local }, truncated))
+    }
+}
+
+/// Reads IP_PKTINFO / IPV6_PKTINFO from a received message's control data.
+///
+/// # Safety
+/// `msg` must be a msghdr filled by a successful recvmsg/recvmmsg, whose
+/// msg_control buffer is still alive.
+unsafe fn parse_pktinfo(msg: &libc::msghdr) -> Option<Local> {
+    let mut v4: Option<Local> = None;
+    let mut v6: Option<Local> = None;
+    // SAFETY: per the function's contract; CMSG_* stay inside msg_controllen.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(msg);
+        while !cmsg.is_null() {
+            let hdr = std::ptr::read_unaligned(cmsg);
+            let data = libc::CMSG_DATA(cmsg);
+            if hdr.cmsg_level == libc::IPPROTO_IP && hdr.cmsg_type == libc::IP_PKTINFO {
+                let info: libc::in_pktinfo = std::ptr::read_unaligned(data.cast());
+                // ipi_spec_dst is the interface's own address, also for a
+                // datagram sent to a broadcast address.
+                let spec = Ipv4Addr::from(u32::from_be(info.ipi_spec_dst.s_addr));
+                v4 = Some(Local {
+                    addr: spec.into(),
+                    ifindex: info.ipi_ifindex as u32,
+                });
+            } else if hdr.cmsg_level == libc::IPPROTO_IPV6 && hdr.cmsg_type == libc::IPV6_PKTINFO
+            {
+                let info: libc::in6_pktinfo = std::ptr::read_unaligned(data.cast());
+                let dst = Ipv6Addr::from(info.ipi6_addr.s6_addr);
+                let addr = if dst.is_multicast() {
+                    Ipv6Addr::UNSPECIFIED
+                } else {
+                    dst
+                };
+                v6 = Some(Local {
+                    addr: addr.into(),
+                    ifindex: info.ipi6_ifindex,
+                });
+            }
+            cmsg = libc::CMSG_NXTHDR(msg, cmsg);
+        }
+    }
+    // For IPv4 (also IPv4-mapped) prefer IP_PKTINFO's interface address.
+    v4.or(v6)
 }
