@@ -383,6 +383,7 @@ pub const RECV_BATCH: usize = 32;
 
 /// Buffers for receiving many datagrams in one system call (`recvmmsg`),
 /// each with its sender and arrival addresses.
+#[derive(Default)]
 pub struct RecvBatch {
     slot: usize,
     data: Vec<u8>,
@@ -391,20 +392,6 @@ pub struct RecvBatch {
     iovs: Vec<libc::iovec>,
     msgs: Vec<libc::mmsghdr>,
     len: usize,
-}
-
-impl Default for RecvBatch {
-    fn default() -> Self {
-        RecvBatch {
-            slot: 0,
-            data: Vec::new(),
-            names: Vec::new(),
-            controls: Vec::new(),
-            iovs: Vec::new(),
-            msgs: Vec::new(),
-            len: 0,
-        }
-    }
 }
 
 impl RecvBatch {
@@ -515,8 +502,7 @@ unsafe fn parse_pktinfo(msg: &libc::msghdr) -> Option<Local> {
                     addr: spec.into(),
                     ifindex: info.ipi_ifindex as u32,
                 });
-            } else if hdr.cmsg_level == libc::IPPROTO_IPV6 && hdr.cmsg_type == libc::IPV6_PKTINFO
-            {
+            } else if hdr.cmsg_level == libc::IPPROTO_IPV6 && hdr.cmsg_type == libc::IPV6_PKTINFO {
                 let info: libc::in6_pktinfo = std::ptr::read_unaligned(data.cast());
                 let dst = Ipv6Addr::from(info.ipi6_addr.s6_addr);
                 let addr = if dst.is_multicast() {

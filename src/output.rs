@@ -25,6 +25,9 @@ pub struct ListenOutput<W: Write> {
     format: Format,
     verbose: bool,
     line: String,
+    /// The last timestamp formatted: datagrams of one batch share it.
+    ts_at: Option<SystemTime>,
+    ts: String,
 }
 
 impl<W: Write> ListenOutput<W> {
@@ -34,21 +37,31 @@ impl<W: Write> ListenOutput<W> {
             format,
             verbose,
             line: String::with_capacity(256),
+            ts_at: None,
+            ts: String::with_capacity(32),
         }
     }
 }
 
 impl<W: Write> Sink for ListenOutput<W> {
     fn event(&mut self, event: &Event<'_>) -> io::Result<()> {
+        let at = match event {
+            Event::Text { at, .. } | Event::Raw { at, .. } | Event::Gap { at, .. } => *at,
+        };
+        if self.ts_at != Some(at) {
+            self.ts.clear();
+            let _ = write!(self.ts, "{}", Timestamp(at));
+            self.ts_at = Some(at);
+        }
         match self.format {
             Format::Json => {
-                serde_json::to_writer(&mut self.out, &JsonEvent::from(event))?;
+                serde_json::to_writer(&mut self.out, &JsonEvent::new(event, &self.ts))?;
                 self.out.write_all(b"\n")
             }
             Format::Text => {
                 self.line.clear();
                 // Writing to a String cannot fail.
-                let _ = write_text_event(&mut self.line, event);
+                let _ = write_text_event(&mut self.line, event, &self.ts);
                 self.line.push('\n');
                 self.out.write_all(self.line.as_bytes())
             }
@@ -70,16 +83,12 @@ impl<W: Write> Sink for ListenOutput<W> {
     }
 }
 
-fn write_text_event(s: &mut String, event: &Event<'_>) -> fmt::Result {
+fn write_text_event(s: &mut String, event: &Event<'_>, ts: &str) -> fmt::Result {
     match event {
         Event::Text {
-            at,
-            from,
-            name,
-            body,
-            ..
+            from, name, body, ..
         } => {
-            write!(s, "{} {} ", Timestamp(*at), from)?;
+            write!(s, "{ts} {from} ")?;
             escape_into(s, name);
             match std::str::from_utf8(body) {
                 Ok(text) => {
@@ -89,8 +98,8 @@ fn write_text_event(s: &mut String, event: &Event<'_>) -> fmt::Result {
                 Err(_) => write!(s, " [hex]: {}", Hex(body))?,
             }
         }
-        Event::Raw { at, from, bytes } => {
-            write!(s, "{} {} ", Timestamp(*at), from)?;
+        Event::Raw { from, bytes, .. } => {
+            write!(s, "{ts} {from} ")?;
             match std::str::from_utf8(bytes) {
                 Ok(text) => {
                     s.push_str("[raw]: ");
@@ -100,18 +109,16 @@ fn write_text_event(s: &mut String, event: &Event<'_>) -> fmt::Result {
             }
         }
         Event::Gap {
-            at,
             from,
             sender,
             first,
             last,
+            ..
         } => {
             let n = last - first + 1;
             write!(
                 s,
-                "{} {} [gap]: {n} message(s) never arrived (sender {}, seq {first}..={last})",
-                Timestamp(*at),
-                from,
+                "{ts} {from} [gap]: {n} message(s) never arrived (sender {}, seq {first}..={last})",
                 Id(*sender)
             )?;
         }
@@ -138,8 +145,7 @@ fn escape_into(s: &mut String, text: &str) {
 /// One JSON line of `listen --json`; the schema is documented in the README.
 #[derive(Serialize)]
 struct JsonEvent<'a> {
-    #[serde(serialize_with = "display")]
-    ts: Timestamp,
+    ts: &'a str,
     #[serde(serialize_with = "display")]
     from: SocketAddr,
     kind: &'static str,
@@ -166,20 +172,20 @@ struct JsonEvent<'a> {
     missing: Option<u64>,
 }
 
-impl<'a> From<&'a Event<'a>> for JsonEvent<'a> {
-    fn from(event: &'a Event<'a>) -> Self {
+impl<'a> JsonEvent<'a> {
+    fn new(event: &'a Event<'a>, ts: &'a str) -> Self {
         match event {
             Event::Text {
-                at,
                 from,
                 name,
                 body,
                 sender,
                 seq,
+                ..
             } => {
                 let text = std::str::from_utf8(body).ok();
                 JsonEvent {
-                    ts: Timestamp(*at),
+                    ts,
                     from: *from,
                     kind: "text",
                     name: Some(name),
@@ -192,10 +198,10 @@ impl<'a> From<&'a Event<'a>> for JsonEvent<'a> {
                     missing: None,
                 }
             }
-            Event::Raw { at, from, bytes } => {
+            Event::Raw { from, bytes, .. } => {
                 let text = std::str::from_utf8(bytes).ok();
                 JsonEvent {
-                    ts: Timestamp(*at),
+                    ts,
                     from: *from,
                     kind: "raw",
                     name: None,
@@ -209,13 +215,13 @@ impl<'a> From<&'a Event<'a>> for JsonEvent<'a> {
                 }
             }
             Event::Gap {
-                at,
                 from,
                 sender,
                 first,
                 last,
+                ..
             } => JsonEvent {
-                ts: Timestamp(*at),
+                ts,
                 from: *from,
                 kind: "gap",
                 name: None,

@@ -539,6 +539,30 @@ fn send_to_link_local_ipv6_with_scope_reaches_listener() {
         "ip",
         &["-6", "addr", "add", "fe80::1/64", "dev", "v0", "nodad"],
     );
+    // The veth carrier comes up asynchronously (linkwatch); until then the
+    // address may not be usable and a send leaves through v0 to v1 instead
+    // of being delivered locally. Wait (bounded) for carrier and address.
+    let end = std::time::Instant::now() + WAIT;
+    loop {
+        let link = run_ok("ip", &["-o", "link", "show", "v0"]);
+        let addr = run_ok("ip", &["-o", "-6", "addr", "show", "dev", "v0"]);
+        // The local route is what makes a send to fe80::1 stay on this host;
+        // it appears a moment after the address.
+        let local = run_ok("ip", &["-6", "route", "show", "table", "local"]);
+        let ready = link.contains("LOWER_UP")
+            && local.contains("local fe80::1 dev v0")
+            && !addr
+                .lines()
+                .any(|l| l.contains("fe80::1/64") && l.contains("tentative"));
+        if ready {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "v0 never became ready: {link} {addr}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     // "3: v0@v1: <...>": the interface index, for the numeric scope form.
     let link = run_ok("ip", &["-o", "link", "show", "v0"]);
     let index = link.split(':').next().expect("index").trim().to_string();
