@@ -195,7 +195,7 @@ fn run_send_acked(
     }
     let config = deliver::Config {
         timeout: args.timeout.unwrap_or(deliver::DEFAULT_TIMEOUT),
-        retries: args.retries.unwrap_or(deliver::DEFAULT_RETRIES),
+        retries: args.retries,
     };
     let shown = addr::display_addr(dest.addr);
     let result = if from_stdin {

@@ -143,7 +143,7 @@ pub struct SendArgs {
     #[arg(short, long, value_name = "DUR", value_parser = parse_duration, requires = "ack")]
     pub timeout: Option<Duration>,
 
-    /// With --ack: retransmissions per message [default: 12]
+    /// With --ack: retransmissions per message [default: as many as fit in 4s]
     #[arg(short, long, value_name = "N", requires = "ack")]
     pub retries: Option<u32>,
 
@@ -194,7 +194,7 @@ pub struct PingArgs {
     pub port: Option<String>,
 
     /// Stop after N pings (default: until Ctrl-C)
-    #[arg(short, long, value_name = "N")]
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
 
     /// Time between pings; 0 sends the next as soon as a reply arrives

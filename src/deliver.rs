@@ -33,16 +33,20 @@ pub const MAX_RTO: Duration = Duration::from_millis(250);
 pub const MAX_BACKOFF: Duration = Duration::from_millis(200);
 /// Default deadline for a whole `send --ack`.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Default retransmissions per message.
-pub const DEFAULT_RETRIES: u32 = 12;
+/// How long one message is retransmitted before it is given up on (unless
+/// `--retries` or the deadline stops it sooner). Shorter than the listener's
+/// gap wait (6 s), so a listener never skips a message its sender is still
+/// trying to deliver.
+pub const MESSAGE_PATIENCE: Duration = Duration::from_secs(4);
 
 /// How hard to try.
 #[derive(Debug, Clone, Copy)]
 pub struct Config {
     /// Deadline for the whole send.
     pub timeout: Duration,
-    /// Retransmissions per message after the first try.
-    pub retries: u32,
+    /// Retransmissions per message after the first try; `None`: as many as
+    /// fit in [`MESSAGE_PATIENCE`].
+    pub retries: Option<u32>,
 }
 
 /// How a confirmed send went.
@@ -172,6 +176,7 @@ pub fn send_acked(
             break;
         }
         // Fill the window from the source.
+        let mut input_pending = false;
         while !input_done && flights.front().map_or(0, |f| next_seq - f.seq) < WINDOW {
             match source.next()? {
                 Next::Message(body) => {
@@ -209,7 +214,10 @@ pub fn send_acked(
                     flights.push_back(flight);
                     next_seq += 1;
                 }
-                Next::Pending => break,
+                Next::Pending => {
+                    input_pending = true;
+                    break;
+                }
                 Next::End => input_done = true,
             }
         }
@@ -218,13 +226,17 @@ pub fn send_acked(
         }
         // Retransmit what is due; give up on what ran out of retries.
         let now = Instant::now();
+        let out_of_tries = |f: &Flight| {
+            config.retries.is_some_and(|r| f.tries > r)
+                || now.saturating_duration_since(f.first_sent) >= MESSAGE_PATIENCE
+        };
         let reorder = rtt.srtt.map_or(Duration::from_millis(1), |s| s / 4);
         let lost = |f: &Flight| latest_acked_sent.is_some_and(|t| f.last_sent + reorder < t);
         for flight in flights
             .iter_mut()
             .filter(|f| !f.done && (f.due <= now || lost(f)))
         {
-            if flight.tries > config.retries {
+            if out_of_tries(flight) {
                 flight.done = true;
                 report.unconfirmed += 1;
                 continue;
@@ -235,6 +247,12 @@ pub fn send_acked(
         pop_done(&mut flights);
         if input_done && flights.is_empty() {
             break;
+        }
+        // Giving up may have made room in the window: fill it now rather
+        // than sleep (nothing else may come to wake us).
+        let room = flights.front().map_or(0, |f| next_seq - f.seq) < WINDOW;
+        if !input_done && !input_pending && room {
+            continue;
         }
         let next_due = flights.iter().filter(|f| !f.done).map(|f| f.due).min();
         let wake_at = next_due.map_or(deadline, |d| d.min(deadline));
@@ -274,9 +292,11 @@ pub fn send_acked(
             }
             flight.done = true;
             report.confirmed += 1;
-            latest_acked_sent =
-                Some(latest_acked_sent.map_or(flight.last_sent, |t| t.max(flight.last_sent)));
+            // Only an ack of a message sent once says for sure which copy
+            // arrived (Karn's rule); others could make sound ones look lost.
             if flight.tries == 1 {
+                latest_acked_sent =
+                    Some(latest_acked_sent.map_or(flight.last_sent, |t| t.max(flight.last_sent)));
                 rtt.sample(flight.first_sent.elapsed());
             }
         }

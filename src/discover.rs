@@ -135,8 +135,14 @@ pub fn discover(config: &Config, trace: &mut dyn FnMut(&Trace<'_>)) -> io::Resul
             });
             let _ = wire::encode(&message, wire::MAX_DATAGRAM_V4, &mut probe);
             sent_at.push(now);
-            let sealed = envelope.outgoing(&probe);
-            send_round(&targets, config.port, sealed, &v4, v6.as_ref(), trace);
+            send_round(
+                &targets,
+                config.port,
+                &probe,
+                &mut envelope,
+                (&v4, v6.as_ref()),
+                trace,
+            );
             continue;
         }
         if now >= deadline || config.expect.is_some_and(|n| peers.len() >= n) {
@@ -219,22 +225,25 @@ fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
         net::BindOptions {
             reuse_addr: false,
             recv_buffer: 1 << 20,
+            broadcast: addr.is_ipv4(),
         },
     )?;
     net::enable_pktinfo(&socket, addr.is_ipv6());
     Ok(socket)
 }
 
-/// Sends one probe to every target: each IPv4 broadcast address out of its
+/// Sends one probe to every target, each copy sealed afresh when keyed: each IPv4 broadcast address out of its
 /// own interface, and the IPv6 group on each IPv6 interface.
 fn send_round(
     targets: &[Target],
     port: u16,
     probe: &[u8],
-    v4: &UdpSocket,
-    v6: Option<&UdpSocket>,
+    envelope: &mut Envelope,
+    (v4, v6): (&UdpSocket, Option<&UdpSocket>),
     trace: &mut dyn FnMut(&Trace<'_>),
 ) {
+    // Each copy is sealed on its own: one sealed datagram sent to two
+    // targets would reach a listener twice and the second is a replay.
     for target in targets {
         for &broadcast in &target.broadcasts {
             let to = SocketAddr::new(broadcast.into(), port);
@@ -243,7 +252,7 @@ fn send_round(
                 ifindex: target.index,
             };
             report(
-                net::send_from(v4, probe, to, Some(local)),
+                net::send_from(v4, envelope.outgoing(probe), to, Some(local), false),
                 &target.interface,
                 to,
                 trace,
@@ -251,7 +260,12 @@ fn send_round(
         }
         if let (true, Some(v6)) = (target.ipv6, v6) {
             let to = SocketAddr::V6(SocketAddrV6::new(DISCOVERY_GROUP_V6, port, 0, target.index));
-            report(v6.send_to(probe, to), &target.interface, to, trace);
+            report(
+                v6.send_to(envelope.outgoing(probe), to),
+                &target.interface,
+                to,
+                trace,
+            );
         }
     }
 }

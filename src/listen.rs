@@ -44,8 +44,10 @@ pub const DEFAULT_GAP_WAIT: Duration = Duration::from_secs(6);
 /// answer size and so the probe padding.
 pub const MAX_NAME: usize = 255;
 
-/// Discovery answers per second to one source address (and burst).
-pub const ANSWERS_PER_SOURCE: u32 = 10;
+/// Discovery answers per second to one source address (and burst): a scan
+/// costs up to six (three rounds, IPv4 and IPv6), so a few back-to-back
+/// scans stay within it.
+pub const ANSWERS_PER_SOURCE: u32 = 30;
 /// Discovery answers per second over all sources (and burst).
 pub const ANSWERS_TOTAL: u32 = 200;
 /// Source addresses the answer rate limiter remembers.
@@ -191,6 +193,8 @@ pub struct Listener {
     evicted: Vec<order::Held>,
     limiter: RateLimiter,
     envelope: Envelope,
+    /// The socket is IPv6 (dual-stack): IPv4 peers are IPv4-mapped.
+    ipv6_socket: bool,
     /// Opened bodies of sealed datagrams.
     plain: Vec<u8>,
 }
@@ -217,6 +221,7 @@ impl Listener {
             evicted: Vec::new(),
             limiter: RateLimiter::new(),
             envelope,
+            ipv6_socket: local.is_some_and(|a| a.is_ipv6()),
             plain: Vec::with_capacity(2048),
         }
     }
@@ -399,6 +404,7 @@ impl Listener {
                     seq: text.seq,
                 })
             }
+            Message::Ping(_) if !replyable(from.ip()) => Ok(()),
             Message::Ping(ping) => {
                 self.stats.pings += 1;
                 self.reply(&Message::Pong(Ping { ..ping }), from, local, sink)
@@ -406,6 +412,23 @@ impl Listener {
             Message::Probe(probe) => {
                 if probe.instance == self.instance {
                     return Ok(());
+                }
+                let name = truncate_name(&self.config.name);
+                // Size first: a probe too small to answer must not use up
+                // the rate limit that real probes share.
+                if open_len < ANSWER_OVERHEAD + name.len() {
+                    self.stats.probes_ignored += 1;
+                    return sink.notice(&Notice::ProbeIgnored {
+                        from,
+                        why: "probe smaller than the answer (not padded)",
+                    });
+                }
+                if !replyable(from.ip()) {
+                    self.stats.probes_ignored += 1;
+                    return sink.notice(&Notice::ProbeIgnored {
+                        from,
+                        why: "source is a broadcast or multicast address",
+                    });
                 }
                 if !self.limiter.allow(from.ip(), Instant::now()) {
                     self.stats.probes_ignored += 1;
@@ -419,7 +442,7 @@ impl Listener {
                     token: probe.token,
                     port: self.port,
                     version: wire::VERSION,
-                    name: truncate_name(&self.config.name),
+                    name,
                 });
                 // Never answer with more bytes than the probe had.
                 self.reply.clear();
@@ -493,7 +516,7 @@ impl Listener {
 
     /// Shows the held messages of `sender` that are now in order.
     fn show_ready(&mut self, sender: u64, sink: &mut dyn Sink) -> io::Result<()> {
-        while let Some(held) = self.streams.pop_ready(sender) {
+        while let Some(held) = self.streams.pop_ready(sender, Instant::now()) {
             self.stats.received += 1;
             sink.event(&Event::Text {
                 at: held.at,
@@ -516,7 +539,7 @@ impl Listener {
                 from: held.from,
                 name: &held.name,
                 body: &held.body,
-                sender: 0,
+                sender: held.sender,
                 seq: held.seq,
             })?;
         }
@@ -568,7 +591,7 @@ impl Listener {
         sink: &mut dyn Sink,
     ) -> io::Result<bool> {
         let out = self.envelope.outgoing(&self.reply);
-        let result = net::send_from(&self.socket, out, to, local);
+        let result = net::send_from(&self.socket, out, to, local, self.ipv6_socket);
         match result {
             Ok(_) => Ok(true),
             Err(error) => {
@@ -577,6 +600,21 @@ impl Listener {
                 Ok(false)
             }
         }
+    }
+}
+
+/// Bytes of an encoded answer besides its name: header, tag, instance,
+/// token, port, version and the name's length prefix.
+const ANSWER_OVERHEAD: usize = wire::HEADER_LEN + 4 + 8 + 8 + 2 + 1 + 8;
+
+/// Whether a reply may go to `ip`: never to a broadcast, multicast or
+/// unspecified address (a forged source would make a reply reach every
+/// host). Directed broadcasts are stopped by the socket itself, which has no
+/// SO_BROADCAST.
+fn replyable(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => !(v4.is_unspecified() || v4.is_broadcast() || v4.is_multicast()),
+        IpAddr::V6(v6) => !(v6.is_unspecified() || v6.is_multicast()),
     }
 }
 

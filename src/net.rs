@@ -21,6 +21,10 @@ pub struct BindOptions {
     pub reuse_addr: bool,
     /// Receive buffer to ask for (SO_RCVBUFFORCE when allowed, else SO_RCVBUF).
     pub recv_buffer: usize,
+    /// SO_BROADCAST: allow sending to broadcast addresses. Off for
+    /// listeners, so a forged broadcast source address cannot make a reply
+    /// reach every host (the send fails with EACCES instead).
+    pub broadcast: bool,
 }
 
 impl Default for BindOptions {
@@ -28,6 +32,7 @@ impl Default for BindOptions {
         BindOptions {
             reuse_addr: true,
             recv_buffer: LISTEN_RCVBUF,
+            broadcast: false,
         }
     }
 }
@@ -62,9 +67,8 @@ fn new_bound(addr: SocketAddr, options: BindOptions) -> io::Result<Socket> {
     if addr.is_ipv6() {
         socket.set_only_v6(addr.ip() != Ipv6Addr::UNSPECIFIED)?;
     }
-    // Broadcast answers and probes need it; harmless otherwise.
-    if addr.is_ipv4() || addr.ip() == Ipv6Addr::UNSPECIFIED {
-        let _ = socket.set_broadcast(true);
+    if options.broadcast {
+        socket.set_broadcast(true)?;
     }
     set_recv_buffer(&socket, options.recv_buffer);
     socket.set_nonblocking(true)?;
@@ -253,13 +257,15 @@ pub fn recv_with_local(socket: &impl AsRawFd, buf: &mut [u8]) -> io::Result<(usi
 
 /// Sends `buf` to `to`, from `local` when given (so a host with two
 /// interfaces answers from the one the question came in on).
+/// `ipv6_socket`: the socket is AF_INET6 (IPv4 peers are then addressed
+/// as IPv4-mapped).
 pub fn send_from(
     socket: &impl AsRawFd,
     buf: &[u8],
     to: SocketAddr,
     local: Option<Local>,
+    ipv6_socket: bool,
 ) -> io::Result<usize> {
-    let ipv6_socket = socket_is_ipv6(socket);
     let to = if ipv6_socket { to_ipv6(to) } else { to };
     let dest = SockAddr::from(to);
     // SAFETY: the pointers reference live locals of the stated sizes; the
@@ -324,22 +330,6 @@ pub fn send_from(
         }
         Ok(n as usize)
     }
-}
-
-fn socket_is_ipv6(socket: &impl AsRawFd) -> bool {
-    let mut domain: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: a valid fd and a c_int-sized out buffer with its length.
-    let rc = unsafe {
-        libc::getsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_DOMAIN,
-            (&mut domain as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    };
-    rc == 0 && domain == libc::AF_INET6
 }
 
 /// An IPv4 address as IPv4-mapped IPv6, for a dual-stack socket.
@@ -495,11 +485,20 @@ unsafe fn parse_pktinfo(msg: &libc::msghdr) -> Option<Local> {
             let data = libc::CMSG_DATA(cmsg);
             if hdr.cmsg_level == libc::IPPROTO_IP && hdr.cmsg_type == libc::IP_PKTINFO {
                 let info: libc::in_pktinfo = std::ptr::read_unaligned(data.cast());
-                // ipi_spec_dst is the interface's own address, also for a
-                // datagram sent to a broadcast address.
+                // For a unicast datagram, answer from the address it was
+                // sent to. For a broadcast, ipi_spec_dst is the preferred
+                // source of the route back (on a host with two interfaces in
+                // one subnet, always the first one's): leave the source to
+                // the kernel's choice on the arrival interface instead.
                 let spec = Ipv4Addr::from(u32::from_be(info.ipi_spec_dst.s_addr));
+                let dst = Ipv4Addr::from(u32::from_be(info.ipi_addr.s_addr));
+                let addr = if spec == dst {
+                    spec
+                } else {
+                    Ipv4Addr::UNSPECIFIED
+                };
                 v4 = Some(Local {
-                    addr: spec.into(),
+                    addr: addr.into(),
                     ifindex: info.ipi_ifindex as u32,
                 });
             } else if hdr.cmsg_level == libc::IPPROTO_IPV6 && hdr.cmsg_type == libc::IPV6_PKTINFO {

@@ -15,10 +15,16 @@ pub const MAX_AHEAD: u64 = 512;
 pub const MAX_HELD_BYTES: usize = 8 << 20;
 /// Skipped ranges remembered per sender (so a late copy is not shown).
 const MAX_SKIPPED: usize = 64;
+/// A sender is forgotten (to make room) only after this long without a
+/// message: longer than any sender retransmits, so forgetting it cannot make
+/// a retransmission look new. While every tracked sender is more recent, new
+/// senders are refused (not acknowledged; they retry).
+pub const EVICT_IDLE: Duration = Duration::from_secs(30);
 
 /// A message held until the ones before it arrive.
 #[derive(Debug, Clone)]
 pub struct Held {
+    pub sender: u64,
     pub seq: u64,
     pub at: SystemTime,
     pub from: SocketAddr,
@@ -93,8 +99,11 @@ impl Streams {
         now: Instant,
         evicted: &mut Vec<Held>,
     ) -> Verdict {
-        if !self.streams.contains_key(&sender) && self.streams.len() >= MAX_SENDERS {
-            self.evict_one(evicted);
+        if !self.streams.contains_key(&sender)
+            && self.streams.len() >= MAX_SENDERS
+            && !self.evict_idle(now, evicted)
+        {
+            return Verdict::Refused;
         }
         let stream = self.streams.entry(sender).or_insert_with(|| Stream {
             next: 0,
@@ -127,6 +136,7 @@ impl Streams {
         stream.held.insert(
             seq,
             Held {
+                sender,
                 seq,
                 at,
                 from,
@@ -139,7 +149,7 @@ impl Streams {
     }
 
     /// The next held message of `sender` that is now in order, if any.
-    pub fn pop_ready(&mut self, sender: u64) -> Option<Held> {
+    pub fn pop_ready(&mut self, sender: u64, now: Instant) -> Option<Held> {
         let stream = self.streams.get_mut(&sender)?;
         let entry = stream.held.first_entry()?;
         if *entry.key() != stream.next {
@@ -148,9 +158,12 @@ impl Streams {
         let held = entry.remove();
         stream.next += 1;
         self.held_bytes -= held.body.len() + held.name.len();
-        if stream.held.is_empty() {
-            stream.waiting_since = None;
-        }
+        stream.waiting_since = match stream.held.first_key_value() {
+            None => None,
+            // A gap filled and another is now first: it waits afresh.
+            Some((&first, _)) if first != stream.next => Some(now),
+            Some(_) => stream.waiting_since,
+        };
         Some(held)
     }
 
@@ -192,16 +205,23 @@ impl Streams {
         Some(gap)
     }
 
-    fn evict_one(&mut self, evicted: &mut Vec<Held>) {
-        let Some((&sender, _)) = self.streams.iter().min_by_key(|(_, s)| s.last_active) else {
-            return;
+    /// Forgets the least recently active sender if it has been idle for
+    /// [`EVICT_IDLE`]; its held messages go to `evicted` (to be shown, not
+    /// lost). Returns whether room was made.
+    fn evict_idle(&mut self, now: Instant, evicted: &mut Vec<Held>) -> bool {
+        let Some((&sender, stream)) = self.streams.iter().min_by_key(|(_, s)| s.last_active) else {
+            return false;
         };
+        if now.saturating_duration_since(stream.last_active) < EVICT_IDLE {
+            return false;
+        }
         if let Some(stream) = self.streams.remove(&sender) {
             for (_, held) in stream.held {
                 self.held_bytes -= held.body.len() + held.name.len();
                 evicted.push(held);
             }
         }
+        true
     }
 
     /// Senders currently tracked.
@@ -248,13 +268,13 @@ mod tests {
             s.accept(7, 2, "a", b"2", from, t, now, &mut ev),
             Verdict::Duplicate
         );
-        assert!(s.pop_ready(7).is_none());
+        assert!(s.pop_ready(7, now).is_none());
         assert_eq!(
             s.accept(7, 1, "a", b"1", from, t, now, &mut ev),
             Verdict::ShowNow
         );
-        assert_eq!(s.pop_ready(7).map(|h| h.seq), Some(2));
-        assert!(s.pop_ready(7).is_none());
+        assert_eq!(s.pop_ready(7, now).map(|h| h.seq), Some(2));
+        assert!(s.pop_ready(7, now).is_none());
         assert_eq!(s.next_deadline(), None);
     }
 
@@ -271,7 +291,7 @@ mod tests {
         let later = now + Duration::from_millis(150);
         let gap = s.expire(later, false).unwrap();
         assert_eq!((gap.first, gap.last), (0, 2));
-        assert_eq!(s.pop_ready(1).map(|h| h.seq), Some(3));
+        assert_eq!(s.pop_ready(1, later).map(|h| h.seq), Some(3));
         assert_eq!(
             s.accept(1, 1, "a", b"1", from, t, later, &mut ev),
             Verdict::Skipped
@@ -295,11 +315,24 @@ mod tests {
             s.accept(1, MAX_AHEAD + 5, "a", b"x", from, t, now, &mut ev),
             Verdict::Refused
         );
-        for sender in 0..(MAX_SENDERS as u64 + 10) {
+        for sender in 0..MAX_SENDERS as u64 {
             s.accept(sender + 100, 1, "a", b"x", from, t, now, &mut ev);
         }
         assert_eq!(s.len(), MAX_SENDERS);
-        // Evicted senders' held messages are handed back, not lost.
-        assert!(!ev.is_empty());
+        // A full table of recent senders refuses a new one...
+        assert_eq!(
+            s.accept(7, 0, "a", b"x", from, t, now, &mut ev),
+            Verdict::Refused
+        );
+        assert!(ev.is_empty());
+        // ...and once the oldest is idle long enough, it makes room, handing
+        // back its held message rather than losing it.
+        let later = now + EVICT_IDLE;
+        assert_eq!(
+            s.accept(7, 0, "a", b"x", from, t, later, &mut ev),
+            Verdict::ShowNow
+        );
+        assert_eq!(s.len(), MAX_SENDERS);
+        assert_eq!(ev.len(), 1);
     }
 }

@@ -1,6 +1,7 @@
 //! `udpmsg discover` against real listeners on a namespace LAN
 //! (`tests/common/lan.rs`): who is found, with which addresses, how fast,
-//! and that answering probes can neither flood a source nor amplify.
+//! with and without a shared key, and that answering probes can neither
+//! flood a source nor amplify.
 //!
 //! Every LAN test has its own prefix (`dl1_`, `dl2_`, ...; none a prefix of
 //! another) and its namespaces are deleted by `Lan`'s Drop, even on failure.

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Discovery benchmark on a namespace LAN (scripts/lan.sh, prefix bdsc_): 51
+# hosts, `udpmsg listen --name hK` on hosts 2..51, then from host 1 RUNS x
+# `udpmsg discover --expect 50 --timeout 3s --json`, each timed from start to
+# exit (which includes the few ms of `ip netns exec`). Prints one row per run
+# (run, ms, found), then the median and worst time and the listeners missed
+# over all runs. Goal: all 50 found every run, median < 100 ms.
+#
+# Needs root and iproute2. Nothing touches a real interface: every socket is
+# inside the LAN's namespaces, which are deleted on exit, failure or Ctrl-C.
+#
+#   sudo scripts/bench-discover.sh              # 20 runs back to back
+#   sudo RUNS=50 PAUSE=0.2 scripts/bench-discover.sh
+#
+# PAUSE (seconds between runs, default 0) matters: a listener answers one
+# source at most 10 times a second (burst 10), and a scan costs one answer
+# per round and address family, so back-to-back scans from one host can be
+# rate limited after about ten runs.
+set -euo pipefail
+export PATH="$PATH:/usr/sbin:/sbin"
+
+PREFIX=bdsc_
+HOSTS=51
+LISTENERS=$((HOSTS - 1))
+RUNS=${RUNS:-20}
+PAUSE=${PAUSE:-0}
+READY_TIMEOUT_S=15
+# Safety net: a listener ends by itself even if this script is SIGKILLed.
+LISTEN_LIFETIME=900s
+
+die() {
+    echo "bench-discover.sh: $*" >&2
+    exit 1
+}
+
+[ "$(id -u)" = 0 ] || die "needs root (network namespaces)"
+command -v ip >/dev/null 2>&1 || die "needs ip (iproute2)"
+[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer, not '$RUNS'"
+[[ $PAUSE =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "PAUSE must be a number of seconds, not '$PAUSE'"
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+LAN="$ROOT/scripts/lan.sh"
+BIN="$ROOT/target/release/udpmsg"
+
+TMP=
+LISTENER_PIDS=()
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    local pid
+    for pid in "${LISTENER_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${LISTENER_PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    # Also kills anything still inside the namespaces.
+    bash "$LAN" down "$PREFIX" || echo "bench-discover.sh: lan.sh down $PREFIX failed" >&2
+    [ -n "$TMP" ] && rm -rf "$TMP"
+    [ "$rc" = 0 ] || echo "bench-discover.sh: stopped (exit $rc); LAN $PREFIX removed" >&2
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+cargo build --release --quiet
+[ -x "$BIN" ] || die "no binary at $BIN after cargo build --release"
+TMP=$(mktemp -d)
+
+echo "LAN: $HOSTS hosts (prefix $PREFIX)" >&2
+bash "$LAN" up "$PREFIX" "$HOSTS" >"$TMP/hosts"
+
+for ((k = 2; k <= HOSTS; k++)); do
+    ip netns exec "${PREFIX}h$k" "$BIN" listen --name "h$k" --timeout "$LISTEN_LIFETIME" \
+        </dev/null >/dev/null 2>"$TMP/listen$k.err" &
+    LISTENER_PIDS+=($!)
+done
+
+# Every listener must have reported its bound address.
+deadline=$((SECONDS + READY_TIMEOUT_S))
+while :; do
+    pending=0
+    for ((k = 2; k <= HOSTS; k++)); do
+        grep -q 'listening on' "$TMP/listen$k.err" 2>/dev/null || pending=$((pending + 1))
+    done
+    [ "$pending" = 0 ] && break
+    for ((k = 2; k <= HOSTS; k++)); do
+        pid=${LISTENER_PIDS[k - 2]}
+        if ! kill -0 "$pid" 2>/dev/null; then
+            die "listener h$k exited early: $(cat "$TMP/listen$k.err")"
+        fi
+    done
+    [ "$SECONDS" -lt "$deadline" ] || die "$pending listener(s) not bound within ${READY_TIMEOUT_S}s"
+    sleep 0.05
+done
+echo "$LISTENERS listeners bound; $RUNS runs of: discover --expect $LISTENERS --timeout 3s --json" >&2
+
+# The expected names, one per line, sorted.
+for ((k = 2; k <= HOSTS; k++)); do echo "h$k"; done | sort >"$TMP/expected"
+
+times=()
+missed_total=0
+printf '%5s %8s %6s\n' run ms found
+for ((run = 1; run <= RUNS; run++)); do
+    out="$TMP/run$run.json"
+    start=$(date +%s%N)
+    rc=0
+    # --foreground: stay in our process group, so Ctrl-C reaches discover.
+    timeout --foreground 10 ip netns exec "${PREFIX}h1" "$BIN" discover --expect "$LISTENERS" --timeout 3s --json \
+        </dev/null >"$out" 2>"$TMP/run$run.err" || rc=$?
+    end=$(date +%s%N)
+    ms=$(((end - start) / 1000000))
+    [ "$rc" = 0 ] || die "run $run: discover exited $rc: $(cat "$TMP/run$run.err")"
+    # Distinct expected names found (a peer listed twice counts once).
+    found=$({ grep -o '"name":"h[0-9]*"' "$out" || true; } | cut -d'"' -f4 | sort -u |
+        comm -12 - "$TMP/expected" | wc -l)
+    peers=$(wc -l <"$out")
+    missed_total=$((missed_total + LISTENERS - found))
+    times+=("$ms")
+    note=""
+    [ "$peers" = "$found" ] || note="  ($peers peers listed)"
+    printf '%5d %8d %6d%s\n' "$run" "$ms" "$found" "$note"
+    for ((k = 2; k <= HOSTS; k++)); do
+        kill -0 "${LISTENER_PIDS[k - 2]}" 2>/dev/null || die "listener h$k exited during the runs"
+    done
+    [ "$PAUSE" = 0 ] || sleep "$PAUSE"
+done
+
+sorted=$(printf '%s\n' "${times[@]}" | sort -n)
+median=$(sed -n "$(((RUNS + 1) / 2))p" <<<"$sorted")
+worst=$(tail -n 1 <<<"$sorted")
+echo "median ${median} ms, worst ${worst} ms, missed ${missed_total} of $((RUNS * LISTENERS)) (runs $RUNS, listeners $LISTENERS)"
+if [ "$missed_total" = 0 ] && [ "$median" -lt 100 ]; then
+    echo "goal met: all $LISTENERS found every run, median < 100 ms"
+else
+    echo "goal NOT met: want all $LISTENERS found every run and median < 100 ms"
+fi
