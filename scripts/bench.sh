@@ -58,10 +58,10 @@ PIN=${BENCH_PIN:-0}
 cd "$ROOT"
 
 WORK=$(mktemp -d /tmp/udpmsg-bench.XXXXXX)
-PIDS=()
 cleanup() {
     local pid
-    for pid in "${PIDS[@]}"; do
+    # Our background jobs still running (not pids that may have been reused).
+    for pid in $(jobs -p); do
         kill -TERM "$pid" 2>/dev/null || true
     done
     # Children of the measuring wrappers, by the pid files they wrote.
@@ -87,7 +87,12 @@ log "building (cargo build --release; cc -O2)"
 # --offline: there is no network in here anyway; say so clearly if a crate
 # is missing (run `cargo fetch` outside first).
 cargo build --release --locked --offline --quiet
-UDPMSG=$ROOT/target/release/udpmsg
+# A private copy: someone else's build must not swap the binary mid-run.
+UDPMSG=$WORK/udpmsg
+cp "$ROOT/target/release/udpmsg" "$UDPMSG"
+# What was built: other people may commit or edit while the benchmark runs.
+BUILT_COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+BUILT_DIRTY=$(git -C "$ROOT" status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null | awk '{print $2}' | tr '\n' ' ')
 for prog in recv send oneshot; do
     cc -O2 -Wall -Wextra -o "$WORK/$prog" "benches/$prog.c"
 done
@@ -216,8 +221,6 @@ finish_receiver() {
     wait "$wrapper" || true
 }
 
-RESULTS=$WORK/results.jsonl
-: >"$RESULTS"
 PORT=40000
 
 # run_pair TAG SENDER RECEIVER: one stream of N datagrams from SENDER
@@ -245,7 +248,6 @@ run_pair() {
     measure "$WORK/recv.res" "$tag" 90 1 "${ON_CPU[@]}" "${rcmd[@]}" \
         </dev/null >"$out" 2>"$WORK/$tag.recv.err" &
     wrapper=$!
-    PIDS+=("$wrapper")
     wait_bound "$PORT"
     on_cpu 0
     measure "$WORK/send.res" "$tag" 60 0 "${ON_CPU[@]}" "${scmd[@]}" \
@@ -272,7 +274,6 @@ awk -v n="$N" 'BEGIN { for (i = 1; i <= n; i++)
 # for these lines (header + host name + body): catch one and measure it.
 PORT=$((PORT + 1))
 "$WORK/recv" "$PORT" 1 5000 /dev/null 2>"$WORK/size.err" &
-PIDS+=("$!")
 size_pid=$!
 wait_bound "$PORT"
 head -n 1 "$WORK/lines.txt" | "$UDPMSG" send "127.0.0.1:$PORT" -
@@ -299,9 +300,18 @@ for ((rep = 1; rep <= REPS; rep++)); do
 done
 log "streams into other receivers"
 run_pair c-to-udpmsg-text c udpmsg-text
-run_pair socat c-nl socat
-run_pair socat-rcvbuf c-nl socat-rcvbuf
-run_pair nc c-nl nc
+if command -v socat >/dev/null 2>&1; then
+    run_pair socat c-nl socat
+    run_pair socat-rcvbuf c-nl socat-rcvbuf
+else
+    log "socat not installed: its rows are skipped"
+fi
+# -W (stop after N packets) is OpenBSD netcat's.
+if command -v nc >/dev/null 2>&1 && nc -h 2>&1 | grep -q -- '-W recvlimit'; then
+    run_pair nc c-nl nc
+else
+    log "OpenBSD nc not installed: its row is skipped"
+fi
 
 # --- 1b: the same cost without a sender running --------------------------------
 # The streaming numbers above move with scheduling on a shared machine: how
@@ -381,7 +391,6 @@ log "one-shot send, 200 runs each, interleaved"
 PORT=$((PORT + 1))
 "$WORK/recv" "$PORT" 1000000 120000 /dev/null 2>/dev/null &
 sink=$!
-PIDS+=("$sink")
 wait_bound "$PORT"
 # Interleaved so that a burst of load from another process on this machine
 # hits both commands alike: hyperfine in 4 rounds of 50 runs, alternating
@@ -426,37 +435,53 @@ kill -TERM "$sink" 2>/dev/null || true
 wait "$sink" || true
 
 # --- 4: round trip ------------------------------------------------------------
-# 3 rounds of 5000 pings each, alternating udpmsg and the C ping-pong
-# (benches/pingpong.c, maintained separately: `server PORT [ADDR]` echoes
-# until 30 s idle; `client HOST PORT N [SIZE]` prints "sent=.. received=..
-# min_us=.. p50_us=.. p99_us=.. max_us=.."; its default size, 34 bytes, is
-# that of a udpmsg ping). Each round appends "udpmsg|c P50 P99" to ping.txt.
-log "round trip, 3 rounds of 5000 pings each"
+# udpmsg ping → udpmsg listen against the C ping-pong (benches/pingpong.c,
+# maintained separately: `server PORT [ADDR]` echoes until 30 s idle; `client
+# HOST PORT N [SIZE]` prints "sent=.. received=.. min_us=.. p50_us=..
+# p99_us=.. max_us=.."; its default size, 34 bytes, is that of a udpmsg ping).
+# In a VM a wake-up on another CPU costs an IPI, so where the scheduler puts
+# the two ends moves the RTT by 2x: both servers run on CPU 1 and each client
+# runs on CPU 0 ("cross") and on CPU 1 ("same"); unpinned ("any") when there
+# is one CPU or no taskset. 3 rounds per placement, alternating udpmsg and C;
+# each appends "PLACEMENT udpmsg|c P50 P99 RECEIVED SENT" to ping.txt.
+log "round trip, 3 rounds of 5000 pings per placement"
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null 2>&1; then
+    placements="cross same"
+    server_cpu=(taskset -c 1)
+else
+    placements="any"
+    server_cpu=()
+fi
 PORT=$((PORT + 1))
 ping_port=$PORT
-"$UDPMSG" listen --port "$ping_port" --timeout 120s >/dev/null 2>&1 &
+"${server_cpu[@]}" "$UDPMSG" listen --port "$ping_port" --timeout 120s >/dev/null 2>&1 &
 pinger=$!
-PIDS+=("$pinger")
 wait_bound "$ping_port"
 if [ "$HAVE_PINGPONG" = 1 ]; then
     PORT=$((PORT + 1))
     pong_port=$PORT
-    "$WORK/pingpong" server "$pong_port" 127.0.0.1 >/dev/null 2>&1 &
+    "${server_cpu[@]}" "$WORK/pingpong" server "$pong_port" 127.0.0.1 >/dev/null 2>&1 &
     ppserver=$!
-    PIDS+=("$ppserver")
     wait_bound "$pong_port" || HAVE_PINGPONG=0
 fi
 : >"$WORK/ping.txt"
-for round in 1 2 3; do
-    timeout 60 "$UDPMSG" ping "127.0.0.1:$ping_port" --interval 0 -c 5000 --json 2>>"$WORK/ping.err" |
-        tail -n 1 >"$WORK/ping.$round.json" || true
-    python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print("udpmsg", d["p50_us"], d["p99_us"], d["received"], d["sent"])' \
-        "$WORK/ping.$round.json" >>"$WORK/ping.txt" 2>>"$WORK/ping.err" || true
-    if [ "$HAVE_PINGPONG" = 1 ]; then
-        timeout 60 "$WORK/pingpong" client 127.0.0.1 "$pong_port" 5000 2>>"$WORK/ping.err" |
-            sed -n 's/.*received=\([0-9]*\).*p50_us=\([0-9]*\) p99_us=\([0-9]*\).*/c \2 \3 \1 5000/p' \
-            >>"$WORK/ping.txt" || true
-    fi
+for placement in $placements; do
+    case $placement in
+        cross) client_cpu=(taskset -c 0) ;;
+        same) client_cpu=(taskset -c 1) ;;
+        *) client_cpu=() ;;
+    esac
+    for round in 1 2 3; do
+        timeout 60 "${client_cpu[@]}" "$UDPMSG" ping "127.0.0.1:$ping_port" --interval 0 -c 5000 --json \
+            2>>"$WORK/ping.err" | tail -n 1 >"$WORK/ping.json" || true
+        python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(sys.argv[2], "udpmsg", d["p50_us"], d["p99_us"], d["received"], d["sent"])' \
+            "$WORK/ping.json" "$placement" >>"$WORK/ping.txt" 2>>"$WORK/ping.err" || true
+        if [ "$HAVE_PINGPONG" = 1 ]; then
+            timeout 60 "${client_cpu[@]}" "$WORK/pingpong" client 127.0.0.1 "$pong_port" 5000 2>>"$WORK/ping.err" |
+                sed -n "s/.*received=\([0-9]*\).*p50_us=\([0-9]*\) p99_us=\([0-9]*\).*/$placement c \2 \3 \1 5000/p" \
+                >>"$WORK/ping.txt" || true
+        fi
+    done
 done
 kill -TERM "$pinger" 2>/dev/null || true
 wait "$pinger" || true
@@ -470,20 +495,32 @@ if [ "$PROFILE" = 1 ] && ! command -v perf >/dev/null 2>&1; then
     log "perf not found: no profile (apt-get install linux-perf)"
 elif [ "$PROFILE" = 1 ]; then
     log "profiling the listener (perf record, cpu-clock, DWARF call graphs)"
+    # stop_perf_child PERF_PID: waits up to 10 s for the listener under perf to
+    # reach its count; if datagrams were lost, stops the listener (by its pid,
+    # perf's child) so that perf still writes its results.
+    stop_perf_child() {
+        local perf=$1 child i
+        for ((i = 0; i < 100; i++)); do
+            kill -0 "$perf" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 "$perf" 2>/dev/null; then
+            for child in $(pgrep -P "$perf"); do
+                kill -TERM "$child" 2>/dev/null || true
+            done
+            sleep 1
+            kill -TERM "$perf" 2>/dev/null || true
+        fi
+        wait "$perf" || true
+    }
     PORT=$((PORT + 1))
     perf record -q -e cpu-clock -F 4999 --call-graph dwarf,16384 -o "$WORK/perf.data" -- \
         "$UDPMSG" listen --json --port "$PORT" --count "$N" --timeout 60s \
         >/dev/null 2>"$WORK/perf.err" &
     perfpid=$!
-    PIDS+=("$perfpid")
     wait_bound "$PORT"
     "$UDPMSG" send "127.0.0.1:$PORT" - <"$WORK/lines.txt"
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$perfpid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -TERM "$perfpid" 2>/dev/null || true
-    wait "$perfpid" || true
+    stop_perf_child "$perfpid"
     # Syscalls per datagram (tracepoint counts), fed by each sender.
     events=syscalls:sys_enter_recvmsg,syscalls:sys_enter_recvmmsg,syscalls:sys_enter_write,syscalls:sys_enter_epoll_wait
     for feed in udpmsg c; do
@@ -492,19 +529,13 @@ elif [ "$PROFILE" = 1 ]; then
             "$UDPMSG" listen --json --port "$PORT" --count "$N" --timeout 60s \
             >/dev/null 2>/dev/null &
         perfpid=$!
-        PIDS+=("$perfpid")
         wait_bound "$PORT"
         if [ "$feed" = udpmsg ]; then
             "$UDPMSG" send "127.0.0.1:$PORT" - <"$WORK/lines.txt"
         else
             "$WORK/send" 127.0.0.1 "$PORT" "$N" "$SIZE" 2>/dev/null
         fi
-        for ((i = 0; i < 100; i++)); do
-            kill -0 "$perfpid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -TERM "$perfpid" 2>/dev/null || true
-        wait "$perfpid" || true
+        stop_perf_child "$perfpid"
     done
     {
         echo "## Listener syscalls per datagram (perf stat tracepoints)"
@@ -535,14 +566,12 @@ fi
     echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), kernel $(uname -r)"
     echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
-    commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-    dirty=$(git -C "$ROOT" status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null | awk '{print $2}' | tr '\n' ' ')
-    echo "udpmsg: commit $commit${dirty:+, with uncommitted changes in: $dirty}"
+    echo "udpmsg: built from commit $BUILT_COMMIT${BUILT_DIRTY:+ with uncommitted changes in: $BUILT_DIRTY}"
     echo "tools: $(cc --version | head -n 1); $(rustc --version 2>/dev/null || echo rustc unknown)"
 } >"$WORK/header.txt"
 cat "$WORK/header.txt"
 python3 - "$WORK" "$N" "$SIZE" "$REPS" "$ONESHOT_TOOL" "$PIN" <<'EOF'
-import json, os, re, statistics, sys
+import json, os, statistics, sys
 work, n, size, reps, oneshot_tool, pin = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
 
 def records(name):
@@ -665,26 +694,29 @@ ro = ratio(ou, oc)
 row(f"one-shot send, whole process, ms (median of {oun}; min; {oneshot_tool}, interleaved)",
     f"{fmt(ou, '.3f')} (min {fmt(oumin, '.3f')})", f"{fmt(oc, '.3f')} (min {fmt(ocmin, '.3f')})",
     fmtx(ro), "≤ 1.2x", None if ro is None else ro <= 1.2)
-pings = {"udpmsg": [], "c": []}
+pings = {}
 for line in open(os.path.join(work, "ping.txt")):
-    name, p50_, p99_, got, sent = line.split()
-    pings[name].append((float(p50_), float(p99_), int(got), int(sent)))
-def ping_stats(name):
-    v = pings[name]
+    placement, name, p50_, p99_, got, sent = line.split()
+    pings.setdefault((placement, name), []).append((float(p50_), float(p99_), int(got), int(sent)))
+def ping_stats(placement, name):
+    v = pings.get((placement, name), [])
     if not v:
         return None, None, ""
     return (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v),
             f"{sum(x[2] for x in v)}/{sum(x[3] for x in v)} replies")
-p50, p99, ping_note = ping_stats("udpmsg")
-c50, c99, _ = ping_stats("c")
-if c50 is None:
-    base = "skipped: benches/pingpong.c " + ("did not run" if os.path.exists(os.path.join(work, "pingpong")) else "not present")
-else:
-    base = f"{c50:.0f} / {c99:.0f}"
-rp = ratio(p50, c50)
-row(f"round trip p50 / p99, µs (ping --interval 0 -c 5000, median of 3 rounds; {ping_note or 'ping failed'})",
-    f"{fmt(p50, '.0f')} / {fmt(p99, '.0f')}", base, "n/a" if rp is None else f"{rp:.2f}x (p50)", "p50 ≤ 1.5x",
-    None if rp is None else rp <= 1.5)
+where = {"cross": "client and server on different CPUs", "same": "client and server on one CPU",
+         "any": "unpinned"}
+for placement in [p for p in ("cross", "same", "any") if any(k[0] == p for k in pings)]:
+    p50, p99, ping_note = ping_stats(placement, "udpmsg")
+    c50, c99, _ = ping_stats(placement, "c")
+    if c50 is None:
+        base = "skipped: benches/pingpong.c " + ("did not run" if os.path.exists(os.path.join(work, "pingpong")) else "not present")
+    else:
+        base = f"{c50:.0f} / {c99:.0f}"
+    rp = ratio(p50, c50)
+    row(f"round trip p50 / p99, µs, {where[placement]} (ping --interval 0 -c 5000, median of 3 rounds; {ping_note or 'ping failed'})",
+        f"{fmt(p50, '.0f')} / {fmt(p99, '.0f')}", base, "n/a" if rp is None else f"{rp:.2f}x (p50)", "p50 ≤ 1.5x",
+        None if rp is None else rp <= 1.5)
 mu, mc = hwm_mib("udpmsg"), hwm_mib("c")
 row("listener peak RSS, MiB (VmHWM during the stream)", fmt(mu, ".1f"), fmt(mc, ".1f"), fmtx(ratio(mu, mc)),
     "≤ 8 MiB", None if mu is None else mu <= 8)

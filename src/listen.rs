@@ -113,8 +113,13 @@ pub trait Sink {
     fn notice(&mut self, _notice: &Notice<'_>) -> io::Result<()> {
         Ok(())
     }
-    /// The socket is drained and the loop is about to sleep: flush.
-    fn idle(&mut self) -> io::Result<()> {
+    /// The socket is drained and the loop is about to sleep: flush, or
+    /// return when to be woken to flush (output is batched during floods).
+    fn idle(&mut self, _now: Instant) -> io::Result<Option<Instant>> {
+        Ok(None)
+    }
+    /// The listener stops: write out everything.
+    fn finish(&mut self) -> io::Result<()> {
         Ok(())
     }
 }
@@ -248,13 +253,14 @@ impl Listener {
             if self.count_reached() {
                 break Stop::Count;
             }
-            if sink.idle().is_err() {
-                break Stop::OutputClosed;
-            }
-            let wake_at = match (deadline, self.streams.next_deadline()) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
+            let flush_at = match sink.idle(Instant::now()) {
+                Ok(at) => at,
+                Err(_) => break Stop::OutputClosed,
             };
+            let wake_at = [deadline, self.streams.next_deadline(), flush_at]
+                .into_iter()
+                .flatten()
+                .min();
             match events.wait(wake_at)? {
                 Wake::Ready(_) => {}
                 Wake::Timeout if deadline.is_some_and(|d| Instant::now() >= d) => {
@@ -270,7 +276,7 @@ impl Listener {
             let _ = self.release_gaps(Instant::now(), true, sink);
         }
         // A closed pipe at the final flush changes nothing: we are stopping.
-        let _ = sink.idle();
+        let _ = sink.finish();
         self.stats.kernel_drops = net::kernel_drops(&self.socket);
         Ok((stop, self.stats.clone()))
     }

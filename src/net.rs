@@ -11,8 +11,9 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsRawFd;
 
-/// Receive buffer a listener asks for, so bursts are queued, not dropped.
-pub const LISTEN_RCVBUF: usize = 8 << 20;
+/// Receive buffer a listener asks for, so bursts are queued, not dropped
+/// (kernel memory, used only while a backlog exists; the kernel doubles it).
+pub const LISTEN_RCVBUF: usize = 32 << 20;
 
 /// Options for a listening socket.
 #[derive(Debug, Clone, Copy)]

@@ -7,10 +7,13 @@ use serde::ser::Serializer;
 use std::fmt::{self, Write as _};
 use std::io::{self, Write};
 use std::net::SocketAddr;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 /// Output buffer: large enough that a flood costs one write per 64 KiB.
 const OUT_BUFFER: usize = 64 * 1024;
+/// During a flood, output is flushed at most this often (a quiet listener
+/// flushes each message at once).
+const FLUSH_EVERY: Duration = Duration::from_millis(10);
 
 /// Text or JSON Lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +31,12 @@ pub struct ListenOutput<W: Write> {
     /// The last timestamp formatted: datagrams of one batch share it.
     ts_at: Option<SystemTime>,
     ts: String,
+    /// The last sender address and id formatted: floods come from one.
+    from: Option<SocketAddr>,
+    from_text: String,
+    sender: Option<u64>,
+    sender_text: String,
+    last_flush: Instant,
 }
 
 impl<W: Write> ListenOutput<W> {
@@ -39,6 +48,11 @@ impl<W: Write> ListenOutput<W> {
             line: String::with_capacity(256),
             ts_at: None,
             ts: String::with_capacity(32),
+            from: None,
+            from_text: String::with_capacity(48),
+            sender: None,
+            sender_text: String::with_capacity(16),
+            last_flush: Instant::now(),
         }
     }
 }
@@ -55,7 +69,25 @@ impl<W: Write> Sink for ListenOutput<W> {
         }
         match self.format {
             Format::Json => {
-                serde_json::to_writer(&mut self.out, &JsonEvent::new(event, &self.ts))?;
+                let (from, sender) = match event {
+                    Event::Text { from, sender, .. } => (*from, Some(*sender)),
+                    Event::Raw { from, .. } => (*from, None),
+                    Event::Gap { from, sender, .. } => (*from, Some(*sender)),
+                };
+                if self.from != Some(from) {
+                    self.from_text.clear();
+                    let _ = write!(self.from_text, "{from}");
+                    self.from = Some(from);
+                }
+                if let Some(sender) = sender
+                    && self.sender != Some(sender)
+                {
+                    self.sender_text.clear();
+                    let _ = write!(self.sender_text, "{}", Id(sender));
+                    self.sender = Some(sender);
+                }
+                let line = JsonEvent::new(event, &self.ts, &self.from_text, &self.sender_text);
+                serde_json::to_writer(&mut self.out, &line)?;
                 self.out.write_all(b"\n")
             }
             Format::Text => {
@@ -78,7 +110,20 @@ impl<W: Write> Sink for ListenOutput<W> {
         Ok(())
     }
 
-    fn idle(&mut self) -> io::Result<()> {
+    fn idle(&mut self, now: Instant) -> io::Result<Option<Instant>> {
+        if self.out.buffer().is_empty() {
+            return Ok(None);
+        }
+        let due = self.last_flush + FLUSH_EVERY;
+        if now < due {
+            return Ok(Some(due));
+        }
+        self.last_flush = now;
+        self.out.flush()?;
+        Ok(None)
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
         self.out.flush()
     }
 }
@@ -146,8 +191,7 @@ fn escape_into(s: &mut String, text: &str) {
 #[derive(Serialize)]
 struct JsonEvent<'a> {
     ts: &'a str,
-    #[serde(serialize_with = "display")]
-    from: SocketAddr,
+    from: &'a str,
     kind: &'static str,
     name: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -157,11 +201,8 @@ struct JsonEvent<'a> {
         serialize_with = "display_opt"
     )]
     hex: Option<Hex<'a>>,
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "display_opt"
-    )]
-    sender: Option<Id>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sender: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     seq: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -173,36 +214,33 @@ struct JsonEvent<'a> {
 }
 
 impl<'a> JsonEvent<'a> {
-    fn new(event: &'a Event<'a>, ts: &'a str) -> Self {
+    /// `from` and `sender` come preformatted (the sender is used only by
+    /// kinds that have one).
+    fn new(event: &'a Event<'a>, ts: &'a str, from: &'a str, sender: &'a str) -> Self {
         match event {
             Event::Text {
-                from,
-                name,
-                body,
-                sender,
-                seq,
-                ..
+                name, body, seq, ..
             } => {
                 let text = std::str::from_utf8(body).ok();
                 JsonEvent {
                     ts,
-                    from: *from,
+                    from,
                     kind: "text",
                     name: Some(name),
                     text,
                     hex: text.is_none().then_some(Hex(body)),
-                    sender: Some(Id(*sender)),
+                    sender: Some(sender),
                     seq: Some(*seq),
                     first: None,
                     last: None,
                     missing: None,
                 }
             }
-            Event::Raw { from, bytes, .. } => {
+            Event::Raw { bytes, .. } => {
                 let text = std::str::from_utf8(bytes).ok();
                 JsonEvent {
                     ts,
-                    from: *from,
+                    from,
                     kind: "raw",
                     name: None,
                     text,
@@ -214,20 +252,14 @@ impl<'a> JsonEvent<'a> {
                     missing: None,
                 }
             }
-            Event::Gap {
-                from,
-                sender,
-                first,
-                last,
-                ..
-            } => JsonEvent {
+            Event::Gap { first, last, .. } => JsonEvent {
                 ts,
-                from: *from,
+                from,
                 kind: "gap",
                 name: None,
                 text: None,
                 hex: None,
-                sender: Some(Id(*sender)),
+                sender: Some(sender),
                 seq: None,
                 first: Some(*first),
                 last: Some(*last),
@@ -235,10 +267,6 @@ impl<'a> JsonEvent<'a> {
             },
         }
     }
-}
-
-fn display<T: fmt::Display, S: Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(value)
 }
 
 fn display_opt<T: fmt::Display, S: Serializer>(value: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
