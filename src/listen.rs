@@ -399,21 +399,12 @@ impl Listener {
             Message::Text(text) if text.flags & wire::FLAG_ACK != 0 => {
                 self.acked_text(&text, at, from, local, sink)
             }
-            Message::Text(text) => {
-                self.stats.received += 1;
-                sink.event(&Event::Text {
-                    at,
-                    from,
-                    name: text.name,
-                    body: text.body,
-                    sender: text.sender,
-                    seq: text.seq,
-                })
-            }
+            Message::Text(text) => self.show_text(&text, at, from, sink),
             Message::Ping(_) if !replyable(from.ip()) => Ok(()),
             Message::Ping(ping) => {
                 self.stats.pings += 1;
                 self.reply(&Message::Pong(Ping { ..ping }), from, local, sink)
+                    .map(|_| ())
             }
             Message::Probe(probe) => {
                 if probe.instance == self.instance {
@@ -495,23 +486,13 @@ impl Listener {
             Verdict::Refused | Verdict::Skipped => return Ok(()),
             Verdict::Duplicate => self.stats.duplicates += 1,
             Verdict::Held => {}
-            Verdict::ShowNow => {
-                self.stats.received += 1;
-                sink.event(&Event::Text {
-                    at,
-                    from,
-                    name: text.name,
-                    body: text.body,
-                    sender: text.sender,
-                    seq: text.seq,
-                })?;
-            }
+            Verdict::ShowNow => self.show_text(text, at, from, sink)?,
         }
         let ack = Message::Ack(Ack {
             sender: text.sender,
             seq: text.seq,
         });
-        if self.reply(&ack, from, local, sink).is_ok() {
+        if self.reply(&ack, from, local, sink)? {
             self.stats.acks += 1;
         }
         if verdict == Verdict::ShowNow {
@@ -520,18 +501,42 @@ impl Listener {
         Ok(())
     }
 
+    /// Shows one text message and counts it.
+    fn show_text(
+        &mut self,
+        text: &Text<'_>,
+        at: SystemTime,
+        from: SocketAddr,
+        sink: &mut dyn Sink,
+    ) -> io::Result<()> {
+        self.stats.received += 1;
+        sink.event(&Event::Text {
+            at,
+            from,
+            name: text.name,
+            body: text.body,
+            sender: text.sender,
+            seq: text.seq,
+        })
+    }
+
+    /// Shows a message that was held for a gap (or pushed out of the table).
+    fn show_held(&mut self, held: &order::Held, sink: &mut dyn Sink) -> io::Result<()> {
+        self.stats.received += 1;
+        sink.event(&Event::Text {
+            at: held.at,
+            from: held.from,
+            name: &held.name,
+            body: &held.body,
+            sender: held.sender,
+            seq: held.seq,
+        })
+    }
+
     /// Shows the held messages of `sender` that are now in order.
     fn show_ready(&mut self, sender: u64, sink: &mut dyn Sink) -> io::Result<()> {
         while let Some(held) = self.streams.pop_ready(sender, Instant::now()) {
-            self.stats.received += 1;
-            sink.event(&Event::Text {
-                at: held.at,
-                from: held.from,
-                name: &held.name,
-                body: &held.body,
-                sender,
-                seq: held.seq,
-            })?;
+            self.show_held(&held, sink)?;
         }
         Ok(())
     }
@@ -539,15 +544,7 @@ impl Listener {
     /// Shows messages of senders pushed out of the bounded table.
     fn show_evicted(&mut self, sink: &mut dyn Sink) -> io::Result<()> {
         for held in std::mem::take(&mut self.evicted) {
-            self.stats.received += 1;
-            sink.event(&Event::Text {
-                at: held.at,
-                from: held.from,
-                name: &held.name,
-                body: &held.body,
-                sender: held.sender,
-                seq: held.seq,
-            })?;
+            self.show_held(&held, sink)?;
         }
         Ok(())
     }
@@ -581,11 +578,11 @@ impl Listener {
         to: SocketAddr,
         local: Option<Local>,
         sink: &mut dyn Sink,
-    ) -> io::Result<()> {
+    ) -> io::Result<bool> {
         if self.reply_into(message, wire::MAX_DATAGRAM_V4).is_err() {
-            return Ok(());
+            return Ok(false);
         }
-        self.send_reply(to, local, sink).map(|_| ())
+        self.send_reply(to, local, sink)
     }
 
     /// Sends the reply buffer to `to` from the address the request came to.
