@@ -147,6 +147,9 @@ fn run_send(args: SendArgs) -> Result<u8, Error> {
         },
     };
     let from_stdin = args.message.is_empty() || args.message == ["-"];
+    if from_stdin && std::io::IsTerminal::is_terminal(&io::stdin()) {
+        eprintln!("udpmsg: sending each line you type to {shown}; Ctrl-D ends");
+    }
     if args.ack {
         return run_send_acked(&args, dest, &name, from_stdin, key.as_ref());
     }
