@@ -13,6 +13,11 @@
 #
 #   sudo scripts/bench-ack.sh
 #   sudo PINGS=20000 ROUNDS=5 LINES=10000 RUNS=5 ACK_TIMEOUT=60s scripts/bench-ack.sh
+#   sudo UDPMSG_BIN=target/bench-rev/target/release/udpmsg scripts/bench-ack.sh
+#
+# UDPMSG_BIN: benchmark this binary instead of building the working tree.
+# Either way the script runs a private copy, so a build started by someone
+# else while it runs cannot swap the binary.
 #
 # Every process runs under `timeout`; namespaces, processes and files are
 # removed on exit, also on Ctrl-C or an error.
@@ -63,9 +68,23 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-echo "building..." >&2
-cargo build --release --quiet
-BIN=$PWD/target/release/udpmsg
+BIN=$WORK/udpmsg
+if [ -n "${UDPMSG_BIN:-}" ]; then
+    [ -x "$UDPMSG_BIN" ] || {
+        echo "bench-ack.sh: UDPMSG_BIN=$UDPMSG_BIN is not an executable" >&2
+        exit 1
+    }
+    cp "$UDPMSG_BIN" "$BIN"
+    BUILT="binary $UDPMSG_BIN (UDPMSG_BIN; HEAD is $(git rev-parse --short HEAD 2>/dev/null || echo unknown))"
+else
+    echo "building..." >&2
+    cargo build --release --quiet
+    cp target/release/udpmsg "$BIN"
+    dirty=$(git status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null | awk '{print $2}' | tr '\n' ' ')
+    BUILT="built from commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)${dirty:+ with uncommitted changes in: $dirty}"
+fi
+echo "udpmsg: $BUILT"
+echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) CPUs; kernel $(uname -r)"
 PINGPONG=$WORK/pingpong
 cc -O2 -Wall -o "$PINGPONG" benches/pingpong.c
 

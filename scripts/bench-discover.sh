@@ -11,11 +11,16 @@
 #
 #   sudo scripts/bench-discover.sh              # 20 runs back to back
 #   sudo RUNS=50 PAUSE=0.2 scripts/bench-discover.sh
+#   sudo UDPMSG_BIN=target/bench-rev/target/release/udpmsg scripts/bench-discover.sh
+#
+# UDPMSG_BIN: benchmark this binary instead of building the working tree
+# (either way a private copy runs, so a concurrent build cannot swap it).
 #
 # PAUSE (seconds between runs, default 0) matters: a listener answers one
-# source at most 10 times a second (burst 10), and a scan costs one answer
-# per round and address family, so back-to-back scans from one host can be
-# rate limited after about ten runs.
+# source address at most 30 times a second (burst 30, src/listen.rs
+# ANSWERS_PER_SOURCE), and a scan costs one answer per round it lasts and
+# address family (each family has its own source address), so scans faster
+# than about 30 a second, or long ones, can be rate limited.
 set -euo pipefail
 export PATH="$PATH:/usr/sbin:/sbin"
 
@@ -65,9 +70,21 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-cargo build --release --quiet
-[ -x "$BIN" ] || die "no binary at $BIN after cargo build --release"
 TMP=$(mktemp -d)
+if [ -n "${UDPMSG_BIN:-}" ]; then
+    [ -x "$UDPMSG_BIN" ] || die "UDPMSG_BIN=$UDPMSG_BIN is not an executable"
+    cp "$UDPMSG_BIN" "$TMP/udpmsg"
+    BUILT="binary $UDPMSG_BIN (UDPMSG_BIN; HEAD is $(git rev-parse --short HEAD 2>/dev/null || echo unknown))"
+else
+    cargo build --release --quiet
+    [ -x "$BIN" ] || die "no binary at $BIN after cargo build --release"
+    cp "$BIN" "$TMP/udpmsg"
+    dirty=$(git status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null | awk '{print $2}' | tr '\n' ' ')
+    BUILT="built from commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)${dirty:+ with uncommitted changes in: $dirty}"
+fi
+BIN=$TMP/udpmsg
+echo "udpmsg: $BUILT"
+echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) CPUs; kernel $(uname -r)"
 
 echo "LAN: $HOSTS hosts (prefix $PREFIX)" >&2
 bash "$LAN" up "$PREFIX" "$HOSTS" >"$TMP/hosts"

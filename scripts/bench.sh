@@ -9,7 +9,15 @@
 #
 # Environment: BENCH_N (datagrams per stream, default 300000), BENCH_REPS
 # (repetitions of the main pairs, default 5), BENCH_PIN=1 (pin receiver to
-# CPU 1 and sender to CPU 0).
+# CPU 1 and sender to CPU 0), BENCH_REV (e.g. HEAD: build that commit from a
+# snapshot under target/bench-rev instead of the working tree, so edits made
+# while the benchmark runs cannot leak in), BENCH_STATIC=0 (skip the
+# statically linked build and its one-shot row).
+#
+# The one-shot send is also timed for a second build of udpmsg, linked
+# statically (-C target-feature=+crt-static, x86_64 glibc only, in its own
+# target directory), after checking that it still resolves `localhost` and
+# the service name `echo`.
 #
 # Safety: everything runs inside a private network namespace (`unshare -n`)
 # whose only interface is lo; the script refuses to run if it sees any other.
@@ -26,7 +34,7 @@ for arg in "$@"; do
         --profile) PROFILE=1 ;;
         --keep) KEEP=1 ;;
         -h | --help)
-            sed -n '2,16p' "$SELF" | sed 's/^# \{0,1\}//'
+            awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$SELF"
             exit 0
             ;;
         *)
@@ -55,6 +63,8 @@ fi
 N=${BENCH_N:-300000}
 REPS=${BENCH_REPS:-5}
 PIN=${BENCH_PIN:-0}
+REV=${BENCH_REV:-}
+STATIC=${BENCH_STATIC:-1}
 cd "$ROOT"
 
 WORK=$(mktemp -d /tmp/udpmsg-bench.XXXXXX)
@@ -83,22 +93,77 @@ trap 'exit 130' INT TERM
 log() { echo "bench: $*" >&2; }
 
 # --- build ------------------------------------------------------------------
-log "building (cargo build --release; cc -O2)"
+# SRC is the tree that is built: the working tree, or with BENCH_REV a
+# snapshot of that commit (extracted once per commit; its mtimes are the
+# commit's, so a second run rebuilds nothing).
+if [ -n "$REV" ]; then
+    if ! BUILT_COMMIT=$(git -C "$ROOT" rev-parse --short "$REV^{commit}" 2>/dev/null); then
+        log "BENCH_REV=$REV is not a commit"
+        exit 1
+    fi
+    SRC=$ROOT/target/bench-rev/src-$BUILT_COMMIT
+    if [ ! -e "$SRC/.complete" ]; then
+        rm -rf "$SRC"
+        mkdir -p "$SRC"
+        git -C "$ROOT" archive "$BUILT_COMMIT" | tar -x -C "$SRC"
+        touch "$SRC/.complete"
+    fi
+    TARGET_DIR=$ROOT/target/bench-rev/target
+    STATIC_TARGET_DIR=$ROOT/target/bench-rev/static
+else
+    SRC=$ROOT
+    TARGET_DIR=$ROOT/target
+    STATIC_TARGET_DIR=$ROOT/target/static
+fi
+log "building $SRC (cargo build --release; cc -O2)"
 # --offline: there is no network in here anyway; say so clearly if a crate
 # is missing (run `cargo fetch` outside first).
-cargo build --release --locked --offline --quiet
+(cd "$SRC" && CARGO_TARGET_DIR=$TARGET_DIR cargo build --release --locked --offline --quiet)
 # A private copy: someone else's build must not swap the binary mid-run.
 UDPMSG=$WORK/udpmsg
-cp "$ROOT/target/release/udpmsg" "$UDPMSG"
+cp "$TARGET_DIR/release/udpmsg" "$UDPMSG"
 # What was built: other people may commit or edit while the benchmark runs.
-BUILT_COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-BUILT_DIRTY=$(git -C "$ROOT" status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null | awk '{print $2}' | tr '\n' ' ')
+if [ -z "$REV" ]; then
+    BUILT_COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+    BUILT_DIRTY=$(git -C "$ROOT" status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null | awk '{print $2}' | tr '\n' ' ')
+else
+    BUILT_DIRTY=""
+fi
+
+# The same source linked statically (glibc's libc.a): process start-up without
+# the dynamic loader. RUSTFLAGS with an explicit --target reach only the
+# target's crates (not build scripts or proc-macros), and the separate target
+# directory keeps the normal build's artifacts untouched. The one-shot section
+# below checks that it still resolves host and service names (NSS).
+UDPMSG_STATIC=""
+STATIC_NOTE=""
+if [ "$STATIC" = 0 ]; then
+    STATIC_NOTE="skipped (BENCH_STATIC=0)"
+elif [ "$(uname -m)" != x86_64 ] || ! getconf GNU_LIBC_VERSION >/dev/null 2>&1; then
+    STATIC_NOTE="skipped: only built on x86_64 with glibc (this is $(uname -m), $(getconf GNU_LIBC_VERSION 2>/dev/null || echo 'not glibc'))"
+else
+    log "building the static variant (+crt-static) into $STATIC_TARGET_DIR"
+    if (cd "$SRC" && RUSTFLAGS="-C target-feature=+crt-static" CARGO_TARGET_DIR=$STATIC_TARGET_DIR \
+        cargo build --release --locked --offline --quiet --target x86_64-unknown-linux-gnu) \
+        2>"$WORK/static-build.err"; then
+        UDPMSG_STATIC=$WORK/udpmsg-static
+        cp "$STATIC_TARGET_DIR/x86_64-unknown-linux-gnu/release/udpmsg" "$UDPMSG_STATIC"
+        if command -v readelf >/dev/null 2>&1 && readelf -d "$UDPMSG_STATIC" 2>/dev/null | grep -q NEEDED; then
+            STATIC_NOTE="skipped: the +crt-static build still needs shared libraries"
+            UDPMSG_STATIC=""
+        fi
+    else
+        STATIC_NOTE="skipped: the static build failed ($(grep -m 1 -i error "$WORK/static-build.err" || head -n 1 "$WORK/static-build.err"))"
+        log "$STATIC_NOTE"
+    fi
+fi
+
 for prog in recv send oneshot; do
-    cc -O2 -Wall -Wextra -o "$WORK/$prog" "benches/$prog.c"
+    cc -O2 -Wall -Wextra -o "$WORK/$prog" "$SRC/benches/$prog.c"
 done
 HAVE_PINGPONG=0
-if [ -f benches/pingpong.c ]; then
-    if cc -O2 -Wall -o "$WORK/pingpong" benches/pingpong.c; then
+if [ -f "$SRC/benches/pingpong.c" ]; then
+    if cc -O2 -Wall -o "$WORK/pingpong" "$SRC/benches/pingpong.c"; then
         HAVE_PINGPONG=1
     else
         log "benches/pingpong.c does not compile; round-trip baseline skipped"
@@ -387,29 +452,65 @@ python3 -c "$PREFILL_PY" "$WORK" "$UDPMSG" "$N" "$SIZE" "$PORT" "$REPS" >"$WORK/
 PORT=$((PORT + 2 * REPS + 1))
 
 # --- 3: one-shot send ---------------------------------------------------------
-log "one-shot send, 200 runs each, interleaved"
+# First the name resolution of each build: `send localhost -p echo` must
+# reach a receiver on port 7 (the echo service) in this namespace. glibc
+# linked statically still loads the NSS modules (libnss_files) at run time,
+# so this can break where the dynamic build works.
+: >"$WORK/resolve.txt"
+for variant in dynamic static; do
+    if [ "$variant" = dynamic ]; then bin=$UDPMSG; else bin=$UDPMSG_STATIC; fi
+    [ -n "$bin" ] || continue
+    "$WORK/recv" 7 1 5000 "$WORK/echo.out" 2>"$WORK/echo.err" &
+    echo_pid=$!
+    rc=0
+    if wait_bound 7; then
+        timeout 5 "$bin" send localhost -p echo hi 2>"$WORK/echo.send.err" || rc=$?
+    else
+        rc=bind
+    fi
+    wait "$echo_pid" || true
+    if [ "$rc" = 0 ] && grep -q '^recv: 1 datagrams' "$WORK/echo.err" && grep -aq 'hi$' "$WORK/echo.out"; then
+        echo "$variant ok" >>"$WORK/resolve.txt"
+    else
+        echo "$variant FAILED (exit $rc: $(head -c 150 "$WORK/echo.send.err" | tr '\n' ' '))" >>"$WORK/resolve.txt"
+        log "udpmsg ($variant build) send localhost -p echo hi: FAILED (exit $rc)"
+    fi
+done
+
+log "one-shot send, about 200 runs each, interleaved"
 PORT=$((PORT + 1))
 "$WORK/recv" "$PORT" 1000000 120000 /dev/null 2>/dev/null &
 sink=$!
 wait_bound "$PORT"
 # Interleaved so that a burst of load from another process on this machine
-# hits both commands alike: hyperfine in 4 rounds of 50 runs, alternating
-# which command goes first; without hyperfine, a fork/exec loop alternating
-# run by run. Either way $WORK/oneshot.times gets "udpmsg|c SECONDS" lines.
-ONESHOT_UDPMSG="$UDPMSG send 127.0.0.1:$PORT hi"
-ONESHOT_C="$WORK/oneshot 127.0.0.1 $PORT hi"
+# hits all commands alike: hyperfine in 6 rounds of 34 runs, each round in
+# another order (with three commands every permutation once, so each goes
+# first, second and last twice); without hyperfine, a fork/exec loop
+# alternating run by run. Either way $WORK/oneshot.times gets
+# "udpmsg|static|c SECONDS" lines.
+ONESHOT_NAMES=(udpmsg c)
+ONESHOT_CMDS=("$UDPMSG send 127.0.0.1:$PORT hi" "$WORK/oneshot 127.0.0.1 $PORT hi")
+if [ -n "$UDPMSG_STATIC" ]; then
+    ONESHOT_NAMES+=(static)
+    ONESHOT_CMDS+=("$UDPMSG_STATIC send 127.0.0.1:$PORT hi")
+    ORDERS=("0 1 2" "1 2 0" "2 0 1" "0 2 1" "2 1 0" "1 0 2")
+else
+    ORDERS=("0 1" "1 0" "0 1" "1 0" "0 1" "1 0")
+fi
 : >"$WORK/oneshot.times"
 if command -v hyperfine >/dev/null 2>&1; then
     ONESHOT_TOOL=hyperfine
-    for round in 1 2 3 4; do
-        if [ $((round % 2)) = 1 ]; then
-            first=$ONESHOT_UDPMSG second=$ONESHOT_C order="udpmsg c"
-        else
-            first=$ONESHOT_C second=$ONESHOT_UDPMSG order="c udpmsg"
-        fi
-        hyperfine -N --runs 50 --warmup 5 --style none --export-json "$WORK/oneshot.$round.json" \
-            "$first" "$second" >/dev/null 2>>"$WORK/hyperfine.err"
-        python3 - "$WORK/oneshot.$round.json" "$order" >>"$WORK/oneshot.times" <<'EOF'
+    round=0
+    for order in "${ORDERS[@]}"; do
+        round=$((round + 1))
+        cmds=() names=""
+        for i in $order; do
+            cmds+=("${ONESHOT_CMDS[i]}")
+            names+="${ONESHOT_NAMES[i]} "
+        done
+        timeout 300 hyperfine -N --runs 34 --warmup 5 --style none \
+            --export-json "$WORK/oneshot.$round.json" "${cmds[@]}" >/dev/null 2>>"$WORK/hyperfine.err"
+        python3 - "$WORK/oneshot.$round.json" "$names" >>"$WORK/oneshot.times" <<'EOF'
 import json, sys
 results = json.load(open(sys.argv[1]))["results"]
 for name, result in zip(sys.argv[2].split(), results):
@@ -419,9 +520,15 @@ EOF
     done
 else
     ONESHOT_TOOL=python3
-    python3 - "$ONESHOT_UDPMSG" "$ONESHOT_C" >>"$WORK/oneshot.times" <<'EOF'
+    for i in "${!ONESHOT_NAMES[@]}"; do
+        printf '%s %s\n' "${ONESHOT_NAMES[i]}" "${ONESHOT_CMDS[i]}"
+    done >"$WORK/oneshot.cmds"
+    timeout 300 python3 - "$WORK/oneshot.cmds" >>"$WORK/oneshot.times" <<'EOF'
 import os, sys, time
-commands = {"udpmsg": sys.argv[1].split(), "c": sys.argv[2].split()}
+commands = {}
+for line in open(sys.argv[1]):
+    name, cmd = line.split(" ", 1)
+    commands[name] = cmd.split()
 for i in range(220):
     for name, argv in commands.items():
         t0 = time.perf_counter()
@@ -433,6 +540,7 @@ EOF
 fi
 kill -TERM "$sink" 2>/dev/null || true
 wait "$sink" || true
+echo "$STATIC_NOTE" >"$WORK/static.note"
 
 # --- 4: round trip ------------------------------------------------------------
 # udpmsg ping → udpmsg listen against the C ping-pong (benches/pingpong.c,
@@ -681,12 +789,12 @@ rs2 = ratio(su2, sc)
 row("send rate, datagrams/s (both into the C receiver)",
     spread(rate_values("udpmsg-to-c"), ",.0f"), spread(rate_values("c"), ",.0f"),
     fmtx(rs2), "≥ 0.9x", None if rs2 is None else rs2 >= 0.9)
-times = {"udpmsg": [], "c": []}
+times = {"udpmsg": [], "c": [], "static": []}
 for line in open(os.path.join(work, "oneshot.times")):
     name, t = line.split()
-    times[name].append(float(t) * 1e3)
+    times.setdefault(name, []).append(float(t) * 1e3)
 def shot(name):
-    v = times[name]
+    v = times.get(name, [])
     return (statistics.median(v), min(v), len(v)) if v else (None, None, 0)
 ou, oumin, oun = shot("udpmsg")
 oc, ocmin, ocn = shot("c")
@@ -694,6 +802,21 @@ ro = ratio(ou, oc)
 row(f"one-shot send, whole process, ms (median of {oun}; min; {oneshot_tool}, interleaved)",
     f"{fmt(ou, '.3f')} (min {fmt(oumin, '.3f')})", f"{fmt(oc, '.3f')} (min {fmt(ocmin, '.3f')})",
     fmtx(ro), "≤ 1.2x", None if ro is None else ro <= 1.2)
+# The statically linked build, timed in the same rounds. It only counts if it
+# still resolved `localhost` and the service `echo`.
+resolve = dict(l.split(" ", 1) for l in open(os.path.join(work, "resolve.txt")).read().splitlines() if l)
+static_note = open(os.path.join(work, "static.note")).read().strip()
+osx, osxmin, osxn = shot("static")
+if osx is None:
+    row("one-shot send, static build (+crt-static), ms", static_note or "did not run",
+        f"{fmt(oc, '.3f')} (min {fmt(ocmin, '.3f')})", "n/a", "≤ 1.2x", None)
+else:
+    rsx = ratio(osx, oc)
+    resolves = resolve.get("static", "not checked")
+    row(f"one-shot send, static build (+crt-static), ms (median of {osxn}; min; same rounds; "
+        f"`send localhost -p echo`: {resolves}; {fmtx(ratio(osx, ou))} of the dynamic build)",
+        f"{fmt(osx, '.3f')} (min {fmt(osxmin, '.3f')})", f"{fmt(oc, '.3f')} (min {fmt(ocmin, '.3f')})",
+        fmtx(rsx), "≤ 1.2x", None if rsx is None else (rsx <= 1.2 and resolves == "ok"))
 pings = {}
 for line in open(os.path.join(work, "ping.txt")):
     placement, name, p50_, p99_, got, sent = line.split()
@@ -726,6 +849,8 @@ print(f"\nudpmsg vs minimal C, N={n} datagrams of {size} bytes per stream, "
 print("| measure | udpmsg | C baseline | ratio | target | verdict |")
 print("|---|---|---|---|---|---|")
 print("\n".join(rows))
+print("\nName resolution (`udpmsg send localhost -p echo hi` to a receiver on port 7): "
+      + ", ".join(f"{k} build {v}" for k, v in resolve.items()))
 
 print("\nReceivers fed by the C sender (same datagrams), CPU per datagram received:\n")
 print("| receiver | CPU µs/datagram | user / sys µs | lost of N | peak RSS MiB |")
