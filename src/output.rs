@@ -86,9 +86,13 @@ impl<W: Write> Sink for ListenOutput<W> {
                     let _ = write!(self.sender_text, "{}", Id(sender));
                     self.sender = Some(sender);
                 }
-                let line = JsonEvent::new(event, &self.ts, &self.from_text, &self.sender_text);
-                serde_json::to_writer(&mut self.out, &line)?;
-                self.out.write_all(b"\n")
+                write_json_event(
+                    &mut self.out,
+                    event,
+                    &self.ts,
+                    &self.from_text,
+                    &self.sender_text,
+                )
             }
             Format::Text => {
                 self.line.clear();
@@ -126,6 +130,51 @@ impl<W: Write> Sink for ListenOutput<W> {
     fn finish(&mut self) -> io::Result<()> {
         self.out.flush()
     }
+}
+
+/// Writes one JSON line. Text and raw events, the flood path, are composed
+/// here: the fields udpmsg formats itself (time, address, id, numbers) never
+/// need escaping, and serde_json escapes the ones a peer chose (name, text).
+/// The bytes are exactly what serializing [`JsonEvent`] gives (a test pins it).
+fn write_json_event(
+    out: &mut impl Write,
+    event: &Event<'_>,
+    ts: &str,
+    from: &str,
+    sender: &str,
+) -> io::Result<()> {
+    let (kind, name, body, seq) = match event {
+        Event::Text {
+            name, body, seq, ..
+        } => ("text", Some(*name), *body, Some(*seq)),
+        Event::Raw { bytes, .. } => ("raw", None, *bytes, None),
+        Event::Gap { .. } => {
+            serde_json::to_writer(&mut *out, &JsonEvent::new(event, ts, from, sender))?;
+            return out.write_all(b"\n");
+        }
+    };
+    out.write_all(b"{\"ts\":\"")?;
+    out.write_all(ts.as_bytes())?;
+    out.write_all(b"\",\"from\":\"")?;
+    out.write_all(from.as_bytes())?;
+    out.write_all(b"\",\"kind\":\"")?;
+    out.write_all(kind.as_bytes())?;
+    out.write_all(b"\",\"name\":")?;
+    match name {
+        Some(name) => serde_json::to_writer(&mut *out, name)?,
+        None => out.write_all(b"null")?,
+    }
+    match std::str::from_utf8(body) {
+        Ok(text) => {
+            out.write_all(b",\"text\":")?;
+            serde_json::to_writer(&mut *out, text)?;
+        }
+        Err(_) => write!(out, ",\"hex\":\"{}\"", Hex(body))?,
+    }
+    if let Some(seq) = seq {
+        write!(out, ",\"sender\":\"{sender}\",\"seq\":{seq}")?;
+    }
+    out.write_all(b"}\n")
 }
 
 fn write_text_event(s: &mut String, event: &Event<'_>, ts: &str) -> fmt::Result {
@@ -565,6 +614,57 @@ pub fn discover_trace(trace: &crate::discover::Trace<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn composed_json_lines_equal_serialized_ones() {
+        let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_800_000_000_123);
+        let from: SocketAddr = "[fe80::1%3]:47474".parse().unwrap();
+        let events = [
+            Event::Text {
+                at,
+                from,
+                name: "a\"b\\c\u{1}é",
+                body: "line\nwith \u{7f} and \u{2028}".as_bytes(),
+                sender: 0xdead_beef,
+                seq: u64::MAX,
+            },
+            Event::Text {
+                at,
+                from,
+                name: "",
+                body: &[0xff, 0x00, 0x10],
+                sender: 1,
+                seq: 0,
+            },
+            Event::Raw {
+                at,
+                from,
+                bytes: b"plain",
+            },
+            Event::Raw {
+                at,
+                from,
+                bytes: &[0xc3],
+            },
+        ];
+        for event in &events {
+            let ts = Timestamp(at).to_string();
+            let from_text = from.to_string();
+            let sender = match event {
+                Event::Text { sender, .. } => Id(*sender).to_string(),
+                _ => String::new(),
+            };
+            let mut composed = Vec::new();
+            write_json_event(&mut composed, event, &ts, &from_text, &sender).unwrap();
+            let mut serialized =
+                serde_json::to_vec(&JsonEvent::new(event, &ts, &from_text, &sender)).unwrap();
+            serialized.push(b'\n');
+            assert_eq!(
+                String::from_utf8(composed).unwrap(),
+                String::from_utf8(serialized).unwrap()
+            );
+        }
+    }
 
     #[test]
     fn hex_is_lowercase_and_complete() {
