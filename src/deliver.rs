@@ -23,14 +23,16 @@ const SOCKET: Token = Token(0);
 const INPUT: Token = Token(1);
 
 /// Messages in flight at once (below the listener's look-ahead window).
-pub const WINDOW: u64 = 256;
+pub const WINDOW: u64 = 512;
 /// Retransmission timeout before any round trip was measured.
 pub const INITIAL_RTO: Duration = Duration::from_millis(30);
 /// Bounds of the retransmission timeout (before backoff).
 pub const MIN_RTO: Duration = Duration::from_millis(4);
 pub const MAX_RTO: Duration = Duration::from_millis(250);
-/// Largest backed-off wait between two tries of one message.
-pub const MAX_BACKOFF: Duration = Duration::from_millis(200);
+/// Largest backed-off wait between two tries of one message: on a LAN, loss
+/// is rarely congestion, and a long wait on the oldest message stalls the
+/// whole window.
+pub const MAX_BACKOFF: Duration = Duration::from_millis(50);
 /// Default deadline for a whole `send --ack`.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long one message is retransmitted before it is given up on (unless
@@ -337,10 +339,12 @@ fn transmit(
     }
     flight.tries += 1;
     flight.last_sent = now;
-    let backoff = rtt
-        .rto()
+    // Doubling stops at MAX_BACKOFF, or at the timeout itself on a path
+    // slower than a LAN.
+    let rto = rtt.rto();
+    let backoff = rto
         .saturating_mul(1 << (flight.tries - 1).min(16))
-        .min(MAX_BACKOFF);
+        .min(MAX_BACKOFF.max(rto));
     // Up to +25% jitter, so senders that lost the same datagrams do not
     // retransmit in lockstep.
     let extra = backoff.mul_f64(jitter.next_fraction() * 0.25);

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 pub const MAX_SENDERS: usize = 1024;
 /// How far ahead of the next expected message a sender may run; later
 /// messages are not acknowledged (the sender retransmits them).
-pub const MAX_AHEAD: u64 = 512;
+pub const MAX_AHEAD: u64 = 1024;
 /// Bytes of out-of-order bodies held, over all senders.
 pub const MAX_HELD_BYTES: usize = 8 << 20;
 /// Skipped ranges remembered per sender (so a late copy is not shown).
