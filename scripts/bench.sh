@@ -390,12 +390,15 @@ import json, os, signal, sys, time
 work, udpmsg, n, size, port, reps = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5]), int(sys.argv[6])
 CHUNK = 10000
 def queue(hexport):
+    # Sum over every socket on the port: a listener has one per family.
+    total, found = 0, False
     for table in ("/proc/net/udp6", "/proc/net/udp"):
         for line in open(table).read().splitlines()[1:]:
             f = line.split()
             if f[1].endswith(hexport):
-                return int(f[4].split(":")[1], 16)
-    return None
+                total += int(f[4].split(":")[1], 16)
+                found = True
+    return total if found else None
 def run(kind):
     global port
     port += 1

@@ -63,7 +63,7 @@ fn run_listen(args: ListenArgs) -> Result<u8, Error> {
     let host = addr::parse_host(&args.bind)?;
     let port = pick_port(host.port, args.port.as_deref())?;
     let bind = addr::resolve_bind(&host.host, port)?;
-    let socket = net::bind_listener(bind, net::BindOptions::default())
+    let sockets = net::bind_listeners(bind, net::BindOptions::default())
         .map_err(|source| Error::Bind { addr: bind, source })?;
     let name = args.name.unwrap_or_else(net::hostname);
     if name.len() > listen::MAX_NAME {
@@ -73,28 +73,35 @@ fn run_listen(args: ListenArgs) -> Result<u8, Error> {
             listen::MAX_NAME
         )));
     }
-    let local = socket.local_addr().map_err(|source| Error::Io {
-        doing: "reading the bound address",
-        source,
-    })?;
-    // Join the IPv6 discovery group so IPv6-only hosts can find us; best
-    // effort, per interface.
-    if local.ip().is_unspecified() && local.is_ipv6() {
-        for index in iface::ipv6_interfaces().unwrap_or_default() {
-            if let Err(e) = socket.join_multicast_v6(&iface::DISCOVERY_GROUP_V6, index)
-                && args.verbose
-            {
-                eprintln!(
-                    "udpmsg: cannot join {} on {}: {e}",
-                    iface::DISCOVERY_GROUP_V6,
-                    iface::interface_name(index)
-                );
+    let mut locals = Vec::new();
+    for socket in &sockets {
+        let local = socket.local_addr().map_err(|source| Error::Io {
+            doing: "reading the bound address",
+            source,
+        })?;
+        // Join the IPv6 discovery group so IPv6-only hosts can find us;
+        // best effort, per interface.
+        if local.ip().is_unspecified() && local.is_ipv6() {
+            for index in iface::ipv6_interfaces().unwrap_or_default() {
+                if let Err(e) = socket.join_multicast_v6(&iface::DISCOVERY_GROUP_V6, index)
+                    && args.verbose
+                {
+                    eprintln!(
+                        "udpmsg: cannot join {} on {}: {e}",
+                        iface::DISCOVERY_GROUP_V6,
+                        iface::interface_name(index)
+                    );
+                }
             }
         }
+        locals.push(local);
     }
-    eprintln!("udpmsg: listening on {local} as '{name}'");
+    // IPv6 first: "[::]:47474 and 0.0.0.0:47474".
+    locals.sort_by_key(|a| a.is_ipv4());
+    let shown: Vec<String> = locals.iter().map(|a| a.to_string()).collect();
+    eprintln!("udpmsg: listening on {} as '{name}'", shown.join(" and "));
     let mut listener = Listener::new(
-        socket,
+        sockets,
         listen::Config {
             name,
             count: args.count,

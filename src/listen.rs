@@ -17,7 +17,10 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime};
 
-const SOCKET: Token = Token(0);
+/// Sockets get tokens 0, 1, ... in the order given.
+fn socket_token(index: usize) -> Token {
+    Token(index)
+}
 
 /// How a listener behaves and when it stops.
 #[derive(Debug, Clone)]
@@ -184,9 +187,13 @@ impl Stats {
     }
 }
 
-/// A listener over one bound socket.
+/// A listener over its bound sockets (one, or one per address family).
 pub struct Listener {
-    socket: UdpSocket,
+    sockets: Vec<UdpSocket>,
+    /// Per socket: it is IPv6.
+    ipv6: Vec<bool>,
+    /// The socket the datagram being handled came on (replies leave by it).
+    via: usize,
     config: Config,
     stats: Stats,
     batch: net::RecvBatch,
@@ -198,23 +205,31 @@ pub struct Listener {
     evicted: Vec<order::Held>,
     limiter: RateLimiter,
     envelope: Envelope,
-    /// The socket is IPv6 (dual-stack): IPv4 peers are IPv4-mapped.
-    ipv6_socket: bool,
     /// Opened bodies of sealed datagrams.
     plain: Vec<u8>,
 }
 
 impl Listener {
-    /// Wraps a bound, non-blocking socket (see [`net::bind_listener`]).
-    pub fn new(socket: UdpSocket, config: Config) -> Self {
-        let local = socket.local_addr().ok();
-        if let Some(local) = local {
-            net::enable_pktinfo(&socket, local.is_ipv6());
+    /// Wraps bound, non-blocking sockets (see [`net::bind_listeners`]);
+    /// all on one port.
+    pub fn new(sockets: Vec<UdpSocket>, config: Config) -> Self {
+        let locals: Vec<Option<SocketAddr>> = sockets.iter().map(|s| s.local_addr().ok()).collect();
+        for (socket, local) in sockets.iter().zip(&locals) {
+            if let Some(local) = local {
+                net::enable_pktinfo(socket, local.is_ipv6());
+            }
         }
+        let local = locals.first().copied().flatten();
+        let ipv6 = locals
+            .iter()
+            .map(|l| l.is_some_and(|a| a.is_ipv6()))
+            .collect();
         let gap_wait = config.gap_wait;
         let envelope = Envelope::new(config.key.as_ref());
         Listener {
-            socket,
+            sockets,
+            ipv6,
+            via: 0,
             config,
             stats: Stats::default(),
             // One byte more than any datagram, so an oversized read shows.
@@ -226,22 +241,23 @@ impl Listener {
             evicted: Vec::new(),
             limiter: RateLimiter::new(),
             envelope,
-            ipv6_socket: local.is_some_and(|a| a.is_ipv6()),
             plain: Vec::with_capacity(2048),
         }
     }
 
-    /// The address the socket is bound to.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.socket.local_addr()
+    /// The addresses the sockets are bound to.
+    pub fn local_addrs(&self) -> io::Result<Vec<SocketAddr>> {
+        self.sockets.iter().map(|s| s.local_addr()).collect()
     }
 
     /// Runs until a stop condition; returns why, and what was seen.
     pub fn run(&mut self, sink: &mut dyn Sink) -> io::Result<(Stop, Stats)> {
         let mut events = EventLoop::new(self.config.catch_signals)?;
-        events
-            .registry()
-            .register(&mut self.socket, SOCKET, Interest::READABLE)?;
+        for (i, socket) in self.sockets.iter_mut().enumerate() {
+            events
+                .registry()
+                .register(socket, socket_token(i), Interest::READABLE)?;
+        }
         let deadline = self.config.timeout.map(|t| Instant::now() + t);
         let stop = loop {
             if let Some(stop) = self.drain(sink)? {
@@ -277,7 +293,11 @@ impl Listener {
         }
         // A closed pipe at the final flush changes nothing: we are stopping.
         let _ = sink.finish();
-        self.stats.kernel_drops = net::kernel_drops(&self.socket);
+        self.stats.kernel_drops = self
+            .sockets
+            .iter()
+            .map(net::kernel_drops)
+            .try_fold(0, |sum, d| d.map(|d| sum + d));
         Ok((stop, self.stats.clone()))
     }
 
@@ -288,7 +308,14 @@ impl Listener {
         }
         // The batch's buffers stay borrowed while datagrams are handled.
         let mut batch = std::mem::take(&mut self.batch);
-        let result = self.drain_batches(&mut batch, sink);
+        let mut result = Ok(None);
+        for via in 0..self.sockets.len() {
+            self.via = via;
+            result = self.drain_batches(&mut batch, sink);
+            if !matches!(result, Ok(None)) {
+                break;
+            }
+        }
         self.batch = batch;
         result
     }
@@ -299,7 +326,7 @@ impl Listener {
         sink: &mut dyn Sink,
     ) -> io::Result<Option<Stop>> {
         loop {
-            let count = match batch.recv(&self.socket) {
+            let count = match batch.recv(&self.sockets[self.via]) {
                 Ok(count) => count,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -594,7 +621,7 @@ impl Listener {
         sink: &mut dyn Sink,
     ) -> io::Result<bool> {
         let out = self.envelope.outgoing(&self.reply);
-        let result = net::send_from(&self.socket, out, to, local, self.ipv6_socket);
+        let result = net::send_from(&self.sockets[self.via], out, to, local, self.ipv6[self.via]);
         match result {
             Ok(_) => Ok(true),
             Err(error) => {

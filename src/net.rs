@@ -42,7 +42,7 @@ impl Default for BindOptions {
 /// dual-stack socket (IPv4 arrives as IPv4-mapped); where IPv6 is missing it
 /// falls back to `0.0.0.0`.
 pub fn bind_listener(addr: SocketAddr, options: BindOptions) -> io::Result<mio::net::UdpSocket> {
-    let socket = match new_bound(addr, options) {
+    let socket = match new_bound(addr, options, false) {
         Err(e)
             if addr.ip() == Ipv6Addr::UNSPECIFIED
                 && matches!(
@@ -53,6 +53,7 @@ pub fn bind_listener(addr: SocketAddr, options: BindOptions) -> io::Result<mio::
             new_bound(
                 SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), addr.port()),
                 options,
+                false,
             )?
         }
         other => other?,
@@ -60,13 +61,60 @@ pub fn bind_listener(addr: SocketAddr, options: BindOptions) -> io::Result<mio::
     Ok(mio::net::UdpSocket::from_std(socket.into()))
 }
 
-fn new_bound(addr: SocketAddr, options: BindOptions) -> io::Result<Socket> {
+/// Binds the sockets of a listener. `[::]` (all interfaces) becomes two
+/// sockets on one port, `0.0.0.0` and an IPv6-only `[::]`, so each family
+/// gets only its own arrival information (one control message per datagram,
+/// not two); where IPv6 is missing, just the IPv4 one. Any other address is
+/// one socket.
+pub fn bind_listeners(
+    addr: SocketAddr,
+    options: BindOptions,
+) -> io::Result<Vec<mio::net::UdpSocket>> {
+    if addr.ip() != Ipv6Addr::UNSPECIFIED {
+        return Ok(vec![mio::net::UdpSocket::from_std(
+            new_bound(addr, options, true)?.into(),
+        )]);
+    }
+    // With port 0 the kernel picks the IPv4 port; in the rare case that
+    // port is taken for IPv6, try again with another.
+    let mut attempts = 0;
+    loop {
+        let v4 = new_bound(
+            SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), addr.port()),
+            options,
+            true,
+        )?;
+        let port = v4
+            .local_addr()?
+            .as_socket()
+            .map_or(addr.port(), |a| a.port());
+        let v4 = mio::net::UdpSocket::from_std(v4.into());
+        match new_bound(SocketAddr::new(addr.ip(), port), options, true) {
+            Ok(v6) => return Ok(vec![v4, mio::net::UdpSocket::from_std(v6.into())]),
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EAFNOSUPPORT) | Some(libc::EADDRNOTAVAIL)
+                ) =>
+            {
+                return Ok(vec![v4]);
+            }
+            Err(e) if addr.port() == 0 && attempts < 8 => {
+                attempts += 1;
+                let _ = e;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn new_bound(addr: SocketAddr, options: BindOptions, v6_only: bool) -> io::Result<Socket> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     if options.reuse_addr {
         socket.set_reuse_address(true)?;
     }
     if addr.is_ipv6() {
-        socket.set_only_v6(addr.ip() != Ipv6Addr::UNSPECIFIED)?;
+        socket.set_only_v6(v6_only || addr.ip() != Ipv6Addr::UNSPECIFIED)?;
     }
     if options.broadcast {
         socket.set_broadcast(true)?;
