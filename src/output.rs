@@ -28,8 +28,9 @@ pub struct ListenOutput<W: Write> {
     format: Format,
     verbose: bool,
     line: String,
-    /// The last timestamp formatted: datagrams of one batch share it.
-    ts_at: Option<SystemTime>,
+    /// The millisecond of the last timestamp formatted: the text shows
+    /// milliseconds, so every datagram of that millisecond shares it.
+    ts_at: Option<u128>,
     ts: String,
     /// The last sender address and id formatted: floods come from one.
     from: Option<SocketAddr>,
@@ -62,10 +63,13 @@ impl<W: Write> Sink for ListenOutput<W> {
         let at = match event {
             Event::Text { at, .. } | Event::Raw { at, .. } | Event::Gap { at, .. } => *at,
         };
-        if self.ts_at != Some(at) {
+        let millis = at
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        if self.ts_at != Some(millis) {
             self.ts.clear();
             let _ = write!(self.ts, "{}", Timestamp(at));
-            self.ts_at = Some(at);
+            self.ts_at = Some(millis);
         }
         match self.format {
             Format::Json => {
