@@ -1,6 +1,7 @@
-//! `udpmsg listen`: receive datagrams, hand each to a sink, answer pings.
+//! `udpmsg listen`: receive datagrams, hand each to a sink; answer pings,
+//! discovery probes and acknowledged messages.
 //!
-//! The listener owns an already-bound socket and runs until a stop condition
+//! The listener owns already-bound sockets and runs until a stop condition
 //! (count, deadline, signal, or the sink refusing more output). It never
 //! stops because of what a peer sent: malformed datagrams are counted and
 //! skipped, and ICMP errors echoed onto the socket are ignored.

@@ -1,0 +1,106 @@
+//! The listener as a library: driven from a test with a socket bound to
+//! 127.0.0.1:0 and a sink that collects events, no binary and no stdout.
+
+mod common;
+
+use common::isolate;
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::time::Duration;
+use udpmsg::listen::{self, Event, Listener, Sink, Stop};
+use udpmsg::net::{BindOptions, bind_listeners};
+use udpmsg::wire::{self, Message, Ping, Text};
+
+/// Collects what the listener shows, as (kind, text) pairs.
+#[derive(Default)]
+struct Collect(Vec<(String, String)>);
+
+impl Sink for Collect {
+    fn event(&mut self, event: &Event<'_>) -> io::Result<()> {
+        let item = match event {
+            Event::Text { name, body, .. } => {
+                (format!("text:{name}"), String::from_utf8_lossy(body).into())
+            }
+            Event::Raw { bytes, .. } => ("raw".into(), String::from_utf8_lossy(bytes).into()),
+            Event::Gap { first, last, .. } => ("gap".into(), format!("{first}..={last}")),
+        };
+        self.0.push(item);
+        Ok(())
+    }
+}
+
+fn config(count: u64) -> listen::Config {
+    listen::Config {
+        name: "lib".into(),
+        count: Some(count),
+        timeout: Some(Duration::from_secs(10)),
+        catch_signals: false,
+        gap_wait: listen::DEFAULT_GAP_WAIT,
+        key: None,
+    }
+}
+
+fn encoded(message: &Message<'_>) -> Vec<u8> {
+    let mut out = Vec::new();
+    wire::encode(message, wire::MAX_DATAGRAM, &mut out).expect("encode");
+    out
+}
+
+#[test]
+fn listener_driven_from_a_test_shows_text_and_raw_and_answers_pings() {
+    if !isolate("listener_driven_from_a_test") {
+        return;
+    }
+    let bind: SocketAddr = "127.0.0.1:0".parse().expect("addr");
+    let sockets = bind_listeners(bind, BindOptions::default()).expect("bind");
+    let mut listener = Listener::new(sockets, config(3));
+    let to = listener.local_addrs().expect("local")[0];
+
+    let peer = UdpSocket::bind("127.0.0.1:0").expect("peer");
+    peer.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    // Queued before the loop starts: the first drain must read them.
+    let ping = Ping {
+        sender: 7,
+        seq: 1,
+        stamp: 99,
+    };
+    peer.send_to(&encoded(&Message::Ping(ping)), to)
+        .expect("send");
+    peer.send_to(b"hello from nc", to).expect("send");
+    let text = Message::Text(Text {
+        sender: 1,
+        seq: 0,
+        flags: 0,
+        name: "alice",
+        body: b"hi",
+    });
+    peer.send_to(&encoded(&text), to).expect("send");
+    peer.send_to(b"UDPM\x01\x00\x09\x00\x00\x00", to)
+        .expect("send");
+    peer.send_to(b"last", to).expect("send");
+
+    let mut sink = Collect::default();
+    let (stop, stats) = listener.run(&mut sink).expect("run");
+    assert_eq!(stop, Stop::Count);
+    assert_eq!(
+        sink.0,
+        vec![
+            ("raw".to_string(), "hello from nc".to_string()),
+            ("text:alice".to_string(), "hi".to_string()),
+            ("raw".to_string(), "last".to_string()),
+        ]
+    );
+    assert_eq!(
+        (stats.received, stats.raw, stats.malformed, stats.pings),
+        (1, 2, 1, 1)
+    );
+
+    let mut buf = [0u8; 256];
+    let (len, from) = peer.recv_from(&mut buf).expect("pong");
+    assert_eq!(from, to);
+    assert_eq!(
+        wire::classify(&buf[..len]),
+        Ok(wire::Datagram::Message(Message::Pong(ping)))
+    );
+}
