@@ -445,7 +445,7 @@ impl RecvBatch {
                 vec![std::mem::zeroed::<libc::mmsghdr>(); count],
             )
         };
-        RecvBatch {
+        let mut batch = RecvBatch {
             slot,
             data: vec![0; count * slot],
             names,
@@ -459,30 +459,44 @@ impl RecvBatch {
             ],
             msgs,
             len: 0,
+        };
+        // The headers point into the vectors' heap buffers, which stay put
+        // when the batch itself is moved: set them up once.
+        for i in 0..count {
+            batch.iovs[i] = libc::iovec {
+                iov_base: batch.data[i * slot..].as_mut_ptr().cast(),
+                iov_len: slot,
+            };
+            let hdr = &mut batch.msgs[i].msg_hdr;
+            hdr.msg_name = (&mut batch.names[i] as *mut libc::sockaddr_storage).cast();
+            hdr.msg_iov = &mut batch.iovs[i];
+            hdr.msg_iovlen = 1;
+            hdr.msg_control = batch.controls[i].0.as_mut_ptr().cast();
+            batch.reset(i);
         }
+        batch
+    }
+
+    /// Restores the lengths the kernel overwrote in entry `i`.
+    fn reset(&mut self, i: usize) {
+        let hdr = &mut self.msgs[i].msg_hdr;
+        hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        hdr.msg_controllen = self.controls[i].0.len();
+        hdr.msg_flags = 0;
+        self.msgs[i].msg_len = 0;
     }
 
     /// Receives up to the batch size without blocking; returns how many
     /// arrived (`WouldBlock` when none).
     pub fn recv(&mut self, socket: &impl AsRawFd) -> io::Result<usize> {
         let count = self.msgs.len();
-        for i in 0..count {
-            self.iovs[i] = libc::iovec {
-                iov_base: self.data[i * self.slot..].as_mut_ptr().cast(),
-                iov_len: self.slot,
-            };
-            let hdr = &mut self.msgs[i].msg_hdr;
-            hdr.msg_name = (&mut self.names[i] as *mut libc::sockaddr_storage).cast();
-            hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-            hdr.msg_iov = &mut self.iovs[i];
-            hdr.msg_iovlen = 1;
-            hdr.msg_control = self.controls[i].0.as_mut_ptr().cast();
-            hdr.msg_controllen = self.controls[i].0.len();
-            hdr.msg_flags = 0;
-            self.msgs[i].msg_len = 0;
+        // Only the entries the last call used (and the one after, which it
+        // may have touched) need their lengths restored.
+        for i in 0..(self.len + 1).min(count) {
+            self.reset(i);
         }
-        // SAFETY: every msghdr points into buffers owned by self that live
-        // as long as the call and have the lengths stated.
+        // SAFETY: every msghdr points into buffers owned by self (set up in
+        // `new`, stable on the heap) with the lengths stated.
         let n = unsafe {
             libc::recvmmsg(
                 socket.as_raw_fd(),
