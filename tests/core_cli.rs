@@ -6,13 +6,11 @@
 
 mod common;
 
-use common::{BIN, WAIT, isolate, run_ok, udp};
+use common::{Listener, WAIT, exit_code, isolate, run_captured, run_ok, udp, wait_until};
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, UdpSocket};
-use std::os::unix::process::ExitStatusExt;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 use udpmsg::wire;
@@ -34,70 +32,21 @@ struct Run {
 
 /// `udpmsg args...` with a clean environment for the udpmsg variables.
 fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args)
-        .env_remove("UDPMSG_PORT")
-        .env_remove("UDPMSG_NAME");
+    let mut cmd = common::command(args);
     for (key, value) in env {
         cmd.env(key, value);
     }
     cmd
 }
 
-/// The exit code, or minus the signal that killed the process.
-fn exit_code(status: std::process::ExitStatus) -> i32 {
-    status
-        .code()
-        .unwrap_or_else(|| -status.signal().unwrap_or(0))
-}
-
-/// Waits for `child` to exit, killing it (and failing) at the deadline.
-fn wait_until(child: &mut Child, limit: Duration, what: &str) -> i32 {
-    let end = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return exit_code(status);
-        }
-        if Instant::now() >= end {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not finish within {limit:?}");
-        }
-        thread::sleep(Duration::from_millis(5));
-    }
-}
-
 /// Runs `udpmsg args...` to completion with `stdin` as its input.
 fn run_env(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Run {
-    let mut child = command(args, env)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn udpmsg");
-    let mut input = child.stdin.take().expect("stdin");
-    let data = stdin.to_vec();
-    let writer = thread::spawn(move || {
-        let _ = input.write_all(&data);
-    });
-    let mut out = child.stdout.take().expect("stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    let out = thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = out.read_to_end(&mut buf);
-        buf
-    });
-    let err = thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = err.read_to_end(&mut buf);
-        buf
-    });
-    let code = wait_until(&mut child, WAIT * 3, &format!("udpmsg {args:?}"));
-    let _ = writer.join();
+    let what = format!("udpmsg {args:?}");
+    let done = run_captured(command(args, env), stdin, WAIT * 3, &what);
     Run {
-        code,
-        stdout: out.join().unwrap_or_default(),
-        stderr: String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned(),
+        code: exit_code(done.status),
+        stderr: done.stderr_text(),
+        stdout: done.stdout,
     }
 }
 
@@ -148,37 +97,6 @@ fn assert_one_line_error(run: &Run, code: i32, what: &str) -> String {
     lines[0].to_string()
 }
 
-/// Reads `out` line by line into a channel; stops (closing the pipe) after
-/// `limit` lines when given, like `head -n`.
-fn line_reader(out: impl Read + Send + 'static, limit: Option<usize>) -> Receiver<String> {
-    let (tx, rx) = channel();
-    thread::spawn(move || {
-        let mut reader = BufReader::new(out);
-        let mut read = 0usize;
-        loop {
-            if limit.is_some_and(|limit| read >= limit) {
-                return;
-            }
-            let mut line = Vec::new();
-            match reader.read_until(b'\n', &mut line) {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-            if line.last() == Some(&b'\n') {
-                line.pop();
-            }
-            read += 1;
-            if tx
-                .send(String::from_utf8_lossy(&line).into_owned())
-                .is_err()
-            {
-                return;
-            }
-        }
-    });
-    rx
-}
-
 /// What a listener printed after it exited.
 struct Finished {
     code: i32,
@@ -188,12 +106,21 @@ struct Finished {
     err: Vec<String>,
 }
 
-/// A running `udpmsg listen`.
-struct Listen {
-    child: Child,
-    addr: SocketAddr,
-    out: Receiver<String>,
-    err: Receiver<String>,
+/// A running `udpmsg listen` (the shared [`Listener`] with this file's
+/// ways to start and read it).
+struct Listen(Listener);
+
+impl std::ops::Deref for Listen {
+    type Target = Listener;
+    fn deref(&self) -> &Listener {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Listen {
+    fn deref_mut(&mut self) -> &mut Listener {
+        &mut self.0
+    }
 }
 
 impl Listen {
@@ -205,53 +132,18 @@ impl Listen {
     fn spawn(args: &[&str], env: &[(&str, &str)], stdout_limit: Option<usize>) -> Listen {
         let mut all = vec!["listen"];
         all.extend_from_slice(args);
-        let mut child = command(&all, env)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn udpmsg listen");
-        let out = line_reader(child.stdout.take().expect("stdout"), stdout_limit);
-        let err = line_reader(child.stderr.take().expect("stderr"), None);
-        let first = match err.recv_timeout(WAIT) {
-            Ok(line) => line,
-            Err(e) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("udpmsg {all:?} did not report its address: {e}");
-            }
-        };
-        let addr = first
-            .strip_prefix("udpmsg: listening on ")
-            .and_then(|rest| rest.split(' ').next())
-            .and_then(|a| a.parse().ok());
-        let Some(addr) = addr else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("udpmsg {all:?}: unexpected first stderr line: {first}");
-        };
-        Listen {
-            child,
-            addr,
-            out,
-            err,
-        }
-    }
-
-    fn port(&self) -> u16 {
-        self.addr.port()
+        let what = format!("udpmsg {all:?}");
+        Listen(Listener::spawn_cmd(
+            command(&all, env),
+            stdout_limit,
+            false,
+            &what,
+        ))
     }
 
     /// `127.0.0.1:port`, for `send`.
     fn v4(&self) -> String {
-        format!("127.0.0.1:{}", self.port())
-    }
-
-    /// The next stdout line, or fails after the deadline.
-    fn line(&self) -> String {
-        self.out
-            .recv_timeout(WAIT)
-            .unwrap_or_else(|e| panic!("no output line from the listener within {WAIT:?}: {e}"))
+        self.dest()
     }
 
     /// The next stdout line as JSON.
@@ -262,44 +154,13 @@ impl Listen {
 
     /// A stdout line that arrives within `wait`, if any.
     fn line_within(&self, wait: Duration) -> Option<String> {
-        self.out.recv_timeout(wait).ok()
-    }
-
-    fn signal(&self, signal: i32) {
-        // SAFETY: kill(2) on the pid of our own, not yet reaped, child.
-        let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
-        assert_eq!(rc, 0, "kill: {}", std::io::Error::last_os_error());
+        self.try_line(wait)
     }
 
     /// Waits for the exit, then for every line it wrote.
     fn finish(&mut self) -> Finished {
-        let code = wait_until(&mut self.child, WAIT, "udpmsg listen");
-        Finished {
-            code,
-            out: rest_of(&self.out),
-            err: rest_of(&self.err),
-        }
-    }
-}
-
-impl Drop for Listen {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Every line until the writer closed its end (deadline-bounded).
-fn rest_of(rx: &Receiver<String>) -> Vec<String> {
-    let end = Instant::now() + WAIT;
-    let mut lines = Vec::new();
-    loop {
-        let left = end.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) => lines.push(line),
-            Err(RecvTimeoutError::Disconnected) => return lines,
-            Err(RecvTimeoutError::Timeout) => panic!("output did not end within {WAIT:?}"),
-        }
+        let (code, out, err) = self.finish_lines();
+        Finished { code, out, err }
     }
 }
 

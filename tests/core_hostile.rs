@@ -6,15 +6,11 @@
 
 mod common;
 
-use common::{BIN, WAIT, isolate, udp};
+use common::Listener as Listen;
+use common::{Rng, WAIT, command, exit_code, isolate, run_captured, udp};
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read};
-use std::net::{SocketAddr, UdpSocket};
-use std::os::unix::process::ExitStatusExt;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::net::UdpSocket;
+use std::time::Instant;
 use udpmsg::wire::{self, Ack, Answer, Datagram, FLAG_ACK, Message, Ping, Probe, Text};
 
 /// Mutated datagrams per storm.
@@ -26,188 +22,13 @@ const SEED: u64 = 0x9e37_79b9_7f4a_7c15;
 
 // ---------------------------------------------------------------- helpers
 
-/// xorshift64*: small, deterministic, good enough to mutate datagrams.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// A number in `0..n` (n > 0).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn bytes(&mut self, len: usize) -> Vec<u8> {
-        (0..len).map(|_| self.next() as u8).collect()
-    }
-}
-
-fn exit_code(status: std::process::ExitStatus) -> i32 {
-    status
-        .code()
-        .unwrap_or_else(|| -status.signal().unwrap_or(0))
-}
-
-fn wait_until(child: &mut Child, limit: Duration, what: &str) -> i32 {
-    let end = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return exit_code(status);
-        }
-        if Instant::now() >= end {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not finish within {limit:?}");
-        }
-        thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// `udpmsg args...` with the udpmsg variables cleared.
-fn command(args: &[&str]) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args)
-        .env_remove("UDPMSG_PORT")
-        .env_remove("UDPMSG_NAME");
-    cmd
-}
-
 /// Runs `udpmsg send args...` with `stdin`, asserting it succeeded.
 fn send_ok(args: &[&str], stdin: &[u8]) {
     let mut all = vec!["send"];
     all.extend_from_slice(args);
-    let mut child = command(&all)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn udpmsg send");
-    let mut input = child.stdin.take().expect("stdin");
-    let data = stdin.to_vec();
-    let writer = thread::spawn(move || {
-        let _ = std::io::Write::write_all(&mut input, &data);
-    });
-    let mut err = child.stderr.take().expect("stderr");
-    let err = thread::spawn(move || {
-        let mut buf = String::new();
-        let _ = err.read_to_string(&mut buf);
-        buf
-    });
-    let code = wait_until(&mut child, WAIT * 3, "udpmsg send");
-    let _ = writer.join();
-    let err = err.join().unwrap_or_default();
-    assert_eq!(code, 0, "udpmsg {all:?}: {err}");
-}
-
-fn line_reader(out: impl Read + Send + 'static) -> Receiver<String> {
-    let (tx, rx) = channel();
-    thread::spawn(move || {
-        let mut reader = BufReader::new(out);
-        loop {
-            let mut line = Vec::new();
-            match reader.read_until(b'\n', &mut line) {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-            if line.last() == Some(&b'\n') {
-                line.pop();
-            }
-            if tx
-                .send(String::from_utf8_lossy(&line).into_owned())
-                .is_err()
-            {
-                return;
-            }
-        }
-    });
-    rx
-}
-
-/// A running `udpmsg listen --port 0 ...`.
-struct Listen {
-    child: Child,
-    addr: SocketAddr,
-    out: Receiver<String>,
-    err: Receiver<String>,
-}
-
-impl Listen {
-    fn start(args: &[&str]) -> Listen {
-        let mut all = vec!["listen", "--port", "0"];
-        all.extend_from_slice(args);
-        let mut child = command(&all)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn udpmsg listen");
-        let out = line_reader(child.stdout.take().expect("stdout"));
-        let err = line_reader(child.stderr.take().expect("stderr"));
-        let first = err.recv_timeout(WAIT).unwrap_or_else(|e| {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("listener did not report its address: {e}")
-        });
-        let addr = first
-            .strip_prefix("udpmsg: listening on ")
-            .and_then(|rest| rest.split(' ').next())
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first stderr line: {first}"));
-        Listen {
-            child,
-            addr,
-            out,
-            err,
-        }
-    }
-
-    fn dest(&self) -> String {
-        format!("127.0.0.1:{}", self.addr.port())
-    }
-
-    fn line(&self) -> String {
-        self.out
-            .recv_timeout(WAIT)
-            .unwrap_or_else(|e| panic!("no output line from the listener within {WAIT:?}: {e}"))
-    }
-
-    fn assert_alive(&mut self) {
-        let status = self.child.try_wait().expect("try_wait");
-        assert!(status.is_none(), "listener died: {status:?}");
-    }
-
-    fn terminate(&mut self) -> (i32, Vec<String>, Vec<String>) {
-        // SAFETY: kill(2) on the pid of our own, not yet reaped, child.
-        let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
-        assert_eq!(rc, 0, "kill: {}", std::io::Error::last_os_error());
-        let code = wait_until(&mut self.child, WAIT, "udpmsg listen");
-        (code, rest_of(&self.out), rest_of(&self.err))
-    }
-}
-
-impl Drop for Listen {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn rest_of(rx: &Receiver<String>) -> Vec<String> {
-    let end = Instant::now() + WAIT;
-    let mut lines = Vec::new();
-    loop {
-        let left = end.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) => lines.push(line),
-            Err(RecvTimeoutError::Disconnected) => return lines,
-            Err(RecvTimeoutError::Timeout) => panic!("output did not end within {WAIT:?}"),
-        }
-    }
+    let done = run_captured(command(&all), stdin, WAIT * 3, "udpmsg send");
+    let code = exit_code(done.status);
+    assert_eq!(code, 0, "udpmsg {all:?}: {}", done.stderr_text());
 }
 
 /// Output lines by kind, as the listener showed them.

@@ -13,14 +13,13 @@ mod common;
 #[path = "common/lan.rs"]
 mod lan;
 
-use common::{BIN, WAIT};
+use common::{BIN, WAIT, drain, line_reader, listening_addr, rest_until};
 use lan::Lan;
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Read};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 use udpmsg::discover::MAX_ANSWER;
 use udpmsg::listen::ANSWERS_PER_SOURCE;
@@ -55,7 +54,7 @@ impl HostListener {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn udpmsg listen");
-        let stderr = lines_of(child.stderr.take().expect("stderr"));
+        let stderr = line_reader(child.stderr.take().expect("stderr"), None);
         let mut listener = HostListener {
             child,
             addr: SocketAddr::from(([0, 0, 0, 0], 0)),
@@ -69,11 +68,8 @@ impl HostListener {
                     "listener {name} in host {k} did not report its address within {WAIT:?}: {e}"
                 )
             });
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                listener.addr = rest
-                    .split(' ')
-                    .next()
-                    .and_then(|a| a.parse().ok())
+            if line.contains("listening on ") {
+                listener.addr = listening_addr(&line)
                     .unwrap_or_else(|| panic!("unexpected listening line: {line}"));
                 return listener;
             }
@@ -95,15 +91,7 @@ impl HostListener {
             );
             std::thread::sleep(Duration::from_millis(5));
         }
-        let mut lines = Vec::new();
-        loop {
-            let left = end.saturating_duration_since(Instant::now());
-            match self.stderr.recv_timeout(left) {
-                Ok(line) => lines.push(line),
-                Err(RecvTimeoutError::Disconnected) => return lines,
-                Err(RecvTimeoutError::Timeout) => panic!("listener stderr not closed in time"),
-            }
-        }
+        rest_until(&self.stderr, end)
     }
 
     /// Stderr lines printed so far (without waiting).
@@ -117,19 +105,6 @@ impl Drop for HostListener {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn lines_of(out: impl Read + Send + 'static) -> Receiver<String> {
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
 }
 
 /// A finished `udpmsg discover`.
@@ -193,14 +168,6 @@ fn finish(child: &mut Child, start: Instant, args: &[&str]) -> Run {
         stderr: String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned(),
         elapsed,
     }
-}
-
-fn drain(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
-    std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = r.read_to_end(&mut buf);
-        buf
-    })
 }
 
 // ---------------------------------------------------------------------------

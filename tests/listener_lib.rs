@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::isolate;
+use common::{encoded, isolate};
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
@@ -38,12 +38,6 @@ fn config(count: u64) -> listen::Config {
         gap_wait: listen::DEFAULT_GAP_WAIT,
         key: None,
     }
-}
-
-fn encoded(message: &Message<'_>) -> Vec<u8> {
-    let mut out = Vec::new();
-    wire::encode(message, wire::MAX_DATAGRAM, &mut out).expect("encode");
-    out
 }
 
 #[test]

@@ -5,9 +5,8 @@
 mod common;
 use common::*;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
 use std::thread::JoinHandle;
 use std::time::Instant;
 use udpmsg::wire::{self, Datagram, Message, Ping, Text};
@@ -71,19 +70,6 @@ fn read_all(mut r: impl Read + Send + 'static) -> JoinHandle<String> {
         let _ = r.read_to_string(&mut text);
         text
     })
-}
-
-fn lines_of(r: impl Read + Send + 'static) -> Receiver<String> {
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(r).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
 }
 
 /// Runs pypeer to completion with `stdin`; returns (code, stdout, stderr).
@@ -160,7 +146,7 @@ fn udpmsg_text_reaches_python_peer() {
             .spawn()
             .expect("spawn python3"),
     );
-    let lines = lines_of(peer.0.stdout.take().expect("stdout"));
+    let lines = line_reader(peer.0.stdout.take().expect("stdout"), None);
     let stderr = read_all(peer.0.stderr.take().expect("stderr"));
     let first = lines
         .recv_timeout(WAIT)
@@ -226,28 +212,6 @@ fn verdict(bytes: &[u8]) -> String {
             Message::Pong(p) => format!("pong sender={} seq={} stamp={}", p.sender, p.seq, p.stamp),
         },
     }
-}
-
-/// xorshift64*: deterministic, so a disagreement reproduces.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
-fn encoded(message: &Message<'_>) -> Vec<u8> {
-    let mut out = Vec::new();
-    wire::encode(message, wire::MAX_DATAGRAM, &mut out).expect("encode");
-    out
 }
 
 #[test]

@@ -10,16 +10,11 @@ mod common;
 
 use chacha20poly1305::aead::{AeadInPlace, KeyInit};
 use chacha20poly1305::{Tag, XChaCha20Poly1305, XNonce};
-use common::{BIN, WAIT, isolate, udp};
+use common::{Listener, Rng, WAIT, drain, exit_code, isolate, run_captured, udp, wait_until};
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
-use std::thread;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use udpmsg::seal::{self, Key, Opener, SEAL_OVERHEAD, Sealer};
 use udpmsg::wire::{self, Datagram, Message, Ping, Probe, Text};
@@ -30,27 +25,6 @@ const QUIET: Duration = Duration::from_millis(300);
 const SEED: u64 = 0x5eed_0fc0_ffee_1100;
 
 // ---------------------------------------------------------------- helpers
-
-/// xorshift64*: small and deterministic.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// A number in `0..n` (n > 0).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn bytes(&mut self, len: usize) -> Vec<u8> {
-        (0..len).map(|_| self.next() as u8).collect()
-    }
-}
 
 /// A directory of key files, removed when the test ends.
 struct Dir(PathBuf);
@@ -87,34 +61,10 @@ impl Drop for Dir {
     }
 }
 
-fn exit_code(status: std::process::ExitStatus) -> i32 {
-    status
-        .code()
-        .unwrap_or_else(|| -status.signal().unwrap_or(0))
-}
-
-fn wait_until(child: &mut Child, limit: Duration, what: &str) -> i32 {
-    let end = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return exit_code(status);
-        }
-        if Instant::now() >= end {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not finish within {limit:?}");
-        }
-        thread::sleep(Duration::from_millis(5));
-    }
-}
-
 /// `udpmsg args...` with the udpmsg variables cleared.
 fn command(args: &[&str]) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args)
-        .env_remove("UDPMSG_PORT")
-        .env_remove("UDPMSG_NAME")
-        .env_remove("UDPMSG_KEY_FILE");
+    let mut cmd = common::command(args);
+    cmd.env_remove("UDPMSG_KEY_FILE");
     cmd
 }
 
@@ -128,34 +78,12 @@ struct Run {
 /// Runs `udpmsg args...` to completion with `stdin`, killing it (and
 /// failing) at the deadline.
 fn run(args: &[&str], stdin: &[u8]) -> Run {
-    let mut child = command(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn udpmsg");
-    let mut input = child.stdin.take().expect("stdin");
-    let data = stdin.to_vec();
-    let writer = thread::spawn(move || {
-        let _ = input.write_all(&data);
-    });
-    let stdout = drain(child.stdout.take().expect("stdout"));
-    let stderr = drain(child.stderr.take().expect("stderr"));
-    let code = wait_until(&mut child, WAIT * 3, &format!("udpmsg {args:?}"));
-    let _ = writer.join();
+    let done = run_captured(command(args), stdin, WAIT * 3, &format!("udpmsg {args:?}"));
     Run {
-        code,
-        stdout: String::from_utf8_lossy(&stdout.join().unwrap_or_default()).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr.join().unwrap_or_default()).into_owned(),
+        code: exit_code(done.status),
+        stdout: done.stdout_text(),
+        stderr: done.stderr_text(),
     }
-}
-
-fn drain(mut r: impl Read + Send + 'static) -> thread::JoinHandle<Vec<u8>> {
-    thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = r.read_to_end(&mut buf);
-        buf
-    })
 }
 
 /// Asserts `udpmsg args...` succeeded.
@@ -177,83 +105,16 @@ fn one_line_error(run: &Run, code: i32, what: &str) -> String {
     lines[0].to_string()
 }
 
-fn line_reader(out: impl Read + Send + 'static) -> Receiver<String> {
-    let (tx, rx) = channel();
-    thread::spawn(move || {
-        let mut reader = BufReader::new(out);
-        loop {
-            let mut line = Vec::new();
-            match reader.read_until(b'\n', &mut line) {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-            if line.last() == Some(&b'\n') {
-                line.pop();
-            }
-            if tx
-                .send(String::from_utf8_lossy(&line).into_owned())
-                .is_err()
-            {
-                return;
-            }
-        }
-    });
-    rx
-}
-
 /// A running `udpmsg listen --port 0 --json ...` (on every address: in the
 /// test's namespace that is only `lo`).
-struct Listen {
-    child: Child,
-    addr: SocketAddr,
-    out: Receiver<String>,
-    err: Receiver<String>,
-}
+type Listen = Listener;
 
-impl Listen {
-    fn start(args: &[&str]) -> Listen {
+impl Listener {
+    fn start_json(args: &[&str]) -> Listen {
         let mut all = vec!["listen", "--port", "0", "--json"];
         all.extend_from_slice(args);
-        let mut child = command(&all)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn udpmsg listen");
-        let out = line_reader(child.stdout.take().expect("stdout"));
-        let err = line_reader(child.stderr.take().expect("stderr"));
         // A key file readable by others warns before the listener binds.
-        let end = Instant::now() + WAIT;
-        let addr = loop {
-            let left = end.saturating_duration_since(Instant::now());
-            let line = err.recv_timeout(left).unwrap_or_else(|e| {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("listener did not report its address: {e}")
-            });
-            if let Some(rest) = line.strip_prefix("udpmsg: listening on ") {
-                break rest
-                    .split(' ')
-                    .next()
-                    .and_then(|a| a.parse::<SocketAddr>().ok())
-                    .unwrap_or_else(|| panic!("unexpected line: {line}"));
-            }
-            assert!(line.contains("warning"), "unexpected stderr line: {line}");
-        };
-        Listen {
-            child,
-            addr,
-            out,
-            err,
-        }
-    }
-
-    fn port(&self) -> u16 {
-        self.addr.port()
-    }
-
-    fn dest(&self) -> String {
-        format!("127.0.0.1:{}", self.port())
+        Listener::spawn_cmd(command(&all), None, true, "udpmsg listen")
     }
 
     fn pid(&self) -> u32 {
@@ -283,20 +144,6 @@ impl Listen {
         }
     }
 
-    fn assert_alive(&mut self) {
-        let status = self.child.try_wait().expect("try_wait");
-        assert!(status.is_none(), "listener died: {status:?}");
-    }
-
-    /// SIGTERM; the exit code, the rest of stdout, the rest of stderr.
-    fn terminate(&mut self) -> (i32, Vec<String>, Vec<String>) {
-        // SAFETY: kill(2) on the pid of our own, not yet reaped, child.
-        let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
-        assert_eq!(rc, 0, "kill: {}", std::io::Error::last_os_error());
-        let code = wait_until(&mut self.child, WAIT, "udpmsg listen");
-        (code, rest_of(&self.out), rest_of(&self.err))
-    }
-
     /// SIGTERM, then the summary line, checked for a clean exit and no
     /// output after what the test already read.
     fn summary(&mut self) -> String {
@@ -316,26 +163,6 @@ impl Listen {
             summaries[0]
         );
         summaries[0].clone()
-    }
-}
-
-impl Drop for Listen {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn rest_of(rx: &Receiver<String>) -> Vec<String> {
-    let end = Instant::now() + WAIT;
-    let mut lines = Vec::new();
-    loop {
-        let left = end.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) => lines.push(line),
-            Err(RecvTimeoutError::Disconnected) => return lines,
-            Err(RecvTimeoutError::Timeout) => panic!("output did not end within {WAIT:?}"),
-        }
     }
 }
 
@@ -582,7 +409,7 @@ fn key_file_readable_by_others_warns_but_works() {
     let dir = Dir::new("readable");
     let key = dir.key("k");
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-    let mut l = Listen::start(&["--key-file", &key]);
+    let mut l = Listen::start_json(&["--key-file", &key]);
     let sent = run_ok(
         &["send", &l.dest(), "--key-file", &key, "still", "works"],
         b"",
@@ -762,7 +589,7 @@ fn same_key_message_is_shown() {
     }
     let dir = Dir::new("same");
     let key = dir.key("k");
-    let mut l = Listen::start(&["--key-file", &key]);
+    let mut l = Listen::start_json(&["--key-file", &key]);
     run_ok(
         &[
             "send",
@@ -842,7 +669,7 @@ fn keyed_listener_shows_only_its_key_and_counts_the_rest() {
         other => panic!("not a text: {other:?}"),
     }
 
-    let mut l = Listen::start(&["--key-file", &key, "-v"]);
+    let mut l = Listen::start_json(&["--key-file", &key, "-v"]);
     let peer = udp("127.0.0.1:0");
     let mut expected = Counts::default();
 
@@ -934,7 +761,7 @@ fn stale_and_future_sealed_datagrams_are_refused() {
     let dir = Dir::new("stale");
     let key = dir.key("k");
     let cipher = datagram_key(&key);
-    let mut l = Listen::start(&["--key-file", &key]);
+    let mut l = Listen::start_json(&["--key-file", &key]);
     let peer = udp("127.0.0.1:0");
     let now = now_micros();
     let minute = 60_000_000;
@@ -992,7 +819,7 @@ fn keyless_listener_counts_sealed_datagrams_and_never_shows_them() {
     let dir = Dir::new("keyless");
     let key = dir.key("k");
     let sealed = capture_send(&["--key-file", &key, "secret"]);
-    let mut l = Listen::start(&[]);
+    let mut l = Listen::start_json(&[]);
     let peer = udp("127.0.0.1:0");
     run_ok(&["send", &l.dest(), "-k", &key, "hidden"], b"");
     peer.send_to(&sealed, l.dest()).expect("send");
@@ -1042,7 +869,7 @@ fn acknowledged_send_with_a_key_shows_200_lines_once_in_order() {
     let dir = Dir::new("ack");
     let key = dir.key("k");
     let other = dir.key("other");
-    let mut l = Listen::start(&["--key-file", &key]);
+    let mut l = Listen::start_json(&["--key-file", &key]);
     let lines: Vec<String> = (0..200).map(|i| format!("line {i:03}")).collect();
     let stdin = format!("{}\n", lines.join("\n"));
     let sent = run_ok(
@@ -1097,7 +924,7 @@ fn keyed_ping_gets_sealed_replies_and_others_get_none() {
     let dir = Dir::new("ping");
     let key = dir.key("k");
     let other = dir.key("other");
-    let mut l = Listen::start(&["--key-file", &key]);
+    let mut l = Listen::start_json(&["--key-file", &key]);
     let ok = run_ok(
         &["ping", &l.dest(), "-k", &key, "-c", "3", "-i", "100ms"],
         b"",
@@ -1187,7 +1014,7 @@ fn keyed_discovery_finds_only_listeners_with_the_same_key() {
     let key = dir.key("k");
     let other = dir.key("other");
     // Bound to every address: discovery on lo goes to 127.255.255.255.
-    let mut l = Listen::start(&["--bind", "", "-n", "keyed-peer", "--key-file", &key]);
+    let mut l = Listen::start_json(&["--bind", "", "-n", "keyed-peer", "--key-file", &key]);
     let found = discover(l.port(), &["-k", &key, "-t", "3s", "--expect", "1"]);
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0]["name"], "keyed-peer", "{}", found[0]);
@@ -1253,7 +1080,7 @@ fn keyed_discovery_finds_only_listeners_with_the_same_key() {
     );
 
     // Keyless discovery still finds a keyless listener on another port.
-    let plain_listener = Listen::start(&["--bind", "", "-n", "plain-peer"]);
+    let plain_listener = Listen::start_json(&["--bind", "", "-n", "plain-peer"]);
     let found = discover(plain_listener.port(), &["-t", "3s", "--expect", "1"]);
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0]["name"], "plain-peer");
@@ -1287,7 +1114,7 @@ fn flood_of_forged_and_replayed_sealed_datagrams_is_survived_in_bounded_memory()
     let key = dir.key("k");
     let other = dir.key("other");
     let k = read_key(&key);
-    let mut l = Listen::start(&["--key-file", &key]);
+    let mut l = Listen::start_json(&["--key-file", &key]);
     let peer = udp("127.0.0.1:0");
     let mut rng = Rng(SEED);
     let mut expected = Counts::default();

@@ -2,6 +2,9 @@
 //! written out by hand, checked both ways, plus one test per malformation
 //! and a deterministic fuzz loop over `classify`.
 
+mod common;
+
+use common::Rng;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use udpmsg::wire::{
@@ -570,26 +573,6 @@ fn decode_rejects_invalid_utf8_in_a_name() {
 // ---------------------------------------------------------------------------
 // Fuzz: random and damaged datagrams never panic, and whatever decodes
 // re-encodes to exactly the same bytes (the encoding is canonical).
-
-/// xorshift64*: deterministic, so a failure reproduces.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn bytes(&mut self, len: usize) -> Vec<u8> {
-        (0..len).map(|_| self.next() as u8).collect()
-    }
-}
 
 /// One fuzz input: random bytes, or a golden vector damaged somehow.
 fn fuzz_case(rng: &mut Rng, goldens: &[(Vec<u8>, Message<'static>)]) -> Vec<u8> {

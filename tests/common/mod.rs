@@ -4,8 +4,10 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, UdpSocket};
-use std::process::{Child, ChildStderr, ChildStdout, Command, Stdio};
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 /// Path of the binary under test.
@@ -54,6 +56,97 @@ pub fn run_ok(program: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+// ---------------------------------------------------------------- processes
+
+/// `udpmsg args...` with the udpmsg variables `UDPMSG_PORT` and
+/// `UDPMSG_NAME` cleared.
+pub fn command(args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .env_remove("UDPMSG_PORT")
+        .env_remove("UDPMSG_NAME");
+    cmd
+}
+
+/// The exit code, or minus the signal that killed the process.
+pub fn exit_code(status: ExitStatus) -> i32 {
+    status
+        .code()
+        .unwrap_or_else(|| -status.signal().unwrap_or(0))
+}
+
+/// Waits for `child` to exit, killing it (and failing) at the deadline.
+pub fn wait_status(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
+    let end = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if Instant::now() >= end {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not finish within {limit:?}");
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// [`wait_status`] as an [`exit_code`].
+pub fn wait_until(child: &mut Child, limit: Duration, what: &str) -> i32 {
+    exit_code(wait_status(child, limit, what))
+}
+
+/// Reads all of `r` on a thread.
+pub fn drain(mut r: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = r.read_to_end(&mut buf);
+        buf
+    })
+}
+
+/// A finished process: exit status and all it wrote.
+pub struct Captured {
+    pub status: ExitStatus,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl Captured {
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+}
+
+/// Runs `cmd` to completion with `stdin` as its input and both outputs
+/// captured, killing it (and failing) after `limit`.
+pub fn run_captured(mut cmd: Command, stdin: &[u8], limit: Duration, what: &str) -> Captured {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+    let mut input = child.stdin.take().expect("stdin");
+    let data = stdin.to_vec();
+    let writer = thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let stdout = drain(child.stdout.take().expect("stdout"));
+    let stderr = drain(child.stderr.take().expect("stderr"));
+    let status = wait_status(&mut child, limit, what);
+    let _ = writer.join();
+    Captured {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }
+}
+
 /// A finished run of the binary.
 pub struct Output {
     pub code: i32,
@@ -64,58 +157,84 @@ pub struct Output {
 /// Runs `udpmsg args...` to completion with `stdin` as input, killing it at
 /// the deadline (which fails the test).
 pub fn udpmsg(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn udpmsg");
-    let mut input = child.stdin.take().expect("stdin");
-    let data = stdin.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = input.write_all(&data);
-    });
-    let stdout = drain(child.stdout.take().expect("stdout"));
-    let stderr = drain(child.stderr.take().expect("stderr"));
-    let status = wait_deadline(&mut child, WAIT * 3, args);
-    let _ = writer.join();
+    let mut cmd = Command::new(BIN);
+    cmd.args(args);
+    let run = run_captured(cmd, stdin, WAIT * 3, &format!("udpmsg {args:?}"));
     Output {
-        code: status,
-        stdout: String::from_utf8_lossy(&stdout.join().unwrap_or_default()).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr.join().unwrap_or_default()).into_owned(),
+        code: run.status.code().unwrap_or(-1),
+        stdout: run.stdout_text(),
+        stderr: run.stderr_text(),
     }
 }
 
-fn drain(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
-    std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = r.read_to_end(&mut buf);
-        buf
-    })
+// ---------------------------------------------------------------- lines
+
+/// Reads `out` line by line (lossily decoded, without the newline) into a
+/// channel; stops (closing the pipe) after `limit` lines when given, like
+/// `head -n`. The channel disconnects when the reader ends.
+pub fn line_reader(out: impl Read + Send + 'static, limit: Option<usize>) -> Receiver<String> {
+    let (tx, rx) = channel();
+    thread::spawn(move || {
+        let mut reader = BufReader::new(out);
+        let mut read = 0usize;
+        loop {
+            if limit.is_some_and(|limit| read >= limit) {
+                return;
+            }
+            let mut line = Vec::new();
+            match reader.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            if line.last() == Some(&b'\n') {
+                line.pop();
+            }
+            read += 1;
+            if tx
+                .send(String::from_utf8_lossy(&line).into_owned())
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    rx
 }
 
-fn wait_deadline(child: &mut Child, limit: Duration, args: &[&str]) -> i32 {
-    let end = Instant::now() + limit;
+/// Every line until the writer closed its end (deadline-bounded).
+pub fn rest_of(rx: &Receiver<String>) -> Vec<String> {
+    rest_until(rx, Instant::now() + WAIT)
+}
+
+/// Every line until the writer closed its end, failing at `end`.
+pub fn rest_until(rx: &Receiver<String>, end: Instant) -> Vec<String> {
+    let mut lines = Vec::new();
     loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status.code().unwrap_or(-1);
+        let left = end.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => lines.push(line),
+            Err(RecvTimeoutError::Disconnected) => return lines,
+            Err(RecvTimeoutError::Timeout) => panic!("output did not end in time"),
         }
-        if Instant::now() >= end {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("udpmsg {args:?} did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+/// The address in a listener's `... listening on ADDR ...` line.
+pub fn listening_addr(line: &str) -> Option<SocketAddr> {
+    line.split("listening on ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|a| a.parse().ok())
+}
+
+// ---------------------------------------------------------------- listener
 
 /// A running `udpmsg listen` with its output read line by line.
 pub struct Listener {
     pub child: Child,
     pub addr: SocketAddr,
-    lines: Receiver<String>,
-    stderr: Receiver<String>,
+    pub out: Receiver<String>,
+    pub err: Receiver<String>,
 }
 
 impl Listener {
@@ -126,31 +245,55 @@ impl Listener {
         Self::start_raw(&all)
     }
 
-    /// Starts `udpmsg <args>` (which must be a listen) as given.
+    /// Starts `udpmsg <args>` (which must be a listen) as given, with the
+    /// udpmsg variables cleared.
     pub fn start_raw(args: &[&str]) -> Listener {
-        let mut child = Command::new(BIN)
-            .args(args)
+        Self::spawn_cmd(command(args), None, false, &format!("udpmsg {args:?}"))
+    }
+
+    /// Spawns `cmd` (a listen) with stdout and stderr read line by line
+    /// (stdout closed after `stdout_limit` lines when given) and waits until
+    /// it reports its address. Stderr lines before that fail the test unless
+    /// `allow_warnings` and they are warnings.
+    pub fn spawn_cmd(
+        mut cmd: Command,
+        stdout_limit: Option<usize>,
+        allow_warnings: bool,
+        what: &str,
+    ) -> Listener {
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("spawn udpmsg listen");
-        let lines = lines_of(child.stdout.take().expect("stdout"));
-        let stderr = lines_of_err(child.stderr.take().expect("stderr"));
-        let first = stderr
-            .recv_timeout(WAIT)
-            .expect("listener did not report its address");
-        let addr = first
-            .split("listening on ")
-            .nth(1)
-            .and_then(|rest| rest.split(' ').next())
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first stderr line: {first}"));
+            .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+        let out = line_reader(child.stdout.take().expect("stdout"), stdout_limit);
+        let err = line_reader(child.stderr.take().expect("stderr"), None);
+        let end = Instant::now() + WAIT;
+        let addr = loop {
+            let left = end.saturating_duration_since(Instant::now());
+            let line = match err.recv_timeout(left) {
+                Ok(line) => line,
+                Err(e) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!("{what} did not report its address: {e}");
+                }
+            };
+            if let Some(addr) = listening_addr(&line) {
+                break addr;
+            }
+            if !(allow_warnings && line.contains("warning")) {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{what}: unexpected stderr line: {line}");
+            }
+        };
         Listener {
             child,
             addr,
-            lines,
-            stderr,
+            out,
+            err,
         }
     }
 
@@ -159,40 +302,58 @@ impl Listener {
         self.addr.port()
     }
 
+    /// `127.0.0.1:port`, for `send`.
+    pub fn dest(&self) -> String {
+        format!("127.0.0.1:{}", self.port())
+    }
+
     /// The next stdout line, or panics after the deadline.
     pub fn line(&self) -> String {
-        self.lines
+        self.out
             .recv_timeout(WAIT)
             .unwrap_or_else(|e| panic!("no output line from the listener within {WAIT:?}: {e}"))
     }
 
     /// The next stdout line if one comes within `wait`.
     pub fn try_line(&self, wait: Duration) -> Option<String> {
-        match self.lines.recv_timeout(wait) {
-            Ok(line) => Some(line),
-            Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => None,
-        }
+        self.out.recv_timeout(wait).ok()
     }
 
     /// The next stderr line if one comes within `wait`.
     pub fn try_err_line(&self, wait: Duration) -> Option<String> {
-        self.stderr.recv_timeout(wait).ok()
+        self.err.recv_timeout(wait).ok()
     }
 
-    /// Waits for the listener to exit (deadline-bounded) and returns its code.
-    pub fn wait(mut self) -> (i32, Vec<String>, Vec<String>) {
-        let code = wait_deadline(&mut self.child, WAIT, &["listen"]);
-        let rest: Vec<String> = self.lines.try_iter().collect();
-        let err: Vec<String> = self.stderr.try_iter().collect();
-        (code, rest, err)
+    /// Asserts the listener is still running.
+    pub fn assert_alive(&mut self) {
+        let status = self.child.try_wait().expect("try_wait");
+        assert!(status.is_none(), "listener died: {status:?}");
     }
 
-    /// Sends SIGTERM/SIGINT.
+    /// Sends `sig` (SIGTERM, SIGINT, ...), asserting kill(2) worked.
     pub fn signal(&self, sig: i32) {
-        // SAFETY: kill on our own child's pid.
-        unsafe {
-            libc::kill(self.child.id() as i32, sig);
-        }
+        // SAFETY: kill(2) on the pid of our own, not yet reaped, child.
+        let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, sig) };
+        assert_eq!(rc, 0, "kill: {}", std::io::Error::last_os_error());
+    }
+
+    /// Waits for the exit (deadline-bounded), then for every line still to
+    /// come on stdout and stderr until they close (deadline-bounded too).
+    pub fn finish_lines(&mut self) -> (i32, Vec<String>, Vec<String>) {
+        let code = wait_until(&mut self.child, WAIT, "udpmsg listen");
+        (code, rest_of(&self.out), rest_of(&self.err))
+    }
+
+    /// SIGTERM, then [`Listener::finish_lines`].
+    pub fn terminate(&mut self) -> (i32, Vec<String>, Vec<String>) {
+        self.signal(libc::SIGTERM);
+        self.finish_lines()
+    }
+
+    /// Waits for the listener to exit and returns its code with the stdout
+    /// and stderr lines not read yet.
+    pub fn wait(mut self) -> (i32, Vec<String>, Vec<String>) {
+        self.finish_lines()
     }
 }
 
@@ -203,35 +364,40 @@ impl Drop for Listener {
     }
 }
 
-fn lines_of(out: ChildStdout) -> Receiver<String> {
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-fn lines_of_err(out: ChildStderr) -> Receiver<String> {
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
+// ---------------------------------------------------------------- misc
 
 /// A plain UDP socket with a receive deadline.
 pub fn udp(bind: &str) -> UdpSocket {
     let s = UdpSocket::bind(bind).expect("bind test socket");
     s.set_read_timeout(Some(WAIT)).expect("set timeout");
     s
+}
+
+/// xorshift64*: small, deterministic (a failure reproduces from its seed),
+/// good enough to pick cases and mutate datagrams.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number in `0..n` (n > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    pub fn bytes(&mut self, len: usize) -> Vec<u8> {
+        (0..len).map(|_| self.next() as u8).collect()
+    }
+}
+
+/// `message` encoded as one datagram.
+pub fn encoded(message: &udpmsg::wire::Message<'_>) -> Vec<u8> {
+    let mut out = Vec::new();
+    udpmsg::wire::encode(message, udpmsg::wire::MAX_DATAGRAM, &mut out).expect("encode");
+    out
 }
