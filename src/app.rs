@@ -175,7 +175,9 @@ fn run_send(args: SendArgs) -> Result<u8, Error> {
         return Ok(exit::OK);
     }
     let mut refused = 0u64;
-    let sent = send::send_lines(&mut sender, io::stdin().lock(), args.raw, |line, e| {
+    // Blocking reads: without --ack there is nothing else to wait for.
+    let mut lines = source::Lines::new(io::stdin().lock(), None);
+    let sent = send::send_all(&mut sender, &mut lines, args.raw, |line, e| {
         refused += 1;
         eprintln!("udpmsg: line {line} not sent: {e}");
     })
@@ -214,7 +216,7 @@ fn run_send_acked(
         deliver::send_acked(dest.addr, name, &mut lines, config, key)
     } else {
         let body = args.message.join(" ").into_bytes();
-        let mut fixed = source::Fixed([body].into());
+        let mut fixed = source::Fixed::new(vec![body]);
         deliver::send_acked(dest.addr, name, &mut fixed, config, key)
     };
     let report = match result {

@@ -157,7 +157,7 @@ pub fn send_acked(
         name,
         wire::max_datagram(dest.is_ipv6()) - envelope.overhead(),
     );
-    let id = crate::send::random_id();
+    let id = crate::id::random();
     let start = Instant::now();
     let deadline = start + config.timeout;
     let mut report = Report::default();
@@ -195,7 +195,7 @@ pub fn send_acked(
                         seq: next_seq,
                         flags: FLAG_ACK,
                         name,
-                        body: &body,
+                        body,
                     });
                     wire::encode(&text, usize::MAX, &mut bytes).map_err(|_| Error::TooLarge {
                         len: body.len(),

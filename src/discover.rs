@@ -110,10 +110,10 @@ pub fn discover(config: &Config, trace: &mut dyn FnMut(&Trace<'_>)) -> io::Resul
     if let Some(v6) = v6.as_mut() {
         events.registry().register(v6, V6, Interest::READABLE)?;
     }
-    let instance = crate::send::random_id();
+    let instance = crate::id::random();
     // Tokens carry random high bits (to match answers to this scan) and
     // the round number in the low byte (to time each answer).
-    let token_base = crate::send::random_id() & !0xff;
+    let token_base = crate::id::random() & !0xff;
     let start = Instant::now();
     let deadline = start + config.timeout;
     let mut sent_at: Vec<Instant> = Vec::new();

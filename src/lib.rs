@@ -13,6 +13,7 @@
 //!   [`addr`]: host and port arguments.
 //! - [`wire`]: bytes <-> messages; no sockets, testable on literal bytes.
 //!   [`seal`]: the shared-key envelope and replay protection, bytes only.
+//!   [`id`]: random ids.
 //! - [`error`]: the errors a command ends with and their exit codes.
 
 pub mod addr;
@@ -22,6 +23,7 @@ pub mod deliver;
 pub mod discover;
 pub mod error;
 pub mod event;
+pub mod id;
 pub mod iface;
 pub mod listen;
 pub mod net;

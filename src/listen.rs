@@ -236,7 +236,7 @@ impl Listener {
             // One byte more than any datagram, so an oversized read shows.
             batch: net::RecvBatch::new(net::RECV_BATCH, wire::MAX_DATAGRAM + 1),
             reply: Vec::with_capacity(512),
-            instance: crate::send::random_id(),
+            instance: crate::id::random(),
             port: local.map_or(0, |a| a.port()),
             streams: Streams::new(gap_wait),
             evicted: Vec::new(),

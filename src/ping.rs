@@ -104,7 +104,7 @@ pub fn ping(
     events
         .registry()
         .register(&mut socket, SOCKET, Interest::READABLE)?;
-    let id = crate::send::random_id();
+    let id = crate::id::random();
     let start = Instant::now();
     let mut summary = Summary::default();
     // (seq, sent at) of pings still waiting for a reply, oldest first.

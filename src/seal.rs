@@ -179,7 +179,7 @@ pub fn write_key_file(path: &Path, force: bool) -> io::Result<()> {
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file name"))?;
     let mut temp_name = std::ffi::OsString::from(".");
     temp_name.push(name);
-    temp_name.push(format!(".{:016x}.tmp", crate::send::random_id()));
+    temp_name.push(format!(".{:016x}.tmp", crate::id::random()));
     let temp = path.with_file_name(temp_name);
     write_new(&temp)?;
     std::fs::rename(&temp, path).inspect_err(|_| {
@@ -204,7 +204,7 @@ impl Sealer {
     pub fn new(key: &Key) -> Self {
         Sealer {
             cipher: key.cipher(),
-            sender: crate::send::random_id(),
+            sender: crate::id::random(),
             counter: 0,
             out: Vec::with_capacity(2048),
         }

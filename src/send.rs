@@ -5,11 +5,12 @@ use crate::addr::Destination;
 use crate::event::{EventLoop, Wake};
 use crate::net;
 use crate::seal::{Envelope, Key};
+use crate::source::{Next, Source};
 use crate::wire::{self, Message, Text};
 use mio::net::UdpSocket;
 use mio::{Interest, Token};
 use std::fmt;
-use std::io::{self, BufRead};
+use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -69,7 +70,7 @@ impl Sender {
             dest: dest.addr,
             waiter: None,
             buf: Vec::with_capacity(2048),
-            id: random_id(),
+            id: crate::id::random(),
             next_seq: 0,
             name,
             max: wire::max_datagram(dest.addr.is_ipv6()) - envelope.overhead(),
@@ -169,25 +170,26 @@ impl Sender {
     }
 }
 
-/// Sends each line of `input` as one message (udpmsg text, or raw bytes with
-/// `raw`), in order. A line too large for a datagram is refused and reported
-/// through `refused`, and the rest still go; an I/O error stops the stream.
-pub fn send_lines(
+/// Sends each message of `input` (udpmsg text, or raw bytes with `raw`), in
+/// order. A message too large for a datagram is refused and reported through
+/// `refused` with its 1-based number, and the rest still go; an I/O error
+/// stops the stream.
+pub fn send_all(
     sender: &mut Sender,
-    mut input: impl BufRead,
+    input: &mut dyn Source,
     raw: bool,
     mut refused: impl FnMut(u64, &SendError),
 ) -> Result<u64, SendError> {
-    let mut line = Vec::with_capacity(4096);
     let mut number = 0u64;
     let mut sent = 0u64;
     loop {
-        line.clear();
-        if input.read_until(b'\n', &mut line)? == 0 {
-            return Ok(sent);
-        }
+        let body = match input.next()? {
+            Next::Message(body) => body,
+            // Only pollable sources are pending; this loop reads blocking.
+            Next::Pending => continue,
+            Next::End => return Ok(sent),
+        };
         number += 1;
-        let body = strip_newline(&line);
         let result = if raw {
             sender.raw(body)
         } else {
@@ -199,22 +201,4 @@ pub fn send_lines(
             Err(e) => return Err(e),
         }
     }
-}
-
-/// A line without its `\n` or `\r\n`.
-pub fn strip_newline(line: &[u8]) -> &[u8] {
-    let line = line.strip_suffix(b"\n").unwrap_or(line);
-    line.strip_suffix(b"\r").unwrap_or(line)
-}
-
-/// A random 64-bit id (sender ids, instance ids); falls back to time and pid
-/// mixed when the system has no randomness to give.
-pub fn random_id() -> u64 {
-    getrandom::u64().unwrap_or_else(|_| {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0);
-        nanos ^ (u64::from(std::process::id()) << 32) ^ 0x9e37_79b9_7f4a_7c15
-    })
 }

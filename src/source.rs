@@ -6,9 +6,9 @@ use std::os::fd::RawFd;
 
 /// What a source has next.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Next {
-    /// One message (a line without its line ending).
-    Message(Vec<u8>),
+pub enum Next<'a> {
+    /// One message (a line without its line ending), valid until the next call.
+    Message(&'a [u8]),
     /// Nothing ready now; wait for the fd to become readable.
     Pending,
     /// No more messages.
@@ -18,7 +18,7 @@ pub enum Next {
 /// A supply of messages.
 pub trait Source {
     /// The next message, without blocking when the source is pollable.
-    fn next(&mut self) -> io::Result<Next>;
+    fn next(&mut self) -> io::Result<Next<'_>>;
     /// The file descriptor to wait on when [`Next::Pending`] was returned.
     fn fd(&self) -> Option<RawFd> {
         None
@@ -26,12 +26,31 @@ pub trait Source {
 }
 
 /// Messages given up front (the command line).
-pub struct Fixed(pub std::collections::VecDeque<Vec<u8>>);
+pub struct Fixed {
+    messages: Vec<Vec<u8>>,
+    next: usize,
+}
+
+impl Fixed {
+    pub fn new(messages: Vec<Vec<u8>>) -> Self {
+        Fixed { messages, next: 0 }
+    }
+}
 
 impl Source for Fixed {
-    fn next(&mut self) -> io::Result<Next> {
-        Ok(self.0.pop_front().map_or(Next::End, Next::Message))
+    fn next(&mut self) -> io::Result<Next<'_>> {
+        let Some(message) = self.messages.get(self.next) else {
+            return Ok(Next::End);
+        };
+        self.next += 1;
+        Ok(Next::Message(message))
     }
+}
+
+/// A line without its `\n` or `\r\n`.
+fn strip_newline(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 /// Lines of a readable fd (stdin). When the fd is pollable (a pipe or a
@@ -75,19 +94,18 @@ impl<R: Read> Lines<R> {
 }
 
 impl<R: Read> Source for Lines<R> {
-    fn next(&mut self) -> io::Result<Next> {
+    fn next(&mut self) -> io::Result<Next<'_>> {
         loop {
             if let Some(pos) = self.buf[self.start..].iter().position(|&b| b == b'\n') {
-                let end = self.start + pos;
-                let line = crate::send::strip_newline(&self.buf[self.start..=end]).to_vec();
+                let (start, end) = (self.start, self.start + pos);
                 self.start = end + 1;
-                return Ok(Next::Message(line));
+                return Ok(Next::Message(strip_newline(&self.buf[start..=end])));
             }
             if self.eof {
                 if self.start < self.buf.len() {
-                    let line = self.buf[self.start..].to_vec();
+                    let start = self.start;
                     self.start = self.buf.len();
-                    return Ok(Next::Message(line));
+                    return Ok(Next::Message(&self.buf[start..]));
                 }
                 return Ok(Next::End);
             }
@@ -130,7 +148,7 @@ mod tests {
         let mut lines = Lines::new(&b"a\r\n\nb\nlast"[..], None);
         let mut got = Vec::new();
         while let Next::Message(m) = lines.next().unwrap() {
-            got.push(m);
+            got.push(m.to_vec());
         }
         assert_eq!(
             got,
