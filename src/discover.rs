@@ -3,7 +3,6 @@
 
 use crate::event::{EventLoop, Wake};
 use crate::iface::{self, DISCOVERY_GROUP_V6, Target};
-use crate::listen::MAX_NAME;
 use crate::net::{self, Local};
 use crate::seal::{Envelope, Key, Opened};
 use crate::wire::{self, Message, Probe};
@@ -29,10 +28,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 pub const MAX_PEERS: usize = 4096;
 
 /// The largest answer a listener can send: header, tag, instance, token,
-/// port, version, name length and a name of [`MAX_NAME`] bytes.
-pub const MAX_ANSWER: usize = wire::HEADER_LEN + 4 + 8 + 8 + 2 + 1 + 8 + MAX_NAME;
-/// Bytes of a probe before its padding.
-const PROBE_OVERHEAD: usize = wire::HEADER_LEN + 4 + 8 + 8 + 8;
+/// port, version, name length and a name of [`wire::MAX_NAME`] bytes.
+pub const MAX_ANSWER: usize = wire::ANSWER_OVERHEAD + wire::MAX_NAME;
 
 /// What to probe and for how long.
 #[derive(Debug, Clone)]
@@ -131,7 +128,7 @@ pub fn discover(config: &Config, trace: &mut dyn FnMut(&Trace<'_>)) -> io::Resul
             let message = Message::Probe(Probe {
                 instance,
                 token: token_base | round as u64,
-                pad: &pad[..MAX_ANSWER - PROBE_OVERHEAD],
+                pad: &pad[..MAX_ANSWER - wire::PROBE_OVERHEAD],
             });
             let _ = wire::encode(&message, wire::MAX_DATAGRAM_V4, &mut probe);
             sent_at.push(now);

@@ -44,9 +44,7 @@ pub struct Config {
 /// so a gap is only given up once its sender has stopped retrying.
 pub const DEFAULT_GAP_WAIT: Duration = Duration::from_secs(6);
 
-/// Longest name a listener answers discovery with (bytes); it bounds the
-/// answer size and so the probe padding.
-pub const MAX_NAME: usize = 255;
+pub use crate::wire::MAX_NAME;
 
 /// Discovery answers per second to one source address (and burst): a scan
 /// costs up to six (three rounds, IPv4 and IPv6), so a few back-to-back
@@ -441,7 +439,7 @@ impl Listener {
                 let name = truncate_name(&self.config.name);
                 // Size first: a probe too small to answer must not use up
                 // the rate limit that real probes share.
-                if open_len < ANSWER_OVERHEAD + name.len() {
+                if open_len < wire::ANSWER_OVERHEAD + name.len() {
                     self.stats.probes_ignored += 1;
                     return sink.notice(&Notice::ProbeIgnored {
                         from,
@@ -633,10 +631,6 @@ impl Listener {
         }
     }
 }
-
-/// Bytes of an encoded answer besides its name: header, tag, instance,
-/// token, port, version and the name's length prefix.
-const ANSWER_OVERHEAD: usize = wire::HEADER_LEN + 4 + 8 + 8 + 2 + 1 + 8;
 
 /// Whether a reply may go to `ip`: never to a broadcast, multicast or
 /// unspecified address (a forged source would make a reply reach every

@@ -320,6 +320,18 @@ pub fn max_datagram(ipv6: bool) -> usize {
 /// flags and the two length prefixes.
 pub const TEXT_OVERHEAD: usize = HEADER_LEN + 4 + 8 + 8 + 1 + 8 + 8;
 
+/// Bytes an [`Answer`] adds around its name: header, tag, instance, token,
+/// port, version and the name's length prefix.
+pub const ANSWER_OVERHEAD: usize = HEADER_LEN + 4 + 8 + 8 + 2 + 1 + 8;
+
+/// Bytes of a [`Probe`] besides its padding: header, tag, instance, token
+/// and the padding's length prefix.
+pub const PROBE_OVERHEAD: usize = HEADER_LEN + 4 + 8 + 8 + 8;
+
+/// Longest name a listener answers discovery with (bytes); it bounds the
+/// answer size and so the probe padding.
+pub const MAX_NAME: usize = 255;
+
 /// Largest body a [`Text`] with this name can carry in one datagram of `max` bytes.
 pub fn max_text_body(name: &str, max: usize) -> usize {
     max.saturating_sub(TEXT_OVERHEAD + name.len())
@@ -328,6 +340,28 @@ pub fn max_text_body(name: &str, max: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answer_and_probe_overheads_match_encoding() {
+        let mut out = Vec::new();
+        let answer = Message::Answer(Answer {
+            instance: 1,
+            token: 2,
+            port: 3,
+            version: VERSION,
+            name: "abc",
+        });
+        encode(&answer, MAX_DATAGRAM, &mut out).unwrap();
+        assert_eq!(out.len(), ANSWER_OVERHEAD + 3);
+        out.clear();
+        let probe = Message::Probe(Probe {
+            instance: 1,
+            token: 2,
+            pad: &[0; 5],
+        });
+        encode(&probe, MAX_DATAGRAM, &mut out).unwrap();
+        assert_eq!(out.len(), PROBE_OVERHEAD + 5);
+    }
 
     #[test]
     fn text_overhead_matches_encoding() {
