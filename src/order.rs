@@ -71,6 +71,9 @@ struct Stream {
 pub struct Streams {
     streams: HashMap<u64, Stream>,
     held_bytes: usize,
+    /// Messages held over all senders: with none, there is no gap to time
+    /// and the per-wake checks return at once.
+    held_count: usize,
     gap_wait: Duration,
 }
 
@@ -81,6 +84,7 @@ impl Streams {
         Streams {
             streams: HashMap::new(),
             held_bytes: 0,
+            held_count: 0,
             gap_wait,
         }
     }
@@ -133,6 +137,7 @@ impl Streams {
             return Verdict::Refused;
         }
         self.held_bytes += size;
+        self.held_count += 1;
         stream.held.insert(
             seq,
             Held {
@@ -158,6 +163,7 @@ impl Streams {
         let held = entry.remove();
         stream.next += 1;
         self.held_bytes -= held.body.len() + held.name.len();
+        self.held_count -= 1;
         stream.waiting_since = match stream.held.first_key_value() {
             None => None,
             // A gap filled and another is now first: it waits afresh.
@@ -169,7 +175,7 @@ impl Streams {
 
     /// When the oldest gap will be given up, if any message is held.
     pub fn next_deadline(&self) -> Option<Instant> {
-        if self.held_bytes == 0 && self.streams.values().all(|s| s.held.is_empty()) {
+        if self.held_count == 0 {
             return None;
         }
         self.streams
@@ -183,6 +189,9 @@ impl Streams {
     /// the stream skips to its first held message. Call [`Self::pop_ready`]
     /// for that sender next.
     pub fn expire(&mut self, now: Instant, force: bool) -> Option<Gap> {
+        if self.held_count == 0 {
+            return None;
+        }
         let gap_wait = self.gap_wait;
         let (&sender, stream) = self.streams.iter_mut().find(|(_, s)| {
             s.waiting_since
@@ -218,6 +227,7 @@ impl Streams {
         if let Some(stream) = self.streams.remove(&sender) {
             for (_, held) in stream.held {
                 self.held_bytes -= held.body.len() + held.name.len();
+                self.held_count -= 1;
                 evicted.push(held);
             }
         }
