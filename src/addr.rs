@@ -194,7 +194,9 @@ pub fn parse_port(arg: &str) -> Result<u16, AddrError> {
     let name = CString::new(arg).map_err(|_| bad())?;
     // getservbyname returns static storage: one caller at a time.
     static SERVICES: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _lock = SERVICES.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _lock = SERVICES
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     // SAFETY: both arguments are valid C strings; getservbyname returns a
     // pointer to static storage or NULL, read while the lock is held.
     unsafe {

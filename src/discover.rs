@@ -217,7 +217,7 @@ pub fn discover(config: &Config, trace: &mut dyn FnMut(&Trace<'_>)) -> io::Resul
 }
 
 fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
-    let socket = net::bind_listener(
+    let socket = net::bind(
         addr,
         net::BindOptions {
             reuse_addr: false,
@@ -229,8 +229,9 @@ fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
     Ok(socket)
 }
 
-/// Sends one probe to every target, each copy sealed afresh when keyed: each IPv4 broadcast address out of its
-/// own interface, and the IPv6 group on each IPv6 interface.
+/// Sends one probe to every target, each copy sealed afresh when keyed:
+/// each IPv4 broadcast address out of its own interface, and the IPv6 group
+/// on each IPv6 interface.
 fn send_round(
     targets: &[Target],
     port: u16,
@@ -249,7 +250,7 @@ fn send_round(
                 ifindex: target.index,
             };
             report(
-                net::send_from(v4, envelope.outgoing(probe), to, Some(local), false),
+                net::send_from(v4, envelope.outgoing(probe), to, Some(local)),
                 &target.interface,
                 to,
                 trace,

@@ -189,8 +189,6 @@ impl Stats {
 /// A listener over its bound sockets (one, or one per address family).
 pub struct Listener {
     sockets: Vec<UdpSocket>,
-    /// Per socket: it is IPv6.
-    ipv6: Vec<bool>,
     /// The socket the datagram being handled came on (replies leave by it).
     via: usize,
     config: Config,
@@ -219,15 +217,10 @@ impl Listener {
             }
         }
         let local = locals.first().copied().flatten();
-        let ipv6 = locals
-            .iter()
-            .map(|l| l.is_some_and(|a| a.is_ipv6()))
-            .collect();
         let gap_wait = config.gap_wait;
         let envelope = Envelope::new(config.key.as_ref());
         Listener {
             sockets,
-            ipv6,
             via: 0,
             config,
             stats: Stats::default(),
@@ -620,7 +613,7 @@ impl Listener {
         sink: &mut dyn Sink,
     ) -> io::Result<bool> {
         let out = self.envelope.outgoing(&self.reply);
-        let result = net::send_from(&self.sockets[self.via], out, to, local, self.ipv6[self.via]);
+        let result = net::send_from(&self.sockets[self.via], out, to, local);
         match result {
             Ok(_) => Ok(true),
             Err(error) => {

@@ -38,27 +38,12 @@ impl Default for BindOptions {
     }
 }
 
-/// Binds a non-blocking UDP socket for listening. Binding `[::]` gives a
-/// dual-stack socket (IPv4 arrives as IPv4-mapped); where IPv6 is missing it
-/// falls back to `0.0.0.0`.
-pub fn bind_listener(addr: SocketAddr, options: BindOptions) -> io::Result<mio::net::UdpSocket> {
-    let socket = match new_bound(addr, options, false) {
-        Err(e)
-            if addr.ip() == Ipv6Addr::UNSPECIFIED
-                && matches!(
-                    e.raw_os_error(),
-                    Some(libc::EAFNOSUPPORT) | Some(libc::EADDRNOTAVAIL)
-                ) =>
-        {
-            new_bound(
-                SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), addr.port()),
-                options,
-                false,
-            )?
-        }
-        other => other?,
-    };
-    Ok(mio::net::UdpSocket::from_std(socket.into()))
+/// Binds one non-blocking UDP socket; an IPv6 one is IPv6-only (each
+/// address family gets its own socket, and so its own arrival information).
+pub fn bind(addr: SocketAddr, options: BindOptions) -> io::Result<mio::net::UdpSocket> {
+    Ok(mio::net::UdpSocket::from_std(
+        new_bound(addr, options)?.into(),
+    ))
 }
 
 /// Binds the sockets of a listener. `[::]` (all interfaces) becomes two
@@ -71,9 +56,7 @@ pub fn bind_listeners(
     options: BindOptions,
 ) -> io::Result<Vec<mio::net::UdpSocket>> {
     if addr.ip() != Ipv6Addr::UNSPECIFIED {
-        return Ok(vec![mio::net::UdpSocket::from_std(
-            new_bound(addr, options, true)?.into(),
-        )]);
+        return Ok(vec![bind(addr, options)?]);
     }
     // With port 0 the kernel picks the IPv4 port; in the rare case that
     // port is taken for IPv6, try again with another.
@@ -82,15 +65,14 @@ pub fn bind_listeners(
         let v4 = new_bound(
             SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), addr.port()),
             options,
-            true,
         )?;
         let port = v4
             .local_addr()?
             .as_socket()
             .map_or(addr.port(), |a| a.port());
         let v4 = mio::net::UdpSocket::from_std(v4.into());
-        match new_bound(SocketAddr::new(addr.ip(), port), options, true) {
-            Ok(v6) => return Ok(vec![v4, mio::net::UdpSocket::from_std(v6.into())]),
+        match bind(SocketAddr::new(addr.ip(), port), options) {
+            Ok(v6) => return Ok(vec![v4, v6]),
             Err(e)
                 if matches!(
                     e.raw_os_error(),
@@ -108,13 +90,13 @@ pub fn bind_listeners(
     }
 }
 
-fn new_bound(addr: SocketAddr, options: BindOptions, v6_only: bool) -> io::Result<Socket> {
+fn new_bound(addr: SocketAddr, options: BindOptions) -> io::Result<Socket> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     if options.reuse_addr {
         socket.set_reuse_address(true)?;
     }
     if addr.is_ipv6() {
-        socket.set_only_v6(v6_only || addr.ip() != Ipv6Addr::UNSPECIFIED)?;
+        socket.set_only_v6(true)?;
     }
     if options.broadcast {
         socket.set_broadcast(true)?;
@@ -236,7 +218,7 @@ pub struct Local {
 /// A received datagram's addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Arrival {
-    /// The sender (IPv4-mapped on a dual-stack socket).
+    /// The sender.
     pub from: SocketAddr,
     /// Where it arrived, when the kernel said.
     pub local: Option<Local>,
@@ -244,7 +226,7 @@ pub struct Arrival {
 
 /// Asks the kernel to report each datagram's destination and interface.
 /// Best effort: without it, replies leave from the kernel's choice of address.
-pub fn enable_pktinfo(socket: &impl AsRawFd, ipv6_socket: bool) {
+pub fn enable_pktinfo(socket: &impl AsRawFd, ipv6: bool) {
     let one: libc::c_int = 1;
     let set = |level, name| {
         // SAFETY: a valid fd and a pointer to a c_int of the stated size.
@@ -258,11 +240,10 @@ pub fn enable_pktinfo(socket: &impl AsRawFd, ipv6_socket: bool) {
             )
         }
     };
-    // IP_PKTINFO also works on a dual-stack socket, for its IPv4 datagrams,
-    // and gives the interface's own address for broadcasts (ipi_spec_dst).
-    set(libc::IPPROTO_IP, libc::IP_PKTINFO);
-    if ipv6_socket {
+    if ipv6 {
         set(libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO);
+    } else {
+        set(libc::IPPROTO_IP, libc::IP_PKTINFO);
     }
 }
 
@@ -305,17 +286,14 @@ pub fn recv_with_local(socket: &impl AsRawFd, buf: &mut [u8]) -> io::Result<(usi
 }
 
 /// Sends `buf` to `to`, from `local` when given (so a host with two
-/// interfaces answers from the one the question came in on).
-/// `ipv6_socket`: the socket is AF_INET6 (IPv4 peers are then addressed
-/// as IPv4-mapped).
+/// interfaces answers from the one the question came in on). The socket is
+/// of `to`'s family (sockets are one family each).
 pub fn send_from(
     socket: &impl AsRawFd,
     buf: &[u8],
     to: SocketAddr,
     local: Option<Local>,
-    ipv6_socket: bool,
 ) -> io::Result<usize> {
-    let to = if ipv6_socket { to_ipv6(to) } else { to };
     let dest = SockAddr::from(to);
     // SAFETY: the pointers reference live locals of the stated sizes; the
     // control message is built with CMSG_* inside an aligned buffer sized by
@@ -334,7 +312,7 @@ pub fn send_from(
         if let Some(local) = local {
             msg.msg_control = control.0.as_mut_ptr().cast();
             let cmsg;
-            if ipv6_socket {
+            if to.is_ipv6() {
                 let size = std::mem::size_of::<libc::in6_pktinfo>() as u32;
                 msg.msg_controllen = libc::CMSG_SPACE(size) as usize;
                 cmsg = libc::CMSG_FIRSTHDR(&msg);
@@ -378,14 +356,6 @@ pub fn send_from(
             return Err(io::Error::last_os_error());
         }
         Ok(n as usize)
-    }
-}
-
-/// An IPv4 address as IPv4-mapped IPv6, for a dual-stack socket.
-pub fn to_ipv6(addr: SocketAddr) -> SocketAddr {
-    match addr {
-        SocketAddr::V4(v4) => SocketAddr::new(v4.ip().to_ipv6_mapped().into(), v4.port()),
-        SocketAddr::V6(_) => addr,
     }
 }
 
@@ -580,6 +550,6 @@ unsafe fn parse_pktinfo(msg: &libc::msghdr) -> Option<Local> {
             cmsg = libc::CMSG_NXTHDR(msg, cmsg);
         }
     }
-    // For IPv4 (also IPv4-mapped) prefer IP_PKTINFO's interface address.
+    // A socket is of one family, so at most one of the two is present.
     v4.or(v6)
 }
