@@ -121,52 +121,60 @@ impl Sender {
                 max: self.max,
             });
         }
-        loop {
-            match self.socket.send_to(bytes, self.dest) {
-                Ok(_) => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if net::is_transient_send_error(&e) => self.wait_writable(&e)?,
-                Err(e) => return Err(e.into()),
-            }
-        }
+        send_waiting(&mut self.socket, &mut self.waiter, self.dest, bytes)?;
+        Ok(())
     }
 
-    /// Sends `self.buf` (sealed when keyed), waiting while the socket's
-    /// queue is full.
+    /// Sends `self.buf`, sealed when keyed (once: a retry after a full queue
+    /// resends the same bytes).
     fn transmit(&mut self) -> io::Result<()> {
-        loop {
-            let out = self.envelope.outgoing(&self.buf);
-            match self.socket.send_to(out, self.dest) {
-                Ok(_) => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if net::is_transient_send_error(&e) => self.wait_writable(&e)?,
-                Err(e) => return Err(e),
-            }
+        let out = self.envelope.outgoing(&self.buf);
+        send_waiting(&mut self.socket, &mut self.waiter, self.dest, out)
+    }
+}
+
+/// Sends one datagram, waiting while the socket's queue is full. `waiter`
+/// is created the first time that happens.
+fn send_waiting(
+    socket: &mut UdpSocket,
+    waiter: &mut Option<EventLoop>,
+    dest: SocketAddr,
+    bytes: &[u8],
+) -> io::Result<()> {
+    loop {
+        match socket.send_to(bytes, dest) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if net::is_transient_send_error(&e) => wait_writable(socket, waiter, &e)?,
+            Err(e) => return Err(e),
         }
     }
+}
 
-    fn wait_writable(&mut self, cause: &io::Error) -> io::Result<()> {
-        if self.waiter.is_none() {
-            let waiter = EventLoop::new(false)?;
-            waiter
-                .registry()
-                .register(&mut self.socket, SOCKET, Interest::WRITABLE)?;
-            self.waiter = Some(waiter);
-        }
-        let Some(waiter) = self.waiter.as_mut() else {
-            return Ok(());
-        };
-        // ENOBUFS raises no readiness event: back off briefly instead. For a
-        // full socket buffer, wait for writability (with a cap, in case the
-        // edge was consumed before we registered).
-        let backoff = if cause.kind() == io::ErrorKind::WouldBlock {
-            Duration::from_millis(50)
-        } else {
-            FULL_QUEUE_BACKOFF
-        };
-        match waiter.wait(Some(Instant::now() + backoff))? {
-            Wake::Ready(_) | Wake::Timeout | Wake::Signal(_) => Ok(()),
-        }
+fn wait_writable(
+    socket: &mut UdpSocket,
+    waiter: &mut Option<EventLoop>,
+    cause: &io::Error,
+) -> io::Result<()> {
+    if waiter.is_none() {
+        let new = EventLoop::new(false)?;
+        new.registry()
+            .register(socket, SOCKET, Interest::WRITABLE)?;
+        *waiter = Some(new);
+    }
+    let Some(waiter) = waiter.as_mut() else {
+        return Ok(());
+    };
+    // ENOBUFS raises no readiness event: back off briefly instead. For a
+    // full socket buffer, wait for writability (with a cap, in case the
+    // edge was consumed before we registered).
+    let backoff = if cause.kind() == io::ErrorKind::WouldBlock {
+        Duration::from_millis(50)
+    } else {
+        FULL_QUEUE_BACKOFF
+    };
+    match waiter.wait(Some(Instant::now() + backoff))? {
+        Wake::Ready(_) | Wake::Timeout | Wake::Signal(_) => Ok(()),
     }
 }
 
