@@ -60,12 +60,8 @@ pub struct Report {
     pub confirmed: u64,
     /// Messages given up on (retries or deadline).
     pub unconfirmed: u64,
-    /// Retransmissions.
-    pub retransmits: u64,
     /// The deadline passed before the input was all read.
     pub input_left: bool,
-    /// Smoothed round-trip time in microseconds, once measured.
-    pub srtt_us: Option<u64>,
 }
 
 /// Why a confirmed send stopped early.
@@ -243,7 +239,6 @@ pub fn send_acked(
                 report.unconfirmed += 1;
                 continue;
             }
-            report.retransmits += 1;
             transmit(&socket, &mut envelope, flight, &rtt, &mut jitter, now)?;
         }
         pop_done(&mut flights);
@@ -307,7 +302,6 @@ pub fn send_acked(
     let left = flights.iter().filter(|f| !f.done).count() as u64;
     report.unconfirmed += left;
     report.input_left = !input_done;
-    report.srtt_us = rtt.srtt.map(|d| d.as_micros() as u64);
     Ok(report)
 }
 

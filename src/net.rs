@@ -173,24 +173,6 @@ pub fn kernel_drops(socket: &impl AsRawFd) -> Option<u64> {
     None
 }
 
-/// The receive buffer the kernel actually granted (it reports double the
-/// requested size, for its own bookkeeping).
-pub fn recv_buffer(socket: &impl AsRawFd) -> Option<usize> {
-    let mut value: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: a valid fd and a c_int-sized out buffer with its length.
-    let rc = unsafe {
-        libc::getsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUF,
-            (&mut value as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    };
-    (rc == 0).then_some(value as usize)
-}
-
 /// This machine's host name, the default sender name.
 pub fn hostname() -> String {
     let mut buf = [0u8; 256];
