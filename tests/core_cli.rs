@@ -916,6 +916,62 @@ fn closed_stdout_pipe_ends_listener_quietly_with_exit_zero() {
     assert!(done.err.is_empty(), "not quiet: {:?}", done.err);
 }
 
+#[test]
+fn closed_stdin_and_stdout_are_reopened_on_dev_null_not_reused_by_sockets() {
+    if !isolate("closed_stdin_and_stdout_are_reopened_on_dev_null_not_reused_by_sockets") {
+        return;
+    }
+    // `udpmsg listen <&- >&-`: the binary has its own C main, so it must do
+    // what Rust's start-up would: otherwise its socket becomes fd 0 or 1 and
+    // output lines are written into the socket.
+    let mut cmd = command(
+        &[
+            "listen",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--timeout",
+            "10s",
+        ],
+        &[],
+    );
+    cmd.stdin(Stdio::inherit())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::piped());
+    // SAFETY: close(2) is async-signal-safe, as pre_exec requires.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            libc::close(0);
+            libc::close(1);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().expect("spawn udpmsg listen");
+    let fd = |n: u32| std::fs::read_link(format!("/proc/{}/fd/{n}", child.id()));
+    let end = Instant::now() + WAIT;
+    let socket_open = || {
+        std::fs::read_dir(format!("/proc/{}/fd", child.id()))
+            .map(|fds| {
+                fds.flatten().any(|e| {
+                    std::fs::read_link(e.path())
+                        .is_ok_and(|l| l.to_string_lossy().starts_with("socket:"))
+                })
+            })
+            .unwrap_or(false)
+    };
+    while !socket_open() && Instant::now() < end {
+        thread::sleep(Duration::from_millis(10));
+    }
+    let (stdin, stdout) = (fd(0), fd(1));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let code = wait_until(&mut child, WAIT, "listen with closed stdin/stdout");
+    assert_eq!(stdin.expect("fd 0").to_string_lossy(), "/dev/null");
+    assert_eq!(stdout.expect("fd 1").to_string_lossy(), "/dev/null");
+    assert_eq!(code, 0);
+}
+
 // ---------------------------------------------------------------- errors
 
 #[test]
