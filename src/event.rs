@@ -4,7 +4,7 @@
 use mio::{Events, Interest, Poll, Registry, Token};
 use signal_hook_mio::v1_0::Signals;
 use std::io;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Token of the signal pipe; callers use small tokens (below 64) for their
 /// own sources.
@@ -63,15 +63,27 @@ impl EventLoop {
     /// Blocks until a source is ready, a signal arrives or `deadline` passes.
     /// `EINTR` is retried; spurious wake-ups come back as an empty `Ready`.
     pub fn wait(&mut self, deadline: Option<Instant>) -> io::Result<Wake> {
+        self.wait_inner(deadline, false)
+    }
+
+    /// Like [`Self::wait`] with a deadline that has passed, but still looks
+    /// (without blocking) for ready sources and signals: for a caller that
+    /// stopped reading a busy source to do other work in between.
+    pub fn poll_now(&mut self) -> io::Result<Wake> {
+        self.wait_inner(None, true)
+    }
+
+    fn wait_inner(&mut self, deadline: Option<Instant>, now: bool) -> io::Result<Wake> {
         loop {
             let timeout = match deadline {
+                _ if now => Some(Duration::ZERO),
                 Some(d) => {
                     let now = Instant::now();
                     if now >= d {
                         return Ok(Wake::Timeout);
                     }
                     // Round up so we never wake just before the deadline.
-                    Some(d - now + std::time::Duration::from_micros(50))
+                    Some(d - now + Duration::from_micros(50))
                 }
                 None => None,
             };
@@ -96,7 +108,7 @@ impl EventLoop {
             {
                 return Ok(Wake::Signal(signal));
             }
-            if ready == 0 && deadline.is_some_and(|d| Instant::now() >= d) {
+            if ready == 0 && (now || deadline.is_some_and(|d| Instant::now() >= d)) {
                 return Ok(Wake::Timeout);
             }
             return Ok(Wake::Ready(ready));

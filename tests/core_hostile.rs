@@ -519,3 +519,78 @@ fn acknowledged_mode_junk_cannot_stop_the_listener() {
     let markers = storm.len().div_ceil(BATCH) as u64;
     assert_eq!(count_in(summary, "raw"), markers, "{summary}");
 }
+
+/// Sends raw datagrams to `port` from three threads as fast as they go,
+/// until `stop` is set (or 15 s at most); returns how many were sent.
+fn flood(port: u16, stop: &std::sync::atomic::AtomicBool) -> u64 {
+    use std::sync::atomic::Ordering;
+    std::thread::scope(|s| {
+        let threads: Vec<_> = (0..3)
+            .map(|_| {
+                s.spawn(|| {
+                    let peer = udp("127.0.0.1:0");
+                    let end = Instant::now() + std::time::Duration::from_secs(15);
+                    let mut sent = 0u64;
+                    while !stop.load(Ordering::Relaxed) && Instant::now() < end {
+                        for _ in 0..64 {
+                            if peer
+                                .send_to(b"flood flood flood", ("127.0.0.1", port))
+                                .is_ok()
+                            {
+                                sent += 1;
+                            }
+                        }
+                    }
+                    sent
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| t.join().expect("flood thread"))
+            .sum()
+    })
+}
+
+#[test]
+fn a_flood_cannot_hold_off_timeout_or_sigint() {
+    if !isolate("a_flood_cannot_hold_off_timeout_or_sigint") {
+        return;
+    }
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+    for how in ["--timeout", "SIGINT"] {
+        let mut l = if how == "--timeout" {
+            Listen::start(&["--bind", "127.0.0.1", "--timeout", "1s"])
+        } else {
+            Listen::start(&["--bind", "127.0.0.1"])
+        };
+        let stop = AtomicBool::new(false);
+        let port = l.port();
+        let (sent, (code, lines, elapsed)) = std::thread::scope(|s| {
+            let flooder = s.spawn(|| flood(port, &stop));
+            std::thread::sleep(Duration::from_millis(300));
+            let start = Instant::now();
+            if how == "SIGINT" {
+                l.signal(libc::SIGINT);
+            }
+            let code = common::wait_until(&mut l.child, WAIT, "flooded listener");
+            let elapsed = start.elapsed();
+            stop.store(true, Ordering::Relaxed);
+            let lines = l.out.try_iter().count();
+            (flooder.join().expect("flooder"), (code, lines, elapsed))
+        });
+        eprintln!("{how}: flood of {sent} datagrams, {lines} lines shown, exit after {elapsed:?}");
+        assert_eq!(code, 0, "{how}: exit code");
+        assert!(
+            lines > 1000,
+            "{how}: the flood reached the listener ({lines} lines)"
+        );
+        // --timeout 1s counts from the start, SIGINT is at once: a
+        // listener stuck reading the flood would run until the flood ends.
+        assert!(
+            elapsed < Duration::from_secs(5),
+            "{how}: exit took {elapsed:?}"
+        );
+    }
+}
