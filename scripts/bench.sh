@@ -161,6 +161,14 @@ fi
 for prog in recv send oneshot; do
     cc -O2 -Wall -Wextra -o "$WORK/$prog" "$SRC/benches/$prog.c"
 done
+# The floor for the one-shot send: a Rust program that does nothing, built
+# like the release profile (dynamically linked, panic=abort).
+EMPTY_RUST=""
+if rustc -C opt-level=3 -C panic=abort -o "$WORK/empty" "$SRC/benches/empty.rs" 2>"$WORK/empty.err"; then
+    EMPTY_RUST=$WORK/empty
+else
+    log "benches/empty.rs does not compile; the Rust start-up floor row is skipped"
+fi
 HAVE_PINGPONG=0
 if [ -f "$SRC/benches/pingpong.c" ]; then
     if cc -O2 -Wall -o "$WORK/pingpong" "$SRC/benches/pingpong.c"; then
@@ -496,10 +504,26 @@ ONESHOT_CMDS=("$UDPMSG send 127.0.0.1:$PORT hi" "$WORK/oneshot 127.0.0.1 $PORT h
 if [ -n "$UDPMSG_STATIC" ]; then
     ONESHOT_NAMES+=(static)
     ONESHOT_CMDS+=("$UDPMSG_STATIC send 127.0.0.1:$PORT hi")
-    ORDERS=("0 1 2" "1 2 0" "2 0 1" "0 2 1" "2 1 0" "1 0 2")
-else
-    ORDERS=("0 1" "1 0" "0 1" "1 0" "0 1" "1 0")
 fi
+if [ -n "$EMPTY_RUST" ]; then
+    ONESHOT_NAMES+=(empty)
+    ONESHOT_CMDS+=("$EMPTY_RUST")
+fi
+# Six rounds: each rotation of the list, forwards and backwards (with three
+# commands, every permutation once).
+ORDERS=()
+n=${#ONESHOT_CMDS[@]}
+for r in 0 1 2 3 4 5; do
+    order=""
+    for ((k = 0; k < n; k++)); do
+        if ((r % 2 == 0)); then
+            order+="$(((r / 2 + k) % n)) "
+        else
+            order+="$(((r / 2 + n - 1 - k) % n)) "
+        fi
+    done
+    ORDERS+=("$order")
+done
 : >"$WORK/oneshot.times"
 if command -v hyperfine >/dev/null 2>&1; then
     ONESHOT_TOOL=hyperfine
@@ -820,6 +844,14 @@ else:
         f"`send localhost -p echo`: {resolves}; {fmtx(ratio(osx, ou))} of the dynamic build)",
         f"{fmt(osx, '.3f')} (min {fmt(osxmin, '.3f')})", f"{fmt(oc, '.3f')} (min {fmt(ocmin, '.3f')})",
         fmtx(rsx), "≤ 1.2x", None if rsx is None else (rsx <= 1.2 and resolves == "ok"))
+# What any dynamically linked Rust program costs to start and exit, for
+# comparison: no verdict, it is not udpmsg.
+oe, oemin, oen = shot("empty")
+if oe is not None:
+    row(f"one-shot floor: a Rust program that does nothing (benches/empty.rs, dynamic), ms "
+        f"(median of {oen}; same rounds)",
+        f"{fmt(oe, '.3f')} (min {fmt(oemin, '.3f')})", f"{fmt(oc, '.3f')} (min {fmt(ocmin, '.3f')})",
+        fmtx(ratio(oe, oc)), "(reference)", None)
 pings = {}
 for line in open(os.path.join(work, "ping.txt")):
     placement, name, p50_, p99_, got, sent = line.split()
