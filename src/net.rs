@@ -369,6 +369,102 @@ fn sockaddr_to_std(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
     }
 }
 
+/// Datagrams sent per `sendmmsg` call.
+pub const SEND_BATCH: usize = 32;
+
+/// Datagrams to one destination, queued to go out in one system call
+/// (`sendmmsg`). [`SendBatch::send`] sends what has not gone yet; the
+/// batch is empty again once everything went.
+pub struct SendBatch {
+    dest: SockAddr,
+    data: Vec<u8>,
+    /// Where each queued datagram ends in `data`.
+    ends: Vec<usize>,
+    /// How many of the queued datagrams went already.
+    sent: usize,
+    iovs: Vec<libc::iovec>,
+    msgs: Vec<libc::mmsghdr>,
+}
+
+impl SendBatch {
+    pub fn new(dest: SocketAddr) -> Self {
+        SendBatch {
+            dest: SockAddr::from(dest),
+            data: Vec::with_capacity(SEND_BATCH * 256),
+            ends: Vec::with_capacity(SEND_BATCH),
+            sent: 0,
+            iovs: Vec::with_capacity(SEND_BATCH),
+            msgs: Vec::with_capacity(SEND_BATCH),
+        }
+    }
+
+    /// Queues one datagram.
+    pub fn push(&mut self, datagram: &[u8]) {
+        self.data.extend_from_slice(datagram);
+        self.ends.push(self.data.len());
+    }
+
+    /// True when [`SEND_BATCH`] datagrams are queued.
+    pub fn is_full(&self) -> bool {
+        self.ends.len() >= SEND_BATCH
+    }
+
+    /// Datagrams queued and not sent yet.
+    pub fn unsent(&self) -> usize {
+        self.ends.len() - self.sent
+    }
+
+    /// Sends the unsent datagrams, as many as the socket takes; returns how
+    /// many went (an error means none did). Once all went, the batch is
+    /// empty again.
+    pub fn send(&mut self, socket: &impl AsRawFd) -> io::Result<usize> {
+        let mut start = match self.sent {
+            0 => 0,
+            n => self.ends[n - 1],
+        };
+        self.iovs.clear();
+        for &end in &self.ends[self.sent..] {
+            self.iovs.push(libc::iovec {
+                iov_base: self.data[start..end].as_ptr() as *mut libc::c_void,
+                iov_len: end - start,
+            });
+            start = end;
+        }
+        self.msgs.clear();
+        for iov in &mut self.iovs {
+            // SAFETY: all-zero bytes are a valid mmsghdr.
+            let mut msg: libc::mmsghdr = unsafe { std::mem::zeroed() };
+            msg.msg_hdr.msg_name = self.dest.as_ptr() as *mut libc::c_void;
+            msg.msg_hdr.msg_namelen = self.dest.len();
+            msg.msg_hdr.msg_iov = iov;
+            msg.msg_hdr.msg_iovlen = 1;
+            self.msgs.push(msg);
+        }
+        // SAFETY: every header points at `self.dest` and at one iovec of
+        // `self.iovs`, which points into `self.data`; none of them is
+        // touched until the call returns.
+        let n = unsafe {
+            libc::sendmmsg(
+                socket.as_raw_fd(),
+                self.msgs.as_mut_ptr(),
+                self.msgs.len() as libc::c_uint,
+                0,
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let n = n as usize;
+        self.sent += n;
+        if self.sent == self.ends.len() {
+            self.data.clear();
+            self.ends.clear();
+            self.sent = 0;
+        }
+        Ok(n)
+    }
+}
+
 /// Datagrams received per `recvmmsg` call.
 pub const RECV_BATCH: usize = 32;
 

@@ -58,6 +58,9 @@ pub struct Sender {
     name: String,
     max: usize,
     envelope: Envelope,
+    /// Datagrams queued by [`Sender::queue_text`] and [`Sender::queue_raw`];
+    /// made on first use (a one-shot send never needs it).
+    batch: Option<net::SendBatch>,
 }
 
 impl Sender {
@@ -75,6 +78,7 @@ impl Sender {
             name,
             max: wire::max_datagram(dest.addr.is_ipv6()) - envelope.overhead(),
             envelope,
+            batch: None,
         })
     }
 
@@ -85,6 +89,66 @@ impl Sender {
 
     /// Sends one udpmsg text message.
     pub fn text(&mut self, body: &[u8]) -> Result<(), SendError> {
+        self.encode_text(body)?;
+        self.transmit()?;
+        self.next_seq += 1;
+        Ok(())
+    }
+
+    /// Queues one udpmsg text message for [`Self::flush`].
+    pub fn queue_text(&mut self, body: &[u8]) -> Result<(), SendError> {
+        self.encode_text(body)?;
+        // Sealed here, once: a retry after a full queue resends these bytes.
+        let out = self.envelope.outgoing(&self.buf);
+        self.batch
+            .get_or_insert_with(|| net::SendBatch::new(self.dest))
+            .push(out);
+        self.next_seq += 1;
+        Ok(())
+    }
+
+    /// Queues `bytes` exactly as given, no header, for [`Self::flush`].
+    pub fn queue_raw(&mut self, bytes: &[u8]) -> Result<(), SendError> {
+        self.check_raw(bytes)?;
+        self.batch
+            .get_or_insert_with(|| net::SendBatch::new(self.dest))
+            .push(bytes);
+        Ok(())
+    }
+
+    /// How many queued datagrams wait for [`Self::flush`].
+    pub fn queued(&self) -> usize {
+        self.batch.as_ref().map_or(0, |b| b.unsent())
+    }
+
+    /// True when no more datagrams should be queued before a flush.
+    pub fn queue_full(&self) -> bool {
+        self.batch.as_ref().is_some_and(|b| b.is_full())
+    }
+
+    /// Sends every queued datagram (`sendmmsg`, as many per call as the
+    /// socket takes), waiting while the socket's queue is full; returns how
+    /// many went.
+    pub fn flush(&mut self) -> Result<u64, SendError> {
+        let Some(batch) = self.batch.as_mut() else {
+            return Ok(0);
+        };
+        let mut sent = 0;
+        while batch.unsent() > 0 {
+            match batch.send(&self.socket) {
+                Ok(n) => sent += n as u64,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if net::is_transient_send_error(&e) => {
+                    wait_writable(&mut self.socket, &mut self.waiter, &e)?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(sent)
+    }
+
+    /// Encodes a text message with the next sequence number into `self.buf`.
+    fn encode_text(&mut self, body: &[u8]) -> Result<(), SendError> {
         let max = self.max_body();
         if body.len() > max {
             return Err(SendError::TooLarge {
@@ -107,21 +171,24 @@ impl Sender {
                 max,
             },
         })?;
-        self.transmit()?;
-        self.next_seq += 1;
         Ok(())
     }
 
     /// Sends `bytes` exactly as given, no header (never sealed: the caller
     /// refuses raw sends with a key).
     pub fn raw(&mut self, bytes: &[u8]) -> Result<(), SendError> {
+        self.check_raw(bytes)?;
+        send_waiting(&mut self.socket, &mut self.waiter, self.dest, bytes)?;
+        Ok(())
+    }
+
+    fn check_raw(&self, bytes: &[u8]) -> Result<(), SendError> {
         if bytes.len() > self.max {
             return Err(SendError::TooLarge {
                 len: bytes.len(),
                 max: self.max,
             });
         }
-        send_waiting(&mut self.socket, &mut self.waiter, self.dest, bytes)?;
         Ok(())
     }
 
@@ -182,6 +249,10 @@ fn wait_writable(
 /// order. A message too large for a datagram is refused and reported through
 /// `refused` with its 1-based number, and the rest still go; an I/O error
 /// stops the stream.
+///
+/// Messages already at hand go out together, up to [`net::SEND_BATCH`] per
+/// system call; the input is never waited on while some are queued, so
+/// `tail -f log | udpmsg send host -` sends each line as it comes.
 pub fn send_all(
     sender: &mut Sender,
     input: &mut dyn Source,
@@ -191,22 +262,32 @@ pub fn send_all(
     let mut number = 0u64;
     let mut sent = 0u64;
     loop {
-        let body = match input.next()? {
-            Next::Message(body) => body,
-            // Only pollable sources are pending; this loop reads blocking.
-            Next::Pending => continue,
-            Next::End => return Ok(sent),
-        };
-        number += 1;
-        let result = if raw {
-            sender.raw(body)
-        } else {
-            sender.text(body)
-        };
-        match result {
-            Ok(()) => sent += 1,
-            Err(e @ SendError::TooLarge { .. }) => refused(number, &e),
-            Err(e) => return Err(e),
+        let mut ended = false;
+        while !sender.queue_full() && (sender.queued() == 0 || input.ready()) {
+            let body = match input.next()? {
+                Next::Message(body) => body,
+                // Only pollable sources are pending; this loop reads blocking.
+                Next::Pending => continue,
+                Next::End => {
+                    ended = true;
+                    break;
+                }
+            };
+            number += 1;
+            let result = if raw {
+                sender.queue_raw(body)
+            } else {
+                sender.queue_text(body)
+            };
+            match result {
+                Ok(()) => {}
+                Err(e @ SendError::TooLarge { .. }) => refused(number, &e),
+                Err(e) => return Err(e),
+            }
+        }
+        sent += sender.flush()?;
+        if ended {
+            return Ok(sent);
         }
     }
 }

@@ -23,6 +23,11 @@ pub trait Source {
     fn fd(&self) -> Option<RawFd> {
         None
     }
+    /// True when [`Source::next`] can answer from what is already in
+    /// memory (a message or the end), without reading.
+    fn ready(&self) -> bool {
+        false
+    }
 }
 
 /// Messages given up front (the command line).
@@ -44,6 +49,10 @@ impl Source for Fixed {
         };
         self.next += 1;
         Ok(Next::Message(message))
+    }
+
+    fn ready(&self) -> bool {
+        true
     }
 }
 
@@ -137,11 +146,28 @@ impl<R: Read> Source for Lines<R> {
     fn fd(&self) -> Option<RawFd> {
         self.fd
     }
+
+    fn ready(&self) -> bool {
+        self.eof || self.buf[self.start..].contains(&b'\n')
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ready_only_when_next_needs_no_read() {
+        let mut lines = Lines::new(&b"a\nb\nlast"[..], None);
+        assert!(!lines.ready(), "nothing read yet");
+        assert_eq!(lines.next().unwrap(), Next::Message(b"a"));
+        assert!(lines.ready(), "b\\n is buffered");
+        assert_eq!(lines.next().unwrap(), Next::Message(b"b"));
+        assert!(!lines.ready(), "'last' may go on: a read must tell");
+        assert_eq!(lines.next().unwrap(), Next::Message(b"last"));
+        assert!(lines.ready(), "the end is known");
+        assert_eq!(lines.next().unwrap(), Next::End);
+    }
 
     #[test]
     fn splits_lines_and_keeps_a_last_line_without_newline() {
