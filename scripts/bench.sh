@@ -494,11 +494,10 @@ PORT=$((PORT + 1))
 sink=$!
 wait_bound "$PORT"
 # Interleaved so that a burst of load from another process on this machine
-# hits all commands alike: hyperfine in 6 rounds of 34 runs, each round in
-# another order (with three commands every permutation once, so each goes
-# first, second and last twice); without hyperfine, a fork/exec loop
-# alternating run by run. Either way $WORK/oneshot.times gets
-# "udpmsg|static|c SECONDS" lines.
+# hits all commands alike: hyperfine in rounds, each round in another order
+# (see ORDERS below); without hyperfine, a fork/exec loop alternating run by
+# run. Either way $WORK/oneshot.times gets "NAME SECONDS" lines, NAME one of
+# udpmsg, c, static, empty.
 ONESHOT_NAMES=(udpmsg c)
 ONESHOT_CMDS=("$UDPMSG send 127.0.0.1:$PORT hi" "$WORK/oneshot 127.0.0.1 $PORT hi")
 if [ -n "$UDPMSG_STATIC" ]; then
@@ -509,11 +508,13 @@ if [ -n "$EMPTY_RUST" ]; then
     ONESHOT_NAMES+=(empty)
     ONESHOT_CMDS+=("$EMPTY_RUST")
 fi
-# Six rounds: each rotation of the list, forwards and backwards (with three
-# commands, every permutation once).
+# 2n rounds for n commands: each rotation of the list, forwards and
+# backwards, so each command goes first equally often (with three commands,
+# every permutation once), about 204 runs of each in all.
 ORDERS=()
 n=${#ONESHOT_CMDS[@]}
-for r in 0 1 2 3 4 5; do
+ROUND_RUNS=$(((204 + 2 * n - 1) / (2 * n)))
+for ((r = 0; r < 2 * n; r++)); do
     order=""
     for ((k = 0; k < n; k++)); do
         if ((r % 2 == 0)); then
@@ -535,7 +536,7 @@ if command -v hyperfine >/dev/null 2>&1; then
             cmds+=("${ONESHOT_CMDS[i]}")
             names+="${ONESHOT_NAMES[i]} "
         done
-        timeout 300 hyperfine -N --runs 34 --warmup 5 --style none \
+        timeout 300 hyperfine -N --runs "$ROUND_RUNS" --warmup 5 --style none \
             --export-json "$WORK/oneshot.$round.json" "${cmds[@]}" >/dev/null 2>>"$WORK/hyperfine.err"
         python3 - "$WORK/oneshot.$round.json" "$names" >>"$WORK/oneshot.times" <<'EOF'
 import json, sys
@@ -844,12 +845,12 @@ else:
         f"`send localhost -p echo`: {resolves}; {fmtx(ratio(osx, ou))} of the dynamic build)",
         f"{fmt(osx, '.3f')} (min {fmt(osxmin, '.3f')})", f"{fmt(oc, '.3f')} (min {fmt(ocmin, '.3f')})",
         fmtx(rsx), "≤ 1.2x", None if rsx is None else (rsx <= 1.2 and resolves == "ok"))
-# What any dynamically linked Rust program costs to start and exit, for
-# comparison: no verdict, it is not udpmsg.
+# What an ordinary dynamically linked Rust program (Rust's own main) costs
+# to start and exit, for comparison: no verdict, it is not udpmsg.
 oe, oemin, oen = shot("empty")
 if oe is not None:
-    row(f"one-shot floor: a Rust program that does nothing (benches/empty.rs, dynamic), ms "
-        f"(median of {oen}; same rounds)",
+    row(f"reference: an ordinary Rust program that does nothing (benches/empty.rs: fn main, "
+        f"dynamic), ms (median of {oen}; same rounds)",
         f"{fmt(oe, '.3f')} (min {fmt(oemin, '.3f')})", f"{fmt(oc, '.3f')} (min {fmt(ocmin, '.3f')})",
         fmtx(ratio(oe, oc)), "(reference)", None)
 pings = {}

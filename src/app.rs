@@ -99,7 +99,8 @@ fn run_listen(args: ListenArgs) -> Result<u8, Error> {
     // IPv6 first: "[::]:47474 and 0.0.0.0:47474".
     locals.sort_by_key(|a| a.is_ipv4());
     let shown: Vec<String> = locals.iter().map(|a| a.to_string()).collect();
-    eprintln!("udpmsg: listening on {} as '{name}'", shown.join(" and "));
+    let listening = format!("udpmsg: listening on {} as '{name}'", shown.join(" and "));
+    // Made before saying so: SIGINT/SIGTERM are caught from then on.
     let mut listener = Listener::new(
         sockets,
         listen::Config {
@@ -110,7 +111,12 @@ fn run_listen(args: ListenArgs) -> Result<u8, Error> {
             gap_wait: listen::DEFAULT_GAP_WAIT,
             key,
         },
-    );
+    )
+    .map_err(|source| Error::Io {
+        doing: "setting up the event loop",
+        source,
+    })?;
+    eprintln!("{listening}");
     let format = if args.json {
         Format::Json
     } else {

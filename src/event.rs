@@ -68,7 +68,8 @@ impl EventLoop {
 
     /// Like [`Self::wait`] with a deadline that has passed, but still looks
     /// (without blocking) for ready sources and signals: for a caller that
-    /// stopped reading a busy source to do other work in between.
+    /// stopped reading a busy source to do other work in between. Nothing
+    /// ready is [`Wake::Timeout`], not an empty `Ready`.
     pub fn poll_now(&mut self) -> io::Result<Wake> {
         self.wait_inner(None, true)
     }

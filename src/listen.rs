@@ -18,12 +18,12 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime};
 
-/// Most sockets one listener reads (`listen` opens one or two).
+/// At most this many sockets per listener (`listen` opens one or two).
 pub const MAX_SOCKETS: usize = 64;
 
-/// Batches (of [`net::RECV_BATCH`]) read from one socket in a row before
-/// signals, timers, output and the other socket get a turn: a flood cannot
-/// make Ctrl-C or `--timeout` wait.
+/// Full batches (of [`net::RECV_BATCH`]) read from one socket in a row
+/// before signals, timers, output and the other socket get a turn: a flood
+/// cannot make Ctrl-C or `--timeout` wait.
 const DRAIN_BUDGET: usize = 64;
 
 /// The pause after a batch of several datagrams, but not a full one, before
@@ -39,7 +39,7 @@ const GATHER: Duration = Duration::from_micros(50);
 enum Drained {
     /// The queue is empty.
     Empty,
-    /// The budget ran out; more may wait.
+    /// The budget ran out, or a pause let more gather: more may wait.
     Budget,
     /// A stop condition came up.
     Stop(Stop),
@@ -231,21 +231,29 @@ pub struct Listener {
     envelope: Envelope,
     /// Opened bodies of sealed datagrams.
     plain: Vec<u8>,
+    /// Made (signal handlers installed, sockets registered) with the
+    /// listener, so SIGINT/SIGTERM are caught from the moment `listen`
+    /// says it is listening.
+    events: EventLoop,
 }
 
 impl Listener {
-    /// Wraps bound, non-blocking sockets (see [`net::bind_listeners`]);
-    /// all on one port.
-    ///
-    /// # Panics
-    ///
-    /// With more than [`MAX_SOCKETS`] sockets (the event loop tells which
-    /// are ready in one 64-bit word).
-    pub fn new(sockets: Vec<UdpSocket>, config: Config) -> Self {
-        assert!(
-            sockets.len() <= MAX_SOCKETS,
-            "a listener takes at most {MAX_SOCKETS} sockets"
-        );
+    /// Wraps bound, non-blocking sockets (see [`net::bind_listeners`]),
+    /// all on one port, at most [`MAX_SOCKETS`] of them; with
+    /// `config.catch_signals`, SIGINT and SIGTERM are caught from now on.
+    pub fn new(mut sockets: Vec<UdpSocket>, config: Config) -> io::Result<Self> {
+        if sockets.len() > MAX_SOCKETS {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("a listener takes at most {MAX_SOCKETS} sockets"),
+            ));
+        }
+        let events = EventLoop::new(config.catch_signals)?;
+        for (i, socket) in sockets.iter_mut().enumerate() {
+            events
+                .registry()
+                .register(socket, socket_token(i), Interest::READABLE)?;
+        }
         let locals: Vec<Option<SocketAddr>> = sockets.iter().map(|s| s.local_addr().ok()).collect();
         for (socket, local) in sockets.iter().zip(&locals) {
             if let Some(local) = local {
@@ -255,7 +263,7 @@ impl Listener {
         let local = locals.first().copied().flatten();
         let gap_wait = config.gap_wait;
         let envelope = Envelope::new(config.key.as_ref());
-        Listener {
+        Ok(Listener {
             sockets,
             via: 0,
             config,
@@ -270,7 +278,8 @@ impl Listener {
             limiter: RateLimiter::new(),
             envelope,
             plain: Vec::with_capacity(2048),
-        }
+            events,
+        })
     }
 
     /// The addresses the sockets are bound to.
@@ -280,21 +289,16 @@ impl Listener {
 
     /// Runs until a stop condition; returns why, and what was seen.
     pub fn run(&mut self, sink: &mut dyn Sink) -> io::Result<(Stop, Stats)> {
-        let mut events = EventLoop::new(self.config.catch_signals)?;
-        for (i, socket) in self.sockets.iter_mut().enumerate() {
-            events
-                .registry()
-                .register(socket, socket_token(i), Interest::READABLE)?;
-        }
         let deadline = self.config.timeout.map(|t| Instant::now() + t);
         // Bit i: socket i may hold datagrams. Every one may before the first
         // wait; after that, only those the poll reported, until drained
         // (mio is edge-triggered). Reading only those saves a recvmmsg that
         // would find nothing on every wake when listening on both families.
-        let mut unread = match self.sockets.len() {
+        let all = match self.sockets.len() {
             0 => 0,
             n => u64::MAX >> (64 - n),
         };
+        let mut unread = all;
         let stop = loop {
             if let Some(stop) = self.drain(&mut unread, sink)? {
                 break stop;
@@ -314,14 +318,14 @@ impl Listener {
                     .into_iter()
                     .flatten()
                     .min();
-                events.wait(wake_at)?
+                self.events.wait(wake_at)?
             } else {
                 // A socket still holds datagrams (its read budget ran out):
                 // look for signals and the other sockets, without sleeping.
-                events.poll_now()?
+                self.events.poll_now()?
             };
             match wake {
-                Wake::Ready(ready) => unread |= ready,
+                Wake::Ready(ready) => unread |= ready & all,
                 Wake::Timeout => {}
                 Wake::Signal(s) => break Stop::Signal(s),
             }
@@ -418,15 +422,17 @@ impl Listener {
                     return Ok(Drained::Stop(Stop::Count));
                 }
             }
+            if count < 2 {
+                // A short batch means the queue was empty: new datagrams
+                // will raise a new readiness event.
+                return Ok(Drained::Empty);
+            }
             if count < net::RECV_BATCH {
-                // A short batch means the queue is empty: new datagrams will
-                // raise a new readiness event.
-                if count < 2 {
-                    return Ok(Drained::Empty);
-                }
-                // Several arrived while the last batch was handled: a stream.
-                // Let the next ones gather rather than wake for every two.
+                // Several arrived while the last batch was handled: a
+                // stream. Let the next ones gather rather than wake for
+                // every two, then give signals, timers and output a turn.
                 std::thread::sleep(GATHER);
+                return Ok(Drained::Budget);
             }
         }
         Ok(Drained::Budget)

@@ -704,7 +704,7 @@ mod tests {
         }
     }
 
-    /// Strings of every length up to 40 with one special character at each
+    /// Strings of every length from 1 to 39 with one special character at each
     /// position, and pseudo-random mixes of ASCII, controls and non-ASCII.
     fn tricky_strings() -> Vec<String> {
         let specials = [

@@ -47,7 +47,7 @@ fn listener_driven_from_a_test_shows_text_and_raw_and_answers_pings() {
     }
     let bind: SocketAddr = "127.0.0.1:0".parse().expect("addr");
     let sockets = bind_listeners(bind, BindOptions::default()).expect("bind");
-    let mut listener = Listener::new(sockets, config(3));
+    let mut listener = Listener::new(sockets, config(3)).expect("listener");
     let to = listener.local_addrs().expect("local")[0];
 
     let peer = UdpSocket::bind("127.0.0.1:0").expect("peer");
