@@ -131,6 +131,8 @@ impl Cli {
 
     /// Parses `args` (the program name first); on a usage error, `--help` or
     /// `--version` prints what clap prints and exits (2 for errors, 0 otherwise).
+    /// Meant for once per process: clap's command and matches (a few KiB) are
+    /// left to the process's end, not freed.
     pub fn parse_from<I, T>(args: I) -> Cli
     where
         I: IntoIterator<Item = T>,

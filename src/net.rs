@@ -382,8 +382,6 @@ pub struct SendBatch {
     ends: Vec<usize>,
     /// How many of the queued datagrams went already.
     sent: usize,
-    iovs: Vec<libc::iovec>,
-    msgs: Vec<libc::mmsghdr>,
 }
 
 impl SendBatch {
@@ -393,8 +391,6 @@ impl SendBatch {
             data: Vec::with_capacity(SEND_BATCH * 256),
             ends: Vec::with_capacity(SEND_BATCH),
             sent: 0,
-            iovs: Vec::with_capacity(SEND_BATCH),
-            msgs: Vec::with_capacity(SEND_BATCH),
         }
     }
 
@@ -414,45 +410,60 @@ impl SendBatch {
         self.ends.len() - self.sent
     }
 
-    /// Sends the unsent datagrams, as many as the socket takes; returns how
-    /// many went (an error means none did). Once all went, the batch is
-    /// empty again.
+    /// Sends the unsent datagrams (up to [`SEND_BATCH`] of them), as many as
+    /// the socket takes; returns how many went (an error means none did).
+    /// Once all went, the batch is empty again.
     pub fn send(&mut self, socket: &impl AsRawFd) -> io::Result<usize> {
+        let pending = &self.ends[self.sent..];
+        let count = pending.len().min(SEND_BATCH);
+        if count == 0 {
+            return Ok(0);
+        }
         let mut start = match self.sent {
             0 => 0,
             n => self.ends[n - 1],
         };
-        self.iovs.clear();
-        for &end in &self.ends[self.sent..] {
-            self.iovs.push(libc::iovec {
+        // The headers live on the stack for this one call: nothing raw is
+        // kept in the batch between calls.
+        let mut iovs = [libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 0,
+        }; SEND_BATCH];
+        for (iov, &end) in iovs.iter_mut().zip(&pending[..count]) {
+            *iov = libc::iovec {
                 iov_base: self.data[start..end].as_ptr() as *mut libc::c_void,
                 iov_len: end - start,
-            });
+            };
             start = end;
         }
-        self.msgs.clear();
-        for iov in &mut self.iovs {
-            // SAFETY: all-zero bytes are a valid mmsghdr.
-            let mut msg: libc::mmsghdr = unsafe { std::mem::zeroed() };
+        // SAFETY: all-zero bytes are a valid mmsghdr.
+        let mut msgs: [libc::mmsghdr; SEND_BATCH] = unsafe { std::mem::zeroed() };
+        for (msg, iov) in msgs.iter_mut().zip(&mut iovs[..count]) {
             msg.msg_hdr.msg_name = self.dest.as_ptr() as *mut libc::c_void;
             msg.msg_hdr.msg_namelen = self.dest.len();
             msg.msg_hdr.msg_iov = iov;
             msg.msg_hdr.msg_iovlen = 1;
-            self.msgs.push(msg);
         }
-        // SAFETY: every header points at `self.dest` and at one iovec of
-        // `self.iovs`, which points into `self.data`; none of them is
-        // touched until the call returns.
+        // SAFETY: the first `count` headers point at `self.dest` and at one
+        // iovec each of `iovs`, which point into `self.data`; all of them
+        // outlive the call and none is touched during it.
         let n = unsafe {
             libc::sendmmsg(
                 socket.as_raw_fd(),
-                self.msgs.as_mut_ptr(),
-                self.msgs.len() as libc::c_uint,
+                msgs.as_mut_ptr(),
+                count as libc::c_uint,
                 0,
             )
         };
         if n < 0 {
             return Err(io::Error::last_os_error());
+        }
+        if n == 0 {
+            // Never seen; without it a caller looping until all went would spin.
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                "sendmmsg sent nothing",
+            ));
         }
         let n = n as usize;
         self.sent += n;

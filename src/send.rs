@@ -87,8 +87,9 @@ impl Sender {
         wire::max_text_body(&self.name, self.max)
     }
 
-    /// Sends one udpmsg text message.
+    /// Sends one udpmsg text message, at once (nothing may be queued).
     pub fn text(&mut self, body: &[u8]) -> Result<(), SendError> {
+        debug_assert_eq!(self.queued(), 0, "flush queued datagrams first");
         self.encode_text(body)?;
         self.transmit()?;
         self.next_seq += 1;
@@ -174,9 +175,10 @@ impl Sender {
         Ok(())
     }
 
-    /// Sends `bytes` exactly as given, no header (never sealed: the caller
-    /// refuses raw sends with a key).
+    /// Sends `bytes` exactly as given, no header, at once (nothing may be
+    /// queued; never sealed: the caller refuses raw sends with a key).
     pub fn raw(&mut self, bytes: &[u8]) -> Result<(), SendError> {
+        debug_assert_eq!(self.queued(), 0, "flush queued datagrams first");
         self.check_raw(bytes)?;
         send_waiting(&mut self.socket, &mut self.waiter, self.dest, bytes)?;
         Ok(())

@@ -20,3 +20,22 @@ fn backtraces_name_the_calling_function() {
         "no frame for this test in:\n{trace}"
     );
 }
+
+#[test]
+fn the_binary_does_not_load_libgcc_s_when_built_with_the_static_unwinder() {
+    if option_env!("UDPMSG_STATIC_UNWIND").is_none() {
+        eprintln!("build.rs did not link libgcc_eh.a here: nothing to check");
+        return;
+    }
+    // What `ldd` does: the dynamic loader lists what it maps, runs nothing.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_udpmsg"))
+        .env("LD_TRACE_LOADED_OBJECTS", "1")
+        .output()
+        .expect("run the binary under LD_TRACE_LOADED_OBJECTS");
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(listed.contains("libc.so"), "no loader listing: {listed}");
+    assert!(
+        !listed.contains("libgcc_s"),
+        "libgcc_s is loaded:\n{listed}"
+    );
+}
