@@ -63,21 +63,8 @@ impl EventLoop {
     /// Blocks until a source is ready, a signal arrives or `deadline` passes.
     /// `EINTR` is retried; spurious wake-ups come back as an empty `Ready`.
     pub fn wait(&mut self, deadline: Option<Instant>) -> io::Result<Wake> {
-        self.wait_inner(deadline, false)
-    }
-
-    /// Like [`Self::wait`] with a deadline that has passed, but still looks
-    /// (without blocking) for ready sources and signals: for a caller that
-    /// stopped reading a busy source to do other work in between. Nothing
-    /// ready is [`Wake::Timeout`], not an empty `Ready`.
-    pub fn poll_now(&mut self) -> io::Result<Wake> {
-        self.wait_inner(None, true)
-    }
-
-    fn wait_inner(&mut self, deadline: Option<Instant>, now: bool) -> io::Result<Wake> {
         loop {
             let timeout = match deadline {
-                _ if now => Some(Duration::ZERO),
                 Some(d) => {
                     let now = Instant::now();
                     if now >= d {
@@ -88,31 +75,53 @@ impl EventLoop {
                 }
                 None => None,
             };
-            match self.poll.poll(&mut self.events, timeout) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-            let mut ready = 0u64;
-            let mut signalled = false;
-            for event in self.events.iter() {
-                match event.token() {
-                    SIGNALS => signalled = true,
-                    Token(i) if i < 64 => ready |= 1 << i,
-                    // Not ours: a stale registration; ignore it.
-                    Token(_) => {}
-                }
-            }
-            if signalled
-                && let Some(signals) = self.signals.as_mut()
-                && let Some(signal) = signals.pending().next()
-            {
-                return Ok(Wake::Signal(signal));
-            }
-            if ready == 0 && (now || deadline.is_some_and(|d| Instant::now() >= d)) {
-                return Ok(Wake::Timeout);
-            }
-            return Ok(Wake::Ready(ready));
+            let Some(wake) = self.poll_once(timeout)? else {
+                continue;
+            };
+            return Ok(match wake {
+                Wake::Ready(0) if deadline.is_some_and(|d| Instant::now() >= d) => Wake::Timeout,
+                wake => wake,
+            });
         }
+    }
+
+    /// Looks, without blocking, for ready sources and signals: for a caller
+    /// that stopped reading a busy source to do other work in between.
+    /// Nothing ready is [`Wake::Timeout`], not an empty `Ready`.
+    pub fn poll_now(&mut self) -> io::Result<Wake> {
+        loop {
+            if let Some(wake) = self.poll_once(Some(Duration::ZERO))? {
+                return Ok(match wake {
+                    Wake::Ready(0) => Wake::Timeout,
+                    wake => wake,
+                });
+            }
+        }
+    }
+
+    /// One poll: the ready sources, or a signal; `None` when interrupted.
+    fn poll_once(&mut self, timeout: Option<Duration>) -> io::Result<Option<Wake>> {
+        match self.poll.poll(&mut self.events, timeout) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        let mut ready = 0u64;
+        let mut signalled = false;
+        for event in self.events.iter() {
+            match event.token() {
+                SIGNALS => signalled = true,
+                Token(i) if i < 64 => ready |= 1 << i,
+                // Not ours: a stale registration; ignore it.
+                Token(_) => {}
+            }
+        }
+        if signalled
+            && let Some(signals) = self.signals.as_mut()
+            && let Some(signal) = signals.pending().next()
+        {
+            return Ok(Some(Wake::Signal(signal)));
+        }
+        Ok(Some(Wake::Ready(ready)))
     }
 }
