@@ -265,8 +265,17 @@ pub fn send_all(
     let mut sent = 0u64;
     loop {
         let mut ended = false;
-        while !sender.queue_full() && (sender.queued() == 0 || input.ready()) {
-            let body = match input.next()? {
+        while !sender.queue_full() {
+            // With datagrams queued, only what is already in memory.
+            let next = if sender.queued() == 0 {
+                input.next()?
+            } else {
+                match input.buffered() {
+                    Some(next) => next,
+                    None => break,
+                }
+            };
+            let body = match next {
                 Next::Message(body) => body,
                 // Only pollable sources are pending; this loop reads blocking.
                 Next::Pending => continue,

@@ -23,10 +23,11 @@ pub trait Source {
     fn fd(&self) -> Option<RawFd> {
         None
     }
-    /// True when [`Source::next`] can answer from what is already in
-    /// memory (a message or the end), without reading.
-    fn ready(&self) -> bool {
-        false
+    /// What [`Source::next`] would answer, when it can answer from what is
+    /// already in memory (a message, or the end); `None` when finding out
+    /// would take a read.
+    fn buffered(&mut self) -> Option<Next<'_>> {
+        None
     }
 }
 
@@ -44,15 +45,21 @@ impl Fixed {
 
 impl Source for Fixed {
     fn next(&mut self) -> io::Result<Next<'_>> {
-        let Some(message) = self.messages.get(self.next) else {
-            return Ok(Next::End);
-        };
-        self.next += 1;
-        Ok(Next::Message(message))
+        Ok(self.take())
     }
 
-    fn ready(&self) -> bool {
-        true
+    fn buffered(&mut self) -> Option<Next<'_>> {
+        Some(self.take())
+    }
+}
+
+impl Fixed {
+    fn take(&mut self) -> Next<'_> {
+        let Some(message) = self.messages.get(self.next) else {
+            return Next::End;
+        };
+        self.next += 1;
+        Next::Message(message)
     }
 }
 
@@ -102,21 +109,48 @@ impl<R: Read> Lines<R> {
     }
 }
 
+/// A message found in [`Lines::buf`], by position.
+enum Held {
+    /// `buf[start..end]`, a line with its line ending.
+    Line(usize, usize),
+    /// `buf[start..]`, the last line, without a line ending.
+    Last(usize),
+    End,
+}
+
+impl<R: Read> Lines<R> {
+    /// Takes the next message if it is already in the buffer.
+    fn take_held(&mut self) -> Option<Held> {
+        if let Some(pos) = self.buf[self.start..].iter().position(|&b| b == b'\n') {
+            let start = self.start;
+            self.start += pos + 1;
+            return Some(Held::Line(start, self.start));
+        }
+        if !self.eof {
+            return None;
+        }
+        if self.start < self.buf.len() {
+            let start = self.start;
+            self.start = self.buf.len();
+            return Some(Held::Last(start));
+        }
+        Some(Held::End)
+    }
+
+    fn held(&self, held: Held) -> Next<'_> {
+        match held {
+            Held::Line(start, end) => Next::Message(strip_newline(&self.buf[start..end])),
+            Held::Last(start) => Next::Message(&self.buf[start..]),
+            Held::End => Next::End,
+        }
+    }
+}
+
 impl<R: Read> Source for Lines<R> {
     fn next(&mut self) -> io::Result<Next<'_>> {
         loop {
-            if let Some(pos) = self.buf[self.start..].iter().position(|&b| b == b'\n') {
-                let (start, end) = (self.start, self.start + pos);
-                self.start = end + 1;
-                return Ok(Next::Message(strip_newline(&self.buf[start..=end])));
-            }
-            if self.eof {
-                if self.start < self.buf.len() {
-                    let start = self.start;
-                    self.start = self.buf.len();
-                    return Ok(Next::Message(&self.buf[start..]));
-                }
-                return Ok(Next::End);
+            if let Some(held) = self.take_held() {
+                return Ok(self.held(held));
             }
             if !self.readable_now() {
                 return Ok(Next::Pending);
@@ -147,8 +181,9 @@ impl<R: Read> Source for Lines<R> {
         self.fd
     }
 
-    fn ready(&self) -> bool {
-        self.eof || self.buf[self.start..].contains(&b'\n')
+    fn buffered(&mut self) -> Option<Next<'_>> {
+        let held = self.take_held()?;
+        Some(self.held(held))
     }
 }
 
@@ -157,15 +192,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ready_only_when_next_needs_no_read() {
+    fn buffered_only_when_next_needs_no_read() {
         let mut lines = Lines::new(&b"a\nb\nlast"[..], None);
-        assert!(!lines.ready(), "nothing read yet");
+        assert_eq!(lines.buffered(), None, "nothing read yet");
         assert_eq!(lines.next().unwrap(), Next::Message(b"a"));
-        assert!(lines.ready(), "b\\n is buffered");
-        assert_eq!(lines.next().unwrap(), Next::Message(b"b"));
-        assert!(!lines.ready(), "'last' may go on: a read must tell");
+        assert_eq!(
+            lines.buffered(),
+            Some(Next::Message(b"b")),
+            "b\\n is buffered"
+        );
+        assert_eq!(lines.buffered(), None, "'last' may go on: a read must tell");
         assert_eq!(lines.next().unwrap(), Next::Message(b"last"));
-        assert!(lines.ready(), "the end is known");
+        assert_eq!(lines.buffered(), Some(Next::End), "the end is known");
         assert_eq!(lines.next().unwrap(), Next::End);
     }
 
