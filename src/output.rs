@@ -453,12 +453,6 @@ pub fn listen_summary(stop: Stop, stats: &Stats) -> String {
         (stats.forged, "forged or wrong key"),
         (stats.replayed, "replayed"),
         (stats.stale, "stale"),
-    ] {
-        if n > 0 {
-            let _ = write!(s, ", {n} {what}");
-        }
-    }
-    for (n, what) in [
         (stats.pings, "pings answered"),
         (stats.answers, "probes answered"),
         (stats.probes_ignored, "probes ignored"),
