@@ -293,14 +293,7 @@ pub fn send_from(
         let mut control = Control([0; 128]);
         if let Some(local) = local {
             msg.msg_control = control.0.as_mut_ptr().cast();
-            let cmsg;
             if to.is_ipv6() {
-                let size = std::mem::size_of::<libc::in6_pktinfo>() as u32;
-                msg.msg_controllen = libc::CMSG_SPACE(size) as usize;
-                cmsg = libc::CMSG_FIRSTHDR(&msg);
-                (*cmsg).cmsg_level = libc::IPPROTO_IPV6;
-                (*cmsg).cmsg_type = libc::IPV6_PKTINFO;
-                (*cmsg).cmsg_len = libc::CMSG_LEN(size) as usize;
                 let addr = match local.addr {
                     IpAddr::V4(v4) => v4.to_ipv6_mapped(),
                     IpAddr::V6(v6) => v6,
@@ -311,14 +304,8 @@ pub fn send_from(
                     },
                     ipi6_ifindex: local.ifindex,
                 };
-                std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast(), info);
+                put_cmsg(&mut msg, libc::IPPROTO_IPV6, libc::IPV6_PKTINFO, info);
             } else {
-                let size = std::mem::size_of::<libc::in_pktinfo>() as u32;
-                msg.msg_controllen = libc::CMSG_SPACE(size) as usize;
-                cmsg = libc::CMSG_FIRSTHDR(&msg);
-                (*cmsg).cmsg_level = libc::IPPROTO_IP;
-                (*cmsg).cmsg_type = libc::IP_PKTINFO;
-                (*cmsg).cmsg_len = libc::CMSG_LEN(size) as usize;
                 let spec = match local.addr {
                     IpAddr::V4(v4) => v4,
                     IpAddr::V6(v6) => v6.to_ipv4_mapped().unwrap_or(Ipv4Addr::UNSPECIFIED),
@@ -330,7 +317,7 @@ pub fn send_from(
                     },
                     ipi_addr: libc::in_addr { s_addr: 0 },
                 };
-                std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast(), info);
+                put_cmsg(&mut msg, libc::IPPROTO_IP, libc::IP_PKTINFO, info);
             }
         }
         let n = libc::sendmsg(socket.as_raw_fd(), &msg, 0);
@@ -338,6 +325,26 @@ pub fn send_from(
             return Err(io::Error::last_os_error());
         }
         Ok(n as usize)
+    }
+}
+
+/// Makes `value` the one control message of `msg`.
+///
+/// # Safety
+///
+/// `msg.msg_control` must point at an aligned buffer of at least
+/// `CMSG_SPACE(size_of::<T>())` bytes.
+unsafe fn put_cmsg<T>(msg: &mut libc::msghdr, level: libc::c_int, kind: libc::c_int, value: T) {
+    let size = std::mem::size_of::<T>() as u32;
+    // SAFETY: the caller's buffer holds CMSG_SPACE(size) bytes, so the
+    // first header and its data fit in it; the data is written unaligned.
+    unsafe {
+        msg.msg_controllen = libc::CMSG_SPACE(size) as usize;
+        let cmsg = libc::CMSG_FIRSTHDR(msg);
+        (*cmsg).cmsg_level = level;
+        (*cmsg).cmsg_type = kind;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(size) as usize;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast(), value);
     }
 }
 
