@@ -1,6 +1,7 @@
 //! The errors a command ends with, and the exit code each maps to.
 
-use crate::addr::AddrError;
+use crate::commands;
+use crate::net::addr::AddrError;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
@@ -28,16 +29,18 @@ pub enum Error {
     Usage(String),
     /// A bad host or port, or a name that did not resolve.
     Addr(AddrError),
-    /// A message of `len` bytes where at most `max` fit in one datagram.
-    TooLarge { len: usize, max: usize },
     /// Some stdin lines were refused (too large); the others were sent.
     LinesRefused { refused: u64, sent: u64 },
     /// The listening socket could not be bound.
     Bind { addr: SocketAddr, source: io::Error },
-    /// A datagram could not be sent.
-    Send { dest: SocketAddr, source: io::Error },
-    /// Nothing listens at the destination.
-    NotListening { dest: SocketAddr },
+    /// Sending to `dest` (send, send --ack, ping) failed.
+    Command {
+        dest: SocketAddr,
+        error: commands::Error,
+    },
+    /// Writing results to stdout failed (not a closed pipe, which is a
+    /// quiet end).
+    Output(io::Error),
     /// Any other I/O failure, with what we were doing.
     Io {
         doing: &'static str,
@@ -53,13 +56,19 @@ impl Error {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Usage(_) | Error::TooLarge { .. } | Error::LinesRefused { .. } => exit::USAGE,
+            Error::Usage(_) | Error::LinesRefused { .. } => exit::USAGE,
+            Error::Command { error, .. } => match error {
+                commands::Error::NotListening => exit::NOT_LISTENING,
+                commands::Error::TooLarge { .. } => exit::USAGE,
+                commands::Error::Input(_) | commands::Error::Output(_) | commands::Error::Io(_) => {
+                    exit::FAILURE
+                }
+            },
             Error::Addr(AddrError::UnknownHost { .. }) => exit::NO_HOST,
             Error::Addr(_) => exit::USAGE,
-            Error::NotListening { .. } => exit::NOT_LISTENING,
             Error::Key(crate::seal::KeyError::Malformed { .. }) => exit::USAGE,
             Error::Bind { .. }
-            | Error::Send { .. }
+            | Error::Output(_)
             | Error::Io { .. }
             | Error::Key(_)
             | Error::Keygen { .. } => exit::FAILURE,
@@ -78,10 +87,6 @@ impl fmt::Display for Error {
         match self {
             Error::Usage(text) => write!(f, "{text}"),
             Error::Addr(e) => write!(f, "{e}"),
-            Error::TooLarge { len, max } => write!(
-                f,
-                "message too large: {len} bytes, but at most {max} fit in one UDP datagram to this address"
-            ),
             Error::LinesRefused { refused, sent } => write!(
                 f,
                 "{refused} line(s) too large for one datagram were not sent ({sent} sent)"
@@ -103,20 +108,29 @@ impl fmt::Display for Error {
                     _ => write!(f, "{source}"),
                 }
             }
-            Error::Send { dest, source } => {
-                write!(f, "cannot send to {dest}: ")?;
-                match source.raw_os_error() {
-                    Some(libc::EACCES) => write!(
-                        f,
-                        "permission denied (a broadcast address needs --broadcast, or use '<broadcast>')"
-                    ),
-                    Some(libc::ENETUNREACH) => write!(f, "network unreachable (no route)"),
-                    Some(libc::EHOSTUNREACH) => write!(f, "host unreachable"),
-                    Some(libc::EMSGSIZE) => write!(f, "message too long for the path"),
-                    _ => write!(f, "{source}"),
+            Error::Command { dest, error } => match error {
+                commands::Error::NotListening => write!(f, "nothing is listening on {dest}"),
+                commands::Error::TooLarge { len, max } => write!(
+                    f,
+                    "message too large: {len} bytes, but at most {max} fit in one UDP datagram to this address"
+                ),
+                commands::Error::Input(e) => write!(f, "cannot read stdin: {e}"),
+                commands::Error::Output(e) => write!(f, "cannot write output: {e}"),
+                commands::Error::Io(source) => {
+                    write!(f, "cannot send to {dest}: ")?;
+                    match source.raw_os_error() {
+                        Some(libc::EACCES) => write!(
+                            f,
+                            "permission denied (a broadcast address needs --broadcast, or use '<broadcast>')"
+                        ),
+                        Some(libc::ENETUNREACH) => write!(f, "network unreachable (no route)"),
+                        Some(libc::EHOSTUNREACH) => write!(f, "host unreachable"),
+                        Some(libc::EMSGSIZE) => write!(f, "message too long for the path"),
+                        _ => write!(f, "{source}"),
+                    }
                 }
-            }
-            Error::NotListening { dest } => write!(f, "nothing is listening on {dest}"),
+            },
+            Error::Output(e) => write!(f, "cannot write output: {e}"),
             Error::Io { doing, source } => write!(f, "{doing}: {source}"),
             Error::Key(e) => write!(f, "{e}"),
             Error::Keygen { path, source } if source.kind() == io::ErrorKind::AlreadyExists => {

@@ -6,9 +6,19 @@ use signal_hook_mio::v1_0::Signals;
 use std::io;
 use std::time::{Duration, Instant};
 
-/// Token of the signal pipe; callers use small tokens (below 64) for their
-/// own sources.
+/// Token of the signal pipe.
 const SIGNALS: Token = Token(usize::MAX - 1);
+
+/// Sources a loop tells apart: [`Wake::Ready`] is a 64-bit set.
+pub const MAX_TOKENS: usize = 64;
+
+/// The token for source number `i`, below [`MAX_TOKENS`] (checked when
+/// the program is compiled for constants, and at run time otherwise):
+/// every token a caller registers comes from here, so none is dropped.
+pub const fn token(i: usize) -> Token {
+    assert!(i < MAX_TOKENS, "event tokens are 0..64");
+    Token(i)
+}
 
 /// Why [`EventLoop::wait`] returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +34,7 @@ pub enum Wake {
 impl Wake {
     /// True when `token` is among the ready sources.
     pub fn is_ready(self, token: Token) -> bool {
-        matches!(self, Wake::Ready(bits) if token.0 < 64 && bits & (1 << token.0) != 0)
+        matches!(self, Wake::Ready(bits) if token.0 < MAX_TOKENS && bits & (1 << token.0) != 0)
     }
 }
 
@@ -111,8 +121,8 @@ impl EventLoop {
         for event in self.events.iter() {
             match event.token() {
                 SIGNALS => signalled = true,
-                Token(i) if i < 64 => ready |= 1 << i,
-                // Not ours: a stale registration; ignore it.
+                Token(i) if i < MAX_TOKENS => ready |= 1 << i,
+                // No caller can make such a token (see `token`).
                 Token(_) => {}
             }
         }

@@ -1,36 +1,34 @@
 //! udpmsg: UDP datagram messaging and LAN peer discovery.
 //!
-//! Layers, each knowing only the ones below it:
+//! Layers, each importing only the ones below it:
 //!
-//! - [`cli`] and [`app`]: the command line, and running a parsed one;
-//!   [`output`] is the only place that prints (text or JSON Lines).
-//! - [`listen`], [`send`], [`deliver`] (`send --ack`), [`ping`], [`discover`]: what each
-//!   subcommand does; they return values and hand events to a sink, never
-//!   print. [`source`]: messages from arguments or stdin.
+//! - [`cli`] (clap definitions) and [`app`] (running a parsed command line:
+//!   arguments to configs, results to [`output`], errors to exit codes
+//!   with [`error`]). [`output`] turns results into text or JSON Lines;
+//!   besides it, only `app` and `main` print (errors, and the lines that
+//!   say what a command is doing).
+//! - [`commands`]: what each subcommand does (`listen`, `send`, `send
+//!   --ack`, `ping`, `discover`); they return values or hand events to a
+//!   sink, never print, and know nothing of the command line.
+//! - [`reliable`]: confirmed delivery as socket-free state machines (the
+//!   sender's outbox and timers, the receiver's ordering).
 //! - [`event`]: the single-threaded `mio` loop — readiness, deadlines, signals.
-//! - [`order`]: exactly-once, in-order display of acknowledged messages.
-//! - [`net`]: sockets and their options; [`iface`]: interfaces;
-//!   [`addr`]: host and port arguments.
+//! - [`net`]: sockets, their options, batched I/O, arrival addresses,
+//!   interfaces, host arguments. All system-call `unsafe` lives here (and
+//!   in the binary's C entry point).
+//! - [`seal`]: the shared-key envelope and replay protection, bytes in and
+//!   out (its `key` module also reads and writes key files).
 //! - [`wire`]: bytes <-> messages; no sockets, testable on literal bytes.
-//!   [`seal`]: the shared-key envelope and replay protection, bytes only.
-//!   [`id`]: random ids.
-//! - [`error`]: the errors a command ends with and their exit codes.
+//! - [`util`]: hex and random numbers, used everywhere.
 
-pub mod addr;
 pub mod app;
 pub mod cli;
-pub mod deliver;
-pub mod discover;
+pub mod commands;
 pub mod error;
 pub mod event;
-pub mod id;
-pub mod iface;
-pub mod listen;
 pub mod net;
-pub mod order;
 pub mod output;
-pub mod ping;
+pub mod reliable;
 pub mod seal;
-pub mod send;
-pub mod source;
+pub mod util;
 pub mod wire;

@@ -12,9 +12,8 @@ use std::io::Write;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime};
-use udpmsg::listen::DEFAULT_GAP_WAIT;
-use udpmsg::order::{MAX_SENDERS, Streams, Verdict};
+use std::time::{Duration, Instant};
+use udpmsg::commands::listen::DEFAULT_GAP_WAIT;
 use udpmsg::wire::{self, Ack, Datagram, FLAG_ACK, Message, Text};
 
 /// Two network namespaces, `<prefix>a` (10.88.NET.1) and `<prefix>b`
@@ -688,56 +687,4 @@ fn giving_up_on_the_first_message_of_a_full_window_does_not_stall_the_rest() {
         "after {took:?}"
     );
     assert!(took < Duration::from_secs(5), "took {took:?}");
-}
-
-#[test]
-fn each_gap_waits_the_full_gap_wait() {
-    let wait = Duration::from_secs(6);
-    let mut streams = Streams::new(wait);
-    let from: SocketAddr = "127.0.0.1:1".parse().expect("addr");
-    let at = SystemTime::now();
-    let t0 = Instant::now();
-    let mut evicted = Vec::new();
-    let mut accept = |s: &mut Streams, seq: u64, now: Instant| {
-        s.accept(9, seq, "a", b"x", from, at, now, &mut evicted)
-    };
-    accept(&mut streams, 0, t0);
-    // 1 is missing: 2 waits from t0.
-    accept(&mut streams, 2, t0);
-    // Just before that wait ends, 4 arrives (3 is missing too), then 1:
-    // 1 and 2 are shown, and 4 has waited for 3 only since `late`.
-    let late = t0 + Duration::from_millis(5900);
-    accept(&mut streams, 4, late);
-    accept(&mut streams, 1, late);
-    while streams.pop_ready(9, late).is_some() {}
-    let soon = t0 + Duration::from_millis(6100);
-    assert_eq!(
-        streams.expire(soon, false),
-        None,
-        "gap 3..=3 given up after 200 ms instead of {wait:?}"
-    );
-    assert_eq!(streams.next_deadline(), Some(late + wait));
-}
-
-#[test]
-fn a_sender_pushed_out_of_the_table_is_not_shown_twice() {
-    let mut streams = Streams::new(Duration::from_secs(6));
-    let from: SocketAddr = "127.0.0.1:1".parse().expect("addr");
-    let at = SystemTime::now();
-    let t0 = Instant::now();
-    let mut evicted = Vec::new();
-    let a = 1;
-    assert_eq!(
-        streams.accept(a, 0, "a", b"0", from, at, t0, &mut evicted),
-        Verdict::ShowNow
-    );
-    // One datagram each from MAX_SENDERS other ids (a spoofer can send
-    // them in a millisecond) pushes `a` out of the table.
-    let later = t0 + Duration::from_millis(1);
-    for other in 0..MAX_SENDERS as u64 {
-        streams.accept(1000 + other, 0, "x", b"x", from, at, later, &mut evicted);
-    }
-    // `a` retransmits 0 because the ack was lost: it was already shown.
-    let verdict = streams.accept(a, 0, "a", b"0", from, at, later, &mut evicted);
-    assert_eq!(verdict, Verdict::Duplicate, "message 0 of `a` shown twice");
 }

@@ -21,8 +21,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
-use udpmsg::discover::MAX_ANSWER;
-use udpmsg::listen::ANSWERS_PER_SOURCE;
+use udpmsg::commands::discover::MAX_ANSWER;
+use udpmsg::commands::listen::ANSWERS_PER_SOURCE;
 use udpmsg::wire::{self, Datagram, Message, Probe};
 
 /// The port listeners use unless a test says otherwise.
@@ -725,8 +725,8 @@ fn answers_to_one_source_are_rate_limited() {
     let socket = host_socket(&lan, 1, 0);
     socket.set_nonblocking(true).expect("nonblocking");
     let to = v4(Ipv4Addr::new(10, 77, 0, 2), PORT);
-    let instance = udpmsg::id::random();
-    let token = udpmsg::id::random();
+    let instance = udpmsg::util::rng::random_id();
+    let token = udpmsg::util::rng::random_id();
     let storm = probe(instance, token, MAX_ANSWER);
 
     // 500 valid probes, one every millisecond; answers are read meanwhile.
@@ -792,10 +792,10 @@ fn answers_are_never_larger_than_their_probe() {
     let short = HostListener::start(&lan, 2, "h2", &["-v"]);
     // The longest name allowed, in two-byte characters plus one ASCII byte.
     let long_name = format!("{}x", "é".repeat(127));
-    assert_eq!(long_name.len(), udpmsg::listen::MAX_NAME);
+    assert_eq!(long_name.len(), udpmsg::wire::MAX_NAME);
     let long = HostListener::start(&lan, 2, &long_name, &["-v", "--port", "47475"]);
     let socket = host_socket(&lan, 1, 0);
-    let instance = udpmsg::id::random();
+    let instance = udpmsg::util::rng::random_id();
 
     // Answer of "h2": 37 + 2 bytes. Probes from bare to large; the token
     // is the probe's length.
@@ -900,7 +900,7 @@ fn unpadded_probes_do_not_use_up_the_answer_budget() {
     let listener = HostListener::start(&lan, 2, "h2", &["-v"]);
     let socket = host_socket(&lan, 1, 0);
     let to = v4(Ipv4Addr::new(10, 77, 0, 2), PORT);
-    let instance = udpmsg::id::random();
+    let instance = udpmsg::util::rng::random_id();
     // As many unanswerable probes as the burst, then one valid probe: the
     // limiter counts answers, so the valid one must still be answered.
     for token in 0..u64::from(ANSWERS_PER_SOURCE) {
@@ -940,7 +940,7 @@ fn listener_does_not_answer_a_broadcast_source_address() {
         // SAFETY: fd is a fresh descriptor nobody else owns.
         unsafe { OwnedFd::from_raw_fd(fd) }
     });
-    let instance = udpmsg::id::random();
+    let instance = udpmsg::util::rng::random_id();
     let forged = probe(instance, 1, MAX_ANSWER);
     send_forged(
         &raw,
@@ -1030,7 +1030,7 @@ fn listener_ignores_probes_carrying_its_own_instance() {
 
     // Learn the listener's instance from an ordinary answer.
     socket
-        .send_to(&probe(udpmsg::id::random(), 1, MAX_ANSWER), to)
+        .send_to(&probe(udpmsg::util::rng::random_id(), 1, MAX_ANSWER), to)
         .expect("send");
     let first = answers(&socket, Instant::now() + WAIT, |h| !h.is_empty());
     assert_eq!(first.len(), 1, "no answer to a plain probe");
@@ -1043,7 +1043,7 @@ fn listener_ignores_probes_carrying_its_own_instance() {
         .send_to(&probe(own, 2, MAX_ANSWER), to)
         .expect("send");
     socket
-        .send_to(&probe(udpmsg::id::random(), 3, MAX_ANSWER), to)
+        .send_to(&probe(udpmsg::util::rng::random_id(), 3, MAX_ANSWER), to)
         .expect("send");
     let heard = answers(&socket, Instant::now() + WAIT, |h| {
         h.iter().any(|h| h.token == 3)

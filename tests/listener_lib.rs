@@ -7,7 +7,7 @@ use common::{encoded, isolate};
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
-use udpmsg::listen::{self, Event, Listener, Sink, Stop};
+use udpmsg::commands::listen::{self, Event, Listener, Sink, Stop};
 use udpmsg::net::{BindOptions, bind_listeners};
 use udpmsg::wire::{self, Message, Ping, Text};
 

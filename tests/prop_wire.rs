@@ -100,8 +100,8 @@ fn measure<R>(f: impl FnOnce() -> R) -> (R, Allocs) {
     (result, allocs)
 }
 
-/// What `Envelope::incoming` may allocate beyond the datagram: nothing
-/// (the opened body goes into the caller's buffer, at most the ciphertext,
+/// What `Incoming::open` may allocate beyond the datagram: nothing
+/// (the opened body goes into its own reused buffer, at most the ciphertext,
 /// and `classify`/`decode_body` allocate nothing at all). Kept as a named
 /// constant so a change in policy is one edit with a reason.
 const INCOMING_SLACK: usize = 0;
@@ -567,10 +567,10 @@ fn every_decode_error_allocates_nothing() {
         let (result, allocs) = measure(|| wire::classify(&d));
         assert!(result.is_err(), "{what}: {result:?}");
         assert_eq!(allocs.total, 0, "{what}: {result:?} allocated {allocs:?}");
-        let mut plain = Vec::new();
         let (result, allocs) = measure(|| {
             Envelope::new(None)
-                .incoming(&d, &mut plain, SystemTime::now())
+                .incoming
+                .open(&d, SystemTime::now())
                 .map(|_| ())
         });
         assert!(
@@ -607,15 +607,14 @@ proptest! {
 
         // The whole receive path, keyed and not.
         let mut keyed = Envelope::new(Some(&key()));
-        let mut plain = Vec::new();
         let (result, allocs) = measure(|| {
-            keyed.incoming(&d, &mut plain, SystemTime::now()).map(|_| ())
+            keyed.incoming.open(&d, SystemTime::now()).map(|_| ())
         });
         prop_assert!(result.is_err(), "keyed envelope accepted arbitrary bytes");
         prop_assert!(allocs.total <= d.len() + INCOMING_SLACK, "{allocs:?}");
         let mut open = Envelope::new(None);
         let (_, allocs) = measure(|| {
-            let _ = open.incoming(&d, &mut plain, SystemTime::now());
+            let _ = open.incoming.open(&d, SystemTime::now());
         });
         prop_assert_eq!(allocs.total, 0, "{:?}", allocs);
     }
@@ -645,7 +644,7 @@ proptest! {
         prop_assert!(plain.is_empty());
         prop_assert!(allocs.total <= bad.len(), "{allocs:?}");
         let mut envelope = Envelope::new(Some(&key()));
-        let refused = envelope.incoming(&bad, &mut plain, now).map(|_| ());
+        let refused = envelope.incoming.open(&bad, now).map(|_| ());
         prop_assert!(refused.is_err(), "the envelope accepted a mutated datagram");
         // A forgery leaves no replay state behind: the real one still opens.
         prop_assert_eq!(opener.senders(), 0);
@@ -694,25 +693,22 @@ proptest! {
 
         // The whole receive path gives back the message, once.
         let mut envelope = Envelope::new(Some(&key()));
-        let mut plain = Vec::new();
-        match envelope.incoming(&first, &mut plain, now) {
+        match envelope.incoming.open(&first, now) {
             Ok(Opened::Message(m)) => prop_assert_eq!(m, o.message()),
             other => prop_assert!(false, "not a message: {other:?}"),
         }
-        let mut plain = Vec::new();
         prop_assert_eq!(
-            envelope.incoming(&first, &mut plain, now).map(|_| ()),
+            envelope.incoming.open(&first, now).map(|_| ()),
             Err(Refusal::Rejected(Reject::Replay))
         );
         // Another key, and no key, never see the message.
         let other = Key::parse(&"a5".repeat(32)).expect("key");
-        let mut plain = Vec::new();
         prop_assert_eq!(
-            Envelope::new(Some(&other)).incoming(&second, &mut plain, now).map(|_| ()),
+            Envelope::new(Some(&other)).incoming.open(&second, now).map(|_| ()),
             Err(Refusal::Rejected(Reject::Auth))
         );
         prop_assert_eq!(
-            Envelope::new(None).incoming(&second, &mut plain, now).map(|_| ()),
+            Envelope::new(None).incoming.open(&second, now).map(|_| ()),
             Err(Refusal::NoKey)
         );
     }
@@ -741,7 +737,7 @@ fn replay_table_allocation_is_bounded() {
         total: 0,
         calls: 0,
     };
-    for n in 0..seal::MAX_SENDERS + 2000 {
+    for n in 0..seal::MAX_REPLAY_SENDERS + 2000 {
         // A new sender id each time: a new process, or a key holder
         // making up senders to fill the table.
         let d = Sealer::new(&key()).seal(&open).to_vec();
@@ -753,19 +749,19 @@ fn replay_table_allocation_is_bounded() {
         }
         largest = largest.max(allocs.largest);
         total += allocs.total;
-        if n >= seal::MAX_SENDERS {
+        if n >= seal::MAX_REPLAY_SENDERS {
             after_full.largest = after_full.largest.max(allocs.largest);
             after_full.total += allocs.total;
             after_full.calls += allocs.calls;
         }
-        assert!(opener.senders() <= seal::MAX_SENDERS);
+        assert!(opener.senders() <= seal::MAX_REPLAY_SENDERS);
     }
     eprintln!(
         "{} senders: largest single allocation {largest} bytes, {total} bytes in all; \
          once full: {after_full:?}",
-        seal::MAX_SENDERS
+        seal::MAX_REPLAY_SENDERS
     );
-    assert_eq!(opener.senders(), seal::MAX_SENDERS);
+    assert_eq!(opener.senders(), seal::MAX_REPLAY_SENDERS);
     // The table doubles up to 8192 buckets of (u64, window) for 4096
     // senders: about 1.3 MB at most, once.
     assert!(largest <= 2 << 20, "largest allocation {largest}");
@@ -901,7 +897,7 @@ fn replay_is_refused_even_after_its_sender_was_evicted() {
     assert_eq!(opener.open(&victim, &mut plain, now), Err(Reject::Replay));
     // MAX_SENDERS other senders within a second: busy, but every `udpmsg
     // send`, `ping` and `discover` run is a new sender.
-    for i in 0..seal::MAX_SENDERS {
+    for i in 0..seal::MAX_REPLAY_SENDERS {
         let at = now + Duration::from_micros(100 + i as u64 * 100);
         let d = Sealer::new(&key()).seal(&open).to_vec();
         assert!(opener.open(&d, &mut plain, at).is_ok());

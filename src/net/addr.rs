@@ -273,8 +273,9 @@ fn clean_resolver_error(text: &str) -> String {
         .to_string()
 }
 
-/// Shows an address as `ip:port`, IPv6 in brackets, IPv4-mapped IPv6 as IPv4.
-pub fn display_addr(addr: SocketAddr) -> SocketAddr {
+/// The address with an IPv4-mapped IPv6 address (`::ffff:1.2.3.4`) turned
+/// back into the IPv4 one it stands for; any other address as it is.
+pub fn unmapped(addr: SocketAddr) -> SocketAddr {
     match addr {
         SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
             Some(v4) => SocketAddr::new(v4.into(), v6.port()),

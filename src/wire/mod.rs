@@ -23,7 +23,6 @@
 //! included.
 
 use bincode::config::{Configuration, Fixint, Limit, LittleEndian};
-use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// First four bytes of every udpmsg datagram.
@@ -37,12 +36,54 @@ pub const MODE_SEALED: u8 = 1;
 /// Magic, version and mode.
 pub const HEADER_LEN: usize = 6;
 
+/// Byte ranges of the header every udpmsg datagram starts with, and of the
+/// sealed header that follows it in mode [`MODE_SEALED`] (smoltcp's `field`
+/// style: each offset is written once, here).
+pub mod field {
+    /// A byte range within a datagram.
+    pub type Field = std::ops::Range<usize>;
+    /// `"UDPM"`.
+    pub const MAGIC: Field = 0..4;
+    /// The protocol version byte.
+    pub const VERSION: usize = 4;
+    /// The mode byte: open or sealed.
+    pub const MODE: usize = 5;
+    /// Sealed only: the sealing process's random id, u64 little-endian.
+    pub const SENDER: Field = 6..14;
+    /// Sealed only: that process's datagram counter, u64 little-endian.
+    pub const COUNTER: Field = 14..22;
+    /// Sealed only: microseconds since the Unix epoch, u64 little-endian.
+    pub const TIME: Field = 22..30;
+    /// Sealed only: sender, counter and time together are the XChaCha20 nonce.
+    pub const NONCE: Field = SENDER.start..TIME.end;
+}
+
+/// Sealed datagrams: the nonce after the 6-byte header.
+pub const NONCE_LEN: usize = field::NONCE.end - field::NONCE.start;
+/// Sealed datagrams: the Poly1305 tag at the end.
+pub const TAG_LEN: usize = 16;
+/// Header of a sealed datagram: magic, version, mode and the nonce fields
+/// (all of it authenticated as associated data).
+pub const SEALED_HEADER_LEN: usize = field::NONCE.end;
+/// Bytes a sealed datagram has beyond the open one.
+pub const SEAL_OVERHEAD: usize = NONCE_LEN + TAG_LEN;
+
+/// Reads the little-endian u64 at `range` (8 bytes) of `bytes`; callers
+/// check the length first.
+pub fn read_u64(bytes: &[u8], range: field::Field) -> Option<u64> {
+    let b: [u8; 8] = bytes.get(range)?.try_into().ok()?;
+    Some(u64::from_le_bytes(b))
+}
+
 /// Largest UDP payload over IPv4: 65535 - 20 (IP header) - 8 (UDP header).
 pub const MAX_DATAGRAM_V4: usize = 65_507;
 /// Largest UDP payload over IPv6 (without jumbograms): 65535 - 8.
 pub const MAX_DATAGRAM_V6: usize = 65_527;
 /// Largest datagram udpmsg ever reads or decodes.
 pub const MAX_DATAGRAM: usize = MAX_DATAGRAM_V6;
+
+mod message;
+pub use message::*;
 
 /// Flag bit in [`Text::flags`]: the sender wants an [`Ack`] and in-order,
 /// exactly-once display.
@@ -57,82 +98,6 @@ const LAST_KIND: u32 = 5;
 /// stops a hostile length prefix from claiming more than a datagram can hold.
 const CONFIG: Configuration<LittleEndian, Fixint, Limit<MAX_DATAGRAM>> =
     bincode::config::legacy().with_limit::<MAX_DATAGRAM>();
-
-/// A udpmsg message. The enum tag is encoded as a little-endian `u32`
-/// in declaration order: Text = 0, Ack = 1, Probe = 2, Answer = 3, Ping = 4,
-/// Pong = 5. New kinds are only ever appended.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
-pub enum Message<'a> {
-    #[serde(borrow)]
-    Text(Text<'a>),
-    Ack(Ack),
-    #[serde(borrow)]
-    Probe(Probe<'a>),
-    #[serde(borrow)]
-    Answer(Answer<'a>),
-    Ping(Ping),
-    Pong(Ping),
-}
-
-/// A message from `udpmsg send`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
-pub struct Text<'a> {
-    /// Random per-process id of the sending `udpmsg send`.
-    pub sender: u64,
-    /// Message number within that process, counting from 0.
-    pub seq: u64,
-    /// [`FLAG_ACK`] or 0; other bits are reserved and must be 0.
-    pub flags: u8,
-    /// Human name of the sender (host name by default).
-    #[serde(borrow)]
-    pub name: &'a str,
-    /// The message itself: usually UTF-8 text, but any bytes are carried.
-    #[serde(borrow, with = "serde_bytes")]
-    pub body: &'a [u8],
-}
-
-/// Acknowledges the [`Text`] numbered `seq` from `sender`.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ack {
-    pub sender: u64,
-    pub seq: u64,
-}
-
-/// A discovery probe. `pad` makes the probe at least as large as any
-/// [`Answer`] it can cause, so answering never amplifies traffic.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
-pub struct Probe<'a> {
-    /// Random per-process id of the prober (a listener ignores its own).
-    pub instance: u64,
-    /// Echoed in the answer, so the prober can match answers to probes.
-    pub token: u64,
-    #[serde(borrow, with = "serde_bytes")]
-    pub pad: &'a [u8],
-}
-
-/// A listener's answer to a [`Probe`].
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
-pub struct Answer<'a> {
-    /// Random per-process id of the listener: one peer, however many addresses.
-    pub instance: u64,
-    /// The probe's token.
-    pub token: u64,
-    /// The port the listener is bound to.
-    pub port: u16,
-    /// The protocol version the listener speaks.
-    pub version: u8,
-    #[serde(borrow)]
-    pub name: &'a str,
-}
-
-/// A ping, and (as [`Message::Pong`]) its echo, which carries the same fields.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ping {
-    pub sender: u64,
-    pub seq: u64,
-    /// Opaque to the listener; the pinger puts its send time here.
-    pub stamp: u64,
-}
 
 /// What a received datagram is.
 #[derive(Debug, PartialEq, Eq)]
@@ -223,7 +188,7 @@ impl std::error::Error for EncodeError {}
 
 /// Sorts a received datagram: raw, sealed, or a decoded open message.
 pub fn classify(bytes: &[u8]) -> Result<Datagram<'_>, DecodeError> {
-    if bytes.len() < MAGIC.len() || bytes[..MAGIC.len()] != MAGIC {
+    if bytes.get(field::MAGIC) != Some(&MAGIC[..]) {
         return Ok(Datagram::Raw(bytes));
     }
     if bytes.len() > MAX_DATAGRAM {
@@ -232,10 +197,10 @@ pub fn classify(bytes: &[u8]) -> Result<Datagram<'_>, DecodeError> {
     if bytes.len() < HEADER_LEN {
         return Err(DecodeError::Truncated);
     }
-    if bytes[4] != VERSION {
-        return Err(DecodeError::UnknownVersion(bytes[4]));
+    if bytes[field::VERSION] != VERSION {
+        return Err(DecodeError::UnknownVersion(bytes[field::VERSION]));
     }
-    match bytes[5] {
+    match bytes[field::MODE] {
         MODE_OPEN => decode_body(&bytes[HEADER_LEN..]).map(Datagram::Message),
         MODE_SEALED => Ok(Datagram::Sealed(&bytes[HEADER_LEN..])),
         mode => Err(DecodeError::UnknownMode(mode)),
@@ -316,64 +281,7 @@ pub fn max_datagram(ipv6: bool) -> usize {
     }
 }
 
-/// Bytes a [`Text`] adds around its name and body: header, tag, sender, seq,
-/// flags and the two length prefixes.
-pub const TEXT_OVERHEAD: usize = HEADER_LEN + 4 + 8 + 8 + 1 + 8 + 8;
-
-/// Bytes an [`Answer`] adds around its name: header, tag, instance, token,
-/// port, version and the name's length prefix.
-pub const ANSWER_OVERHEAD: usize = HEADER_LEN + 4 + 8 + 8 + 2 + 1 + 8;
-
-/// Bytes of a [`Probe`] besides its padding: header, tag, instance, token
-/// and the padding's length prefix.
-pub const PROBE_OVERHEAD: usize = HEADER_LEN + 4 + 8 + 8 + 8;
-
-/// Longest name a listener answers discovery with (bytes); it bounds the
-/// answer size and so the probe padding.
-pub const MAX_NAME: usize = 255;
-
 /// Largest body a [`Text`] with this name can carry in one datagram of `max` bytes.
 pub fn max_text_body(name: &str, max: usize) -> usize {
     max.saturating_sub(TEXT_OVERHEAD + name.len())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn answer_and_probe_overheads_match_encoding() {
-        let mut out = Vec::new();
-        let answer = Message::Answer(Answer {
-            instance: 1,
-            token: 2,
-            port: 3,
-            version: VERSION,
-            name: "abc",
-        });
-        encode(&answer, MAX_DATAGRAM, &mut out).unwrap();
-        assert_eq!(out.len(), ANSWER_OVERHEAD + 3);
-        out.clear();
-        let probe = Message::Probe(Probe {
-            instance: 1,
-            token: 2,
-            pad: &[0; 5],
-        });
-        encode(&probe, MAX_DATAGRAM, &mut out).unwrap();
-        assert_eq!(out.len(), PROBE_OVERHEAD + 5);
-    }
-
-    #[test]
-    fn text_overhead_matches_encoding() {
-        let msg = Message::Text(Text {
-            sender: 1,
-            seq: 2,
-            flags: 0,
-            name: "abc",
-            body: b"hello",
-        });
-        let mut out = Vec::new();
-        encode(&msg, MAX_DATAGRAM, &mut out).unwrap();
-        assert_eq!(out.len(), TEXT_OVERHEAD + 3 + 5);
-    }
 }

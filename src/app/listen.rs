@@ -1,0 +1,84 @@
+//! `udpmsg listen`: bind, say where, run the listener, print its summary.
+
+use super::{load_key, pick_port};
+use crate::cli::ListenArgs;
+use crate::commands::listen::{self, Listener, Stop};
+use crate::error::{Error, exit};
+use crate::net::{self, addr, iface};
+use crate::output::{self, Format, ListenOutput};
+use std::io;
+
+pub(super) fn run(args: ListenArgs) -> Result<u8, Error> {
+    let key = load_key(args.key_file.as_deref())?;
+    let host = addr::parse_host(&args.bind)?;
+    let port = pick_port(host.port, args.port.as_deref())?;
+    let bind = addr::resolve_bind(&host.host, port)?;
+    let sockets = net::bind_listeners(bind, net::BindOptions::default())
+        .map_err(|source| Error::Bind { addr: bind, source })?;
+    let name = args.name.unwrap_or_else(net::hostname);
+    if name.len() > crate::wire::MAX_NAME {
+        return Err(Error::Usage(format!(
+            "name too long: {} bytes, at most {}",
+            name.len(),
+            crate::wire::MAX_NAME
+        )));
+    }
+    let mut locals = Vec::new();
+    for socket in &sockets {
+        let local = socket.local_addr().map_err(|source| Error::Io {
+            doing: "reading the bound address",
+            source,
+        })?;
+        // Join the IPv6 discovery group so IPv6-only hosts can find us;
+        // per interface, reported with -v.
+        if local.ip().is_unspecified() && local.is_ipv6() {
+            let interfaces = iface::ipv6_interfaces().unwrap_or_default();
+            for (index, e) in net::join_discovery_group(socket, &interfaces) {
+                if args.verbose {
+                    eprintln!(
+                        "udpmsg: cannot join {} on {}: {e}",
+                        iface::DISCOVERY_GROUP_V6,
+                        iface::interface_name(index)
+                    );
+                }
+            }
+        }
+        locals.push(local);
+    }
+    // IPv6 first: "[::]:47474 and 0.0.0.0:47474".
+    locals.sort_by_key(|a| a.is_ipv4());
+    let shown: Vec<String> = locals.iter().map(|a| a.to_string()).collect();
+    let listening = format!("udpmsg: listening on {} as '{name}'", shown.join(" and "));
+    // Made before saying so: SIGINT/SIGTERM are caught from then on.
+    let mut listener = Listener::new(
+        sockets,
+        listen::Config {
+            name,
+            count: args.count,
+            timeout: args.timeout,
+            catch_signals: true,
+            gap_wait: listen::DEFAULT_GAP_WAIT,
+            key,
+        },
+    )
+    .map_err(|source| Error::Io {
+        doing: "setting up the event loop",
+        source,
+    })?;
+    eprintln!("{listening}");
+    let format = if args.json {
+        Format::Json
+    } else {
+        Format::Text
+    };
+    let mut out = ListenOutput::new(io::stdout().lock(), format, args.verbose);
+    let (stop, stats) = listener.run(&mut out).map_err(|source| Error::Io {
+        doing: "receiving",
+        source,
+    })?;
+    let report = matches!(stop, Stop::Signal(_) | Stop::Timeout) || args.verbose;
+    if report {
+        eprintln!("{}", output::listen_summary(stop, &stats));
+    }
+    Ok(exit::OK)
+}

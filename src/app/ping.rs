@@ -1,0 +1,59 @@
+//! `udpmsg ping`: resolve, ping, print each reply and the summary.
+
+use super::{load_key, pick_port, write_stdout};
+use crate::cli::PingArgs;
+use crate::commands::ping::{self, Pinger};
+use crate::commands::send::Sender;
+use crate::error::{Error, exit};
+use crate::net::addr;
+use crate::output;
+use std::io::{self, Write};
+
+pub(super) fn run(args: PingArgs) -> Result<u8, Error> {
+    let key = load_key(args.key_file.as_deref())?;
+    let host = addr::parse_host(&args.host)?;
+    let port = pick_port(host.port, args.port.as_deref())?;
+    let dest = addr::resolve_destination(&host.host, port)?;
+    if matches!(host.host, addr::Host::Broadcast) {
+        return Err(Error::Usage(
+            "ping needs one listener, not a broadcast address".into(),
+        ));
+    }
+    let shown = addr::unmapped(dest.addr);
+    let config = ping::Config {
+        count: args.count,
+        interval: args.interval,
+        wait: args.wait,
+        catch_signals: true,
+    };
+    let json = args.json;
+    let mut out = io::stdout().lock();
+    let sender =
+        Sender::new(dest, String::new(), key.as_ref(), true).map_err(|source| Error::Io {
+            doing: "creating a socket",
+            source,
+        })?;
+    let result = Pinger::new(sender, dest.addr, config).and_then(|pinger| {
+        pinger.run(&mut |reply| {
+            writeln!(out, "{}", output::ping::ping_reply(reply, json))?;
+            out.flush()
+        })
+    });
+    let summary = match result {
+        Ok(summary) => summary,
+        Err(crate::commands::Error::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+            return Ok(exit::OK);
+        }
+        Err(error) => return Err(Error::Command { dest: shown, error }),
+    };
+    drop(out);
+    write_stdout(&format!(
+        "{}\n",
+        output::ping::ping_summary(shown, &summary, json)
+    ))?;
+    Ok(if summary.received > 0 {
+        exit::OK
+    } else {
+        exit::UNCONFIRMED
+    })
+}

@@ -1,0 +1,321 @@
+//! `udpmsg discover`: probe every interface's broadcast address (and the IPv6
+//! link-local discovery group) and collect who answers, once per listener.
+
+use crate::event::{EventLoop, Wake, token};
+use crate::net::iface::{self, DISCOVERY_GROUP_V6, Target};
+use crate::net::{self, Local};
+use crate::seal::{Envelope, Key, Opened};
+use crate::util::rng::random_id;
+use crate::wire::{self, Message, Probe};
+use mio::net::UdpSocket;
+use mio::{Interest, Token};
+use std::collections::BTreeMap;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::time::{Duration, Instant};
+
+const V4: Token = token(0);
+const V6: Token = token(1);
+
+/// When each probe round goes out, from the start: repeats survive loss.
+pub const ROUNDS: [Duration; 3] = [
+    Duration::ZERO,
+    Duration::from_millis(100),
+    Duration::from_millis(500),
+];
+/// Default time to collect answers.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Peers remembered at most; further ones are counted, not listed.
+pub const MAX_PEERS: usize = 4096;
+
+/// The largest answer a listener can send: header, tag, instance, token,
+/// port, version, name length and a name of [`wire::MAX_NAME`] bytes.
+pub const MAX_ANSWER: usize = wire::ANSWER_OVERHEAD + wire::MAX_NAME;
+
+/// What to probe and for how long.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub port: u16,
+    pub timeout: Duration,
+    /// Stop as soon as this many distinct peers answered.
+    pub expect: Option<usize>,
+    /// Only these interfaces (`lo` uses 127.255.255.255); empty: all.
+    pub interfaces: Vec<String>,
+    /// Shared key: probes are sealed and only sealed answers count.
+    pub key: Option<Key>,
+}
+
+/// One listener that answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    pub instance: u64,
+    pub name: String,
+    /// Every `ip:port` it answered from, in the order heard.
+    pub addrs: Vec<SocketAddr>,
+    /// Time from the probe round to its first answer.
+    pub rtt: Duration,
+    /// Interfaces its answers arrived on, in the order heard.
+    pub interfaces: Vec<String>,
+    pub version: u8,
+}
+
+/// Something that happened during a scan, for `-v`.
+#[derive(Debug)]
+pub enum Trace<'a> {
+    /// A probe went out.
+    Sent { interface: &'a str, to: SocketAddr },
+    /// A probe could not be sent.
+    SendFailed {
+        interface: &'a str,
+        to: SocketAddr,
+        error: &'a io::Error,
+    },
+    /// An answer arrived.
+    Heard {
+        from: SocketAddr,
+        name: &'a str,
+        interface: &'a str,
+        rtt: Duration,
+    },
+}
+
+/// The outcome of a scan.
+#[derive(Debug, Clone, Default)]
+pub struct Scan {
+    /// Peers, sorted by name then first address.
+    pub peers: Vec<Peer>,
+    /// The interfaces probed.
+    pub probed: Vec<Target>,
+    /// Peers that answered after [`MAX_PEERS`] were listed.
+    pub overflow: u64,
+}
+
+/// Runs one scan.
+pub fn discover(config: &Config, trace: &mut dyn FnMut(&Trace<'_>)) -> io::Result<Scan> {
+    Scanner::new(config)?.run(trace)
+}
+
+/// One scan in progress: its sockets, the probe rounds sent, the peers heard.
+struct Scanner<'c> {
+    config: &'c Config,
+    targets: Vec<Target>,
+    envelope: Envelope,
+    v4: UdpSocket,
+    v6: Option<UdpSocket>,
+    events: EventLoop,
+    instance: u64,
+    /// Tokens carry random high bits (to match answers to this scan) and
+    /// the round number in the low byte (to time each answer).
+    token_base: u64,
+    start: Instant,
+    deadline: Instant,
+    /// When each round went out.
+    sent_at: Vec<Instant>,
+    peers: BTreeMap<u64, Peer>,
+    overflow: u64,
+    buf: Vec<u8>,
+}
+
+impl<'c> Scanner<'c> {
+    fn new(config: &'c Config) -> io::Result<Self> {
+        let targets = iface::probe_targets(&config.interfaces)?;
+        let mut v4 = bind(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0))?;
+        let mut v6 = if targets.iter().any(|t| t.ipv6) {
+            bind(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), 0)).ok()
+        } else {
+            None
+        };
+        let events = EventLoop::new(false)?;
+        events
+            .registry()
+            .register(&mut v4, V4, Interest::READABLE)?;
+        if let Some(v6) = v6.as_mut() {
+            events.registry().register(v6, V6, Interest::READABLE)?;
+        }
+        let start = Instant::now();
+        Ok(Scanner {
+            config,
+            targets,
+            envelope: Envelope::new(config.key.as_ref()),
+            v4,
+            v6,
+            events,
+            instance: random_id(),
+            token_base: random_id() & !0xff,
+            start,
+            deadline: start + config.timeout,
+            sent_at: Vec::new(),
+            peers: BTreeMap::new(),
+            overflow: 0,
+            buf: vec![0u8; wire::MAX_DATAGRAM + 1],
+        })
+    }
+
+    fn run(mut self, trace: &mut dyn FnMut(&Trace<'_>)) -> io::Result<Scan> {
+        loop {
+            let now = Instant::now();
+            if self.next_round().is_some_and(|t| t <= now) {
+                self.send_round(now, trace);
+                continue;
+            }
+            if now >= self.deadline || self.config.expect.is_some_and(|n| self.peers.len() >= n) {
+                break;
+            }
+            let wake_at = self
+                .next_round()
+                .map_or(self.deadline, |t| t.min(self.deadline));
+            if let Wake::Signal(_) = self.events.wait(Some(wake_at))? {
+                break;
+            }
+            self.read_answers(trace)?;
+        }
+        let mut peers: Vec<Peer> = self.peers.into_values().collect();
+        peers.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.addrs.cmp(&b.addrs)));
+        Ok(Scan {
+            peers,
+            probed: self.targets,
+            overflow: self.overflow,
+        })
+    }
+
+    /// When the next probe round is due, if one is left before the deadline.
+    fn next_round(&self) -> Option<Instant> {
+        ROUNDS
+            .get(self.sent_at.len())
+            .map(|d| self.start + *d)
+            .filter(|t| *t < self.deadline)
+    }
+
+    /// Sends one probe to every target, each copy sealed afresh when keyed
+    /// (one sealed datagram sent to two targets would reach a listener twice
+    /// and the second would be a replay): each IPv4 broadcast address out
+    /// of its own interface, and the IPv6 group on each IPv6 interface.
+    fn send_round(&mut self, now: Instant, trace: &mut dyn FnMut(&Trace<'_>)) {
+        let pad = [0u8; MAX_ANSWER];
+        let mut probe = Vec::with_capacity(MAX_ANSWER);
+        let message = Message::Probe(Probe {
+            instance: self.instance,
+            token: self.token_base | self.sent_at.len() as u64,
+            pad: &pad[..MAX_ANSWER - wire::PROBE_OVERHEAD],
+        });
+        let _ = wire::encode(&message, wire::MAX_DATAGRAM_V4, &mut probe);
+        self.sent_at.push(now);
+        let port = self.config.port;
+        for target in &self.targets {
+            for &broadcast in &target.broadcasts {
+                let to = SocketAddr::new(broadcast.into(), port);
+                let local = Local {
+                    addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                    dest: IpAddr::V4(broadcast),
+                    ifindex: target.index,
+                };
+                let sealed = self.envelope.outgoing.seal(&probe);
+                report(
+                    net::send_from(&self.v4, sealed, to, Some(local)),
+                    &target.interface,
+                    to,
+                    trace,
+                );
+            }
+            if let (true, Some(v6)) = (target.ipv6, self.v6.as_ref()) {
+                let to =
+                    SocketAddr::V6(SocketAddrV6::new(DISCOVERY_GROUP_V6, port, 0, target.index));
+                report(
+                    v6.send_to(self.envelope.outgoing.seal(&probe), to),
+                    &target.interface,
+                    to,
+                    trace,
+                );
+            }
+        }
+    }
+
+    /// Reads answers from both sockets until they would block.
+    fn read_answers(&mut self, trace: &mut dyn FnMut(&Trace<'_>)) -> io::Result<()> {
+        for socket in std::iter::once(&self.v4).chain(self.v6.as_ref()) {
+            loop {
+                let received = net::nonblocking(|| net::recv_with_local(socket, &mut self.buf));
+                let (len, arrival) = match received {
+                    Ok(Some(got)) => got,
+                    Ok(None) => break,
+                    // ICMP errors from a probe (unreachable): nothing to read.
+                    Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
+                    Err(e) => return Err(e),
+                };
+                let now = std::time::SystemTime::now();
+                let Ok(Opened::Message(Message::Answer(answer))) =
+                    self.envelope.incoming.open(&self.buf[..len], now)
+                else {
+                    continue;
+                };
+                if answer.token & !0xff != self.token_base {
+                    continue;
+                }
+                let Some(&round_at) = self.sent_at.get((answer.token & 0xff) as usize) else {
+                    continue;
+                };
+                let rtt = Instant::now().saturating_duration_since(round_at);
+                let from = net::addr::unmapped(arrival.from);
+                let interface = arrival
+                    .local
+                    .map_or_else(String::new, |l: Local| iface::interface_name(l.ifindex));
+                trace(&Trace::Heard {
+                    from,
+                    name: answer.name,
+                    interface: &interface,
+                    rtt,
+                });
+                if !self.peers.contains_key(&answer.instance) && self.peers.len() >= MAX_PEERS {
+                    self.overflow += 1;
+                    continue;
+                }
+                let peer = self.peers.entry(answer.instance).or_insert_with(|| Peer {
+                    instance: answer.instance,
+                    name: answer.name.to_string(),
+                    addrs: Vec::new(),
+                    rtt,
+                    interfaces: Vec::new(),
+                    version: answer.version,
+                });
+                if !peer.addrs.contains(&from) {
+                    peer.addrs.push(from);
+                }
+                if !interface.is_empty() && !peer.interfaces.contains(&interface) {
+                    peer.interfaces.push(interface);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
+    let socket = net::bind(
+        addr,
+        net::BindOptions {
+            reuse_addr: false,
+            recv_buffer: 1 << 20,
+            broadcast: addr.is_ipv4(),
+        },
+    )?;
+    // Without arrival information answers still count; only the
+    // interface column stays empty.
+    let _ = net::enable_pktinfo(&socket, addr.is_ipv6());
+    Ok(socket)
+}
+
+fn report(
+    result: io::Result<usize>,
+    interface: &str,
+    to: SocketAddr,
+    trace: &mut dyn FnMut(&Trace<'_>),
+) {
+    match result {
+        Ok(_) => trace(&Trace::Sent { interface, to }),
+        Err(error) => trace(&Trace::SendFailed {
+            interface,
+            to,
+            error: &error,
+        }),
+    }
+}

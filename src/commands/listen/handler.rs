@@ -1,0 +1,320 @@
+//! What a listener does with one opened datagram: show it, order it,
+//! answer it. The receive loop (`super::Listener`) owns the sockets and
+//! hands each datagram here with the socket to reply on.
+
+use super::limit::RateLimiter;
+use super::sink::{Event, Notice, Sink, Stats};
+use crate::net::{self, Local};
+use crate::reliable::order::{Arrived, Release, Streams, Verdict};
+use crate::seal::{Outgoing, Refusal, Reject};
+use crate::wire::{self, Ack, Answer, Message, Ping, Text};
+use mio::net::UdpSocket;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Discovery answers per second to one source address (and burst): a scan
+/// costs up to six (three rounds, IPv4 and IPv6), so a few back-to-back
+/// scans stay within it.
+pub const ANSWERS_PER_SOURCE: u32 = 30;
+/// Discovery answers per second over all sources (and burst).
+pub const ANSWERS_TOTAL: u32 = 200;
+
+/// Where a datagram came from and how to answer it.
+#[derive(Clone, Copy)]
+pub(super) struct Origin<'a> {
+    /// When its batch arrived.
+    pub at: SystemTime,
+    /// The sender, IPv4-mapped addresses unmapped.
+    pub from: SocketAddr,
+    /// The address and interface it arrived on, when the kernel said.
+    pub local: Option<Local>,
+    /// The socket it arrived on: replies leave by it.
+    pub socket: &'a UdpSocket,
+}
+
+/// The per-datagram logic of a listener and the state it keeps.
+pub(super) struct Handler {
+    /// Name given in discovery answers.
+    name: String,
+    /// Random id of this listener process (one peer, however many addresses).
+    instance: u64,
+    port: u16,
+    outgoing: Outgoing,
+    streams: Streams,
+    limiter: RateLimiter,
+    /// The reply being built.
+    reply: Vec<u8>,
+    pub stats: Stats,
+}
+
+impl Handler {
+    pub fn new(name: String, port: u16, outgoing: Outgoing, gap_wait: Duration) -> Self {
+        Handler {
+            name,
+            instance: crate::util::rng::random_id(),
+            port,
+            outgoing,
+            streams: Streams::new(gap_wait),
+            limiter: RateLimiter::new(ANSWERS_PER_SOURCE, ANSWERS_TOTAL, Instant::now()),
+            reply: Vec::with_capacity(512),
+            stats: Stats::default(),
+        }
+    }
+
+    /// When the oldest held message's gap will be given up, if any.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.streams.next_deadline()
+    }
+
+    /// A datagram without the magic, at a listener without a key.
+    pub fn raw(&mut self, bytes: &[u8], origin: Origin<'_>, sink: &mut dyn Sink) -> io::Result<()> {
+        self.stats.raw += 1;
+        sink.event(&Event::Raw {
+            at: origin.at,
+            from: origin.from,
+            bytes,
+        })
+    }
+
+    /// A datagram the key rules or the decoder refused: counted, and shown
+    /// to `-v`.
+    pub fn refused(
+        &mut self,
+        why: &Refusal,
+        from: SocketAddr,
+        sink: &mut dyn Sink,
+    ) -> io::Result<()> {
+        let counter = match why {
+            Refusal::Malformed(_) => &mut self.stats.malformed,
+            Refusal::NoKey => &mut self.stats.sealed,
+            Refusal::Unsealed => &mut self.stats.unsealed,
+            Refusal::RawWithKey => &mut self.stats.raw_refused,
+            Refusal::Rejected(Reject::Replay) => &mut self.stats.replayed,
+            Refusal::Rejected(Reject::Stale) => &mut self.stats.stale,
+            Refusal::Rejected(Reject::Auth | Reject::Truncated) => &mut self.stats.forged,
+        };
+        *counter += 1;
+        match why {
+            Refusal::Malformed(error) => sink.notice(&Notice::Malformed { from, error }),
+            why => sink.notice(&Notice::Refused { from, why }),
+        }
+    }
+
+    /// Acts on one accepted message of `open_len` bytes (its unsealed size:
+    /// answers are compared with it, sealed or not).
+    pub fn message(
+        &mut self,
+        message: Message<'_>,
+        open_len: usize,
+        origin: Origin<'_>,
+        sink: &mut dyn Sink,
+    ) -> io::Result<()> {
+        match message {
+            Message::Text(text) if text.flags & wire::FLAG_ACK != 0 => {
+                self.acked_text(&text, origin, sink)
+            }
+            Message::Text(text) => self.show(message_of(&text, origin), sink),
+            Message::Ping(_) if !replyable(origin.from.ip()) => Ok(()),
+            Message::Ping(ping) => {
+                self.stats.pings += 1;
+                self.reply(&Message::Pong(Ping { ..ping }), origin, sink)
+                    .map(|_| ())
+            }
+            Message::Probe(probe) if probe.instance != self.instance => {
+                self.probe(probe.token, open_len, origin, sink)
+            }
+            // Kinds a listener does not act on (its own probes, another
+            // listener's answers, pongs and acks meant for a sender).
+            Message::Probe(_) | Message::Ack(_) | Message::Answer(_) | Message::Pong(_) => Ok(()),
+        }
+    }
+
+    /// Answers a discovery probe, unless that would amplify or flood.
+    fn probe(
+        &mut self,
+        token: u64,
+        open_len: usize,
+        origin: Origin<'_>,
+        sink: &mut dyn Sink,
+    ) -> io::Result<()> {
+        let from = origin.from;
+        let name = truncate_name(&self.name);
+        // Size first: a probe too small to answer must not use up the rate
+        // limit that real probes share.
+        let why = if open_len < wire::ANSWER_OVERHEAD + name.len() {
+            Some("probe smaller than the answer (not padded)")
+        } else if !replyable(from.ip()) {
+            Some("source is a broadcast or multicast address")
+        } else if !self.limiter.allow(from.ip(), Instant::now()) {
+            Some("over the answer rate limit")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            self.stats.probes_ignored += 1;
+            return sink.notice(&Notice::ProbeIgnored { from, why });
+        }
+        let answer = Message::Answer(Answer {
+            instance: self.instance,
+            token,
+            port: self.port,
+            version: wire::VERSION,
+            name,
+        });
+        // Never answer with more bytes than the probe had (checked above;
+        // the encoder enforces it too).
+        self.reply.clear();
+        if wire::encode(&answer, open_len, &mut self.reply).is_err() {
+            self.stats.probes_ignored += 1;
+            return sink.notice(&Notice::ProbeIgnored {
+                from,
+                why: "probe smaller than the answer (not padded)",
+            });
+        }
+        if self.send_reply(origin, sink)? {
+            self.stats.answers += 1;
+            sink.notice(&Notice::Answered { to: from })?;
+        }
+        Ok(())
+    }
+
+    /// A message that wants an ack: exactly once, in order, per sender.
+    fn acked_text(
+        &mut self,
+        text: &Text<'_>,
+        origin: Origin<'_>,
+        sink: &mut dyn Sink,
+    ) -> io::Result<()> {
+        let stats = &mut self.stats;
+        let verdict =
+            self.streams
+                .accept(message_of(text, origin), Instant::now(), &mut |release| {
+                    show_release(release, stats, sink)
+                })?;
+        if verdict == Verdict::Duplicate {
+            self.stats.duplicates += 1;
+        }
+        if verdict.acknowledged() {
+            let ack = Message::Ack(Ack {
+                sender: text.sender,
+                seq: text.seq,
+            });
+            if self.reply(&ack, origin, sink)? {
+                self.stats.acks += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives up gaps that waited long enough (all of them with `force`),
+    /// reporting each and showing what followed it.
+    pub fn release_gaps(
+        &mut self,
+        now: Instant,
+        force: bool,
+        sink: &mut dyn Sink,
+    ) -> io::Result<()> {
+        let stats = &mut self.stats;
+        self.streams.expire(now, force, &mut |release| {
+            show_release(release, stats, sink)
+        })
+    }
+
+    /// Shows one text message and counts it.
+    fn show(&mut self, message: Arrived<'_>, sink: &mut dyn Sink) -> io::Result<()> {
+        show_release(Release::Message(message), &mut self.stats, sink)
+    }
+
+    /// Encodes `message` as the reply and sends it; returns whether it went.
+    fn reply(
+        &mut self,
+        message: &Message<'_>,
+        origin: Origin<'_>,
+        sink: &mut dyn Sink,
+    ) -> io::Result<bool> {
+        self.reply.clear();
+        if wire::encode(message, wire::MAX_DATAGRAM_V4, &mut self.reply).is_err() {
+            return Ok(false);
+        }
+        self.send_reply(origin, sink)
+    }
+
+    /// Sends the reply buffer to the datagram's sender from the address the
+    /// datagram came to. Returns whether it went out.
+    fn send_reply(&mut self, origin: Origin<'_>, sink: &mut dyn Sink) -> io::Result<bool> {
+        let out = self.outgoing.seal(&self.reply);
+        match net::send_from(origin.socket, out, origin.from, origin.local) {
+            Ok(_) => Ok(true),
+            Err(error) => {
+                self.stats.reply_errors += 1;
+                sink.notice(&Notice::ReplyFailed {
+                    to: origin.from,
+                    error: &error,
+                })?;
+                Ok(false)
+            }
+        }
+    }
+}
+
+fn message_of<'a>(text: &Text<'a>, origin: Origin<'_>) -> Arrived<'a> {
+    Arrived {
+        sender: text.sender,
+        seq: text.seq,
+        name: text.name,
+        body: text.body,
+        from: origin.from,
+        at: origin.at,
+    }
+}
+
+/// Shows what ordering released: a message (counted) or a gap.
+fn show_release(release: Release<'_>, stats: &mut Stats, sink: &mut dyn Sink) -> io::Result<()> {
+    match release {
+        Release::Message(m) => {
+            stats.received += 1;
+            sink.event(&Event::Text {
+                at: m.at,
+                from: m.from,
+                name: m.name,
+                body: m.body,
+                sender: m.sender,
+                seq: m.seq,
+            })
+        }
+        Release::Gap(gap) => {
+            stats.missing += gap.last - gap.first + 1;
+            sink.event(&Event::Gap {
+                at: SystemTime::now(),
+                from: gap.from,
+                sender: gap.sender,
+                first: gap.first,
+                last: gap.last,
+            })
+        }
+    }
+}
+
+/// Whether a reply may go to `ip`: never to a broadcast, multicast or
+/// unspecified address (a forged source would make a reply reach every
+/// host). Directed broadcasts are stopped by the socket itself, which has no
+/// SO_BROADCAST.
+fn replyable(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => !(v4.is_unspecified() || v4.is_broadcast() || v4.is_multicast()),
+        IpAddr::V6(v6) => !(v6.is_unspecified() || v6.is_multicast()),
+    }
+}
+
+/// The name cut to [`wire::MAX_NAME`] bytes at a character boundary.
+pub fn truncate_name(name: &str) -> &str {
+    if name.len() <= wire::MAX_NAME {
+        return name;
+    }
+    let mut end = wire::MAX_NAME;
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
+}

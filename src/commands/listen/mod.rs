@@ -1,0 +1,303 @@
+//! `udpmsg listen`: receive datagrams on bound sockets and hand each to the
+//! [`handler`], which shows it and answers pings, discovery probes and
+//! acknowledged messages.
+//!
+//! The listener owns already-bound sockets and runs until a stop condition
+//! (count, deadline, signal, or the sink refusing more output). It never
+//! stops because of what a peer sent: malformed datagrams are counted and
+//! skipped, and ICMP errors echoed onto the socket are ignored.
+//!
+//! - here: the receive loop ([`Listener`]): readiness, batches, stopping;
+//! - [`handler`]: what one datagram does;
+//! - [`sink`]: what the listener hands to its output;
+//! - [`limit`]: the rate limits on answers.
+
+pub mod handler;
+pub mod limit;
+pub mod sink;
+
+pub use handler::{ANSWERS_PER_SOURCE, ANSWERS_TOTAL, truncate_name};
+pub use sink::{Event, Notice, Sink, Stats};
+
+use crate::event::{EventLoop, Wake, token};
+use crate::net::{self, RecvBatch};
+use crate::seal::{Envelope, Incoming, Key, Opened};
+use crate::wire::{self, DecodeError};
+use handler::{Handler, Origin};
+use mio::Interest;
+use mio::net::UdpSocket;
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime};
+
+/// At most this many sockets per listener (`listen` opens one or two).
+pub const MAX_SOCKETS: usize = 64;
+
+/// Full batches (of [`net::RECV_BATCH`]) read from one socket in a row
+/// before signals, timers, output and the other socket get a turn: a flood
+/// cannot make Ctrl-C or `--timeout` wait.
+const DRAIN_BUDGET: usize = 64;
+
+/// The pause after a batch of several datagrams, but not a full one, before
+/// reading again. A listener that keeps up with a fast sender otherwise
+/// wakes for every two or three datagrams, and each wake (epoll_wait plus
+/// recvmmsg) costs more than handling them; after the pause, a stream of
+/// 250,000 datagrams/s comes in batches of 12 or more (the timer slack makes
+/// the pause 50–100 µs). A lone datagram (ping, interactive messages,
+/// discovery) is handled at once and never waits.
+const GATHER: Duration = Duration::from_micros(50);
+
+/// Default for [`Config::gap_wait`]: longer than a sender's default
+/// patience, so a gap is only given up once its sender has stopped retrying.
+pub const DEFAULT_GAP_WAIT: Duration = Duration::from_secs(6);
+
+/// How a listener behaves and when it stops.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Name given in discovery answers.
+    pub name: String,
+    /// Stop after this many datagrams were shown (raw included).
+    pub count: Option<u64>,
+    /// Stop after this long.
+    pub timeout: Option<Duration>,
+    /// Stop cleanly on SIGINT/SIGTERM (off in tests that drive the loop).
+    pub catch_signals: bool,
+    /// Shared key: only sealed datagrams are accepted and replies are sealed.
+    pub key: Option<Key>,
+    /// How long an acknowledged message waits for a missing earlier one.
+    pub gap_wait: Duration,
+}
+
+/// Why the listener stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// `--count` datagrams were shown.
+    Count,
+    /// `--timeout` passed.
+    Timeout,
+    /// SIGINT or SIGTERM (the signal number).
+    Signal(i32),
+    /// The sink could not take more output (a closed pipe).
+    OutputClosed,
+}
+
+/// How reading one socket ended.
+enum Drained {
+    /// The queue is empty.
+    Empty,
+    /// The budget ran out, or a pause let more gather: more may wait.
+    Budget,
+    /// A stop condition came up.
+    Stop(Stop),
+}
+
+/// A listener over its bound sockets (one, or one per address family).
+pub struct Listener {
+    /// Socket `i` is registered as `Token(i)`.
+    sockets: Vec<UdpSocket>,
+    count: Option<u64>,
+    timeout: Option<Duration>,
+    batch: RecvBatch,
+    incoming: Incoming,
+    handler: Handler,
+    /// Made (signal handlers installed, sockets registered) with the
+    /// listener, so SIGINT/SIGTERM are caught from the moment `listen`
+    /// says it is listening.
+    events: EventLoop,
+}
+
+impl Listener {
+    /// Wraps bound, non-blocking sockets (see [`net::bind_listeners`]),
+    /// all on one port, at most [`MAX_SOCKETS`] of them; with
+    /// `config.catch_signals`, SIGINT and SIGTERM are caught from now on.
+    pub fn new(mut sockets: Vec<UdpSocket>, config: Config) -> io::Result<Self> {
+        if sockets.len() > MAX_SOCKETS {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("a listener takes at most {MAX_SOCKETS} sockets"),
+            ));
+        }
+        let events = EventLoop::new(config.catch_signals)?;
+        for (i, socket) in sockets.iter_mut().enumerate() {
+            events
+                .registry()
+                .register(socket, token(i), Interest::READABLE)?;
+        }
+        let port = sockets
+            .first()
+            .and_then(|s| s.local_addr().ok())
+            .map_or(0, |a| a.port());
+        let envelope = Envelope::new(config.key.as_ref());
+        Ok(Listener {
+            sockets,
+            count: config.count,
+            timeout: config.timeout,
+            // One byte more than any datagram, so an oversized read shows.
+            batch: RecvBatch::new(net::RECV_BATCH, wire::MAX_DATAGRAM + 1),
+            incoming: envelope.incoming,
+            handler: Handler::new(config.name, port, envelope.outgoing, config.gap_wait),
+            events,
+        })
+    }
+
+    /// The addresses the sockets are bound to.
+    pub fn local_addrs(&self) -> io::Result<Vec<SocketAddr>> {
+        self.sockets.iter().map(|s| s.local_addr()).collect()
+    }
+
+    /// Runs until a stop condition; returns why, and what was seen.
+    pub fn run(&mut self, sink: &mut dyn Sink) -> io::Result<(Stop, Stats)> {
+        let deadline = self.timeout.map(|t| Instant::now() + t);
+        // Bit i: socket i may hold datagrams. Every one may before the first
+        // wait; after that, only those the poll reported, until drained
+        // (mio is edge-triggered). Reading only those saves a recvmmsg that
+        // would find nothing on every wake when listening on both families.
+        let all = match self.sockets.len() {
+            0 => 0,
+            n => u64::MAX >> (64 - n),
+        };
+        let mut unread = all;
+        let stop = loop {
+            if let Some(stop) = self.drain(&mut unread, sink)? {
+                break stop;
+            }
+            if self
+                .handler
+                .release_gaps(Instant::now(), false, sink)
+                .is_err()
+            {
+                break Stop::OutputClosed;
+            }
+            if self.count_reached() {
+                break Stop::Count;
+            }
+            let flush_at = match sink.idle(Instant::now()) {
+                Ok(at) => at,
+                Err(_) => break Stop::OutputClosed,
+            };
+            let wake = if unread == 0 {
+                let wake_at = [deadline, self.handler.next_deadline(), flush_at]
+                    .into_iter()
+                    .flatten()
+                    .min();
+                self.events.wait(wake_at)?
+            } else {
+                // A socket still holds datagrams (its read budget ran out):
+                // look for signals and the other sockets, without sleeping.
+                self.events.poll_now()?
+            };
+            match wake {
+                Wake::Ready(ready) => unread |= ready & all,
+                Wake::Timeout => {}
+                Wake::Signal(s) => break Stop::Signal(s),
+            }
+            // Checked after every wake, not only on a timeout: a flood never
+            // lets the poll time out.
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                break Stop::Timeout;
+            }
+        };
+        // Messages held for a gap were accepted (acknowledged): show them
+        // before stopping, unless output is what failed.
+        if stop != Stop::OutputClosed && stop != Stop::Count {
+            let _ = self.handler.release_gaps(Instant::now(), true, sink);
+        }
+        // A closed pipe at the final flush changes nothing: we are stopping.
+        let _ = sink.finish();
+        let mut stats = self.handler.stats.clone();
+        stats.kernel_drops = self
+            .sockets
+            .iter()
+            .map(net::kernel_drops)
+            .try_fold(0, |sum, d| d.map(|d| sum + d));
+        Ok((stop, stats))
+    }
+
+    /// Reads each socket marked in `unread` until it would block, and
+    /// unmarks it; returns a stop reason if one came up.
+    fn drain(&mut self, unread: &mut u64, sink: &mut dyn Sink) -> io::Result<Option<Stop>> {
+        if self.count_reached() {
+            return Ok(Some(Stop::Count));
+        }
+        for via in 0..self.sockets.len() {
+            let bit = 1u64 << via;
+            if *unread & bit == 0 {
+                continue;
+            }
+            match self.drain_socket(via, sink)? {
+                Drained::Empty => *unread &= !bit,
+                Drained::Budget => {}
+                Drained::Stop(stop) => return Ok(Some(stop)),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Reads socket `via` until it is empty, a stop condition comes up, or
+    /// [`DRAIN_BUDGET`] batches were read.
+    fn drain_socket(&mut self, via: usize, sink: &mut dyn Sink) -> io::Result<Drained> {
+        let socket = &self.sockets[via];
+        for _ in 0..DRAIN_BUDGET {
+            let count = match self.batch.recv(socket) {
+                Ok(count) => count,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Drained::Empty),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // The ICMP echo of a reply we sent to a port that closed since.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
+                Err(e) => return Err(e),
+            };
+            // One clock read per batch: its datagrams arrived together.
+            let at = SystemTime::now();
+            for i in 0..count {
+                let Some(received) = self.batch.get(i) else {
+                    continue;
+                };
+                let origin = Origin {
+                    at,
+                    from: net::addr::unmapped(received.arrival.from),
+                    local: received.arrival.local,
+                    socket,
+                };
+                let handled = if received.truncated || received.bytes.len() > wire::MAX_DATAGRAM {
+                    // Cannot happen on UDP, but a cut read must not pass as whole.
+                    let why = crate::seal::Refusal::Malformed(DecodeError::TooLong);
+                    self.handler.refused(&why, origin.from, sink)
+                } else {
+                    let overhead = self.incoming.overhead();
+                    match self.incoming.open(received.bytes, at) {
+                        Ok(Opened::Raw(bytes)) => self.handler.raw(bytes, origin, sink),
+                        Ok(Opened::Message(message)) => {
+                            let open_len = received.bytes.len() - overhead;
+                            self.handler.message(message, open_len, origin, sink)
+                        }
+                        Err(why) => self.handler.refused(&why, origin.from, sink),
+                    }
+                };
+                if handled.is_err() {
+                    return Ok(Drained::Stop(Stop::OutputClosed));
+                }
+                if self.count_reached() {
+                    return Ok(Drained::Stop(Stop::Count));
+                }
+            }
+            if count < 2 {
+                // A short batch means the queue was empty: new datagrams
+                // will raise a new readiness event.
+                return Ok(Drained::Empty);
+            }
+            if count < net::RECV_BATCH {
+                // Several arrived while the last batch was handled: a
+                // stream. Let the next ones gather rather than wake for
+                // every two, then give signals, timers and output a turn.
+                std::thread::sleep(GATHER);
+                return Ok(Drained::Budget);
+            }
+        }
+        Ok(Drained::Budget)
+    }
+
+    fn count_reached(&self) -> bool {
+        self.count
+            .is_some_and(|count| self.handler.stats.shown() >= count)
+    }
+}

@@ -1,0 +1,126 @@
+//! What a listener hands to its output: events to show, notices of what it
+//! refused, and the counts it reports when it stops.
+
+use crate::seal::Refusal;
+use crate::wire::DecodeError;
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Instant, SystemTime};
+
+/// One thing the listener shows.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// A udpmsg text message.
+    Text {
+        at: SystemTime,
+        from: SocketAddr,
+        name: &'a str,
+        body: &'a [u8],
+        sender: u64,
+        seq: u64,
+    },
+    /// A datagram without the udpmsg magic.
+    Raw {
+        at: SystemTime,
+        from: SocketAddr,
+        bytes: &'a [u8],
+    },
+    /// Acknowledged messages `first..=last` of a sender never arrived; the
+    /// listener stopped waiting for them and shows the later ones.
+    Gap {
+        at: SystemTime,
+        from: SocketAddr,
+        sender: u64,
+        first: u64,
+        last: u64,
+    },
+}
+
+/// Something the listener refused or could not do; shown only with `-v`.
+#[derive(Debug)]
+pub enum Notice<'a> {
+    /// A datagram with the magic that did not decode.
+    Malformed {
+        from: SocketAddr,
+        error: &'a DecodeError,
+    },
+    /// A datagram refused by the key rules: sealed without a key, open or
+    /// raw with a key, or a sealed one that failed to open or was replayed.
+    Refused { from: SocketAddr, why: &'a Refusal },
+    /// A reply (pong, answer, ack) could not be sent.
+    ReplyFailed {
+        to: SocketAddr,
+        error: &'a io::Error,
+    },
+    /// A discovery probe was answered.
+    Answered { to: SocketAddr },
+    /// A discovery probe was not answered: over the rate limit, or too
+    /// small to answer without amplifying.
+    ProbeIgnored { from: SocketAddr, why: &'static str },
+}
+
+/// Where the listener puts what it receives: the output layer implements it.
+pub trait Sink {
+    /// Shows one event. An error (a closed stdout) stops the listener.
+    fn event(&mut self, event: &Event<'_>) -> io::Result<()>;
+    /// Reports a refused datagram (the default ignores it).
+    fn notice(&mut self, _notice: &Notice<'_>) -> io::Result<()> {
+        Ok(())
+    }
+    /// The socket is drained and the loop is about to sleep: flush, or
+    /// return when to be woken to flush (output is batched during floods).
+    fn idle(&mut self, _now: Instant) -> io::Result<Option<Instant>> {
+        Ok(None)
+    }
+    /// The listener stops: write out everything.
+    fn finish(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What the listener saw, reported when it stops.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// udpmsg text messages shown.
+    pub received: u64,
+    /// Raw (non-udpmsg) datagrams shown.
+    pub raw: u64,
+    /// Datagrams with the magic that failed to decode.
+    pub malformed: u64,
+    /// Sealed datagrams at a listener without a key.
+    pub sealed: u64,
+    /// Keyed listener: open udpmsg datagrams refused.
+    pub unsealed: u64,
+    /// Keyed listener: raw datagrams refused (never shown).
+    pub raw_refused: u64,
+    /// Keyed listener: sealed datagrams that failed authentication
+    /// (forged, tampered, another key) or were truncated.
+    pub forged: u64,
+    /// Keyed listener: replayed datagrams.
+    pub replayed: u64,
+    /// Keyed listener: datagrams whose time is too far from ours.
+    pub stale: u64,
+    /// Pings answered.
+    pub pings: u64,
+    /// Discovery probes answered.
+    pub answers: u64,
+    /// Discovery probes not answered (rate limit, too small).
+    pub probes_ignored: u64,
+    /// Acknowledgements sent.
+    pub acks: u64,
+    /// Acknowledged-mode duplicates suppressed.
+    pub duplicates: u64,
+    /// Acknowledged-mode messages given up on (gaps reported).
+    pub missing: u64,
+    /// Replies that could not be sent.
+    pub reply_errors: u64,
+    /// Datagrams the kernel dropped (full receive queue), where known.
+    pub kernel_drops: Option<u64>,
+}
+
+impl Stats {
+    /// Datagrams shown (what `--count` counts).
+    pub fn shown(&self) -> u64 {
+        self.received + self.raw
+    }
+}

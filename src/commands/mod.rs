@@ -1,0 +1,61 @@
+//! What each subcommand does. Commands take plain configuration values,
+//! run their event loop, and return values (or hand events to a sink);
+//! they never print and know nothing of the command line.
+//!
+//! - [`listen`]: receive, show, answer;
+//! - [`send`]: the one sender type, and fire-and-forget sending;
+//! - [`deliver`]: `send --ack`, confirmed delivery;
+//! - [`ping`], [`discover`];
+//! - [`source`]: messages from the command line or stdin.
+
+pub mod deliver;
+pub mod discover;
+pub mod listen;
+pub mod ping;
+pub mod send;
+pub mod source;
+
+use std::fmt;
+use std::io;
+
+/// Why a sending command (send, send --ack, ping) stopped early.
+#[derive(Debug)]
+pub enum Error {
+    /// ICMP port unreachable: nothing listens at the destination.
+    NotListening,
+    /// A message of `len` bytes where at most `max` fit in one datagram.
+    TooLarge { len: usize, max: usize },
+    /// Reading the messages (stdin) failed.
+    Input(io::Error),
+    /// Writing the results (stdout) failed.
+    Output(io::Error),
+    /// A socket error.
+    Io(io::Error),
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        if e.kind() == io::ErrorKind::ConnectionRefused {
+            Error::NotListening
+        } else {
+            Error::Io(e)
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::NotListening => write!(f, "nothing is listening"),
+            Error::TooLarge { len, max } => write!(
+                f,
+                "message too large: {len} bytes, at most {max} fit in one datagram"
+            ),
+            Error::Input(e) => write!(f, "cannot read stdin: {e}"),
+            Error::Output(e) => write!(f, "cannot write output: {e}"),
+            Error::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

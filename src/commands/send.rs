@@ -1,0 +1,371 @@
+//! `udpmsg send`: the one sender type every sending command uses (text or
+//! raw, sealed when keyed, batched with `sendmmsg`), and fire-and-forget
+//! sending of a stream of messages without dropping any on this side.
+
+use super::Error;
+use super::source::{Next, Source};
+use crate::event::{EventLoop, token};
+use crate::net::{self, SendBatch, addr::Destination};
+use crate::seal::{Envelope, Incoming, Key, Opened, Outgoing};
+use crate::wire::{self, Message, Text};
+use mio::net::UdpSocket;
+use mio::{Interest, Registry, Token};
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Token of the sender's socket in [`Sender::wait_for_room`]'s own loop.
+const ROOM: Token = token(0);
+
+/// How long to back off when the kernel's queues are full: ENOBUFS raises
+/// no readiness event, so it is waited out; a full socket buffer is waited
+/// for (at most this long, in case the edge was consumed before).
+const FULL_QUEUE_BACKOFF: Duration = Duration::from_millis(1);
+const FULL_SOCKET_WAIT: Duration = Duration::from_millis(50);
+
+/// Sends udpmsg text or raw datagrams to one destination, and receives what
+/// comes back to its socket (acks, pongs).
+pub struct Sender {
+    link: Link,
+    encoder: Encoder,
+    next_seq: u64,
+    outgoing: Outgoing,
+    incoming: Incoming,
+    /// Datagrams queued by [`Sender::queue_text`] and [`Sender::queue_raw`];
+    /// made on first use (a one-shot send never needs it).
+    batch: Option<SendBatch>,
+}
+
+/// Encodes text messages of one sender.
+struct Encoder {
+    /// This process's sender id (text messages and pings carry it).
+    id: u64,
+    name: String,
+    /// Largest open datagram to the destination (sealing adds to it).
+    max: usize,
+    buf: Vec<u8>,
+}
+
+impl Encoder {
+    fn max_body(&self) -> usize {
+        wire::max_text_body(&self.name, self.max)
+    }
+
+    /// Encodes text message `seq` with `flags` into `out` (open, unsealed).
+    fn text_into(&self, body: &[u8], seq: u64, flags: u8, out: &mut Vec<u8>) -> Result<(), Error> {
+        encode_text(self.id, &self.name, self.max, body, seq, flags, out)
+    }
+
+    /// Encodes text message `seq` into the encoder's own buffer.
+    fn text(&mut self, body: &[u8], seq: u64, flags: u8) -> Result<&[u8], Error> {
+        let Encoder { id, name, max, buf } = self;
+        buf.clear();
+        encode_text(*id, name, *max, body, seq, flags, buf)?;
+        Ok(buf)
+    }
+}
+
+/// Encodes one text message of at most `max` bytes into `out`.
+fn encode_text(
+    sender: u64,
+    name: &str,
+    max: usize,
+    body: &[u8],
+    seq: u64,
+    flags: u8,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    let max_body = wire::max_text_body(name, max);
+    let too_large = || Error::TooLarge {
+        len: body.len(),
+        max: max_body,
+    };
+    if body.len() > max_body {
+        return Err(too_large());
+    }
+    let message = Message::Text(Text {
+        sender,
+        seq,
+        flags,
+        name,
+        body,
+    });
+    wire::encode(&message, max, out).map_err(|_| too_large())
+}
+
+/// The socket, its destination, and waiting while its queue is full.
+struct Link {
+    socket: UdpSocket,
+    dest: SocketAddr,
+    /// A loop of its own for waiting while the socket's queue is full,
+    /// made the first time that happens.
+    room: Option<EventLoop>,
+}
+
+impl Link {
+    /// Sends one datagram, waiting while the socket's queue is full.
+    fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        loop {
+            match self.socket.send_to(bytes, self.dest) {
+                Ok(_) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if net::is_transient_send_error(&e) => self.wait_for_room(&e)?,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Sends what `batch` holds, as many per call as the socket takes,
+    /// waiting while its queue is full; returns how many went.
+    fn send_batch(&mut self, batch: &mut SendBatch) -> io::Result<u64> {
+        let mut sent = 0;
+        while batch.unsent() > 0 {
+            match batch.send(&self.socket) {
+                Ok(n) => sent += n as u64,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if net::is_transient_send_error(&e) => self.wait_for_room(&e)?,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(sent)
+    }
+
+    /// Waits (boundedly) until the socket's queue has room again.
+    fn wait_for_room(&mut self, cause: &io::Error) -> io::Result<()> {
+        if self.room.is_none() {
+            let room = EventLoop::new(false)?;
+            room.registry()
+                .register(&mut self.socket, ROOM, Interest::WRITABLE)?;
+            self.room = Some(room);
+        }
+        let Some(room) = self.room.as_mut() else {
+            return Ok(());
+        };
+        let wait = if cause.kind() == io::ErrorKind::WouldBlock {
+            FULL_SOCKET_WAIT
+        } else {
+            FULL_QUEUE_BACKOFF
+        };
+        room.wait(Some(Instant::now() + wait)).map(|_| ())
+    }
+}
+
+impl Sender {
+    /// A sender with a fresh random sender id. `connected`: replies are
+    /// expected, so the socket is connected to `dest` (an ICMP port
+    /// unreachable then comes back as [`Error::NotListening`]).
+    pub fn new(
+        dest: Destination,
+        name: String,
+        key: Option<&Key>,
+        connected: bool,
+    ) -> io::Result<Self> {
+        let envelope = Envelope::new(key);
+        let socket = net::sender_socket(dest.addr, dest.broadcast)?;
+        if connected {
+            socket.connect(dest.addr)?;
+        }
+        Ok(Sender {
+            link: Link {
+                socket,
+                dest: dest.addr,
+                room: None,
+            },
+            encoder: Encoder {
+                id: crate::util::rng::random_id(),
+                name,
+                max: wire::max_datagram(dest.addr.is_ipv6()) - envelope.outgoing.overhead(),
+                buf: Vec::with_capacity(2048),
+            },
+            next_seq: 0,
+            outgoing: envelope.outgoing,
+            incoming: envelope.incoming,
+            batch: None,
+        })
+    }
+
+    /// This sender's id.
+    pub fn id(&self) -> u64 {
+        self.encoder.id
+    }
+
+    /// Registers the socket for readable events (replies) with `registry`.
+    pub fn register(&mut self, registry: &Registry, token: Token) -> io::Result<()> {
+        registry.register(&mut self.link.socket, token, Interest::READABLE)
+    }
+
+    /// Largest body a text message can carry to this destination.
+    pub fn max_body(&self) -> usize {
+        self.encoder.max_body()
+    }
+
+    /// Encodes text message `seq` with `flags` into `out` (open, unsealed),
+    /// for a caller that keeps it to resend ([`Self::send_open`]).
+    pub fn encode_text(
+        &self,
+        body: &[u8],
+        seq: u64,
+        flags: u8,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        self.encoder.text_into(body, seq, flags, out)
+    }
+
+    /// Sends one udpmsg text message, at once (nothing may be queued).
+    pub fn text(&mut self, body: &[u8]) -> Result<(), Error> {
+        debug_assert_eq!(self.queued(), 0, "flush queued datagrams first");
+        let open = self.encoder.text(body, self.next_seq, 0)?;
+        self.link.send(self.outgoing.seal(open))?;
+        self.next_seq += 1;
+        Ok(())
+    }
+
+    /// Sends `bytes` exactly as given, no header, at once (nothing may be
+    /// queued; never sealed: the caller refuses raw sends with a key).
+    pub fn raw(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        debug_assert_eq!(self.queued(), 0, "flush queued datagrams first");
+        self.check_raw(bytes)?;
+        Ok(self.link.send(bytes)?)
+    }
+
+    /// Seals (when keyed; afresh on every call, so a retransmission is a
+    /// new sealed datagram) and sends an open datagram, waiting while the
+    /// socket's queue is full.
+    pub fn send_open(&mut self, open: &[u8]) -> io::Result<()> {
+        self.link.send(self.outgoing.seal(open))
+    }
+
+    /// Queues one udpmsg text message for [`Self::flush`].
+    pub fn queue_text(&mut self, body: &[u8]) -> Result<(), Error> {
+        let open = self.encoder.text(body, self.next_seq, 0)?;
+        // Sealed here, once: a retry after a full queue resends these bytes.
+        let dest = self.link.dest;
+        self.batch
+            .get_or_insert_with(|| SendBatch::new(dest))
+            .push(self.outgoing.seal(open));
+        self.next_seq += 1;
+        Ok(())
+    }
+
+    /// Queues `bytes` exactly as given, no header, for [`Self::flush`].
+    pub fn queue_raw(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        self.check_raw(bytes)?;
+        let dest = self.link.dest;
+        self.batch
+            .get_or_insert_with(|| SendBatch::new(dest))
+            .push(bytes);
+        Ok(())
+    }
+
+    /// How many queued datagrams wait for [`Self::flush`].
+    pub fn queued(&self) -> usize {
+        self.batch.as_ref().map_or(0, |b| b.unsent())
+    }
+
+    /// True when no more datagrams should be queued before a flush.
+    pub fn queue_full(&self) -> bool {
+        self.batch.as_ref().is_some_and(|b| b.is_full())
+    }
+
+    /// Sends every queued datagram (`sendmmsg`), waiting while the socket's
+    /// queue is full; returns how many went.
+    pub fn flush(&mut self) -> Result<u64, Error> {
+        match self.batch.as_mut() {
+            Some(batch) => Ok(self.link.send_batch(batch)?),
+            None => Ok(0),
+        }
+    }
+
+    fn check_raw(&self, bytes: &[u8]) -> Result<(), Error> {
+        let max = self.encoder.max;
+        if bytes.len() > max {
+            return Err(Error::TooLarge {
+                len: bytes.len(),
+                max,
+            });
+        }
+        Ok(())
+    }
+
+    /// Reads one datagram that came back to the socket: `None` once the
+    /// socket is empty, else the udpmsg message it holds (opened and
+    /// checked when keyed) or [`Reply::Ignored`]. `buf` must hold
+    /// [`wire::MAX_DATAGRAM`] bytes. Call until `None` (edge-triggered).
+    pub fn recv_reply<'a>(&'a mut self, buf: &'a mut [u8]) -> Result<Option<Reply<'a>>, Error> {
+        let socket = &self.link.socket;
+        let Some(len) = net::nonblocking(|| socket.recv(buf))? else {
+            return Ok(None);
+        };
+        Ok(Some(
+            match self.incoming.open(&buf[..len], SystemTime::now()) {
+                Ok(Opened::Message(message)) => Reply::Message(message),
+                Ok(Opened::Raw(_)) | Err(_) => Reply::Ignored,
+            },
+        ))
+    }
+}
+
+/// A datagram that came back to a sender's socket.
+#[derive(Debug)]
+pub enum Reply<'a> {
+    /// A udpmsg message (an ack, a pong...).
+    Message(Message<'a>),
+    /// Anything else: raw, malformed, forged, replayed.
+    Ignored,
+}
+
+/// Sends each message of `input` (udpmsg text, or raw bytes with `raw`), in
+/// order. A message too large for a datagram is refused and reported through
+/// `refused` with its 1-based number, and the rest still go; an I/O error
+/// stops the stream.
+///
+/// Messages already at hand go out together, up to [`net::SEND_BATCH`] per
+/// system call; the input is never waited on while some are queued, so
+/// `tail -f log | udpmsg send host -` sends each line as it comes.
+pub fn send_all(
+    sender: &mut Sender,
+    input: &mut dyn Source,
+    raw: bool,
+    mut refused: impl FnMut(u64, &Error),
+) -> Result<u64, Error> {
+    let mut number = 0u64;
+    let mut sent = 0u64;
+    loop {
+        let mut ended = false;
+        while !sender.queue_full() {
+            // With datagrams queued, only what is already in memory.
+            let next = if sender.queued() == 0 {
+                input.next().map_err(Error::Input)?
+            } else {
+                match input.next_buffered() {
+                    Some(next) => next,
+                    None => break,
+                }
+            };
+            let body = match next {
+                Next::Message(body) => body,
+                // Only pollable sources are pending; this loop reads blocking.
+                Next::Pending => continue,
+                Next::End => {
+                    ended = true;
+                    break;
+                }
+            };
+            number += 1;
+            let result = if raw {
+                sender.queue_raw(body)
+            } else {
+                sender.queue_text(body)
+            };
+            match result {
+                Ok(()) => {}
+                Err(e @ Error::TooLarge { .. }) => refused(number, &e),
+                Err(e) => return Err(e),
+            }
+        }
+        sent += sender.flush()?;
+        if ended {
+            return Ok(sent);
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! Many datagrams per system call: `recvmmsg` into fixed buffers, `sendmmsg`
+//! from a queue. The only place that hands the kernel arrays of headers.
+
+use super::cmsg::{Arrival, Control, parse_pktinfo};
+use socket2::SockAddr;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+
+/// Datagrams sent per `sendmmsg` call.
+pub const SEND_BATCH: usize = 32;
+/// Datagrams received per `recvmmsg` call.
+pub const RECV_BATCH: usize = 32;
+
+/// Datagrams to one destination, queued to go out in one system call
+/// (`sendmmsg`). [`SendBatch::send`] sends what has not gone yet; the
+/// batch is empty again once everything went.
+pub struct SendBatch {
+    dest: SockAddr,
+    data: Vec<u8>,
+    /// Where each queued datagram ends in `data`.
+    ends: Vec<usize>,
+    /// How many of the queued datagrams went already.
+    sent: usize,
+}
+
+impl SendBatch {
+    pub fn new(dest: SocketAddr) -> Self {
+        SendBatch {
+            dest: SockAddr::from(dest),
+            data: Vec::with_capacity(SEND_BATCH * 256),
+            ends: Vec::with_capacity(SEND_BATCH),
+            sent: 0,
+        }
+    }
+
+    /// Queues one datagram.
+    pub fn push(&mut self, datagram: &[u8]) {
+        self.data.extend_from_slice(datagram);
+        self.ends.push(self.data.len());
+    }
+
+    /// True when [`SEND_BATCH`] datagrams are queued.
+    pub fn is_full(&self) -> bool {
+        self.ends.len() >= SEND_BATCH
+    }
+
+    /// Datagrams queued and not sent yet.
+    pub fn unsent(&self) -> usize {
+        self.ends.len() - self.sent
+    }
+
+    /// Forgets the first unsent datagram (the kernel refused it for good).
+    pub fn skip_one(&mut self) {
+        if self.unsent() > 0 {
+            self.sent += 1;
+            self.reset_if_done();
+        }
+    }
+
+    fn reset_if_done(&mut self) {
+        if self.sent == self.ends.len() {
+            self.data.clear();
+            self.ends.clear();
+            self.sent = 0;
+        }
+    }
+
+    /// Sends the unsent datagrams (up to [`SEND_BATCH`] of them), as many as
+    /// the socket takes; returns how many went (an error means none did).
+    /// Once all went, the batch is empty again.
+    pub fn send(&mut self, socket: &impl AsRawFd) -> io::Result<usize> {
+        let pending = &self.ends[self.sent..];
+        let count = pending.len().min(SEND_BATCH);
+        if count == 0 {
+            return Ok(0);
+        }
+        let mut start = match self.sent {
+            0 => 0,
+            n => self.ends[n - 1],
+        };
+        // The headers live on the stack for this one call: nothing raw is
+        // kept in the batch between calls.
+        let mut iovs = [libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 0,
+        }; SEND_BATCH];
+        for (iov, &end) in iovs.iter_mut().zip(&pending[..count]) {
+            *iov = libc::iovec {
+                iov_base: self.data[start..end].as_ptr() as *mut libc::c_void,
+                iov_len: end - start,
+            };
+            start = end;
+        }
+        // SAFETY: all-zero bytes are a valid mmsghdr.
+        let mut msgs: [libc::mmsghdr; SEND_BATCH] = unsafe { std::mem::zeroed() };
+        for (msg, iov) in msgs.iter_mut().zip(&mut iovs[..count]) {
+            msg.msg_hdr.msg_name = self.dest.as_ptr() as *mut libc::c_void;
+            msg.msg_hdr.msg_namelen = self.dest.len();
+            msg.msg_hdr.msg_iov = iov;
+            msg.msg_hdr.msg_iovlen = 1;
+        }
+        // SAFETY: the first `count` headers point at `self.dest` and at one
+        // iovec each of `iovs`, which point into `self.data`; all of them
+        // outlive the call and none is touched during it.
+        let n = unsafe {
+            libc::sendmmsg(
+                socket.as_raw_fd(),
+                msgs.as_mut_ptr(),
+                count as libc::c_uint,
+                0,
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if n == 0 {
+            // Never seen; without it a caller looping until all went would spin.
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                "sendmmsg sent nothing",
+            ));
+        }
+        let n = n as usize;
+        self.sent += n;
+        self.reset_if_done();
+        Ok(n)
+    }
+}
+
+/// Buffers for receiving many datagrams in one system call (`recvmmsg`),
+/// each with its sender and arrival addresses.
+///
+/// Invariant: the headers in `msgs` point into `data`, `names`, `controls`
+/// and `iovs`. Those are boxed slices, set up once in [`RecvBatch::new`] and
+/// never resized or replaced (no method can), so their heap storage never
+/// moves, even when the batch itself is moved.
+pub struct RecvBatch {
+    slot: usize,
+    data: Box<[u8]>,
+    names: Box<[libc::sockaddr_storage]>,
+    controls: Box<[Control]>,
+    iovs: Box<[libc::iovec]>,
+    msgs: Box<[libc::mmsghdr]>,
+    /// Datagrams the last [`Self::recv`] filled.
+    len: usize,
+}
+
+impl RecvBatch {
+    /// Room for `count` datagrams of up to `slot` bytes each. Pages are only
+    /// touched as datagrams fill them, so small datagrams cost little memory.
+    pub fn new(count: usize, slot: usize) -> Self {
+        // SAFETY: sockaddr_storage and mmsghdr are plain C structs for which
+        // all-zero bytes are a valid value.
+        let (names, msgs) = unsafe {
+            (
+                vec![std::mem::zeroed::<libc::sockaddr_storage>(); count],
+                vec![std::mem::zeroed::<libc::mmsghdr>(); count],
+            )
+        };
+        let mut batch = RecvBatch {
+            slot,
+            data: vec![0; count * slot].into_boxed_slice(),
+            names: names.into_boxed_slice(),
+            controls: (0..count).map(|_| Control::new()).collect(),
+            iovs: vec![
+                libc::iovec {
+                    iov_base: std::ptr::null_mut(),
+                    iov_len: 0,
+                };
+                count
+            ]
+            .into_boxed_slice(),
+            msgs: msgs.into_boxed_slice(),
+            len: 0,
+        };
+        for i in 0..count {
+            batch.iovs[i] = libc::iovec {
+                iov_base: batch.data[i * slot..].as_mut_ptr().cast(),
+                iov_len: slot,
+            };
+            let hdr = &mut batch.msgs[i].msg_hdr;
+            hdr.msg_name = (&mut batch.names[i] as *mut libc::sockaddr_storage).cast();
+            hdr.msg_iov = &mut batch.iovs[i];
+            hdr.msg_iovlen = 1;
+            hdr.msg_control = batch.controls[i].0.as_mut_ptr().cast();
+            batch.reset(i);
+        }
+        batch
+    }
+
+    /// Restores the lengths the kernel overwrote in entry `i`.
+    fn reset(&mut self, i: usize) {
+        let hdr = &mut self.msgs[i].msg_hdr;
+        hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        hdr.msg_controllen = self.controls[i].0.len();
+        hdr.msg_flags = 0;
+        self.msgs[i].msg_len = 0;
+    }
+
+    /// Receives up to the batch size without blocking; returns how many
+    /// arrived (`WouldBlock` when none).
+    pub fn recv(&mut self, socket: &impl AsRawFd) -> io::Result<usize> {
+        let count = self.msgs.len();
+        // Only the entries the last call used (and the one after, which it
+        // may have touched) need their lengths restored.
+        for i in 0..(self.len + 1).min(count) {
+            self.reset(i);
+        }
+        // SAFETY: every msghdr points into buffers owned by self, which
+        // never move (see the type's invariant), with the lengths stated.
+        let n = unsafe {
+            libc::recvmmsg(
+                socket.as_raw_fd(),
+                self.msgs.as_mut_ptr(),
+                count as libc::c_uint,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        if n < 0 {
+            self.len = 0;
+            return Err(io::Error::last_os_error());
+        }
+        self.len = n as usize;
+        Ok(self.len)
+    }
+
+    /// Datagram `i` of the last [`Self::recv`].
+    pub fn get(&self, i: usize) -> Option<Received<'_>> {
+        if i >= self.len {
+            return None;
+        }
+        let msg = &self.msgs[i];
+        let len = (msg.msg_len as usize).min(self.slot);
+        let bytes = &self.data[i * self.slot..i * self.slot + len];
+        let name = self.names[i];
+        let namelen = msg.msg_hdr.msg_namelen;
+        // SAFETY: the kernel wrote a sender address of `namelen` bytes (at
+        // most the storage's size) into `name`; try_init's storage has the
+        // same size and type, and we copy exactly that.
+        let (_, from) = unsafe {
+            SockAddr::try_init(|storage, len| {
+                *storage.cast::<libc::sockaddr_storage>() = name;
+                *len = namelen;
+                Ok(())
+            })
+        }
+        .ok()?;
+        let from = from.as_socket()?;
+        let truncated = msg.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
+        // SAFETY: the kernel filled msg_control/msg_controllen for this
+        // message; the walk stays inside them.
+        let local = unsafe { parse_pktinfo(&msg.msg_hdr) };
+        Some(Received {
+            bytes,
+            arrival: Arrival { from, local },
+            truncated,
+        })
+    }
+}
+
+/// One datagram of a [`RecvBatch`].
+#[derive(Debug, Clone, Copy)]
+pub struct Received<'a> {
+    pub bytes: &'a [u8],
+    pub arrival: Arrival,
+    /// It was longer than the slot and was cut.
+    pub truncated: bool,
+}

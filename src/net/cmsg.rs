@@ -1,0 +1,226 @@
+//! Control messages: where a datagram arrived (IP_PKTINFO / IPV6_PKTINFO)
+//! and which address a reply leaves from.
+
+use socket2::SockAddr;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::AsRawFd;
+
+/// Where a datagram arrived: the local address to answer from and the
+/// interface it came in on (from IP_PKTINFO / IPV6_PKTINFO).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Local {
+    /// The address a reply should come from; unspecified lets the kernel pick
+    /// one on `ifindex` (the datagram went to a broadcast or multicast address).
+    pub addr: IpAddr,
+    /// The address the datagram was sent to (a unicast, broadcast or group address).
+    pub dest: IpAddr,
+    /// The arrival interface (0 when unknown).
+    pub ifindex: u32,
+}
+
+/// A received datagram's addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arrival {
+    /// The sender.
+    pub from: SocketAddr,
+    /// Where it arrived, when the kernel said.
+    pub local: Option<Local>,
+}
+
+/// Control-message buffer, aligned for `cmsghdr`; room for one pktinfo of
+/// either family with plenty to spare.
+#[repr(C, align(8))]
+pub(super) struct Control(pub(super) [u8; 128]);
+
+impl Control {
+    pub(super) const fn new() -> Self {
+        Control([0; 128])
+    }
+}
+
+/// Asks the kernel to report each datagram's destination and interface.
+/// Without it replies leave from the kernel's choice of address, so the
+/// caller reports a failure.
+pub fn enable_pktinfo(socket: &impl AsRawFd, ipv6: bool) -> io::Result<()> {
+    let (level, name) = if ipv6 {
+        (libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO)
+    } else {
+        (libc::IPPROTO_IP, libc::IP_PKTINFO)
+    };
+    super::set_int_option(socket, level, name, 1)
+}
+
+/// Receives one datagram with its arrival addresses (`recvmsg`).
+pub fn recv_with_local(socket: &impl AsRawFd, buf: &mut [u8]) -> io::Result<(usize, Arrival)> {
+    let mut control = Control::new();
+    let mut local = None;
+    // SAFETY: `try_init` hands us zeroed storage for the sender's address
+    // and its length; every pointer given to recvmsg points into a live local
+    // buffer of the stated length; the control messages are walked by
+    // `parse_pktinfo`, which stays inside msg_controllen.
+    let (n, from) = unsafe {
+        SockAddr::try_init(|name, namelen| {
+            let mut iov = libc::iovec {
+                iov_base: buf.as_mut_ptr().cast(),
+                iov_len: buf.len(),
+            };
+            let mut msg: libc::msghdr = std::mem::zeroed();
+            msg.msg_name = name.cast();
+            msg.msg_namelen = *namelen;
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = control.0.as_mut_ptr().cast();
+            msg.msg_controllen = control.0.len();
+            let n = libc::recvmsg(socket.as_raw_fd(), &mut msg, 0);
+            if n < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            *namelen = msg.msg_namelen;
+            local = parse_pktinfo(&msg);
+            Ok(n as usize)
+        })?
+    };
+    let from = from.as_socket().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "datagram from an unknown address family",
+        )
+    })?;
+    Ok((n, Arrival { from, local }))
+}
+
+/// Sends `buf` to `to`, from `local` when given (so a host with two
+/// interfaces answers from the one the question came in on). The socket is
+/// of `to`'s family (sockets are one family each).
+pub fn send_from(
+    socket: &impl AsRawFd,
+    buf: &[u8],
+    to: SocketAddr,
+    local: Option<Local>,
+) -> io::Result<usize> {
+    let dest = SockAddr::from(to);
+    let mut control = Control::new();
+    let mut iov = libc::iovec {
+        iov_base: buf.as_ptr() as *mut libc::c_void,
+        iov_len: buf.len(),
+    };
+    // SAFETY: all-zero bytes are a valid msghdr (no name, no data).
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_name = dest.as_ptr() as *mut libc::c_void;
+    msg.msg_namelen = dest.len();
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    if let Some(local) = local {
+        msg.msg_control = control.0.as_mut_ptr().cast();
+        if to.is_ipv6() {
+            let addr = match local.addr {
+                IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+                IpAddr::V6(v6) => v6,
+            };
+            let info = libc::in6_pktinfo {
+                ipi6_addr: libc::in6_addr {
+                    s6_addr: addr.octets(),
+                },
+                ipi6_ifindex: local.ifindex,
+            };
+            // SAFETY: msg_control points at `control`, aligned and large
+            // enough for CMSG_SPACE of an in6_pktinfo.
+            unsafe { put_cmsg(&mut msg, libc::IPPROTO_IPV6, libc::IPV6_PKTINFO, info) };
+        } else {
+            let spec = match local.addr {
+                IpAddr::V4(v4) => v4,
+                IpAddr::V6(v6) => v6.to_ipv4_mapped().unwrap_or(Ipv4Addr::UNSPECIFIED),
+            };
+            let info = libc::in_pktinfo {
+                ipi_ifindex: local.ifindex as libc::c_int,
+                ipi_spec_dst: libc::in_addr {
+                    s_addr: u32::from(spec).to_be(),
+                },
+                ipi_addr: libc::in_addr { s_addr: 0 },
+            };
+            // SAFETY: as above, for an in_pktinfo.
+            unsafe { put_cmsg(&mut msg, libc::IPPROTO_IP, libc::IP_PKTINFO, info) };
+        }
+    }
+    // SAFETY: `msg` points at `dest`, `iov` (which points into `buf`) and
+    // `control`, all alive for the call and of the stated lengths.
+    let n = unsafe { libc::sendmsg(socket.as_raw_fd(), &msg, 0) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
+/// Makes `value` the one control message of `msg`.
+///
+/// # Safety
+///
+/// `msg.msg_control` must point at an aligned buffer of at least
+/// `CMSG_SPACE(size_of::<T>())` bytes.
+unsafe fn put_cmsg<T>(msg: &mut libc::msghdr, level: libc::c_int, kind: libc::c_int, value: T) {
+    let size = std::mem::size_of::<T>() as u32;
+    // SAFETY: the caller's buffer holds CMSG_SPACE(size) bytes, so the
+    // first header and its data fit in it; the data is written unaligned.
+    unsafe {
+        msg.msg_controllen = libc::CMSG_SPACE(size) as usize;
+        let cmsg = libc::CMSG_FIRSTHDR(msg);
+        (*cmsg).cmsg_level = level;
+        (*cmsg).cmsg_type = kind;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(size) as usize;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast(), value);
+    }
+}
+
+/// Reads IP_PKTINFO / IPV6_PKTINFO from a received message's control data.
+///
+/// # Safety
+/// `msg` must be a msghdr filled by a successful recvmsg/recvmmsg, whose
+/// msg_control buffer is still alive.
+pub(super) unsafe fn parse_pktinfo(msg: &libc::msghdr) -> Option<Local> {
+    let mut found: Option<Local> = None;
+    // SAFETY: per the function's contract; CMSG_* stay inside msg_controllen.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(msg);
+        while !cmsg.is_null() {
+            let hdr = std::ptr::read_unaligned(cmsg);
+            let data = libc::CMSG_DATA(cmsg);
+            if hdr.cmsg_level == libc::IPPROTO_IP && hdr.cmsg_type == libc::IP_PKTINFO {
+                let info: libc::in_pktinfo = std::ptr::read_unaligned(data.cast());
+                // For a unicast datagram, answer from the address it was
+                // sent to. For a broadcast, ipi_spec_dst is the preferred
+                // source of the route back (on a host with two interfaces in
+                // one subnet, always the first one's): leave the source to
+                // the kernel's choice on the arrival interface instead.
+                let spec = Ipv4Addr::from(u32::from_be(info.ipi_spec_dst.s_addr));
+                let dst = Ipv4Addr::from(u32::from_be(info.ipi_addr.s_addr));
+                let addr = if spec == dst {
+                    spec
+                } else {
+                    Ipv4Addr::UNSPECIFIED
+                };
+                found = Some(Local {
+                    addr: addr.into(),
+                    dest: dst.into(),
+                    ifindex: info.ipi_ifindex as u32,
+                });
+            } else if hdr.cmsg_level == libc::IPPROTO_IPV6 && hdr.cmsg_type == libc::IPV6_PKTINFO {
+                let info: libc::in6_pktinfo = std::ptr::read_unaligned(data.cast());
+                let dst = Ipv6Addr::from(info.ipi6_addr.s6_addr);
+                let addr = if dst.is_multicast() {
+                    Ipv6Addr::UNSPECIFIED
+                } else {
+                    dst
+                };
+                found = Some(Local {
+                    addr: addr.into(),
+                    dest: dst.into(),
+                    ifindex: info.ipi6_ifindex,
+                });
+            }
+            cmsg = libc::CMSG_NXTHDR(msg, cmsg);
+        }
+    }
+    // A socket is of one family, so at most one kind is present.
+    found
+}

@@ -1,0 +1,257 @@
+//! Sockets and their options: moves bytes, knows no message types.
+//!
+//! - here: creating and binding sockets, their options, multicast joins;
+//! - [`batch`]: many datagrams per system call (`recvmmsg`, `sendmmsg`);
+//! - [`cmsg`]: arrival addresses and reply source addresses (pktinfo);
+//! - [`iface`]: interfaces; [`addr`]: host and port arguments.
+//!
+//! Every system call that needs `unsafe` lives in this folder.
+//!
+//! UDP error policy: `WouldBlock` means "wait for readiness"; `Interrupted`
+//! means "try again"; `ConnectionRefused` on a receive is the ICMP echo of an
+//! earlier send and is reported to the caller, which decides whether it
+//! matters (a listener ignores it, a connected sender reports the closed port);
+//! `ENOBUFS` on a send is transient (the queue is full) and retried.
+
+pub mod addr;
+pub mod batch;
+pub mod cmsg;
+pub mod iface;
+
+pub use batch::{RECV_BATCH, Received, RecvBatch, SEND_BATCH, SendBatch};
+pub use cmsg::{Arrival, Local, enable_pktinfo, recv_with_local, send_from};
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::AsRawFd;
+
+/// Receive buffer a listener asks for, so bursts are queued, not dropped
+/// (kernel memory, used only while a backlog exists; the kernel doubles it).
+pub const LISTEN_RCVBUF: usize = 32 << 20;
+
+/// Options for a listening socket.
+#[derive(Debug, Clone, Copy)]
+pub struct BindOptions {
+    /// SO_REUSEADDR, so several listeners on one host can share a port.
+    pub reuse_addr: bool,
+    /// Receive buffer to ask for (SO_RCVBUFFORCE when allowed, else SO_RCVBUF).
+    pub recv_buffer: usize,
+    /// SO_BROADCAST: allow sending to broadcast addresses. Off for
+    /// listeners, so a forged broadcast source address cannot make a reply
+    /// reach every host (the send fails with EACCES instead).
+    pub broadcast: bool,
+}
+
+impl Default for BindOptions {
+    fn default() -> Self {
+        BindOptions {
+            reuse_addr: true,
+            recv_buffer: LISTEN_RCVBUF,
+            broadcast: false,
+        }
+    }
+}
+
+/// Binds one non-blocking UDP socket; an IPv6 one is IPv6-only (each
+/// address family gets its own socket, and so its own arrival information).
+pub fn bind(addr: SocketAddr, options: BindOptions) -> io::Result<mio::net::UdpSocket> {
+    Ok(mio::net::UdpSocket::from_std(
+        new_bound(addr, options)?.into(),
+    ))
+}
+
+/// Binds the sockets of a listener, each reporting every datagram's
+/// arrival address and interface (pktinfo: replies leave from the address
+/// a request came to, and sealed datagrams are checked against it; a
+/// kernel that refuses it fails the bind). `[::]` (all interfaces) becomes two
+/// sockets on one port, `0.0.0.0` and an IPv6-only `[::]`, so each family
+/// gets only its own arrival information (one control message per datagram,
+/// not two); where IPv6 is missing, just the IPv4 one. Any other address is
+/// one socket.
+pub fn bind_listeners(
+    addr: SocketAddr,
+    options: BindOptions,
+) -> io::Result<Vec<mio::net::UdpSocket>> {
+    let sockets = bind_families(addr, options)?;
+    for socket in &sockets {
+        enable_pktinfo(socket, socket.local_addr()?.is_ipv6())?;
+    }
+    Ok(sockets)
+}
+
+fn bind_families(addr: SocketAddr, options: BindOptions) -> io::Result<Vec<mio::net::UdpSocket>> {
+    if addr.ip() != Ipv6Addr::UNSPECIFIED {
+        return Ok(vec![bind(addr, options)?]);
+    }
+    // With port 0 the kernel picks the IPv4 port; in the rare case that
+    // port is taken for IPv6, try again with another.
+    let mut attempts = 0;
+    loop {
+        let v4 = new_bound(
+            SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), addr.port()),
+            options,
+        )?;
+        let port = v4
+            .local_addr()?
+            .as_socket()
+            .map_or(addr.port(), |a| a.port());
+        let v4 = mio::net::UdpSocket::from_std(v4.into());
+        match bind(SocketAddr::new(addr.ip(), port), options) {
+            Ok(v6) => return Ok(vec![v4, v6]),
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EAFNOSUPPORT) | Some(libc::EADDRNOTAVAIL)
+                ) =>
+            {
+                return Ok(vec![v4]);
+            }
+            Err(e) if addr.port() == 0 && attempts < 8 => {
+                attempts += 1;
+                let _ = e;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn new_bound(addr: SocketAddr, options: BindOptions) -> io::Result<Socket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if options.reuse_addr {
+        socket.set_reuse_address(true)?;
+    }
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    if options.broadcast {
+        socket.set_broadcast(true)?;
+    }
+    set_recv_buffer(&socket, options.recv_buffer);
+    socket.set_nonblocking(true)?;
+    socket.bind(&SockAddr::from(addr))?;
+    Ok(socket)
+}
+
+/// Asks for a receive buffer of `bytes`, past `rmem_max` when privileged
+/// (SO_RCVBUFFORCE, which socket2 does not offer). Best effort: a smaller
+/// buffer only means bursts may be dropped (and counted).
+pub fn set_recv_buffer(socket: &Socket, bytes: usize) {
+    let value = bytes.min(i32::MAX as usize) as libc::c_int;
+    if set_int_option(socket, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, value).is_err() {
+        let _ = socket.set_recv_buffer_size(bytes);
+    }
+}
+
+/// Sets an integer socket option socket2 has no method for.
+pub(crate) fn set_int_option(
+    socket: &impl AsRawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    // SAFETY: a valid fd and a pointer to a c_int of the stated size.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Joins the IPv6 discovery group on each of `interfaces` (indexes) with an
+/// IPv6 socket; returns the joins that failed, for the caller to report.
+pub fn join_discovery_group(
+    socket: &mio::net::UdpSocket,
+    interfaces: &[u32],
+) -> Vec<(u32, io::Error)> {
+    interfaces
+        .iter()
+        .filter_map(|&index| {
+            socket
+                .join_multicast_v6(&iface::DISCOVERY_GROUP_V6, index)
+                .err()
+                .map(|e| (index, e))
+        })
+        .collect()
+}
+
+/// A non-blocking socket for sending to `dest` (the kernel binds an
+/// ephemeral port of the right family on the first send or connect).
+pub fn sender_socket(dest: SocketAddr, broadcast: bool) -> io::Result<mio::net::UdpSocket> {
+    let socket = Socket::new(Domain::for_address(dest), Type::DGRAM, Some(Protocol::UDP))?;
+    if broadcast {
+        socket.set_broadcast(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    Ok(mio::net::UdpSocket::from_std(socket.into()))
+}
+
+/// True for send errors that only mean "the queue is full right now".
+pub fn is_transient_send_error(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock
+        || e.kind() == io::ErrorKind::Interrupted
+        || e.raw_os_error() == Some(libc::ENOBUFS)
+}
+
+/// Datagrams the kernel dropped on this socket because its receive queue was
+/// full, read from `/proc/net/udp{,6}`; `None` where that is not available.
+pub fn kernel_drops(socket: &impl AsRawFd) -> Option<u64> {
+    // SAFETY: fstat on a valid fd into a zeroed stat buffer.
+    let inode = unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        if libc::fstat(socket.as_raw_fd(), &mut st) != 0 {
+            return None;
+        }
+        st.st_ino
+    };
+    let inode = inode.to_string();
+    for table in ["/proc/net/udp", "/proc/net/udp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // sl local rem st tx:rx tr:tm retr uid timeout inode ref pointer drops
+            if fields.len() >= 13 && fields[9] == inode {
+                return fields[12].parse().ok();
+            }
+        }
+    }
+    None
+}
+
+/// This machine's host name, the default sender name.
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates
+    // when the name fits, and we stop at the first NUL or the buffer's end.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "unknown".to_string();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// Runs a non-blocking socket operation: `Ok(None)` when it would block,
+/// retried when a signal interrupted it, any other error returned. The one
+/// home of the read-until-`WouldBlock` policy (`while let Some(..)`).
+pub fn nonblocking<T>(mut op: impl FnMut() -> io::Result<T>) -> io::Result<Option<T>> {
+    loop {
+        match op() {
+            Ok(value) => return Ok(Some(value)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}

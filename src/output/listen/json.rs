@@ -1,0 +1,207 @@
+//! `listen --json` lines: composed directly on the flood path, and pinned
+//! byte for byte against serde's serialization of [`JsonEvent`].
+
+use super::super::escape::write_json_str;
+use crate::commands::listen::Event;
+use crate::util::hex::Hex;
+use serde::Serialize;
+use serde::ser::Serializer;
+use std::fmt;
+use std::io::{self, Write};
+
+/// Writes one JSON line. Text and raw events, the flood path, are composed
+/// here: the fields udpmsg formats itself (time, address, id, numbers) never
+/// need escaping, and serde_json escapes the ones a peer chose (name, text).
+/// The bytes are exactly what serializing [`JsonEvent`] gives (a test pins it).
+pub(super) fn write_json_event(
+    out: &mut impl Write,
+    event: &Event<'_>,
+    ts: &str,
+    from: &str,
+    sender: &str,
+) -> io::Result<()> {
+    let (kind, name, body, seq) = match event {
+        Event::Text {
+            name, body, seq, ..
+        } => ("text", Some(*name), *body, Some(*seq)),
+        Event::Raw { bytes, .. } => ("raw", None, *bytes, None),
+        Event::Gap { .. } => {
+            serde_json::to_writer(&mut *out, &JsonEvent::new(event, ts, from, sender))?;
+            return out.write_all(b"\n");
+        }
+    };
+    out.write_all(b"{\"ts\":\"")?;
+    out.write_all(ts.as_bytes())?;
+    out.write_all(b"\",\"from\":\"")?;
+    out.write_all(from.as_bytes())?;
+    out.write_all(b"\",\"kind\":\"")?;
+    out.write_all(kind.as_bytes())?;
+    out.write_all(b"\",\"name\":")?;
+    match name {
+        Some(name) => write_json_str(out, name)?,
+        None => out.write_all(b"null")?,
+    }
+    match std::str::from_utf8(body) {
+        Ok(text) => {
+            out.write_all(b",\"text\":")?;
+            write_json_str(out, text)?;
+        }
+        Err(_) => write!(out, ",\"hex\":\"{}\"", Hex(body))?,
+    }
+    if let Some(seq) = seq {
+        out.write_all(b",\"sender\":\"")?;
+        out.write_all(sender.as_bytes())?;
+        out.write_all(b"\",\"seq\":")?;
+        serde_json::to_writer(&mut *out, &seq)?;
+    }
+    out.write_all(b"}\n")
+}
+
+/// One JSON line of `listen --json`; the schema is documented in the README.
+#[derive(Serialize)]
+struct JsonEvent<'a> {
+    ts: &'a str,
+    from: &'a str,
+    kind: &'static str,
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<&'a str>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "display_opt"
+    )]
+    hex: Option<Hex<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sender: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seq: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    first: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    missing: Option<u64>,
+}
+
+impl<'a> JsonEvent<'a> {
+    /// `from` and `sender` come preformatted (the sender is used only by
+    /// kinds that have one).
+    fn new(event: &'a Event<'a>, ts: &'a str, from: &'a str, sender: &'a str) -> Self {
+        match event {
+            Event::Text {
+                name, body, seq, ..
+            } => {
+                let text = std::str::from_utf8(body).ok();
+                JsonEvent {
+                    ts,
+                    from,
+                    kind: "text",
+                    name: Some(name),
+                    text,
+                    hex: text.is_none().then_some(Hex(body)),
+                    sender: Some(sender),
+                    seq: Some(*seq),
+                    first: None,
+                    last: None,
+                    missing: None,
+                }
+            }
+            Event::Raw { bytes, .. } => {
+                let text = std::str::from_utf8(bytes).ok();
+                JsonEvent {
+                    ts,
+                    from,
+                    kind: "raw",
+                    name: None,
+                    text,
+                    hex: text.is_none().then_some(Hex(bytes)),
+                    sender: None,
+                    seq: None,
+                    first: None,
+                    last: None,
+                    missing: None,
+                }
+            }
+            Event::Gap { first, last, .. } => JsonEvent {
+                ts,
+                from,
+                kind: "gap",
+                name: None,
+                text: None,
+                hex: None,
+                sender: Some(sender),
+                seq: None,
+                first: Some(*first),
+                last: Some(*last),
+                missing: Some(last - first + 1),
+            },
+        }
+    }
+}
+
+fn display_opt<T: fmt::Display, S: Serializer>(value: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(v) => s.collect_str(v),
+        None => s.serialize_none(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::Timestamp;
+    use crate::util::hex::Id;
+    use std::net::SocketAddr;
+    use std::time::{Duration, SystemTime};
+
+    #[test]
+    fn composed_json_lines_equal_serialized_ones() {
+        let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_800_000_000_123);
+        let from: SocketAddr = "[fe80::1%3]:47474".parse().unwrap();
+        let events = [
+            Event::Text {
+                at,
+                from,
+                name: "a\"b\\c\u{1}é",
+                body: "line\nwith \u{7f} and \u{2028}".as_bytes(),
+                sender: 0xdead_beef,
+                seq: u64::MAX,
+            },
+            Event::Text {
+                at,
+                from,
+                name: "",
+                body: &[0xff, 0x00, 0x10],
+                sender: 1,
+                seq: 0,
+            },
+            Event::Raw {
+                at,
+                from,
+                bytes: b"plain",
+            },
+            Event::Raw {
+                at,
+                from,
+                bytes: &[0xc3],
+            },
+        ];
+        for event in &events {
+            let ts = Timestamp(at).to_string();
+            let from_text = from.to_string();
+            let sender = match event {
+                Event::Text { sender, .. } => Id(*sender).to_string(),
+                _ => String::new(),
+            };
+            let mut composed = Vec::new();
+            write_json_event(&mut composed, event, &ts, &from_text, &sender).unwrap();
+            let mut serialized =
+                serde_json::to_vec(&JsonEvent::new(event, &ts, &from_text, &sender)).unwrap();
+            serialized.push(b'\n');
+            assert_eq!(
+                String::from_utf8(composed).unwrap(),
+                String::from_utf8(serialized).unwrap()
+            );
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! `udpmsg listen`'s output: the sink that writes each event as a text or
+//! JSON line (buffered, flushed when idle), `-v` notices, and the summary.
+
+mod json;
+
+use super::escape::escape_into;
+use super::{Format, Timestamp};
+use crate::commands::listen::{Event, Notice, Sink, Stats, Stop};
+use crate::seal::Refusal;
+use crate::util::hex::{Hex, Id};
+use json::write_json_event;
+use std::fmt::{self, Write as _};
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Output buffer: large enough that a flood costs one write per 64 KiB.
+const OUT_BUFFER: usize = 64 * 1024;
+/// During a flood, output is flushed at most this often (a quiet listener
+/// flushes each message at once).
+const FLUSH_EVERY: Duration = Duration::from_millis(10);
+
+/// A listener sink that writes to stdout, buffered, flushed when idle.
+pub struct ListenOutput<W: Write> {
+    out: io::BufWriter<W>,
+    format: Format,
+    verbose: bool,
+    line: String,
+    /// The millisecond of the last timestamp formatted: the text shows
+    /// milliseconds, so every datagram of that millisecond shares it.
+    ts_at: Option<u128>,
+    ts: String,
+    /// The last sender address and id formatted: floods come from one.
+    from: Option<SocketAddr>,
+    from_text: String,
+    sender: Option<u64>,
+    sender_text: String,
+    last_flush: Instant,
+}
+
+impl<W: Write> ListenOutput<W> {
+    pub fn new(out: W, format: Format, verbose: bool) -> Self {
+        ListenOutput {
+            out: io::BufWriter::with_capacity(OUT_BUFFER, out),
+            format,
+            verbose,
+            line: String::with_capacity(256),
+            ts_at: None,
+            ts: String::with_capacity(32),
+            from: None,
+            from_text: String::with_capacity(48),
+            sender: None,
+            sender_text: String::with_capacity(16),
+            last_flush: Instant::now(),
+        }
+    }
+}
+
+impl<W: Write> Sink for ListenOutput<W> {
+    fn event(&mut self, event: &Event<'_>) -> io::Result<()> {
+        let at = match event {
+            Event::Text { at, .. } | Event::Raw { at, .. } | Event::Gap { at, .. } => *at,
+        };
+        let millis = at
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        if self.ts_at != Some(millis) {
+            self.ts.clear();
+            let _ = write!(self.ts, "{}", Timestamp(at));
+            self.ts_at = Some(millis);
+        }
+        let (from, sender) = match event {
+            Event::Text { from, sender, .. } => (*from, Some(*sender)),
+            Event::Raw { from, .. } => (*from, None),
+            Event::Gap { from, sender, .. } => (*from, Some(*sender)),
+        };
+        // A flood comes from few addresses: format each once, not per line.
+        if self.from != Some(from) {
+            self.from_text.clear();
+            let _ = write!(self.from_text, "{from}");
+            self.from = Some(from);
+        }
+        match self.format {
+            Format::Json => {
+                if let Some(sender) = sender
+                    && self.sender != Some(sender)
+                {
+                    self.sender_text.clear();
+                    let _ = write!(self.sender_text, "{}", Id(sender));
+                    self.sender = Some(sender);
+                }
+                write_json_event(
+                    &mut self.out,
+                    event,
+                    &self.ts,
+                    &self.from_text,
+                    &self.sender_text,
+                )
+            }
+            Format::Text => {
+                self.line.clear();
+                // Writing to a String cannot fail.
+                let _ = write_text_event(&mut self.line, event, &self.ts, &self.from_text);
+                self.line.push('\n');
+                self.out.write_all(self.line.as_bytes())
+            }
+        }
+    }
+
+    fn notice(&mut self, notice: &Notice<'_>) -> io::Result<()> {
+        if self.verbose {
+            // Notices go to stderr, interleaved correctly with stdout when both
+            // are a terminal: flush what is pending first.
+            self.out.flush()?;
+            eprintln!("udpmsg: {}", NoticeText(notice));
+        }
+        Ok(())
+    }
+
+    fn idle(&mut self, now: Instant) -> io::Result<Option<Instant>> {
+        if self.out.buffer().is_empty() {
+            return Ok(None);
+        }
+        let due = self.last_flush + FLUSH_EVERY;
+        if now < due {
+            return Ok(Some(due));
+        }
+        self.last_flush = now;
+        self.out.flush()?;
+        Ok(None)
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+fn write_text_event(s: &mut String, event: &Event<'_>, ts: &str, from: &str) -> fmt::Result {
+    match event {
+        Event::Text { name, body, .. } => {
+            write!(s, "{ts} {from} ")?;
+            escape_into(s, name);
+            match std::str::from_utf8(body) {
+                Ok(text) => {
+                    s.push_str(": ");
+                    escape_into(s, text);
+                }
+                Err(_) => write!(s, " [hex]: {}", Hex(body))?,
+            }
+        }
+        Event::Raw { bytes, .. } => {
+            write!(s, "{ts} {from} ")?;
+            match std::str::from_utf8(bytes) {
+                Ok(text) => {
+                    s.push_str("[raw]: ");
+                    escape_into(s, text);
+                }
+                Err(_) => write!(s, "[raw hex]: {}", Hex(bytes))?,
+            }
+        }
+        Event::Gap {
+            sender,
+            first,
+            last,
+            ..
+        } => {
+            let n = last - first + 1;
+            write!(
+                s,
+                "{ts} {from} [gap]: {n} message(s) never arrived (sender {}, seq {first}..={last})",
+                Id(*sender)
+            )?;
+        }
+    }
+    Ok(())
+}
+
+struct NoticeText<'a, 'b>(&'a Notice<'b>);
+
+impl fmt::Display for NoticeText<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Notice::Malformed { from, error } => {
+                write!(f, "dropped malformed datagram from {from}: {error}")
+            }
+            Notice::Refused { from, why } => {
+                write!(f, "dropped datagram from {from}: ")?;
+                match why {
+                    Refusal::RawWithKey => {
+                        write!(f, "not sealed (raw; a keyed listener shows none)")
+                    }
+                    Refusal::Unsealed => write!(f, "not sealed with a key"),
+                    Refusal::NoKey => write!(f, "sealed, and this listener has no key"),
+                    Refusal::Malformed(e) => write!(f, "malformed: {e}"),
+                    Refusal::Rejected(r) => write!(f, "{}", r.label()),
+                }
+            }
+            Notice::ReplyFailed { to, error } => write!(f, "could not reply to {to}: {error}"),
+            Notice::Answered { to } => write!(f, "answered discovery probe from {to}"),
+            Notice::ProbeIgnored { from, why } => {
+                write!(f, "ignored discovery probe from {from}: {why}")
+            }
+        }
+    }
+}
+
+/// The one-line summary a listener prints on stderr when it stops.
+pub fn listen_summary(stop: Stop, stats: &Stats) -> String {
+    let why = match stop {
+        Stop::Count => "count reached".to_string(),
+        Stop::Timeout => "timeout".to_string(),
+        Stop::Signal(libc::SIGINT) => "interrupted".to_string(),
+        Stop::Signal(libc::SIGTERM) => "terminated".to_string(),
+        Stop::Signal(n) => format!("signal {n}"),
+        Stop::OutputClosed => "output closed".to_string(),
+    };
+    let mut s = format!(
+        "udpmsg listen: {why}: {} received, {} raw, {} malformed",
+        stats.received, stats.raw, stats.malformed
+    );
+    for (n, what) in [
+        (stats.sealed, "sealed (no key)"),
+        (stats.unsealed, "unsealed refused"),
+        (stats.raw_refused, "raw refused"),
+        (stats.forged, "forged or wrong key"),
+        (stats.replayed, "replayed"),
+        (stats.stale, "stale"),
+        (stats.pings, "pings answered"),
+        (stats.answers, "probes answered"),
+        (stats.probes_ignored, "probes ignored"),
+        (stats.acks, "acks sent"),
+        (stats.duplicates, "duplicates suppressed"),
+        (stats.missing, "messages missing (gaps)"),
+    ] {
+        if n > 0 {
+            let _ = write!(s, ", {n} {what}");
+        }
+    }
+    if stats.reply_errors > 0 {
+        let _ = write!(s, ", {} replies failed", stats.reply_errors);
+    }
+    match stats.kernel_drops {
+        Some(n) => {
+            let _ = write!(s, ", {n} dropped by the kernel");
+        }
+        None => s.push_str(", kernel drops unknown"),
+    }
+    s
+}
