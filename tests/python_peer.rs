@@ -23,7 +23,7 @@ fn have_python(test: &str) -> bool {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        eprintln!("\n*** SKIPPED {test}: python3 is not installed ***\n");
+        shout(&format!("*** SKIPPED {test}: python3 is not installed ***"));
     }
     ok
 }
