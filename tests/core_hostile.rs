@@ -7,7 +7,7 @@
 mod common;
 
 use common::Listener as Listen;
-use common::{Rng, WAIT, command, exit_code, isolate, run_captured, udp};
+use common::{Rng, WAIT, isolate, udp, udpmsg};
 use serde_json::Value;
 use std::net::UdpSocket;
 use std::time::Instant;
@@ -26,9 +26,8 @@ const SEED: u64 = 0x9e37_79b9_7f4a_7c15;
 fn send_ok(args: &[&str], stdin: &[u8]) {
     let mut all = vec!["send"];
     all.extend_from_slice(args);
-    let done = run_captured(command(&all), stdin, WAIT * 3, "udpmsg send");
-    let code = exit_code(done.status);
-    assert_eq!(code, 0, "udpmsg {all:?}: {}", done.stderr_text());
+    let done = udpmsg(&all, stdin);
+    assert_eq!(done.code, 0, "udpmsg {all:?}: {}", done.stderr);
 }
 
 /// Output lines by kind, as the listener showed them.

@@ -13,7 +13,7 @@ mod common;
 #[path = "common/lan.rs"]
 mod lan;
 
-use common::{BIN, WAIT, drain, line_reader, listening_addr, rest_until};
+use common::{BIN, WAIT, line_reader, listening_addr, rest_of, run_captured, wait_status};
 use lan::Lan;
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, UdpSocket};
@@ -83,15 +83,8 @@ impl HostListener {
         unsafe {
             libc::kill(self.child.id() as i32, libc::SIGTERM);
         }
-        let end = Instant::now() + WAIT;
-        while self.child.try_wait().expect("try_wait").is_none() {
-            assert!(
-                Instant::now() < end,
-                "listener did not exit within {WAIT:?} of SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        rest_until(&self.stderr, end)
+        wait_status(&mut self.child, WAIT, "listener after SIGTERM");
+        rest_of(&self.stderr)
     }
 
     /// Stderr lines printed so far (without waiting).
@@ -120,53 +113,26 @@ struct Run {
 /// Runs `udpmsg discover <args>` in host `k`, killed (failing the test) if
 /// it has not finished within [`WAIT`].
 fn discover(lan: &Lan, k: usize, args: &[&str]) -> Run {
-    let start = Instant::now();
-    let mut child = lan
-        .cmd(k, BIN)
-        .arg("discover")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn udpmsg discover");
-    finish(&mut child, start, args)
+    let mut cmd = lan.cmd(k, BIN);
+    cmd.arg("discover").args(args);
+    finish(cmd, args)
 }
 
 /// Runs `udpmsg discover <args>` in this thread's namespace.
 fn discover_here(args: &[&str]) -> Run {
-    let start = Instant::now();
-    let mut child = Command::new(BIN)
-        .arg("discover")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn udpmsg discover");
-    finish(&mut child, start, args)
+    let mut cmd = Command::new(BIN);
+    cmd.arg("discover").args(args);
+    finish(cmd, args)
 }
 
-fn finish(child: &mut Child, start: Instant, args: &[&str]) -> Run {
-    let out = drain(child.stdout.take().expect("stdout"));
-    let err = drain(child.stderr.take().expect("stderr"));
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if start.elapsed() > WAIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("udpmsg discover {args:?} did not finish within {WAIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    };
-    let elapsed = start.elapsed();
+fn finish(cmd: Command, args: &[&str]) -> Run {
+    let start = Instant::now();
+    let out = run_captured(cmd, b"", WAIT, &format!("udpmsg discover {args:?}"));
     Run {
-        code: status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.join().unwrap_or_default()).into_owned(),
-        stderr: String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned(),
-        elapsed,
+        code: out.code,
+        stdout: out.stdout,
+        stderr: out.stderr,
+        elapsed: start.elapsed(),
     }
 }
 
