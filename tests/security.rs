@@ -484,18 +484,14 @@ fn endless_key_file_is_refused_without_reading_it_all() {
             Ok(())
         });
     }
-    let started = Instant::now();
     let mut child = cmd.spawn().expect("spawn");
     let err = drain(child.stderr.take().expect("stderr"));
+    // Reading it all would never end (or end in an allocation failure
+    // under the limit): the deadline and the exit code tell.
     let code = wait_until(&mut child, WAIT, "udpmsg send --key-file /dev/zero");
     let err = String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned();
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("malformed key file"), "{err}");
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
-    );
 }
 
 #[test]
