@@ -1,19 +1,37 @@
 #!/usr/bin/env bash
 # Runs every test: unit, wire golden vectors, and the real binary on real
-# sockets inside private network namespaces. As root it first installs what
-# the namespace tests need (iproute2, nftables); not as root, those tests are
-# skipped with a loud message.
+# sockets inside private network namespaces. As root it first installs, when
+# missing, the tools the tests use (iproute2, nftables, socat, OpenBSD nc,
+# tmux). Not as root, the tests that need a network namespace FAIL, unless
+# UDPMSG_SKIP_NETNS=1 is set: then each prints a SKIPPED line and returns.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Debian package, and a command that shows it is there where dpkg is not.
+packages=(iproute2:ip nftables:nft socat:socat netcat-openbsd:nc tmux:tmux)
+
+installed() {
+    local pkg=$1 cmd=$2
+    if command -v dpkg-query >/dev/null 2>&1; then
+        [ "$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null)" = installed ]
+    else
+        command -v "$cmd" >/dev/null 2>&1
+    fi
+}
+
 if [ "$(id -u)" = 0 ]; then
     need=()
-    command -v ip >/dev/null 2>&1 || need+=(iproute2)
-    command -v nft >/dev/null 2>&1 || need+=(nftables)
+    for entry in "${packages[@]}"; do
+        installed "${entry%%:*}" "${entry#*:}" || need+=("${entry%%:*}")
+    done
     if [ ${#need[@]} -gt 0 ]; then
+        echo "installing ${need[*]}" >&2
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
     fi
+elif [ "${UDPMSG_SKIP_NETNS:-}" = 1 ]; then
+    echo "*** not root, UDPMSG_SKIP_NETNS=1: tests that need a network namespace will be SKIPPED ***" >&2
 else
-    echo "*** not root: tests that need network namespaces will be SKIPPED ***" >&2
+    echo "*** not root: tests that need a network namespace will FAIL; run as root, or set UDPMSG_SKIP_NETNS=1 to skip them ***" >&2
 fi
 cargo test --locked "$@"

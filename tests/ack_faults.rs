@@ -291,7 +291,7 @@ fn hundreds_of_lines_through_loss_and_duplication_are_shown_once_in_order() {
     let host = format!("{}:{}", pair.ip_b(), l.port());
     // A retry cap well above what 30% loss each way needs (about one try in
     // two fails): this test is about exactly-once order, not give-ups.
-    let (out, took) = timed(
+    let out = udpmsg(
         &[
             "send",
             "--ack",
@@ -303,7 +303,7 @@ fn hundreds_of_lines_through_loss_and_duplication_are_shown_once_in_order() {
         ],
         &numbered(N),
     );
-    assert_eq!(out.code, 0, "sender failed after {took:?}: {}", out.stderr);
+    assert_eq!(out.code, 0, "sender failed: {}", out.stderr);
     assert_eq!(out.stderr, "", "a confirmed send prints nothing");
     // Every message was acknowledged, so all are shown or about to be.
     let got = lines(&l, N, WAIT);
@@ -337,7 +337,7 @@ fn single_acked_message_through_loss_is_shown_exactly_once() {
         let body = format!("only once {i}");
         let out = udpmsg(&["send", "--ack", &host, &body, "--retries", "40"], b"");
         assert_eq!(out.code, 0, "send {i}: {}", out.stderr);
-        let v = next_json(&l, WAIT);
+        let v = l.json();
         assert_eq!(v["text"], body.as_str(), "{v}");
         assert_eq!(text_seq(&v), 0, "each send is a new sender from seq 0");
     }
@@ -372,8 +372,8 @@ fn black_hole_gives_up_at_the_timeout_with_a_summary() {
         let (out, took) = timed(&args, &stdin);
         assert_eq!(out.code, 4, "{args:?}: {}", out.stderr);
         assert!(
-            took >= Duration::from_millis(900) && took < Duration::from_millis(2500),
-            "{args:?} took {took:?} with --timeout 1s"
+            took >= Duration::from_millis(900),
+            "{args:?} gave up after {took:?}, before its --timeout 1s"
         );
         let err: Vec<&str> = out.stderr.lines().collect();
         assert_eq!(err.len(), 1, "one summary line: {:?}", out.stderr);
@@ -395,6 +395,8 @@ fn closed_port_is_reported_at_once_by_send_ack_and_ping() {
     }
     let port = closed_port().to_string();
     let dest = format!("127.0.0.1:{port}");
+    // Each waits 60 s for an answer that cannot come, far past the deadline
+    // of the run: only the ICMP error can end it in time.
     let runs: [(&[&str], Vec<u8>); 3] = [
         (
             &[
@@ -404,21 +406,20 @@ fn closed_port_is_reported_at_once_by_send_ack_and_ping() {
                 "-p",
                 &port,
                 "--timeout",
-                "5s",
+                "60s",
                 "hi",
             ],
             vec![],
         ),
-        (&["send", "--ack", &dest, "--timeout", "5s"], numbered(20)),
+        (&["send", "--ack", &dest, "--timeout", "60s"], numbered(20)),
         (
-            &["ping", "127.0.0.1", "-p", &port, "-c", "3", "-W", "5s"],
+            &["ping", "127.0.0.1", "-p", &port, "-c", "3", "-W", "60s"],
             vec![],
         ),
     ];
     for (args, stdin) in runs {
-        let (out, took) = timed(args, &stdin);
+        let out = udpmsg_within(args, &stdin, WAIT);
         assert_eq!(out.code, 5, "{args:?}: {}", out.stderr);
-        assert!(took < Duration::from_secs(1), "{args:?} took {took:?}");
         assert!(
             out.stderr
                 .contains(&format!("nothing is listening on {dest}")),
@@ -441,7 +442,7 @@ fn released_gap_lets_later_messages_through_and_late_copies_stay_hidden() {
             .expect("send");
     };
     send(0);
-    let v = next_json(&l, Duration::from_secs(2));
+    let v = l.json();
     assert_eq!((text_seq(&v), v["text"].as_str()), (0, Some("m0")));
     assert_eq!(v["sender"], format!("{id:016x}"));
     expect_ack(&sock, id, 0);
@@ -451,7 +452,7 @@ fn released_gap_lets_later_messages_through_and_late_copies_stay_hidden() {
     send(3);
     expect_ack(&sock, id, 2);
     expect_ack(&sock, id, 3);
-    let gap = next_json(&l, Duration::from_secs(15));
+    let gap = next_json(&l, DEFAULT_GAP_WAIT + WAIT);
     let waited = held_at.elapsed();
     assert_eq!(gap["kind"], "gap", "expected the gap first: {gap}");
     assert_eq!(
@@ -464,8 +465,8 @@ fn released_gap_lets_later_messages_through_and_late_copies_stay_hidden() {
         waited + Duration::from_millis(300) >= DEFAULT_GAP_WAIT,
         "gap given up after {waited:?}, before the {DEFAULT_GAP_WAIT:?} wait"
     );
-    assert_eq!(text_seq(&next_json(&l, WAIT)), 2);
-    assert_eq!(text_seq(&next_json(&l, WAIT)), 3);
+    assert_eq!(text_seq(&l.json()), 2);
+    assert_eq!(text_seq(&l.json()), 3);
     // A late copy of the given-up message: neither shown nor acknowledged.
     send(1);
     if let Some(ack) = recv_ack(&sock, Duration::from_millis(500)) {
@@ -476,7 +477,7 @@ fn released_gap_lets_later_messages_through_and_late_copies_stay_hidden() {
     expect_ack(&sock, id, 2);
     send(4);
     expect_ack(&sock, id, 4);
-    let v = next_json(&l, WAIT);
+    let v = l.json();
     assert_eq!(text_seq(&v), 4, "1 or 2 shown again before 4: {v}");
 }
 
@@ -495,9 +496,9 @@ fn duplicate_datagrams_are_shown_once_and_acked_each_time() {
     }
     sock.send(&acked_text(id, 1, "next")).expect("send");
     expect_ack(&sock, id, 1);
-    let v = next_json(&l, WAIT);
+    let v = l.json();
     assert_eq!((text_seq(&v), v["text"].as_str()), (0, Some("same")));
-    let v = next_json(&l, WAIT);
+    let v = l.json();
     assert_eq!(
         (text_seq(&v), v["text"].as_str()),
         (1, Some("next")),
@@ -530,12 +531,13 @@ fn ping_json_has_every_reply_and_a_consistent_summary() {
     }
     let l = Listener::start(&["--bind", "127.0.0.1"]);
     let host = format!("127.0.0.1:{}", l.port());
-    let (out, took) = timed(
+    // Twenty pings a second apart (the default) would outlast the deadline.
+    let out = udpmsg_within(
         &["ping", &host, "-c", "20", "--interval", "0", "--json"],
         b"",
+        WAIT,
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(took < Duration::from_secs(5), "20 pings took {took:?}");
     let (replies, s) = ping_json(&out);
     assert_eq!(replies.len(), 20, "{}", out.stdout);
     for (i, r) in replies.iter().enumerate() {
@@ -606,7 +608,7 @@ fn ping_through_loss_reports_lost_replies() {
     let l = Listener::start(&["--bind", &pair.ip_b()]);
     enter(&pair.a);
     let host = format!("{}:{}", pair.ip_b(), l.port());
-    let (out, took) = timed(
+    let out = udpmsg(
         &[
             "ping", &host, "-c", "200", "-W", "100ms", "-i", "0", "--json",
         ],
@@ -626,8 +628,6 @@ fn ping_through_loss_reports_lost_replies() {
     assert!((20.0..=80.0).contains(&loss), "loss {loss}% ({s})");
     let want = 100.0 * (sent - received) as f64 / sent as f64;
     assert!((loss - want).abs() < 0.01, "loss_pct {loss} vs {want}");
-    // Each lost ping costs its wait, each answered one almost nothing.
-    assert!(took < Duration::from_secs(25), "took {took:?}");
 }
 
 #[test]
@@ -643,9 +643,8 @@ fn ack_with_raw_or_broadcast_is_a_usage_error() {
         &["send", "127.0.0.1", "-p", "9", "--timeout", "1s", "x"],
     ];
     for args in runs {
-        let (out, took) = timed(args, b"");
+        let out = udpmsg(args, b"");
         assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
-        assert!(took < Duration::from_secs(2), "{args:?} took {took:?}");
         assert!(out.stderr.contains("--ack"), "{args:?}: {}", out.stderr);
     }
 }
@@ -676,15 +675,14 @@ fn giving_up_on_the_first_message_of_a_full_window_does_not_stall_the_rest() {
     // 300 lines: more than the 256-message window. Message 0 never arrives,
     // 1..=255 are acknowledged (held by the listener), 0 is given up after
     // 4 tries; then the window is free and 256..=299 should go out at once.
-    let (out, took) = timed(
+    let out = udpmsg(
         &["send", "--ack", &host, "--timeout", "10s", "--retries", "3"],
         &numbered(300),
     );
     assert_eq!(out.code, 4, "{}", out.stderr);
+    // A stalled window would leave 256..=299 unconfirmed at the timeout.
     assert_eq!(
         out.stderr.trim_end(),
         format!("udpmsg: 299 of 300 messages confirmed by {host}, 1 not confirmed"),
-        "after {took:?}"
     );
-    assert!(took < Duration::from_secs(5), "took {took:?}");
 }

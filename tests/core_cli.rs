@@ -6,12 +6,14 @@
 
 mod common;
 
-use common::{Listener, WAIT, exit_code, isolate, run_captured, run_ok, udp, wait_until};
+use common::{
+    Listener, Output, WAIT, command, isolate, poll, run_captured, run_ok, udp, udpmsg, wait_for,
+    wait_until,
+};
 use serde_json::Value;
 use std::io::Write;
 use std::net::{SocketAddr, UdpSocket};
-use std::process::{Command, Stdio};
-use std::thread;
+use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime};
 use udpmsg::wire;
 
@@ -23,39 +25,8 @@ const QUIET: Duration = Duration::from_millis(300);
 
 // ---------------------------------------------------------------- helpers
 
-/// A finished run of `udpmsg`.
-struct Run {
-    code: i32,
-    stdout: Vec<u8>,
-    stderr: String,
-}
-
-/// `udpmsg args...` with a clean environment for the udpmsg variables.
-fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut cmd = common::command(args);
-    for (key, value) in env {
-        cmd.env(key, value);
-    }
-    cmd
-}
-
-/// Runs `udpmsg args...` to completion with `stdin` as its input.
-fn run_env(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Run {
-    let what = format!("udpmsg {args:?}");
-    let done = run_captured(command(args, env), stdin, WAIT * 3, &what);
-    Run {
-        code: exit_code(done.status),
-        stderr: done.stderr_text(),
-        stdout: done.stdout,
-    }
-}
-
-fn run(args: &[&str], stdin: &[u8]) -> Run {
-    run_env(args, &[], stdin)
-}
-
 /// Asserts a run succeeded silently.
-fn assert_ok(run: &Run, what: &str) {
+fn assert_ok(run: &Output, what: &str) {
     assert_eq!(
         run.code, 0,
         "{what}: exit {} stderr: {}",
@@ -68,107 +39,11 @@ fn assert_ok(run: &Run, what: &str) {
     );
 }
 
-/// Asserts a run failed with `code` and exactly one `udpmsg:` line on
-/// stderr, never a panic, nothing on stdout; returns that line.
-fn assert_one_line_error(run: &Run, code: i32, what: &str) -> String {
-    assert_eq!(
-        run.code, code,
-        "{what}: expected exit {code}, got {}; stderr: {}",
-        run.code, run.stderr
-    );
-    assert!(!run.stderr.contains("panicked"), "{what}: {}", run.stderr);
-    let lines: Vec<&str> = run.stderr.lines().collect();
-    assert_eq!(
-        lines.len(),
-        1,
-        "{what}: expected one stderr line: {}",
-        run.stderr
-    );
-    assert!(
-        lines[0].starts_with("udpmsg: "),
-        "{what}: stderr line without the program name: {}",
-        lines[0]
-    );
-    assert!(
-        run.stdout.is_empty(),
-        "{what}: unexpected stdout: {}",
-        String::from_utf8_lossy(&run.stdout)
-    );
-    lines[0].to_string()
-}
-
-/// What a listener printed after it exited.
-struct Finished {
-    code: i32,
-    /// Stdout lines not read before the exit.
-    out: Vec<String>,
-    /// Stderr lines after the "listening on" line.
-    err: Vec<String>,
-}
-
-/// A running `udpmsg listen` (the shared [`Listener`] with this file's
-/// ways to start and read it).
-struct Listen(Listener);
-
-impl std::ops::Deref for Listen {
-    type Target = Listener;
-    fn deref(&self) -> &Listener {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Listen {
-    fn deref_mut(&mut self) -> &mut Listener {
-        &mut self.0
-    }
-}
-
-impl Listen {
-    /// `udpmsg listen args...`, waiting until it reports its address.
-    fn start(args: &[&str]) -> Listen {
-        Self::spawn(args, &[], None)
-    }
-
-    fn spawn(args: &[&str], env: &[(&str, &str)], stdout_limit: Option<usize>) -> Listen {
-        let mut all = vec!["listen"];
-        all.extend_from_slice(args);
-        let what = format!("udpmsg {all:?}");
-        Listen(Listener::spawn_cmd(
-            command(&all, env),
-            stdout_limit,
-            false,
-            &what,
-        ))
-    }
-
-    /// `127.0.0.1:port`, for `send`.
-    fn v4(&self) -> String {
-        self.dest()
-    }
-
-    /// The next stdout line as JSON.
-    fn json(&self) -> Value {
-        let line = self.line();
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
-    }
-
-    /// A stdout line that arrives within `wait`, if any.
-    fn line_within(&self, wait: Duration) -> Option<String> {
-        self.try_line(wait)
-    }
-
-    /// Waits for the exit, then for every line it wrote.
-    fn finish(&mut self) -> Finished {
-        let (code, out, err) = self.finish_lines();
-        Finished { code, out, err }
-    }
-}
-
 /// `udpmsg send args...` with no stdin, asserting it succeeded.
 fn send_ok(args: &[&str]) {
     let mut all = vec!["send"];
     all.extend_from_slice(args);
-    assert_ok(&run(&all, b""), &format!("udpmsg {all:?}"));
+    assert_ok(&udpmsg(&all, b""), &format!("udpmsg {all:?}"));
 }
 
 /// Receives one datagram on a plain socket (deadline-bounded).
@@ -278,7 +153,7 @@ fn veth_with_default_route() {
 
 /// Sends one udpmsg text with `send args` and returns the text the
 /// listener (started with `--json`) shows.
-fn sent_text_arrives(listener: &Listen, args: &[&str]) -> String {
+fn sent_text_arrives(listener: &Listener, args: &[&str]) -> String {
     send_ok(args);
     let v = listener.json();
     assert_json_text(&v, NAME)
@@ -291,7 +166,7 @@ fn send_to_host_name_localhost_reaches_listener() {
     if !isolate("send_to_host_name_localhost_reaches_listener") {
         return;
     }
-    let l = Listen::start(&["--port", "0", "--json"]);
+    let l = Listener::start(&["--json"]);
     let port = l.port().to_string();
     let text = sent_text_arrives(&l, &["localhost", "-p", &port, "-n", NAME, "via name"]);
     assert_eq!(text, "via name");
@@ -302,7 +177,7 @@ fn send_to_dotted_quad_reaches_listener() {
     if !isolate("send_to_dotted_quad_reaches_listener") {
         return;
     }
-    let l = Listen::start(&["--port", "0", "--json"]);
+    let l = Listener::start(&["--json"]);
     let port = l.port().to_string();
     let text = sent_text_arrives(&l, &["127.0.0.1", "-p", &port, "-n", NAME, "quad"]);
     assert_eq!(text, "quad");
@@ -313,7 +188,7 @@ fn send_to_ipv6_literal_reaches_listener_from_bracketed_address() {
     if !isolate("send_to_ipv6_literal_reaches_listener_from_bracketed_address") {
         return;
     }
-    let l = Listen::start(&["--port", "0", "--json"]);
+    let l = Listener::start(&["--json"]);
     let port = l.port().to_string();
     send_ok(&["::1", "-p", &port, "-n", NAME, "six"]);
     let v = l.json();
@@ -329,8 +204,8 @@ fn send_to_host_colon_port_reaches_listener() {
     if !isolate("send_to_host_colon_port_reaches_listener") {
         return;
     }
-    let l = Listen::start(&["--port", "0", "--json"]);
-    let text = sent_text_arrives(&l, &[&l.v4(), "-n", NAME, "hostport"]);
+    let l = Listener::start(&["--json"]);
+    let text = sent_text_arrives(&l, &[&l.dest(), "-n", NAME, "hostport"]);
     assert_eq!(text, "hostport");
 }
 
@@ -339,7 +214,7 @@ fn send_to_bracketed_ipv6_with_port_reaches_listener() {
     if !isolate("send_to_bracketed_ipv6_with_port_reaches_listener") {
         return;
     }
-    let l = Listen::start(&["--port", "0", "--json"]);
+    let l = Listener::start(&["--json"]);
     let dest = format!("[::1]:{}", l.port());
     let text = sent_text_arrives(&l, &[&dest, "-n", NAME, "bracketed"]);
     assert_eq!(text, "bracketed");
@@ -350,7 +225,7 @@ fn send_to_empty_host_reaches_listener_bound_to_loopback() {
     if !isolate("send_to_empty_host_reaches_listener_bound_to_loopback") {
         return;
     }
-    let l = Listen::start(&["--port", "0", "--bind", "127.0.0.1", "--json"]);
+    let l = Listener::start(&["--bind", "127.0.0.1", "--json"]);
     let port = l.port().to_string();
     let text = sent_text_arrives(&l, &["", "-p", &port, "-n", NAME, "this host"]);
     assert_eq!(text, "this host");
@@ -365,7 +240,7 @@ fn send_to_decimal_integer_host_reaches_ipv4_address() {
     if !isolate("send_to_decimal_integer_host_reaches_ipv4_address") {
         return;
     }
-    let l = Listen::start(&["--port", "0", "--bind", "127.0.0.1", "--json"]);
+    let l = Listener::start(&["--bind", "127.0.0.1", "--json"]);
     let port = l.port().to_string();
     send_ok(&["2130706433", "-p", &port, "-n", NAME, "number"]);
     let v = l.json();
@@ -379,7 +254,7 @@ fn send_to_broadcast_reaches_listener_on_all_interfaces() {
         return;
     }
     veth_with_default_route();
-    let l = Listen::start(&["--port", "47101", "--json"]);
+    let l = Listener::start_raw(&["listen", "--port", "47101", "--json"]);
     assert_eq!(l.port(), 47101);
     let text = sent_text_arrives(&l, &["<broadcast>", "-p", "47101", "-n", NAME, "to all"]);
     assert_eq!(text, "to all");
@@ -403,8 +278,8 @@ fn send_to_link_local_ipv6_with_scope_reaches_listener() {
     // The veth carrier comes up asynchronously (linkwatch); until then the
     // address may not be usable and a send leaves through v0 to v1 instead
     // of being delivered locally. Wait (bounded) for carrier and address.
-    let end = std::time::Instant::now() + WAIT;
-    loop {
+    let mut seen = String::new();
+    let ready = poll(WAIT, || {
         let link = run_ok("ip", &["-o", "link", "show", "v0"]);
         let addr = run_ok("ip", &["-o", "-6", "addr", "show", "dev", "v0"]);
         // The local route is what makes a send to fe80::1 stay on this host;
@@ -415,19 +290,14 @@ fn send_to_link_local_ipv6_with_scope_reaches_listener() {
             && !addr
                 .lines()
                 .any(|l| l.contains("fe80::1/64") && l.contains("tentative"));
-        if ready {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < end,
-            "v0 never became ready: {link} {addr}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+        seen = format!("{link} {addr}");
+        ready.then_some(())
+    });
+    assert!(ready.is_some(), "v0 never became ready: {seen}");
     // "3: v0@v1: <...>": the interface index, for the numeric scope form.
     let link = run_ok("ip", &["-o", "link", "show", "v0"]);
     let index = link.split(':').next().expect("index").trim().to_string();
-    let l = Listen::start(&["--port", "0", "--json"]);
+    let l = Listener::start(&["--json"]);
     let port = l.port().to_string();
     let text = sent_text_arrives(&l, &["fe80::1%v0", "-p", &port, "-n", NAME, "scoped"]);
     assert_eq!(text, "scoped");
@@ -442,7 +312,7 @@ fn port_is_accepted_as_number_and_as_service_name() {
         return;
     }
     // discard is 9/udp in /etc/services.
-    let l = Listen::start(&["--port", "discard", "--json"]);
+    let l = Listener::start_raw(&["listen", "--port", "discard", "--json"]);
     assert_eq!(l.port(), 9, "listener bound {}", l.addr);
     let text = sent_text_arrives(
         &l,
@@ -461,10 +331,14 @@ fn udpmsg_port_env_sets_the_port_of_listen_and_send() {
         return;
     }
     let env = [("UDPMSG_PORT", "47102"), ("UDPMSG_NAME", "from-env")];
-    let l = Listen::spawn(&["--json"], &env, None);
+    let mut listen = command(&["listen", "--json"]);
+    listen.envs(env);
+    let l = Listener::spawn_cmd(listen, None, false, "udpmsg listen with UDPMSG_PORT");
     assert_eq!(l.port(), 47102);
+    let mut send = command(&["send", "127.0.0.1", "env port"]);
+    send.envs(env);
     assert_ok(
-        &run_env(&["send", "127.0.0.1", "env port"], &env, b""),
+        &run_captured(send, b"", WAIT, "udpmsg send with UDPMSG_PORT"),
         "send with UDPMSG_PORT",
     );
     let v = l.json();
@@ -476,8 +350,8 @@ fn send_refuses_two_different_ports() {
     if !isolate("send_refuses_two_different_ports") {
         return;
     }
-    let r = run(&["send", "127.0.0.1:5000", "--port", "5001", "hi"], b"");
-    let line = assert_one_line_error(&r, 2, "two ports");
+    let r = udpmsg(&["send", "127.0.0.1:5000", "--port", "5001", "hi"], b"");
+    let line = r.one_line_error(2, "two ports");
     assert!(line.contains("5000") && line.contains("5001"), "{line}");
 }
 
@@ -486,12 +360,12 @@ fn send_refuses_two_different_ports() {
 /// Sends `lines` numbered lines on stdin with `extra` arguments and checks
 /// every one arrives, in order, with consecutive sequence numbers.
 fn stdin_lines_arrive_in_order(extra: &[&str], lines: usize) {
-    let l = Listen::start(&["--port", "0", "--json", "--count", &lines.to_string()]);
-    let dest = l.v4();
+    let l = Listener::start(&["--json", "--count", &lines.to_string()]);
+    let dest = l.dest();
     let input: String = (0..lines).map(|i| format!("line {i:04}\n")).collect();
     let mut args = vec!["send", dest.as_str(), "-n", NAME];
     args.extend_from_slice(extra);
-    assert_ok(&run(&args, input.as_bytes()), "send from stdin");
+    assert_ok(&udpmsg(&args, input.as_bytes()), "send from stdin");
     let mut sender = None;
     for i in 0..lines {
         let v = l.json();
@@ -501,9 +375,9 @@ fn stdin_lines_arrive_in_order(extra: &[&str], lines: usize) {
         assert_eq!(*sender.get_or_insert(id.clone()), id, "one sender id");
     }
     let mut l = l;
-    let done = l.finish();
-    assert_eq!(done.code, 0, "listener after --count: {:?}", done.err);
-    assert!(done.out.is_empty(), "extra output {:?}", done.out);
+    let (code, out, err) = l.finish_lines();
+    assert_eq!(code, 0, "listener after --count: {:?}", err);
+    assert!(out.is_empty(), "extra output {:?}", out);
 }
 
 #[test]
@@ -528,8 +402,8 @@ fn stdin_lines_are_sent_as_they_arrive_not_at_end_of_input() {
         return;
     }
     // Like `tail -f app.log | udpmsg send loghost -`: the input stays open.
-    let l = Listen::start(&["--port", "0", "--json"]);
-    let mut child = command(&["send", &l.v4(), "-n", NAME, "-"], &[])
+    let l = Listener::start(&["--json"]);
+    let mut child = command(&["send", &l.dest(), "-n", NAME, "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -555,15 +429,15 @@ fn stdin_empty_and_crlf_lines_become_messages_without_line_endings() {
     if !isolate("stdin_empty_and_crlf_lines_become_messages_without_line_endings") {
         return;
     }
-    let l = Listen::start(&["--port", "0", "--json"]);
+    let l = Listener::start(&["--json"]);
     let input = b"dos line\r\n\r\n\nmid\rdle\r\nlast without newline";
-    assert_ok(&run(&["send", &l.v4(), "-n", NAME], input), "send");
+    assert_ok(&udpmsg(&["send", &l.dest(), "-n", NAME], input), "send");
     let got: Vec<String> = (0..5).map(|_| assert_json_text(&l.json(), NAME)).collect();
     assert_eq!(
         got,
         ["dos line", "", "", "mid\rdle", "last without newline"]
     );
-    assert_eq!(l.line_within(QUIET), None);
+    assert_eq!(l.try_line(QUIET), None);
 }
 
 #[test]
@@ -571,11 +445,11 @@ fn message_words_are_joined_by_single_spaces() {
     if !isolate("message_words_are_joined_by_single_spaces") {
         return;
     }
-    let l = Listen::start(&["--port", "0", "--json"]);
-    let text = sent_text_arrives(&l, &[&l.v4(), "-n", NAME, "hello", "big", "world"]);
+    let l = Listener::start(&["--json"]);
+    let text = sent_text_arrives(&l, &[&l.dest(), "-n", NAME, "hello", "big", "world"]);
     assert_eq!(text, "hello big world");
     // Spaces inside one argument are the user's: kept as given.
-    let text = sent_text_arrives(&l, &[&l.v4(), "-n", NAME, "a  b", "c"]);
+    let text = sent_text_arrives(&l, &[&l.dest(), "-n", NAME, "a  b", "c"]);
     assert_eq!(text, "a  b c");
 }
 
@@ -586,9 +460,9 @@ fn json_text_event_has_the_documented_fields() {
     if !isolate("json_text_event_has_the_documented_fields") {
         return;
     }
-    let l = Listen::start(&["--port", "0", "--json"]);
+    let l = Listener::start(&["--json"]);
     assert_ok(
-        &run(&["send", &l.v4(), "-n", "alice"], b"first\nsecond\n"),
+        &udpmsg(&["send", &l.dest(), "-n", "alice"], b"first\nsecond\n"),
         "send",
     );
     let a = l.json();
@@ -608,12 +482,12 @@ fn json_raw_event_has_null_name_and_text_or_hex() {
     if !isolate("json_raw_event_has_null_name_and_text_or_hex") {
         return;
     }
-    let l = Listen::start(&["--port", "0", "--json"]);
+    let l = Listener::start(&["--json"]);
     let peer = udp("127.0.0.1:0");
     let me = peer.local_addr().expect("local addr").to_string();
-    peer.send_to("plain ütf-8".as_bytes(), l.v4())
+    peer.send_to("plain ütf-8".as_bytes(), l.dest())
         .expect("send");
-    peer.send_to(b"\x00\xffAB\x80", l.v4()).expect("send");
+    peer.send_to(b"\x00\xffAB\x80", l.dest()).expect("send");
 
     let v = l.json();
     assert_eq!(keys(&v), ["from", "kind", "name", "text", "ts"], "{v}");
@@ -636,7 +510,7 @@ fn json_from_shows_ipv6_peer_in_brackets() {
     if !isolate("json_from_shows_ipv6_peer_in_brackets") {
         return;
     }
-    let l = Listen::start(&["--port", "0", "--json"]);
+    let l = Listener::start(&["--json"]);
     let peer = udp("[::1]:0");
     let me = peer.local_addr().expect("local addr");
     peer.send_to(b"v6 raw", ("::1", l.port())).expect("send");
@@ -650,9 +524,9 @@ fn json_text_event_with_non_utf8_body_uses_hex() {
     if !isolate("json_text_event_with_non_utf8_body_uses_hex") {
         return;
     }
-    let l = Listen::start(&["--port", "0", "--json"]);
+    let l = Listener::start(&["--json"]);
     assert_ok(
-        &run(&["send", &l.v4(), "-n", NAME], b"\xc3\x28bad\xff\n"),
+        &udpmsg(&["send", &l.dest(), "-n", NAME], b"\xc3\x28bad\xff\n"),
         "send",
     );
     let v = l.json();
@@ -671,10 +545,10 @@ fn json_escapes_control_characters_within_one_line() {
     if !isolate("json_escapes_control_characters_within_one_line") {
         return;
     }
-    let l = Listen::start(&["--port", "0", "--json"]);
+    let l = Listener::start(&["--json"]);
     let peer = udp("127.0.0.1:0");
-    peer.send_to(b"two\nlines\x1b[2J", l.v4()).expect("send");
-    peer.send_to(b"next", l.v4()).expect("send");
+    peer.send_to(b"two\nlines\x1b[2J", l.dest()).expect("send");
+    peer.send_to(b"next", l.dest()).expect("send");
     let v = l.json();
     assert_eq!(v["text"], "two\nlines\x1b[2J");
     assert_eq!(l.json()["text"], "next");
@@ -687,11 +561,11 @@ fn listen_shows_raw_utf8_as_text_and_other_bytes_as_lowercase_hex() {
     if !isolate("listen_shows_raw_utf8_as_text_and_other_bytes_as_lowercase_hex") {
         return;
     }
-    let l = Listen::start(&["--port", "0"]);
+    let l = Listener::start(&[]);
     let peer = udp("127.0.0.1:0");
     let me = peer.local_addr().expect("local addr");
-    peer.send_to(b"hello from nc", l.v4()).expect("send");
-    peer.send_to(b"\xde\xad\xbe\xef\x00\x0a", l.v4())
+    peer.send_to(b"hello from nc", l.dest()).expect("send");
+    peer.send_to(b"\xde\xad\xbe\xef\x00\x0a", l.dest())
         .expect("send");
 
     let line = l.line();
@@ -727,7 +601,7 @@ fn send_raw_stdin_lines_arrive_byte_for_byte() {
     let sink = udp("127.0.0.1:0");
     let dest = sink.local_addr().expect("local addr").to_string();
     let input = b"\x00\xff\x01bin\r\x7f\n\xc3\x28\r\nUDPM\x01\x00 looks like udpmsg\nPING";
-    assert_ok(&run(&["send", &dest, "--raw"], input), "send --raw");
+    assert_ok(&udpmsg(&["send", &dest, "--raw"], input), "send --raw");
     let expected: [&[u8]; 4] = [
         b"\x00\xff\x01bin\r\x7f",
         b"\xc3\x28",
@@ -769,8 +643,8 @@ fn text_output_shows_time_sender_address_name_and_text() {
     if !isolate("text_output_shows_time_sender_address_name_and_text") {
         return;
     }
-    let l = Listen::start(&["--port", "0"]);
-    send_ok(&[&l.v4(), "-n", "alice", "hello", "world"]);
+    let l = Listener::start(&[]);
+    send_ok(&[&l.dest(), "-n", "alice", "hello", "world"]);
     let line = l.line();
     let (ts, from, rest) = text_line(&line);
     assert_timestamp(ts);
@@ -784,14 +658,14 @@ fn text_output_escapes_control_characters() {
     if !isolate("text_output_escapes_control_characters") {
         return;
     }
-    let l = Listen::start(&["--port", "0"]);
-    send_ok(&[&l.v4(), "-n", "ev\x1bil", "a\x1b[2Jb\x07c\td"]);
+    let l = Listener::start(&[]);
+    send_ok(&[&l.dest(), "-n", "ev\x1bil", "a\x1b[2Jb\x07c\td"]);
     let line = l.line();
     let (_, _, rest) = text_line(&line);
     assert_eq!(rest, "ev\\u{1b}il: a\\u{1b}[2Jb\\u{7}c\td");
 
     let peer = udp("127.0.0.1:0");
-    peer.send_to(b"x\ny\rz\x1b]0;title\x07", l.v4())
+    peer.send_to(b"x\ny\rz\x1b]0;title\x07", l.dest())
         .expect("send");
     let line = l.line();
     let (_, _, rest) = text_line(&line);
@@ -809,24 +683,20 @@ fn count_exits_zero_after_n_datagrams_raw_included() {
     if !isolate("count_exits_zero_after_n_datagrams_raw_included") {
         return;
     }
-    let mut l = Listen::start(&["--port", "0", "--count", "3"]);
-    send_ok(&[&l.v4(), "-n", NAME, "one"]);
+    let mut l = Listener::start(&["--count", "3"]);
+    send_ok(&[&l.dest(), "-n", NAME, "one"]);
     assert!(l.line().ends_with("tester: one"));
     let peer = udp("127.0.0.1:0");
-    peer.send_to(b"two", l.v4()).expect("send");
+    peer.send_to(b"two", l.dest()).expect("send");
     assert!(l.line().ends_with("[raw]: two"));
     // The third ends the listener; the fourth must not be shown.
-    peer.send_to(b"three", l.v4()).expect("send");
-    peer.send_to(b"four", l.v4()).expect("send");
-    let done = l.finish();
-    assert_eq!(done.code, 0, "stderr: {:?}", done.err);
-    assert_eq!(done.out.len(), 1, "{:?}", done.out);
-    assert!(done.out[0].ends_with("[raw]: three"), "{:?}", done.out);
-    assert!(
-        !done.err.iter().any(|l| l.contains("panicked")),
-        "{:?}",
-        done.err
-    );
+    peer.send_to(b"three", l.dest()).expect("send");
+    peer.send_to(b"four", l.dest()).expect("send");
+    let (code, out, err) = l.finish_lines();
+    assert_eq!(code, 0, "stderr: {:?}", err);
+    assert_eq!(out.len(), 1, "{:?}", out);
+    assert!(out[0].ends_with("[raw]: three"), "{:?}", out);
+    assert!(!err.iter().any(|l| l.contains("panicked")), "{:?}", err);
 }
 
 #[test]
@@ -835,38 +705,39 @@ fn timeout_exits_zero_with_a_summary_line() {
         return;
     }
     let started = Instant::now();
-    let mut l = Listen::start(&["--port", "0", "--timeout", "300ms"]);
-    let done = l.finish();
+    let mut l = Listener::start(&["--timeout", "300ms"]);
+    let (code, out, err) = l.finish_lines();
     let took = started.elapsed();
-    assert_eq!(done.code, 0, "stderr: {:?}", done.err);
+    assert_eq!(code, 0, "stderr: {:?}", err);
     assert!(took >= Duration::from_millis(300), "stopped after {took:?}");
-    assert!(done.out.is_empty(), "{:?}", done.out);
-    assert_eq!(done.err.len(), 1, "one summary line: {:?}", done.err);
+    assert!(out.is_empty(), "{:?}", out);
+    assert_eq!(err.len(), 1, "one summary line: {:?}", err);
     assert!(
-        done.err[0].starts_with("udpmsg listen: timeout: 0 received, 0 raw, 0 malformed"),
+        err[0].starts_with("udpmsg listen: timeout: 0 received, 0 raw, 0 malformed"),
         "{:?}",
-        done.err
+        err
     );
 }
 
 /// Shows one text, one raw and one malformed datagram, sends `signal`, and
 /// checks the exit code and the summary.
 fn signal_gives_clean_exit_and_summary(signal: i32, why: &str) {
-    let mut l = Listen::start(&["--port", "0"]);
+    let mut l = Listener::start(&[]);
     let peer = udp("127.0.0.1:0");
     // Magic, version, open mode, then half a message tag.
-    peer.send_to(b"UDPM\x01\x00\x00\x00", l.v4()).expect("send");
-    send_ok(&[&l.v4(), "-n", NAME, "text"]);
-    peer.send_to(b"raw", l.v4()).expect("send");
+    peer.send_to(b"UDPM\x01\x00\x00\x00", l.dest())
+        .expect("send");
+    send_ok(&[&l.dest(), "-n", NAME, "text"]);
+    peer.send_to(b"raw", l.dest()).expect("send");
     assert!(l.line().ends_with("tester: text"));
     assert!(l.line().ends_with("[raw]: raw"));
     l.signal(signal);
-    let done = l.finish();
-    assert_eq!(done.code, 0, "stderr: {:?}", done.err);
-    assert_eq!(done.err.len(), 1, "one summary line: {:?}", done.err);
+    let (code, _, err) = l.finish_lines();
+    assert_eq!(code, 0, "stderr: {:?}", err);
+    assert_eq!(err.len(), 1, "one summary line: {:?}", err);
     let want = format!("udpmsg listen: {why}: 1 received, 1 raw, 1 malformed");
-    assert!(done.err[0].starts_with(&want), "{:?}", done.err);
-    assert!(done.err[0].contains("dropped by the kernel") || done.err[0].contains("kernel drops"));
+    assert!(err[0].starts_with(&want), "{:?}", err);
+    assert!(err[0].contains("dropped by the kernel") || err[0].contains("kernel drops"));
 }
 
 #[test]
@@ -891,29 +762,27 @@ fn closed_stdout_pipe_ends_listener_quietly_with_exit_zero() {
         return;
     }
     // Like `udpmsg listen | head -n 1`: the reader goes away after one line.
-    let mut l = Listen::spawn(&["--port", "0"], &[], Some(1));
+    let mut l = Listener::spawn_cmd(
+        command(&["listen", "--port", "0"]),
+        Some(1),
+        false,
+        "udpmsg listen | head -n 1",
+    );
     let peer = udp("127.0.0.1:0");
-    let end = Instant::now() + WAIT;
-    let mut exited = None;
-    for i in 0..5000 {
-        if Instant::now() >= end {
-            break;
-        }
-        peer.send_to(format!("message {i}").as_bytes(), l.v4())
+    let mut sent = 0u32;
+    let exited = poll(WAIT, || {
+        peer.send_to(format!("message {sent}").as_bytes(), l.dest())
             .expect("send");
-        if let Some(status) = l.child.try_wait().expect("try_wait") {
-            exited = Some(exit_code(status));
-            break;
-        }
-        thread::sleep(Duration::from_millis(2));
-    }
+        sent += 1;
+        l.child.try_wait().expect("try_wait")
+    });
     assert!(
         exited.is_some(),
-        "listener still running after its stdout was closed"
+        "listener still running {WAIT:?} after its stdout was closed ({sent} datagrams sent)"
     );
-    let done = l.finish();
-    assert_eq!(done.code, 0, "stderr: {:?}", done.err);
-    assert!(done.err.is_empty(), "not quiet: {:?}", done.err);
+    let (code, _, err) = l.finish_lines();
+    assert_eq!(code, 0, "stderr: {:?}", err);
+    assert!(err.is_empty(), "not quiet: {:?}", err);
 }
 
 #[test]
@@ -924,18 +793,15 @@ fn closed_stdin_and_stdout_are_reopened_on_dev_null_not_reused_by_sockets() {
     // `udpmsg listen <&- >&-`: the binary has its own C main, so it must do
     // what Rust's start-up would: otherwise its socket becomes fd 0 or 1 and
     // output lines are written into the socket.
-    let mut cmd = command(
-        &[
-            "listen",
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--timeout",
-            "2s",
-        ],
-        &[],
-    );
+    let mut cmd = command(&[
+        "listen",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--timeout",
+        "2s",
+    ]);
     cmd.stdin(Stdio::inherit())
         .stdout(Stdio::inherit())
         .stderr(Stdio::piped());
@@ -949,7 +815,6 @@ fn closed_stdin_and_stdout_are_reopened_on_dev_null_not_reused_by_sockets() {
     }
     let mut child = cmd.spawn().expect("spawn udpmsg listen");
     let fd = |n: u32| std::fs::read_link(format!("/proc/{}/fd/{n}", child.id()));
-    let end = Instant::now() + WAIT;
     let socket_open = || {
         std::fs::read_dir(format!("/proc/{}/fd", child.id()))
             .map(|fds| {
@@ -960,9 +825,9 @@ fn closed_stdin_and_stdout_are_reopened_on_dev_null_not_reused_by_sockets() {
             })
             .unwrap_or(false)
     };
-    while !socket_open() && Instant::now() < end {
-        thread::sleep(Duration::from_millis(10));
-    }
+    wait_for(WAIT, "the listener opening its socket", || {
+        socket_open().then_some(())
+    });
     let (stdin, stdout) = (fd(0), fd(1));
     // No signal: one sent this early could beat the handler. --timeout ends it.
     let code = wait_until(&mut child, WAIT, "listen with closed stdin/stdout");
@@ -979,8 +844,8 @@ fn unknown_host_name_exits_3_with_one_line() {
         return;
     }
     // This namespace has no route anywhere: the resolver's query cannot leave.
-    let r = run(&["send", "no-such-host.invalid", "-p", "9", "hi"], b"");
-    let line = assert_one_line_error(&r, 3, "unknown host");
+    let r = udpmsg(&["send", "no-such-host.invalid", "-p", "9", "hi"], b"");
+    let line = r.one_line_error(3, "unknown host");
     assert!(line.contains("no-such-host.invalid"), "{line}");
 }
 
@@ -997,12 +862,12 @@ fn bad_host_forms_exit_2_with_one_line() {
         ("[::1]x", "[::1]x"),
         ("1.2.3.4:5:6", "1.2.3.4:5:6"),
     ] {
-        let r = run(&["send", host, "-p", "9", "hi"], b"");
-        let line = assert_one_line_error(&r, 2, &format!("send {host:?}"));
+        let r = udpmsg(&["send", host, "-p", "9", "hi"], b"");
+        let line = r.one_line_error(2, &format!("send {host:?}"));
         assert!(line.contains(mention), "{host:?}: {line}");
     }
-    let r = run(&["listen", "--bind", "[::1", "--port", "0"], b"");
-    assert_one_line_error(&r, 2, "listen --bind '[::1'");
+    let r = udpmsg(&["listen", "--bind", "[::1", "--port", "0"], b"");
+    r.one_line_error(2, "listen --bind '[::1'");
 }
 
 #[test]
@@ -1017,13 +882,13 @@ fn bad_ports_exit_2_with_one_line() {
         ["send", "127.0.0.1:70000", "-n", NAME, "hi"],
         ["send", "127.0.0.1:0", "-n", NAME, "hi"],
     ] {
-        let r = run(&args, b"");
-        let line = assert_one_line_error(&r, 2, &format!("{args:?}"));
+        let r = udpmsg(&args, b"");
+        let line = r.one_line_error(2, &format!("{args:?}"));
         assert!(line.contains("port"), "{args:?}: {line}");
     }
     for port in ["70000", "nosuchservice"] {
-        let r = run(&["listen", "--port", port], b"");
-        let line = assert_one_line_error(&r, 2, &format!("listen --port {port}"));
+        let r = udpmsg(&["listen", "--port", port], b"");
+        let line = r.one_line_error(2, &format!("listen --port {port}"));
         assert!(line.contains(port), "{line}");
     }
 }
@@ -1037,16 +902,16 @@ fn message_argument_too_large_exits_2_naming_the_limit() {
     let dest = sink.local_addr().expect("local addr").to_string();
     let body = "x".repeat(70_000);
 
-    let r = run(&["send", &dest, "-n", NAME, &body], b"");
-    let line = assert_one_line_error(&r, 2, "70000-byte text");
+    let r = udpmsg(&["send", &dest, "-n", NAME, &body], b"");
+    let line = r.one_line_error(2, "70000-byte text");
     let max = wire::max_text_body(NAME, wire::MAX_DATAGRAM_V4);
     assert!(
         line.contains("70000") && line.contains(&max.to_string()),
         "{line}"
     );
 
-    let r = run(&["send", &dest, "--raw", &body], b"");
-    let line = assert_one_line_error(&r, 2, "70000-byte raw");
+    let r = udpmsg(&["send", &dest, "--raw", &body], b"");
+    let line = r.one_line_error(2, "70000-byte raw");
     assert!(
         line.contains("70000") && line.contains(&wire::MAX_DATAGRAM_V4.to_string()),
         "{line}"
@@ -1059,11 +924,11 @@ fn too_large_stdin_line_is_refused_and_good_lines_still_delivered() {
     if !isolate("too_large_stdin_line_is_refused_and_good_lines_still_delivered") {
         return;
     }
-    let l = Listen::start(&["--port", "0", "--json"]);
+    let l = Listener::start(&["--json"]);
     let mut input = b"good 1\n".to_vec();
     input.extend(std::iter::repeat_n(b'x', 70_000));
     input.extend_from_slice(b"\ngood 2\n");
-    let r = run(&["send", &l.v4(), "-n", NAME], &input);
+    let r = udpmsg(&["send", &l.dest(), "-n", NAME], &input);
     assert_eq!(r.code, 2, "stderr: {}", r.stderr);
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
     let max = wire::max_text_body(NAME, wire::MAX_DATAGRAM_V4).to_string();
@@ -1082,7 +947,7 @@ fn too_large_stdin_line_is_refused_and_good_lines_still_delivered() {
     assert_eq!(assert_json_text(&a, NAME), "good 1");
     assert_eq!(assert_json_text(&b, NAME), "good 2");
     assert_eq!((a["seq"].as_u64(), b["seq"].as_u64()), (Some(0), Some(1)));
-    assert_eq!(l.line_within(QUIET), None);
+    assert_eq!(l.try_line(QUIET), None);
 }
 
 #[test]
@@ -1091,9 +956,9 @@ fn directed_broadcast_without_flag_is_permission_denied_with_hint() {
         return;
     }
     veth_with_default_route();
-    let l = Listen::start(&["--port", "47103", "--json"]);
-    let r = run(&["send", "192.0.2.255", "-p", "47103", "hi"], b"");
-    let line = assert_one_line_error(&r, 1, "directed broadcast");
+    let l = Listener::start_raw(&["listen", "--port", "47103", "--json"]);
+    let r = udpmsg(&["send", "192.0.2.255", "-p", "47103", "hi"], b"");
+    let line = r.one_line_error(1, "directed broadcast");
     assert!(line.contains("192.0.2.255"), "{line}");
     assert!(line.contains("permission denied"), "{line}");
     assert!(line.contains("--broadcast"), "no hint: {line}");
@@ -1121,14 +986,14 @@ fn port_in_use_by_an_unshared_socket_exits_1_with_one_clear_line() {
     // std binds without SO_REUSEADDR: the port cannot be shared.
     let holder = UdpSocket::bind("0.0.0.0:0").expect("bind");
     let port = holder.local_addr().expect("local addr").port().to_string();
-    let r = run(&["listen", "--port", &port], b"");
-    let line = assert_one_line_error(&r, 1, "port in use (all interfaces)");
+    let r = udpmsg(&["listen", "--port", &port], b"");
+    let line = r.one_line_error(1, "port in use (all interfaces)");
     assert!(line.contains(&port) && line.contains("in use"), "{line}");
 
     let holder = UdpSocket::bind("127.0.0.1:0").expect("bind");
     let port = holder.local_addr().expect("local addr").port().to_string();
-    let r = run(&["listen", "--bind", "127.0.0.1", "--port", &port], b"");
-    let line = assert_one_line_error(&r, 1, "port in use (loopback)");
+    let r = udpmsg(&["listen", "--bind", "127.0.0.1", "--port", &port], b"");
+    let line = r.one_line_error(1, "port in use (loopback)");
     assert!(line.contains(&port) && line.contains("in use"), "{line}");
 }
 
@@ -1137,8 +1002,8 @@ fn two_listeners_share_a_port_and_both_get_a_broadcast() {
     if !isolate("two_listeners_share_a_port_and_both_get_a_broadcast") {
         return;
     }
-    let a = Listen::start(&["--port", "47104", "--json"]);
-    let b = Listen::start(&["--port", "47104", "--json"]);
+    let a = Listener::start_raw(&["listen", "--port", "47104", "--json"]);
+    let b = Listener::start_raw(&["listen", "--port", "47104", "--json"]);
     assert_eq!((a.port(), b.port()), (47104, 47104));
     send_ok(&[
         "127.255.255.255",
@@ -1160,9 +1025,9 @@ fn send_help_lists_host_forms_and_examples() {
     if !isolate("send_help_lists_host_forms_and_examples") {
         return;
     }
-    let r = run(&["send", "--help"], b"");
+    let r = udpmsg(&["send", "--help"], b"");
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let help = String::from_utf8_lossy(&r.stdout);
+    let help = &r.stdout;
     for needle in [
         "host:port",
         "[v6]:port",
@@ -1179,9 +1044,9 @@ fn send_help_lists_host_forms_and_examples() {
             "send --help lacks {needle:?}:\n{help}"
         );
     }
-    let r = run(&["--help"], b"");
+    let r = udpmsg(&["--help"], b"");
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let help = String::from_utf8_lossy(&r.stdout);
+    let help = &r.stdout;
     for needle in ["2130706433", "[::1]:port", "fe80::1%eth0", "<broadcast>"] {
         assert!(help.contains(needle), "--help lacks {needle:?}:\n{help}");
     }
@@ -1192,9 +1057,9 @@ fn listen_help_shows_bind_forms_and_examples() {
     if !isolate("listen_help_shows_bind_forms_and_examples") {
         return;
     }
-    let r = run(&["listen", "--help"], b"");
+    let r = udpmsg(&["listen", "--help"], b"");
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let help = String::from_utf8_lossy(&r.stdout);
+    let help = &r.stdout;
     for needle in [
         "--bind",
         "''",
@@ -1217,18 +1082,14 @@ fn version_prints_name_and_version() {
         return;
     }
     let version = env!("CARGO_PKG_VERSION");
-    let r = run(&["--version"], b"");
+    let r = udpmsg(&["--version"], b"");
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(
-        String::from_utf8_lossy(&r.stdout).trim(),
-        format!("udpmsg {version}")
-    );
+    assert_eq!(r.stdout.trim(), format!("udpmsg {version}"));
     // Subcommands answer too (clap names them `udpmsg-send` and so on).
     for args in [["send", "--version"], ["listen", "-V"]] {
-        let r = run(&args, b"");
+        let r = udpmsg(&args, b"");
         assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
-        let out = String::from_utf8_lossy(&r.stdout);
-        let out = out.trim();
+        let out = r.stdout.trim();
         assert!(
             out.starts_with("udpmsg") && out.ends_with(&format!(" {version}")),
             "{args:?}: {out}"

@@ -13,7 +13,7 @@ mod common;
 #[path = "common/lan.rs"]
 mod lan;
 
-use common::{BIN, WAIT, drain, line_reader, listening_addr, rest_until};
+use common::{BIN, WAIT, line_reader, listening_addr, rest_of, run_captured, wait_status};
 use lan::Lan;
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, UdpSocket};
@@ -83,15 +83,8 @@ impl HostListener {
         unsafe {
             libc::kill(self.child.id() as i32, libc::SIGTERM);
         }
-        let end = Instant::now() + WAIT;
-        while self.child.try_wait().expect("try_wait").is_none() {
-            assert!(
-                Instant::now() < end,
-                "listener did not exit within {WAIT:?} of SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        rest_until(&self.stderr, end)
+        wait_status(&mut self.child, WAIT, "listener after SIGTERM");
+        rest_of(&self.stderr)
     }
 
     /// Stderr lines printed so far (without waiting).
@@ -113,60 +106,34 @@ struct Run {
     code: i32,
     stdout: String,
     stderr: String,
-    /// From spawning `ip netns exec` to the exit (a few ms more than the scan).
+    /// From spawning `ip netns exec` to the exit (a few ms more than the
+    /// scan), for checking that a scan was not cut short.
     elapsed: Duration,
 }
 
 /// Runs `udpmsg discover <args>` in host `k`, killed (failing the test) if
 /// it has not finished within [`WAIT`].
 fn discover(lan: &Lan, k: usize, args: &[&str]) -> Run {
-    let start = Instant::now();
-    let mut child = lan
-        .cmd(k, BIN)
-        .arg("discover")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn udpmsg discover");
-    finish(&mut child, start, args)
+    let mut cmd = lan.cmd(k, BIN);
+    cmd.arg("discover").args(args);
+    finish(cmd, args)
 }
 
 /// Runs `udpmsg discover <args>` in this thread's namespace.
 fn discover_here(args: &[&str]) -> Run {
-    let start = Instant::now();
-    let mut child = Command::new(BIN)
-        .arg("discover")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn udpmsg discover");
-    finish(&mut child, start, args)
+    let mut cmd = Command::new(BIN);
+    cmd.arg("discover").args(args);
+    finish(cmd, args)
 }
 
-fn finish(child: &mut Child, start: Instant, args: &[&str]) -> Run {
-    let out = drain(child.stdout.take().expect("stdout"));
-    let err = drain(child.stderr.take().expect("stderr"));
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if start.elapsed() > WAIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("udpmsg discover {args:?} did not finish within {WAIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    };
-    let elapsed = start.elapsed();
+fn finish(cmd: Command, args: &[&str]) -> Run {
+    let start = Instant::now();
+    let out = run_captured(cmd, b"", WAIT, &format!("udpmsg discover {args:?}"));
     Run {
-        code: status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.join().unwrap_or_default()).into_owned(),
-        stderr: String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned(),
-        elapsed,
+        code: out.code,
+        stdout: out.stdout,
+        stderr: out.stderr,
+        elapsed: start.elapsed(),
     }
 }
 
@@ -625,14 +592,11 @@ fn expect_returns_as_soon_as_enough_listeners_answered() {
         .map(|k| HostListener::start(&lan, k, &format!("h{k}"), &[]))
         .collect();
 
-    let run = discover(&lan, 1, &["--json", "--expect", "3", "--timeout", "5s"]);
+    // A timeout far past the run's deadline (WAIT): only --expect can end
+    // the scan in time.
+    let run = discover(&lan, 1, &["--json", "--expect", "3", "--timeout", "60s"]);
     let found = parse_peers(&run);
     assert_eq!(found.len(), 3, "{run:?}");
-    assert!(
-        run.elapsed < Duration::from_millis(2500),
-        "--expect 3 with 3 listeners took {:?} of a 5 s timeout",
-        run.elapsed
-    );
 
     // Expecting more than exist: the whole timeout, and all that answered.
     let run = discover(&lan, 1, &["--json", "--expect", "4", "--timeout", "700ms"]);
@@ -735,7 +699,7 @@ fn answers_to_one_source_are_rate_limited() {
     let mut buf = vec![0u8; wire::MAX_DATAGRAM + 1];
     let start = Instant::now();
     let mut sent = 0u32;
-    while sent < PROBES && start.elapsed() < Duration::from_secs(3) {
+    while sent < PROBES {
         socket.send_to(&storm, to).expect("send probe");
         sent += 1;
         while let Some(h) = recv_answer(&socket, &mut buf) {
@@ -751,7 +715,6 @@ fn answers_to_one_source_are_rate_limited() {
         Instant::now() + Duration::from_millis(300),
         |_| false,
     ));
-    assert_eq!(sent, PROBES, "the storm was not sent in time");
     assert!(heard.iter().all(|h| h.token == token && h.name == "h2"));
     assert!(heard.iter().all(|h| h.len <= storm.len()));
 
@@ -812,9 +775,7 @@ fn answers_are_never_larger_than_their_probe() {
         .iter()
         .map(|&l| l as u64)
         .collect();
-    let heard = answers(&socket, Instant::now() + Duration::from_secs(2), |h| {
-        h.len() >= want.len()
-    });
+    let heard = answers(&socket, Instant::now() + WAIT, |h| h.len() >= want.len());
     // Anything late would show up here.
     let late = answers(&socket, Instant::now() + Duration::from_millis(200), |_| {
         false
@@ -847,9 +808,7 @@ fn answers_are_never_larger_than_their_probe() {
     socket
         .send_to(&probe(instance, 2, MAX_ANSWER), long_addr)
         .expect("send");
-    let mut heard = answers(&socket, Instant::now() + Duration::from_secs(2), |h| {
-        !h.is_empty()
-    });
+    let mut heard = answers(&socket, Instant::now() + WAIT, |h| !h.is_empty());
     heard.extend(answers(
         &socket,
         Instant::now() + Duration::from_millis(200),
@@ -911,9 +870,7 @@ fn unpadded_probes_do_not_use_up_the_answer_budget() {
     socket
         .send_to(&probe(instance, 999, MAX_ANSWER), to)
         .expect("send");
-    let heard = answers(&socket, Instant::now() + Duration::from_secs(1), |h| {
-        !h.is_empty()
-    });
+    let heard = answers(&socket, Instant::now() + WAIT, |h| !h.is_empty());
     let said = listener.lines_so_far();
     assert_eq!(
         heard.iter().map(|h| h.token).collect::<Vec<_>>(),
@@ -954,7 +911,7 @@ fn listener_does_not_answer_a_broadcast_source_address() {
     watch
         .send_to(&genuine, v4(Ipv4Addr::new(10, 77, 0, 2), PORT))
         .expect("send");
-    let heard = answers(&watch, Instant::now() + Duration::from_secs(2), |h| {
+    let heard = answers(&watch, Instant::now() + WAIT, |h| {
         h.iter().any(|h| h.token == 2)
     });
     let late = answers(&watch, Instant::now() + Duration::from_millis(200), |_| {
@@ -1064,6 +1021,7 @@ fn loopback_discovery_finds_a_local_listener() {
     let listener = common::Listener::start(&["--name", "local"]);
     let port = listener.port().to_string();
 
+    // Only --expect 1 ends this scan before the run's deadline (WAIT).
     let run = discover_here(&[
         "--interface",
         "lo",
@@ -1073,7 +1031,7 @@ fn loopback_discovery_finds_a_local_listener() {
         "--expect",
         "1",
         "--timeout",
-        "2s",
+        "60s",
     ]);
     let peers = parse_peers(&run);
     assert_eq!(peers.len(), 1, "{run:?}");
@@ -1087,11 +1045,6 @@ fn loopback_discovery_finds_a_local_listener() {
         )]
     );
     assert_eq!(peer.interface.as_deref(), Some("lo"));
-    assert!(
-        run.elapsed < Duration::from_millis(1500),
-        "--expect 1: {:?}",
-        run.elapsed
-    );
 
     // Without --interface lo there is nothing to probe here, and an unknown
     // interface is named in the hint.

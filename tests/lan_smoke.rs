@@ -49,7 +49,7 @@ fn lan_smoke() {
         return;
     };
     if which("python3").is_none() {
-        eprintln!("\n*** SKIPPED lan_smoke: needs python3 ***\n");
+        lan::shout("*** SKIPPED lan_smoke: needs python3 ***");
         return;
     }
 

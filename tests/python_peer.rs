@@ -5,10 +5,9 @@
 mod common;
 use common::*;
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::thread::JoinHandle;
-use std::time::Instant;
 use udpmsg::wire::{self, Datagram, Message, Ping, Text};
 
 /// The peer script, found from the crate root whatever the working directory.
@@ -23,7 +22,7 @@ fn have_python(test: &str) -> bool {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        eprintln!("\n*** SKIPPED {test}: python3 is not installed ***\n");
+        shout(&format!("*** SKIPPED {test}: python3 is not installed ***"));
     }
     ok
 }
@@ -50,20 +49,6 @@ impl Drop for Reaped {
     }
 }
 
-impl Reaped {
-    /// Waits for the exit code, killing the child at the deadline.
-    fn wait(&mut self) -> i32 {
-        let end = Instant::now() + WAIT;
-        loop {
-            if let Some(status) = self.0.try_wait().expect("try_wait python3") {
-                return status.code().unwrap_or(-1);
-            }
-            assert!(Instant::now() < end, "pypeer did not exit within {WAIT:?}");
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-    }
-}
-
 fn read_all(mut r: impl Read + Send + 'static) -> JoinHandle<String> {
     std::thread::spawn(move || {
         let mut text = String::new();
@@ -72,27 +57,10 @@ fn read_all(mut r: impl Read + Send + 'static) -> JoinHandle<String> {
     })
 }
 
-/// Runs pypeer to completion with `stdin`; returns (code, stdout, stderr).
-fn run_pypeer(args: &[&str], stdin: Vec<u8>) -> (i32, String, String) {
-    let mut child = Reaped(
-        pypeer(args)
-            .stdin(Stdio::piped())
-            .spawn()
-            .expect("spawn python3"),
-    );
-    let mut input = child.0.stdin.take().expect("stdin");
-    let writer = std::thread::spawn(move || {
-        let _ = input.write_all(&stdin);
-    });
-    let stdout = read_all(child.0.stdout.take().expect("stdout"));
-    let stderr = read_all(child.0.stderr.take().expect("stderr"));
-    let code = child.wait();
-    let _ = writer.join();
-    (
-        code,
-        stdout.join().unwrap_or_default(),
-        stderr.join().unwrap_or_default(),
-    )
+/// Runs pypeer to completion with `stdin`, killed (failing the test) at
+/// the deadline.
+fn run_pypeer(args: &[&str], stdin: &[u8]) -> Output {
+    run_captured(pypeer(args), stdin, WAIT, &format!("pypeer {args:?}"))
 }
 
 #[test]
@@ -104,7 +72,7 @@ fn python_peer_text_reaches_udpmsg_listener() {
     }
     let listener = Listener::start(&["--bind", "127.0.0.1", "--json", "--count", "1"]);
     let port = listener.port().to_string();
-    let (code, _, stderr) = run_pypeer(
+    let sent = run_pypeer(
         &[
             "send",
             "127.0.0.1",
@@ -114,9 +82,9 @@ fn python_peer_text_reaches_udpmsg_listener() {
             "from",
             "python",
         ],
-        Vec::new(),
+        b"",
     );
-    assert_eq!(code, 0, "pypeer send failed: {stderr}");
+    assert_eq!(sent.code, 0, "pypeer send failed: {}", sent.stderr);
 
     let Some(line) = listener.try_line(WAIT) else {
         let (code, out, err) = listener.wait();
@@ -160,7 +128,7 @@ fn udpmsg_text_reaches_python_peer() {
     assert_eq!(sent.code, 0, "udpmsg send failed: {}", sent.stderr);
 
     let got = lines.recv_timeout(WAIT);
-    let code = peer.wait();
+    let code = wait_until(&mut peer.0, WAIT, "pypeer listen");
     let stderr = stderr.join().unwrap_or_default();
     assert_eq!(
         got.as_deref(),
@@ -273,10 +241,10 @@ fn python_decoder_agrees_with_classify() {
         .iter()
         .map(|c| c.iter().map(|b| format!("{b:02x}")).collect::<String>() + "\n")
         .collect();
-    let (code, stdout, stderr) = run_pypeer(&["check"], input.into_bytes());
-    assert_eq!(code, 0, "pypeer check failed: {stderr}");
-    let python: Vec<&str> = stdout.lines().collect();
-    assert_eq!(python.len(), cases.len(), "pypeer stderr: {stderr}");
+    let out = run_pypeer(&["check"], input.as_bytes());
+    assert_eq!(out.code, 0, "pypeer check failed: {}", out.stderr);
+    let python: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(python.len(), cases.len(), "pypeer stderr: {}", out.stderr);
     let mut decoded = 0;
     for (case, python) in cases.iter().zip(python) {
         let rust = verdict(case);

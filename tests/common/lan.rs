@@ -5,7 +5,7 @@
 //! route). Nothing touches a real interface.
 //!
 //! Include it with `#[path = "common/lan.rs"] mod lan;`. It depends only on
-//! std and libc. Hosts are numbered from 1, as in the namespace names and
+//! std, libc and `common/skip.rs`. Hosts are numbered from 1, as in the namespace names and
 //! the script's options (`--two-if 2` is `lan.host(2)`).
 //!
 //! Every test must use its own prefix built from its name, e.g.
@@ -13,6 +13,14 @@
 //! deletes every namespace starting with it (so not `"ut_a_"` next to
 //! `"ut_a_b_"`).
 #![allow(dead_code)]
+
+// A test file that also includes `common/mod.rs` loads skip.rs twice; each
+// copy is private to its module, so the two cannot disagree.
+#[allow(clippy::duplicate_mod)]
+#[path = "skip.rs"]
+mod skip;
+#[allow(unused_imports)] // only some LAN tests skip for other reasons
+pub use skip::shout;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
@@ -92,8 +100,9 @@ pub struct Lan {
 impl Lan {
     /// Runs `lan.sh up <prefix> <hosts> <opts...>` (options: `--two-if K`,
     /// `--v6only K`, `--isolated K`) and parses the addresses it prints.
-    /// Returns None, after a loud message, when not root or when `ip` is
-    /// missing: the test must then return early. Panics if the script fails.
+    /// Without root or `ip` the test fails, unless `UDPMSG_SKIP_NETNS=1` is
+    /// set: then it returns None after a SKIPPED line the harness shows, and
+    /// the test must return at once. Panics if the script fails.
     #[must_use]
     pub fn up(prefix: &str, hosts: usize, opts: &[&str]) -> Option<Lan> {
         if !can_run(prefix) {
@@ -276,19 +285,19 @@ fn script(args: &[&str]) -> std::io::Result<Output> {
         .output()
 }
 
+/// Whether this process may build a LAN. When it may not, the test fails,
+/// unless `UDPMSG_SKIP_NETNS=1` is set (see `skip.rs`).
 fn can_run(prefix: &str) -> bool {
+    let test = format!("LAN test {prefix}");
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
-        eprintln!(
-            "\n*** SKIPPED LAN test {prefix}: needs root for network namespaces (ip netns); CI runs as root ***\n"
-        );
-        return false;
+        return skip::without_netns(&test, "needs root for network namespaces (ip netns)");
     }
     if which("ip").is_none() {
-        eprintln!(
-            "\n*** SKIPPED LAN test {prefix}: needs root and `ip` (iproute2), which is not installed; scripts/test.sh installs it ***\n"
+        return skip::without_netns(
+            &test,
+            "needs `ip` (iproute2), which is not installed; scripts/test.sh installs it",
         );
-        return false;
     }
     true
 }

@@ -2,6 +2,10 @@
 //! waits that always have a deadline.
 #![allow(dead_code)]
 
+mod skip;
+#[allow(unused_imports)] // not every test file uses both
+pub use skip::{SKIP_NETNS, shout};
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, UdpSocket};
 use std::os::unix::process::ExitStatusExt;
@@ -18,26 +22,25 @@ pub const WAIT: Duration = Duration::from_secs(10);
 
 /// Moves the calling test thread into a new, empty network namespace with
 /// only `lo` up. Every socket the test opens and every process it starts
-/// lives there, so nothing can reach a real interface. Returns false (after a
-/// loud message) when not root; the test must then return early.
+/// lives there, so nothing can reach a real interface. Without the privilege
+/// to do so the test fails, unless `UDPMSG_SKIP_NETNS=1` is set: then it
+/// returns false after a SKIPPED line the harness shows, and the test must
+/// return at once.
 #[must_use]
 pub fn isolate(test: &str) -> bool {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
-        eprintln!(
-            "\n*** SKIPPED {test}: needs root for a private network namespace (unshare CLONE_NEWNET); CI runs as root ***\n"
+        return skip::without_netns(
+            test,
+            "needs root for a private network namespace (unshare CLONE_NEWNET)",
         );
-        return false;
     }
     // SAFETY: unshare with CLONE_NEWNET moves only this thread; the test
     // harness gives every test its own thread, which ends with the test.
-    let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
-    assert_eq!(
-        rc,
-        0,
-        "unshare(CLONE_NEWNET) failed: {}",
-        std::io::Error::last_os_error()
-    );
+    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+        let err = std::io::Error::last_os_error();
+        return skip::without_netns(test, &format!("unshare(CLONE_NEWNET) failed: {err}"));
+    }
     run_ok("ip", &["link", "set", "lo", "up"]);
     true
 }
@@ -58,13 +61,14 @@ pub fn run_ok(program: &str, args: &[&str]) -> String {
 
 // ---------------------------------------------------------------- processes
 
-/// `udpmsg args...` with the udpmsg variables `UDPMSG_PORT` and
-/// `UDPMSG_NAME` cleared.
+/// `udpmsg args...` with the udpmsg variables (`UDPMSG_PORT`,
+/// `UDPMSG_NAME`, `UDPMSG_KEY_FILE`) cleared.
 pub fn command(args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.args(args)
         .env_remove("UDPMSG_PORT")
-        .env_remove("UDPMSG_NAME");
+        .env_remove("UDPMSG_NAME")
+        .env_remove("UDPMSG_KEY_FILE");
     cmd
 }
 
@@ -75,26 +79,49 @@ pub fn exit_code(status: ExitStatus) -> i32 {
         .unwrap_or_else(|| -status.signal().unwrap_or(0))
 }
 
-/// Waits for `child` to exit, killing it (and failing) at the deadline.
-pub fn wait_status(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
+// ---------------------------------------------------------------- waiting
+
+/// How often [`poll`] looks again.
+const POLL_EVERY: Duration = Duration::from_millis(5);
+
+/// Calls `check` every few milliseconds until it returns a value, which is
+/// returned, or until `limit` has passed (None). `check` runs at least once,
+/// and once more at the deadline.
+pub fn poll<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
     let end = Instant::now() + limit;
     loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
+        let last = Instant::now() >= end;
+        if let Some(value) = check() {
+            return Some(value);
         }
-        if Instant::now() >= end {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not finish within {limit:?}");
+        if last {
+            return None;
         }
-        thread::sleep(Duration::from_millis(5));
+        thread::sleep(POLL_EVERY.min(end.saturating_duration_since(Instant::now())));
     }
+}
+
+/// [`poll`] that fails the test, naming `what`, when `limit` passes first.
+pub fn wait_for<T>(limit: Duration, what: &str, check: impl FnMut() -> Option<T>) -> T {
+    poll(limit, check).unwrap_or_else(|| panic!("{what}: not within {limit:?}"))
+}
+
+/// Waits for `child` to exit, killing it (and failing) at the deadline.
+pub fn wait_status(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
+    if let Some(status) = poll(limit, || child.try_wait().expect("try_wait")) {
+        return status;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("{what} did not finish within {limit:?}");
 }
 
 /// [`wait_status`] as an [`exit_code`].
 pub fn wait_until(child: &mut Child, limit: Duration, what: &str) -> i32 {
     exit_code(wait_status(child, limit, what))
 }
+
+// ---------------------------------------------------------------- runs
 
 /// Reads all of `r` on a thread.
 pub fn drain(mut r: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
@@ -105,26 +132,48 @@ pub fn drain(mut r: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
     })
 }
 
-/// A finished process: exit status and all it wrote.
-pub struct Captured {
-    pub status: ExitStatus,
-    pub stdout: Vec<u8>,
-    pub stderr: Vec<u8>,
+/// A finished process: its [`exit_code`] and what it wrote (lossily decoded).
+#[derive(Debug)]
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
 }
 
-impl Captured {
-    pub fn stdout_text(&self) -> String {
-        String::from_utf8_lossy(&self.stdout).into_owned()
-    }
-
-    pub fn stderr_text(&self) -> String {
-        String::from_utf8_lossy(&self.stderr).into_owned()
+impl Output {
+    /// Asserts the run failed with `code`, exactly one `udpmsg: ` line on
+    /// stderr (never a panic) and nothing on stdout; returns that line.
+    pub fn one_line_error(&self, code: i32, what: &str) -> String {
+        assert_eq!(
+            self.code, code,
+            "{what}: expected exit {code}, got {}; stderr: {}",
+            self.code, self.stderr
+        );
+        assert!(!self.stderr.contains("panicked"), "{what}: {}", self.stderr);
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "{what}: expected one stderr line: {}",
+            self.stderr
+        );
+        assert!(
+            lines[0].starts_with("udpmsg: "),
+            "{what}: stderr line without the program name: {}",
+            lines[0]
+        );
+        assert!(
+            self.stdout.is_empty(),
+            "{what}: unexpected stdout: {}",
+            self.stdout
+        );
+        lines[0].to_string()
     }
 }
 
 /// Runs `cmd` to completion with `stdin` as its input and both outputs
 /// captured, killing it (and failing) after `limit`.
-pub fn run_captured(mut cmd: Command, stdin: &[u8], limit: Duration, what: &str) -> Captured {
+pub fn run_captured(mut cmd: Command, stdin: &[u8], limit: Duration, what: &str) -> Output {
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -140,31 +189,23 @@ pub fn run_captured(mut cmd: Command, stdin: &[u8], limit: Duration, what: &str)
     let stderr = drain(child.stderr.take().expect("stderr"));
     let status = wait_status(&mut child, limit, what);
     let _ = writer.join();
-    Captured {
-        status,
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
-    }
-}
-
-/// A finished run of the binary.
-pub struct Output {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-/// Runs `udpmsg args...` to completion with `stdin` as input, killing it at
-/// the deadline (which fails the test).
-pub fn udpmsg(args: &[&str], stdin: &[u8]) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args);
-    let run = run_captured(cmd, stdin, WAIT * 3, &format!("udpmsg {args:?}"));
+    let text = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).into_owned();
     Output {
-        code: run.status.code().unwrap_or(-1),
-        stdout: run.stdout_text(),
-        stderr: run.stderr_text(),
+        code: exit_code(status),
+        stdout: text(stdout.join().unwrap_or_default()),
+        stderr: text(stderr.join().unwrap_or_default()),
     }
+}
+
+/// Runs `udpmsg args...` (see [`command`]) to completion with `stdin` as
+/// input, killing it at a generous deadline (which fails the test).
+pub fn udpmsg(args: &[&str], stdin: &[u8]) -> Output {
+    udpmsg_within(args, stdin, WAIT * 3)
+}
+
+/// [`udpmsg`] that fails unless the run has ended within `limit`.
+pub fn udpmsg_within(args: &[&str], stdin: &[u8], limit: Duration) -> Output {
+    run_captured(command(args), stdin, limit, &format!("udpmsg {args:?}"))
 }
 
 // ---------------------------------------------------------------- lines
@@ -312,6 +353,12 @@ impl Listener {
         self.out
             .recv_timeout(WAIT)
             .unwrap_or_else(|e| panic!("no output line from the listener within {WAIT:?}: {e}"))
+    }
+
+    /// The next stdout line (deadline-bounded) as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        let line = self.line();
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"))
     }
 
     /// The next stdout line if one comes within `wait`.
