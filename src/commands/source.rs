@@ -124,11 +124,11 @@ impl<R: Read> Lines<R> {
     }
 
     /// Takes the next message if it is already in the buffer.
-    fn take_held(&mut self) -> Option<Held> {
+    fn take_held(&mut self) -> Option<Buffered> {
         if let Some(pos) = self.buf[self.start..].iter().position(|&b| b == b'\n') {
             let start = self.start;
             self.start += pos + 1;
-            return Some(Held::Line(start, self.start));
+            return Some(Buffered::Line(start, self.start));
         }
         if !self.eof {
             return None;
@@ -136,16 +136,16 @@ impl<R: Read> Lines<R> {
         if self.start < self.buf.len() {
             let start = self.start;
             self.start = self.buf.len();
-            return Some(Held::Last(start));
+            return Some(Buffered::Last(start));
         }
-        Some(Held::End)
+        Some(Buffered::End)
     }
 
-    fn held(&self, held: Held) -> Next<'_> {
+    fn held(&self, held: Buffered) -> Next<'_> {
         match held {
-            Held::Line(start, end) => Next::Message(strip_newline(&self.buf[start..end])),
-            Held::Last(start) => Next::Message(&self.buf[start..]),
-            Held::End => Next::End,
+            Buffered::Line(start, end) => Next::Message(strip_newline(&self.buf[start..end])),
+            Buffered::Last(start) => Next::Message(&self.buf[start..]),
+            Buffered::End => Next::End,
         }
     }
 
@@ -160,7 +160,7 @@ impl<R: Read> Lines<R> {
 }
 
 /// A message found in [`Lines::buf`], by position.
-enum Held {
+enum Buffered {
     /// `buf[start..end]`, a line with its line ending.
     Line(usize, usize),
     /// `buf[start..]`, the last line, without a line ending.
