@@ -2,7 +2,7 @@
 # Runs every test: unit, wire golden vectors, and the real binary on real
 # sockets inside private network namespaces. As root it first installs, when
 # missing, the tools the tests use (iproute2, nftables, socat, OpenBSD nc,
-# tmux). Not as root, the tests that need a network namespace FAIL, unless
+# tmux, python3). Not as root, the tests that need a network namespace FAIL, unless
 # UDPMSG_SKIP_NETNS=1 is set: then each prints a SKIPPED line and returns.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +24,8 @@ if [ "$(id -u)" = 0 ]; then
     for entry in "${packages[@]}"; do
         installed "${entry%%:*}" "${entry#*:}" || need+=("${entry%%:*}")
     done
+    # Any python3 will do (the peer tests use only its standard library).
+    command -v python3 >/dev/null 2>&1 || need+=(python3)
     if [ ${#need[@]} -gt 0 ]; then
         echo "installing ${need[*]}" >&2
         apt-get update -qq
