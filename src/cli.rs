@@ -240,7 +240,7 @@ pub struct SendArgs {
     #[arg(short, long)]
     pub ack: bool,
 
-    /// With --ack: deadline for the whole send [default: 5s]
+    /// With --ack: how long to wait for confirmations once the input has ended [default: 5s]
     #[arg(short, long, value_name = "DUR", value_parser = parse_duration, requires = "ack")]
     pub timeout: Option<Duration>,
 

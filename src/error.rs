@@ -20,6 +20,8 @@ pub mod exit {
     pub const UNCONFIRMED: u8 = 4;
     /// Nothing is listening at the destination (ICMP port unreachable).
     pub const NOT_LISTENING: u8 = 5;
+    /// The listener refused the messages and said so.
+    pub const REFUSED: u8 = 7;
 }
 
 /// Why a command failed.
@@ -60,6 +62,7 @@ impl Error {
             Error::Command { error, .. } => match error {
                 commands::Error::NotListening => exit::NOT_LISTENING,
                 commands::Error::TooLarge { .. } => exit::USAGE,
+                commands::Error::Refused { .. } => exit::REFUSED,
                 commands::Error::Input(_) | commands::Error::Output(_) | commands::Error::Io(_) => {
                     exit::FAILURE
                 }
@@ -113,6 +116,11 @@ impl fmt::Display for Error {
                 commands::Error::TooLarge { len, max } => write!(
                     f,
                     "message too large: {len} bytes, but at most {max} fit in one UDP datagram to this address"
+                ),
+                commands::Error::Refused { reason } => write!(
+                    f,
+                    "{dest} refused the messages: {}",
+                    commands::refusal_words(*reason)
                 ),
                 commands::Error::Input(e) => write!(f, "cannot read stdin: {e}"),
                 commands::Error::Output(e) => write!(f, "cannot write output: {e}"),

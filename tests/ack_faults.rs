@@ -203,12 +203,19 @@ fn next_json(l: &Listener, limit: Duration) -> Value {
     json(&line)
 }
 
-/// An acknowledged-mode text datagram, as `send --ack` builds it.
+/// An acknowledged-mode text datagram, as `send --ack` builds it, from a
+/// sender that has given up nothing (base 0).
 fn acked_text(sender: u64, seq: u64, body: &str) -> Vec<u8> {
+    acked_text_based(sender, seq, 0, body)
+}
+
+/// [`acked_text`] from a sender whose lowest message still wanted is `base`.
+fn acked_text_based(sender: u64, seq: u64, base: u64, body: &str) -> Vec<u8> {
     let mut out = Vec::new();
     let text = Message::Text(Text {
         sender,
         seq,
+        base,
         flags: FLAG_ACK,
         name: "faults",
         body: body.as_bytes(),
@@ -217,9 +224,17 @@ fn acked_text(sender: u64, seq: u64, body: &str) -> Vec<u8> {
     out
 }
 
+/// An acknowledgement as received: its sender, `next` and held ranges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct GotAck {
+    sender: u64,
+    next: u64,
+    held: Vec<(u64, u64)>,
+}
+
 /// The next acknowledgement on `sock` within `limit` (other datagrams are
 /// skipped).
-fn recv_ack(sock: &UdpSocket, limit: Duration) -> Option<Ack> {
+fn recv_ack(sock: &UdpSocket, limit: Duration) -> Option<GotAck> {
     let end = Instant::now() + limit;
     let mut buf = [0u8; 2048];
     loop {
@@ -232,15 +247,24 @@ fn recv_ack(sock: &UdpSocket, limit: Duration) -> Option<Ack> {
             return None;
         };
         if let Ok(Datagram::Message(Message::Ack(ack))) = wire::classify(&buf[..len]) {
-            return Some(ack);
+            return Some(GotAck {
+                sender: ack.sender,
+                next: ack.next,
+                held: ack.ranges().collect(),
+            });
         }
     }
 }
 
-/// Asserts the next acknowledgement is for `seq` of `sender`.
-fn expect_ack(sock: &UdpSocket, sender: u64, seq: u64) {
-    let ack = recv_ack(sock, WAIT).unwrap_or_else(|| panic!("no ack for seq {seq}"));
-    assert_eq!(ack, Ack { sender, seq }, "unexpected ack");
+/// Asserts the next acknowledgement of `sender` says `next` and `held`.
+fn expect_ack(sock: &UdpSocket, sender: u64, next: u64, held: &[(u64, u64)]) {
+    let ack = recv_ack(sock, WAIT).unwrap_or_else(|| panic!("no ack (expected next {next})"));
+    let want = GotAck {
+        sender,
+        next,
+        held: held.to_vec(),
+    };
+    assert_eq!(ack, want, "unexpected ack");
 }
 
 /// A `text` event's seq, or a panic naming what came instead.
@@ -445,13 +469,13 @@ fn released_gap_lets_later_messages_through_and_late_copies_stay_hidden() {
     let v = l.json();
     assert_eq!((text_seq(&v), v["text"].as_str()), (0, Some("m0")));
     assert_eq!(v["sender"], format!("{id:016x}"));
-    expect_ack(&sock, id, 0);
-    // 1 never comes: 2 and 3 are acknowledged but held.
+    expect_ack(&sock, id, 1, &[]);
+    // 1 never comes: 2 and 3 are held, and the acks say so (not confirmed).
     let held_at = Instant::now();
     send(2);
+    expect_ack(&sock, id, 1, &[(2, 2)]);
     send(3);
-    expect_ack(&sock, id, 2);
-    expect_ack(&sock, id, 3);
+    expect_ack(&sock, id, 1, &[(2, 3)]);
     let gap = next_json(&l, DEFAULT_GAP_WAIT + WAIT);
     let waited = held_at.elapsed();
     assert_eq!(gap["kind"], "gap", "expected the gap first: {gap}");
@@ -474,9 +498,9 @@ fn released_gap_lets_later_messages_through_and_late_copies_stay_hidden() {
     }
     // A duplicate of a shown one: acknowledged again, not shown.
     send(2);
-    expect_ack(&sock, id, 2);
+    expect_ack(&sock, id, 4, &[]);
     send(4);
-    expect_ack(&sock, id, 4);
+    expect_ack(&sock, id, 5, &[]);
     let v = l.json();
     assert_eq!(text_seq(&v), 4, "1 or 2 shown again before 4: {v}");
 }
@@ -492,10 +516,10 @@ fn duplicate_datagrams_are_shown_once_and_acked_each_time() {
     let first = acked_text(id, 0, "same");
     for _ in 0..3 {
         sock.send(&first).expect("send");
-        expect_ack(&sock, id, 0);
+        expect_ack(&sock, id, 1, &[]);
     }
     sock.send(&acked_text(id, 1, "next")).expect("send");
-    expect_ack(&sock, id, 1);
+    expect_ack(&sock, id, 2, &[]);
     let v = l.json();
     assert_eq!((text_seq(&v), v["text"].as_str()), (0, Some("same")));
     let v = l.json();
@@ -506,8 +530,43 @@ fn duplicate_datagrams_are_shown_once_and_acked_each_time() {
     );
     // The same datagram again, after it was shown: acked, still not shown.
     sock.send(&first).expect("send");
-    expect_ack(&sock, id, 0);
+    expect_ack(&sock, id, 2, &[]);
     assert!(l.try_line(Duration::from_millis(300)).is_none());
+}
+
+#[test]
+fn a_gap_its_sender_gave_up_is_released_at_once() {
+    if !isolate("a_gap_its_sender_gave_up_is_released_at_once") {
+        return;
+    }
+    let l = Listener::start(&["--json", "--bind", "127.0.0.1"]);
+    let sock = peer(l.addr);
+    let id = 0xba5e_0000_0000_0003;
+    sock.send(&acked_text(id, 0, "m0")).expect("send");
+    expect_ack(&sock, id, 1, &[]);
+    sock.send(&acked_text(id, 2, "m2")).expect("send");
+    expect_ack(&sock, id, 1, &[(2, 2)]);
+    // The sender gave up 1 (its base is now 2): the listener reports the
+    // gap and shows 2 and 3 now, long before its gap wait would end.
+    let sent = Instant::now();
+    sock.send(&acked_text_based(id, 3, 2, "m3")).expect("send");
+    expect_ack(&sock, id, 4, &[]);
+    assert_eq!(text_seq(&l.json()), 0);
+    let gap = l.json();
+    assert_eq!(
+        (
+            gap["kind"].as_str(),
+            gap["first"].as_u64(),
+            gap["last"].as_u64()
+        ),
+        (Some("gap"), Some(1), Some(1))
+    );
+    assert_eq!(text_seq(&l.json()), 2);
+    assert_eq!(text_seq(&l.json()), 3);
+    assert!(
+        sent.elapsed() < DEFAULT_GAP_WAIT,
+        "the gap waited for the gap wait instead of following the sender's base"
+    );
 }
 
 /// Ping output is `--json` reply objects, then a summary object.

@@ -414,6 +414,7 @@ fn hostile_control_bytes_cannot_break_text_output_lines() {
             let text = Message::Text(Text {
                 sender: rng.next(),
                 seq: 0,
+                base: 0,
                 flags: 0,
                 name: &name,
                 body: &body,
@@ -473,6 +474,7 @@ fn acknowledged_mode_junk_cannot_stop_the_listener() {
         let text = Message::Text(Text {
             sender,
             seq,
+            base: 0,
             flags: FLAG_ACK,
             name: "acker",
             body,

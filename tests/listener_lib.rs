@@ -65,6 +65,7 @@ fn listener_driven_from_a_test_shows_text_and_raw_and_answers_pings() {
     let text = Message::Text(Text {
         sender: 1,
         seq: 0,
+        base: 0,
         flags: 0,
         name: "alice",
         body: b"hi",

@@ -114,6 +114,7 @@ enum Owned {
     Text {
         sender: u64,
         seq: u64,
+        base: 0,
         flags: u8,
         name: String,
         body: Vec<u8>,
@@ -141,12 +142,14 @@ impl Owned {
             Owned::Text {
                 sender,
                 seq,
+                base: 0,
                 flags,
                 name,
                 body,
             } => Message::Text(Text {
                 sender: *sender,
                 seq: *seq,
+                base: 0,
                 flags: *flags,
                 name,
                 body,
@@ -222,6 +225,7 @@ fn owned() -> impl Strategy<Value = Owned> {
             .prop_map(|(sender, seq, flags, name, body)| Owned::Text {
                 sender,
                 seq,
+                base: 0,
                 flags,
                 name,
                 body
@@ -520,6 +524,7 @@ fn every_decode_error_allocates_nothing() {
         let m = Message::Text(Text {
             sender: 1,
             seq: 2,
+            base: 0,
             flags,
             name: "n",
             body: b"b",

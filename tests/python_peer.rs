@@ -196,6 +196,7 @@ fn python_decoder_agrees_with_classify() {
         encoded(&Message::Text(Text {
             sender: 0x0123_4567_89ab_cdef,
             seq: 1,
+            base: 0,
             flags: wire::FLAG_ACK,
             name: "ann é",
             body: b"hi\xff",

@@ -189,6 +189,7 @@ fn open_text(seq: u64, name: &str, body: &[u8]) -> Vec<u8> {
     let text = Message::Text(Text {
         sender: 0x5ec0_0000_0000_0001,
         seq,
+        base: 0,
         flags: 0,
         name,
         body,

@@ -79,6 +79,7 @@ fn text_value() -> Message<'static> {
     Message::Text(Text {
         sender: 0x0123_4567_89ab_cdef,
         seq: 1,
+        base: 0,
         flags: FLAG_ACK,
         name: "ann",
         body: b"hi",
@@ -259,6 +260,7 @@ fn text_with_empty_name_and_binary_body_round_trips() {
         &Message::Text(Text {
             sender: u64::MAX,
             seq: 0,
+            base: 0,
             flags: 0,
             name: "",
             body: &[0xff, 0x00, 0xfe],
@@ -311,6 +313,7 @@ fn encode_refuses_datagrams_over_the_limit_and_leaves_the_buffer() {
     let fits = Message::Text(Text {
         sender: 1,
         seq: 0,
+        base: 0,
         flags: 0,
         name: "ann",
         body: &body,
@@ -323,6 +326,7 @@ fn encode_refuses_datagrams_over_the_limit_and_leaves_the_buffer() {
     let too_big = Message::Text(Text {
         sender: 1,
         seq: 0,
+        base: 0,
         flags: 0,
         name: "ann",
         body: &body,

@@ -8,6 +8,7 @@ use crate::commands::send::{self, Sender};
 use crate::commands::source::{Fixed, Lines, Source};
 use crate::error::{Error, exit};
 use crate::net::{self, addr};
+use crate::output;
 use crate::reliable::outbox::{MESSAGE_PATIENCE, Patience};
 use std::io::{self, IsTerminal};
 use std::os::fd::AsRawFd;
@@ -67,23 +68,21 @@ pub(super) fn run(args: SendArgs) -> Result<u8, Error> {
                 retries: args.retries,
                 time: MESSAGE_PATIENCE,
             },
+            catch_signals: true,
         };
         let report = Delivery::new(sender, source.as_mut(), config)
             .and_then(Delivery::run)
             .map_err(failed)?;
-        if report.unconfirmed == 0 && !report.input_left {
+        let complete = report.unconfirmed == 0 && !report.input_left;
+        if complete && report.interrupted.is_none() && report.local_errors == 0 {
             return Ok(exit::OK);
         }
-        let left = if report.input_left {
-            "; the deadline passed before all input was read"
+        eprintln!("udpmsg: {}", output::send::ack_summary(shown, &report));
+        return Ok(if report.unconfirmed == 0 {
+            exit::OK
         } else {
-            ""
-        };
-        eprintln!(
-            "udpmsg: {} of {} messages confirmed by {shown}, {} not confirmed{left}",
-            report.confirmed, report.sent, report.unconfirmed
-        );
-        return Ok(exit::UNCONFIRMED);
+            exit::UNCONFIRMED
+        });
     }
     let mut sender = sender;
     if !from_stdin {

@@ -1,13 +1,18 @@
 //! `send --ack`: confirmed delivery. Messages from a source go out through
-//! a [`Sender`] and wait in an [`Outbox`] until the listener acknowledges
-//! them or they are given up on; the event loop wakes for acks, for input,
-//! and for the next retransmission timer.
+//! a [`Sender`] and wait in an [`Outbox`] until the listener confirms them
+//! (it wrote them out) or they are given up on; the event loop wakes for
+//! acks, for input, for the next retransmission timer and for Ctrl-C.
+//!
+//! The input is followed as long as it lasts (`tail -f log | udpmsg send
+//! --ack host -` runs until EOF or Ctrl-C); the timeout bounds only the wait
+//! for confirmations after the last message was read.
 
 use super::Error;
 use super::send::{Reply, Sender};
 use super::source::{Next, Source};
-use crate::event::{EventLoop, token};
-use crate::reliable::outbox::{Outbox, Patience};
+use crate::event::{EventLoop, Wake, token};
+use crate::net;
+use crate::reliable::outbox::{AckInfo, Outbox, Patience};
 use crate::wire::{self, FLAG_ACK, Message};
 use mio::Token;
 use std::time::{Duration, Instant};
@@ -15,28 +20,39 @@ use std::time::{Duration, Instant};
 const SOCKET: Token = token(0);
 const INPUT: Token = token(1);
 
-/// Default deadline for a whole `send --ack`.
+/// Default wait for confirmations after the last message was read.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How hard to try.
 #[derive(Debug, Clone, Copy)]
 pub struct Config {
-    /// Deadline for the whole send.
+    /// How long to wait for confirmations once the input has ended.
     pub timeout: Duration,
     /// When to give up on one message.
     pub patience: Patience,
+    /// Stop cleanly on SIGINT/SIGTERM, with a report.
+    pub catch_signals: bool,
 }
 
 /// How a confirmed send went.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Report {
-    /// Messages put on the wire at least once.
+    /// Messages read and put on the wire at least once.
     pub sent: u64,
-    /// Messages the listener acknowledged.
+    /// Messages the listener confirmed (wrote out).
     pub confirmed: u64,
-    /// Messages given up on (retries or deadline).
+    /// Messages given up on, or still unconfirmed at the end.
     pub unconfirmed: u64,
-    /// The deadline passed before the input was all read.
+    /// Retransmissions.
+    pub resent: u64,
+    /// Sends the local system refused (a firewall rule, a route gone):
+    /// counted as losses and retried.
+    pub local_errors: u64,
+    /// Times another listener process took over the port mid-stream.
+    pub restarts: u64,
+    /// Ctrl-C or SIGTERM ended the send (the signal number).
+    pub interrupted: Option<i32>,
+    /// The input had not ended when the send stopped.
     pub input_left: bool,
 }
 
@@ -46,14 +62,19 @@ pub struct Delivery<'s> {
     source: &'s mut dyn Source,
     outbox: Outbox,
     events: EventLoop,
-    deadline: Instant,
+    timeout: Duration,
+    /// Set when the input ends: then confirmations are waited for until it.
+    deadline: Option<Instant>,
     /// The source said it has no more messages.
     input_done: bool,
     /// The source has nothing now; it is armed with the event loop.
     input_pending: bool,
-    /// An encoded message, and a received datagram.
+    local_errors: u64,
+    interrupted: Option<i32>,
+    /// An encoded message, a received datagram, held ranges of an ack.
     open: Vec<u8>,
     buf: Vec<u8>,
+    held: Vec<(u64, u64)>,
 }
 
 impl<'s> Delivery<'s> {
@@ -64,7 +85,7 @@ impl<'s> Delivery<'s> {
         source: &'s mut dyn Source,
         config: Config,
     ) -> Result<Self, Error> {
-        let events = EventLoop::new(false)?;
+        let events = EventLoop::new(config.catch_signals)?;
         sender.register(events.registry(), SOCKET)?;
         let seed = sender.id() | 1;
         Ok(Delivery {
@@ -72,18 +93,25 @@ impl<'s> Delivery<'s> {
             source,
             outbox: Outbox::new(config.patience, seed),
             events,
-            deadline: Instant::now() + config.timeout,
+            timeout: config.timeout,
+            deadline: None,
             input_done: false,
             input_pending: false,
+            local_errors: 0,
+            interrupted: None,
             open: Vec::with_capacity(2048),
             buf: vec![0; wire::MAX_DATAGRAM + 1],
+            held: Vec::with_capacity(wire::MAX_ACK_RANGES),
         })
     }
 
-    /// Runs until every message was confirmed or given up on, or the
-    /// deadline passed.
+    /// Runs until every message was confirmed or given up on, the deadline
+    /// after the input's end passed, or a signal.
     pub fn run(mut self) -> Result<Report, Error> {
-        while Instant::now() < self.deadline {
+        loop {
+            if self.deadline.is_some_and(|d| Instant::now() >= d) || self.interrupted.is_some() {
+                break;
+            }
             self.fill()?;
             if self.finished() {
                 break;
@@ -94,17 +122,21 @@ impl<'s> Delivery<'s> {
             }
             // Giving up may have made room in the window: fill it now rather
             // than sleep (nothing else may come to wake us).
-            if !self.input_done && !self.input_pending && self.outbox.has_room() {
+            if !self.input_done && !self.input_pending && self.outbox.has_room(1) {
                 continue;
             }
             self.wait()?;
-            self.read_acks()?;
+            self.read_replies()?;
         }
         let tally = self.outbox.tally();
         Ok(Report {
             sent: tally.sent,
             confirmed: tally.confirmed,
             unconfirmed: tally.given_up + self.outbox.in_flight(),
+            resent: tally.resent,
+            local_errors: self.local_errors,
+            restarts: tally.restarts,
+            interrupted: self.interrupted,
             input_left: !self.input_done,
         })
     }
@@ -116,7 +148,12 @@ impl<'s> Delivery<'s> {
     /// Sends new messages from the source while the window has room.
     fn fill(&mut self) -> Result<(), Error> {
         self.input_pending = false;
-        while !self.input_done && self.outbox.has_room() {
+        while !self.input_done {
+            // A message's size is known only once read: the window may be
+            // overshot by one message, as TCP's may by one segment.
+            if !self.outbox.has_room(1) {
+                return Ok(());
+            }
             let body = match self.source.next().map_err(Error::Input)? {
                 Next::Message(body) => body,
                 Next::Pending => {
@@ -128,16 +165,17 @@ impl<'s> Delivery<'s> {
                 }
                 Next::End => {
                     self.input_done = true;
+                    self.deadline = Some(Instant::now() + self.timeout);
                     return Ok(());
                 }
             };
             self.open.clear();
             self.sender
                 .encode_text(body, self.outbox.next_seq(), FLAG_ACK, &mut self.open)?;
-            let sender = &mut self.sender;
+            let (sender, local_errors) = (&mut self.sender, &mut self.local_errors);
             self.outbox
-                .push(self.open.clone(), Instant::now(), &mut |bytes| {
-                    sender.send_open(bytes)
+                .push(self.open.clone(), Instant::now(), &mut |bytes, base| {
+                    transmit(sender, local_errors, bytes, base)
                 })?;
         }
         Ok(())
@@ -145,34 +183,69 @@ impl<'s> Delivery<'s> {
 
     /// Resends what is due; gives up on what ran out of patience.
     fn resend_due(&mut self) -> Result<(), Error> {
-        let sender = &mut self.sender;
-        Ok(self
-            .outbox
-            .resend_due(Instant::now(), &mut |bytes| sender.send_open(bytes))?)
+        let (sender, local_errors) = (&mut self.sender, &mut self.local_errors);
+        self.outbox.resend_due(Instant::now(), &mut |bytes, base| {
+            transmit(sender, local_errors, bytes, base)
+        })
     }
 
-    /// Sleeps until an ack or input arrives, or the next timer.
+    /// Sleeps until an ack, input or a signal arrives, or the next timer.
     fn wait(&mut self) -> Result<(), Error> {
-        let wake_at = self
-            .outbox
-            .next_due()
-            .map_or(self.deadline, |d| d.min(self.deadline));
-        if self.events.wait(Some(wake_at))?.is_ready(INPUT) {
-            self.source.readable();
+        let wake_at = [self.outbox.next_due(), self.deadline]
+            .into_iter()
+            .flatten()
+            .min();
+        match self.events.wait(wake_at)? {
+            Wake::Signal(signal) => self.interrupted = Some(signal),
+            wake if wake.is_ready(INPUT) => self.source.readable(),
+            _ => {}
         }
         Ok(())
     }
 
-    /// Reads acknowledgements until the socket would block.
-    fn read_acks(&mut self) -> Result<(), Error> {
+    /// Reads acknowledgements (and refusals) until the socket would block.
+    fn read_replies(&mut self) -> Result<(), Error> {
         let id = self.sender.id();
         while let Some(reply) = self.sender.recv_reply(&mut self.buf)? {
-            if let Reply::Message(Message::Ack(ack)) = reply
-                && ack.sender == id
-            {
-                self.outbox.on_ack(ack.seq, Instant::now());
+            match reply {
+                Reply::Message(Message::Ack(ack)) if ack.sender == id => {
+                    self.held.clear();
+                    self.held.extend(ack.ranges());
+                    let info = AckInfo {
+                        instance: ack.instance,
+                        next: ack.next,
+                        held: &self.held,
+                    };
+                    self.outbox.on_ack(info, Instant::now());
+                }
+                Reply::Message(Message::Refuse(refuse)) if refuse.sender == id => {
+                    return Err(Error::Refused {
+                        reason: refuse.reason,
+                    });
+                }
+                _ => {}
             }
         }
         Ok(())
+    }
+}
+
+/// Sends one (re)transmission with its current base. A send the local
+/// system refuses is a lost datagram (counted; the outbox retries it), not
+/// the end of the stream.
+fn transmit(
+    sender: &mut Sender,
+    local_errors: &mut u64,
+    bytes: &mut [u8],
+    base: u64,
+) -> Result<(), Error> {
+    wire::set_text_base(bytes, base);
+    match sender.send_open(bytes) {
+        Ok(()) => Ok(()),
+        Err(e) if net::is_local_send_failure(&e) => {
+            *local_errors += 1;
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
     }
 }

@@ -209,7 +209,7 @@ impl<'c> Scanner<'c> {
                     dest: IpAddr::V4(broadcast),
                     ifindex: target.index,
                 };
-                let sealed = self.envelope.outgoing.seal(&probe);
+                let sealed = self.envelope.outgoing.seal(&probe, to);
                 report(
                     net::send_from(&self.v4, sealed, to, Some(local)),
                     &target.interface,
@@ -221,7 +221,7 @@ impl<'c> Scanner<'c> {
                 let to =
                     SocketAddr::V6(SocketAddrV6::new(DISCOVERY_GROUP_V6, port, 0, target.index));
                 report(
-                    v6.send_to(self.envelope.outgoing.seal(&probe), to),
+                    v6.send_to(self.envelope.outgoing.seal(&probe, to), to),
                     &target.interface,
                     to,
                     trace,
@@ -233,6 +233,7 @@ impl<'c> Scanner<'c> {
     /// Reads answers from both sockets until they would block.
     fn read_answers(&mut self, trace: &mut dyn FnMut(&Trace<'_>)) -> io::Result<()> {
         for socket in std::iter::once(&self.v4).chain(self.v6.as_ref()) {
+            let bound = socket.local_addr()?;
             loop {
                 let received = net::nonblocking(|| net::recv_with_local(socket, &mut self.buf));
                 let (len, arrival) = match received {
@@ -243,8 +244,12 @@ impl<'c> Scanner<'c> {
                     Err(e) => return Err(e),
                 };
                 let now = std::time::SystemTime::now();
+                // Sealed answers are bound to the address they were sent to.
+                let dest = arrival
+                    .local
+                    .map_or(bound, |l| SocketAddr::new(l.dest, bound.port()));
                 let Ok(Opened::Message(Message::Answer(answer))) =
-                    self.envelope.incoming.open(&self.buf[..len], now)
+                    self.envelope.incoming.open(&self.buf[..len], now, dest)
                 else {
                     continue;
                 };

@@ -25,6 +25,8 @@ pub enum Error {
     NotListening,
     /// A message of `len` bytes where at most `max` fit in one datagram.
     TooLarge { len: usize, max: usize },
+    /// The listener refused the messages (a `REFUSED_*` reason code).
+    Refused { reason: u8 },
     /// Reading the messages (stdin) failed.
     Input(io::Error),
     /// Writing the results (stdout) failed.
@@ -51,6 +53,9 @@ impl fmt::Display for Error {
                 f,
                 "message too large: {len} bytes, at most {max} fit in one datagram"
             ),
+            Error::Refused { reason } => {
+                write!(f, "refused by the listener ({})", refusal_words(*reason))
+            }
             Error::Input(e) => write!(f, "cannot read stdin: {e}"),
             Error::Output(e) => write!(f, "cannot write output: {e}"),
             Error::Io(e) => write!(f, "{e}"),
@@ -59,3 +64,13 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// What a refusal's reason code means.
+pub fn refusal_words(reason: u8) -> &'static str {
+    match reason {
+        crate::wire::REFUSED_BUSY => {
+            "it is tracking as many senders as it can; try again in a few seconds"
+        }
+        _ => "no reason given",
+    }
+}

@@ -65,7 +65,8 @@ impl Encoder {
     }
 }
 
-/// Encodes one text message of at most `max` bytes into `out`.
+/// Encodes one text message of at most `max` bytes into `out` (its base is
+/// its own seq: a caller that retransmits updates it in place).
 fn encode_text(
     sender: u64,
     name: &str,
@@ -86,6 +87,7 @@ fn encode_text(
     let message = Message::Text(Text {
         sender,
         seq,
+        base: seq,
         flags,
         name,
         body,
@@ -97,6 +99,9 @@ fn encode_text(
 struct Link {
     socket: UdpSocket,
     dest: SocketAddr,
+    /// Where replies arrive (the connected socket's own address): sealed
+    /// replies are bound to it.
+    local: SocketAddr,
     /// A loop of its own for waiting while the socket's queue is full,
     /// made the first time that happens.
     room: Option<EventLoop>,
@@ -165,10 +170,12 @@ impl Sender {
         if connected {
             socket.connect(dest.addr)?;
         }
+        let local = socket.local_addr()?;
         Ok(Sender {
             link: Link {
                 socket,
                 dest: dest.addr,
+                local,
                 room: None,
             },
             encoder: Encoder {
@@ -215,7 +222,7 @@ impl Sender {
     pub fn text(&mut self, body: &[u8]) -> Result<(), Error> {
         debug_assert_eq!(self.queued(), 0, "flush queued datagrams first");
         let open = self.encoder.text(body, self.next_seq, 0)?;
-        self.link.send(self.outgoing.seal(open))?;
+        self.link.send(self.outgoing.seal(open, self.link.dest))?;
         self.next_seq += 1;
         Ok(())
     }
@@ -232,7 +239,7 @@ impl Sender {
     /// new sealed datagram) and sends an open datagram, waiting while the
     /// socket's queue is full.
     pub fn send_open(&mut self, open: &[u8]) -> io::Result<()> {
-        self.link.send(self.outgoing.seal(open))
+        self.link.send(self.outgoing.seal(open, self.link.dest))
     }
 
     /// Queues one udpmsg text message for [`Self::flush`].
@@ -242,7 +249,7 @@ impl Sender {
         let dest = self.link.dest;
         self.batch
             .get_or_insert_with(|| SendBatch::new(dest))
-            .push(self.outgoing.seal(open));
+            .push(self.outgoing.seal(open, dest));
         self.next_seq += 1;
         Ok(())
     }
@@ -296,8 +303,9 @@ impl Sender {
         let Some(len) = net::nonblocking(|| socket.recv(buf))? else {
             return Ok(None);
         };
+        let local = self.link.local;
         Ok(Some(
-            match self.incoming.open(&buf[..len], SystemTime::now()) {
+            match self.incoming.open(&buf[..len], SystemTime::now(), local) {
                 Ok(Opened::Message(message)) => Reply::Message(message),
                 Ok(Opened::Raw(_)) | Err(_) => Reply::Ignored,
             },

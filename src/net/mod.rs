@@ -202,6 +202,16 @@ pub fn is_transient_send_error(e: &io::Error) -> bool {
         || e.raw_os_error() == Some(libc::ENOBUFS)
 }
 
+/// True for send errors that mean this one datagram was refused here (a
+/// firewall rule, a route or address that is gone while an interface
+/// flaps): a lost datagram to retry, not a broken socket.
+pub fn is_local_send_failure(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EPERM | libc::ENETUNREACH | libc::EHOSTUNREACH | libc::EADDRNOTAVAIL)
+    )
+}
+
 /// Datagrams the kernel dropped on this socket because its receive queue was
 /// full, read from `/proc/net/udp{,6}`; `None` where that is not available.
 pub fn kernel_drops(socket: &impl AsRawFd) -> Option<u64> {

@@ -3,13 +3,14 @@
 //! that say what is being done).
 //!
 //! - [`listen`]: the listener's sink (text or JSON Lines) and summary;
-//! - [`ping`], [`discover`]: their lines and tables;
+//! - [`ping`], [`discover`]: their lines and tables; [`send`]: the `--ack` summary;
 //! - [`escape`]: control characters and JSON strings.
 
 pub mod discover;
 pub mod escape;
 pub mod listen;
 pub mod ping;
+pub mod send;
 
 pub use listen::{ListenOutput, listen_summary};
 

@@ -5,7 +5,9 @@
 //! - [`outbox`]: messages a sender has in flight, what to resend and when.
 //! - [`rtt`]: round-trip estimate, retransmission timeout, backoff, jitter.
 //! - [`order`]: exactly-once, in-order release of acknowledged messages.
+//! - [`dedup`]: recently shown messages, so a copy is not shown twice.
 
+pub mod dedup;
 pub mod order;
 pub mod outbox;
 pub mod rtt;

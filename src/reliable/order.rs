@@ -1,31 +1,49 @@
-//! Exactly-once, in-order display of acknowledged messages: one bounded
-//! window per sender. Knows no sockets; the listener feeds it arrivals and
-//! shows what it releases, in the order released.
+//! Exactly-once, in-order display of acknowledged messages: one window per
+//! sender, in a bounded table. Knows no sockets; the listener feeds it
+//! arrivals, shows what it releases in the order released, and builds its
+//! acknowledgements from [`Streams::ack_state`].
+//!
+//! Every acknowledged Text carries its sender's `base`: the lowest message
+//! the sender still wants delivered. A sender the table does not know (new,
+//! forgotten, or known to a previous run of the listener) starts at its
+//! base; a known sender whose base moved past a missing message has given
+//! it up, and the gap is released at once instead of after the gap wait.
+//! So a sender needs a slot only while it is active: one idle for
+//! [`FORGET_AFTER`] (longer than any sender retries a message) can go, and
+//! a one-shot sender costs one compact entry for that long.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use hashlink::LinkedHashMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
-/// Senders tracked at once; the least recently active is evicted first.
-pub const MAX_ORDER_SENDERS: usize = 1024;
+/// Senders tracked at once; beyond that, new senders are refused
+/// explicitly while every tracked one was active within [`FORGET_AFTER`].
+pub const MAX_ORDER_SENDERS: usize = 65_536;
 /// How far ahead of the next expected message a sender may run; later
 /// messages are not acknowledged (the sender retransmits them).
 pub const MAX_AHEAD: u64 = 1024;
-/// Bytes of out-of-order bodies held, over all senders.
+/// What held (out-of-order) messages may cost in all, in bytes: their
+/// bodies and names plus [`HELD_OVERHEAD`] each.
 pub const MAX_HELD_BYTES: usize = 8 << 20;
+/// What holding one message costs beyond its body and name: its record,
+/// its share of the map's nodes and the allocator's headers (measured
+/// generously: an empty held message is never free).
+pub const HELD_OVERHEAD: usize = 160;
 /// Skipped ranges remembered per sender (so a late copy is not shown).
 const MAX_SKIPPED: usize = 64;
-/// A sender is forgotten (to make room) only after this long without a
-/// message: longer than any sender retransmits, so forgetting it cannot make
-/// a retransmission look new. While every tracked sender is more recent, new
-/// senders are refused (not acknowledged; they retry).
-pub const EVICT_IDLE: Duration = Duration::from_secs(30);
+/// A sender idle this long is forgotten when room is needed: longer than
+/// any sender retransmits one message (4 s), so forgetting it cannot make a
+/// retransmission look new.
+pub const FORGET_AFTER: Duration = Duration::from_secs(10);
 
 /// An acknowledged-mode message as it arrived (borrowed from the datagram).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Arrived<'a> {
     pub sender: u64,
     pub seq: u64,
+    /// The sender's lowest message still wanted (at most `seq`).
+    pub base: u64,
     pub name: &'a str,
     pub body: &'a [u8],
     pub from: SocketAddr,
@@ -44,20 +62,23 @@ pub enum Release<'a> {
 /// What happened to an accepted message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
-    /// In order: it was released (with any held successors); acknowledge it.
+    /// In order: it was released (with any held successors).
     Shown,
-    /// Stored until the gap before it fills; acknowledge it.
+    /// Stored until the gap before it fills.
     Held,
-    /// Already shown or already held: acknowledge again, show nothing.
+    /// Already shown or already held.
     Duplicate,
-    /// Given up on earlier (its gap was released): neither show nor acknowledge.
+    /// Given up on earlier (its gap was released): never shown.
     Skipped,
-    /// Too far ahead or no room: neither show nor acknowledge (the sender retries).
+    /// Too far ahead, or no room to hold it: the sender retries.
     Refused,
+    /// The table of senders is full of active ones: the sender is told.
+    Busy,
 }
 
 impl Verdict {
-    /// Whether the sender should get an acknowledgement.
+    /// Whether the sender should get an acknowledgement (of the stream's
+    /// state, [`Streams::ack_state`]).
     pub fn acknowledged(self) -> bool {
         matches!(self, Verdict::Shown | Verdict::Held | Verdict::Duplicate)
     }
@@ -75,6 +96,7 @@ pub struct Gap {
 /// A message held until the ones before it arrive (owned copy).
 #[derive(Debug, Clone)]
 struct Held {
+    base: u64,
     at: SystemTime,
     from: SocketAddr,
     name: String,
@@ -83,7 +105,7 @@ struct Held {
 
 impl Held {
     fn cost(&self) -> usize {
-        self.body.len() + self.name.len()
+        self.body.len() + self.name.len() + HELD_OVERHEAD
     }
 
     /// Message `seq` of `sender`, as it arrived.
@@ -91,6 +113,7 @@ impl Held {
         Arrived {
             sender,
             seq,
+            base: self.base,
             name: &self.name,
             body: &self.body,
             from: self.from,
@@ -99,24 +122,27 @@ impl Held {
     }
 }
 
+/// One sender's state. Without held messages it is a compact record (the
+/// empty map and list allocate nothing).
 #[derive(Debug)]
 struct Stream {
     next: u64,
     held: BTreeMap<u64, Held>,
-    skipped: VecDeque<(u64, u64)>,
+    skipped: Vec<(u64, u64)>,
     last_active: Instant,
-    /// Since when the oldest gap has been waiting.
+    /// Since when the oldest gap has been waiting (while anything is held).
     waiting_since: Option<Instant>,
 }
 
-/// Per-sender delivery state, bounded in senders and held bytes.
+/// Per-sender delivery state, bounded in senders and held bytes; every
+/// operation is O(1) or O(log n) in the number of senders.
 #[derive(Debug)]
 pub struct Streams {
-    streams: HashMap<u64, Stream>,
+    /// Least recently active first.
+    streams: LinkedHashMap<u64, Stream>,
+    /// `(waiting_since, sender)` of the streams holding messages.
+    waiting: BTreeSet<(Instant, u64)>,
     held_bytes: usize,
-    /// Messages held over all senders: with none, there is no gap to time
-    /// and the per-wake checks return at once.
-    held_count: usize,
     gap_wait: Duration,
 }
 
@@ -125,38 +151,50 @@ impl Streams {
     /// before the gap is given up and reported.
     pub fn new(gap_wait: Duration) -> Self {
         Streams {
-            streams: HashMap::new(),
+            streams: LinkedHashMap::new(),
+            waiting: BTreeSet::new(),
             held_bytes: 0,
-            held_count: 0,
             gap_wait,
         }
     }
 
     /// Decides what to do with `msg` and hands `show` everything that is
-    /// now to be shown, in order: the held messages of a sender pushed out
-    /// of the table (so nothing accepted is lost), then `msg` itself when it
-    /// is next, then the held messages that follow it. Stops at `show`'s
-    /// first error.
+    /// now to be shown, in order: the held messages of a sender forgotten to
+    /// make room (accepted, so never lost), a gap its sender gave up (its
+    /// `base` moved past it), then `msg` itself when it is next, then the
+    /// held messages that follow it. Stops at `show`'s first error.
     pub fn accept<E>(
         &mut self,
         msg: Arrived<'_>,
         now: Instant,
         show: &mut impl FnMut(Release<'_>) -> Result<(), E>,
     ) -> Result<Verdict, E> {
-        if !self.streams.contains_key(&msg.sender)
-            && self.streams.len() >= MAX_ORDER_SENDERS
-            && !self.evict_idle(now, show)?
-        {
-            return Ok(Verdict::Refused);
+        if !self.streams.contains_key(&msg.sender) {
+            if self.streams.len() >= MAX_ORDER_SENDERS && !self.forget_idle(now, show)? {
+                return Ok(Verdict::Busy);
+            }
+            self.streams.insert(
+                msg.sender,
+                Stream {
+                    next: msg.base,
+                    held: BTreeMap::new(),
+                    skipped: Vec::new(),
+                    last_active: now,
+                    waiting_since: None,
+                },
+            );
         }
-        let stream = self.streams.entry(msg.sender).or_insert_with(|| Stream {
-            next: 0,
-            held: BTreeMap::new(),
-            skipped: VecDeque::new(),
-            last_active: now,
-            waiting_since: None,
-        });
+        self.streams.to_back(&msg.sender);
+        let Some(stream) = self.streams.get_mut(&msg.sender) else {
+            return Ok(Verdict::Refused);
+        };
         stream.last_active = now;
+        if msg.base > stream.next {
+            self.skip_to(msg.sender, msg.base, msg.from, now, show)?;
+        }
+        let Some(stream) = self.streams.get_mut(&msg.sender) else {
+            return Ok(Verdict::Refused);
+        };
         if msg.seq < stream.next {
             let skipped = stream
                 .skipped
@@ -178,6 +216,7 @@ impl Streams {
             return Ok(Verdict::Duplicate);
         }
         let held = Held {
+            base: msg.base,
             at: msg.at,
             from: msg.from,
             name: msg.name.to_string(),
@@ -187,10 +226,66 @@ impl Streams {
             return Ok(Verdict::Refused);
         }
         self.held_bytes += held.cost();
-        self.held_count += 1;
         stream.held.insert(msg.seq, held);
-        stream.waiting_since.get_or_insert(now);
+        if stream.waiting_since.is_none() {
+            set_waiting(&mut self.waiting, msg.sender, stream, Some(now));
+        }
         Ok(Verdict::Held)
+    }
+
+    /// What an acknowledgement for `sender` says: every message below
+    /// `next` was released, and the held ones form these ranges (at most
+    /// `max_ranges`, lowest first).
+    pub fn ack_state(&self, sender: u64, max_ranges: usize) -> Option<(u64, Vec<(u64, u64)>)> {
+        let stream = self.streams.get(&sender)?;
+        let mut ranges: Vec<(u64, u64)> = Vec::new();
+        for &seq in stream.held.keys() {
+            if let Some((_, last)) = ranges.last_mut()
+                && *last + 1 == seq
+            {
+                *last = seq;
+            } else if ranges.len() == max_ranges {
+                break;
+            } else {
+                ranges.push((seq, seq));
+            }
+        }
+        Some((stream.next, ranges))
+    }
+
+    /// The sender gave up everything below `base`: release the gap up to it
+    /// (held messages in it are shown, the missing ones reported).
+    fn skip_to<E>(
+        &mut self,
+        sender: u64,
+        base: u64,
+        from: SocketAddr,
+        now: Instant,
+        show: &mut impl FnMut(Release<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        loop {
+            let Some(stream) = self.streams.get_mut(&sender) else {
+                return Ok(());
+            };
+            if stream.next >= base {
+                return Ok(());
+            }
+            let first_held = stream.held.keys().next().copied().filter(|&s| s < base);
+            let last = first_held.map_or(base, |s| s) - 1;
+            if last >= stream.next {
+                let gap = Gap {
+                    sender,
+                    first: stream.next,
+                    last,
+                    from,
+                };
+                remember_skipped(stream, gap.first, gap.last);
+                stream.next = last + 1;
+                set_waiting(&mut self.waiting, sender, stream, Some(now));
+                show(Release::Gap(gap))?;
+            }
+            self.release_ready(sender, now, show)?;
+        }
     }
 
     /// Shows the held messages of `sender` that are now in order.
@@ -203,6 +298,7 @@ impl Streams {
         let Some(stream) = self.streams.get_mut(&sender) else {
             return Ok(());
         };
+        let mut released = false;
         while let Some(entry) = stream.held.first_entry() {
             if *entry.key() != stream.next {
                 break;
@@ -210,29 +306,20 @@ impl Streams {
             let seq = *entry.key();
             let held = entry.remove();
             stream.next += 1;
+            released = true;
             self.held_bytes -= held.cost();
-            self.held_count -= 1;
-            stream.waiting_since = match stream.held.first_key_value() {
-                None => None,
-                // A gap filled and another is now first: it waits afresh.
-                Some((&first, _)) if first != stream.next => Some(now),
-                Some(_) => stream.waiting_since,
-            };
             show(Release::Message(held.arrived(sender, seq)))?;
+        }
+        if released {
+            // A gap filled: the next one (if any) waits afresh.
+            set_waiting(&mut self.waiting, sender, stream, Some(now));
         }
         Ok(())
     }
 
     /// When the oldest gap will be given up, if any message is held.
     pub fn next_deadline(&self) -> Option<Instant> {
-        if self.held_count == 0 {
-            return None;
-        }
-        self.streams
-            .values()
-            .filter_map(|s| s.waiting_since)
-            .min()
-            .map(|t| t + self.gap_wait)
+        self.waiting.first().map(|&(t, _)| t + self.gap_wait)
     }
 
     /// Gives up every gap whose wait is over (with `force`, every gap):
@@ -244,60 +331,56 @@ impl Streams {
         force: bool,
         show: &mut impl FnMut(Release<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
-        while let Some(gap) = self.expire_one(now, force) {
+        while let Some(&(since, sender)) = self.waiting.first() {
+            if !force && now.saturating_duration_since(since) < self.gap_wait {
+                break;
+            }
+            let Some(stream) = self.streams.get_mut(&sender) else {
+                self.waiting.remove(&(since, sender));
+                continue;
+            };
+            let Some((&first_held, held)) = stream.held.first_key_value() else {
+                set_waiting(&mut self.waiting, sender, stream, None);
+                continue;
+            };
+            let gap = Gap {
+                sender,
+                first: stream.next,
+                last: first_held - 1,
+                from: held.from,
+            };
+            remember_skipped(stream, gap.first, gap.last);
+            stream.next = first_held;
+            // Later gaps of this stream get a fresh wait.
+            set_waiting(&mut self.waiting, sender, stream, Some(now));
             show(Release::Gap(gap))?;
-            self.release_ready(gap.sender, now, show)?;
+            self.release_ready(sender, now, show)?;
         }
         Ok(())
     }
 
-    /// Gives up one due gap: the stream skips to its first held message.
-    fn expire_one(&mut self, now: Instant, force: bool) -> Option<Gap> {
-        if self.held_count == 0 {
-            return None;
-        }
-        let gap_wait = self.gap_wait;
-        let (&sender, stream) = self.streams.iter_mut().find(|(_, s)| {
-            s.waiting_since
-                .is_some_and(|t| force || now.saturating_duration_since(t) >= gap_wait)
-        })?;
-        let (&first_held, held) = stream.held.first_key_value()?;
-        let gap = Gap {
-            sender,
-            first: stream.next,
-            last: first_held - 1,
-            from: held.from,
-        };
-        if stream.skipped.len() >= MAX_SKIPPED {
-            stream.skipped.pop_front();
-        }
-        stream.skipped.push_back((gap.first, gap.last));
-        stream.next = first_held;
-        // Later gaps of this stream get a fresh wait.
-        stream.waiting_since = Some(now);
-        Some(gap)
-    }
-
     /// Forgets the least recently active sender if it has been idle for
-    /// [`EVICT_IDLE`], showing its held messages first (accepted, so never
+    /// [`FORGET_AFTER`], showing its held messages first (accepted, so never
     /// lost). Returns whether room was made.
-    fn evict_idle<E>(
+    fn forget_idle<E>(
         &mut self,
         now: Instant,
         show: &mut impl FnMut(Release<'_>) -> Result<(), E>,
     ) -> Result<bool, E> {
-        let Some((&sender, stream)) = self.streams.iter().min_by_key(|(_, s)| s.last_active) else {
+        let Some((_, oldest)) = self.streams.front() else {
             return Ok(false);
         };
-        if now.saturating_duration_since(stream.last_active) < EVICT_IDLE {
+        if now.saturating_duration_since(oldest.last_active) < FORGET_AFTER {
             return Ok(false);
         }
-        let Some(stream) = self.streams.remove(&sender) else {
+        let Some((sender, stream)) = self.streams.pop_front() else {
             return Ok(false);
         };
+        if let Some(t) = stream.waiting_since {
+            self.waiting.remove(&(t, sender));
+        }
         for (seq, held) in stream.held {
             self.held_bytes -= held.cost();
-            self.held_count -= 1;
             show(Release::Message(held.arrived(sender, seq)))?;
         }
         Ok(true)
@@ -312,173 +395,38 @@ impl Streams {
     pub fn is_empty(&self) -> bool {
         self.streams.is_empty()
     }
+
+    /// Bytes held messages cost now (see [`MAX_HELD_BYTES`]).
+    pub fn held_bytes(&self) -> usize {
+        self.held_bytes
+    }
+}
+
+/// Sets when `stream`'s first gap started waiting (`None` once nothing is
+/// held), keeping the set of waiting streams in step.
+fn set_waiting(
+    waiting: &mut BTreeSet<(Instant, u64)>,
+    sender: u64,
+    stream: &mut Stream,
+    since: Option<Instant>,
+) {
+    let since = since.filter(|_| !stream.held.is_empty());
+    if let Some(t) = stream.waiting_since {
+        waiting.remove(&(t, sender));
+    }
+    if let Some(t) = since {
+        waiting.insert((t, sender));
+    }
+    stream.waiting_since = since;
+}
+
+/// Records `first..=last` as given up, so a late copy is not shown.
+fn remember_skipped(stream: &mut Stream, first: u64, last: u64) {
+    if stream.skipped.len() >= MAX_SKIPPED {
+        stream.skipped.remove(0);
+    }
+    stream.skipped.push((first, last));
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::convert::Infallible;
-
-    /// Drives a [`Streams`] and records what it releases: seqs of messages,
-    /// `(first, last)` of gaps.
-    struct Harness {
-        streams: Streams,
-        from: SocketAddr,
-        at: SystemTime,
-        shown: Vec<(u64, u64)>,
-        gaps: Vec<(u64, u64)>,
-    }
-
-    impl Harness {
-        fn new(gap_wait: Duration) -> Self {
-            Harness {
-                streams: Streams::new(gap_wait),
-                from: "127.0.0.1:1".parse().unwrap(),
-                at: SystemTime::now(),
-                shown: Vec::new(),
-                gaps: Vec::new(),
-            }
-        }
-
-        fn record<'a>(
-            shown: &'a mut Vec<(u64, u64)>,
-            gaps: &'a mut Vec<(u64, u64)>,
-        ) -> impl FnMut(Release<'_>) -> Result<(), Infallible> + 'a {
-            move |r| {
-                match r {
-                    Release::Message(m) => shown.push((m.sender, m.seq)),
-                    Release::Gap(g) => gaps.push((g.first, g.last)),
-                }
-                Ok(())
-            }
-        }
-
-        fn accept(&mut self, sender: u64, seq: u64, now: Instant) -> Verdict {
-            let msg = Arrived {
-                sender,
-                seq,
-                name: "a",
-                body: b"x",
-                from: self.from,
-                at: self.at,
-            };
-            let mut show = Self::record(&mut self.shown, &mut self.gaps);
-            let Ok(v) = self.streams.accept(msg, now, &mut show);
-            v
-        }
-
-        fn expire(&mut self, now: Instant, force: bool) {
-            let mut show = Self::record(&mut self.shown, &mut self.gaps);
-            let Ok(()) = self.streams.expire(now, force, &mut show);
-        }
-
-        fn seqs(&self) -> Vec<u64> {
-            self.shown.iter().map(|&(_, s)| s).collect()
-        }
-    }
-
-    #[test]
-    fn in_order_duplicates_and_reordering() {
-        let now = Instant::now();
-        let mut h = Harness::new(Duration::from_secs(1));
-        assert_eq!(h.accept(7, 0, now), Verdict::Shown);
-        assert_eq!(h.accept(7, 0, now), Verdict::Duplicate);
-        assert_eq!(h.accept(7, 2, now), Verdict::Held);
-        assert_eq!(h.accept(7, 2, now), Verdict::Duplicate);
-        assert_eq!(h.seqs(), [0]);
-        assert_eq!(h.accept(7, 1, now), Verdict::Shown);
-        assert_eq!(h.seqs(), [0, 1, 2], "1 releases the held 2");
-        assert_eq!(h.streams.next_deadline(), None);
-    }
-
-    #[test]
-    fn gap_is_released_after_wait_and_late_copy_is_skipped() {
-        let now = Instant::now();
-        let mut h = Harness::new(Duration::from_millis(100));
-        assert_eq!(h.accept(1, 3, now), Verdict::Held);
-        h.expire(now, false);
-        assert!(h.gaps.is_empty());
-        let later = now + Duration::from_millis(150);
-        h.expire(later, false);
-        assert_eq!(h.gaps, [(0, 2)]);
-        assert_eq!(h.seqs(), [3]);
-        assert_eq!(h.accept(1, 1, later), Verdict::Skipped);
-        assert_eq!(h.accept(1, 3, later), Verdict::Duplicate);
-        assert_eq!(h.accept(1, 4, later), Verdict::Shown);
-        assert!(!Verdict::Skipped.acknowledged() && !Verdict::Refused.acknowledged());
-    }
-
-    #[test]
-    fn far_ahead_is_refused_and_senders_are_bounded() {
-        let now = Instant::now();
-        let mut h = Harness::new(Duration::from_secs(1));
-        assert_eq!(h.accept(1, MAX_AHEAD + 5, now), Verdict::Refused);
-        for sender in 0..MAX_ORDER_SENDERS as u64 {
-            h.accept(sender + 100, 1, now);
-        }
-        assert_eq!(h.streams.len(), MAX_ORDER_SENDERS);
-        // A full table of recent senders refuses a new one...
-        assert_eq!(h.accept(7, 0, now), Verdict::Refused);
-        assert!(h.shown.is_empty());
-        // ...and once the oldest is idle long enough, it makes room, showing
-        // its held message rather than losing it, before the new one.
-        let later = now + EVICT_IDLE;
-        assert_eq!(h.accept(7, 0, later), Verdict::Shown);
-        assert_eq!(h.streams.len(), MAX_ORDER_SENDERS);
-        assert_eq!(h.shown.len(), 2);
-        assert_eq!(h.shown[1], (7, 0));
-    }
-
-    #[test]
-    fn each_gap_waits_the_full_gap_wait() {
-        let wait = Duration::from_secs(6);
-        let t0 = Instant::now();
-        let mut h = Harness::new(wait);
-        h.accept(9, 0, t0);
-        // 1 is missing: 2 waits from t0.
-        h.accept(9, 2, t0);
-        // Just before that wait ends, 4 arrives (3 is missing too), then 1:
-        // 1 and 2 are shown, and 4 has waited for 3 only since `late`.
-        let late = t0 + Duration::from_millis(5900);
-        h.accept(9, 4, late);
-        h.accept(9, 1, late);
-        assert_eq!(h.seqs(), [0, 1, 2]);
-        h.expire(t0 + Duration::from_millis(6100), false);
-        assert!(
-            h.gaps.is_empty(),
-            "gap 3..=3 given up after 200 ms instead of {wait:?}"
-        );
-        assert_eq!(h.streams.next_deadline(), Some(late + wait));
-    }
-
-    #[test]
-    fn a_sender_pushed_out_of_the_table_is_not_shown_twice() {
-        let t0 = Instant::now();
-        let mut h = Harness::new(Duration::from_secs(6));
-        assert_eq!(h.accept(1, 0, t0), Verdict::Shown);
-        // One datagram each from MAX_ORDER_SENDERS other ids (a spoofer can
-        // send them in a millisecond) must not push sender 1 out of the table.
-        let later = t0 + Duration::from_millis(1);
-        for other in 0..MAX_ORDER_SENDERS as u64 {
-            h.accept(1000 + other, 0, later);
-        }
-        // Sender 1 retransmits 0 because the ack was lost: it was already shown.
-        assert_eq!(
-            h.accept(1, 0, later),
-            Verdict::Duplicate,
-            "message 0 shown twice"
-        );
-    }
-
-    #[test]
-    fn forced_expiry_releases_everything_held() {
-        let now = Instant::now();
-        let mut h = Harness::new(Duration::from_secs(60));
-        h.accept(5, 2, now);
-        h.accept(5, 5, now);
-        h.expire(now, true);
-        assert_eq!(h.gaps, [(0, 1), (3, 4)]);
-        assert_eq!(h.seqs(), [2, 5]);
-        assert_eq!(h.streams.next_deadline(), None);
-    }
-}
+mod tests;

@@ -4,10 +4,11 @@
 use super::key::Key;
 use super::replay::Replay;
 use crate::wire::{
-    HEADER_LEN, MAGIC, MODE_SEALED, SEALED_HEADER_LEN, TAG_LEN, VERSION, field, read_u64,
+    HEADER_LEN, MAGIC, MODE_SEALED, SEALED_HEADER_LEN, TAG_LEN, VERSION, field, read_u64, sealed_ad,
 };
 use chacha20poly1305::aead::{AeadInPlace, KeyInit};
 use chacha20poly1305::{Tag, XChaCha20Poly1305, XNonce};
+use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// blake3 context string for the datagram key (never change: it is the protocol).
@@ -52,14 +53,15 @@ impl Sealer {
         }
     }
 
-    /// Seals an open datagram (as [`crate::wire::encode`] makes it); every
-    /// call uses a fresh counter, so a retransmission is a new datagram.
-    pub fn seal(&mut self, open: &[u8]) -> &[u8] {
-        self.seal_at(open, now_micros(SystemTime::now()))
+    /// Seals an open datagram (as [`crate::wire::encode`] makes it) bound
+    /// to `dest`, the address and port it is sent to; every call uses a
+    /// fresh counter, so a retransmission is a new datagram.
+    pub fn seal(&mut self, open: &[u8], dest: SocketAddr) -> &[u8] {
+        self.seal_at(open, dest, now_micros(SystemTime::now()))
     }
 
     /// [`Self::seal`] with a given time (microseconds since the epoch).
-    pub fn seal_at(&mut self, open: &[u8], micros: u64) -> &[u8] {
+    pub fn seal_at(&mut self, open: &[u8], dest: SocketAddr, micros: u64) -> &[u8] {
         let body = open.get(HEADER_LEN..).unwrap_or_default();
         self.out.clear();
         self.out.extend_from_slice(&MAGIC);
@@ -73,8 +75,9 @@ impl Sealer {
         self.out.extend_from_slice(body);
         let (head, rest) = self.out.split_at_mut(SEALED_HEADER_LEN);
         let nonce = XNonce::from_slice(&head[field::NONCE]);
+        let ad = sealed_ad(head, dest);
         // Encryption fails only for plaintexts near 2^38 bytes.
-        match self.cipher.encrypt_in_place_detached(nonce, head, rest) {
+        match self.cipher.encrypt_in_place_detached(nonce, &ad, rest) {
             Ok(tag) => self.out.extend_from_slice(&tag),
             Err(_) => self.out.clear(),
         }
@@ -87,9 +90,12 @@ impl Sealer {
 pub enum Reject {
     /// Shorter than a sealed header and tag.
     Truncated,
-    /// The tag does not verify: forged, tampered, or another key.
+    /// The tag does not verify: forged, tampered, another key, or sealed
+    /// for another destination.
     Auth,
-    /// The counter was seen before, or is below the sender's window.
+    /// The counter was seen before, or is below the sender's window, or the
+    /// sender is unknown and the datagram older than what can be checked
+    /// (sealed before this receiver started).
     Replay,
     /// The time is more than [`MAX_SKEW`] from ours.
     Stale,
@@ -99,8 +105,10 @@ impl Reject {
     pub fn label(self) -> &'static str {
         match self {
             Reject::Truncated => "truncated",
-            Reject::Auth => "failed authentication (forged, tampered or another key)",
-            Reject::Replay => "replayed",
+            Reject::Auth => {
+                "failed authentication (forged, tampered, another key, or sealed for another destination)"
+            }
+            Reject::Replay => "replayed (or sealed before this receiver started)",
             Reject::Stale => "too old or from the future",
         }
     }
@@ -113,15 +121,23 @@ pub struct Opener {
 }
 
 impl Opener {
-    pub fn new(key: &Key) -> Self {
+    /// An opener for a receiver that keeps no state across runs. With
+    /// `started` (a listener), a datagram from a sender it has not heard in
+    /// this run must have been sealed after that time: what a previous run
+    /// accepted is refused. Without (a client, whose replies come from a
+    /// listener after its request), only the time window applies to new
+    /// senders.
+    pub fn new(key: &Key, started: Option<SystemTime>) -> Self {
         Opener {
             cipher: cipher(key),
-            replay: Replay::default(),
+            replay: Replay::new(started.map(now_micros)),
         }
     }
 
-    /// Opens a whole sealed datagram (header included) into `plain`, which
-    /// then holds the bincode body. Returns the sealing sender's id.
+    /// Opens a whole sealed datagram (header included), which arrived at
+    /// `dest` (the address and port it was sent to, as the arrival
+    /// information says), into `plain`, which then holds the bincode body.
+    /// Returns the sealing sender's id.
     ///
     /// Checks, in this order: size and magic; the AEAD tag; only then the
     /// time (within [`MAX_SKEW`] of ours) and the replay state, so nothing
@@ -131,6 +147,7 @@ impl Opener {
         datagram: &[u8],
         plain: &mut Vec<u8>,
         now: SystemTime,
+        dest: SocketAddr,
     ) -> Result<u64, Reject> {
         if datagram.len() < SEALED_HEADER_LEN + TAG_LEN
             || datagram[field::MAGIC] != MAGIC
@@ -143,8 +160,9 @@ impl Opener {
         plain.clear();
         plain.extend_from_slice(ciphertext);
         let nonce = XNonce::from_slice(&head[field::NONCE]);
+        let ad = sealed_ad(head, dest);
         self.cipher
-            .decrypt_in_place_detached(nonce, head, plain, Tag::from_slice(tag))
+            .decrypt_in_place_detached(nonce, &ad, plain, Tag::from_slice(tag))
             .map_err(|_| {
                 plain.clear();
                 Reject::Auth
@@ -157,7 +175,10 @@ impl Opener {
             plain.clear();
             return Err(Reject::Stale);
         }
-        if !self.replay.check_and_mark(sender, counter, micros, now) {
+        if !self
+            .replay
+            .check_and_mark(sender, counter, micros, now_micros(now))
+        {
             plain.clear();
             return Err(Reject::Replay);
         }
@@ -174,6 +195,7 @@ impl Opener {
 mod tests {
     use super::*;
     use crate::wire::{self, Message, Ping, SEAL_OVERHEAD};
+    use std::net::SocketAddr;
 
     fn open_datagram() -> Vec<u8> {
         let mut out = Vec::new();
@@ -188,27 +210,59 @@ mod tests {
 
     /// Computed independently with Python (PyNaCl's
     /// crypto_aead_xchacha20poly1305_ietf_encrypt and the blake3 package's
-    /// derive_key) from docs/PROTOCOL.md section 9.
-    const GOLDEN_SEALED: &str = "5544504d0101887766554433221107000000000000000080982817650600\
-        975838b6b196ddd35c80f89ca6aa2e059f4dfca09e1c7877d5585028b767b565238fa83b2759f6e8f09ec64e";
+    /// derive_key) from docs/PROTOCOL.md section 9, for destination
+    /// 192.0.2.7:47474.
+    const GOLDEN_SEALED: &str = "5544504d0201887766554433221107000000000000000080982817650600\
+        975838b6b196ddd35c80f89ca6aa2e059f4dfca09e1c7877d5585028fc0bd2804185ccefb69268d5c9fa9107";
+
+    fn dest() -> SocketAddr {
+        "192.0.2.7:47474".parse().unwrap()
+    }
 
     #[test]
     fn sealing_matches_an_independent_implementation() {
         let key = Key((0..32).collect::<Vec<u8>>().try_into().unwrap());
         let mut sealer = Sealer::with_ids(&key, 0x1122_3344_5566_7788, 7);
         let sealed = sealer
-            .seal_at(&open_datagram(), 1_800_000_000_000_000)
+            .seal_at(&open_datagram(), dest(), 1_800_000_000_000_000)
             .to_vec();
         let hex = crate::util::hex::Hex(&sealed).to_string();
         assert_eq!(hex, GOLDEN_SEALED.replace(char::is_whitespace, ""));
-        let mut opener = Opener::new(&key);
+        let mut opener = Opener::new(&key, None);
         let mut plain = Vec::new();
         let then = UNIX_EPOCH + Duration::from_micros(1_800_000_000_000_000);
         assert_eq!(
-            opener.open(&sealed, &mut plain, then),
+            opener.open(&sealed, &mut plain, then, dest()),
             Ok(0x1122_3344_5566_7788)
         );
         assert_eq!(plain, open_datagram()[HEADER_LEN..]);
+    }
+
+    #[test]
+    fn a_datagram_sealed_for_one_destination_does_not_open_at_another() {
+        let key = Key::generate().unwrap();
+        let sealed = Sealer::new(&key).seal(&open_datagram(), dest()).to_vec();
+        let mut plain = Vec::new();
+        let now = SystemTime::now();
+        for other in [
+            "192.0.2.8:47474",
+            "192.0.2.7:47475",
+            "[::1]:47474",
+            "255.255.255.255:47474",
+        ] {
+            assert_eq!(
+                Opener::new(&key, None).open(&sealed, &mut plain, now, other.parse().unwrap()),
+                Err(Reject::Auth),
+                "{other}"
+            );
+        }
+        // The same address as IPv4 or IPv4-mapped IPv6 is the same destination.
+        let mapped = "[::ffff:192.0.2.7]:47474".parse().unwrap();
+        assert!(
+            Opener::new(&key, None)
+                .open(&sealed, &mut plain, now, mapped)
+                .is_ok()
+        );
     }
 
     #[test]
@@ -216,37 +270,46 @@ mod tests {
         let key = Key::generate().unwrap();
         let open = open_datagram();
         let mut sealer = Sealer::new(&key);
-        let sealed = sealer.seal(&open).to_vec();
+        let sealed = sealer.seal(&open, dest()).to_vec();
         assert_eq!(sealed.len(), open.len() + SEAL_OVERHEAD);
-        let mut opener = Opener::new(&key);
+        let mut opener = Opener::new(&key, Some(SystemTime::now() - Duration::from_secs(1)));
         let mut plain = Vec::new();
         let now = SystemTime::now();
-        opener.open(&sealed, &mut plain, now).unwrap();
+        opener.open(&sealed, &mut plain, now, dest()).unwrap();
         assert_eq!(plain, open[HEADER_LEN..]);
-        assert_eq!(opener.open(&sealed, &mut plain, now), Err(Reject::Replay));
+        assert_eq!(
+            opener.open(&sealed, &mut plain, now, dest()),
+            Err(Reject::Replay)
+        );
+        // A listener started after it was sealed refuses it too.
+        let restarted = Some(SystemTime::now());
+        assert_eq!(
+            Opener::new(&key, restarted).open(&sealed, &mut plain, now, dest()),
+            Err(Reject::Replay)
+        );
     }
 
     #[test]
     fn tampering_wrong_key_and_old_time_are_refused() {
         let key = Key::generate().unwrap();
         let mut sealer = Sealer::new(&key);
-        let sealed = sealer.seal(&open_datagram()).to_vec();
+        let sealed = sealer.seal(&open_datagram(), dest()).to_vec();
         let mut plain = Vec::new();
         let now = SystemTime::now();
         for i in 0..sealed.len() {
             let mut bad = sealed.clone();
             bad[i] ^= 0x01;
-            let result = Opener::new(&key).open(&bad, &mut plain, now);
+            let result = Opener::new(&key, None).open(&bad, &mut plain, now, dest());
             assert!(result.is_err(), "flip at {i} accepted");
         }
         let other = Key::generate().unwrap();
         assert_eq!(
-            Opener::new(&other).open(&sealed, &mut plain, now),
+            Opener::new(&other, None).open(&sealed, &mut plain, now, dest()),
             Err(Reject::Auth)
         );
         let later = now + MAX_SKEW + Duration::from_secs(1);
         assert_eq!(
-            Opener::new(&key).open(&sealed, &mut plain, later),
+            Opener::new(&key, None).open(&sealed, &mut plain, later, dest()),
             Err(Reject::Stale)
         );
     }

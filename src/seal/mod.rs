@@ -10,8 +10,9 @@
 //!
 //! (byte ranges in [`crate::wire::field`]). The 24 bytes sender, counter and
 //! time (microseconds since the Unix epoch) are the XChaCha20 nonce; the
-//! first 30 bytes are the associated data; the plaintext is the bincode body
-//! of an open datagram. The datagram key is
+//! associated data is the first 30 bytes and the address and port the
+//! datagram is sent to ([`crate::wire::sealed_ad`]); the plaintext is the
+//! bincode body of an open datagram. The datagram key is
 //! `blake3::derive_key(KEY_CONTEXT, file_key)`.
 //!
 //! - [`aead`]: sealing and opening one datagram ([`Sealer`], [`Opener`]).
@@ -28,6 +29,7 @@ pub use aead::{KEY_CONTEXT, MAX_SKEW, Opener, Reject, Sealer};
 pub use key::{KEY_LEN, Key, KeyError, read_key_file, write_key_file};
 pub use replay::{MAX_REPLAY_SENDERS, REPLAY_WINDOW};
 
+use std::net::SocketAddr;
 use std::time::SystemTime;
 
 /// Why a received datagram is not acted on.
@@ -63,12 +65,23 @@ pub struct Envelope {
 }
 
 impl Envelope {
-    /// Open datagrams when `key` is `None`, sealed ones otherwise.
+    /// A client's envelope (send, ping, discover): open datagrams when
+    /// `key` is `None`, sealed ones otherwise.
     pub fn new(key: Option<&Key>) -> Self {
+        Self::with(key, None)
+    }
+
+    /// A listener's envelope: sealed datagrams from senders it has not heard
+    /// must have been sealed after `started` (see [`Opener::new`]).
+    pub fn for_listener(key: Option<&Key>, started: SystemTime) -> Self {
+        Self::with(key, Some(started))
+    }
+
+    fn with(key: Option<&Key>, started: Option<SystemTime>) -> Self {
         Envelope {
             outgoing: Outgoing(key.map(Sealer::new)),
             incoming: Incoming {
-                opener: key.map(Opener::new),
+                opener: key.map(|k| Opener::new(k, started)),
                 plain: Vec::new(),
             },
         }
@@ -89,11 +102,12 @@ impl Outgoing {
         if self.is_keyed() { SEAL_OVERHEAD } else { 0 }
     }
 
-    /// The bytes to send for an open datagram: itself, or sealed (afresh on
-    /// every call: a retransmission is a new sealed datagram).
-    pub fn seal<'a>(&'a mut self, open: &'a [u8]) -> &'a [u8] {
+    /// The bytes to send to `dest` for an open datagram: itself, or sealed
+    /// for that destination (afresh on every call: a retransmission is a
+    /// new sealed datagram).
+    pub fn seal<'a>(&'a mut self, open: &'a [u8], dest: SocketAddr) -> &'a [u8] {
         match self.0.as_mut() {
-            Some(sealer) => sealer.seal(open),
+            Some(sealer) => sealer.seal(open, dest),
             None => open,
         }
     }
@@ -117,12 +131,14 @@ impl Incoming {
         if self.is_keyed() { SEAL_OVERHEAD } else { 0 }
     }
 
-    /// Classifies, opens (when keyed) and decodes a received datagram. A
-    /// sealed message borrows from this value's buffer until the next call.
+    /// Classifies, opens (when keyed) and decodes a received datagram that
+    /// arrived at `dest` (the address and port it was sent to). A sealed
+    /// message borrows from this value's buffer until the next call.
     pub fn open<'a>(
         &'a mut self,
         datagram: &'a [u8],
         now: SystemTime,
+        dest: SocketAddr,
     ) -> Result<Opened<'a>, Refusal> {
         use crate::wire::{Datagram, classify, decode_body};
         let kind = classify(datagram).map_err(Refusal::Malformed)?;
@@ -134,7 +150,7 @@ impl Incoming {
             (Datagram::Sealed(_), None) => Err(Refusal::NoKey),
             (Datagram::Sealed(_), Some(opener)) => {
                 opener
-                    .open(datagram, &mut self.plain, now)
+                    .open(datagram, &mut self.plain, now, dest)
                     .map_err(Refusal::Rejected)?;
                 decode_body(&self.plain)
                     .map(Opened::Message)

@@ -6,18 +6,20 @@ use serde::{Deserialize, Serialize};
 
 /// A udpmsg message. The enum tag is encoded as a little-endian `u32`
 /// in declaration order: Text = 0, Ack = 1, Probe = 2, Answer = 3, Ping = 4,
-/// Pong = 5. New kinds are only ever appended.
+/// Pong = 5, Refuse = 6. New kinds are only ever appended.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub enum Message<'a> {
     #[serde(borrow)]
     Text(Text<'a>),
-    Ack(Ack),
+    #[serde(borrow)]
+    Ack(Ack<'a>),
     #[serde(borrow)]
     Probe(Probe<'a>),
     #[serde(borrow)]
     Answer(Answer<'a>),
     Ping(Ping),
     Pong(Ping),
+    Refuse(Refuse),
 }
 
 /// A message from `udpmsg send`.
@@ -27,7 +29,11 @@ pub struct Text<'a> {
     pub sender: u64,
     /// Message number within that process, counting from 0.
     pub seq: u64,
-    /// [`FLAG_ACK`] or 0; other bits are reserved and must be 0.
+    /// With [`super::FLAG_ACK`]: the sender's lowest `seq` that is neither
+    /// acknowledged nor given up on (at most `seq`): a receiver need not wait
+    /// for anything below it. Without the flag, equal to `seq`.
+    pub base: u64,
+    /// [`super::FLAG_ACK`] or 0; other bits are reserved and must be 0.
     pub flags: u8,
     /// Human name of the sender (host name by default).
     #[serde(borrow)]
@@ -37,12 +43,92 @@ pub struct Text<'a> {
     pub body: &'a [u8],
 }
 
-/// Acknowledges the [`Text`] numbered `seq` from `sender`.
+/// A listener's acknowledgement of one sender's [`Text`]s: cumulative
+/// (`next`) and selective (`ranges`). Sent after the texts are written out.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ack {
+pub struct Ack<'a> {
+    /// Random id of the acknowledging listener process: a new one means the
+    /// listener restarted (or the port changed hands).
+    pub instance: u64,
+    /// The `sender` of the Texts acknowledged.
+    pub sender: u64,
+    /// Every Text of `sender` with a `seq` below this was shown (written
+    /// out) or given up on by the sender; none will be shown again.
+    pub next: u64,
+    /// Texts received and held, not shown yet (an earlier one is missing):
+    /// pairs of u64 LE `(first, last)`, 16 bytes each, ascending, disjoint
+    /// and not adjacent, all above `next`; at most [`MAX_ACK_RANGES`].
+    /// Their sender need not resend them, but they are not confirmed.
+    #[serde(borrow, with = "serde_bytes")]
+    pub ranges: &'a [u8],
+}
+
+/// Most held ranges an [`Ack`] carries.
+pub const MAX_ACK_RANGES: usize = 32;
+/// Bytes of one range in [`Ack::ranges`].
+pub const ACK_RANGE_LEN: usize = 16;
+
+impl Ack<'_> {
+    /// The held ranges `(first, last)`, inclusive.
+    pub fn ranges(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.ranges.chunks_exact(ACK_RANGE_LEN).map(|pair| {
+            let (first, last) = pair.split_at(8);
+            (le_u64(first), le_u64(last))
+        })
+    }
+
+    /// Whether `ranges` is well-formed (see the field).
+    pub(super) fn ranges_valid(&self) -> bool {
+        if !self.ranges.len().is_multiple_of(ACK_RANGE_LEN)
+            || self.ranges.len() > MAX_ACK_RANGES * ACK_RANGE_LEN
+        {
+            return false;
+        }
+        let mut floor = self.next;
+        for (first, last) in self.ranges() {
+            // Each range starts past the previous one with a gap between
+            // (so ranges are never adjacent: they would be one).
+            if first <= floor || last < first {
+                return false;
+            }
+            match last.checked_add(1) {
+                Some(after) => floor = after,
+                None => return false,
+            }
+        }
+        true
+    }
+}
+
+/// Writes held ranges into the bytes an [`Ack`] carries.
+pub fn put_ack_ranges(ranges: impl IntoIterator<Item = (u64, u64)>, out: &mut Vec<u8>) {
+    for (first, last) in ranges.into_iter().take(MAX_ACK_RANGES) {
+        out.extend_from_slice(&first.to_le_bytes());
+        out.extend_from_slice(&last.to_le_bytes());
+    }
+}
+
+fn le_u64(bytes: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&bytes[..8]);
+    u64::from_le_bytes(b)
+}
+
+/// A listener will not take a sender's acknowledged Texts: it says so at
+/// once, so the sender can report it instead of retrying in vain.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refuse {
+    /// Random id of the refusing listener process.
+    pub instance: u64,
+    /// The `sender` and `seq` of the Text refused.
     pub sender: u64,
     pub seq: u64,
+    /// Why: one of the `REFUSED_*` codes; unknown codes mean "refused".
+    pub reason: u8,
 }
+
+/// [`Refuse::reason`]: the listener tracks as many senders as it can.
+pub const REFUSED_BUSY: u8 = 1;
 
 /// A discovery probe. `pad` makes the probe at least as large as any
 /// [`Answer`] it can cause, so answering never amplifies traffic.
@@ -80,9 +166,9 @@ pub struct Ping {
     pub stamp: u64,
 }
 
-/// Bytes a [`Text`] adds around its name and body: header, tag, sender, seq,
-/// flags and the two length prefixes.
-pub const TEXT_OVERHEAD: usize = HEADER_LEN + 4 + 8 + 8 + 1 + 8 + 8;
+/// Bytes a [`Text`] adds around its name and body: header, tag, sender,
+/// seq, base, flags and the two length prefixes.
+pub const TEXT_OVERHEAD: usize = HEADER_LEN + 4 + 8 + 8 + 8 + 1 + 8 + 8;
 
 /// Bytes an [`Answer`] adds around its name: header, tag, instance, token,
 /// port, version and the name's length prefix.
@@ -128,6 +214,7 @@ mod tests {
         let msg = Message::Text(Text {
             sender: 1,
             seq: 2,
+            base: 2,
             flags: 0,
             name: "abc",
             body: b"hello",
@@ -135,5 +222,11 @@ mod tests {
         let mut out = Vec::new();
         encode(&msg, MAX_DATAGRAM, &mut out).unwrap();
         assert_eq!(out.len(), TEXT_OVERHEAD + 3 + 5);
+        // The base is where `field::TEXT_BASE` says, and can be moved there.
+        crate::wire::set_text_base(&mut out, 1);
+        match crate::wire::classify(&out) {
+            Ok(crate::wire::Datagram::Message(Message::Text(t))) => assert_eq!(t.base, 1),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -24,11 +24,12 @@
 
 use bincode::config::{Configuration, Fixint, Limit, LittleEndian};
 use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// First four bytes of every udpmsg datagram.
 pub const MAGIC: [u8; 4] = *b"UDPM";
 /// The one protocol version this build speaks.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 /// Mode byte: the body is a plain bincode [`Message`].
 pub const MODE_OPEN: u8 = 0;
 /// Mode byte: the body is a sealed envelope (shared key).
@@ -56,6 +57,18 @@ pub mod field {
     pub const TIME: Field = 22..30;
     /// Sealed only: sender, counter and time together are the XChaCha20 nonce.
     pub const NONCE: Field = SENDER.start..TIME.end;
+    /// Open Text only: its `base` (after the tag, sender and seq), which a
+    /// sender updates in place on every retransmission.
+    pub const TEXT_BASE: Field = 26..34;
+}
+
+/// Sets the `base` of an open, encoded Text in place (see [`Text::base`]);
+/// a sender updates it on every retransmission. `text` must be one
+/// [`encode`] made from a [`Message::Text`].
+pub fn set_text_base(text: &mut [u8], base: u64) {
+    if let Some(field) = text.get_mut(field::TEXT_BASE) {
+        field.copy_from_slice(&base.to_le_bytes());
+    }
 }
 
 /// Sealed datagrams: the nonce after the 6-byte header.
@@ -67,6 +80,32 @@ pub const TAG_LEN: usize = 16;
 pub const SEALED_HEADER_LEN: usize = field::NONCE.end;
 /// Bytes a sealed datagram has beyond the open one.
 pub const SEAL_OVERHEAD: usize = NONCE_LEN + TAG_LEN;
+
+/// Bytes of a sealed datagram's associated data: its header, then the
+/// address and port it was sent to (16 + 2 bytes, not transmitted: both
+/// ends know them), so a datagram captured on its way to one destination
+/// does not open at another.
+pub const SEALED_AD_LEN: usize = SEALED_HEADER_LEN + 16 + 2;
+
+/// The associated data of a sealed datagram with header `header` (its first
+/// [`SEALED_HEADER_LEN`] bytes) sent to `dest`: the header, the destination
+/// address as 16 bytes (an IPv4 address as `::ffff:a.b.c.d`; the unspecified
+/// address stands for the loopback address of its family, where the kernel
+/// delivers it; an IPv6 scope is not part of it) and the port, u16 LE.
+pub fn sealed_ad(header: &[u8], dest: SocketAddr) -> [u8; SEALED_AD_LEN] {
+    let mut ad = [0u8; SEALED_AD_LEN];
+    let n = header.len().min(SEALED_HEADER_LEN);
+    ad[..n].copy_from_slice(&header[..n]);
+    let ip = match dest.ip() {
+        IpAddr::V4(v4) if v4.is_unspecified() => Ipv4Addr::LOCALHOST.to_ipv6_mapped(),
+        IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+        IpAddr::V6(v6) if v6.is_unspecified() => Ipv6Addr::LOCALHOST,
+        IpAddr::V6(v6) => v6,
+    };
+    ad[SEALED_HEADER_LEN..SEALED_HEADER_LEN + 16].copy_from_slice(&ip.octets());
+    ad[SEALED_HEADER_LEN + 16..].copy_from_slice(&dest.port().to_le_bytes());
+    ad
+}
 
 /// Reads the little-endian u64 at `range` (8 bytes) of `bytes`; callers
 /// check the length first.
@@ -89,8 +128,8 @@ pub use message::*;
 /// exactly-once display.
 pub const FLAG_ACK: u8 = 0x01;
 
-/// Tag of the last [`Message`] kind (Pong).
-const LAST_KIND: u32 = 5;
+/// Tag of the last [`Message`] kind (Refuse).
+const LAST_KIND: u32 = 6;
 
 /// The bincode configuration of the body. Chosen deliberately:
 /// `legacy()` is bincode 1's fixed-int little-endian layout, which every
@@ -228,10 +267,17 @@ pub fn decode_body(body: &[u8]) -> Result<Message<'_>, DecodeError> {
             extra: body.len() - used,
         });
     }
-    if let Message::Text(text) = &message
-        && text.flags & !FLAG_ACK != 0
-    {
-        return Err(DecodeError::Invalid("reserved flag bits set"));
+    match &message {
+        Message::Text(text) if text.flags & !FLAG_ACK != 0 => {
+            return Err(DecodeError::Invalid("reserved flag bits set"));
+        }
+        Message::Text(text) if text.base > text.seq => {
+            return Err(DecodeError::Invalid("base after seq"));
+        }
+        Message::Ack(ack) if !ack.ranges_valid() => {
+            return Err(DecodeError::Invalid("malformed ack ranges"));
+        }
+        _ => {}
     }
     Ok(message)
 }

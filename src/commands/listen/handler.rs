@@ -1,14 +1,21 @@
 //! What a listener does with one opened datagram: show it, order it,
 //! answer it. The receive loop (`super::Listener`) owns the sockets and
 //! hands each datagram here with the socket to reply on.
+//!
+//! Acknowledgements wait: the handler notes which senders are owed one,
+//! and the loop sends them ([`Handler::send_acks`]) only after the output
+//! was flushed, so "confirmed" means written. One ack per sender covers
+//! everything that arrived from it in the batch.
 
 use super::limit::RateLimiter;
 use super::sink::{Event, Notice, Sink, Stats};
 use crate::net::{self, Local};
+use crate::reliable::dedup::Recent;
 use crate::reliable::order::{Arrived, Release, Streams, Verdict};
 use crate::seal::{Outgoing, Refusal, Reject};
-use crate::wire::{self, Ack, Answer, Message, Ping, Text};
+use crate::wire::{self, Ack, Answer, MAX_ACK_RANGES, Message, Ping, Refuse, Text};
 use mio::net::UdpSocket;
+use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime};
@@ -31,6 +38,16 @@ pub(super) struct Origin<'a> {
     pub local: Option<Local>,
     /// The socket it arrived on: replies leave by it.
     pub socket: &'a UdpSocket,
+    /// That socket's index in the listener's list (for deferred acks).
+    pub via: usize,
+}
+
+/// An acknowledgement owed to a sender, sent after the output is flushed.
+#[derive(Debug, Clone, Copy)]
+struct Owed {
+    to: SocketAddr,
+    local: Option<Local>,
+    via: usize,
 }
 
 /// The per-datagram logic of a listener and the state it keeps.
@@ -43,8 +60,14 @@ pub(super) struct Handler {
     outgoing: Outgoing,
     streams: Streams,
     limiter: RateLimiter,
+    /// Texts without FLAG_ACK shown lately, so a copy is not shown again.
+    recent: Recent,
+    /// Senders owed an acknowledgement once the output is flushed.
+    owed: HashMap<u64, Owed>,
     /// The reply being built.
     reply: Vec<u8>,
+    /// Held ranges for an ack being built.
+    ranges: Vec<u8>,
     pub stats: Stats,
 }
 
@@ -57,7 +80,10 @@ impl Handler {
             outgoing,
             streams: Streams::new(gap_wait),
             limiter: RateLimiter::new(ANSWERS_PER_SOURCE, ANSWERS_TOTAL, Instant::now()),
+            recent: Recent::default(),
+            owed: HashMap::new(),
             reply: Vec::with_capacity(512),
+            ranges: Vec::with_capacity(MAX_ACK_RANGES * wire::ACK_RANGE_LEN),
             stats: Stats::default(),
         }
     }
@@ -114,7 +140,16 @@ impl Handler {
             Message::Text(text) if text.flags & wire::FLAG_ACK != 0 => {
                 self.acked_text(&text, origin, sink)
             }
-            Message::Text(text) => self.show(message_of(&text, origin), sink),
+            Message::Text(text) => {
+                if !self
+                    .recent
+                    .first_time(text.sender, text.seq, Instant::now())
+                {
+                    self.stats.duplicates += 1;
+                    return Ok(());
+                }
+                self.show(message_of(&text, origin), sink)
+            }
             Message::Ping(_) if !replyable(origin.from.ip()) => Ok(()),
             Message::Ping(ping) => {
                 self.stats.pings += 1;
@@ -126,7 +161,11 @@ impl Handler {
             }
             // Kinds a listener does not act on (its own probes, another
             // listener's answers, pongs and acks meant for a sender).
-            Message::Probe(_) | Message::Ack(_) | Message::Answer(_) | Message::Pong(_) => Ok(()),
+            Message::Probe(_)
+            | Message::Ack(_)
+            | Message::Answer(_)
+            | Message::Pong(_)
+            | Message::Refuse(_) => Ok(()),
         }
     }
 
@@ -180,6 +219,7 @@ impl Handler {
     }
 
     /// A message that wants an ack: exactly once, in order, per sender.
+    /// The ack is owed, and sent after the output is flushed.
     fn acked_text(
         &mut self,
         text: &Text<'_>,
@@ -192,15 +232,69 @@ impl Handler {
                 .accept(message_of(text, origin), Instant::now(), &mut |release| {
                     show_release(release, stats, sink)
                 })?;
-        if verdict == Verdict::Duplicate {
-            self.stats.duplicates += 1;
+        match verdict {
+            Verdict::Duplicate => self.stats.duplicates += 1,
+            Verdict::Busy => {
+                self.stats.refused += 1;
+                let refuse = Message::Refuse(Refuse {
+                    instance: self.instance,
+                    sender: text.sender,
+                    seq: text.seq,
+                    reason: wire::REFUSED_BUSY,
+                });
+                self.reply(&refuse, origin, sink)?;
+            }
+            _ => {}
         }
         if verdict.acknowledged() {
+            self.owed.insert(
+                text.sender,
+                Owed {
+                    to: origin.from,
+                    local: origin.local,
+                    via: origin.via,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// True when some sender is owed an acknowledgement.
+    pub fn acks_owed(&self) -> bool {
+        !self.owed.is_empty()
+    }
+
+    /// Sends every owed acknowledgement (call only once the output is
+    /// flushed): the sender's stream state, cumulative and selective.
+    pub fn send_acks(&mut self, sockets: &[UdpSocket], sink: &mut dyn Sink) -> io::Result<()> {
+        let owed: Vec<(u64, Owed)> = self.owed.drain().collect();
+        for (sender, owed) in owed {
+            let Some((next, held)) = self.streams.ack_state(sender, MAX_ACK_RANGES) else {
+                continue;
+            };
+            let Some(socket) = sockets.get(owed.via) else {
+                continue;
+            };
+            self.ranges.clear();
+            wire::put_ack_ranges(held, &mut self.ranges);
             let ack = Message::Ack(Ack {
-                sender: text.sender,
-                seq: text.seq,
+                instance: self.instance,
+                sender,
+                next,
+                ranges: &self.ranges,
             });
-            if self.reply(&ack, origin, sink)? {
+            self.reply.clear();
+            if wire::encode(&ack, wire::MAX_DATAGRAM_V4, &mut self.reply).is_err() {
+                continue;
+            }
+            let origin = Origin {
+                at: SystemTime::now(),
+                from: owed.to,
+                local: owed.local,
+                socket,
+                via: owed.via,
+            };
+            if self.send_reply(origin, sink)? {
                 self.stats.acks += 1;
             }
         }
@@ -243,7 +337,7 @@ impl Handler {
     /// Sends the reply buffer to the datagram's sender from the address the
     /// datagram came to. Returns whether it went out.
     fn send_reply(&mut self, origin: Origin<'_>, sink: &mut dyn Sink) -> io::Result<bool> {
-        let out = self.outgoing.seal(&self.reply);
+        let out = self.outgoing.seal(&self.reply, origin.from);
         match net::send_from(origin.socket, out, origin.from, origin.local) {
             Ok(_) => Ok(true),
             Err(error) => {
@@ -262,6 +356,7 @@ fn message_of<'a>(text: &Text<'a>, origin: Origin<'_>) -> Arrived<'a> {
     Arrived {
         sender: text.sender,
         seq: text.seq,
+        base: text.base,
         name: text.name,
         body: text.body,
         from: origin.from,

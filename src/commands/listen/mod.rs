@@ -95,6 +95,9 @@ enum Drained {
 pub struct Listener {
     /// Socket `i` is registered as `Token(i)`.
     sockets: Vec<UdpSocket>,
+    /// The address each socket is bound to (the port sealed datagrams were
+    /// sent to; the address when the arrival information has none).
+    locals: Vec<SocketAddr>,
     count: Option<u64>,
     timeout: Option<Duration>,
     batch: RecvBatch,
@@ -123,13 +126,15 @@ impl Listener {
                 .registry()
                 .register(socket, token(i), Interest::READABLE)?;
         }
-        let port = sockets
-            .first()
-            .and_then(|s| s.local_addr().ok())
-            .map_or(0, |a| a.port());
-        let envelope = Envelope::new(config.key.as_ref());
+        let locals = sockets
+            .iter()
+            .map(|s| s.local_addr())
+            .collect::<io::Result<Vec<_>>>()?;
+        let port = locals.first().map_or(0, |a| a.port());
+        let envelope = Envelope::for_listener(config.key.as_ref(), SystemTime::now());
         Ok(Listener {
             sockets,
+            locals,
             count: config.count,
             timeout: config.timeout,
             // One byte more than any datagram, so an oversized read shows.
@@ -257,14 +262,20 @@ impl Listener {
                     from: net::addr::unmapped(received.arrival.from),
                     local: received.arrival.local,
                     socket,
+                    via,
                 };
+                let bound = self.locals[via];
+                let dest = received
+                    .arrival
+                    .local
+                    .map_or(bound, |l| SocketAddr::new(l.dest, bound.port()));
                 let handled = if received.truncated || received.bytes.len() > wire::MAX_DATAGRAM {
                     // Cannot happen on UDP, but a cut read must not pass as whole.
                     let why = crate::seal::Refusal::Malformed(DecodeError::TooLong);
                     self.handler.refused(&why, origin.from, sink)
                 } else {
                     let overhead = self.incoming.overhead();
-                    match self.incoming.open(received.bytes, at) {
+                    match self.incoming.open(received.bytes, at, dest) {
                         Ok(Opened::Raw(bytes)) => self.handler.raw(bytes, origin, sink),
                         Ok(Opened::Message(message)) => {
                             let open_len = received.bytes.len() - overhead;
@@ -277,8 +288,12 @@ impl Listener {
                     return Ok(Drained::Stop(Stop::OutputClosed));
                 }
                 if self.count_reached() {
-                    return Ok(Drained::Stop(Stop::Count));
+                    let stop = acknowledge(&mut self.handler, &self.sockets, sink).err();
+                    return Ok(Drained::Stop(stop.unwrap_or(Stop::Count)));
                 }
+            }
+            if let Err(stop) = acknowledge(&mut self.handler, &self.sockets, sink) {
+                return Ok(Drained::Stop(stop));
             }
             if count < 2 {
                 // A short batch means the queue was empty: new datagrams
@@ -300,4 +315,21 @@ impl Listener {
         self.count
             .is_some_and(|count| self.handler.stats.shown() >= count)
     }
+}
+
+/// Flushes the output and then sends the acknowledgements owed, so that
+/// every message they confirm was written. A failed flush sends none and
+/// stops the listener.
+fn acknowledge(
+    handler: &mut Handler,
+    sockets: &[UdpSocket],
+    sink: &mut dyn Sink,
+) -> Result<(), Stop> {
+    if !handler.acks_owed() {
+        return Ok(());
+    }
+    sink.flush().map_err(|_| Stop::OutputClosed)?;
+    handler
+        .send_acks(sockets, sink)
+        .map_err(|_| Stop::OutputClosed)
 }

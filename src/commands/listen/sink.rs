@@ -72,6 +72,11 @@ pub trait Sink {
     fn idle(&mut self, _now: Instant) -> io::Result<Option<Instant>> {
         Ok(None)
     }
+    /// Write out everything shown so far, now: acknowledgements follow,
+    /// and they must only confirm what was written.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
     /// The listener stops: write out everything.
     fn finish(&mut self) -> io::Result<()> {
         Ok(())
@@ -108,8 +113,11 @@ pub struct Stats {
     pub probes_ignored: u64,
     /// Acknowledgements sent.
     pub acks: u64,
-    /// Acknowledged-mode duplicates suppressed.
+    /// Copies of messages already shown (or held), not shown again.
     pub duplicates: u64,
+    /// Acknowledged-mode senders refused because the table of senders was
+    /// full of active ones (each told so).
+    pub refused: u64,
     /// Acknowledged-mode messages given up on (gaps reported).
     pub missing: u64,
     /// Replies that could not be sent.

@@ -130,6 +130,11 @@ impl<W: Write> Sink for ListenOutput<W> {
         Ok(None)
     }
 
+    fn flush(&mut self) -> io::Result<()> {
+        self.last_flush = Instant::now();
+        self.out.flush()
+    }
+
     fn finish(&mut self) -> io::Result<()> {
         self.out.flush()
     }

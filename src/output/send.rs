@@ -1,0 +1,42 @@
+//! `udpmsg send --ack`'s closing summary.
+
+use crate::commands::deliver::Report;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+
+/// One line: how many messages the listener confirmed, how many not, and
+/// what else happened on the way (without the `udpmsg: ` prefix).
+pub fn ack_summary(dest: SocketAddr, report: &Report) -> String {
+    let mut s = format!(
+        "{} of {} messages confirmed by {dest}, {} not confirmed",
+        report.confirmed, report.sent, report.unconfirmed
+    );
+    if let Some(signal) = report.interrupted {
+        let what = match signal {
+            libc::SIGINT => "interrupted",
+            libc::SIGTERM => "terminated",
+            _ => "stopped by a signal",
+        };
+        let _ = write!(s, "; {what}");
+        if report.input_left {
+            s.push_str(" before the input ended");
+        }
+    } else if report.input_left {
+        s.push_str("; the input did not end");
+    }
+    if report.local_errors > 0 {
+        let _ = write!(
+            s,
+            "; {} sends refused by this system (firewall or route), retried",
+            report.local_errors
+        );
+    }
+    if report.restarts > 0 {
+        let _ = write!(
+            s,
+            "; the listener changed {} time(s) (restarted?), unconfirmed messages were sent again",
+            report.restarts
+        );
+    }
+    s
+}

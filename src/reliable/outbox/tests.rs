@@ -1,0 +1,202 @@
+//! Tests of the sender's outbox, driven without sockets.
+
+use super::*;
+use std::convert::Infallible;
+
+const MS: Duration = Duration::from_millis(1);
+
+/// What went on the wire: `(first byte, base)` of each datagram.
+fn sink(log: &mut Vec<(u8, u64)>) -> impl FnMut(&mut [u8], u64) -> Result<(), Infallible> + '_ {
+    |b, base| {
+        log.push((b[0], base));
+        Ok(())
+    }
+}
+
+fn ack(next: u64, held: &[(u64, u64)]) -> AckInfo<'_> {
+    AckInfo {
+        instance: 1,
+        next,
+        held,
+    }
+}
+
+fn outbox() -> Outbox {
+    Outbox::new(Patience::default(), 1)
+}
+
+fn push(out: &mut Outbox, n: u8, now: Instant, wire: &mut Vec<(u8, u64)>) {
+    let Ok(()) = out.push(vec![n; 100], now, &mut sink(wire));
+}
+
+#[test]
+fn a_cumulative_ack_confirms_and_a_later_receipt_marks_the_earlier_lost() {
+    let t0 = Instant::now();
+    let mut out = outbox();
+    let mut wire = Vec::new();
+    for i in 0..4 {
+        push(&mut out, i, t0 + MS * u32::from(i), &mut wire);
+    }
+    assert_eq!(
+        wire,
+        [(0, 0), (1, 0), (2, 0), (3, 0)],
+        "each carries base 0"
+    );
+    // 0 confirmed; 2 and 3 held: 1 was lost (sent before 2, which arrived).
+    let t1 = t0 + 5 * MS;
+    assert_eq!(out.on_ack(ack(1, &[(2, 3)]), t1), 1);
+    let Ok(()) = out.resend_due(t1, &mut sink(&mut wire));
+    assert_eq!(&wire[4..], [(1, 1)], "only 1 again, at once, with base 1");
+    assert_eq!(out.on_ack(ack(4, &[]), t1 + MS), 3);
+    assert!(out.is_empty());
+    assert_eq!(out.tally().confirmed, 4);
+    assert_eq!(out.tally().resent, 1);
+}
+
+#[test]
+fn held_messages_are_not_resent_and_not_confirmed() {
+    let t0 = Instant::now();
+    let mut out = outbox();
+    let mut wire = Vec::new();
+    for i in 0..3 {
+        push(&mut out, i, t0, &mut wire);
+    }
+    out.on_ack(ack(0, &[(1, 2)]), t0 + MS);
+    assert_eq!(out.tally().confirmed, 0);
+    // Much later: only 0 is resent by its timer, never the held ones.
+    let late = t0 + 100 * MS;
+    let Ok(()) = out.resend_due(late, &mut sink(&mut wire));
+    assert_eq!(&wire[3..], [(0, 0)]);
+    assert_eq!(out.in_flight(), 3);
+}
+
+#[test]
+fn giving_up_moves_the_base_and_nudges_the_listener() {
+    let t0 = Instant::now();
+    let mut out = Outbox::new(
+        Patience {
+            retries: Some(0),
+            time: Duration::from_secs(60),
+        },
+        1,
+    );
+    let mut wire = Vec::new();
+    for i in 0..3 {
+        push(&mut out, i, t0, &mut wire);
+    }
+    out.on_ack(ack(0, &[(1, 2)]), t0 + MS);
+    // 0 runs out of tries: given up; 1 goes again to carry base 1.
+    let late = t0 + 100 * MS;
+    let Ok(()) = out.resend_due(late, &mut sink(&mut wire));
+    assert_eq!(&wire[3..], [(1, 1)]);
+    assert_eq!(out.base(), 1);
+    assert_eq!(out.tally().given_up, 1);
+    assert_eq!(out.on_ack(ack(3, &[]), late + MS), 2);
+    assert!(out.is_empty());
+}
+
+#[test]
+fn a_new_listener_gets_everything_not_confirmed_again() {
+    let t0 = Instant::now();
+    let mut out = outbox();
+    let mut wire = Vec::new();
+    for i in 0..3 {
+        push(&mut out, i, t0, &mut wire);
+    }
+    out.on_ack(ack(1, &[(2, 2)]), t0 + MS);
+    let restarted = AckInfo {
+        instance: 2,
+        next: 1,
+        held: &[],
+    };
+    assert_eq!(out.on_ack(restarted, t0 + 2 * MS), 0);
+    assert_eq!(out.tally().restarts, 1);
+    let Ok(()) = out.resend_due(t0 + 2 * MS, &mut sink(&mut wire));
+    assert_eq!(
+        &wire[3..],
+        [(1, 1), (2, 1)],
+        "held by the old one, so sent again"
+    );
+}
+
+#[test]
+fn patience_gives_up_and_frees_the_window() {
+    let t0 = Instant::now();
+    let mut out = Outbox::new(
+        Patience {
+            retries: Some(1),
+            time: Duration::from_secs(60),
+        },
+        1,
+    );
+    let mut wire = Vec::new();
+    let mut pushed = 0;
+    while out.has_room(100) {
+        push(&mut out, 0, t0, &mut wire);
+        pushed += 1;
+    }
+    assert_eq!(
+        pushed as usize,
+        INITIAL_CWND / 100,
+        "the byte window binds first"
+    );
+    for step in 1..=2 {
+        let Ok(()) = out.resend_due(t0 + Duration::from_secs(step), &mut sink(&mut wire));
+    }
+    assert!(
+        out.is_empty(),
+        "every message was given up on after one retry"
+    );
+    assert!(out.has_room(100));
+    assert_eq!(out.tally().given_up, pushed);
+    assert_eq!(wire.len() as u64, 2 * pushed);
+}
+
+#[test]
+fn the_window_grows_with_acks_and_shrinks_on_loss() {
+    let t0 = Instant::now();
+    let mut out = outbox();
+    let mut wire = Vec::new();
+    let mut now = t0;
+    // Clean rounds: the window doubles (slow start).
+    for _ in 0..3 {
+        let start = out.next_seq();
+        while out.has_room(1000) {
+            let Ok(()) = out.push(vec![0; 1000], now, &mut sink(&mut wire));
+        }
+        now += MS;
+        out.on_ack(ack(out.next_seq(), &[]), now);
+        assert!(out.next_seq() > start);
+    }
+    let grown = out.cwnd();
+    assert!(grown >= 4 * INITIAL_CWND, "{grown}");
+    // One round with a loss: the first message goes a little before the
+    // rest and is lost; the window shrinks once for it.
+    let first = out.next_seq();
+    let Ok(()) = out.push(vec![0; 1000], now, &mut sink(&mut wire));
+    now += MS;
+    while out.has_room(1000) {
+        let Ok(()) = out.push(vec![0; 1000], now, &mut sink(&mut wire));
+    }
+    now += MS;
+    out.on_ack(ack(first, &[(first + 1, out.next_seq() - 1)]), now);
+    let before = out.cwnd();
+    let Ok(()) = out.resend_due(now, &mut sink(&mut wire));
+    assert_eq!(
+        wire.last().map(|&(_, base)| base),
+        Some(first),
+        "the lost one went again"
+    );
+    let shrunk = out.cwnd();
+    assert_eq!(shrunk, (before as f64 * LOSS_BACKOFF) as usize);
+}
+
+#[test]
+fn a_message_bigger_than_the_window_still_goes_alone() {
+    let mut out = outbox();
+    assert!(out.has_room(MAX_CWND * 2), "nothing in flight: always room");
+    let mut wire = Vec::new();
+    let Ok(()) = out.push(vec![0; 60_000], Instant::now(), &mut sink(&mut wire));
+    assert!(out.has_room(4_000));
+    assert!(!out.has_room(60_000));
+}
