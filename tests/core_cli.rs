@@ -627,7 +627,7 @@ fn largest_text_and_raw_messages_fit_in_one_datagram() {
     send_ok(&[&dest, "-n", NAME, &body]);
     let (got, _) = recv(&sink);
     assert_eq!(got.len(), wire::MAX_DATAGRAM_V4);
-    assert!(got.starts_with(b"UDPM\x01\x00"));
+    assert!(got.starts_with(b"UDPM\x02\x00"));
     assert!(got.ends_with(body.as_bytes()));
 
     let body = "r".repeat(wire::MAX_DATAGRAM_V4);
@@ -725,7 +725,7 @@ fn signal_gives_clean_exit_and_summary(signal: i32, why: &str) {
     let mut l = Listener::start(&[]);
     let peer = udp("127.0.0.1:0");
     // Magic, version, open mode, then half a message tag.
-    peer.send_to(b"UDPM\x01\x00\x00\x00", l.dest())
+    peer.send_to(b"UDPM\x02\x00\x00\x00", l.dest())
         .expect("send");
     send_ok(&[&l.dest(), "-n", NAME, "text"]);
     peer.send_to(b"raw", l.dest()).expect("send");

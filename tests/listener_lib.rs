@@ -71,7 +71,7 @@ fn listener_driven_from_a_test_shows_text_and_raw_and_answers_pings() {
         body: b"hi",
     });
     peer.send_to(&encoded(&text), to).expect("send");
-    peer.send_to(b"UDPM\x01\x00\x09\x00\x00\x00", to)
+    peer.send_to(b"UDPM\x02\x00\x09\x00\x00\x00", to)
         .expect("send");
     peer.send_to(b"last", to).expect("send");
 

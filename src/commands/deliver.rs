@@ -157,9 +157,13 @@ impl<'s> Delivery<'s> {
             let body = match self.source.next().map_err(Error::Input)? {
                 Next::Message(body) => body,
                 Next::Pending => {
-                    self.source
+                    let wait = self
+                        .source
                         .arm(self.events.registry(), INPUT)
                         .map_err(Error::Input)?;
+                    if !wait {
+                        continue;
+                    }
                     self.input_pending = true;
                     return Ok(());
                 }

@@ -35,9 +35,11 @@ pub trait Source {
         None
     }
     /// Registers (or re-arms) the input with the event loop under `token`,
-    /// after [`Next::Pending`].
-    fn arm(&mut self, _registry: &Registry, _token: Token) -> io::Result<()> {
-        Ok(())
+    /// after [`Next::Pending`]. Returns false when there is nothing to wait
+    /// for: the input turned out to be always ready (a regular file cannot
+    /// be polled), so the caller reads again at once.
+    fn arm(&mut self, _registry: &Registry, _token: Token) -> io::Result<bool> {
+        Ok(false)
     }
     /// The event loop reported the input readable.
     fn readable(&mut self) {}
@@ -200,28 +202,28 @@ impl<R: Read> Source for Lines<R> {
         Some(self.held(held))
     }
 
-    fn arm(&mut self, registry: &Registry, token: Token) -> io::Result<()> {
+    fn arm(&mut self, registry: &Registry, token: Token) -> io::Result<bool> {
         match self.readiness {
-            Readiness::Always => Ok(()),
+            Readiness::Always => Ok(false),
             Readiness::Unregistered(fd) => {
                 match registry.register(&mut SourceFd(&fd), token, Interest::READABLE) {
                     Ok(()) => {
                         self.readiness = Readiness::Polled { fd, ready: false };
-                        Ok(())
+                        Ok(true)
                     }
                     // A regular file cannot be polled: it is always ready.
                     Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
                         self.readiness = Readiness::Always;
-                        Ok(())
+                        Ok(false)
                     }
                     Err(e) => Err(e),
                 }
             }
             // Re-arming an edge-triggered registration reports the fd at
             // once if data is already waiting.
-            Readiness::Polled { fd, .. } => {
-                registry.reregister(&mut SourceFd(&fd), token, Interest::READABLE)
-            }
+            Readiness::Polled { fd, .. } => registry
+                .reregister(&mut SourceFd(&fd), token, Interest::READABLE)
+                .map(|()| true),
         }
     }
 
