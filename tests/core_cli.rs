@@ -662,14 +662,21 @@ fn text_output_escapes_control_characters() {
     send_ok(&[&l.dest(), "-n", "ev\x1bil", "a\x1b[2Jb\x07c\td"]);
     let line = l.line();
     let (_, _, rest) = text_line(&line);
-    assert_eq!(rest, "ev\\u{1b}il: a\\u{1b}[2Jb\\u{7}c\td");
+    assert_eq!(rest, "ev\\x1bil: a\\x1b[2Jb\\x07c\td");
 
     let peer = udp("127.0.0.1:0");
     peer.send_to(b"x\ny\rz\x1b]0;title\x07", l.dest())
         .expect("send");
     let line = l.line();
     let (_, _, rest) = text_line(&line);
-    assert_eq!(rest, "[raw]: x\\ny\\rz\\u{1b}]0;title\\u{7}");
+    assert_eq!(rest, "[raw]: x\\ny\\rz\\x1b]0;title\\x07");
+
+    // C1 controls (U+0080..U+009F; U+009B is a one-character CSI) by code point.
+    peer.send_to("c1 \u{9b}31m \u{85}.".as_bytes(), l.dest())
+        .expect("send");
+    let line = l.line();
+    let (_, _, rest) = text_line(&line);
+    assert_eq!(rest, "[raw]: c1 \\u009b31m \\u0085.");
     assert!(
         !line.chars().any(|c| c.is_control() && c != '\t'),
         "control character in {line:?}"

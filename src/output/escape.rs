@@ -30,25 +30,69 @@ pub fn none_of(bytes: &[u8], bad: impl Fn(u8) -> bool) -> bool {
     !chunks.remainder().iter().any(|&b| bad(b))
 }
 
-/// Appends `text` with control characters escaped (`\n`, `\u{1b}`), so a peer
-/// cannot break lines or drive the terminal.
+/// How one character is shown in text output, when not as itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Escape {
+    /// `\n`, `\r`: the usual names of line breaks.
+    Named(char),
+    /// `\x1b`: a C0 control or DEL, by its byte.
+    Byte(u8),
+    /// `\u009b`: any other character, by its code point (four or more hex digits).
+    CodePoint(char),
+}
+
+/// The escape for `c`, or `None` when it is shown as itself. Each class of
+/// escaped characters is one arm; a new class is one new line here (and, if
+/// its UTF-8 starts with a new lead byte, one in [`may_escape`]).
+fn escape_of(c: char) -> Option<Escape> {
+    match c {
+        '\t' => None, // shown as a tab: harmless, and columns stay aligned
+        '\n' => Some(Escape::Named('n')),
+        '\r' => Some(Escape::Named('r')),
+        '\0'..='\x1f' | '\x7f' => Some(Escape::Byte(c as u8)), // C0 controls, DEL
+        '\u{80}'..='\u{9f}' => Some(Escape::CodePoint(c)),     // C1 controls
+        _ => None,
+    }
+}
+
+/// True for every byte that can start the UTF-8 of a character
+/// [`escape_of`] escapes: text without these bytes is shown as it is.
+/// (C0 and DEL are single bytes; C1, U+0080..=U+009F, is 0xC2 0x80..=0x9F.)
+#[inline]
+fn may_escape(b: u8) -> bool {
+    (b < 0x20) | (b == 0x7f) | (b == 0xc2)
+}
+
+/// Appends `c`, escaped when [`escape_of`] says so.
+fn push_shown(s: &mut String, c: char) {
+    use std::fmt::Write as _;
+    // Writing to a String cannot fail.
+    let _ = match escape_of(c) {
+        None => {
+            s.push(c);
+            Ok(())
+        }
+        Some(Escape::Named(n)) => write!(s, "\\{n}"),
+        Some(Escape::Byte(b)) => write!(s, "\\x{b:02x}"),
+        Some(Escape::CodePoint(c)) => write!(s, "\\u{:04x}", u32::from(c)),
+    };
+}
+
+/// Appends `text` with control characters escaped, so a peer cannot break
+/// lines or drive the terminal: `\n` and `\r` by name, other C0 controls
+/// and DEL as `\xNN` (`\x1b`), C1 controls as `\uNNNN` (`\u009b`); a tab
+/// stays a tab.
 pub fn escape_into(s: &mut String, text: &str) {
-    // Control characters are C0, DEL and C1 (U+0080..=U+009F, which UTF-8
-    // encodes as 0xC2 0x80..=0x9F): without those bytes there are none.
-    if none_of(text.as_bytes(), |b| (b < 0x20) | (b == 0x7f) | (b == 0xc2)) {
+    if none_of(text.as_bytes(), may_escape) {
         s.push_str(text);
         return;
     }
-    if !text.chars().any(|c| c.is_control() && c != '\t') {
+    if !text.chars().any(|c| escape_of(c).is_some()) {
         s.push_str(text);
         return;
     }
     for c in text.chars() {
-        if c.is_control() && c != '\t' {
-            s.extend(c.escape_default());
-        } else {
-            s.push(c);
-        }
+        push_shown(s, c);
     }
 }
 
@@ -116,26 +160,43 @@ mod tests {
         for t in tricky_strings() {
             let mut fast = String::new();
             escape_into(&mut fast, &t);
-            let slow: String = t
-                .chars()
-                .flat_map(|c| {
-                    let escape = c.is_control() && c != '\t';
-                    let e: Vec<char> = if escape {
-                        c.escape_default().collect()
-                    } else {
-                        vec![c]
-                    };
-                    e
-                })
-                .collect();
+            let mut slow = String::new();
+            for c in t.chars() {
+                push_shown(&mut slow, c);
+            }
             assert_eq!(fast, slow, "{t:?}");
         }
     }
 
     #[test]
-    fn control_characters_are_escaped() {
-        let mut s = String::new();
-        escape_into(&mut s, "a\nb\x1b[2Jc\td");
-        assert_eq!(s, "a\\nb\\u{1b}[2Jc\td");
+    fn control_characters_are_escaped_in_c_notation() {
+        assert_eq!(escaped("a\nb\x1b[2Jc\td\r"), "a\\nb\\x1b[2Jc\td\\r");
+        assert_eq!(escaped("\0\x07\x7f"), "\\x00\\x07\\x7f");
+        assert_eq!(escaped("\u{85}x\u{9b}"), "\\u0085x\\u009b");
+        // Not controls: shown as they are.
+        assert_eq!(escaped("\u{a0}é\u{2028}😀\\"), "\u{a0}é\u{2028}😀\\");
+    }
+
+    #[test]
+    fn every_escaped_character_starts_with_a_byte_the_fast_path_checks() {
+        // Adding a class to `escape_of` without its lead byte in
+        // `may_escape` would let the fast path show it raw.
+        for c in (0..=0x10ffff).filter_map(char::from_u32) {
+            if escape_of(c).is_some() {
+                let lead = c.encode_utf8(&mut [0; 4]).as_bytes()[0];
+                assert!(may_escape(lead), "{c:?} starts with {lead:#04x}");
+            }
+        }
+    }
+
+    #[test]
+    fn escaped_text_is_all_printable() {
+        for t in tricky_strings() {
+            let shown = escaped(&t);
+            assert!(
+                !shown.chars().any(|c| c.is_control() && c != '\t'),
+                "{shown:?}"
+            );
+        }
     }
 }

@@ -167,9 +167,13 @@ fn write_text_event(s: &mut String, event: &Event<'_>, ts: &str, from: &str) -> 
             let n = last - first + 1;
             write!(
                 s,
-                "{ts} {from} [gap]: {n} message(s) never arrived (sender {}, seq {first}..={last})",
+                "{ts} {from} [gap]: {n} message(s) never arrived (sender {}, seq {first}",
                 Id(*sender)
             )?;
+            if last != first {
+                write!(s, "-{last}")?;
+            }
+            s.push(')');
         }
     }
     Ok(())
@@ -246,4 +250,34 @@ pub fn listen_summary(stop: Stop, stats: &Stats) -> String {
         None => s.push_str(", kernel drops unknown"),
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gap_line(first: u64, last: u64) -> String {
+        let mut s = String::new();
+        let event = Event::Gap {
+            at: SystemTime::UNIX_EPOCH,
+            from: SocketAddr::from(([127, 0, 0, 1], 9)),
+            sender: 0xab,
+            first,
+            last,
+        };
+        write_text_event(&mut s, &event, "TS", "127.0.0.1:9").expect("write to a String");
+        s
+    }
+
+    #[test]
+    fn gap_line_shows_a_range_as_first_dash_last() {
+        assert_eq!(
+            gap_line(5, 8),
+            "TS 127.0.0.1:9 [gap]: 4 message(s) never arrived (sender 00000000000000ab, seq 5-8)"
+        );
+        assert_eq!(
+            gap_line(7, 7),
+            "TS 127.0.0.1:9 [gap]: 1 message(s) never arrived (sender 00000000000000ab, seq 7)"
+        );
+    }
 }
