@@ -15,6 +15,7 @@ pub mod ping;
 pub mod send;
 pub mod source;
 
+use crate::util::words::IoWords;
 use std::fmt;
 use std::io;
 
@@ -51,9 +52,9 @@ impl fmt::Display for Error {
                 f,
                 "message too large: {len} bytes, at most {max} fit in one datagram"
             ),
-            Error::Input(e) => write!(f, "cannot read stdin: {e}"),
-            Error::Output(e) => write!(f, "cannot write output: {e}"),
-            Error::Io(e) => write!(f, "{e}"),
+            Error::Input(e) => write!(f, "cannot read stdin: {}", IoWords(e)),
+            Error::Output(e) => write!(f, "cannot write output: {}", IoWords(e)),
+            Error::Io(e) => write!(f, "{}", IoWords(e)),
         }
     }
 }

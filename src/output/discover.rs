@@ -4,6 +4,7 @@ use super::escape::escape_into;
 use crate::commands::discover::{Scan, Trace};
 use crate::net::iface::DISCOVERY_GROUP_V6;
 use crate::util::hex::Id;
+use crate::util::words::IoWords;
 use std::fmt::Write as _;
 
 /// Discovery results: a table, or one JSON object per peer.
@@ -101,7 +102,10 @@ pub fn discover_trace(trace: &Trace<'_>) -> String {
             interface,
             to,
             error,
-        } => format!("udpmsg: probe to {to} on {interface} failed: {error}"),
+        } => format!(
+            "udpmsg: probe to {to} on {interface} failed: {}",
+            IoWords(error)
+        ),
         Trace::Heard {
             from,
             name,

@@ -8,6 +8,7 @@ use super::{Format, Timestamp};
 use crate::commands::listen::{Event, Notice, Sink, Stats, Stop};
 use crate::seal::Refusal;
 use crate::util::hex::{Hex, Id};
+use crate::util::words::IoWords;
 use json::write_json_event;
 use std::fmt::{self, Write as _};
 use std::io::{self, Write};
@@ -199,7 +200,9 @@ impl fmt::Display for NoticeText<'_, '_> {
                     Refusal::Rejected(r) => write!(f, "{}", r.label()),
                 }
             }
-            Notice::ReplyFailed { to, error } => write!(f, "could not reply to {to}: {error}"),
+            Notice::ReplyFailed { to, error } => {
+                write!(f, "could not reply to {to}: {}", IoWords(error))
+            }
             Notice::Answered { to } => write!(f, "answered discovery probe from {to}"),
             Notice::ProbeIgnored { from, why } => {
                 write!(f, "ignored discovery probe from {from}: {why}")
