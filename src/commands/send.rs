@@ -199,6 +199,11 @@ impl Sender {
         self.encoder.max_body()
     }
 
+    /// Largest raw datagram to this destination.
+    pub fn max_raw(&self) -> usize {
+        self.encoder.max
+    }
+
     /// Encodes text message `seq` with `flags` into `out` (open, unsealed),
     /// for a caller that keeps it to resend ([`Self::send_open`]).
     pub fn encode_text(
