@@ -10,11 +10,12 @@ use std::net::SocketAddr;
 pub mod exit {
     /// Everything asked for was done.
     pub const OK: u8 = 0;
-    /// A system error: port in use, permission denied, network down...
+    /// A system error: port in use, permission denied, network down, name
+    /// resolver unreachable...
     pub const FAILURE: u8 = 1;
     /// Bad arguments or input: host form, port, message too large.
     pub const USAGE: u8 = 2;
-    /// A host name did not resolve.
+    /// A host name did not resolve: the resolver knows no address for it.
     pub const NO_HOST: u8 = 3;
     /// `send --ack`: some messages were not confirmed before the deadline.
     pub const UNCONFIRMED: u8 = 4;
@@ -65,6 +66,9 @@ impl Error {
                 }
             },
             Error::Addr(AddrError::UnknownHost { .. }) => exit::NO_HOST,
+            Error::Addr(
+                AddrError::ResolverUnreachable { .. } | AddrError::ResolverFailed { .. },
+            ) => exit::FAILURE,
             Error::Addr(_) => exit::USAGE,
             Error::Key(crate::seal::KeyError::Malformed { .. }) => exit::USAGE,
             Error::Bind { .. }

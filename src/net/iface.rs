@@ -103,3 +103,30 @@ pub fn interface_name(index: u32) -> String {
         .to_string_lossy()
         .into_owned()
 }
+
+/// The names of every interface of this host (in the caller's network
+/// namespace), up or down, with addresses or without; in index order.
+pub fn interface_names() -> io::Result<Vec<String>> {
+    // SAFETY: if_nameindex has no preconditions; it returns NULL or an
+    // array ended by an entry with index 0, freed below.
+    let list = unsafe { libc::if_nameindex() };
+    if list.is_null() {
+        return Err(io::Error::last_os_error());
+    }
+    let mut names = Vec::new();
+    let mut entry = list;
+    // SAFETY: every entry up to the one with index 0 is valid, with a
+    // NUL-terminated name; the array is freed once, after the last read.
+    unsafe {
+        while (*entry).if_index != 0 {
+            names.push(
+                std::ffi::CStr::from_ptr((*entry).if_name)
+                    .to_string_lossy()
+                    .into_owned(),
+            );
+            entry = entry.add(1);
+        }
+        libc::if_freenameindex(list);
+    }
+    Ok(names)
+}
