@@ -2,6 +2,8 @@
 
 use crate::commands;
 use crate::net::addr::AddrError;
+use crate::seal::{KeyError, WriteKeyError};
+use crate::util::words::IoWords;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
@@ -48,9 +50,9 @@ pub enum Error {
         source: io::Error,
     },
     /// A key file that cannot be read or is malformed.
-    Key(crate::seal::KeyError),
-    /// `keygen` could not write the key file.
-    Keygen { path: String, source: io::Error },
+    Key(KeyError),
+    /// `keygen` did not write the key file.
+    Keygen { path: String, source: WriteKeyError },
 }
 
 impl Error {
@@ -70,7 +72,11 @@ impl Error {
                 AddrError::ResolverUnreachable { .. } | AddrError::ResolverFailed { .. },
             ) => exit::FAILURE,
             Error::Addr(_) => exit::USAGE,
-            Error::Key(crate::seal::KeyError::Malformed { .. }) => exit::USAGE,
+            Error::Key(KeyError::Malformed { .. }) => exit::USAGE,
+            Error::Keygen {
+                source: WriteKeyError::NotRegular(_),
+                ..
+            } => exit::USAGE,
             Error::Bind { .. }
             | Error::Output(_)
             | Error::Io { .. }
@@ -137,10 +143,16 @@ impl fmt::Display for Error {
             Error::Output(e) => write!(f, "cannot write output: {e}"),
             Error::Io { doing, source } => write!(f, "{doing}: {source}"),
             Error::Key(e) => write!(f, "{e}"),
-            Error::Keygen { path, source } if source.kind() == io::ErrorKind::AlreadyExists => {
-                write!(f, "{path} already exists; use --force to replace it")
-            }
-            Error::Keygen { path, source } => write!(f, "cannot write key file {path}: {source}"),
+            Error::Keygen { path, source } => match source {
+                WriteKeyError::Exists => {
+                    write!(f, "{path} already exists; use --force to replace it")
+                }
+                WriteKeyError::NotRegular(kind) => write!(
+                    f,
+                    "{path} is {kind}, not a regular file; keygen replaces only regular files, even with --force"
+                ),
+                WriteKeyError::Io(e) => write!(f, "cannot write key file {path}: {}", IoWords(e)),
+            },
         }
     }
 }
