@@ -1,8 +1,9 @@
 //! The errors a command ends with, and the exit code each maps to.
 
-use crate::commands;
+use crate::commands::{self, source::BadHexLine};
 use crate::net::addr::AddrError;
 use crate::seal::{KeyError, WriteKeyError};
+use crate::util::hex::HexError;
 use crate::util::words::IoWords;
 use std::fmt;
 use std::io;
@@ -19,10 +20,21 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     /// A host name did not resolve: the resolver knows no address for it.
     pub const NO_HOST: u8 = 3;
-    /// `send --ack`: some messages were not confirmed before the deadline.
+    /// `send --ack`: some messages were not confirmed before the deadline;
+    /// `ping`: no reply at all.
     pub const UNCONFIRMED: u8 = 4;
     /// Nothing is listening at the destination (ICMP port unreachable).
     pub const NOT_LISTENING: u8 = 5;
+    /// `discover --expect N`: fewer than N listeners answered in time.
+    pub const NOT_ALL_FOUND: u8 = 6;
+}
+
+/// The command that was sending, so that a hint names only options it has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sending {
+    Send,
+    SendAck,
+    Ping,
 }
 
 /// Why a command failed.
@@ -39,6 +51,7 @@ pub enum Error {
     /// Sending to `dest` (send, send --ack, ping) failed.
     Command {
         dest: SocketAddr,
+        by: Sending,
         error: commands::Error,
     },
     /// Writing results to stdout failed (not a closed pipe, which is a
@@ -53,16 +66,37 @@ pub enum Error {
     Key(KeyError),
     /// `keygen` did not write the key file.
     Keygen { path: String, source: WriteKeyError },
+    /// The value of environment variable `var` was refused for `error`.
+    Env {
+        var: &'static str,
+        value: String,
+        error: Box<Error>,
+    },
+    /// A sender name longer than a message can carry.
+    NameTooLong { len: usize, max: usize },
+    /// A `--hex` message (`what`: where it came from) that is not hex.
+    BadHex { what: &'static str, error: HexError },
+    /// `send --raw` from stdin: more bytes than one datagram holds.
+    StdinTooLarge { max: usize },
+    /// `discover --interface` named an interface this host does not have.
+    UnknownInterface { name: String, existing: Vec<String> },
 }
 
 impl Error {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Usage(_) | Error::LinesRefused { .. } => exit::USAGE,
+            Error::Usage(_)
+            | Error::LinesRefused { .. }
+            | Error::NameTooLong { .. }
+            | Error::BadHex { .. }
+            | Error::StdinTooLarge { .. }
+            | Error::UnknownInterface { .. } => exit::USAGE,
+            Error::Env { error, .. } => error.exit_code(),
             Error::Command { error, .. } => match error {
                 commands::Error::NotListening => exit::NOT_LISTENING,
                 commands::Error::TooLarge { .. } => exit::USAGE,
+                commands::Error::Input(e) if bad_hex_line(e).is_some() => exit::USAGE,
                 commands::Error::Input(_) | commands::Error::Output(_) | commands::Error::Io(_) => {
                     exit::FAILURE
                 }
@@ -92,6 +126,14 @@ impl From<AddrError> for Error {
     }
 }
 
+/// The bad `--hex` stdin line an input error stands for, if it is one.
+fn bad_hex_line(e: &io::Error) -> Option<&BadHexLine> {
+    e.get_ref()?.downcast_ref::<BadHexLine>()
+}
+
+/// Most characters of a variable's value an error line shows.
+const MAX_SHOWN_VALUE: usize = 64;
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -115,33 +157,12 @@ impl fmt::Display for Error {
                     Some(libc::EADDRNOTAVAIL) => {
                         write!(f, "no interface on this host has that address")
                     }
-                    _ => write!(f, "{source}"),
+                    _ => write!(f, "{}", IoWords(source)),
                 }
             }
-            Error::Command { dest, error } => match error {
-                commands::Error::NotListening => write!(f, "nothing is listening on {dest}"),
-                commands::Error::TooLarge { len, max } => write!(
-                    f,
-                    "message too large: {len} bytes, but at most {max} fit in one UDP datagram to this address"
-                ),
-                commands::Error::Input(e) => write!(f, "cannot read stdin: {e}"),
-                commands::Error::Output(e) => write!(f, "cannot write output: {e}"),
-                commands::Error::Io(source) => {
-                    write!(f, "cannot send to {dest}: ")?;
-                    match source.raw_os_error() {
-                        Some(libc::EACCES) => write!(
-                            f,
-                            "permission denied (a broadcast address needs --broadcast, or use '<broadcast>')"
-                        ),
-                        Some(libc::ENETUNREACH) => write!(f, "network unreachable (no route)"),
-                        Some(libc::EHOSTUNREACH) => write!(f, "host unreachable"),
-                        Some(libc::EMSGSIZE) => write!(f, "message too long for the path"),
-                        _ => write!(f, "{source}"),
-                    }
-                }
-            },
-            Error::Output(e) => write!(f, "cannot write output: {e}"),
-            Error::Io { doing, source } => write!(f, "{doing}: {source}"),
+            Error::Command { dest, by, error } => command_words(f, *dest, *by, error),
+            Error::Output(e) => write!(f, "cannot write output: {}", IoWords(e)),
+            Error::Io { doing, source } => write!(f, "{doing}: {}", IoWords(source)),
             Error::Key(e) => write!(f, "{e}"),
             Error::Keygen { path, source } => match source {
                 WriteKeyError::Exists => {
@@ -153,6 +174,85 @@ impl fmt::Display for Error {
                 ),
                 WriteKeyError::Io(e) => write!(f, "cannot write key file {path}: {}", IoWords(e)),
             },
+            Error::Env { var, value, error } => {
+                let mut shown = crate::output::escape::escaped(value);
+                if let Some((cut, _)) = shown.char_indices().nth(MAX_SHOWN_VALUE) {
+                    shown.truncate(cut);
+                    shown.push('…');
+                }
+                write!(f, "{var}='{shown}': ")?;
+                match &**error {
+                    Error::Addr(AddrError::BadPort { .. }) => write!(
+                        f,
+                        "not a port (a number from 1 to 65535, or a UDP service name)"
+                    ),
+                    Error::Key(KeyError::Read { source, .. }) => {
+                        write!(f, "cannot read key file: {}", IoWords(source))
+                    }
+                    Error::Key(KeyError::Malformed { why, .. }) => write!(
+                        f,
+                        "malformed key file: {why} (expected 64 hex digits, as 'udpmsg keygen' writes)"
+                    ),
+                    other => write!(f, "{other}"),
+                }
+            }
+            Error::NameTooLong { len, max } => {
+                write!(f, "name too long: {len} bytes, at most {max}")
+            }
+            Error::BadHex { what, error } => write!(f, "{what} is not hex: {error}"),
+            Error::StdinTooLarge { max } => write!(
+                f,
+                "stdin holds more than {max} bytes, but at most {max} fit in one UDP datagram to this address (--lines sends one datagram per line)"
+            ),
+            Error::UnknownInterface { name, existing } => write!(
+                f,
+                "no interface '{name}' on this host; it has: {}",
+                existing.join(", ")
+            ),
+        }
+    }
+}
+
+/// Words for a failed send, with hints only for options `by` has.
+fn command_words(
+    f: &mut fmt::Formatter<'_>,
+    dest: SocketAddr,
+    by: Sending,
+    error: &commands::Error,
+) -> fmt::Result {
+    match error {
+        commands::Error::NotListening => write!(f, "nothing is listening on {dest}"),
+        commands::Error::TooLarge { len, max } => write!(
+            f,
+            "message too large: {len} bytes, but at most {max} fit in one UDP datagram to this address"
+        ),
+        commands::Error::Input(e) => match bad_hex_line(e) {
+            Some(bad) => write!(f, "{bad}"),
+            None => write!(f, "cannot read stdin: {}", IoWords(e)),
+        },
+        commands::Error::Output(e) => write!(f, "cannot write output: {}", IoWords(e)),
+        commands::Error::Io(source) => {
+            write!(f, "cannot send to {dest}: ")?;
+            match source.raw_os_error() {
+                Some(libc::EACCES) => match by {
+                    Sending::Send => write!(
+                        f,
+                        "permission denied (a broadcast address needs --broadcast, or use '<broadcast>')"
+                    ),
+                    Sending::SendAck => write!(
+                        f,
+                        "permission denied (is it a broadcast address? --ack needs one listener)"
+                    ),
+                    Sending::Ping => write!(
+                        f,
+                        "permission denied (is it a broadcast address? ping needs one listener)"
+                    ),
+                },
+                Some(libc::ENETUNREACH) => write!(f, "network unreachable (no route)"),
+                Some(libc::EHOSTUNREACH) => write!(f, "host unreachable"),
+                Some(libc::EMSGSIZE) => write!(f, "message too long for the path"),
+                _ => write!(f, "{}", IoWords(source)),
+            }
         }
     }
 }

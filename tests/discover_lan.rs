@@ -598,15 +598,22 @@ fn expect_returns_as_soon_as_enough_listeners_answered() {
     let found = parse_peers(&run);
     assert_eq!(found.len(), 3, "{run:?}");
 
-    // Expecting more than exist: the whole timeout, and all that answered.
+    // Expecting more than exist: the whole timeout, all that answered, and
+    // exit 6 with how many of how many.
     let run = discover(&lan, 1, &["--json", "--expect", "4", "--timeout", "700ms"]);
-    let found = parse_peers(&run);
-    assert_eq!(found.len(), 3, "{run:?}");
     assert!(
         run.elapsed >= Duration::from_millis(700),
         "stopped before the timeout: {:?}",
         run.elapsed
     );
+    assert_eq!(run.code, 6, "{run:?}");
+    assert!(
+        run.stderr
+            .ends_with("udpmsg: found 3 of 4 expected listeners\n"),
+        "{run:?}"
+    );
+    let found = parse_peers(&Run { code: 0, ..run });
+    assert_eq!(found.len(), 3);
 }
 
 /// A key file written by `udpmsg keygen`, removed on drop.
@@ -1065,11 +1072,12 @@ fn loopback_discovery_finds_a_local_listener() {
         "--timeout",
         "200ms",
     ]);
-    assert_eq!(run.code, 0, "{run:?}");
+    // An interface this host does not have is a usage error that names the
+    // ones it has.
+    assert_eq!(run.code, 2, "{run:?}");
     assert_eq!(run.stdout, "");
-    assert!(
-        run.stderr.contains("interface 'nosuch0' not probed"),
-        "{}",
-        run.stderr
+    assert_eq!(
+        run.stderr,
+        "udpmsg: no interface 'nosuch0' on this host; it has: lo\n"
     );
 }

@@ -1,28 +1,22 @@
 //! `udpmsg listen`: bind, say where, run the listener, print its summary.
 
-use super::{load_key, pick_port};
+use super::{load_key, pick_name, pick_port};
 use crate::cli::ListenArgs;
 use crate::commands::listen::{self, Listener, Stop};
 use crate::error::{Error, exit};
 use crate::net::{self, addr, iface};
 use crate::output::{self, Format, ListenOutput};
+use crate::util::words::IoWords;
 use std::io;
 
 pub(super) fn run(args: ListenArgs) -> Result<u8, Error> {
-    let key = load_key(args.key_file.as_deref())?;
+    let key = load_key(args.key_file.as_deref(), args.no_key)?;
+    let name = pick_name(args.name)?;
     let host = addr::parse_host(&args.bind)?;
     let port = pick_port(host.port, args.port.as_deref())?;
     let bind = addr::resolve_bind(&host.host, port)?;
     let sockets = net::bind_listeners(bind, net::BindOptions::default())
         .map_err(|source| Error::Bind { addr: bind, source })?;
-    let name = args.name.unwrap_or_else(net::hostname);
-    if name.len() > crate::wire::MAX_NAME {
-        return Err(Error::Usage(format!(
-            "name too long: {} bytes, at most {}",
-            name.len(),
-            crate::wire::MAX_NAME
-        )));
-    }
     let mut locals = Vec::new();
     for socket in &sockets {
         let local = socket.local_addr().map_err(|source| Error::Io {
@@ -36,9 +30,10 @@ pub(super) fn run(args: ListenArgs) -> Result<u8, Error> {
             for (index, e) in net::join_discovery_group(socket, &interfaces) {
                 if args.verbose {
                     eprintln!(
-                        "udpmsg: cannot join {} on {}: {e}",
+                        "udpmsg: cannot join {} on {}: {}",
                         iface::DISCOVERY_GROUP_V6,
-                        iface::interface_name(index)
+                        iface::interface_name(index),
+                        IoWords(&e)
                     );
                 }
             }

@@ -4,13 +4,13 @@ use super::{load_key, pick_port, write_stdout};
 use crate::cli::PingArgs;
 use crate::commands::ping::{self, Pinger};
 use crate::commands::send::Sender;
-use crate::error::{Error, exit};
+use crate::error::{Error, Sending, exit};
 use crate::net::addr;
 use crate::output;
 use std::io::{self, Write};
 
 pub(super) fn run(args: PingArgs) -> Result<u8, Error> {
-    let key = load_key(args.key_file.as_deref())?;
+    let key = load_key(args.key_file.as_deref(), args.no_key)?;
     let host = addr::parse_host(&args.host)?;
     let port = pick_port(host.port, args.port.as_deref())?;
     let dest = addr::resolve_destination(&host.host, port)?;
@@ -28,10 +28,12 @@ pub(super) fn run(args: PingArgs) -> Result<u8, Error> {
     };
     let json = args.json;
     let mut out = io::stdout().lock();
+    // Connecting can fail (a broadcast address: EACCES): said as a send.
     let sender =
-        Sender::new(dest, String::new(), key.as_ref(), true).map_err(|source| Error::Io {
-            doing: "creating a socket",
-            source,
+        Sender::new(dest, String::new(), key.as_ref(), true).map_err(|e| Error::Command {
+            dest: shown,
+            by: Sending::Ping,
+            error: e.into(),
         })?;
     let result = Pinger::new(sender, dest.addr, config).and_then(|pinger| {
         pinger.run(&mut |reply| {
@@ -44,7 +46,13 @@ pub(super) fn run(args: PingArgs) -> Result<u8, Error> {
         Err(crate::commands::Error::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
             return Ok(exit::OK);
         }
-        Err(error) => return Err(Error::Command { dest: shown, error }),
+        Err(error) => {
+            return Err(Error::Command {
+                dest: shown,
+                by: Sending::Ping,
+                error,
+            });
+        }
     };
     drop(out);
     write_stdout(&format!(
