@@ -16,7 +16,10 @@ usage or input, 3 unknown host, 4 not all messages confirmed (ping: no reply),
 
 Environment: UDPMSG_PORT (default port, 47474), UDPMSG_NAME (sender name),
 UDPMSG_KEY_FILE (shared key file; --no-key ignores it). Options win over
-them, and an empty variable counts as unset.";
+them, and an empty variable counts as unset.
+
+Shell completions and a manual page: udpmsg completions bash|zsh|fish|...,
+udpmsg man (see the README for where to put them).";
 
 /// What the command line asked for.
 #[derive(Debug)]
@@ -31,6 +34,8 @@ pub enum Command {
     Discover(DiscoverArgs),
     Ping(PingArgs),
     Keygen(KeygenArgs),
+    Completions(CompletionsArgs),
+    Man,
 }
 
 const LISTEN_HELP: &str = "Examples:
@@ -67,6 +72,15 @@ const PING_HELP: &str = "Examples:
 
 Exit codes: 0 when at least one reply came, 4 when none did, 5 when nothing
 listens on that port.";
+
+const COMPLETIONS_HELP: &str = "Examples:
+  udpmsg completions bash > ~/.local/share/bash-completion/completions/udpmsg
+  udpmsg completions zsh > ~/.zfunc/_udpmsg      # with fpath+=~/.zfunc in ~/.zshrc
+  udpmsg completions fish > ~/.config/fish/completions/udpmsg.fish";
+
+const MAN_HELP: &str = "Examples:
+  udpmsg man | man -l -
+  udpmsg man > ~/.local/share/man/man1/udpmsg.1      # then: man udpmsg";
 
 const KEYGEN_HELP: &str = "Example:
   udpmsg keygen ~/.config/udpmsg.key
@@ -137,6 +151,27 @@ impl Cli {
                 )
                 .defer(KeygenArgs::augment_args),
             )
+            .subcommand(
+                sub(
+                    "completions",
+                    "Print a shell completion script (bash, zsh, fish, elvish, powershell)",
+                    COMPLETIONS_HELP,
+                )
+                .defer(CompletionsArgs::augment_args),
+            )
+            .subcommand(sub(
+                "man",
+                "Print the manual page (roff), for man -l - or a man1 directory",
+                MAN_HELP,
+            ))
+    }
+
+    /// The whole definition with every subcommand's arguments built (not
+    /// deferred), for completion scripts and the manual page.
+    pub fn full_command() -> clap::Command {
+        let mut command = Self::command();
+        command.build();
+        command
     }
 
     /// Parses `args` (the program name first); on a usage error, `--help` or
@@ -167,6 +202,8 @@ impl Cli {
             Some(("discover", m)) => Command::Discover(DiscoverArgs::from_arg_matches(m)?),
             Some(("ping", m)) => Command::Ping(PingArgs::from_arg_matches(m)?),
             Some(("keygen", m)) => Command::Keygen(KeygenArgs::from_arg_matches(m)?),
+            Some(("completions", m)) => Command::Completions(CompletionsArgs::from_arg_matches(m)?),
+            Some(("man", _)) => Command::Man,
             _ => return Err(clap::Error::new(clap::error::ErrorKind::MissingSubcommand)),
         };
         Ok(Cli { command })
@@ -183,6 +220,13 @@ pub struct KeygenArgs {
     /// directory)
     #[arg(short, long)]
     pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

@@ -5,9 +5,9 @@
 //! hi`) gets a note; discover's exit codes serve scripts; messages use
 //! plain words (no Rust notation, no "(os error N)", hints only for options
 //! the command has, no lookup for a mistyped address, an unreachable
-//! resolver told apart from an unknown name). Every test runs in a private
-//! network namespace (`common::isolate`); name lookups only go to a
-//! resolver inside it, or to none.
+//! resolver told apart from an unknown name); shell completions and a man
+//! page. Every test runs in a private network namespace (`common::isolate`);
+//! name lookups only go to a resolver inside it, or to none.
 
 mod common;
 
@@ -902,4 +902,104 @@ fn name_limit_is_the_same_for_listen_and_send() {
     assert_eq!(lines[0], lines[1], "the same words for both");
     assert_eq!(lines[0], "udpmsg: name too long: 256 bytes, at most 255");
     assert_no_more(&socket);
+}
+
+// ---------------------------------------------------------------- completions, man
+
+#[test]
+fn bash_completion_script_completes_li_to_listen() {
+    if !isolate("bash_completion_script_completes_li_to_listen") {
+        return;
+    }
+    let run = udpmsg(&["completions", "bash"], b"");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // As bash's `complete -F` calls it: command name, word, previous word.
+    let script = format!(
+        "source <({BIN} completions bash)
+         spec=$(complete -p udpmsg) || exit 9
+         fn=${{spec#*-F }}; fn=${{fn%% *}}
+         COMP_WORDS=(udpmsg li); COMP_CWORD=1; COMP_LINE='udpmsg li'; COMP_POINT=9
+         \"$fn\" udpmsg li udpmsg
+         echo \"${{COMPREPLY[@]}}\"
+         COMP_WORDS=(udpmsg send --he); COMP_CWORD=2; COMP_LINE='udpmsg send --he'; COMP_POINT=16
+         \"$fn\" udpmsg --he send
+         echo \"${{COMPREPLY[@]}}\""
+    );
+    let out = Command::new("bash")
+        .args(["--norc", "--noprofile", "-c", &script])
+        .output()
+        .expect("run bash");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.first(), Some(&"listen"), "{stdout}");
+    assert!(
+        lines
+            .get(1)
+            .is_some_and(|l| l.split(' ').any(|w| w == "--hex")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn every_shell_gets_a_completion_script() {
+    if !isolate("every_shell_gets_a_completion_script") {
+        return;
+    }
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let run = udpmsg(&["completions", shell], b"");
+        assert_eq!(run.code, 0, "{shell}: {}", run.stderr);
+        // Deferred subcommand arguments are in it too.
+        for word in ["listen", "discover", "expect", "key-file"] {
+            assert!(run.stdout.contains(word), "{shell} script lacks {word}");
+        }
+    }
+    let run = udpmsg(&["completions", "tcsh"], b"");
+    assert_eq!(run.code, 2, "{}", run.stderr);
+}
+
+#[test]
+fn man_page_renders_without_warnings_and_covers_every_subcommand() {
+    if !isolate("man_page_renders_without_warnings_and_covers_every_subcommand") {
+        return;
+    }
+    let run = udpmsg(&["man"], b"");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let page = run.stdout;
+    assert!(page.contains(".TH udpmsg 1"), "{page}");
+
+    let mut man = Command::new("man");
+    man.args(["-l", "-"]).env("MANWIDTH", "80");
+    let shown = run_captured(man, page.as_bytes(), WAIT, "man -l -");
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    assert_eq!(shown.stderr, "", "man warns");
+    // Justified text: compare with single spaces.
+    let text = shown
+        .stdout
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    for needle in [
+        "udpmsg listen",
+        "udpmsg send",
+        "udpmsg discover",
+        "udpmsg ping",
+        "udpmsg keygen",
+        "udpmsg completions",
+        "--hex",
+        "--expect",
+        "--key-file",
+        "--force",
+        "--no-key",
+        "UDPMSG_PORT",
+        "Exit codes",
+    ] {
+        assert!(text.contains(needle), "man page lacks {needle}: {text}");
+    }
+
+    let mut groff = Command::new("groff");
+    groff.args(["-man", "-Tutf8", "-ww", "-z"]);
+    let checked = run_captured(groff, page.as_bytes(), WAIT, "groff -ww");
+    assert_eq!(checked.code, 0, "{}", checked.stderr);
+    assert_eq!(checked.stderr, "", "groff warns");
 }

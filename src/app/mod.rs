@@ -3,6 +3,7 @@
 //! per subcommand; this one dispatches and holds what they share.
 
 mod discover;
+mod generate;
 mod keygen;
 mod listen;
 mod ping;
@@ -33,6 +34,8 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         Command::Discover(args) => discover::run(args),
         Command::Ping(args) => ping::run(args),
         Command::Keygen(args) => keygen::run(args),
+        Command::Completions(args) => generate::completions(args),
+        Command::Man => generate::man(),
     }
 }
 
