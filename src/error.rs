@@ -114,8 +114,8 @@ impl fmt::Display for Error {
                     f,
                     "message too large: {len} bytes, but at most {max} fit in one UDP datagram to this address"
                 ),
-                commands::Error::Input(e) => write!(f, "cannot read stdin: {e}"),
-                commands::Error::Output(e) => write!(f, "cannot write output: {e}"),
+                commands::Error::Input(e) => write!(f, "cannot read stdin: {}", io_words(e)),
+                commands::Error::Output(e) => write!(f, "cannot write output: {}", io_words(e)),
                 commands::Error::Io(source) => {
                     write!(f, "cannot send to {dest}: ")?;
                     match source.raw_os_error() {
@@ -130,7 +130,7 @@ impl fmt::Display for Error {
                     }
                 }
             },
-            Error::Output(e) => write!(f, "cannot write output: {e}"),
+            Error::Output(e) => write!(f, "cannot write output: {}", io_words(e)),
             Error::Io { doing, source } => write!(f, "{doing}: {source}"),
             Error::Key(e) => write!(f, "{e}"),
             Error::Keygen { path, source } if source.kind() == io::ErrorKind::AlreadyExists => {
@@ -142,3 +142,26 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// What an I/O error says, without the " (os error N)" that `std` appends
+/// to the system's words: "No space left on device".
+pub fn io_words(e: &io::Error) -> String {
+    let text = e.to_string();
+    match (e.raw_os_error(), text.rfind(" (os error ")) {
+        (Some(_), Some(at)) if text.ends_with(')') => text[..at].to_string(),
+        _ => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_words_drop_the_os_error_number() {
+        let e = io::Error::from_raw_os_error(libc::ENOSPC);
+        assert_eq!(io_words(&e), "No space left on device");
+        let e = io::Error::other("sendmmsg sent nothing (os error 0)");
+        assert_eq!(io_words(&e), "sendmmsg sent nothing (os error 0)");
+    }
+}

@@ -2,7 +2,7 @@
 
 use super::{load_key, pick_port};
 use crate::cli::ListenArgs;
-use crate::commands::listen::{self, Listener, Stop};
+use crate::commands::listen::{self, Ended, Listener, Stop};
 use crate::error::{Error, exit};
 use crate::net::{self, addr, iface};
 use crate::output::{self, Format, ListenOutput};
@@ -72,13 +72,22 @@ pub(super) fn run(args: ListenArgs) -> Result<u8, Error> {
         Format::Text
     };
     let mut out = ListenOutput::new(io::stdout().lock(), format, args.verbose);
-    let (stop, stats) = listener.run(&mut out).map_err(|source| Error::Io {
+    let Ended {
+        stop,
+        stats,
+        output_error,
+    } = listener.run(&mut out).map_err(|source| Error::Io {
         doing: "receiving",
         source,
     })?;
-    let report = matches!(stop, Stop::Signal(_) | Stop::Timeout) || args.verbose;
+    // Failed output is reported after the summary, however the run stopped.
+    let report =
+        matches!(stop, Stop::Signal(_) | Stop::Timeout) || output_error.is_some() || args.verbose;
     if report {
         eprintln!("{}", output::listen_summary(stop, &stats));
     }
-    Ok(exit::OK)
+    match output_error {
+        Some(e) => Err(Error::Output(e)),
+        None => Ok(exit::OK),
+    }
 }

@@ -9,6 +9,7 @@ mod ping;
 mod send;
 
 use crate::cli::{Cli, Command};
+use crate::commands::listen::is_closed_pipe;
 use crate::error::Error;
 use crate::net::addr::{self, DEFAULT_PORT};
 use crate::seal::{self, Key};
@@ -52,7 +53,7 @@ fn pick_port(from_host: Option<u16>, flag: Option<&str>) -> Result<u16, Error> {
 fn write_stdout(text: &str) -> Result<(), Error> {
     let mut out = io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(Error::Output(e)),
+        Err(e) if !is_closed_pipe(&e) => Err(Error::Output(e)),
         _ => Ok(()),
     }
 }

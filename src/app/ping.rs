@@ -2,6 +2,7 @@
 
 use super::{load_key, pick_port, write_stdout};
 use crate::cli::PingArgs;
+use crate::commands::listen::is_closed_pipe;
 use crate::commands::ping::{self, Pinger};
 use crate::commands::send::Sender;
 use crate::error::{Error, exit};
@@ -41,7 +42,7 @@ pub(super) fn run(args: PingArgs) -> Result<u8, Error> {
     });
     let summary = match result {
         Ok(summary) => summary,
-        Err(crate::commands::Error::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+        Err(crate::commands::Error::Output(e)) if is_closed_pipe(&e) => {
             return Ok(exit::OK);
         }
         Err(error) => return Err(Error::Command { dest: shown, error }),
