@@ -31,6 +31,14 @@ pub enum Error {
     Addr(AddrError),
     /// Some stdin lines were refused (too large); the others were sent.
     LinesRefused { refused: u64, sent: u64 },
+    /// Some stdin lines could not be sent (this host refused them: a
+    /// firewall rule, no route), and maybe some were refused as too large;
+    /// the others were sent.
+    LinesNotSent {
+        failed: u64,
+        refused: u64,
+        sent: u64,
+    },
     /// The listening socket could not be bound.
     Bind { addr: SocketAddr, source: io::Error },
     /// Sending to `dest` (send, send --ack, ping) failed.
@@ -68,6 +76,7 @@ impl Error {
             Error::Addr(_) => exit::USAGE,
             Error::Key(crate::seal::KeyError::Malformed { .. }) => exit::USAGE,
             Error::Bind { .. }
+            | Error::LinesNotSent { .. }
             | Error::Output(_)
             | Error::Io { .. }
             | Error::Key(_)
@@ -91,6 +100,17 @@ impl fmt::Display for Error {
                 f,
                 "{refused} line(s) too large for one datagram were not sent ({sent} sent)"
             ),
+            Error::LinesNotSent {
+                failed,
+                refused,
+                sent,
+            } => {
+                write!(f, "{failed} line(s) could not be sent")?;
+                if *refused > 0 {
+                    write!(f, " and {refused} were too large for one datagram")?;
+                }
+                write!(f, " ({sent} sent)")
+            }
             Error::Bind { addr, source } => {
                 write!(f, "cannot listen on {addr}: ")?;
                 match source.raw_os_error() {

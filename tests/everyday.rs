@@ -1,14 +1,16 @@
 //! Trustworthy everyday behaviour (#11): output that cannot be written is
-//! reported. The real binary, real sockets, each test in its own network
-//! namespace.
+//! reported, and a datagram this host refuses to send is a loss and not the
+//! end. The real binary, real sockets, a real firewall rule, each test in
+//! its own network namespace.
 
 mod common;
 
 use common::full::FullDisk;
 use common::{
-    Listener, Output, WAIT, command, drain, exit_code, isolate, line_reader, listening_addr, udp,
-    wait_status, wait_until,
+    Listener, Output, WAIT, command, drain, exit_code, isolate, line_reader, listening_addr,
+    run_ok, udp, udpmsg, wait_status, wait_until,
 };
+use serde_json::Value;
 use std::fs::File;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -50,6 +52,28 @@ fn loopback_listener(extra: &[&str]) -> (Listener, String) {
     let l = Listener::start(&args);
     let host = format!("127.0.0.1:{}", l.port());
     (l, host)
+}
+
+/// Replaces this namespace's firewall with one output rule on UDP to
+/// `port`: `rule` is what follows `udp dport PORT` (a match and a verdict).
+/// A `drop` on output fails the sender's system call with EPERM.
+fn firewall(port: u16, rule: &str) {
+    run_ok("nft", &["flush", "ruleset"]);
+    run_ok("nft", &["add", "table", "inet", "t"]);
+    run_ok(
+        "nft",
+        &[
+            "add",
+            "chain",
+            "inet",
+            "t",
+            "out",
+            "{ type filter hook output priority 0; }",
+        ],
+    );
+    let rule = format!("add rule inet t out udp dport {port} {rule}");
+    let args: Vec<&str> = rule.split(' ').collect();
+    run_ok("nft", &args);
 }
 
 // ---------------------------------------------------------------- item 1
@@ -168,4 +192,117 @@ fn send_with_a_directory_on_stdin_says_it_cannot_read_stdin() {
         "udpmsg: cannot read stdin: Is a directory"
     );
     assert!(l.try_line(Duration::from_millis(100)).is_none());
+}
+
+// ---------------------------------------------------------------- item 5
+
+/// `ping -c 6` through a rule that drops every other ping on output: the
+/// refused ones are reported, counted, and the run goes on.
+fn ping_through_every_other_drop(json: bool) -> (Output, String) {
+    let (_l, host) = loopback_listener(&[]);
+    let port: u16 = host
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    firewall(port, "numgen inc mod 2 == 0 drop");
+    // -W: a lost ping is waited for as long as a real one; generous, so a
+    // slow machine's replies still count.
+    let mut args = vec!["ping", &host, "-c", "6", "-i", "50ms", "-W", "5s"];
+    if json {
+        args.push("--json");
+    }
+    let r = udpmsg(&args, b"");
+    assert_eq!(r.code, 0, "{r:?}");
+    let not_sent: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(
+        not_sent,
+        [0, 2, 4].map(|seq| format!("udpmsg: ping seq={seq} not sent: Operation not permitted")),
+        "{r:?}"
+    );
+    (r, host)
+}
+
+#[test]
+fn ping_counts_pings_the_firewall_refuses_as_lost_and_goes_on() {
+    if !isolate("ping_counts_pings_the_firewall_refuses") {
+        return;
+    }
+    let (r, host) = ping_through_every_other_drop(false);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), 6, "{}", r.stdout);
+    for (line, seq) in lines.iter().zip([1, 3, 5]) {
+        let want = format!("reply from {host}: seq={seq} rtt=");
+        assert!(line.starts_with(&want), "{line}");
+    }
+    assert_eq!(lines[3], format!("--- {host} udpmsg ping ---"));
+    assert_eq!(
+        lines[4],
+        "6 sent, 3 received, 50.0% loss, 3 not sent (local errors)"
+    );
+}
+
+#[test]
+fn ping_json_summary_counts_local_errors() {
+    if !isolate("ping_json_summary_counts_local_errors") {
+        return;
+    }
+    let (r, _) = ping_through_every_other_drop(true);
+    let objs: Vec<Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(objs.len(), 4, "{}", r.stdout);
+    let s = &objs[3];
+    assert_eq!(s["summary"], true, "{s}");
+    assert_eq!(
+        (&s["sent"], &s["received"], &s["local_errors"]),
+        (&Value::from(6), &Value::from(3), &Value::from(3)),
+        "{s}"
+    );
+    assert_eq!(s["loss_pct"].as_f64(), Some(50.0), "{s}");
+}
+
+#[test]
+fn ping_without_local_errors_reports_zero_in_json() {
+    if !isolate("ping_without_local_errors_reports_zero_in_json") {
+        return;
+    }
+    let (_l, host) = loopback_listener(&[]);
+    let r = udpmsg(&["ping", &host, "-c", "1", "--json"], b"");
+    assert_eq!(r.code, 0, "{r:?}");
+    let last = r.stdout.lines().last().expect("summary");
+    let s: Value = serde_json::from_str(last).expect("json");
+    assert_eq!(s["local_errors"], 0, "{s}");
+}
+
+#[test]
+fn send_reports_each_line_the_firewall_refuses_and_sends_the_rest() {
+    if !isolate("send_reports_each_line_the_firewall_refuses") {
+        return;
+    }
+    let (l, host) = loopback_listener(&[]);
+    // Drops every datagram whose first four bytes are "DROP".
+    firewall(l.port(), "@th,64,32 0x44524f50 drop");
+    let r = udpmsg(
+        &["send", "--raw", &host, "-"],
+        b"one\nDROP two\nthree\nDROP four\nfive\n",
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    let err: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(
+        err,
+        [
+            "udpmsg: line 2 not sent: Operation not permitted",
+            "udpmsg: line 4 not sent: Operation not permitted",
+            "udpmsg: 2 line(s) could not be sent (3 sent)",
+        ],
+        "{r:?}"
+    );
+    for text in ["one", "three", "five"] {
+        let line = l.line();
+        assert!(line.ends_with(&format!("[raw]: {text}")), "{line}");
+    }
+    assert!(l.try_line(Duration::from_millis(200)).is_none());
 }

@@ -3,9 +3,9 @@
 use super::{load_key, pick_port, write_stdout};
 use crate::cli::PingArgs;
 use crate::commands::listen::is_closed_pipe;
-use crate::commands::ping::{self, Pinger};
+use crate::commands::ping::{self, Event, Pinger};
 use crate::commands::send::Sender;
-use crate::error::{Error, exit};
+use crate::error::{Error, exit, io_words};
 use crate::net::addr;
 use crate::output;
 use std::io::{self, Write};
@@ -35,9 +35,16 @@ pub(super) fn run(args: PingArgs) -> Result<u8, Error> {
             source,
         })?;
     let result = Pinger::new(sender, dest.addr, config).and_then(|pinger| {
-        pinger.run(&mut |reply| {
-            writeln!(out, "{}", output::ping::ping_reply(reply, json))?;
-            out.flush()
+        pinger.run(&mut |event| match event {
+            Event::Reply(reply) => {
+                writeln!(out, "{}", output::ping::ping_reply(reply, json))?;
+                out.flush()
+            }
+            // An error, not a result: on stderr, and never silenced.
+            Event::NotSent { seq, error } => {
+                eprintln!("udpmsg: ping seq={seq} not sent: {}", io_words(error));
+                Ok(())
+            }
         })
     });
     let summary = match result {

@@ -3,10 +3,11 @@
 
 use super::{load_key, pick_port};
 use crate::cli::SendArgs;
+use crate::commands;
 use crate::commands::deliver::{self, Delivery};
 use crate::commands::send::{self, Sender};
 use crate::commands::source::{Fixed, Lines, Source};
-use crate::error::{Error, exit};
+use crate::error::{Error, exit, io_words};
 use crate::net::{self, addr};
 use crate::reliable::outbox::{MESSAGE_PATIENCE, Patience};
 use std::io::{self, IsTerminal};
@@ -96,12 +97,29 @@ pub(super) fn run(args: SendArgs) -> Result<u8, Error> {
         result.map_err(failed)?;
         return Ok(exit::OK);
     }
-    let mut refused = 0u64;
+    let (mut refused, mut failed_lines) = (0u64, 0u64);
     let sent = send::send_all(&mut sender, source.as_mut(), args.raw, |line, e| {
-        refused += 1;
-        eprintln!("udpmsg: line {line} not sent: {e}");
+        let why = match e {
+            commands::Error::TooLarge { .. } => {
+                refused += 1;
+                e.to_string()
+            }
+            commands::Error::Io(e) => {
+                failed_lines += 1;
+                io_words(e)
+            }
+            e => e.to_string(),
+        };
+        eprintln!("udpmsg: line {line} not sent: {why}");
     })
     .map_err(failed)?;
+    if failed_lines > 0 {
+        return Err(Error::LinesNotSent {
+            failed: failed_lines,
+            refused,
+            sent,
+        });
+    }
     if refused > 0 {
         return Err(Error::LinesRefused { refused, sent });
     }
