@@ -196,6 +196,11 @@ pub struct ListenArgs {
     #[arg(short, long, value_name = "N")]
     pub count: Option<u64>,
 
+    /// Share the port with other listeners that share it too (SO_REUSEADDR);
+    /// unicast datagrams then reach only one of them
+    #[arg(long)]
+    pub share_port: bool,
+
     /// Stop after DUR (500ms, 2s, 1m)
     #[arg(short, long, value_name = "DUR", value_parser = parse_duration)]
     pub timeout: Option<Duration>,

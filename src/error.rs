@@ -39,6 +39,9 @@ pub enum Error {
         refused: u64,
         sent: u64,
     },
+    /// The listening port is bound by another socket; `shared`: we asked
+    /// to share it (`--share-port`) and the other socket does not allow it.
+    PortInUse { port: u16, shared: bool },
     /// The listening socket could not be bound.
     Bind { addr: SocketAddr, source: io::Error },
     /// Sending to `dest` (send, send --ack, ping) failed.
@@ -77,6 +80,7 @@ impl Error {
             Error::Key(crate::seal::KeyError::Malformed { .. }) => exit::USAGE,
             Error::Bind { .. }
             | Error::LinesNotSent { .. }
+            | Error::PortInUse { .. }
             | Error::Output(_)
             | Error::Io { .. }
             | Error::Key(_)
@@ -111,14 +115,17 @@ impl fmt::Display for Error {
                 }
                 write!(f, " ({sent} sent)")
             }
+            Error::PortInUse {
+                port,
+                shared: false,
+            } => write!(f, "port {port} is already in use; pick another with --port"),
+            Error::PortInUse { port, shared: true } => write!(
+                f,
+                "port {port} is already in use by a socket that does not share it; pick another with --port"
+            ),
             Error::Bind { addr, source } => {
                 write!(f, "cannot listen on {addr}: ")?;
                 match source.raw_os_error() {
-                    Some(libc::EADDRINUSE) => write!(
-                        f,
-                        "port {} is in use by a program that does not share it",
-                        addr.port()
-                    ),
                     Some(libc::EACCES) => {
                         write!(f, "permission denied (ports below 1024 need privileges)")
                     }

@@ -1002,8 +1002,13 @@ fn two_listeners_share_a_port_and_both_get_a_broadcast() {
     if !isolate("two_listeners_share_a_port_and_both_get_a_broadcast") {
         return;
     }
-    let a = Listener::start_raw(&["listen", "--port", "47104", "--json"]);
-    let b = Listener::start_raw(&["listen", "--port", "47104", "--json"]);
+    // Sharing is asked for (it prints a warning before it starts).
+    let start = || {
+        let args = ["listen", "--port", "47104", "--json", "--share-port"];
+        Listener::spawn_cmd(command(&args), None, true, "listen --share-port")
+    };
+    let a = start();
+    let b = start();
     assert_eq!((a.port(), b.port()), (47104, 47104));
     send_ok(&[
         "127.255.255.255",

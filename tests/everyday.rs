@@ -1,7 +1,8 @@
 //! Trustworthy everyday behaviour (#11): output that cannot be written is
-//! reported, and a datagram this host refuses to send is a loss and not the
-//! end. The real binary, real sockets, a real firewall rule, each test in
-//! its own network namespace.
+//! reported, a busy port is refused unless sharing is asked for, and a
+//! datagram this host refuses to send is a loss and not the end. The real
+//! binary, real sockets, a real firewall rule, each test in its own network
+//! namespace.
 
 mod common;
 
@@ -14,6 +15,7 @@ use serde_json::Value;
 use std::fs::File;
 use std::process::{Command, Stdio};
 use std::time::Duration;
+use udpmsg::net::{self, BindOptions};
 
 /// What a failed write to a full disk is reported as.
 const DISK_FULL: &str = "udpmsg: cannot write output: No space left on device";
@@ -192,6 +194,114 @@ fn send_with_a_directory_on_stdin_says_it_cannot_read_stdin() {
         "udpmsg: cannot read stdin: Is a directory"
     );
     assert!(l.try_line(Duration::from_millis(100)).is_none());
+}
+
+// ---------------------------------------------------------------- item 3
+
+#[test]
+fn second_listener_on_a_busy_port_exits_1_and_the_first_keeps_receiving() {
+    if !isolate("second_listener_on_a_busy_port") {
+        return;
+    }
+    let first = Listener::start(&["--name", "first"]);
+    let port = first.port().to_string();
+    // Before, this one started "listening" (and stole the unicast
+    // datagrams); the timeout lets that old behaviour end, and fail.
+    let r = udpmsg(&["listen", "--port", &port, "--timeout", "3s"], b"");
+    assert_eq!(
+        r.one_line_error(1, "second listener"),
+        format!("udpmsg: port {port} is already in use; pick another with --port")
+    );
+    let peer = udp("127.0.0.1:0");
+    peer.send_to(b"still here", first.dest()).expect("send");
+    assert!(first.line().ends_with("[raw]: still here"));
+}
+
+#[test]
+fn listen_refuses_a_port_held_by_a_socket_that_allows_sharing() {
+    if !isolate("listen_refuses_a_port_held_by_a_socket_that_allows_sharing") {
+        return;
+    }
+    // Another program's socket with SO_REUSEADDR: sharing used to happen
+    // silently, because udpmsg set it too.
+    let shared = BindOptions {
+        reuse_addr: true,
+        ..BindOptions::default()
+    };
+    let holder = net::bind("0.0.0.0:0".parse().expect("addr"), shared).expect("bind");
+    let port = holder.local_addr().expect("local").port().to_string();
+    let r = udpmsg(&["listen", "--port", &port, "--timeout", "3s"], b"");
+    assert_eq!(
+        r.one_line_error(1, "port held with SO_REUSEADDR"),
+        format!("udpmsg: port {port} is already in use; pick another with --port")
+    );
+    // A holder that does not share refuses even --share-port, and says so.
+    let holder = std::net::UdpSocket::bind("0.0.0.0:0").expect("bind");
+    let port = holder.local_addr().expect("local").port().to_string();
+    let r = udpmsg(
+        &["listen", "--port", &port, "--share-port", "--timeout", "3s"],
+        b"",
+    );
+    let line = r.one_line_error(1, "--share-port on an unshared port");
+    assert_eq!(
+        line,
+        format!(
+            "udpmsg: port {port} is already in use by a socket that does not share it; pick another with --port"
+        )
+    );
+}
+
+#[test]
+fn share_port_listeners_both_start_warn_once_and_are_both_discovered() {
+    if !isolate("share_port_listeners") {
+        return;
+    }
+    let start = |name: &str| {
+        Listener::spawn_cmd(
+            command(&["listen", "--port", "47211", "--share-port", "--name", name]),
+            None,
+            true,
+            name,
+        )
+    };
+    let a = start("a");
+    let b = start("b");
+    assert_eq!((a.port(), b.port()), (47211, 47211));
+    // A third: the warning comes first, once.
+    let r = udpmsg(
+        &[
+            "listen",
+            "--port",
+            "47211",
+            "--share-port",
+            "--timeout",
+            "100ms",
+        ],
+        b"",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let warning = "udpmsg: warning: port 47211 is shared (--share-port): unicast datagrams reach \
+                   only one of the listeners sharing it; broadcasts and discovery probes reach all";
+    assert_eq!(r.stderr.lines().next(), Some(warning), "{}", r.stderr);
+    assert_eq!(r.stderr.matches("warning").count(), 1, "{}", r.stderr);
+
+    let r = udpmsg(
+        &[
+            "discover", "-i", "lo", "-p", "47211", "--json", "--expect", "2", "-t", "60s",
+        ],
+        b"",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut names: Vec<String> = r
+        .stdout
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+            v["name"].as_str().unwrap_or_default().to_string()
+        })
+        .collect();
+    names.sort();
+    assert_eq!(names, ["a", "b"], "{}", r.stdout);
 }
 
 // ---------------------------------------------------------------- item 5

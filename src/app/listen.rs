@@ -13,8 +13,20 @@ pub(super) fn run(args: ListenArgs) -> Result<u8, Error> {
     let host = addr::parse_host(&args.bind)?;
     let port = pick_port(host.port, args.port.as_deref())?;
     let bind = addr::resolve_bind(&host.host, port)?;
-    let sockets = net::bind_listeners(bind, net::BindOptions::default())
-        .map_err(|source| Error::Bind { addr: bind, source })?;
+    let options = net::BindOptions {
+        reuse_addr: args.share_port,
+        ..net::BindOptions::default()
+    };
+    let sockets = net::bind_listeners(bind, options).map_err(|source| {
+        if source.raw_os_error() == Some(libc::EADDRINUSE) {
+            Error::PortInUse {
+                port: bind.port(),
+                shared: args.share_port,
+            }
+        } else {
+            Error::Bind { addr: bind, source }
+        }
+    })?;
     let name = args.name.unwrap_or_else(net::hostname);
     if name.len() > crate::wire::MAX_NAME {
         return Err(Error::Usage(format!(
@@ -47,6 +59,14 @@ pub(super) fn run(args: ListenArgs) -> Result<u8, Error> {
     }
     // IPv6 first: "[::]:47474 and 0.0.0.0:47474".
     locals.sort_by_key(|a| a.is_ipv4());
+    if args.share_port
+        && let Some(local) = locals.first()
+    {
+        eprintln!(
+            "udpmsg: warning: port {} is shared (--share-port): unicast datagrams reach only one of the listeners sharing it; broadcasts and discovery probes reach all",
+            local.port()
+        );
+    }
     let shown: Vec<String> = locals.iter().map(|a| a.to_string()).collect();
     let listening = format!("udpmsg: listening on {} as '{name}'", shown.join(" and "));
     // Made before saying so: SIGINT/SIGTERM are caught from then on.

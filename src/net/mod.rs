@@ -35,7 +35,18 @@ pub const LISTEN_RCVBUF: usize = 32 << 20;
 /// Options for a listening socket.
 #[derive(Debug, Clone, Copy)]
 pub struct BindOptions {
-    /// SO_REUSEADDR, so several listeners on one host can share a port.
+    /// SO_REUSEADDR, so several listeners on one host can share a port
+    /// (`listen --share-port`). Off by default: a port already bound is
+    /// then refused (EADDRINUSE) instead of silently taking the unicast
+    /// datagrams away from the listener that was there first.
+    ///
+    /// SO_REUSEPORT is deliberately not set. On Linux it makes the kernel
+    /// spread unicast datagrams over the sharing sockets by a hash of the
+    /// sender's address, so which listener a given sender reaches becomes
+    /// an accident of that hash; it only works between sockets of the same
+    /// user; and it is not needed for what sharing is for here (every
+    /// SO_REUSEADDR socket on the port gets each broadcast and multicast
+    /// datagram, so discovery finds all of them).
     pub reuse_addr: bool,
     /// Receive buffer to ask for (SO_RCVBUFFORCE when allowed, else SO_RCVBUF).
     pub recv_buffer: usize,
@@ -48,7 +59,7 @@ pub struct BindOptions {
 impl Default for BindOptions {
     fn default() -> Self {
         BindOptions {
-            reuse_addr: true,
+            reuse_addr: false,
             recv_buffer: LISTEN_RCVBUF,
             broadcast: false,
         }
