@@ -20,7 +20,12 @@ UDPMSG_KEY_FILE (shared key file).";
 #[derive(Debug)]
 pub struct Cli {
     pub command: Command,
+    /// `-q/--quiet` (any subcommand): no informational stderr lines.
+    pub quiet: bool,
 }
+
+/// `-q/--quiet`, accepted by every subcommand (a global argument).
+const QUIET: &str = "quiet";
 
 #[derive(Debug)]
 pub enum Command {
@@ -91,6 +96,17 @@ impl Cli {
             .propagate_version(true)
             .subcommand_required(true)
             .arg_required_else_help(true)
+            .arg(
+                clap::Arg::new(QUIET)
+                    .short('q')
+                    .long("quiet")
+                    .global(true)
+                    .action(clap::ArgAction::SetTrue)
+                    .help(
+                        "No informational lines on stderr (listening on, summaries, hints); \
+                         errors, warnings and -v reports still print",
+                    ),
+            )
             .subcommand(
                 sub(
                     "listen",
@@ -159,7 +175,10 @@ impl Cli {
             Some(("keygen", m)) => Command::Keygen(KeygenArgs::from_arg_matches(m)?),
             _ => return Err(clap::Error::new(clap::error::ErrorKind::MissingSubcommand)),
         };
-        Ok(Cli { command })
+        Ok(Cli {
+            command,
+            quiet: matches.get_flag(QUIET),
+        })
     }
 }
 

@@ -696,7 +696,12 @@ fn count_exits_zero_after_n_datagrams_raw_included() {
     assert_eq!(code, 0, "stderr: {:?}", err);
     assert_eq!(out.len(), 1, "{:?}", out);
     assert!(out[0].ends_with("[raw]: three"), "{:?}", out);
-    assert!(!err.iter().any(|l| l.contains("panicked")), "{:?}", err);
+    assert_eq!(err.len(), 1, "one summary line: {:?}", err);
+    assert!(
+        err[0].starts_with("udpmsg listen: count reached: 1 received, 2 raw, 0 malformed"),
+        "{:?}",
+        err
+    );
 }
 
 #[test]

@@ -1,18 +1,20 @@
 //! Trustworthy everyday behaviour (#11): output that cannot be written is
-//! reported, a busy port is refused unless sharing is asked for, and a
-//! datagram this host refuses to send is a loss and not the end. The real
-//! binary, real sockets, a real firewall rule, each test in its own network
-//! namespace.
+//! reported, a busy port is refused unless sharing is asked for, a datagram
+//! this host refuses to send is a loss and not the end, and `-q` silences
+//! only the informational lines. The real binary, real sockets, a real
+//! firewall rule, each test in its own network namespace.
 
 mod common;
 
 use common::full::FullDisk;
 use common::{
-    Listener, Output, WAIT, command, drain, exit_code, isolate, line_reader, listening_addr,
-    run_ok, udp, udpmsg, wait_status, wait_until,
+    BIN, Listener, Output, WAIT, command, drain, exit_code, isolate, line_reader, listening_addr,
+    poll, run_ok, udp, udpmsg, wait_status, wait_until,
 };
 use serde_json::Value;
 use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 use udpmsg::net::{self, BindOptions};
@@ -267,23 +269,25 @@ fn share_port_listeners_both_start_warn_once_and_are_both_discovered() {
     let a = start("a");
     let b = start("b");
     assert_eq!((a.port(), b.port()), (47211, 47211));
-    // A third: the warning comes first, once.
+    // A third, quiet: the warning is all it prints before it stops.
     let r = udpmsg(
         &[
             "listen",
             "--port",
             "47211",
             "--share-port",
+            "-q",
             "--timeout",
             "100ms",
         ],
         b"",
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let warning = "udpmsg: warning: port 47211 is shared (--share-port): unicast datagrams reach \
-                   only one of the listeners sharing it; broadcasts and discovery probes reach all";
-    assert_eq!(r.stderr.lines().next(), Some(warning), "{}", r.stderr);
-    assert_eq!(r.stderr.matches("warning").count(), 1, "{}", r.stderr);
+    assert_eq!(
+        r.stderr,
+        "udpmsg: warning: port 47211 is shared (--share-port): unicast datagrams reach only one \
+         of the listeners sharing it; broadcasts and discovery probes reach all\n"
+    );
 
     let r = udpmsg(
         &[
@@ -415,4 +419,184 @@ fn send_reports_each_line_the_firewall_refuses_and_sends_the_rest() {
         assert!(line.ends_with(&format!("[raw]: {text}")), "{line}");
     }
     assert!(l.try_line(Duration::from_millis(200)).is_none());
+}
+
+// ---------------------------------------------------------------- item 12
+
+#[test]
+fn listen_prints_its_summary_when_it_stops_on_count() {
+    if !isolate("listen_prints_its_summary_when_it_stops_on_count") {
+        return;
+    }
+    let mut l = Listener::start(&["--count", "1"]);
+    udp("127.0.0.1:0").send_to(b"hi", l.dest()).expect("send");
+    let (code, out, err) = l.finish_lines();
+    assert_eq!(code, 0, "{err:?}");
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(err.len(), 1, "{err:?}");
+    assert!(
+        err[0].starts_with("udpmsg listen: count reached: 0 received, 1 raw, 0 malformed"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn quiet_listen_prints_its_results_and_nothing_on_stderr() {
+    if !isolate("quiet_listen_prints_its_results") {
+        return;
+    }
+    // No "listening on" line says when it is ready: send until it has
+    // shown one datagram and stopped.
+    let mut child = command(&["listen", "-q", "--port", "47221", "--count", "1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let out = drain(child.stdout.take().expect("stdout"));
+    let err = drain(child.stderr.take().expect("stderr"));
+    let peer = udp("127.0.0.1:0");
+    let exited = poll(WAIT, || {
+        peer.send_to(b"quiet", "127.0.0.1:47221").expect("send");
+        child.try_wait().expect("try_wait")
+    });
+    let status = exited.unwrap_or_else(|| {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("listen -q --count 1 did not stop");
+    });
+    assert_eq!(exit_code(status), 0);
+    let out = String::from_utf8_lossy(&out.join().unwrap_or_default()).into_owned();
+    let err = String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned();
+    assert!(
+        out.ends_with("[raw]: quiet\n") && out.lines().count() == 1,
+        "{out}"
+    );
+    assert_eq!(err, "", "stderr with -q");
+}
+
+#[test]
+fn quiet_silences_hints_and_notes_but_not_warnings_or_errors() {
+    if !isolate("quiet_silences_hints_and_notes") {
+        return;
+    }
+    // discover: the hints when nobody answered go; before or after the
+    // subcommand alike.
+    let nobody = ["-i", "lo", "-p", "47231", "-t", "100ms"];
+    let r = udpmsg(&[&["discover"][..], &nobody].concat(), b"");
+    assert!(r.stderr.contains("no listener answered"), "{r:?}");
+    for args in [
+        [&["discover", "-q"][..], &nobody].concat(),
+        [&["-q", "discover"][..], &nobody].concat(),
+    ] {
+        let r = udpmsg(&args, b"");
+        assert_eq!((r.code, r.stderr.as_str(), r.stdout.as_str()), (0, "", ""));
+    }
+    // A warning stays.
+    let r = udpmsg(
+        &[
+            "discover", "-q", "-i", "nosuch0", "-p", "47231", "-t", "100ms",
+        ],
+        b"",
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("interface 'nosuch0' not probed"), "{r:?}");
+
+    // keygen: the "wrote" line goes.
+    let dir = std::env::temp_dir().join(format!("udpmsg-quiet-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let key = dir.join("k");
+    let key = key.to_str().expect("utf-8");
+    let r = udpmsg(&["keygen", "-q", key], b"");
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""), "{r:?}");
+    assert!(std::fs::metadata(key).is_ok_and(|m| m.len() > 0));
+    let r = udpmsg(&["keygen", key, "--force"], b"");
+    assert!(r.stderr.contains("wrote a new key"), "{r:?}");
+    // An error stays.
+    let r = udpmsg(&["keygen", "-q", key], b"");
+    assert!(
+        r.one_line_error(1, "keygen -q over a file")
+            .contains("already exists"),
+        "{r:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // listen: the error for a busy port stays.
+    let holder = std::net::UdpSocket::bind("0.0.0.0:0").expect("bind");
+    let port = holder.local_addr().expect("local").port().to_string();
+    let r = udpmsg(&["listen", "-q", "--port", &port], b"");
+    assert!(
+        r.one_line_error(1, "listen -q, busy port")
+            .contains("already in use"),
+        "{r:?}"
+    );
+}
+
+/// A pseudo-terminal: the controller, and the terminal end to give a child
+/// as its stdin.
+fn pty() -> (File, File) {
+    // SAFETY: plain libc calls on a descriptor we own; ptsname's static
+    // buffer is copied out at once, on this thread.
+    unsafe {
+        let controller = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY);
+        assert!(controller >= 0, "posix_openpt");
+        let controller = OwnedFd::from_raw_fd(controller);
+        use std::os::fd::AsRawFd;
+        assert_eq!(libc::grantpt(controller.as_raw_fd()), 0, "grantpt");
+        assert_eq!(libc::unlockpt(controller.as_raw_fd()), 0, "unlockpt");
+        let name = libc::ptsname(controller.as_raw_fd());
+        assert!(!name.is_null(), "ptsname");
+        let name = std::ffi::CStr::from_ptr(name)
+            .to_str()
+            .expect("utf-8")
+            .to_owned();
+        let terminal = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&name)
+            .expect("open the terminal end");
+        (File::from(controller), terminal)
+    }
+}
+
+/// `udpmsg send <extra> HOST` reading a terminal that holds one line and
+/// then end-of-file: its stderr.
+fn send_from_a_terminal(host: &str, extra: &[&str]) -> String {
+    let (mut controller, terminal) = pty();
+    let mut args = vec!["send"];
+    args.extend_from_slice(extra);
+    args.push(host);
+    let mut child = Command::new(BIN)
+        .args(&args)
+        .env_remove("UDPMSG_KEY_FILE")
+        .stdin(terminal)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let err = drain(child.stderr.take().expect("stderr"));
+    // A line, then Ctrl-D (end of file at the start of a line).
+    controller.write_all(b"typed\n\x04").expect("type");
+    let code = wait_until(&mut child, WAIT, "send from a terminal");
+    assert_eq!(code, 0);
+    // The terminal echoes what was typed: read it so nothing blocks.
+    let _ = controller.read(&mut [0u8; 64]);
+    String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned()
+}
+
+#[test]
+fn quiet_send_from_a_terminal_drops_the_hint_line() {
+    if !isolate("quiet_send_from_a_terminal") {
+        return;
+    }
+    let (l, host) = loopback_listener(&[]);
+    let err = send_from_a_terminal(&host, &[]);
+    assert_eq!(
+        err,
+        format!("udpmsg: sending each line you type to {host}; Ctrl-D ends\n")
+    );
+    assert!(l.line().ends_with(": typed"));
+    let err = send_from_a_terminal(&host, &["-q"]);
+    assert_eq!(err, "");
+    assert!(l.line().ends_with(": typed"));
 }

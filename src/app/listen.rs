@@ -1,6 +1,6 @@
 //! `udpmsg listen`: bind, say where, run the listener, print its summary.
 
-use super::{load_key, pick_port};
+use super::{Info, load_key, pick_port};
 use crate::cli::ListenArgs;
 use crate::commands::listen::{self, Ended, Listener, Stop};
 use crate::error::{Error, exit};
@@ -8,7 +8,7 @@ use crate::net::{self, addr, iface};
 use crate::output::{self, Format, ListenOutput};
 use std::io;
 
-pub(super) fn run(args: ListenArgs) -> Result<u8, Error> {
+pub(super) fn run(args: ListenArgs, info: Info) -> Result<u8, Error> {
     let key = load_key(args.key_file.as_deref())?;
     let host = addr::parse_host(&args.bind)?;
     let port = pick_port(host.port, args.port.as_deref())?;
@@ -85,7 +85,7 @@ pub(super) fn run(args: ListenArgs) -> Result<u8, Error> {
         doing: "setting up the event loop",
         source,
     })?;
-    eprintln!("{listening}");
+    info.line(listening);
     let format = if args.json {
         Format::Json
     } else {
@@ -100,11 +100,9 @@ pub(super) fn run(args: ListenArgs) -> Result<u8, Error> {
         doing: "receiving",
         source,
     })?;
-    // Failed output is reported after the summary, however the run stopped.
-    let report =
-        matches!(stop, Stop::Signal(_) | Stop::Timeout) || output_error.is_some() || args.verbose;
-    if report {
-        eprintln!("{}", output::listen_summary(stop, &stats));
+    // A closed pipe (`| head`) ends quietly: the summary only with -v.
+    if stop != Stop::OutputClosed || args.verbose {
+        info.line(output::listen_summary(stop, &stats));
     }
     match output_error {
         Some(e) => Err(Error::Output(e)),

@@ -13,17 +13,37 @@ use crate::commands::listen::is_closed_pipe;
 use crate::error::Error;
 use crate::net::addr::{self, DEFAULT_PORT};
 use crate::seal::{self, Key};
+use std::fmt;
 use std::io::{self, Write};
 use std::path::Path;
 
 /// Runs the command and returns the process exit code.
 pub fn run(cli: Cli) -> Result<u8, Error> {
+    let info = Info { quiet: cli.quiet };
     match cli.command {
-        Command::Listen(args) => listen::run(args),
-        Command::Send(args) => send::run(args),
-        Command::Discover(args) => discover::run(args),
+        Command::Listen(args) => listen::run(args, info),
+        Command::Send(args) => send::run(args, info),
+        Command::Discover(args) => discover::run(args, info),
+        // ping prints its results on stdout and has no informational lines.
         Command::Ping(args) => ping::run(args),
-        Command::Keygen(args) => keygen::run(args),
+        Command::Keygen(args) => keygen::run(args, info),
+    }
+}
+
+/// The informational stderr lines (what a command is doing, summaries,
+/// hints), which `--quiet` silences. Errors and warnings do not go through
+/// it: they always print.
+#[derive(Debug, Clone, Copy)]
+struct Info {
+    quiet: bool,
+}
+
+impl Info {
+    /// Prints `text` on stderr unless quiet.
+    fn line(self, text: impl fmt::Display) {
+        if !self.quiet {
+            eprintln!("{text}");
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! `udpmsg send` and `send --ack`: resolve, build the sender and the
 //! source of messages, run, and turn the outcome into an exit code.
 
-use super::{load_key, pick_port};
+use super::{Info, load_key, pick_port};
 use crate::cli::SendArgs;
 use crate::commands;
 use crate::commands::deliver::{self, Delivery};
@@ -13,7 +13,7 @@ use crate::reliable::outbox::{MESSAGE_PATIENCE, Patience};
 use std::io::{self, IsTerminal};
 use std::os::fd::AsRawFd;
 
-pub(super) fn run(args: SendArgs) -> Result<u8, Error> {
+pub(super) fn run(args: SendArgs, info: Info) -> Result<u8, Error> {
     let key = load_key(args.key_file.as_deref())?;
     if args.raw && key.is_some() {
         return Err(Error::Usage(
@@ -43,7 +43,9 @@ pub(super) fn run(args: SendArgs) -> Result<u8, Error> {
     let shown = addr::unmapped(dest.addr);
     let from_stdin = args.message.is_empty() || args.message == ["-"];
     if from_stdin && io::stdin().is_terminal() {
-        eprintln!("udpmsg: sending each line you type to {shown}; Ctrl-D ends");
+        info.line(format_args!(
+            "udpmsg: sending each line you type to {shown}; Ctrl-D ends"
+        ));
     }
     let sender = Sender::new(dest, name, key.as_ref(), args.ack).map_err(|source| Error::Io {
         doing: "creating a socket",
