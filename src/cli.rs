@@ -25,7 +25,12 @@ udpmsg man (see the README for where to put them).";
 #[derive(Debug)]
 pub struct Cli {
     pub command: Command,
+    /// `-q/--quiet` (any subcommand): no informational stderr lines.
+    pub quiet: bool,
 }
+
+/// `-q/--quiet`, accepted by every subcommand (a global argument).
+const QUIET: &str = "quiet";
 
 #[derive(Debug)]
 pub enum Command {
@@ -115,6 +120,17 @@ impl Cli {
             .propagate_version(true)
             .subcommand_required(true)
             .arg_required_else_help(true)
+            .arg(
+                clap::Arg::new(QUIET)
+                    .short('q')
+                    .long("quiet")
+                    .global(true)
+                    .action(clap::ArgAction::SetTrue)
+                    .help(
+                        "No informational lines on stderr (listening on, summaries, hints); \
+                         errors, warnings and -v reports still print",
+                    ),
+            )
             .subcommand(
                 sub(
                     "listen",
@@ -206,7 +222,10 @@ impl Cli {
             Some(("man", _)) => Command::Man,
             _ => return Err(clap::Error::new(clap::error::ErrorKind::MissingSubcommand)),
         };
-        Ok(Cli { command })
+        Ok(Cli {
+            command,
+            quiet: matches.get_flag(QUIET),
+        })
     }
 }
 
@@ -252,6 +271,11 @@ pub struct ListenArgs {
     /// Exit 0 after N datagrams were shown (raw ones included)
     #[arg(short, long, value_name = "N")]
     pub count: Option<u64>,
+
+    /// Share the port with other listeners that share it too (SO_REUSEADDR);
+    /// unicast datagrams then reach only one of them
+    #[arg(long)]
+    pub share_port: bool,
 
     /// Stop after DUR (500ms, 2s, 1m)
     #[arg(short, long, value_name = "DUR", value_parser = parse_duration)]

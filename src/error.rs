@@ -46,6 +46,17 @@ pub enum Error {
     Addr(AddrError),
     /// Some stdin lines were refused (too large); the others were sent.
     LinesRefused { refused: u64, sent: u64 },
+    /// Some stdin lines could not be sent (this host refused them: a
+    /// firewall rule, no route), and maybe some were refused as too large;
+    /// the others were sent.
+    LinesNotSent {
+        failed: u64,
+        refused: u64,
+        sent: u64,
+    },
+    /// The listening port is bound by another socket; `shared`: we asked
+    /// to share it (`--share-port`) and the other socket does not allow it.
+    PortInUse { port: u16, shared: bool },
     /// The listening socket could not be bound.
     Bind { addr: SocketAddr, source: io::Error },
     /// Sending to `dest` (send, send --ack, ping) failed.
@@ -112,6 +123,8 @@ impl Error {
                 ..
             } => exit::USAGE,
             Error::Bind { .. }
+            | Error::LinesNotSent { .. }
+            | Error::PortInUse { .. }
             | Error::Output(_)
             | Error::Io { .. }
             | Error::Key(_)
@@ -143,14 +156,28 @@ impl fmt::Display for Error {
                 f,
                 "{refused} line(s) too large for one datagram were not sent ({sent} sent)"
             ),
+            Error::LinesNotSent {
+                failed,
+                refused,
+                sent,
+            } => {
+                write!(f, "{failed} line(s) could not be sent")?;
+                if *refused > 0 {
+                    write!(f, " and {refused} were too large for one datagram")?;
+                }
+                write!(f, " ({sent} sent)")
+            }
+            Error::PortInUse {
+                port,
+                shared: false,
+            } => write!(f, "port {port} is already in use; pick another with --port"),
+            Error::PortInUse { port, shared: true } => write!(
+                f,
+                "port {port} is already in use by a socket that does not share it; pick another with --port"
+            ),
             Error::Bind { addr, source } => {
                 write!(f, "cannot listen on {addr}: ")?;
                 match source.raw_os_error() {
-                    Some(libc::EADDRINUSE) => write!(
-                        f,
-                        "port {} is in use by a program that does not share it",
-                        addr.port()
-                    ),
                     Some(libc::EACCES) => {
                         write!(f, "permission denied (ports below 1024 need privileges)")
                     }

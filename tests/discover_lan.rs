@@ -459,8 +459,8 @@ fn listeners_sharing_a_port_in_one_host_are_both_found() {
     let Some(lan) = Lan::up("dl4_", 2, &[]) else {
         return;
     };
-    let first = HostListener::start(&lan, 2, "first", &[]);
-    let second = HostListener::start(&lan, 2, "second", &[]);
+    let first = HostListener::start(&lan, 2, "first", &["--share-port"]);
+    let second = HostListener::start(&lan, 2, "second", &["--share-port"]);
     assert_eq!(first.addr, second.addr, "both bind the default port");
 
     let run = discover(&lan, 1, &["--json", "--expect", "2", "--timeout", "2s"]);

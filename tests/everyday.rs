@@ -705,7 +705,7 @@ fn errors_say_the_words_without_os_error_numbers() {
     ] {
         let run = udpmsg(&args, b"");
         let line = run.one_line_error(code, &format!("{args:?}"));
-        assert!(line.contains("no such file or directory"), "{line}");
+        assert!(line.contains("No such file or directory"), "{line}");
         assert!(!line.contains("os error"), "{line}");
     }
 }

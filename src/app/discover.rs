@@ -1,13 +1,13 @@
 //! `udpmsg discover`: probe, then print the listeners found (or hints).
 
-use super::{load_key, pick_port, write_stdout};
+use super::{Info, load_key, pick_port, write_stdout};
 use crate::cli::DiscoverArgs;
 use crate::commands::discover;
 use crate::error::{Error, exit};
 use crate::net::{addr, iface};
 use crate::output;
 
-pub(super) fn run(args: DiscoverArgs) -> Result<u8, Error> {
+pub(super) fn run(args: DiscoverArgs, info: Info) -> Result<u8, Error> {
     let port = pick_port(None, args.port.as_deref())?;
     if port == 0 {
         return Err(addr::AddrError::ZeroPort.into());
@@ -48,7 +48,7 @@ pub(super) fn run(args: DiscoverArgs) -> Result<u8, Error> {
         );
     }
     if scan.peers.is_empty() {
-        eprintln!("{}", output::discover::discover_nobody(&scan, port));
+        info.line(output::discover::discover_nobody(&scan, port));
     }
     let found = scan.peers.len() as u64 + scan.overflow;
     if let Some(expected) = args.expect

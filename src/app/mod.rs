@@ -10,6 +10,7 @@ mod ping;
 mod send;
 
 use crate::cli::{Cli, Command};
+use crate::commands::listen::is_closed_pipe;
 use crate::error::Error;
 use crate::net::{
     self,
@@ -28,21 +29,40 @@ const KEY_VAR: &str = "UDPMSG_KEY_FILE";
 
 /// Runs the command and returns the process exit code.
 pub fn run(cli: Cli) -> Result<u8, Error> {
+    let info = Info { quiet: cli.quiet };
     match cli.command {
-        Command::Listen(args) => listen::run(args),
-        Command::Send(args) => send::run(args),
-        Command::Discover(args) => discover::run(args),
+        Command::Listen(args) => listen::run(args, info),
+        Command::Send(args) => send::run(args, info),
+        Command::Discover(args) => discover::run(args, info),
+        // ping prints its results on stdout and has no informational lines.
         Command::Ping(args) => ping::run(args),
-        Command::Keygen(args) => keygen::run(args),
+        Command::Keygen(args) => keygen::run(args, info),
         Command::Completions(args) => generate::completions(args),
         Command::Man => generate::man(),
     }
 }
 
-/// Prints an informational line (`udpmsg: note: ...`) on stderr: something
-/// the user may not have meant, done as asked anyway.
-fn note(text: fmt::Arguments<'_>) {
-    eprintln!("udpmsg: note: {text}");
+/// The informational stderr lines (what a command is doing, summaries,
+/// hints), which `--quiet` silences. Errors and warnings do not go through
+/// it: they always print.
+#[derive(Debug, Clone, Copy)]
+struct Info {
+    quiet: bool,
+}
+
+impl Info {
+    /// Prints `text` on stderr unless quiet.
+    fn line(self, text: impl fmt::Display) {
+        if !self.quiet {
+            eprintln!("{text}");
+        }
+    }
+
+    /// Prints a note (`udpmsg: note: ...`) unless quiet: something the
+    /// user may not have meant, done as asked anyway.
+    fn note(self, text: fmt::Arguments<'_>) {
+        self.line(format_args!("udpmsg: note: {text}"));
+    }
 }
 
 /// A `UDPMSG_*` variable; empty counts as unset, as `UDPMSG_PORT= udpmsg
@@ -143,7 +163,7 @@ fn pick_name(flag: Option<String>) -> Result<String, Error> {
 fn write_stdout(text: &str) -> Result<(), Error> {
     let mut out = io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(Error::Output(e)),
+        Err(e) if !is_closed_pipe(&e) => Err(Error::Output(e)),
         _ => Ok(()),
     }
 }

@@ -1,8 +1,9 @@
 //! `udpmsg send` and `send --ack`: resolve, build the sender and the
 //! source of messages, run, and turn the outcome into an exit code.
 
-use super::{load_key, note, pick_name, pick_port, port_given};
+use super::{Info, load_key, pick_name, pick_port, port_given};
 use crate::cli::SendArgs;
+use crate::commands;
 use crate::commands::deliver::{self, Delivery};
 use crate::commands::send::{self, Sender};
 use crate::commands::source::{self, Fixed, HexLines, Lines, Source, WholeError};
@@ -11,11 +12,12 @@ use crate::net::addr::{self, Destination};
 use crate::output::escape::escaped;
 use crate::reliable::outbox::{MESSAGE_PATIENCE, Patience};
 use crate::util::hex;
+use crate::util::words::IoWords;
 use std::io::{self, IsTerminal};
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 
-pub(super) fn run(args: SendArgs) -> Result<u8, Error> {
+pub(super) fn run(args: SendArgs, info: Info) -> Result<u8, Error> {
     let key = load_key(args.key_file.as_deref(), args.no_key)?;
     check_flags(&args, key.is_some())?;
     let from_stdin = args.message.is_empty() || args.message == ["-"];
@@ -51,7 +53,7 @@ pub(super) fn run(args: SendArgs) -> Result<u8, Error> {
     // Connecting (--ack) can fail (a broadcast address: EACCES): said as a send.
     let sender = Sender::new(dest, name, key.as_ref(), args.ack).map_err(|e| failed(e.into()))?;
     if !from_stdin && !args.hex && !port_named {
-        note_port_word(&args, dest.addr.port());
+        note_port_word(&args, dest.addr.port(), info);
     }
     let whole = args.raw && !args.lines;
     if from_stdin && io::stdin().is_terminal() {
@@ -60,7 +62,7 @@ pub(super) fn run(args: SendArgs) -> Result<u8, Error> {
         } else {
             format!("each line you type to {shown}")
         };
-        eprintln!("udpmsg: sending {what}; Ctrl-D ends");
+        info.line(format_args!("udpmsg: sending {what}; Ctrl-D ends"));
     }
     if args.ack {
         let mut source: Box<dyn Source> = match message {
@@ -165,7 +167,7 @@ fn hexed<S: Source + 'static>(lines: S, hex: bool) -> Box<dyn Source> {
 /// The nc habit, `udpmsg send host 9000 hello`: when no port was given and
 /// the message starts with a bare port number, says where it goes (and
 /// sends it as asked).
-fn note_port_word(args: &SendArgs, port: u16) {
+fn note_port_word(args: &SendArgs, port: u16, info: Info) {
     let Some(word) = args.message.first() else {
         return;
     };
@@ -183,7 +185,7 @@ fn note_port_word(args: &SendArgs, port: u16) {
         message.truncate(cut);
         message.push('…');
     }
-    note(format_args!(
+    info.note(format_args!(
         "sending \"{message}\" to port {port}; for port {asked} write {host}:{asked} or -p {asked}"
     ));
 }
@@ -219,19 +221,36 @@ fn send_confirmed(
 }
 
 /// Fire-and-forget: each message of `source` as one datagram; lines too
-/// large are reported and skipped (exit 2 at the end).
+/// large (exit 2 at the end) or refused by this host (exit 1 at the end)
+/// are reported and skipped.
 fn send_lines(
     sender: &mut Sender,
     source: &mut dyn Source,
     raw: bool,
     failed: impl FnOnce(crate::commands::Error) -> Error,
 ) -> Result<u8, Error> {
-    let mut refused = 0u64;
+    let (mut refused, mut failed_lines) = (0u64, 0u64);
     let sent = send::send_all(sender, source, raw, |line, e| {
-        refused += 1;
-        eprintln!("udpmsg: line {line} not sent: {e}");
+        match e {
+            commands::Error::TooLarge { .. } => {
+                refused += 1;
+                eprintln!("udpmsg: line {line} not sent: {e}");
+            }
+            commands::Error::Io(e) => {
+                failed_lines += 1;
+                eprintln!("udpmsg: line {line} not sent: {}", IoWords(e));
+            }
+            e => eprintln!("udpmsg: line {line} not sent: {e}"),
+        };
     })
     .map_err(failed)?;
+    if failed_lines > 0 {
+        return Err(Error::LinesNotSent {
+            failed: failed_lines,
+            refused,
+            sent,
+        });
+    }
     if refused > 0 {
         return Err(Error::LinesRefused { refused, sent });
     }

@@ -4,9 +4,8 @@
 use std::fmt;
 use std::io;
 
-/// Shows an [`io::Error`] as its words alone, starting lowercase to follow
-/// a colon: "no such file or directory", not "No such file or directory
-/// (os error 2)".
+/// Shows an [`io::Error`] as its words alone, as the system says them:
+/// "No such file or directory", not "No such file or directory (os error 2)".
 #[derive(Debug, Clone, Copy)]
 pub struct IoWords<'a>(pub &'a io::Error);
 
@@ -19,15 +18,7 @@ impl fmt::Display for IoWords<'_> {
                 .unwrap_or(&text),
             None => &text,
         };
-        let mut chars = text.chars();
-        match (chars.next(), chars.next()) {
-            // "Permission denied" reads "permission denied" after a colon;
-            // "IPv6 ..." keeps its capitals.
-            (Some(first), Some(second)) if first.is_uppercase() && second.is_lowercase() => {
-                write!(f, "{}{}", first.to_lowercase(), &text[first.len_utf8()..])
-            }
-            _ => f.write_str(text),
-        }
+        f.write_str(text)
     }
 }
 
@@ -36,12 +27,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn os_errors_lose_the_number_and_the_capital() {
+    fn os_errors_lose_the_number() {
         let e = io::Error::from_raw_os_error(libc::ENOENT);
         assert!(e.to_string().ends_with("(os error 2)"), "{e}");
-        assert_eq!(IoWords(&e).to_string(), "no such file or directory");
+        assert_eq!(IoWords(&e).to_string(), "No such file or directory");
         let e = io::Error::from_raw_os_error(libc::EACCES);
-        assert_eq!(IoWords(&e).to_string(), "permission denied");
+        assert_eq!(IoWords(&e).to_string(), "Permission denied");
         let e = io::Error::other("IPv6 is off");
         assert_eq!(IoWords(&e).to_string(), "IPv6 is off");
     }

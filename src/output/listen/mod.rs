@@ -220,6 +220,7 @@ pub fn listen_summary(stop: Stop, stats: &Stats) -> String {
         Stop::Signal(libc::SIGTERM) => "terminated".to_string(),
         Stop::Signal(n) => format!("signal {n}"),
         Stop::OutputClosed => "output closed".to_string(),
+        Stop::OutputFailed => "output failed".to_string(),
     };
     let mut s = format!(
         "udpmsg listen: {why}: {} received, {} raw, {} malformed",
