@@ -16,13 +16,14 @@ mod lan;
 use common::{BIN, WAIT, line_reader, listening_addr, rest_of, run_captured, wait_status};
 use lan::Lan;
 use std::collections::HashSet;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 use udpmsg::commands::discover::MAX_ANSWER;
 use udpmsg::commands::listen::ANSWERS_PER_SOURCE;
+use udpmsg::net::iface::DISCOVERY_GROUP_V6;
 use udpmsg::wire::{self, Datagram, Message, Probe};
 
 /// The port listeners use unless a test says otherwise.
@@ -236,19 +237,7 @@ fn assert_v6_addrs_belong_to(lan: &Lan, k: usize, peer: &Peer) {
 /// Runs `f` on a thread that has joined host `k`'s network namespace: what
 /// it creates (sockets) belongs to that host, even when used elsewhere.
 fn in_host<T: Send>(lan: &Lan, k: usize, f: impl FnOnce() -> T + Send) -> T {
-    let path = format!("{}/{}", lan::NETNS_DIR, lan.ns(k));
-    std::thread::scope(|s| {
-        s.spawn(move || {
-            let ns = std::fs::File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
-            // SAFETY: setns on a namespace fd we hold; it moves only this
-            // thread, which ends with the scope.
-            let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
-            assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
-            f()
-        })
-        .join()
-        .unwrap_or_else(|e| std::panic::resume_unwind(e))
-    })
+    lan.enter(k, f)
 }
 
 /// A UDP socket on `0.0.0.0:port` in host `k`, with a short read timeout.
@@ -1072,4 +1061,119 @@ fn loopback_discovery_finds_a_local_listener() {
         "{}",
         run.stderr
     );
+}
+
+// ---------------------------------------------------------------------------
+// Attacks from inside the LAN (issue #12): forged sources.
+
+/// Host `k`'s eth0 index, for IPv6 scopes.
+fn eth0_index(lan: &Lan, k: usize) -> u32 {
+    in_host(lan, k, || {
+        // SAFETY: a NUL-terminated literal.
+        unsafe { libc::if_nametoindex(c"eth0".as_ptr()) }
+    })
+}
+
+/// A socket in host `k` bound to `addr`, allowed to broadcast, with a
+/// short read timeout.
+fn bound_in_host(lan: &Lan, k: usize, addr: SocketAddr) -> UdpSocket {
+    let socket = in_host(lan, k, || UdpSocket::bind(addr))
+        .unwrap_or_else(|e| panic!("bind {addr} in host {k}: {e}"));
+    socket.set_broadcast(addr.is_ipv4()).expect("SO_BROADCAST");
+    socket
+        .set_read_timeout(Some(Duration::from_millis(20)))
+        .expect("read timeout");
+    socket
+}
+
+/// The tokens answered on `socket` once `last` was (and 200 ms more).
+fn tokens_until(socket: &UdpSocket, last: u64) -> Vec<u64> {
+    let heard = answers(socket, Instant::now() + WAIT, |h| {
+        h.iter().any(|h| h.token == last)
+    });
+    let late = answers(socket, Instant::now() + Duration::from_millis(200), |_| {
+        false
+    });
+    heard.iter().chain(&late).map(|h| h.token).collect()
+}
+
+#[test]
+fn broadcast_and_multicast_probes_from_off_link_sources_are_not_answered() {
+    let Some(lan) = Lan::up("dl13_", 2, &[]) else {
+        return;
+    };
+    // Host 1 also holds addresses of another network, 10.99.0.1 and
+    // fd00:99::1, which host 2 reaches through a route via host 1: for host
+    // 2 they are off-link sources whose answers would still arrive, like a
+    // far-away victim's.
+    lan.ip(1, &["addr", "add", "10.99.0.1/32", "dev", "eth0"]);
+    lan.ip(
+        1,
+        &["addr", "add", "fd00:99::1/128", "dev", "eth0", "nodad"],
+    );
+    lan.ip(2, &["route", "add", "10.99.0.0/24", "via", "10.77.0.1"]);
+    let h1_ll = lan.host(1).v6().expect("h1 link-local").to_string();
+    lan.ip(
+        2,
+        &["route", "add", "fd00:99::/64", "via", &h1_ll, "dev", "eth0"],
+    );
+    let listener = HostListener::start(&lan, 2, "h2", &["-v"]);
+    let instance = udpmsg::util::rng::random_id();
+    let probe_of = |token: u64| probe(instance, token, MAX_ANSWER);
+    let scope = eth0_index(&lan, 1);
+    let group = SocketAddr::V6(SocketAddrV6::new(DISCOVERY_GROUP_V6, PORT, 0, scope));
+    let broadcast = v4(lan::BROADCAST, PORT);
+    let h2_v4 = v4(Ipv4Addr::new(10, 77, 0, 2), PORT);
+    let h2_ll = SocketAddr::V6(SocketAddrV6::new(
+        lan.host(2).v6().expect("h2 link-local"),
+        PORT,
+        0,
+        scope,
+    ));
+
+    // Off-link sources: the broadcast and the group probe get no answer; a
+    // unicast probe reaches one listener only and is answered (and, sent
+    // after, shows that anything answered earlier has arrived).
+    let off4 = bound_in_host(&lan, 1, "10.99.0.1:0".parse().expect("addr"));
+    off4.send_to(&probe_of(1), broadcast).expect("send");
+    off4.send_to(&probe_of(2), h2_v4).expect("send");
+    let off6 = bound_in_host(&lan, 1, "[fd00:99::1]:0".parse().expect("addr"));
+    off6.send_to(&probe_of(3), group).expect("send");
+    off6.send_to(&probe_of(4), h2_ll).expect("send");
+    let said = || listener.lines_so_far();
+    let got4 = tokens_until(&off4, 2);
+    let got6 = tokens_until(&off6, 4);
+    assert_eq!(
+        (got4.as_slice(), got6.as_slice()),
+        ([2].as_slice(), [4].as_slice()),
+        "from off-link sources only the unicast probes may be answered; listener said {:#?}",
+        said()
+    );
+
+    // On-link sources: both are answered.
+    let on4 = bound_in_host(&lan, 1, "10.77.0.1:0".parse().expect("addr"));
+    on4.send_to(&probe_of(5), broadcast).expect("send");
+    let on6 = bound_in_host(
+        &lan,
+        1,
+        SocketAddr::V6(SocketAddrV6::new(
+            lan.host(1).v6().expect("h1 link-local"),
+            0,
+            0,
+            scope,
+        )),
+    );
+    on6.send_to(&probe_of(6), group).expect("send");
+    assert_eq!(tokens_until(&on4, 5), [5], "{:#?}", said());
+    assert_eq!(tokens_until(&on6, 6), [6], "{:#?}", said());
+
+    let lines = listener.stop();
+    let off_link = lines
+        .iter()
+        .filter(|l| l.contains("ignored discovery probe") && l.contains("off-link source"))
+        .count();
+    assert_eq!(off_link, 2, "{lines:#?}");
+    let summary = summary_of(&lines);
+    assert_eq!(summary_count(summary, "probes answered"), 4, "{summary}");
+    assert_eq!(summary_count(summary, "probes ignored"), 2, "{summary}");
 }
