@@ -115,5 +115,6 @@ pub fn discover_trace(trace: &Trace<'_>) -> String {
                 rtt.as_secs_f64() * 1e3
             )
         }
+        Trace::Refused { from, why } => format!("udpmsg: refused answer from {from}: {why}"),
     }
 }
