@@ -1,6 +1,6 @@
 //! `udpmsg discover`'s table, JSON lines, hints and `-v` trace.
 
-use super::escape::escape_into;
+use super::escape::{escape_into, harden_json};
 use crate::commands::discover::{Scan, Trace};
 use crate::net::iface::DISCOVERY_GROUP_V6;
 use crate::util::hex::Id;
@@ -20,7 +20,8 @@ pub fn discover_peers(scan: &Scan, json: bool) -> String {
                 "instance": Id(peer.instance).to_string(),
                 "version": peer.version,
             });
-            let _ = writeln!(out, "{line}");
+            // Names are the peer's choice: escaped like listen's JSON.
+            let _ = writeln!(out, "{}", harden_json(&line.to_string()));
         }
         return out;
     }
