@@ -114,8 +114,9 @@ pub const LINKS_REFRESH: Duration = Duration::from_secs(1);
 const LINKS_MIN_REFRESH: Duration = Duration::from_millis(100);
 
 /// Which source addresses are on-link for each interface (RFC 6762 §11's
-/// test for answering a multicast query): an IPv6 link-local address, or
-/// one inside a subnet of the arrival interface's addresses. The interface
+/// test for answering a multicast query): a link-local address (IPv4
+/// 169.254/16 or IPv6 fe80::/10), or one inside a subnet of the arrival
+/// interface's addresses. The interface
 /// addresses are read with `getifaddrs` at most once per [`LINKS_REFRESH`]
 /// (and again, at most every 100 ms, when a datagram arrives on an
 /// interface not seen before), so the check per datagram is a hash lookup
@@ -172,11 +173,13 @@ impl Links {
     /// Whether `source` is on the link of interface `ifindex` (0: of any
     /// interface, for a datagram whose arrival interface is unknown).
     pub fn is_on_link(&mut self, ifindex: u32, source: IpAddr, now: Instant) -> bool {
-        if let IpAddr::V6(v6) = source
-            && v6.is_unicast_link_local()
-        {
-            // Routers never forward a link-local source: it was sent on
-            // the link it arrived on.
+        let link_local = match source {
+            IpAddr::V4(v4) => v4.is_link_local(),
+            IpAddr::V6(v6) => v6.is_unicast_link_local(),
+        };
+        if link_local {
+            // Routers never forward a link-local source (RFC 3927 §7,
+            // RFC 4291 §2.5.6): it was sent on the link it arrived on.
             return true;
         }
         let age = self.loaded.map(|t| now.saturating_duration_since(t));
@@ -257,9 +260,10 @@ mod tests {
         assert!(!on(&mut links, 2, "2001:db8:2::1"));
         assert!(on(&mut links, 3, "192.168.5.1"));
         assert!(!on(&mut links, 3, "10.77.0.1"));
-        // Link-local IPv6 is on-link everywhere; unknown interface 0 means
-        // any interface's subnets.
+        // Link-local is on-link everywhere; unknown interface 0 means any
+        // interface's subnets.
         assert!(on(&mut links, 3, "fe80::1"));
+        assert!(on(&mut links, 3, "169.254.7.7"));
         assert!(on(&mut links, 0, "10.77.0.1"));
         assert!(!on(&mut links, 0, "172.16.0.1"));
     }
