@@ -334,7 +334,9 @@ pub struct SendArgs {
     pub broadcast: bool,
 
     /// Confirmed delivery: retransmit until acknowledged; the listener shows
-    /// each message exactly once, in order. Exit 4 if some are not confirmed
+    /// each message exactly once, in order. Exit 4 if some are not confirmed.
+    /// Without --key-file this protects against loss, not against attackers:
+    /// anyone on the path can forge the acks
     #[arg(short, long)]
     pub ack: bool,
 

@@ -42,9 +42,16 @@ pub(super) fn run(args: DiscoverArgs, info: Info) -> Result<u8, Error> {
     write_stdout(&output::discover::discover_peers(&scan, args.json))?;
     if scan.overflow > 0 {
         eprintln!(
-            "udpmsg: {} more listeners answered than are listed (limit {})",
+            "udpmsg: {} answers from listeners not listed (at most {} are; the first to answer)",
             scan.overflow,
             discover::MAX_PEERS
+        );
+    }
+    if scan.addrs_overflow > 0 {
+        eprintln!(
+            "udpmsg: {} answers from addresses not listed (at most {} per listener)",
+            scan.addrs_overflow,
+            discover::MAX_ADDRS
         );
     }
     if scan.peers.is_empty() {

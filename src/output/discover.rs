@@ -1,6 +1,6 @@
 //! `udpmsg discover`'s table, JSON lines, hints and `-v` trace.
 
-use super::escape::escape_into;
+use super::escape::{escape_into, harden_json};
 use crate::commands::discover::{Scan, Trace};
 use crate::net::iface::DISCOVERY_GROUP_V6;
 use crate::util::hex::Id;
@@ -21,7 +21,8 @@ pub fn discover_peers(scan: &Scan, json: bool) -> String {
                 "instance": Id(peer.instance).to_string(),
                 "version": peer.version,
             });
-            let _ = writeln!(out, "{line}");
+            // Names are the peer's choice: escaped like listen's JSON.
+            let _ = writeln!(out, "{}", harden_json(&line.to_string()));
         }
         return out;
     }
@@ -119,5 +120,6 @@ pub fn discover_trace(trace: &Trace<'_>) -> String {
                 rtt.as_secs_f64() * 1e3
             )
         }
+        Trace::Refused { from, why } => format!("udpmsg: refused answer from {from}: {why}"),
     }
 }

@@ -10,7 +10,7 @@
 //! - here: the receive loop ([`Listener`]): readiness, batches, stopping;
 //! - [`handler`]: what one datagram does;
 //! - [`sink`]: what the listener hands to its output;
-//! - [`limit`]: the rate limits on answers.
+//! - [`limit`]: the rate limits on answers and pongs.
 
 pub mod handler;
 pub mod limit;

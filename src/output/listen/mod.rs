@@ -207,6 +207,7 @@ impl fmt::Display for NoticeText<'_, '_> {
             Notice::ProbeIgnored { from, why } => {
                 write!(f, "ignored discovery probe from {from}: {why}")
             }
+            Notice::PingIgnored { from, why } => write!(f, "ignored ping from {from}: {why}"),
         }
     }
 }
@@ -234,6 +235,7 @@ pub fn listen_summary(stop: Stop, stats: &Stats) -> String {
         (stats.replayed, "replayed"),
         (stats.stale, "stale"),
         (stats.pings, "pings answered"),
+        (stats.pings_ignored, "pings ignored"),
         (stats.answers, "probes answered"),
         (stats.probes_ignored, "probes ignored"),
         (stats.acks, "acks sent"),
