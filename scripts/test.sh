@@ -2,13 +2,14 @@
 # Runs every test: unit, wire golden vectors, and the real binary on real
 # sockets inside private network namespaces. As root it first installs, when
 # missing, the tools the tests use (iproute2, nftables, socat, OpenBSD nc,
-# tmux, python3). Not as root, the tests that need a network namespace FAIL, unless
-# UDPMSG_SKIP_NETNS=1 is set: then each prints a SKIPPED line and returns.
+# tmux, man-db and groff for the manual page, python3). Not as root, the
+# tests that need a network namespace FAIL, unless UDPMSG_SKIP_NETNS=1 is
+# set: then each prints a SKIPPED line and returns.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian package, and a command that shows it is there where dpkg is not.
-packages=(iproute2:ip nftables:nft socat:socat netcat-openbsd:nc tmux:tmux)
+packages=(iproute2:ip nftables:nft socat:socat netcat-openbsd:nc tmux:tmux man-db:man groff-base:groff)
 
 installed() {
     local pkg=$1 cmd=$2

@@ -10,17 +10,27 @@ host:port, [::1]:port, '<broadcast>' (255.255.255.255) or '' (this host / all
 interfaces). Ports: a number or a UDP service name (echo = 7).
 Durations: 500ms, 2s, 1m, or a bare number of seconds.
 
-Exit codes: 0 ok, 1 system error, 2 bad usage or input, 3 unknown host,
-4 not all messages confirmed, 5 nothing listening.
+Exit codes: 0 ok, 1 system error (also: name resolver unreachable), 2 bad
+usage or input, 3 unknown host, 4 not all messages confirmed (ping: no reply),
+5 nothing listening, 6 discover found fewer than --expect.
 
 Environment: UDPMSG_PORT (default port, 47474), UDPMSG_NAME (sender name),
-UDPMSG_KEY_FILE (shared key file).";
+UDPMSG_KEY_FILE (shared key file; --no-key ignores it). Options win over
+them, and an empty variable counts as unset.
+
+Shell completions and a manual page: udpmsg completions bash|zsh|fish|...,
+udpmsg man (see the README for where to put them).";
 
 /// What the command line asked for.
 #[derive(Debug)]
 pub struct Cli {
     pub command: Command,
+    /// `-q/--quiet` (any subcommand): no informational stderr lines.
+    pub quiet: bool,
 }
+
+/// `-q/--quiet`, accepted by every subcommand (a global argument).
+const QUIET: &str = "quiet";
 
 #[derive(Debug)]
 pub enum Command {
@@ -29,6 +39,8 @@ pub enum Command {
     Discover(DiscoverArgs),
     Ping(PingArgs),
     Keygen(KeygenArgs),
+    Completions(CompletionsArgs),
+    Man,
 }
 
 const LISTEN_HELP: &str = "Examples:
@@ -40,11 +52,19 @@ const SEND_HELP: &str = "Examples:
   udpmsg send 192.0.2.7 hello world
   udpmsg send '[::1]:9000' hi
   tail -f app.log | udpmsg send loghost -
-  printf 'PING' | udpmsg send 127.0.0.1:9999 --raw";
+  printf 'PING' | udpmsg send 127.0.0.1:9999 --raw       # stdin is one datagram
+  udpmsg send 127.0.0.1:9999 --raw --hex 'de ad be ef'   # bytes given as hex
+  printf 'a\\nb\\n' | udpmsg send 127.0.0.1:9999 --raw --lines   # one per line
+
+Without --raw every stdin line is one message. With --raw, stdin is sent as
+one datagram holding every byte (as nc and socat do; more than fits is an
+error); --lines sends one datagram per line instead. --hex reads every message
+(argument, stdin, or each stdin line) as hex digits, spaces allowed: with
+--raw those are the datagram's bytes, without it a udpmsg message's.";
 
 const DISCOVER_HELP: &str = "Examples:
   udpmsg discover
-  udpmsg discover --expect 3 --json
+  udpmsg discover --expect 3 --json     # exit 6 if fewer than 3 answer
   udpmsg discover --interface lo        # this machine only (127.255.255.255)
 
 Probes go to the broadcast address of every up IPv4 interface and to the
@@ -57,6 +77,15 @@ const PING_HELP: &str = "Examples:
 
 Exit codes: 0 when at least one reply came, 4 when none did, 5 when nothing
 listens on that port.";
+
+const COMPLETIONS_HELP: &str = "Examples:
+  udpmsg completions bash > ~/.local/share/bash-completion/completions/udpmsg
+  udpmsg completions zsh > ~/.zfunc/_udpmsg      # with fpath+=~/.zfunc in ~/.zshrc
+  udpmsg completions fish > ~/.config/fish/completions/udpmsg.fish";
+
+const MAN_HELP: &str = "Examples:
+  udpmsg man | man -l -
+  udpmsg man > ~/.local/share/man/man1/udpmsg.1      # then: man udpmsg";
 
 const KEYGEN_HELP: &str = "Example:
   udpmsg keygen ~/.config/udpmsg.key
@@ -91,6 +120,17 @@ impl Cli {
             .propagate_version(true)
             .subcommand_required(true)
             .arg_required_else_help(true)
+            .arg(
+                clap::Arg::new(QUIET)
+                    .short('q')
+                    .long("quiet")
+                    .global(true)
+                    .action(clap::ArgAction::SetTrue)
+                    .help(
+                        "No informational lines on stderr (listening on, summaries, hints); \
+                         errors, warnings and -v reports still print",
+                    ),
+            )
             .subcommand(
                 sub(
                     "listen",
@@ -102,7 +142,7 @@ impl Cli {
             .subcommand(
                 sub(
                     "send",
-                    "Send one message, or each line of stdin as one message",
+                    "Send one message, or stdin: a message a line (--raw: one datagram)",
                     SEND_HELP,
                 )
                 .defer(SendArgs::augment_args),
@@ -127,6 +167,27 @@ impl Cli {
                 )
                 .defer(KeygenArgs::augment_args),
             )
+            .subcommand(
+                sub(
+                    "completions",
+                    "Print a shell completion script (bash, zsh, fish, elvish, powershell)",
+                    COMPLETIONS_HELP,
+                )
+                .defer(CompletionsArgs::augment_args),
+            )
+            .subcommand(sub(
+                "man",
+                "Print the manual page (roff), for man -l - or a man1 directory",
+                MAN_HELP,
+            ))
+    }
+
+    /// The whole definition with every subcommand's arguments built (not
+    /// deferred), for completion scripts and the manual page.
+    pub fn full_command() -> clap::Command {
+        let mut command = Self::command();
+        command.build();
+        command
     }
 
     /// Parses `args` (the program name first); on a usage error, `--help` or
@@ -157,9 +218,14 @@ impl Cli {
             Some(("discover", m)) => Command::Discover(DiscoverArgs::from_arg_matches(m)?),
             Some(("ping", m)) => Command::Ping(PingArgs::from_arg_matches(m)?),
             Some(("keygen", m)) => Command::Keygen(KeygenArgs::from_arg_matches(m)?),
+            Some(("completions", m)) => Command::Completions(CompletionsArgs::from_arg_matches(m)?),
+            Some(("man", _)) => Command::Man,
             _ => return Err(clap::Error::new(clap::error::ErrorKind::MissingSubcommand)),
         };
-        Ok(Cli { command })
+        Ok(Cli {
+            command,
+            quiet: matches.get_flag(QUIET),
+        })
     }
 }
 
@@ -169,23 +235,33 @@ pub struct KeygenArgs {
     #[arg(value_name = "PATH")]
     pub path: PathBuf,
 
-    /// Replace an existing file
+    /// Replace an existing regular file (never a symlink, FIFO, device or
+    /// directory)
     #[arg(short, long)]
     pub force: bool,
 }
 
 #[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
 pub struct ListenArgs {
     /// UDP port to bind: a number (0 picks a free one) or a service name
-    #[arg(short, long, env = "UDPMSG_PORT", value_name = "PORT")]
+    /// [default: 47474] [env: UDPMSG_PORT]
+    #[arg(short, long, value_name = "PORT")]
     pub port: Option<String>,
 
     /// Address to bind; default '' is every interface (IPv4 and IPv6)
     #[arg(short, long, value_name = "HOST", default_value = "")]
     pub bind: String,
 
-    /// Name to answer discovery with (default: the host name)
-    #[arg(short, long, env = "UDPMSG_NAME")]
+    /// Name to answer discovery with, at most 255 bytes (default: the host
+    /// name) [env: UDPMSG_NAME]
+    #[arg(short, long)]
     pub name: Option<String>,
 
     /// Print JSON Lines, one object per datagram
@@ -196,6 +272,11 @@ pub struct ListenArgs {
     #[arg(short, long, value_name = "N")]
     pub count: Option<u64>,
 
+    /// Share the port with other listeners that share it too (SO_REUSEADDR);
+    /// unicast datagrams then reach only one of them
+    #[arg(long)]
+    pub share_port: bool,
+
     /// Stop after DUR (500ms, 2s, 1m)
     #[arg(short, long, value_name = "DUR", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
@@ -205,8 +286,13 @@ pub struct ListenArgs {
     pub verbose: bool,
 
     /// Shared key file (from 'udpmsg keygen'): seal every datagram
-    #[arg(short = 'k', long, env = "UDPMSG_KEY_FILE", value_name = "PATH")]
+    /// [env: UDPMSG_KEY_FILE]
+    #[arg(short = 'k', long, value_name = "PATH")]
     pub key_file: Option<PathBuf>,
+
+    /// No key, even if UDPMSG_KEY_FILE names one
+    #[arg(long, conflicts_with = "key_file")]
+    pub no_key: bool,
 }
 
 #[derive(Debug, Args)]
@@ -215,28 +301,42 @@ pub struct SendArgs {
     #[arg(value_name = "HOST")]
     pub host: String,
 
-    /// Words of the message, joined by spaces; none or '-' reads stdin, one message a line
+    /// Words of the message, joined by spaces; none or '-' reads stdin (one
+    /// message a line; with --raw, all of it one datagram)
     #[arg(value_name = "MESSAGE")]
     pub message: Vec<String>,
 
     /// Destination port: a number or a service name [default: 47474]
-    #[arg(short, long, env = "UDPMSG_PORT", value_name = "PORT")]
+    /// [env: UDPMSG_PORT]
+    #[arg(short, long, value_name = "PORT")]
     pub port: Option<String>,
 
-    /// Sender name shown by the listener (default: the host name)
-    #[arg(short, long, env = "UDPMSG_NAME")]
+    /// Sender name shown by the listener, at most 255 bytes (default: the
+    /// host name) [env: UDPMSG_NAME]
+    #[arg(short, long)]
     pub name: Option<String>,
 
-    /// Send the bytes exactly as given, no udpmsg header (for nc, socat...)
+    /// Send the bytes exactly as given, no udpmsg header (for nc, socat...);
+    /// stdin is one datagram
     #[arg(long)]
     pub raw: bool,
+
+    /// Read stdin one message a line (the default without --raw)
+    #[arg(long)]
+    pub lines: bool,
+
+    /// Messages are hex digits, spaces allowed ('de ad be ef'): binary protocols
+    #[arg(long)]
+    pub hex: bool,
 
     /// Allow sending to a broadcast address (implied by '<broadcast>')
     #[arg(short, long)]
     pub broadcast: bool,
 
     /// Confirmed delivery: retransmit until acknowledged; the listener shows
-    /// each message exactly once, in order. Exit 4 if some are not confirmed
+    /// each message exactly once, in order. Exit 4 if some are not confirmed.
+    /// Without --key-file this protects against loss, not against attackers:
+    /// anyone on the path can forge the acks
     #[arg(short, long)]
     pub ack: bool,
 
@@ -249,23 +349,29 @@ pub struct SendArgs {
     pub retries: Option<u32>,
 
     /// Shared key file (from 'udpmsg keygen'): seal every datagram
-    #[arg(short = 'k', long, env = "UDPMSG_KEY_FILE", value_name = "PATH")]
+    /// [env: UDPMSG_KEY_FILE]
+    #[arg(short = 'k', long, value_name = "PATH")]
     pub key_file: Option<PathBuf>,
+
+    /// No key, even if UDPMSG_KEY_FILE names one
+    #[arg(long, conflicts_with = "key_file")]
+    pub no_key: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct DiscoverArgs {
     /// Port the listeners use: a number or a service name [default: 47474]
-    #[arg(short, long, env = "UDPMSG_PORT", value_name = "PORT")]
+    /// [env: UDPMSG_PORT]
+    #[arg(short, long, value_name = "PORT")]
     pub port: Option<String>,
 
     /// How long to collect answers
     #[arg(short, long, value_name = "DUR", value_parser = parse_duration, default_value = "1s")]
     pub timeout: Duration,
 
-    /// Stop as soon as N distinct listeners answered
-    #[arg(short, long, value_name = "N")]
-    pub expect: Option<usize>,
+    /// Stop as soon as N distinct listeners answered; exit 6 if fewer did
+    #[arg(short, long, value_name = "N", value_parser = parse_count)]
+    pub expect: Option<u64>,
 
     /// Probe only this interface (repeatable); 'lo' probes this machine
     #[arg(short, long = "interface", value_name = "NAME")]
@@ -280,8 +386,13 @@ pub struct DiscoverArgs {
     pub verbose: bool,
 
     /// Shared key file (from 'udpmsg keygen'): seal every datagram
-    #[arg(short = 'k', long, env = "UDPMSG_KEY_FILE", value_name = "PATH")]
+    /// [env: UDPMSG_KEY_FILE]
+    #[arg(short = 'k', long, value_name = "PATH")]
     pub key_file: Option<PathBuf>,
+
+    /// No key, even if UDPMSG_KEY_FILE names one
+    #[arg(long, conflicts_with = "key_file")]
+    pub no_key: bool,
 }
 
 #[derive(Debug, Args)]
@@ -290,12 +401,12 @@ pub struct PingArgs {
     #[arg(value_name = "HOST")]
     pub host: String,
 
-    /// Port: a number or a service name [default: 47474]
-    #[arg(short, long, env = "UDPMSG_PORT", value_name = "PORT")]
+    /// Port: a number or a service name [default: 47474] [env: UDPMSG_PORT]
+    #[arg(short, long, value_name = "PORT")]
     pub port: Option<String>,
 
     /// Stop after N pings (default: until Ctrl-C)
-    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(short, long, value_name = "N", value_parser = parse_count)]
     pub count: Option<u64>,
 
     /// Time between pings; 0 sends the next as soon as a reply arrives
@@ -311,8 +422,23 @@ pub struct PingArgs {
     pub json: bool,
 
     /// Shared key file (from 'udpmsg keygen'): seal every datagram
-    #[arg(short = 'k', long, env = "UDPMSG_KEY_FILE", value_name = "PATH")]
+    /// [env: UDPMSG_KEY_FILE]
+    #[arg(short = 'k', long, value_name = "PATH")]
     pub key_file: Option<PathBuf>,
+
+    /// No key, even if UDPMSG_KEY_FILE names one
+    #[arg(long, conflicts_with = "key_file")]
+    pub no_key: bool,
+}
+
+/// Parses a count of at least 1 (`ping -c`, `discover --expect`): 0 is
+/// refused, as `ping -c 0` is.
+pub fn parse_count(arg: &str) -> Result<u64, String> {
+    match arg.trim().parse::<u64>() {
+        Ok(0) => Err("the count must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err("not a whole number".into()),
+    }
 }
 
 /// Parses `500ms`, `2s`, `1m`, `1h 30m`, or a bare number of seconds (`0`, `2.5`).
@@ -335,6 +461,15 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn counts_start_at_one() {
+        assert_eq!(parse_count("1"), Ok(1));
+        assert_eq!(parse_count("18446744073709551615"), Ok(u64::MAX));
+        assert!(parse_count("0").is_err());
+        assert!(parse_count("-1").is_err());
+        assert!(parse_count("x").is_err());
     }
 
     #[test]

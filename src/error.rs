@@ -1,7 +1,10 @@
 //! The errors a command ends with, and the exit code each maps to.
 
-use crate::commands;
+use crate::commands::{self, source::BadHexLine};
 use crate::net::addr::AddrError;
+use crate::seal::{KeyError, WriteKeyError};
+use crate::util::hex::HexError;
+use crate::util::words::IoWords;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
@@ -10,18 +13,30 @@ use std::net::SocketAddr;
 pub mod exit {
     /// Everything asked for was done.
     pub const OK: u8 = 0;
-    /// A system error: port in use, permission denied, network down...
+    /// A system error: port in use, permission denied, network down, name
+    /// resolver unreachable...
     pub const FAILURE: u8 = 1;
     /// Bad arguments or input: host form, port, message too large.
     pub const USAGE: u8 = 2;
-    /// A host name did not resolve.
+    /// A host name did not resolve: the resolver knows no address for it.
     pub const NO_HOST: u8 = 3;
-    /// `send --ack`: some messages were not confirmed before the deadline.
+    /// `send --ack`: some messages were not confirmed before the deadline;
+    /// `ping`: no reply at all.
     pub const UNCONFIRMED: u8 = 4;
     /// Nothing is listening at the destination (ICMP port unreachable).
     pub const NOT_LISTENING: u8 = 5;
+    /// `discover --expect N`: fewer than N listeners answered in time.
+    pub const NOT_ALL_FOUND: u8 = 6;
     /// The listener refused the messages and said so.
     pub const REFUSED: u8 = 7;
+}
+
+/// The command that was sending, so that a hint names only options it has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sending {
+    Send,
+    SendAck,
+    Ping,
 }
 
 /// Why a command failed.
@@ -33,11 +48,23 @@ pub enum Error {
     Addr(AddrError),
     /// Some stdin lines were refused (too large); the others were sent.
     LinesRefused { refused: u64, sent: u64 },
+    /// Some stdin lines could not be sent (this host refused them: a
+    /// firewall rule, no route), and maybe some were refused as too large;
+    /// the others were sent.
+    LinesNotSent {
+        failed: u64,
+        refused: u64,
+        sent: u64,
+    },
+    /// The listening port is bound by another socket; `shared`: we asked
+    /// to share it (`--share-port`) and the other socket does not allow it.
+    PortInUse { port: u16, shared: bool },
     /// The listening socket could not be bound.
     Bind { addr: SocketAddr, source: io::Error },
     /// Sending to `dest` (send, send --ack, ping) failed.
     Command {
         dest: SocketAddr,
+        by: Sending,
         error: commands::Error,
     },
     /// Writing results to stdout failed (not a closed pipe, which is a
@@ -49,28 +76,58 @@ pub enum Error {
         source: io::Error,
     },
     /// A key file that cannot be read or is malformed.
-    Key(crate::seal::KeyError),
-    /// `keygen` could not write the key file.
-    Keygen { path: String, source: io::Error },
+    Key(KeyError),
+    /// `keygen` did not write the key file.
+    Keygen { path: String, source: WriteKeyError },
+    /// The value of environment variable `var` was refused for `error`.
+    Env {
+        var: &'static str,
+        value: String,
+        error: Box<Error>,
+    },
+    /// A sender name longer than a message can carry.
+    NameTooLong { len: usize, max: usize },
+    /// A `--hex` message (`what`: where it came from) that is not hex.
+    BadHex { what: &'static str, error: HexError },
+    /// `send --raw` from stdin: more bytes than one datagram holds.
+    StdinTooLarge { max: usize },
+    /// `discover --interface` named an interface this host does not have.
+    UnknownInterface { name: String, existing: Vec<String> },
 }
 
 impl Error {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Usage(_) | Error::LinesRefused { .. } => exit::USAGE,
+            Error::Usage(_)
+            | Error::LinesRefused { .. }
+            | Error::NameTooLong { .. }
+            | Error::BadHex { .. }
+            | Error::StdinTooLarge { .. }
+            | Error::UnknownInterface { .. } => exit::USAGE,
+            Error::Env { error, .. } => error.exit_code(),
             Error::Command { error, .. } => match error {
                 commands::Error::NotListening => exit::NOT_LISTENING,
                 commands::Error::TooLarge { .. } => exit::USAGE,
                 commands::Error::Refused { .. } => exit::REFUSED,
+                commands::Error::Input(e) if bad_hex_line(e).is_some() => exit::USAGE,
                 commands::Error::Input(_) | commands::Error::Output(_) | commands::Error::Io(_) => {
                     exit::FAILURE
                 }
             },
             Error::Addr(AddrError::UnknownHost { .. }) => exit::NO_HOST,
+            Error::Addr(
+                AddrError::ResolverUnreachable { .. } | AddrError::ResolverFailed { .. },
+            ) => exit::FAILURE,
             Error::Addr(_) => exit::USAGE,
-            Error::Key(crate::seal::KeyError::Malformed { .. }) => exit::USAGE,
+            Error::Key(KeyError::Malformed { .. }) => exit::USAGE,
+            Error::Keygen {
+                source: WriteKeyError::NotRegular(_),
+                ..
+            } => exit::USAGE,
             Error::Bind { .. }
+            | Error::LinesNotSent { .. }
+            | Error::PortInUse { .. }
             | Error::Output(_)
             | Error::Io { .. }
             | Error::Key(_)
@@ -85,6 +142,14 @@ impl From<AddrError> for Error {
     }
 }
 
+/// The bad `--hex` stdin line an input error stands for, if it is one.
+fn bad_hex_line(e: &io::Error) -> Option<&BadHexLine> {
+    e.get_ref()?.downcast_ref::<BadHexLine>()
+}
+
+/// Most characters of a variable's value an error line shows.
+const MAX_SHOWN_VALUE: usize = 64;
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -94,57 +159,135 @@ impl fmt::Display for Error {
                 f,
                 "{refused} line(s) too large for one datagram were not sent ({sent} sent)"
             ),
+            Error::LinesNotSent {
+                failed,
+                refused,
+                sent,
+            } => {
+                write!(f, "{failed} line(s) could not be sent")?;
+                if *refused > 0 {
+                    write!(f, " and {refused} were too large for one datagram")?;
+                }
+                write!(f, " ({sent} sent)")
+            }
+            Error::PortInUse {
+                port,
+                shared: false,
+            } => write!(f, "port {port} is already in use; pick another with --port"),
+            Error::PortInUse { port, shared: true } => write!(
+                f,
+                "port {port} is already in use by a socket that does not share it; pick another with --port"
+            ),
             Error::Bind { addr, source } => {
                 write!(f, "cannot listen on {addr}: ")?;
                 match source.raw_os_error() {
-                    Some(libc::EADDRINUSE) => write!(
-                        f,
-                        "port {} is in use by a program that does not share it",
-                        addr.port()
-                    ),
                     Some(libc::EACCES) => {
                         write!(f, "permission denied (ports below 1024 need privileges)")
                     }
                     Some(libc::EADDRNOTAVAIL) => {
                         write!(f, "no interface on this host has that address")
                     }
-                    _ => write!(f, "{source}"),
+                    _ => write!(f, "{}", IoWords(source)),
                 }
             }
-            Error::Command { dest, error } => match error {
-                commands::Error::NotListening => write!(f, "nothing is listening on {dest}"),
-                commands::Error::TooLarge { len, max } => write!(
-                    f,
-                    "message too large: {len} bytes, but at most {max} fit in one UDP datagram to this address"
-                ),
-                commands::Error::Refused { reason } => write!(
-                    f,
-                    "{dest} refused the messages: {}",
-                    commands::refusal_words(*reason)
-                ),
-                commands::Error::Input(e) => write!(f, "cannot read stdin: {e}"),
-                commands::Error::Output(e) => write!(f, "cannot write output: {e}"),
-                commands::Error::Io(source) => {
-                    write!(f, "cannot send to {dest}: ")?;
-                    match source.raw_os_error() {
-                        Some(libc::EACCES) => write!(
-                            f,
-                            "permission denied (a broadcast address needs --broadcast, or use '<broadcast>')"
-                        ),
-                        Some(libc::ENETUNREACH) => write!(f, "network unreachable (no route)"),
-                        Some(libc::EHOSTUNREACH) => write!(f, "host unreachable"),
-                        Some(libc::EMSGSIZE) => write!(f, "message too long for the path"),
-                        _ => write!(f, "{source}"),
-                    }
-                }
-            },
-            Error::Output(e) => write!(f, "cannot write output: {e}"),
-            Error::Io { doing, source } => write!(f, "{doing}: {source}"),
+            Error::Command { dest, by, error } => command_words(f, *dest, *by, error),
+            Error::Output(e) => write!(f, "cannot write output: {}", IoWords(e)),
+            Error::Io { doing, source } => write!(f, "{doing}: {}", IoWords(source)),
             Error::Key(e) => write!(f, "{e}"),
-            Error::Keygen { path, source } if source.kind() == io::ErrorKind::AlreadyExists => {
-                write!(f, "{path} already exists; use --force to replace it")
+            Error::Keygen { path, source } => match source {
+                WriteKeyError::Exists => {
+                    write!(f, "{path} already exists; use --force to replace it")
+                }
+                WriteKeyError::NotRegular(kind) => write!(
+                    f,
+                    "{path} is {kind}, not a regular file; keygen replaces only regular files, even with --force"
+                ),
+                WriteKeyError::Io(e) => write!(f, "cannot write key file {path}: {}", IoWords(e)),
+            },
+            Error::Env { var, value, error } => {
+                let mut shown = crate::output::escape::escaped(value);
+                if let Some((cut, _)) = shown.char_indices().nth(MAX_SHOWN_VALUE) {
+                    shown.truncate(cut);
+                    shown.push('…');
+                }
+                write!(f, "{var}='{shown}': ")?;
+                match &**error {
+                    Error::Addr(AddrError::BadPort { .. }) => write!(
+                        f,
+                        "not a port (a number from 1 to 65535, or a UDP service name)"
+                    ),
+                    Error::Key(KeyError::Read { source, .. }) => {
+                        write!(f, "cannot read key file: {}", IoWords(source))
+                    }
+                    Error::Key(KeyError::Malformed { why, .. }) => write!(
+                        f,
+                        "malformed key file: {why} (expected 64 hex digits, as 'udpmsg keygen' writes)"
+                    ),
+                    other => write!(f, "{other}"),
+                }
             }
-            Error::Keygen { path, source } => write!(f, "cannot write key file {path}: {source}"),
+            Error::NameTooLong { len, max } => {
+                write!(f, "name too long: {len} bytes, at most {max}")
+            }
+            Error::BadHex { what, error } => write!(f, "{what} is not hex: {error}"),
+            Error::StdinTooLarge { max } => write!(
+                f,
+                "stdin holds more than {max} bytes, but at most {max} fit in one UDP datagram to this address (--lines sends one datagram per line)"
+            ),
+            Error::UnknownInterface { name, existing } => write!(
+                f,
+                "no interface '{name}' on this host; it has: {}",
+                existing.join(", ")
+            ),
+        }
+    }
+}
+
+/// Words for a failed send, with hints only for options `by` has.
+fn command_words(
+    f: &mut fmt::Formatter<'_>,
+    dest: SocketAddr,
+    by: Sending,
+    error: &commands::Error,
+) -> fmt::Result {
+    match error {
+        commands::Error::NotListening => write!(f, "nothing is listening on {dest}"),
+        commands::Error::TooLarge { len, max } => write!(
+            f,
+            "message too large: {len} bytes, but at most {max} fit in one UDP datagram to this address"
+        ),
+        commands::Error::Refused { reason } => write!(
+            f,
+            "{dest} refused the messages: {}",
+            commands::refusal_words(*reason)
+        ),
+        commands::Error::Input(e) => match bad_hex_line(e) {
+            Some(bad) => write!(f, "{bad}"),
+            None => write!(f, "cannot read stdin: {}", IoWords(e)),
+        },
+        commands::Error::Output(e) => write!(f, "cannot write output: {}", IoWords(e)),
+        commands::Error::Io(source) => {
+            write!(f, "cannot send to {dest}: ")?;
+            match source.raw_os_error() {
+                Some(libc::EACCES) => match by {
+                    Sending::Send => write!(
+                        f,
+                        "permission denied (a broadcast address needs --broadcast, or use '<broadcast>')"
+                    ),
+                    Sending::SendAck => write!(
+                        f,
+                        "permission denied (is it a broadcast address? --ack needs one listener)"
+                    ),
+                    Sending::Ping => write!(
+                        f,
+                        "permission denied (is it a broadcast address? ping needs one listener)"
+                    ),
+                },
+                Some(libc::ENETUNREACH) => write!(f, "network unreachable (no route)"),
+                Some(libc::EHOSTUNREACH) => write!(f, "host unreachable"),
+                Some(libc::EMSGSIZE) => write!(f, "message too long for the path"),
+                _ => write!(f, "{}", IoWords(source)),
+            }
         }
     }
 }

@@ -19,7 +19,7 @@
 //! - [`seal`]: the shared-key envelope and replay protection, bytes in and
 //!   out (its `key` module also reads and writes key files).
 //! - [`wire`]: bytes <-> messages; no sockets, testable on literal bytes.
-//! - [`util`]: hex and random numbers, used everywhere.
+//! - [`util`]: hex, random numbers, words for I/O errors; used everywhere.
 
 pub mod app;
 pub mod cli;

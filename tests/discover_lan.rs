@@ -16,13 +16,14 @@ mod lan;
 use common::{BIN, WAIT, line_reader, listening_addr, rest_of, run_captured, wait_status};
 use lan::Lan;
 use std::collections::HashSet;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 use udpmsg::commands::discover::MAX_ANSWER;
 use udpmsg::commands::listen::ANSWERS_PER_SOURCE;
+use udpmsg::net::iface::DISCOVERY_GROUP_V6;
 use udpmsg::wire::{self, Datagram, Message, Probe};
 
 /// The port listeners use unless a test says otherwise.
@@ -236,19 +237,7 @@ fn assert_v6_addrs_belong_to(lan: &Lan, k: usize, peer: &Peer) {
 /// Runs `f` on a thread that has joined host `k`'s network namespace: what
 /// it creates (sockets) belongs to that host, even when used elsewhere.
 fn in_host<T: Send>(lan: &Lan, k: usize, f: impl FnOnce() -> T + Send) -> T {
-    let path = format!("{}/{}", lan::NETNS_DIR, lan.ns(k));
-    std::thread::scope(|s| {
-        s.spawn(move || {
-            let ns = std::fs::File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
-            // SAFETY: setns on a namespace fd we hold; it moves only this
-            // thread, which ends with the scope.
-            let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
-            assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
-            f()
-        })
-        .join()
-        .unwrap_or_else(|e| std::panic::resume_unwind(e))
-    })
+    lan.enter(k, f)
 }
 
 /// A UDP socket on `0.0.0.0:port` in host `k`, with a short read timeout.
@@ -459,8 +448,8 @@ fn listeners_sharing_a_port_in_one_host_are_both_found() {
     let Some(lan) = Lan::up("dl4_", 2, &[]) else {
         return;
     };
-    let first = HostListener::start(&lan, 2, "first", &[]);
-    let second = HostListener::start(&lan, 2, "second", &[]);
+    let first = HostListener::start(&lan, 2, "first", &["--share-port"]);
+    let second = HostListener::start(&lan, 2, "second", &["--share-port"]);
     assert_eq!(first.addr, second.addr, "both bind the default port");
 
     let run = discover(&lan, 1, &["--json", "--expect", "2", "--timeout", "2s"]);
@@ -598,15 +587,22 @@ fn expect_returns_as_soon_as_enough_listeners_answered() {
     let found = parse_peers(&run);
     assert_eq!(found.len(), 3, "{run:?}");
 
-    // Expecting more than exist: the whole timeout, and all that answered.
+    // Expecting more than exist: the whole timeout, all that answered, and
+    // exit 6 with how many of how many.
     let run = discover(&lan, 1, &["--json", "--expect", "4", "--timeout", "700ms"]);
-    let found = parse_peers(&run);
-    assert_eq!(found.len(), 3, "{run:?}");
     assert!(
         run.elapsed >= Duration::from_millis(700),
         "stopped before the timeout: {:?}",
         run.elapsed
     );
+    assert_eq!(run.code, 6, "{run:?}");
+    assert!(
+        run.stderr
+            .ends_with("udpmsg: found 3 of 4 expected listeners\n"),
+        "{run:?}"
+    );
+    let found = parse_peers(&Run { code: 0, ..run });
+    assert_eq!(found.len(), 3);
 }
 
 /// A key file written by `udpmsg keygen`, removed on drop.
@@ -1065,11 +1061,296 @@ fn loopback_discovery_finds_a_local_listener() {
         "--timeout",
         "200ms",
     ]);
-    assert_eq!(run.code, 0, "{run:?}");
+    // An interface this host does not have is a usage error that names the
+    // ones it has.
+    assert_eq!(run.code, 2, "{run:?}");
     assert_eq!(run.stdout, "");
-    assert!(
-        run.stderr.contains("interface 'nosuch0' not probed"),
-        "{}",
+    assert_eq!(
+        run.stderr,
+        "udpmsg: no interface 'nosuch0' on this host; it has: lo\n"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Attacks from inside the LAN (issue #12): forged sources, forged answers.
+
+/// Host `k`'s eth0 index, for IPv6 scopes.
+fn eth0_index(lan: &Lan, k: usize) -> u32 {
+    in_host(lan, k, || {
+        // SAFETY: a NUL-terminated literal.
+        unsafe { libc::if_nametoindex(c"eth0".as_ptr()) }
+    })
+}
+
+/// A socket in host `k` bound to `addr`, allowed to broadcast, with a
+/// short read timeout.
+fn bound_in_host(lan: &Lan, k: usize, addr: SocketAddr) -> UdpSocket {
+    let socket = in_host(lan, k, || UdpSocket::bind(addr))
+        .unwrap_or_else(|e| panic!("bind {addr} in host {k}: {e}"));
+    socket.set_broadcast(addr.is_ipv4()).expect("SO_BROADCAST");
+    socket
+        .set_read_timeout(Some(Duration::from_millis(20)))
+        .expect("read timeout");
+    socket
+}
+
+/// The tokens answered on `socket` once `last` was (and 200 ms more).
+fn tokens_until(socket: &UdpSocket, last: u64) -> Vec<u64> {
+    let heard = answers(socket, Instant::now() + WAIT, |h| {
+        h.iter().any(|h| h.token == last)
+    });
+    let late = answers(socket, Instant::now() + Duration::from_millis(200), |_| {
+        false
+    });
+    heard.iter().chain(&late).map(|h| h.token).collect()
+}
+
+#[test]
+fn broadcast_and_multicast_probes_from_off_link_sources_are_not_answered() {
+    let Some(lan) = Lan::up("dl13_", 2, &[]) else {
+        return;
+    };
+    // Host 1 also holds addresses of another network, 10.99.0.1 and
+    // fd00:99::1, which host 2 reaches through a route via host 1: for host
+    // 2 they are off-link sources whose answers would still arrive, like a
+    // far-away victim's.
+    lan.ip(1, &["addr", "add", "10.99.0.1/32", "dev", "eth0"]);
+    lan.ip(
+        1,
+        &["addr", "add", "fd00:99::1/128", "dev", "eth0", "nodad"],
+    );
+    lan.ip(2, &["route", "add", "10.99.0.0/24", "via", "10.77.0.1"]);
+    let h1_ll = lan.host(1).v6().expect("h1 link-local").to_string();
+    lan.ip(
+        2,
+        &["route", "add", "fd00:99::/64", "via", &h1_ll, "dev", "eth0"],
+    );
+    let listener = HostListener::start(&lan, 2, "h2", &["-v"]);
+    let instance = udpmsg::util::rng::random_id();
+    let probe_of = |token: u64| probe(instance, token, MAX_ANSWER);
+    let scope = eth0_index(&lan, 1);
+    let group = SocketAddr::V6(SocketAddrV6::new(DISCOVERY_GROUP_V6, PORT, 0, scope));
+    let broadcast = v4(lan::BROADCAST, PORT);
+    let h2_v4 = v4(Ipv4Addr::new(10, 77, 0, 2), PORT);
+    let h2_ll = SocketAddr::V6(SocketAddrV6::new(
+        lan.host(2).v6().expect("h2 link-local"),
+        PORT,
+        0,
+        scope,
+    ));
+
+    // Off-link sources: the broadcast and the group probe get no answer; a
+    // unicast probe reaches one listener only and is answered (and, sent
+    // after, shows that anything answered earlier has arrived).
+    let off4 = bound_in_host(&lan, 1, "10.99.0.1:0".parse().expect("addr"));
+    off4.send_to(&probe_of(1), broadcast).expect("send");
+    off4.send_to(&probe_of(2), h2_v4).expect("send");
+    let off6 = bound_in_host(&lan, 1, "[fd00:99::1]:0".parse().expect("addr"));
+    off6.send_to(&probe_of(3), group).expect("send");
+    off6.send_to(&probe_of(4), h2_ll).expect("send");
+    let said = || listener.lines_so_far();
+    let got4 = tokens_until(&off4, 2);
+    let got6 = tokens_until(&off6, 4);
+    assert_eq!(
+        (got4.as_slice(), got6.as_slice()),
+        ([2].as_slice(), [4].as_slice()),
+        "from off-link sources only the unicast probes may be answered; listener said {:#?}",
+        said()
+    );
+
+    // On-link sources: both are answered.
+    let on4 = bound_in_host(&lan, 1, "10.77.0.1:0".parse().expect("addr"));
+    on4.send_to(&probe_of(5), broadcast).expect("send");
+    let on6 = bound_in_host(
+        &lan,
+        1,
+        SocketAddr::V6(SocketAddrV6::new(
+            lan.host(1).v6().expect("h1 link-local"),
+            0,
+            0,
+            scope,
+        )),
+    );
+    on6.send_to(&probe_of(6), group).expect("send");
+    assert_eq!(tokens_until(&on4, 5), [5], "{:#?}", said());
+    assert_eq!(tokens_until(&on6, 6), [6], "{:#?}", said());
+
+    let lines = listener.stop();
+    let off_link = lines
+        .iter()
+        .filter(|l| l.contains("ignored discovery probe") && l.contains("off-link source"))
+        .count();
+    assert_eq!(off_link, 2, "{lines:#?}");
+    let summary = summary_of(&lines);
+    assert_eq!(summary_count(summary, "probes answered"), 4, "{summary}");
+    assert_eq!(summary_count(summary, "probes ignored"), 2, "{summary}");
+}
+
+/// Waits for `child` (deadline-bounded, killed and failing at the deadline)
+/// and returns its exit code and its peak resident memory in KiB.
+fn wait_with_peak_rss(child: &mut Child, limit: Duration, what: &str) -> (i32, i64) {
+    let pid = child.id() as libc::pid_t;
+    let done = common::poll(limit, || {
+        let mut status = 0;
+        // SAFETY: all-zero bytes are a valid rusage.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: wait4 on our own child, with pointers to live locals.
+        let rc = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        assert!(rc >= 0, "wait4: {}", std::io::Error::last_os_error());
+        (rc == pid).then(|| {
+            let code = if libc::WIFEXITED(status) {
+                libc::WEXITSTATUS(status)
+            } else {
+                -libc::WTERMSIG(status)
+            };
+            (code, usage.ru_maxrss)
+        })
+    });
+    done.unwrap_or_else(|| {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("{what} did not finish within {limit:?}");
+    })
+}
+
+#[test]
+fn forged_answers_cannot_push_out_listeners_or_grow_discover() {
+    use udpmsg::commands::discover::{MAX_ADDRS, MAX_PEERS};
+    let Some(lan) = Lan::up("dl14_", 3, &[]) else {
+        return;
+    };
+    let _real = HostListener::start(&lan, 2, "real", &[]);
+    // Host 3 forges: it hears the probes on the listeners' port and answers
+    // them with the scan's token, from its own and from made-up addresses.
+    let sniff = host_socket(&lan, 3, PORT);
+    let raw = in_host(&lan, 3, || {
+        // SAFETY: plain socket(2); the fd is owned right away.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_RAW) };
+        assert!(fd >= 0, "raw socket: {}", std::io::Error::last_os_error());
+        // SAFETY: fd is a fresh descriptor nobody else owns.
+        unsafe { OwnedFd::from_raw_fd(fd) }
+    });
+
+    let scan = in_host(&lan, 1, || {
+        Command::new(BIN)
+            .args(["discover", "--json", "--timeout", "6s"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn discover")
+    });
+    let mut scan = scan;
+    let stdout = common::drain(scan.stdout.take().expect("stdout"));
+    let stderr = common::drain(scan.stderr.take().expect("stderr"));
+
+    // Wait for the second round's probe, so the real listener has answered
+    // the first; then every forged answer arrives after it.
+    let mut buf = vec![0u8; wire::MAX_DATAGRAM + 1];
+    let (token, prober) = common::wait_for(WAIT, "the scan's second probe", || {
+        let (len, from) = sniff.recv_from(&mut buf).ok()?;
+        match wire::classify(&buf[..len]) {
+            Ok(Datagram::Message(Message::Probe(p))) if p.token & 0xff == 1 => {
+                Some((p.token, from))
+            }
+            _ => None,
+        }
+    });
+    let SocketAddr::V4(prober) = prober else {
+        panic!("an IPv4 probe came from {prober}");
+    };
+    let answer = |instance: u64, name: &str| {
+        let mut out = Vec::new();
+        wire::encode(
+            &Message::Answer(wire::Answer {
+                instance,
+                token,
+                port: PORT,
+                version: wire::VERSION,
+                name,
+            }),
+            wire::MAX_DATAGRAM_V4,
+            &mut out,
+        )
+        .expect("encode answer");
+        out
+    };
+    let mut rng = common::Rng(0x5eed_d15c_0bad_0001);
+    let to = SocketAddr::V4(prober);
+    // Pause now and then: the flood is bounded, and the prober's receive
+    // queue should see most of it rather than drop it.
+    let pace = |i: usize| {
+        if i % 256 == 255 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    };
+
+    // 1. Names of 60,000 bytes (the protocol allows 255).
+    let huge = "x".repeat(60_000);
+    for i in 0..1_000 {
+        sniff.send_to(&answer(rng.next(), &huge), to).expect("send");
+        pace(i);
+    }
+    // 2. One instance from 2,000 made-up addresses of the LAN.
+    let spoofy = answer(rng.next(), "spoofy");
+    for i in 0..2_000u16 {
+        let [hi, lo] = i.to_be_bytes();
+        let from = SocketAddrV4::new(Ipv4Addr::new(10, 77, 100 + hi, lo), PORT);
+        send_forged(&raw, from, prober, &spoofy);
+        pace(usize::from(i));
+    }
+    // 3. More made-up listeners than a scan lists.
+    for i in 0..MAX_PEERS + 1_000 {
+        sniff
+            .send_to(&answer(rng.next(), &format!("fake{i}")), to)
+            .expect("send");
+        pace(i);
+    }
+
+    let (code, peak_kib) = wait_with_peak_rss(&mut scan, WAIT * 2, "discover");
+    let stdout = String::from_utf8_lossy(&stdout.join().unwrap_or_default()).into_owned();
+    let stderr = String::from_utf8_lossy(&stderr.join().unwrap_or_default()).into_owned();
+    let run = Run {
+        code,
+        stdout,
+        stderr,
+        elapsed: Duration::ZERO,
+    };
+    let bytes = run.stdout.len();
+    let summary = format!(
+        "exit {code}, {bytes} bytes of output, peak RSS {peak_kib} KiB, stderr: {}",
         run.stderr
+    );
+    let peers = parse_peers(&run);
+
+    // The real listener answered first and stays listed.
+    let real = one(&peers, "real");
+    assert_eq!(
+        real.v4(),
+        [v4(Ipv4Addr::new(10, 77, 0, 2), PORT)],
+        "{summary}"
+    );
+    // Everything is bounded: the list, each name, each address list.
+    assert!(peers.len() <= MAX_PEERS, "{} peers: {summary}", peers.len());
+    assert!(
+        peers.iter().all(|p| p.name.len() <= wire::MAX_NAME),
+        "a name longer than {} bytes was listed: {summary}",
+        wire::MAX_NAME
+    );
+    if let Some(spoofed) = peers.iter().find(|p| p.name == "spoofy") {
+        assert!(
+            spoofed.addrs.len() <= MAX_ADDRS,
+            "one peer listed with {} addresses: {summary}",
+            spoofed.addrs.len()
+        );
+    }
+    // A line is at most a 255-byte name, MAX_ADDRS addresses and a few
+    // short fields: 2 KiB is generous.
+    assert!(bytes <= MAX_PEERS * 2048, "{summary}");
+    // The binary itself takes a few MiB; 1,000 names of 60 kB would take 60.
+    assert!(peak_kib < 48 * 1024, "{summary}");
+    assert!(
+        run.stderr.contains("answers from listeners not listed"),
+        "the overflow is reported: {summary}"
     );
 }

@@ -76,8 +76,10 @@ fn listener_driven_from_a_test_shows_text_and_raw_and_answers_pings() {
     peer.send_to(b"last", to).expect("send");
 
     let mut sink = Collect::default();
-    let (stop, stats) = listener.run(&mut sink).expect("run");
-    assert_eq!(stop, Stop::Count);
+    let ended = listener.run(&mut sink).expect("run");
+    assert_eq!(ended.stop, Stop::Count);
+    assert!(ended.output_error.is_none(), "{:?}", ended.output_error);
+    let stats = ended.stats;
     assert_eq!(
         sink.0,
         vec![
@@ -98,4 +100,84 @@ fn listener_driven_from_a_test_shows_text_and_raw_and_answers_pings() {
         wire::classify(&buf[..len]),
         Ok(wire::Datagram::Message(Message::Pong(ping)))
     );
+}
+
+/// Takes every event, and fails the way it is told: on each event, or
+/// only at the final flush.
+struct Failing {
+    on_event: Option<io::ErrorKind>,
+    on_finish: Option<i32>,
+    events: usize,
+}
+
+impl Sink for Failing {
+    fn event(&mut self, _event: &Event<'_>) -> io::Result<()> {
+        self.events += 1;
+        match self.on_event {
+            Some(kind) => Err(io::Error::from(kind)),
+            None => Ok(()),
+        }
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        match self.on_finish {
+            Some(errno) => Err(io::Error::from_raw_os_error(errno)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Runs a listener for `count` datagrams into `sink`, with `count` raw
+/// datagrams already queued.
+fn run_into(sink: &mut Failing, count: u64) -> listen::Ended {
+    let bind: SocketAddr = "127.0.0.1:0".parse().expect("addr");
+    let sockets = bind_listeners(bind, BindOptions::default()).expect("bind");
+    let mut listener = Listener::new(sockets, config(count)).expect("listener");
+    let to = listener.local_addrs().expect("local")[0];
+    let peer = UdpSocket::bind("127.0.0.1:0").expect("peer");
+    for i in 0..count {
+        peer.send_to(format!("d{i}").as_bytes(), to).expect("send");
+    }
+    listener.run(sink).expect("run")
+}
+
+#[test]
+fn a_final_flush_that_fails_is_reported_with_the_count_stop() {
+    if !isolate("a_final_flush_that_fails_is_reported") {
+        return;
+    }
+    let mut sink = Failing {
+        on_event: None,
+        on_finish: Some(libc::ENOSPC),
+        events: 0,
+    };
+    let ended = run_into(&mut sink, 2);
+    assert_eq!((ended.stop, sink.events), (Stop::Count, 2));
+    let e = ended.output_error.expect("the final flush's error");
+    assert_eq!(e.raw_os_error(), Some(libc::ENOSPC), "{e}");
+}
+
+#[test]
+fn a_closed_pipe_stops_quietly_and_any_other_write_error_is_kept() {
+    if !isolate("a_closed_pipe_stops_quietly") {
+        return;
+    }
+    let mut sink = Failing {
+        on_event: Some(io::ErrorKind::BrokenPipe),
+        on_finish: Some(libc::EPIPE),
+        events: 0,
+    };
+    let ended = run_into(&mut sink, 2);
+    assert_eq!((ended.stop, sink.events), (Stop::OutputClosed, 1));
+    assert!(ended.output_error.is_none(), "{:?}", ended.output_error);
+
+    let mut sink = Failing {
+        on_event: Some(io::ErrorKind::StorageFull),
+        on_finish: None,
+        events: 0,
+    };
+    let ended = run_into(&mut sink, 2);
+    assert_eq!((ended.stop, sink.events), (Stop::OutputFailed, 1));
+    let e = ended.output_error.expect("the write error");
+    assert_eq!(e.kind(), io::ErrorKind::StorageFull, "{e}");
 }

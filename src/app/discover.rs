@@ -1,23 +1,26 @@
 //! `udpmsg discover`: probe, then print the listeners found (or hints).
 
-use super::{load_key, pick_port, write_stdout};
+use super::{Info, load_key, pick_port, write_stdout};
 use crate::cli::DiscoverArgs;
 use crate::commands::discover;
 use crate::error::{Error, exit};
-use crate::net::addr;
+use crate::net::{addr, iface};
 use crate::output;
 
-pub(super) fn run(args: DiscoverArgs) -> Result<u8, Error> {
+pub(super) fn run(args: DiscoverArgs, info: Info) -> Result<u8, Error> {
     let port = pick_port(None, args.port.as_deref())?;
     if port == 0 {
         return Err(addr::AddrError::ZeroPort.into());
     }
+    check_interfaces(&args.interfaces)?;
     let config = discover::Config {
         port,
         timeout: args.timeout,
-        expect: args.expect,
+        expect: args
+            .expect
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
         interfaces: args.interfaces.clone(),
-        key: load_key(args.key_file.as_deref())?,
+        key: load_key(args.key_file.as_deref(), args.no_key)?,
     };
     let verbose = args.verbose;
     let scan = discover::discover(&config, &mut |trace| {
@@ -39,13 +42,45 @@ pub(super) fn run(args: DiscoverArgs) -> Result<u8, Error> {
     write_stdout(&output::discover::discover_peers(&scan, args.json))?;
     if scan.overflow > 0 {
         eprintln!(
-            "udpmsg: {} more listeners answered than are listed (limit {})",
+            "udpmsg: {} answers from listeners not listed (at most {} are; the first to answer)",
             scan.overflow,
             discover::MAX_PEERS
         );
     }
+    if scan.addrs_overflow > 0 {
+        eprintln!(
+            "udpmsg: {} answers from addresses not listed (at most {} per listener)",
+            scan.addrs_overflow,
+            discover::MAX_ADDRS
+        );
+    }
     if scan.peers.is_empty() {
-        eprintln!("{}", output::discover::discover_nobody(&scan, port));
+        info.line(output::discover::discover_nobody(&scan, port));
+    }
+    let found = scan.peers.len() as u64 + scan.overflow;
+    if let Some(expected) = args.expect
+        && found < expected
+    {
+        eprintln!("udpmsg: found {found} of {expected} expected listeners");
+        return Ok(exit::NOT_ALL_FOUND);
     }
     Ok(exit::OK)
+}
+
+/// Refuses an `--interface` this host does not have, naming those it has.
+fn check_interfaces(asked: &[String]) -> Result<(), Error> {
+    if asked.is_empty() {
+        return Ok(());
+    }
+    let existing = iface::interface_names().map_err(|source| Error::Io {
+        doing: "listing the network interfaces",
+        source,
+    })?;
+    match asked.iter().find(|name| !existing.contains(name)) {
+        Some(name) => Err(Error::UnknownInterface {
+            name: name.clone(),
+            existing,
+        }),
+        None => Ok(()),
+    }
 }

@@ -1,28 +1,34 @@
 //! `udpmsg listen`: bind, say where, run the listener, print its summary.
 
-use super::{load_key, pick_port};
+use super::{Info, load_key, pick_name, pick_port};
 use crate::cli::ListenArgs;
-use crate::commands::listen::{self, Listener, Stop};
+use crate::commands::listen::{self, Ended, Listener, Stop};
 use crate::error::{Error, exit};
 use crate::net::{self, addr, iface};
 use crate::output::{self, Format, ListenOutput};
+use crate::util::words::IoWords;
 use std::io;
 
-pub(super) fn run(args: ListenArgs) -> Result<u8, Error> {
-    let key = load_key(args.key_file.as_deref())?;
+pub(super) fn run(args: ListenArgs, info: Info) -> Result<u8, Error> {
+    let key = load_key(args.key_file.as_deref(), args.no_key)?;
+    let name = pick_name(args.name)?;
     let host = addr::parse_host(&args.bind)?;
     let port = pick_port(host.port, args.port.as_deref())?;
     let bind = addr::resolve_bind(&host.host, port)?;
-    let sockets = net::bind_listeners(bind, net::BindOptions::default())
-        .map_err(|source| Error::Bind { addr: bind, source })?;
-    let name = args.name.unwrap_or_else(net::hostname);
-    if name.len() > crate::wire::MAX_NAME {
-        return Err(Error::Usage(format!(
-            "name too long: {} bytes, at most {}",
-            name.len(),
-            crate::wire::MAX_NAME
-        )));
-    }
+    let options = net::BindOptions {
+        reuse_addr: args.share_port,
+        ..net::BindOptions::default()
+    };
+    let sockets = net::bind_listeners(bind, options).map_err(|source| {
+        if source.raw_os_error() == Some(libc::EADDRINUSE) {
+            Error::PortInUse {
+                port: bind.port(),
+                shared: args.share_port,
+            }
+        } else {
+            Error::Bind { addr: bind, source }
+        }
+    })?;
     let mut locals = Vec::new();
     for socket in &sockets {
         let local = socket.local_addr().map_err(|source| Error::Io {
@@ -36,9 +42,10 @@ pub(super) fn run(args: ListenArgs) -> Result<u8, Error> {
             for (index, e) in net::join_discovery_group(socket, &interfaces) {
                 if args.verbose {
                     eprintln!(
-                        "udpmsg: cannot join {} on {}: {e}",
+                        "udpmsg: cannot join {} on {}: {}",
                         iface::DISCOVERY_GROUP_V6,
-                        iface::interface_name(index)
+                        iface::interface_name(index),
+                        IoWords(&e)
                     );
                 }
             }
@@ -47,6 +54,14 @@ pub(super) fn run(args: ListenArgs) -> Result<u8, Error> {
     }
     // IPv6 first: "[::]:47474 and 0.0.0.0:47474".
     locals.sort_by_key(|a| a.is_ipv4());
+    if args.share_port
+        && let Some(local) = locals.first()
+    {
+        eprintln!(
+            "udpmsg: warning: port {} is shared (--share-port): unicast datagrams reach only one of the listeners sharing it; broadcasts and discovery probes reach all",
+            local.port()
+        );
+    }
     let shown: Vec<String> = locals.iter().map(|a| a.to_string()).collect();
     let listening = format!("udpmsg: listening on {} as '{name}'", shown.join(" and "));
     // Made before saying so: SIGINT/SIGTERM are caught from then on.
@@ -65,20 +80,27 @@ pub(super) fn run(args: ListenArgs) -> Result<u8, Error> {
         doing: "setting up the event loop",
         source,
     })?;
-    eprintln!("{listening}");
+    info.line(listening);
     let format = if args.json {
         Format::Json
     } else {
         Format::Text
     };
     let mut out = ListenOutput::new(io::stdout().lock(), format, args.verbose);
-    let (stop, stats) = listener.run(&mut out).map_err(|source| Error::Io {
+    let Ended {
+        stop,
+        stats,
+        output_error,
+    } = listener.run(&mut out).map_err(|source| Error::Io {
         doing: "receiving",
         source,
     })?;
-    let report = matches!(stop, Stop::Signal(_) | Stop::Timeout) || args.verbose;
-    if report {
-        eprintln!("{}", output::listen_summary(stop, &stats));
+    // A closed pipe (`| head`) ends quietly: the summary only with -v.
+    if stop != Stop::OutputClosed || args.verbose {
+        info.line(output::listen_summary(stop, &stats));
     }
-    Ok(exit::OK)
+    match output_error {
+        Some(e) => Err(Error::Output(e)),
+        None => Ok(exit::OK),
+    }
 }

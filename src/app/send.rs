@@ -1,30 +1,103 @@
 //! `udpmsg send` and `send --ack`: resolve, build the sender and the
 //! source of messages, run, and turn the outcome into an exit code.
 
-use super::{load_key, pick_port};
+use super::{Info, load_key, pick_name, pick_port, port_given};
 use crate::cli::SendArgs;
+use crate::commands;
 use crate::commands::deliver::{self, Delivery};
 use crate::commands::send::{self, Sender};
-use crate::commands::source::{Fixed, Lines, Source};
-use crate::error::{Error, exit};
-use crate::net::{self, addr};
-use crate::output;
+use crate::commands::source::{self, Fixed, HexLines, Lines, Source, WholeError};
+use crate::error::{Error, Sending, exit};
+use crate::net::addr::{self, Destination};
+use crate::output::{self, escape::escaped};
 use crate::reliable::outbox::{MESSAGE_PATIENCE, Patience};
+use crate::util::hex;
+use crate::util::words::IoWords;
 use std::io::{self, IsTerminal};
+use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 
-pub(super) fn run(args: SendArgs) -> Result<u8, Error> {
-    let key = load_key(args.key_file.as_deref())?;
-    if args.raw && key.is_some() {
+pub(super) fn run(args: SendArgs, info: Info) -> Result<u8, Error> {
+    let key = load_key(args.key_file.as_deref(), args.no_key)?;
+    check_flags(&args, key.is_some())?;
+    let from_stdin = args.message.is_empty() || args.message == ["-"];
+    if args.lines && !from_stdin {
         return Err(Error::Usage(
-            "--raw sends bytes as given; it cannot be used with a key".into(),
+            "--lines reads stdin; give no message, or '-'".into(),
         ));
     }
-    if args.ack && args.raw {
-        return Err(Error::Usage(
-            "--ack needs udpmsg messages; it cannot be used with --raw".into(),
-        ));
+    // The message first: a bad --hex message is refused before any lookup.
+    let message = if from_stdin {
+        None
+    } else {
+        Some(message_bytes(&args)?)
+    };
+    let (dest, port_named) = destination(&args)?;
+    // The name goes only into udpmsg messages; raw sends skip the syscall.
+    let name = if args.raw {
+        String::new()
+    } else {
+        pick_name(args.name.clone())?
+    };
+    let shown = addr::unmapped(dest.addr);
+    let by = if args.ack {
+        Sending::SendAck
+    } else {
+        Sending::Send
+    };
+    let failed = |error| Error::Command {
+        dest: shown,
+        by,
+        error,
+    };
+    // Connecting (--ack) can fail (a broadcast address: EACCES): said as a send.
+    let sender = Sender::new(dest, name, key.as_ref(), args.ack).map_err(|e| failed(e.into()))?;
+    if !from_stdin && !args.hex && !port_named {
+        note_port_word(&args, dest.addr.port(), info);
     }
+    let whole = args.raw && !args.lines;
+    if from_stdin && io::stdin().is_terminal() {
+        let what = if whole {
+            format!("what you type to {shown} as one datagram")
+        } else {
+            format!("each line you type to {shown}")
+        };
+        info.line(format_args!("udpmsg: sending {what}; Ctrl-D ends"));
+    }
+    if args.ack {
+        let mut source: Box<dyn Source> = match message {
+            Some(body) => Box::new(Fixed::new(vec![body])),
+            // Confirmed sends wait for acks and input in one event loop.
+            None => {
+                let stdin = io::stdin();
+                let fd = stdin.as_raw_fd();
+                hexed(Lines::polled(stdin.lock(), fd), args.hex)
+            }
+        };
+        return send_confirmed(&args, sender, source.as_mut(), shown).map_err(failed);
+    }
+    let mut sender = sender;
+    let body = match message {
+        Some(body) => body,
+        None if whole => stdin_datagram(sender.max_raw(), args.hex, failed)?,
+        // Without --ack there is nothing else to wait for: blocking reads.
+        None => {
+            let mut source = hexed(Lines::blocking(io::stdin().lock()), args.hex);
+            return send_lines(&mut sender, source.as_mut(), args.raw, failed);
+        }
+    };
+    let result = if args.raw {
+        sender.raw(&body)
+    } else {
+        sender.text(&body)
+    };
+    result.map_err(failed)?;
+    Ok(exit::OK)
+}
+
+/// Where the message goes, and whether a port was named (`host:port`,
+/// `--port`, `UDPMSG_PORT`).
+fn destination(args: &SendArgs) -> Result<(Destination, bool), Error> {
     let host = addr::parse_host(&args.host)?;
     let port = pick_port(host.port, args.port.as_deref())?;
     let mut dest = addr::resolve_destination(&host.host, port)?;
@@ -34,73 +107,151 @@ pub(super) fn run(args: SendArgs) -> Result<u8, Error> {
             "--ack needs one listener; it cannot be used with a broadcast address".into(),
         ));
     }
-    // The name goes only into udpmsg messages; raw sends skip the syscall.
-    let name = match (args.raw, args.name.clone()) {
-        (true, _) => String::new(),
-        (false, Some(name)) => name,
-        (false, None) => net::hostname(),
-    };
-    let shown = addr::unmapped(dest.addr);
-    let from_stdin = args.message.is_empty() || args.message == ["-"];
-    if from_stdin && io::stdin().is_terminal() {
-        eprintln!("udpmsg: sending each line you type to {shown}; Ctrl-D ends");
+    Ok((dest, port_given(host.port, args.port.as_deref())))
+}
+
+/// All of stdin as one raw datagram of at most `max` bytes (`--raw`).
+fn stdin_datagram(
+    max: usize,
+    hex: bool,
+    failed: impl FnOnce(crate::commands::Error) -> Error,
+) -> Result<Vec<u8>, Error> {
+    source::read_whole(io::stdin().lock(), max, hex).map_err(|e| match e {
+        WholeError::TooLarge { max } => Error::StdinTooLarge { max },
+        WholeError::Hex(error) => Error::BadHex {
+            what: "stdin",
+            error,
+        },
+        WholeError::Io(e) => failed(crate::commands::Error::Input(e)),
+    })
+}
+
+/// Refuses flags that cannot go together.
+fn check_flags(args: &SendArgs, keyed: bool) -> Result<(), Error> {
+    if args.raw && keyed {
+        return Err(Error::Usage(
+            "--raw sends bytes as given; it cannot be used with a key (--no-key ignores UDPMSG_KEY_FILE)"
+                .into(),
+        ));
     }
-    let sender = Sender::new(dest, name, key.as_ref(), args.ack).map_err(|source| Error::Io {
-        doing: "creating a socket",
-        source,
-    })?;
-    let failed = |e| Error::Command {
-        dest: shown,
-        error: e,
-    };
-    let stdin = io::stdin();
-    let mut source: Box<dyn Source> = match (from_stdin, args.ack) {
-        (false, _) => Box::new(Fixed::new(vec![args.message.join(" ").into_bytes()])),
-        // Confirmed sends wait for acks and input in one event loop.
-        (true, true) => Box::new(Lines::polled(stdin.lock(), stdin.as_raw_fd())),
-        // Without --ack there is nothing else to wait for: blocking reads.
-        (true, false) => Box::new(Lines::blocking(stdin.lock())),
-    };
-    if args.ack {
-        let config = deliver::Config {
-            timeout: args.timeout.unwrap_or(deliver::DEFAULT_TIMEOUT),
-            patience: Patience {
-                retries: args.retries,
-                time: MESSAGE_PATIENCE,
-            },
-            catch_signals: true,
-        };
-        let report = Delivery::new(sender, source.as_mut(), config)
-            .and_then(Delivery::run)
-            .map_err(failed)?;
-        let complete = report.unconfirmed == 0 && !report.input_left;
-        if complete && report.interrupted.is_none() && report.local_errors == 0 {
-            return Ok(exit::OK);
-        }
-        eprintln!("udpmsg: {}", output::send::ack_summary(shown, &report));
-        return Ok(if report.unconfirmed == 0 {
-            exit::OK
-        } else {
-            exit::UNCONFIRMED
-        });
+    if args.ack && args.raw {
+        return Err(Error::Usage(
+            "--ack needs udpmsg messages; it cannot be used with --raw".into(),
+        ));
     }
-    let mut sender = sender;
-    if !from_stdin {
-        let body = args.message.join(" ");
-        let result = if args.raw {
-            sender.raw(body.as_bytes())
-        } else {
-            sender.text(body.as_bytes())
-        };
-        result.map_err(failed)?;
+    Ok(())
+}
+
+/// The message the arguments give: the words joined by spaces, or with
+/// `--hex` the bytes those hex digits stand for.
+fn message_bytes(args: &SendArgs) -> Result<Vec<u8>, Error> {
+    let text = args.message.join(" ");
+    if !args.hex {
+        return Ok(text.into_bytes());
+    }
+    hex::parse(&text).map_err(|error| Error::BadHex {
+        what: "the message",
+        error,
+    })
+}
+
+/// Stdin lines, decoded from hex with `--hex`.
+fn hexed<S: Source + 'static>(lines: S, hex: bool) -> Box<dyn Source> {
+    if hex {
+        Box::new(HexLines::new(lines))
+    } else {
+        Box::new(lines)
+    }
+}
+
+/// The nc habit, `udpmsg send host 9000 hello`: when no port was given and
+/// the message starts with a bare port number, says where it goes (and
+/// sends it as asked).
+fn note_port_word(args: &SendArgs, port: u16, info: Info) {
+    let Some(word) = args.message.first() else {
+        return;
+    };
+    let asked = match word.parse::<u16>() {
+        Ok(port) if port != 0 && word.bytes().all(|b| b.is_ascii_digit()) => port,
+        _ => return,
+    };
+    let host = if args.host.contains(':') {
+        format!("[{}]", args.host)
+    } else {
+        args.host.clone()
+    };
+    let mut message = escaped(&args.message.join(" "));
+    if let Some((cut, _)) = message.char_indices().nth(40) {
+        message.truncate(cut);
+        message.push('…');
+    }
+    info.note(format_args!(
+        "sending \"{message}\" to port {port}; for port {asked} write {host}:{asked} or -p {asked}"
+    ));
+}
+
+/// `send --ack`: every message confirmed, or exit 4 with a summary.
+/// Ctrl-C or SIGTERM ends it with the same summary (exit 0 only when every
+/// message read so far was confirmed).
+fn send_confirmed(
+    args: &SendArgs,
+    sender: Sender,
+    source: &mut dyn Source,
+    shown: SocketAddr,
+) -> Result<u8, crate::commands::Error> {
+    let config = deliver::Config {
+        timeout: args.timeout.unwrap_or(deliver::DEFAULT_TIMEOUT),
+        patience: Patience {
+            retries: args.retries,
+            time: MESSAGE_PATIENCE,
+        },
+        catch_signals: true,
+    };
+    let report = Delivery::new(sender, source, config).and_then(Delivery::run)?;
+    let complete = report.unconfirmed == 0 && !report.input_left;
+    if complete && report.interrupted.is_none() && report.local_errors == 0 {
         return Ok(exit::OK);
     }
-    let mut refused = 0u64;
-    let sent = send::send_all(&mut sender, source.as_mut(), args.raw, |line, e| {
-        refused += 1;
-        eprintln!("udpmsg: line {line} not sent: {e}");
+    // A summary is not informational here: it says what was not confirmed.
+    eprintln!("udpmsg: {}", output::send::ack_summary(shown, &report));
+    Ok(if report.unconfirmed == 0 {
+        exit::OK
+    } else {
+        exit::UNCONFIRMED
+    })
+}
+
+/// Fire-and-forget: each message of `source` as one datagram; lines too
+/// large (exit 2 at the end) or refused by this host (exit 1 at the end)
+/// are reported and skipped.
+fn send_lines(
+    sender: &mut Sender,
+    source: &mut dyn Source,
+    raw: bool,
+    failed: impl FnOnce(crate::commands::Error) -> Error,
+) -> Result<u8, Error> {
+    let (mut refused, mut failed_lines) = (0u64, 0u64);
+    let sent = send::send_all(sender, source, raw, |line, e| {
+        match e {
+            commands::Error::TooLarge { .. } => {
+                refused += 1;
+                eprintln!("udpmsg: line {line} not sent: {e}");
+            }
+            commands::Error::Io(e) => {
+                failed_lines += 1;
+                eprintln!("udpmsg: line {line} not sent: {}", IoWords(e));
+            }
+            e => eprintln!("udpmsg: line {line} not sent: {e}"),
+        };
     })
     .map_err(failed)?;
+    if failed_lines > 0 {
+        return Err(Error::LinesNotSent {
+            failed: failed_lines,
+            refused,
+            sent,
+        });
+    }
     if refused > 0 {
         return Err(Error::LinesRefused { refused, sent });
     }

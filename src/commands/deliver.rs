@@ -246,7 +246,7 @@ fn transmit(
     wire::set_text_base(bytes, base);
     match sender.send_open(bytes) {
         Ok(()) => Ok(()),
-        Err(e) if net::is_local_send_failure(&e) => {
+        Err(e) if net::classify_send_error(&e) == net::SendFailure::Local => {
             *local_errors += 1;
             Ok(())
         }

@@ -1,5 +1,13 @@
 //! `udpmsg discover`: probe every interface's broadcast address (and the IPv6
 //! link-local discovery group) and collect who answers, once per listener.
+//!
+//! Without a key anyone who sees a probe can answer it, so everything a
+//! scan keeps is bounded whatever arrives: names longer than a listener may
+//! send are refused, each peer keeps at most [`MAX_ADDRS`] addresses, the
+//! list at most [`MAX_PEERS`] peers. The order of preference is arrival:
+//! a peer once listed is never pushed out, so listeners that answered before
+//! a flood of forged answers stay listed (with a key only sealed answers
+//! count, so only key holders can take a place).
 
 use crate::event::{EventLoop, Wake, token};
 use crate::net::iface::{self, DISCOVERY_GROUP_V6, Target};
@@ -9,7 +17,7 @@ use crate::util::rng::random_id;
 use crate::wire::{self, Message, Probe};
 use mio::net::UdpSocket;
 use mio::{Interest, Token};
-use std::collections::BTreeMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::time::{Duration, Instant};
@@ -25,8 +33,12 @@ pub const ROUNDS: [Duration; 3] = [
 ];
 /// Default time to collect answers.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
-/// Peers remembered at most; further ones are counted, not listed.
+/// Peers remembered at most; answers from further ones are counted, not
+/// listed.
 pub const MAX_PEERS: usize = 4096;
+/// Addresses remembered per peer (a host rarely has more than a few;
+/// answers from further ones still count for the peer).
+pub const MAX_ADDRS: usize = 16;
 
 /// The largest answer a listener can send: header, tag, instance, token,
 /// port, version, name length and a name of [`wire::MAX_NAME`] bytes.
@@ -50,7 +62,8 @@ pub struct Config {
 pub struct Peer {
     pub instance: u64,
     pub name: String,
-    /// Every `ip:port` it answered from, in the order heard.
+    /// Every `ip:port` it answered from, in the order heard (at most
+    /// [`MAX_ADDRS`]).
     pub addrs: Vec<SocketAddr>,
     /// Time from the probe round to its first answer.
     pub rtt: Duration,
@@ -77,6 +90,8 @@ pub enum Trace<'a> {
         interface: &'a str,
         rtt: Duration,
     },
+    /// An answer to this scan was refused: it breaks the protocol.
+    Refused { from: SocketAddr, why: &'static str },
 }
 
 /// The outcome of a scan.
@@ -86,8 +101,11 @@ pub struct Scan {
     pub peers: Vec<Peer>,
     /// The interfaces probed.
     pub probed: Vec<Target>,
-    /// Peers that answered after [`MAX_PEERS`] were listed.
+    /// Answers from peers not listed because [`MAX_PEERS`] already were.
     pub overflow: u64,
+    /// Answers whose address was not listed because their peer already had
+    /// [`MAX_ADDRS`].
+    pub addrs_overflow: u64,
 }
 
 /// Runs one scan.
@@ -111,8 +129,13 @@ struct Scanner<'c> {
     deadline: Instant,
     /// When each round went out.
     sent_at: Vec<Instant>,
-    peers: BTreeMap<u64, Peer>,
+    /// Peers by instance, each with its addresses as a set (so an answer
+    /// costs O(1) however many arrive).
+    peers: HashMap<u64, (Peer, HashSet<SocketAddr>)>,
     overflow: u64,
+    addrs_overflow: u64,
+    /// Interface names by index, looked up once each.
+    interface_names: HashMap<u32, String>,
     buf: Vec<u8>,
 }
 
@@ -145,8 +168,10 @@ impl<'c> Scanner<'c> {
             start,
             deadline: start + config.timeout,
             sent_at: Vec::new(),
-            peers: BTreeMap::new(),
+            peers: HashMap::new(),
             overflow: 0,
+            addrs_overflow: 0,
+            interface_names: HashMap::new(),
             buf: vec![0u8; wire::MAX_DATAGRAM + 1],
         })
     }
@@ -169,12 +194,13 @@ impl<'c> Scanner<'c> {
             }
             self.read_answers(trace)?;
         }
-        let mut peers: Vec<Peer> = self.peers.into_values().collect();
+        let mut peers: Vec<Peer> = self.peers.into_values().map(|(peer, _)| peer).collect();
         peers.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.addrs.cmp(&b.addrs)));
         Ok(Scan {
             peers,
             probed: self.targets,
             overflow: self.overflow,
+            addrs_overflow: self.addrs_overflow,
         })
     }
 
@@ -261,32 +287,56 @@ impl<'c> Scanner<'c> {
                 };
                 let rtt = Instant::now().saturating_duration_since(round_at);
                 let from = net::addr::unmapped(arrival.from);
-                let interface = arrival
-                    .local
-                    .map_or_else(String::new, |l: Local| iface::interface_name(l.ifindex));
+                if answer.name.len() > wire::MAX_NAME {
+                    // A listener answers with at most MAX_NAME bytes; a
+                    // longer name only costs memory and screen.
+                    trace(&Trace::Refused {
+                        from,
+                        why: "name longer than 255 bytes",
+                    });
+                    continue;
+                }
+                let ifindex = arrival.local.map_or(0, |l: Local| l.ifindex);
+                let interface = match ifindex {
+                    0 => "",
+                    i => self
+                        .interface_names
+                        .entry(i)
+                        .or_insert_with(|| iface::interface_name(i))
+                        .as_str(),
+                };
                 trace(&Trace::Heard {
                     from,
                     name: answer.name,
-                    interface: &interface,
+                    interface,
                     rtt,
                 });
                 if !self.peers.contains_key(&answer.instance) && self.peers.len() >= MAX_PEERS {
                     self.overflow += 1;
                     continue;
                 }
-                let peer = self.peers.entry(answer.instance).or_insert_with(|| Peer {
-                    instance: answer.instance,
-                    name: answer.name.to_string(),
-                    addrs: Vec::new(),
-                    rtt,
-                    interfaces: Vec::new(),
-                    version: answer.version,
+                let (peer, addrs) = self.peers.entry(answer.instance).or_insert_with(|| {
+                    let peer = Peer {
+                        instance: answer.instance,
+                        name: answer.name.to_string(),
+                        addrs: Vec::new(),
+                        rtt,
+                        interfaces: Vec::new(),
+                        version: answer.version,
+                    };
+                    (peer, HashSet::new())
                 });
-                if !peer.addrs.contains(&from) {
-                    peer.addrs.push(from);
+                if !addrs.contains(&from) {
+                    if addrs.len() < MAX_ADDRS {
+                        addrs.insert(from);
+                        peer.addrs.push(from);
+                    } else {
+                        self.addrs_overflow += 1;
+                    }
                 }
-                if !interface.is_empty() && !peer.interfaces.contains(&interface) {
-                    peer.interfaces.push(interface);
+                // At most one per interface of this host: a short list.
+                if !interface.is_empty() && !peer.interfaces.iter().any(|i| i == interface) {
+                    peer.interfaces.push(interface.to_string());
                 }
             }
         }

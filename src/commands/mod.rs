@@ -15,6 +15,7 @@ pub mod ping;
 pub mod send;
 pub mod source;
 
+use crate::util::words::IoWords;
 use std::fmt;
 use std::io;
 
@@ -56,9 +57,9 @@ impl fmt::Display for Error {
             Error::Refused { reason } => {
                 write!(f, "refused by the listener ({})", refusal_words(*reason))
             }
-            Error::Input(e) => write!(f, "cannot read stdin: {e}"),
-            Error::Output(e) => write!(f, "cannot write output: {e}"),
-            Error::Io(e) => write!(f, "{e}"),
+            Error::Input(e) => write!(f, "cannot read stdin: {}", IoWords(e)),
+            Error::Output(e) => write!(f, "cannot write output: {}", IoWords(e)),
+            Error::Io(e) => write!(f, "{}", IoWords(e)),
         }
     }
 }

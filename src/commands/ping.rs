@@ -3,6 +3,7 @@
 use super::Error;
 use super::send::{Reply, Sender};
 use crate::event::{EventLoop, Wake, token};
+use crate::net::{self, SendFailure};
 use crate::util::rng::XorShift;
 use crate::wire::{self, Message, Ping};
 use mio::Token;
@@ -39,11 +40,24 @@ pub struct Pong {
     pub from: SocketAddr,
 }
 
+/// What a ping run reports as it goes.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// A reply arrived.
+    Reply(Pong),
+    /// Ping `seq` could not leave this host (a firewall rule, no route for
+    /// now: [`SendFailure::Local`]); it counts as sent and lost.
+    NotSent { seq: u64, error: &'a io::Error },
+}
+
 /// What a ping run measured.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Summary {
+    /// Pings sent, those this host refused to send included.
     pub sent: u64,
     pub received: u64,
+    /// Pings this host refused to send ([`Event::NotSent`]), counted as lost.
+    pub local_errors: u64,
     /// RTTs in microseconds (a uniform sample when there were very many).
     pub rtts_us: Vec<u64>,
     pub min_us: Option<u64>,
@@ -124,10 +138,12 @@ impl Pinger {
     }
 
     /// Pings until the count is reached and the last reply came or timed
-    /// out, or a signal; calls `on_reply` for each reply.
+    /// out, or a signal; calls `on_event` for each reply and each ping that
+    /// could not be sent (an error it returns ends the run as
+    /// [`Error::Output`]).
     pub fn run(
         mut self,
-        on_reply: &mut dyn FnMut(&Pong) -> io::Result<()>,
+        on_event: &mut dyn FnMut(&Event<'_>) -> io::Result<()>,
     ) -> Result<Summary, Error> {
         loop {
             let now = Instant::now();
@@ -137,13 +153,13 @@ impl Pinger {
                 break;
             }
             if more && self.may_send(now) {
-                self.send_ping(now)?;
+                self.send_ping(now, on_event)?;
                 continue;
             }
             if let Wake::Signal(_) = self.events.wait(self.wake_at(more))? {
                 break;
             }
-            self.read_pongs(on_reply)?;
+            self.read_pongs(on_event)?;
         }
         Ok(self.summary)
     }
@@ -172,7 +188,16 @@ impl Pinger {
         wake_at
     }
 
-    fn send_ping(&mut self, now: Instant) -> Result<(), Error> {
+    /// Sends the next ping. One this host refuses for now is reported and
+    /// then treated exactly as one the network lost: it waits for its reply
+    /// like any other (so with interval 0 a firewall that drops every ping
+    /// paces the run at one per `wait`, instead of spinning) and counts as
+    /// lost when none comes.
+    fn send_ping(
+        &mut self,
+        now: Instant,
+        on_event: &mut dyn FnMut(&Event<'_>) -> io::Result<()>,
+    ) -> Result<(), Error> {
         let seq = self.summary.sent;
         self.out.clear();
         let ping = Message::Ping(Ping {
@@ -182,7 +207,13 @@ impl Pinger {
         });
         // A ping is a few dozen bytes: it always fits.
         let _ = wire::encode(&ping, wire::MAX_DATAGRAM_V4, &mut self.out);
-        self.sender.send_open(&self.out)?;
+        if let Err(error) = self.sender.send_open(&self.out) {
+            if net::classify_send_error(&error) != SendFailure::Local {
+                return Err(error.into());
+            }
+            self.summary.local_errors += 1;
+            on_event(&Event::NotSent { seq, error: &error }).map_err(Error::Output)?;
+        }
         self.summary.sent += 1;
         self.waiting.push_back((seq, now));
         self.next_send = now + self.config.interval;
@@ -192,7 +223,7 @@ impl Pinger {
     /// Reads pongs until the socket would block.
     fn read_pongs(
         &mut self,
-        on_reply: &mut dyn FnMut(&Pong) -> io::Result<()>,
+        on_event: &mut dyn FnMut(&Event<'_>) -> io::Result<()>,
     ) -> Result<(), Error> {
         let id = self.sender.id();
         while let Some(reply) = self.sender.recv_reply(&mut self.buf)? {
@@ -212,11 +243,11 @@ impl Pinger {
             };
             let rtt = now.duration_since(sent_at);
             self.summary.record(rtt, &mut self.rng);
-            on_reply(&Pong {
+            on_event(&Event::Reply(Pong {
                 seq,
                 rtt,
-                from: crate::net::addr::unmapped(self.dest),
-            })
+                from: net::addr::unmapped(self.dest),
+            }))
             .map_err(Error::Output)?;
         }
         Ok(())

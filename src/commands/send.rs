@@ -5,7 +5,7 @@
 use super::Error;
 use super::source::{Next, Source};
 use crate::event::{EventLoop, token};
-use crate::net::{self, SendBatch, addr::Destination};
+use crate::net::{self, SendBatch, SendFailure, addr::Destination};
 use crate::seal::{Envelope, Incoming, Key, Opened, Outgoing};
 use crate::wire::{self, Message, Text};
 use mio::net::UdpSocket;
@@ -108,7 +108,8 @@ struct Link {
 }
 
 impl Link {
-    /// Sends one datagram, waiting while the socket's queue is full.
+    /// Sends one datagram, waiting while the socket's queue is full; any
+    /// other error (a [`SendFailure::Local`] one too) is returned.
     fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
         loop {
             match self.socket.send_to(bytes, self.dest) {
@@ -121,15 +122,36 @@ impl Link {
     }
 
     /// Sends what `batch` holds, as many per call as the socket takes,
-    /// waiting while its queue is full; returns how many went.
-    fn send_batch(&mut self, batch: &mut SendBatch) -> io::Result<u64> {
+    /// waiting while its queue is full. A datagram this host refused
+    /// ([`SendFailure::Local`]) is skipped and handed to `lost` with its
+    /// index in the batch and the error; the others still go. Returns how
+    /// many went.
+    fn send_batch(
+        &mut self,
+        batch: &mut SendBatch,
+        lost: &mut dyn FnMut(usize, io::Error),
+    ) -> io::Result<u64> {
         let mut sent = 0;
+        let mut index = 0;
         while batch.unsent() > 0 {
             match batch.send(&self.socket) {
-                Ok(n) => sent += n as u64,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if net::is_transient_send_error(&e) => self.wait_for_room(&e)?,
-                Err(e) => return Err(e),
+                Ok(n) => {
+                    sent += n as u64;
+                    index += n;
+                }
+                Err(e) => match net::classify_send_error(&e) {
+                    SendFailure::QueueFull if e.kind() == io::ErrorKind::Interrupted => {}
+                    SendFailure::QueueFull => self.wait_for_room(&e)?,
+                    // sendmmsg reports an error only when the first datagram
+                    // of the call failed (a later one's error is dropped and
+                    // that datagram is simply tried again by the next call).
+                    SendFailure::Local => {
+                        batch.skip_one();
+                        lost(index, e);
+                        index += 1;
+                    }
+                    SendFailure::Fatal => return Err(e),
+                },
             }
         }
         Ok(sent)
@@ -206,6 +228,11 @@ impl Sender {
         self.encoder.max_body()
     }
 
+    /// Largest raw datagram to this destination.
+    pub fn max_raw(&self) -> usize {
+        self.encoder.max
+    }
+
     /// Encodes text message `seq` with `flags` into `out` (open, unsealed),
     /// for a caller that keeps it to resend ([`Self::send_open`]).
     pub fn encode_text(
@@ -275,10 +302,13 @@ impl Sender {
     }
 
     /// Sends every queued datagram (`sendmmsg`), waiting while the socket's
-    /// queue is full; returns how many went.
-    pub fn flush(&mut self) -> Result<u64, Error> {
+    /// queue is full; returns how many went. A datagram this host refused
+    /// for now ([`SendFailure::Local`]: a firewall rule, no route) is lost:
+    /// `lost` gets its index among the queued ones and the error, and the
+    /// rest still go.
+    pub fn flush(&mut self, lost: &mut dyn FnMut(usize, io::Error)) -> Result<u64, Error> {
         match self.batch.as_mut() {
-            Some(batch) => Ok(self.link.send_batch(batch)?),
+            Some(batch) => Ok(self.link.send_batch(batch, lost)?),
             None => Ok(0),
         }
     }
@@ -323,9 +353,12 @@ pub enum Reply<'a> {
 }
 
 /// Sends each message of `input` (udpmsg text, or raw bytes with `raw`), in
-/// order. A message too large for a datagram is refused and reported through
-/// `refused` with its 1-based number, and the rest still go; an I/O error
-/// stops the stream.
+/// order. A message that cannot go is reported through `skipped` with its
+/// 1-based number, and the rest still go: one too large for a datagram
+/// ([`Error::TooLarge`]), or one this host refused to send for now
+/// ([`Error::Io`] with a [`SendFailure::Local`] error: a firewall rule, no
+/// route). Reading the input failing ([`Error::Input`]) or any other send
+/// error stops the stream. Returns how many went.
 ///
 /// Messages already at hand go out together, up to [`net::SEND_BATCH`] per
 /// system call; the input is never waited on while some are queued, so
@@ -334,10 +367,12 @@ pub fn send_all(
     sender: &mut Sender,
     input: &mut dyn Source,
     raw: bool,
-    mut refused: impl FnMut(u64, &Error),
+    mut skipped: impl FnMut(u64, &Error),
 ) -> Result<u64, Error> {
     let mut number = 0u64;
     let mut sent = 0u64;
+    // The message number of each queued datagram, for reporting a loss.
+    let mut queued = Vec::with_capacity(net::SEND_BATCH);
     loop {
         let mut ended = false;
         while !sender.queue_full() {
@@ -366,12 +401,16 @@ pub fn send_all(
                 sender.queue_text(body)
             };
             match result {
-                Ok(()) => {}
-                Err(e @ Error::TooLarge { .. }) => refused(number, &e),
+                Ok(()) => queued.push(number),
+                Err(e @ Error::TooLarge { .. }) => skipped(number, &e),
                 Err(e) => return Err(e),
             }
         }
-        sent += sender.flush()?;
+        sent += sender.flush(&mut |index, e| {
+            let number = queued.get(index).copied().unwrap_or(number);
+            skipped(number, &Error::Io(e));
+        })?;
+        queued.clear();
         if ended {
             return Ok(sent);
         }

@@ -1,5 +1,6 @@
-//! Where outgoing messages come from: the command line, or stdin one line a
-//! message, read without ever blocking the event loop.
+//! Where outgoing messages come from: the command line, stdin one line a
+//! message (read without ever blocking the event loop), or all of stdin as
+//! one message ([`read_whole`]); `--hex` text decoded ([`HexLines`]).
 //!
 //! Readiness of stdin comes from the event loop alone: a pollable input (a
 //! pipe, a terminal) is registered with it ([`Source::arm`]), read once per
@@ -8,8 +9,10 @@
 //! waiting, so nothing is left unread and nothing blocks. A regular file
 //! cannot be polled and is always ready.
 
+use crate::util::hex::{self, HexError};
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
+use std::fmt;
 use std::io::{self, Read};
 use std::os::fd::RawFd;
 
@@ -234,6 +237,143 @@ impl<R: Read> Source for Lines<R> {
     }
 }
 
+/// Why all of stdin could not become one message.
+#[derive(Debug)]
+pub enum WholeError {
+    /// More than `max` bytes (decoded, for hex).
+    TooLarge { max: usize },
+    /// `--hex` text that is not hex.
+    Hex(HexError),
+    /// Reading failed.
+    Io(io::Error),
+}
+
+/// All of `reader` as one message of at most `max` bytes, read blocking;
+/// with `hex`, the text is hex digits (white space between them ignored)
+/// and `max` counts the bytes they stand for. Reading stops one byte past
+/// `max` (or one hex chunk), so an endless input costs bounded memory.
+pub fn read_whole(mut reader: impl Read, max: usize, hex: bool) -> Result<Vec<u8>, WholeError> {
+    let mut out = Vec::new();
+    if !hex {
+        (&mut reader)
+            .take(max as u64 + 1)
+            .read_to_end(&mut out)
+            .map_err(WholeError::Io)?;
+    } else {
+        let mut decoder = hex::Decoder::default();
+        let mut chunk = vec![0u8; CHUNK];
+        while out.len() <= max {
+            let n = match reader.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(WholeError::Io(e)),
+            };
+            decoder
+                .feed(&chunk[..n], &mut out)
+                .map_err(WholeError::Hex)?;
+        }
+        if out.len() <= max {
+            decoder.finish().map_err(WholeError::Hex)?;
+        }
+    }
+    if out.len() > max {
+        return Err(WholeError::TooLarge { max });
+    }
+    Ok(out)
+}
+
+/// A `--hex` stdin line that is not hex: the input error [`HexLines`]
+/// ends with (carried inside an [`io::Error`] of kind `InvalidData`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadHexLine {
+    /// 1-based.
+    pub line: u64,
+    pub error: HexError,
+}
+
+impl fmt::Display for BadHexLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "stdin line {} is not hex: {}", self.line, self.error)
+    }
+}
+
+impl std::error::Error for BadHexLine {}
+
+/// Each message of another source given as hex digits (`--hex`), decoded.
+/// A message that is not hex ends the input with a [`BadHexLine`] error.
+pub struct HexLines<S: Source> {
+    inner: S,
+    decoded: Vec<u8>,
+    line: u64,
+    /// A bad line found by [`Source::next_buffered`], reported by the next
+    /// [`Source::next`] (where errors can be returned).
+    failed: Option<BadHexLine>,
+}
+
+impl<S: Source> HexLines<S> {
+    pub fn new(inner: S) -> Self {
+        HexLines {
+            inner,
+            decoded: Vec::new(),
+            line: 0,
+            failed: None,
+        }
+    }
+
+    /// Decodes a message of the inner source into `decoded`.
+    fn decode(decoded: &mut Vec<u8>, line: &mut u64, text: &[u8]) -> Result<(), BadHexLine> {
+        *line += 1;
+        decoded.clear();
+        let mut decoder = hex::Decoder::default();
+        decoder
+            .feed(text, decoded)
+            .and_then(|()| decoder.finish())
+            .map_err(|error| BadHexLine { line: *line, error })
+    }
+}
+
+impl<S: Source> Source for HexLines<S> {
+    fn next(&mut self) -> io::Result<Next<'_>> {
+        if let Some(bad) = self.failed {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, bad));
+        }
+        match self.inner.next()? {
+            Next::Message(text) => {
+                Self::decode(&mut self.decoded, &mut self.line, text)
+                    .map_err(|bad| io::Error::new(io::ErrorKind::InvalidData, bad))?;
+                Ok(Next::Message(&self.decoded))
+            }
+            Next::Pending => Ok(Next::Pending),
+            Next::End => Ok(Next::End),
+        }
+    }
+
+    fn next_buffered(&mut self) -> Option<Next<'_>> {
+        if self.failed.is_some() {
+            return None;
+        }
+        match self.inner.next_buffered()? {
+            Next::Message(text) => match Self::decode(&mut self.decoded, &mut self.line, text) {
+                Ok(()) => Some(Next::Message(&self.decoded)),
+                Err(bad) => {
+                    self.failed = Some(bad);
+                    None
+                }
+            },
+            other => Some(other),
+        }
+    }
+
+    fn arm(&mut self, registry: &Registry, token: Token) -> io::Result<bool> {
+        self.inner.arm(registry, token)
+    }
+
+    fn readable(&mut self) {
+        self.inner.readable();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,5 +431,64 @@ mod tests {
         );
         lines.readable();
         assert_eq!(lines.next().unwrap(), Next::End);
+    }
+
+    #[test]
+    fn read_whole_keeps_every_byte_and_stops_past_the_limit() {
+        let bytes = b"l1\nl2\n\x00\x0a\x01\x0a";
+        assert_eq!(read_whole(&bytes[..], 10, false).unwrap(), bytes);
+        assert_eq!(read_whole(&b""[..], 10, false).unwrap(), b"");
+        assert!(matches!(
+            read_whole(&bytes[..], 9, false),
+            Err(WholeError::TooLarge { max: 9 })
+        ));
+        // An endless input is not read to its end.
+        assert!(matches!(
+            read_whole(io::repeat(b'x'), 100, false),
+            Err(WholeError::TooLarge { max: 100 })
+        ));
+    }
+
+    #[test]
+    fn read_whole_hex_counts_decoded_bytes() {
+        assert_eq!(
+            read_whole(&b"de ad\nbe ef\n"[..], 4, true).unwrap(),
+            [0xde, 0xad, 0xbe, 0xef]
+        );
+        assert!(matches!(
+            read_whole(&b"de ad be ef 00"[..], 4, true),
+            Err(WholeError::TooLarge { max: 4 })
+        ));
+        assert!(matches!(
+            read_whole(&b"de a"[..], 4, true),
+            Err(WholeError::Hex(HexError::OddLength))
+        ));
+        assert!(matches!(
+            read_whole(io::repeat(b'a'), 100, true),
+            Err(WholeError::TooLarge { max: 100 })
+        ));
+    }
+
+    #[test]
+    fn hex_lines_decode_each_line_and_stop_at_a_bad_one() {
+        let mut lines = HexLines::new(Lines::blocking(&b"6869\n\nde ad\nxyz\nff\n"[..]));
+        assert_eq!(lines.next().unwrap(), Next::Message(b"hi"));
+        assert_eq!(lines.next_buffered(), Some(Next::Message(&b""[..])));
+        assert_eq!(
+            lines.next_buffered(),
+            Some(Next::Message(&[0xde, 0xad][..]))
+        );
+        // The bad line is found while buffered, and reported by next().
+        assert_eq!(lines.next_buffered(), None);
+        let err = lines.next().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        let bad = err.get_ref().and_then(|e| e.downcast_ref::<BadHexLine>());
+        assert_eq!(
+            bad,
+            Some(&BadHexLine {
+                line: 4,
+                error: HexError::NotHex { at: 0 }
+            })
+        );
     }
 }

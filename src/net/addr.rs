@@ -1,9 +1,10 @@
 //! Host and port arguments: every form a socket user expects, parsed without
 //! touching the network, resolved only when a name needs it.
 
+use crate::util::words::IoWords;
 use std::ffi::CString;
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 
 /// The port every subcommand uses unless told otherwise (not in IANA's
 /// registry of well-known services; override with `--port` or `UDPMSG_PORT`).
@@ -40,8 +41,13 @@ pub enum AddrError {
     BadPort { arg: String },
     /// Port 0 cannot be a destination.
     ZeroPort,
-    /// The resolver could not find the name.
-    UnknownHost { host: String, why: String },
+    /// The resolver answered that the name has no address.
+    UnknownHost { host: String },
+    /// The resolver could not be asked, or did not answer (`EAI_AGAIN`):
+    /// the name may well exist.
+    ResolverUnreachable { host: String },
+    /// The resolver failed in some other way (`why`, its own words).
+    ResolverFailed { host: String, why: String },
 }
 
 impl fmt::Display for AddrError {
@@ -56,7 +62,17 @@ impl fmt::Display for AddrError {
                 "bad port '{arg}': not a number from 0 to 65535 nor a UDP service name"
             ),
             AddrError::ZeroPort => write!(f, "port 0 is not a valid destination"),
-            AddrError::UnknownHost { host, why } => write!(f, "unknown host '{host}': {why}"),
+            AddrError::UnknownHost { host } => {
+                write!(
+                    f,
+                    "unknown host '{host}': the name resolver knows no address for it"
+                )
+            }
+            AddrError::ResolverUnreachable { host } => write!(
+                f,
+                "cannot look up '{host}': the name resolver cannot be reached (temporary failure in name resolution)"
+            ),
+            AddrError::ResolverFailed { host, why } => write!(f, "cannot look up '{host}': {why}"),
         }
     }
 }
@@ -142,6 +158,15 @@ pub fn parse_host(arg: &str) -> Result<HostPort, AddrError> {
 fn host_or_name(arg: &str) -> Result<Host, AddrError> {
     if let Ok(v4) = arg.parse::<Ipv4Addr>() {
         return Ok(Host::Ip(IpAddr::V4(v4), 0));
+    }
+    // Digits and dots that are not a dotted quad (256.1.1.1, 10.1, 010.0.0.1)
+    // are a mistyped address, not a name: refused here, before any lookup
+    // (the resolver would take 10.1 for 10.0.0.1, and 010 as octal).
+    if arg.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return Err(AddrError::BadHost {
+            arg: arg.to_string(),
+            why: "not an IPv4 address (four numbers from 0 to 255, like 192.0.2.7)",
+        });
     }
     let valid = arg.len() <= 253
         && arg
@@ -250,27 +275,84 @@ fn with_scope(ip: IpAddr, port: u16, scope: u32) -> SocketAddr {
 }
 
 fn resolve_name(name: &str, port: u16) -> Result<SocketAddr, AddrError> {
-    let unknown = |why: String| AddrError::UnknownHost {
-        host: name.to_string(),
-        why,
-    };
-    let addrs: Vec<SocketAddr> = (name, port)
-        .to_socket_addrs()
-        .map_err(|e| unknown(clean_resolver_error(&e.to_string())))?
-        .collect();
+    let addrs = lookup(name, port)?;
     // Prefer IPv4, as most LAN peers listen there; fall back to the first.
     addrs
         .iter()
         .find(|a| a.is_ipv4())
         .or_else(|| addrs.first())
         .copied()
-        .ok_or_else(|| unknown("no addresses".to_string()))
+        .ok_or_else(|| AddrError::UnknownHost {
+            host: name.to_string(),
+        })
 }
 
-fn clean_resolver_error(text: &str) -> String {
-    text.strip_prefix("failed to lookup address information: ")
-        .unwrap_or(text)
-        .to_string()
+/// The addresses the system resolver (`getaddrinfo`) gives for `name`, with
+/// `port`. Called directly rather than through `ToSocketAddrs`, which turns
+/// every failure into the same error: here "no such name" (`EAI_NONAME`)
+/// and "no answer" (`EAI_AGAIN`) must be told apart.
+fn lookup(name: &str, port: u16) -> Result<Vec<SocketAddr>, AddrError> {
+    let host = || name.to_string();
+    let c_name = CString::new(name).map_err(|_| AddrError::BadHost {
+        arg: host(),
+        why: "a NUL byte in a host name",
+    })?;
+    // SAFETY: an all-zero addrinfo is a valid value (null pointers, zeros).
+    let mut hints: libc::addrinfo = unsafe { std::mem::zeroed() };
+    hints.ai_family = libc::AF_UNSPEC;
+    hints.ai_socktype = libc::SOCK_DGRAM;
+    let mut list: *mut libc::addrinfo = std::ptr::null_mut();
+    // SAFETY: `c_name` is NUL-terminated, the service may be null, `hints`
+    // and `list` are valid for the call; on success `list` is freed below.
+    let rc = unsafe { libc::getaddrinfo(c_name.as_ptr(), std::ptr::null(), &hints, &mut list) };
+    if rc != 0 {
+        return Err(match rc {
+            libc::EAI_NONAME | libc::EAI_NODATA => AddrError::UnknownHost { host: host() },
+            libc::EAI_AGAIN => AddrError::ResolverUnreachable { host: host() },
+            libc::EAI_SYSTEM => AddrError::ResolverFailed {
+                host: host(),
+                why: IoWords(&std::io::Error::last_os_error()).to_string(),
+            },
+            _ => AddrError::ResolverFailed {
+                host: host(),
+                // SAFETY: gai_strerror returns a static NUL-terminated string.
+                why: unsafe { std::ffi::CStr::from_ptr(libc::gai_strerror(rc)) }
+                    .to_string_lossy()
+                    .into_owned(),
+            },
+        });
+    }
+    let mut addrs = Vec::new();
+    let mut entry = list;
+    while !entry.is_null() {
+        // SAFETY: `entry` is a node of the list getaddrinfo returned, not
+        // freed yet; its `ai_addr` holds `ai_addrlen` bytes of the family
+        // `ai_family` names, so the casts below read inside it.
+        unsafe {
+            let ai = &*entry;
+            let len = ai.ai_addrlen as usize;
+            if ai.ai_family == libc::AF_INET && len >= std::mem::size_of::<libc::sockaddr_in>() {
+                let sin = &*(ai.ai_addr as *const libc::sockaddr_in);
+                let ip = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
+                addrs.push(SocketAddr::new(ip.into(), port));
+            } else if ai.ai_family == libc::AF_INET6
+                && len >= std::mem::size_of::<libc::sockaddr_in6>()
+            {
+                let sin6 = &*(ai.ai_addr as *const libc::sockaddr_in6);
+                let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
+                addrs.push(SocketAddr::V6(SocketAddrV6::new(
+                    ip,
+                    port,
+                    0,
+                    sin6.sin6_scope_id,
+                )));
+            }
+            entry = ai.ai_next;
+        }
+    }
+    // SAFETY: `list` came from a successful getaddrinfo and is freed once.
+    unsafe { libc::freeaddrinfo(list) };
+    Ok(addrs)
 }
 
 /// The address with an IPv4-mapped IPv6 address (`::ffff:1.2.3.4`) turned
@@ -339,6 +421,11 @@ mod tests {
             "host:",
             "host:99999",
             ":::x",
+            "256.1.1.1",
+            "256.1.1.1:80",
+            "10.1",
+            "010.0.0.1",
+            "1.2.3.4.",
         ] {
             assert!(parse_host(arg).is_err(), "{arg} accepted");
         }

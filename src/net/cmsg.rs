@@ -19,6 +19,22 @@ pub struct Local {
     pub ifindex: u32,
 }
 
+impl Local {
+    /// Whether the datagram was sent to a broadcast or multicast address
+    /// (to every host of a link) rather than to one of this host's own.
+    pub fn sent_to_group(&self) -> bool {
+        match self.dest {
+            // A directed broadcast (10.77.255.255) is known by its reply
+            // address: for it the kernel's is not the destination, so
+            // `parse_pktinfo` left `addr` unspecified.
+            IpAddr::V4(dest) => {
+                dest.is_broadcast() || dest.is_multicast() || self.addr.is_unspecified()
+            }
+            IpAddr::V6(dest) => dest.is_multicast(),
+        }
+    }
+}
+
 /// A received datagram's addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Arrival {

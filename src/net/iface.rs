@@ -1,9 +1,10 @@
-//! Network interfaces: where discovery probes go and which multicast groups
-//! a listener joins.
+//! Network interfaces: where discovery probes go, which multicast groups
+//! a listener joins, and which source addresses are on-link.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::{Duration, Instant};
 
 /// Link-local multicast group for IPv6 discovery ("udpm" in the low 32 bits).
 pub const DISCOVERY_GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0x7564, 0x706d);
@@ -102,4 +103,195 @@ pub fn interface_name(index: u32) -> String {
     unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }
         .to_string_lossy()
         .into_owned()
+}
+
+/// The names of every interface of this host (in the caller's network
+/// namespace), up or down, with addresses or without; in index order.
+pub fn interface_names() -> io::Result<Vec<String>> {
+    // SAFETY: if_nameindex has no preconditions; it returns NULL or an
+    // array ended by an entry with index 0, freed below.
+    let list = unsafe { libc::if_nameindex() };
+    if list.is_null() {
+        return Err(io::Error::last_os_error());
+    }
+    let mut names = Vec::new();
+    let mut entry = list;
+    // SAFETY: every entry up to the one with index 0 is valid, with a
+    // NUL-terminated name; the array is freed once, after the last read.
+    unsafe {
+        while (*entry).if_index != 0 {
+            names.push(
+                std::ffi::CStr::from_ptr((*entry).if_name)
+                    .to_string_lossy()
+                    .into_owned(),
+            );
+            entry = entry.add(1);
+        }
+        libc::if_freenameindex(list);
+    }
+    Ok(names)
+}
+
+/// How long the interface addresses behind [`Links`] are trusted.
+pub const LINKS_REFRESH: Duration = Duration::from_secs(1);
+
+/// The shortest time between two reads of the interface addresses, even
+/// for an interface not seen before (a datagram can arrive on an interface
+/// with no address at all, and must not cost a `getifaddrs` each time).
+const LINKS_MIN_REFRESH: Duration = Duration::from_millis(100);
+
+/// Which source addresses are on-link for each interface (RFC 6762 §11's
+/// test for answering a multicast query): a link-local address (IPv4
+/// 169.254/16 or IPv6 fe80::/10), or one inside a subnet of the arrival
+/// interface's addresses. The interface
+/// addresses are read with `getifaddrs` at most once per [`LINKS_REFRESH`]
+/// (and again, at most every 100 ms, when a datagram arrives on an
+/// interface not seen before), so the check per datagram is a hash lookup
+/// and a few masks.
+#[derive(Debug, Default)]
+pub struct Links {
+    subnets: HashMap<u32, Vec<Subnet>>,
+    loaded: Option<Instant>,
+}
+
+/// One interface address and its netmask, as integers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Subnet {
+    V4 { net: u32, mask: u32 },
+    V6 { net: u128, mask: u128 },
+}
+
+impl Subnet {
+    fn of(ip: IpAddr, netmask: IpAddr) -> Option<Subnet> {
+        match (ip, netmask) {
+            (IpAddr::V4(ip), IpAddr::V4(mask)) => {
+                let mask = u32::from(mask);
+                Some(Subnet::V4 {
+                    net: u32::from(ip) & mask,
+                    mask,
+                })
+            }
+            (IpAddr::V6(ip), IpAddr::V6(mask)) => {
+                let mask = u128::from(mask);
+                Some(Subnet::V6 {
+                    net: u128::from(ip) & mask,
+                    mask,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    fn contains(self, ip: IpAddr) -> bool {
+        match (self, ip) {
+            (Subnet::V4 { net, mask }, IpAddr::V4(ip)) => u32::from(ip) & mask == net,
+            (Subnet::V6 { net, mask }, IpAddr::V6(ip)) => u128::from(ip) & mask == net,
+            _ => false,
+        }
+    }
+}
+
+impl Links {
+    /// An empty table: the first check reads the interfaces.
+    pub fn new() -> Self {
+        Links::default()
+    }
+
+    /// Whether `source` is on the link of interface `ifindex` (0: of any
+    /// interface, for a datagram whose arrival interface is unknown).
+    pub fn is_on_link(&mut self, ifindex: u32, source: IpAddr, now: Instant) -> bool {
+        let link_local = match source {
+            IpAddr::V4(v4) => v4.is_link_local(),
+            IpAddr::V6(v6) => v6.is_unicast_link_local(),
+        };
+        if link_local {
+            // Routers never forward a link-local source (RFC 3927 §7,
+            // RFC 4291 §2.5.6): it was sent on the link it arrived on.
+            return true;
+        }
+        let age = self.loaded.map(|t| now.saturating_duration_since(t));
+        let unknown = ifindex != 0 && !self.subnets.contains_key(&ifindex);
+        if age.is_none_or(|a| a >= LINKS_REFRESH || (unknown && a >= LINKS_MIN_REFRESH)) {
+            self.refresh(now);
+        }
+        self.contains(ifindex, source)
+    }
+
+    /// Reads the interface addresses again. On failure the old table is
+    /// kept (and not retried before the next refresh is due).
+    fn refresh(&mut self, now: Instant) {
+        self.loaded = Some(now);
+        let Ok(interfaces) = if_addrs::get_if_addrs() else {
+            return;
+        };
+        self.subnets.clear();
+        for iface in interfaces {
+            let (ip, netmask) = match &iface.addr {
+                if_addrs::IfAddr::V4(v4) => (IpAddr::V4(v4.ip), IpAddr::V4(v4.netmask)),
+                if_addrs::IfAddr::V6(v6) => (IpAddr::V6(v6.ip), IpAddr::V6(v6.netmask)),
+            };
+            if let Some(index) = iface.index {
+                self.insert(index, ip, netmask);
+            }
+        }
+    }
+
+    fn insert(&mut self, ifindex: u32, ip: IpAddr, netmask: IpAddr) {
+        if let Some(subnet) = Subnet::of(ip, netmask) {
+            let subnets = self.subnets.entry(ifindex).or_default();
+            if !subnets.contains(&subnet) {
+                subnets.push(subnet);
+            }
+        }
+    }
+
+    fn contains(&self, ifindex: u32, source: IpAddr) -> bool {
+        if ifindex == 0 {
+            return self.subnets.values().flatten().any(|s| s.contains(source));
+        }
+        self.subnets
+            .get(&ifindex)
+            .is_some_and(|subnets| subnets.iter().any(|s| s.contains(source)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table() -> Links {
+        let mut links = Links {
+            subnets: HashMap::new(),
+            // Fresh: no refresh during the test.
+            loaded: Some(Instant::now()),
+        };
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        links.insert(2, ip("10.77.0.2"), ip("255.255.0.0"));
+        links.insert(2, ip("2001:db8:1::2"), ip("ffff:ffff:ffff:ffff::"));
+        links.insert(3, ip("192.168.5.9"), ip("255.255.255.0"));
+        links
+    }
+
+    #[test]
+    fn sources_inside_the_arrival_interface_subnets_are_on_link() {
+        let mut links = table();
+        let now = links.loaded.unwrap();
+        let on = |links: &mut Links, i: u32, s: &str| links.is_on_link(i, s.parse().unwrap(), now);
+        assert!(on(&mut links, 2, "10.77.200.1"));
+        assert!(on(&mut links, 2, "2001:db8:1::99"));
+        assert!(!on(&mut links, 2, "10.78.0.1"), "outside the /16");
+        assert!(
+            !on(&mut links, 2, "192.168.5.1"),
+            "another interface's subnet"
+        );
+        assert!(!on(&mut links, 2, "2001:db8:2::1"));
+        assert!(on(&mut links, 3, "192.168.5.1"));
+        assert!(!on(&mut links, 3, "10.77.0.1"));
+        // Link-local is on-link everywhere; unknown interface 0 means any
+        // interface's subnets.
+        assert!(on(&mut links, 3, "fe80::1"));
+        assert!(on(&mut links, 3, "169.254.7.7"));
+        assert!(on(&mut links, 0, "10.77.0.1"));
+        assert!(!on(&mut links, 0, "172.16.0.1"));
+    }
 }

@@ -10,8 +10,10 @@
 //! UDP error policy: `WouldBlock` means "wait for readiness"; `Interrupted`
 //! means "try again"; `ConnectionRefused` on a receive is the ICMP echo of an
 //! earlier send and is reported to the caller, which decides whether it
-//! matters (a listener ignores it, a connected sender reports the closed port);
-//! `ENOBUFS` on a send is transient (the queue is full) and retried.
+//! matters (a listener ignores it, a connected sender reports the closed port).
+//! Send errors are sorted by [`classify_send_error`]: a full queue is waited
+//! out, a transient local refusal (firewall, no route for now) loses that one
+//! datagram, anything else ends the command.
 
 pub mod addr;
 pub mod batch;
@@ -33,7 +35,18 @@ pub const LISTEN_RCVBUF: usize = 32 << 20;
 /// Options for a listening socket.
 #[derive(Debug, Clone, Copy)]
 pub struct BindOptions {
-    /// SO_REUSEADDR, so several listeners on one host can share a port.
+    /// SO_REUSEADDR, so several listeners on one host can share a port
+    /// (`listen --share-port`). Off by default: a port already bound is
+    /// then refused (EADDRINUSE) instead of silently taking the unicast
+    /// datagrams away from the listener that was there first.
+    ///
+    /// SO_REUSEPORT is deliberately not set. On Linux it makes the kernel
+    /// spread unicast datagrams over the sharing sockets by a hash of the
+    /// sender's address, so which listener a given sender reaches becomes
+    /// an accident of that hash; it only works between sockets of the same
+    /// user; and it is not needed for what sharing is for here (every
+    /// SO_REUSEADDR socket on the port gets each broadcast and multicast
+    /// datagram, so discovery finds all of them).
     pub reuse_addr: bool,
     /// Receive buffer to ask for (SO_RCVBUFFORCE when allowed, else SO_RCVBUF).
     pub recv_buffer: usize,
@@ -46,7 +59,7 @@ pub struct BindOptions {
 impl Default for BindOptions {
     fn default() -> Self {
         BindOptions {
-            reuse_addr: true,
+            reuse_addr: false,
             recv_buffer: LISTEN_RCVBUF,
             broadcast: false,
         }
@@ -195,21 +208,59 @@ pub fn sender_socket(dest: SocketAddr, broadcast: bool) -> io::Result<mio::net::
     Ok(mio::net::UdpSocket::from_std(socket.into()))
 }
 
-/// True for send errors that only mean "the queue is full right now".
-pub fn is_transient_send_error(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::WouldBlock
-        || e.kind() == io::ErrorKind::Interrupted
-        || e.raw_os_error() == Some(libc::ENOBUFS)
+/// What a failed send means for the datagram and for the command; see
+/// [`classify_send_error`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendFailure {
+    /// The queue is full right now (`EAGAIN`/`EWOULDBLOCK`, `ENOBUFS`), or a
+    /// signal interrupted the call (`EINTR`): nothing was lost. Send the
+    /// same datagram again, after waiting for room (a full socket buffer
+    /// raises a writable event; `ENOBUFS` raises none, so back off briefly).
+    QueueFull,
+    /// This host refused this one datagram, for now: a firewall rule on
+    /// output (`EPERM`), or no route while an interface flaps
+    /// (`ENETUNREACH`, `EHOSTUNREACH`, `ENETDOWN`, `EHOSTDOWN`). The datagram
+    /// is lost, as if the network had dropped it, and the next one may
+    /// well go: count it as lost and go on (a retransmitting sender
+    /// retries it as it would any loss; a fire-and-forget sender reports
+    /// it and sends the next; `ping` counts it as a lost ping).
+    Local,
+    /// Anything else, e.g. `EACCES` (a broadcast address without
+    /// SO_BROADCAST: every later send would fail the same way),
+    /// `EMSGSIZE`, `ECONNREFUSED` (the ICMP echo of an earlier send: nothing
+    /// listens), `EBADF`: retrying cannot help; end the command with it.
+    Fatal,
 }
 
-/// True for send errors that mean this one datagram was refused here (a
-/// firewall rule, a route or address that is gone while an interface
-/// flaps): a lost datagram to retry, not a broken socket.
-pub fn is_local_send_failure(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::EPERM | libc::ENETUNREACH | libc::EHOSTUNREACH | libc::EADDRNOTAVAIL)
-    )
+/// Sorts a send error (`send`, `send_to`, `sendmmsg`) into what to do about
+/// it: the one place the sending commands (`send`, `send --ack`, `ping`)
+/// take this decision from.
+///
+/// `EPERM` counts as [`SendFailure::Local`] because netfilter's `drop` (and
+/// `reject`) on the output path is reported to the sender as `EPERM`; it may
+/// apply to some datagrams only (a rate limit, `numgen`), and a command
+/// that stopped at the first one would lose all the others. A rule that
+/// drops everything then shows as 100% loss, with every error counted.
+pub fn classify_send_error(e: &io::Error) -> SendFailure {
+    if matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    ) {
+        return SendFailure::QueueFull;
+    }
+    match e.raw_os_error() {
+        Some(libc::ENOBUFS) => SendFailure::QueueFull,
+        Some(
+            libc::EPERM | libc::ENETUNREACH | libc::EHOSTUNREACH | libc::ENETDOWN | libc::EHOSTDOWN,
+        ) => SendFailure::Local,
+        _ => SendFailure::Fatal,
+    }
+}
+
+/// True for send errors that only mean "the queue is full right now"
+/// ([`SendFailure::QueueFull`]).
+pub fn is_transient_send_error(e: &io::Error) -> bool {
+    classify_send_error(e) == SendFailure::QueueFull
 }
 
 /// Datagrams the kernel dropped on this socket because its receive queue was
@@ -263,5 +314,41 @@ pub fn nonblocking<T>(mut op: impl FnMut() -> io::Result<T>) -> io::Result<Optio
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn send_errors_are_sorted_into_wait_lose_or_stop() {
+        let class = |errno| classify_send_error(&io::Error::from_raw_os_error(errno));
+        for errno in [libc::EAGAIN, libc::ENOBUFS, libc::EINTR] {
+            assert_eq!(class(errno), SendFailure::QueueFull, "{errno}");
+        }
+        for errno in [
+            libc::EPERM,
+            libc::ENETUNREACH,
+            libc::EHOSTUNREACH,
+            libc::ENETDOWN,
+            libc::EHOSTDOWN,
+        ] {
+            assert_eq!(class(errno), SendFailure::Local, "{errno}");
+        }
+        for errno in [
+            libc::EACCES,
+            libc::EMSGSIZE,
+            libc::ECONNREFUSED,
+            libc::EBADF,
+        ] {
+            assert_eq!(class(errno), SendFailure::Fatal, "{errno}");
+        }
+        assert!(is_transient_send_error(&io::Error::from_raw_os_error(
+            libc::ENOBUFS
+        )));
+        assert!(!is_transient_send_error(&io::Error::from_raw_os_error(
+            libc::EPERM
+        )));
     }
 }

@@ -1,9 +1,10 @@
 //! `udpmsg discover`'s table, JSON lines, hints and `-v` trace.
 
-use super::escape::escape_into;
+use super::escape::{escape_into, harden_json};
 use crate::commands::discover::{Scan, Trace};
 use crate::net::iface::DISCOVERY_GROUP_V6;
 use crate::util::hex::Id;
+use crate::util::words::IoWords;
 use std::fmt::Write as _;
 
 /// Discovery results: a table, or one JSON object per peer.
@@ -20,7 +21,8 @@ pub fn discover_peers(scan: &Scan, json: bool) -> String {
                 "instance": Id(peer.instance).to_string(),
                 "version": peer.version,
             });
-            let _ = writeln!(out, "{line}");
+            // Names are the peer's choice: escaped like listen's JSON.
+            let _ = writeln!(out, "{}", harden_json(&line.to_string()));
         }
         return out;
     }
@@ -101,7 +103,10 @@ pub fn discover_trace(trace: &Trace<'_>) -> String {
             interface,
             to,
             error,
-        } => format!("udpmsg: probe to {to} on {interface} failed: {error}"),
+        } => format!(
+            "udpmsg: probe to {to} on {interface} failed: {}",
+            IoWords(error)
+        ),
         Trace::Heard {
             from,
             name,
@@ -115,5 +120,6 @@ pub fn discover_trace(trace: &Trace<'_>) -> String {
                 rtt.as_secs_f64() * 1e3
             )
         }
+        Trace::Refused { from, why } => format!("udpmsg: refused answer from {from}: {why}"),
     }
 }

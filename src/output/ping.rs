@@ -33,6 +33,7 @@ pub fn ping_summary(dest: SocketAddr, summary: &Summary, json: bool) -> String {
             "to": dest.to_string(),
             "sent": summary.sent,
             "received": summary.received,
+            "local_errors": summary.local_errors,
             "loss_pct": (summary.loss_pct() * 100.0).round() / 100.0,
             "min_us": summary.min_us,
             "p50_us": p50,
@@ -42,8 +43,13 @@ pub fn ping_summary(dest: SocketAddr, summary: &Summary, json: bool) -> String {
         .to_string();
     }
     let ms = |us: Option<u64>| us.map_or("-".to_string(), |u| format!("{:.3}", u as f64 / 1000.0));
+    // Shown only when some occurred: the usual summary stays as ping's.
+    let local = match summary.local_errors {
+        0 => String::new(),
+        n => format!(", {n} not sent (local errors)"),
+    };
     format!(
-        "--- {dest} udpmsg ping ---\n{} sent, {} received, {:.1}% loss\nrtt min/p50/p99/max = {}/{}/{}/{} ms",
+        "--- {dest} udpmsg ping ---\n{} sent, {} received, {:.1}% loss{local}\nrtt min/p50/p99/max = {}/{}/{}/{} ms",
         summary.sent,
         summary.received,
         summary.loss_pct(),

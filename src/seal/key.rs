@@ -1,6 +1,7 @@
 //! The shared key: made, parsed, and read from or written to a key file.
 
 use crate::util::hex::{self, Hex};
+use crate::util::words::IoWords;
 use std::fmt;
 use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -60,7 +61,9 @@ pub enum KeyError {
 impl fmt::Display for KeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            KeyError::Read { path, source } => write!(f, "cannot read key file {path}: {source}"),
+            KeyError::Read { path, source } => {
+                write!(f, "cannot read key file {path}: {}", IoWords(source))
+            }
             KeyError::Malformed { path, why } => write!(
                 f,
                 "malformed key file {path}: {why} (expected 64 hex digits, as 'udpmsg keygen' writes)"
@@ -115,15 +118,98 @@ pub fn read_key_file(path: &Path) -> Result<(Key, Option<String>), KeyError> {
     Ok((key, warning))
 }
 
-/// Writes a new random key to `path` with mode 0600; refuses to replace an
-/// existing file unless `force`. With `force` the key is written to a new
-/// private file beside it and renamed over it, so a symlink at `path` is
-/// replaced (never written through) and the old key stays intact until the
-/// new one is complete.
-pub fn write_key_file(path: &Path, force: bool) -> io::Result<()> {
+/// What is at a key file's path when it is not a regular file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Directory,
+    Symlink,
+    Fifo,
+    Socket,
+    CharDevice,
+    BlockDevice,
+    Other,
+}
+
+impl FileKind {
+    /// The kind of `meta` (from `symlink_metadata`), `None` for a regular file.
+    fn of(meta: &std::fs::Metadata) -> Option<FileKind> {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        Some(if t.is_file() {
+            return None;
+        } else if t.is_dir() {
+            FileKind::Directory
+        } else if t.is_symlink() {
+            FileKind::Symlink
+        } else if t.is_fifo() {
+            FileKind::Fifo
+        } else if t.is_socket() {
+            FileKind::Socket
+        } else if t.is_char_device() {
+            FileKind::CharDevice
+        } else if t.is_block_device() {
+            FileKind::BlockDevice
+        } else {
+            FileKind::Other
+        })
+    }
+}
+
+impl fmt::Display for FileKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FileKind::Directory => "a directory",
+            FileKind::Symlink => "a symbolic link",
+            FileKind::Fifo => "a FIFO (named pipe)",
+            FileKind::Socket => "a socket",
+            FileKind::CharDevice => "a character device",
+            FileKind::BlockDevice => "a block device",
+            FileKind::Other => "not a regular file",
+        })
+    }
+}
+
+/// Why a new key file was not written.
+#[derive(Debug)]
+pub enum WriteKeyError {
+    /// Something other than a regular file is at the path; it is never
+    /// replaced, not even with `force`.
+    NotRegular(FileKind),
+    /// A regular file is at the path and `force` was not given.
+    Exists,
+    /// Making the key or writing the file failed.
+    Io(io::Error),
+}
+
+impl From<io::Error> for WriteKeyError {
+    fn from(e: io::Error) -> Self {
+        WriteKeyError::Io(e)
+    }
+}
+
+/// Writes a new random key to `path` with mode 0600. Refuses when anything
+/// but a regular file is at `path` (a symlink, FIFO, socket, device or
+/// directory), and a regular file unless `force`. With `force` the key is
+/// written to a new private file beside it and renamed over it, so the old
+/// key stays intact until the new one is complete.
+pub fn write_key_file(path: &Path, force: bool) -> Result<(), WriteKeyError> {
+    // symlink_metadata: a symlink is refused, never followed.
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) => {
+            if let Some(kind) = FileKind::of(&meta) {
+                return Err(WriteKeyError::NotRegular(kind));
+            }
+            if !force {
+                return Err(WriteKeyError::Exists);
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(WriteKeyError::Io(e)),
+    }
     let key = Key::generate()?;
     let write_new = |target: &Path| -> io::Result<()> {
-        // create_new is O_EXCL: it never follows a symlink.
+        // create_new is O_EXCL: it never follows a symlink and never opens
+        // what is already there (a FIFO, a device).
         let mut file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -133,7 +219,11 @@ pub fn write_key_file(path: &Path, force: bool) -> io::Result<()> {
         file.sync_all()
     };
     if !force {
-        return write_new(path);
+        // Something put there since the check makes this fail: Exists.
+        return write_new(path).map_err(|e| match e.kind() {
+            io::ErrorKind::AlreadyExists => WriteKeyError::Exists,
+            _ => WriteKeyError::Io(e),
+        });
     }
     let name = path
         .file_name()
@@ -143,8 +233,19 @@ pub fn write_key_file(path: &Path, force: bool) -> io::Result<()> {
     temp_name.push(format!(".{:016x}.tmp", crate::util::rng::random_id()));
     let temp = path.with_file_name(temp_name);
     write_new(&temp)?;
-    std::fs::rename(&temp, path).inspect_err(|_| {
+    // Between the check above and this rename, another process could put a
+    // FIFO or a device node at `path`, and the rename would replace it. The
+    // window is left open on purpose: only someone who can already create
+    // and remove names in that directory can use it, and they can replace
+    // the name themselves; rename(2) only swaps directory entries (it never
+    // writes into a device or through a symlink), so keygen's key still goes
+    // only into its own new file. Closing it would take renameat2's
+    // RENAME_EXCHANGE, a check of what came out, and a swap back (itself
+    // racy). What the check is for, a mistaken path (`-f /dev/full` as
+    // root, a FIFO), does not race.
+    std::fs::rename(&temp, path).map_err(|e| {
         let _ = std::fs::remove_file(&temp);
+        WriteKeyError::Io(e)
     })
 }
 

@@ -26,7 +26,7 @@ pub mod replay;
 
 pub use crate::wire::{NONCE_LEN, SEAL_OVERHEAD, SEALED_HEADER_LEN, TAG_LEN};
 pub use aead::{KEY_CONTEXT, MAX_SKEW, Opener, Reject, Sealer};
-pub use key::{KEY_LEN, Key, KeyError, read_key_file, write_key_file};
+pub use key::{FileKind, KEY_LEN, Key, KeyError, WriteKeyError, read_key_file, write_key_file};
 pub use replay::{MAX_REPLAY_SENDERS, REPLAY_WINDOW};
 
 use std::net::SocketAddr;

@@ -56,26 +56,71 @@ impl std::error::Error for HexError {}
 /// so `de ad be ef` and `deadbeef` are the same bytes.
 pub fn parse(text: &str) -> Result<Vec<u8>, HexError> {
     let mut out = Vec::with_capacity(text.len() / 2);
-    let mut high: Option<u8> = None;
-    for (at, c) in text.char_indices() {
-        if c.is_whitespace() {
-            continue;
-        }
-        let digit = c.to_digit(16).ok_or(HexError::NotHex { at })? as u8;
-        match high.take() {
-            None => high = Some(digit),
-            Some(h) => out.push(h << 4 | digit),
-        }
-    }
-    if high.is_some() {
-        return Err(HexError::OddLength);
-    }
+    let mut decoder = Decoder::default();
+    decoder.feed(text.as_bytes(), &mut out)?;
+    decoder.finish()?;
     Ok(out)
+}
+
+/// Parses hex text that arrives in pieces (a stream), as [`parse`] does
+/// the whole: a byte's two digits may be split between pieces.
+#[derive(Debug, Default)]
+pub struct Decoder {
+    /// The first digit of an incomplete byte.
+    high: Option<u8>,
+    /// Bytes of text fed so far (for [`HexError::NotHex`]).
+    at: usize,
+}
+
+impl Decoder {
+    /// Appends the bytes `text` completes to `out`.
+    pub fn feed(&mut self, text: &[u8], out: &mut Vec<u8>) -> Result<(), HexError> {
+        for &c in text {
+            let at = self.at;
+            self.at += 1;
+            if c.is_ascii_whitespace() {
+                continue;
+            }
+            let digit = (c as char).to_digit(16).ok_or(HexError::NotHex { at })? as u8;
+            match self.high.take() {
+                None => self.high = Some(digit),
+                Some(h) => out.push(h << 4 | digit),
+            }
+        }
+        Ok(())
+    }
+
+    /// The end of the text: refused when a byte is incomplete.
+    pub fn finish(self) -> Result<(), HexError> {
+        match self.high {
+            Some(_) => Err(HexError::OddLength),
+            None => Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_decoder_fed_in_pieces_agrees_with_parse() {
+        let text = "de ad\nbe e f";
+        for split in 0..=text.len() {
+            let mut out = Vec::new();
+            let mut decoder = Decoder::default();
+            decoder.feed(&text.as_bytes()[..split], &mut out).unwrap();
+            decoder.feed(&text.as_bytes()[split..], &mut out).unwrap();
+            decoder.finish().unwrap();
+            assert_eq!(out, [0xde, 0xad, 0xbe, 0xef], "split at {split}");
+        }
+        let mut decoder = Decoder::default();
+        decoder.feed(b"ab", &mut Vec::new()).unwrap();
+        assert_eq!(
+            decoder.feed(b" x", &mut Vec::new()),
+            Err(HexError::NotHex { at: 3 })
+        );
+    }
 
     #[test]
     fn hex_is_lowercase_and_complete() {
@@ -93,6 +138,8 @@ mod tests {
         assert_eq!(parse(""), Ok(vec![]));
         assert_eq!(parse("abc"), Err(HexError::OddLength));
         assert_eq!(parse("zz"), Err(HexError::NotHex { at: 0 }));
+        assert_eq!(parse("0a\n0b\t\r0c"), Ok(vec![10, 11, 12]));
+        assert_eq!(parse("0é"), Err(HexError::NotHex { at: 1 }));
         assert_eq!(Id(0xab).to_string(), "00000000000000ab");
     }
 }

@@ -166,6 +166,41 @@ impl Lan {
         c
     }
 
+    /// Runs `f` on a thread that has joined host `k`'s network namespace:
+    /// the sockets it creates and the processes it spawns belong to that
+    /// host, even when used from elsewhere afterwards.
+    pub fn enter<T: Send>(&self, k: usize, f: impl FnOnce() -> T + Send) -> T {
+        use std::os::fd::AsRawFd;
+        let path = format!("{NETNS_DIR}/{}", self.ns(k));
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                let ns = std::fs::File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
+                // SAFETY: setns on a namespace fd we hold; it moves only
+                // this thread, which ends with the scope.
+                let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+                assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
+                f()
+            })
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e))
+        })
+    }
+
+    /// Runs `ip <args>` in host `k` and asserts it succeeded.
+    pub fn ip(&self, k: usize, args: &[&str]) {
+        let out = self
+            .cmd(k, "ip")
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run ip: {e}"));
+        assert!(
+            out.status.success(),
+            "ip {args:?} in host {k} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Whether host `k` gets an ICMP echo reply from `dst` (an IPv4 address
     /// or an IPv6 one, link-local with `%eth0`) within about a second. Uses
     /// `ping` when installed, else a python3 raw-socket ping.

@@ -2,6 +2,7 @@
 //! waits that always have a deadline.
 #![allow(dead_code)]
 
+pub mod full;
 mod skip;
 #[allow(unused_imports)] // not every test file uses both
 pub use skip::{SKIP_NETNS, shout};

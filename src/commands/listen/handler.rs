@@ -9,6 +9,7 @@
 
 use super::limit::RateLimiter;
 use super::sink::{Event, Notice, Sink, Stats};
+use crate::net::iface::Links;
 use crate::net::{self, Local};
 use crate::reliable::dedup::Recent;
 use crate::reliable::order::{Arrived, Release, Streams, Verdict};
@@ -26,6 +27,21 @@ use std::time::{Duration, Instant, SystemTime};
 pub const ANSWERS_PER_SOURCE: u32 = 30;
 /// Discovery answers per second over all sources (and burst).
 pub const ANSWERS_TOTAL: u32 = 200;
+
+/// Pongs per second to one source address (and burst), except to this
+/// host itself. A pong is exactly as large as its ping, so a forged source
+/// gains no amplification, only reflection: this bounds what one listener
+/// can be made to send to someone else at 1,000 small datagrams a second.
+/// It is well above what a real pinger asks across a router (`ping -i 0`
+/// sends one ping per round trip, and a routed round trip takes a
+/// millisecond or more); a LAN flood ping (`-i 0` at 5–30k/s) gets its first
+/// thousand at full speed, then this rate. Loopback is exempt (see
+/// [`Handler::pong`]), which keeps `udpmsg ping -i 0` on this host (tens of
+/// thousands a second, the benchmark) unlimited.
+pub const PONGS_PER_SOURCE: u32 = 1_000;
+/// Pongs per second over all sources (and burst), loopback excepted: what a
+/// flood of pings from many forged sources can make one listener send.
+pub const PONGS_TOTAL: u32 = 10_000;
 
 /// Where a datagram came from and how to answer it.
 #[derive(Clone, Copy)]
@@ -59,11 +75,16 @@ pub(super) struct Handler {
     port: u16,
     outgoing: Outgoing,
     streams: Streams,
+    /// Limits discovery answers.
     limiter: RateLimiter,
     /// Texts without FLAG_ACK shown lately, so a copy is not shown again.
     recent: Recent,
     /// Senders owed an acknowledgement once the output is flushed.
     owed: HashMap<u64, Owed>,
+    /// Limits pongs.
+    pongs: RateLimiter,
+    /// Which sources are on-link, for broadcast and multicast probes.
+    links: Links,
     /// The reply being built.
     reply: Vec<u8>,
     /// Held ranges for an ack being built.
@@ -82,6 +103,8 @@ impl Handler {
             limiter: RateLimiter::new(ANSWERS_PER_SOURCE, ANSWERS_TOTAL, Instant::now()),
             recent: Recent::default(),
             owed: HashMap::new(),
+            pongs: RateLimiter::new(PONGS_PER_SOURCE, PONGS_TOTAL, Instant::now()),
+            links: Links::new(),
             reply: Vec::with_capacity(512),
             ranges: Vec::with_capacity(MAX_ACK_RANGES * wire::ACK_RANGE_LEN),
             stats: Stats::default(),
@@ -151,11 +174,7 @@ impl Handler {
                 self.show(message_of(&text, origin), sink)
             }
             Message::Ping(_) if !replyable(origin.from.ip()) => Ok(()),
-            Message::Ping(ping) => {
-                self.stats.pings += 1;
-                self.reply(&Message::Pong(Ping { ..ping }), origin, sink)
-                    .map(|_| ())
-            }
+            Message::Ping(ping) => self.pong(ping, origin, sink),
             Message::Probe(probe) if probe.instance != self.instance => {
                 self.probe(probe.token, open_len, origin, sink)
             }
@@ -167,6 +186,24 @@ impl Handler {
             | Message::Pong(_)
             | Message::Refuse(_) => Ok(()),
         }
+    }
+
+    /// Answers a ping, within the pong rate limit. Pings from this host
+    /// (a loopback source) are exempt: Linux drops a datagram with a
+    /// loopback source that arrives on any other interface (a martian), so
+    /// only a local process can send one, and its pongs go back to this
+    /// host; the limit exists to protect other hosts.
+    fn pong(&mut self, ping: Ping, origin: Origin<'_>, sink: &mut dyn Sink) -> io::Result<()> {
+        let from = origin.from;
+        if !from.ip().is_loopback() && !self.pongs.allow(from.ip(), Instant::now()) {
+            self.stats.pings_ignored += 1;
+            return sink.notice(&Notice::PingIgnored {
+                from,
+                why: "over the pong rate limit",
+            });
+        }
+        self.stats.pings += 1;
+        self.reply(&Message::Pong(ping), origin, sink).map(|_| ())
     }
 
     /// Answers a discovery probe, unless that would amplify or flood.
@@ -185,6 +222,8 @@ impl Handler {
             Some("probe smaller than the answer (not padded)")
         } else if !replyable(from.ip()) {
             Some("source is a broadcast or multicast address")
+        } else if !on_link_if_group(&mut self.links, origin) {
+            Some("sent to a broadcast or multicast address from an off-link source")
         } else if !self.limiter.allow(from.ip(), Instant::now()) {
             Some("over the answer rate limit")
         } else {
@@ -400,6 +439,20 @@ fn replyable(ip: IpAddr) -> bool {
         IpAddr::V4(v4) => !(v4.is_unspecified() || v4.is_broadcast() || v4.is_multicast()),
         IpAddr::V6(v6) => !(v6.is_unspecified() || v6.is_multicast()),
     }
+}
+
+/// RFC 6762 §11's rule: a datagram sent to a broadcast or multicast
+/// address is answered only when its source is on the link it arrived
+/// on. Otherwise one probe with a forged, far-away source, sent to a
+/// subnet's broadcast address, would make every listener there answer
+/// that victim. A unicast probe reaches one listener and is answered
+/// (rate limited) whatever its source. Without arrival information
+/// (never, on a listener's sockets) the source must be on some link.
+fn on_link_if_group(links: &mut Links, origin: Origin<'_>) -> bool {
+    let (group, ifindex) = origin
+        .local
+        .map_or((true, 0), |l| (l.sent_to_group(), l.ifindex));
+    !group || links.is_on_link(ifindex, origin.from.ip(), Instant::now())
 }
 
 /// The name cut to [`wire::MAX_NAME`] bytes at a character boundary.

@@ -3,14 +3,14 @@
 //! acknowledged messages.
 //!
 //! The listener owns already-bound sockets and runs until a stop condition
-//! (count, deadline, signal, or the sink refusing more output). It never
+//! (count, deadline, signal, or the sink failing to take more output). It never
 //! stops because of what a peer sent: malformed datagrams are counted and
 //! skipped, and ICMP errors echoed onto the socket are ignored.
 //!
 //! - here: the receive loop ([`Listener`]): readiness, batches, stopping;
 //! - [`handler`]: what one datagram does;
 //! - [`sink`]: what the listener hands to its output;
-//! - [`limit`]: the rate limits on answers.
+//! - [`limit`]: the rate limits on answers and pongs.
 
 pub mod handler;
 pub mod limit;
@@ -77,8 +77,30 @@ pub enum Stop {
     Timeout,
     /// SIGINT or SIGTERM (the signal number).
     Signal(i32),
-    /// The sink could not take more output (a closed pipe).
+    /// The output was closed (a pipe whose reader left: `| head`).
     OutputClosed,
+    /// Writing the output failed otherwise (a full disk, an I/O error):
+    /// [`Ended::output_error`] says why.
+    OutputFailed,
+}
+
+/// How a listener run ended.
+#[derive(Debug)]
+pub struct Ended {
+    /// Why it stopped.
+    pub stop: Stop,
+    /// What it saw.
+    pub stats: Stats,
+    /// The first output error that was not a closed pipe: the reason for
+    /// [`Stop::OutputFailed`], or the final flush failing after another
+    /// stop (`--count` reached, and the last lines could not be written).
+    pub output_error: Option<io::Error>,
+}
+
+/// True when an output error means the reader went away (`| head`): a quiet
+/// end, not a failure.
+pub fn is_closed_pipe(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::BrokenPipe
 }
 
 /// How reading one socket ended.
@@ -103,6 +125,8 @@ pub struct Listener {
     batch: RecvBatch,
     incoming: Incoming,
     handler: Handler,
+    /// Set when output fails (not a closed pipe); taken by [`Self::run`].
+    output_error: Option<io::Error>,
     /// Made (signal handlers installed, sockets registered) with the
     /// listener, so SIGINT/SIGTERM are caught from the moment `listen`
     /// says it is listening.
@@ -141,6 +165,7 @@ impl Listener {
             batch: RecvBatch::new(net::RECV_BATCH, wire::MAX_DATAGRAM + 1),
             incoming: envelope.incoming,
             handler: Handler::new(config.name, port, envelope.outgoing, config.gap_wait),
+            output_error: None,
             events,
         })
     }
@@ -150,8 +175,9 @@ impl Listener {
         self.sockets.iter().map(|s| s.local_addr()).collect()
     }
 
-    /// Runs until a stop condition; returns why, and what was seen.
-    pub fn run(&mut self, sink: &mut dyn Sink) -> io::Result<(Stop, Stats)> {
+    /// Runs until a stop condition; returns why, what was seen, and how
+    /// output failed if it did. An `Err` is a receive or event-loop error.
+    pub fn run(&mut self, sink: &mut dyn Sink) -> io::Result<Ended> {
         let deadline = self.timeout.map(|t| Instant::now() + t);
         // Bit i: socket i may hold datagrams. Every one may before the first
         // wait; after that, only those the poll reported, until drained
@@ -166,19 +192,15 @@ impl Listener {
             if let Some(stop) = self.drain(&mut unread, sink)? {
                 break stop;
             }
-            if self
-                .handler
-                .release_gaps(Instant::now(), false, sink)
-                .is_err()
-            {
-                break Stop::OutputClosed;
+            if let Err(e) = self.handler.release_gaps(Instant::now(), false, sink) {
+                break output_stop(&mut self.output_error, e);
             }
             if self.count_reached() {
                 break Stop::Count;
             }
             let flush_at = match sink.idle(Instant::now()) {
                 Ok(at) => at,
-                Err(_) => break Stop::OutputClosed,
+                Err(e) => break output_stop(&mut self.output_error, e),
             };
             let wake = if unread == 0 {
                 let wake_at = [deadline, self.handler.next_deadline(), flush_at]
@@ -202,20 +224,31 @@ impl Listener {
                 break Stop::Timeout;
             }
         };
+        let output_ok = !matches!(stop, Stop::OutputClosed | Stop::OutputFailed);
         // Messages held for a gap were accepted (acknowledged): show them
         // before stopping, unless output is what failed.
-        if stop != Stop::OutputClosed && stop != Stop::Count {
-            let _ = self.handler.release_gaps(Instant::now(), true, sink);
+        if output_ok && stop != Stop::Count {
+            let released = self.handler.release_gaps(Instant::now(), true, sink);
+            if let Err(e) = released.and_then(|()| sink.finish()) {
+                output_stop(&mut self.output_error, e);
+            }
+        } else if output_ok && let Err(e) = sink.finish() {
+            // The last lines, written out at the end, count as much as the
+            // first: a full disk here is reported too. (A closed pipe at
+            // this point changes nothing: we are stopping.)
+            output_stop(&mut self.output_error, e);
         }
-        // A closed pipe at the final flush changes nothing: we are stopping.
-        let _ = sink.finish();
         let mut stats = self.handler.stats.clone();
         stats.kernel_drops = self
             .sockets
             .iter()
             .map(net::kernel_drops)
             .try_fold(0, |sum, d| d.map(|d| sum + d));
-        Ok((stop, stats))
+        Ok(Ended {
+            stop,
+            stats,
+            output_error: self.output_error.take(),
+        })
     }
 
     /// Reads each socket marked in `unread` until it would block, and
@@ -284,15 +317,26 @@ impl Listener {
                         Err(why) => self.handler.refused(&why, origin.from, sink),
                     }
                 };
-                if handled.is_err() {
-                    return Ok(Drained::Stop(Stop::OutputClosed));
+                if let Err(e) = handled {
+                    return Ok(Drained::Stop(output_stop(&mut self.output_error, e)));
                 }
                 if self.count_reached() {
-                    let stop = acknowledge(&mut self.handler, &self.sockets, sink).err();
+                    let stop = acknowledge(
+                        &mut self.handler,
+                        &self.sockets,
+                        sink,
+                        &mut self.output_error,
+                    )
+                    .err();
                     return Ok(Drained::Stop(stop.unwrap_or(Stop::Count)));
                 }
             }
-            if let Err(stop) = acknowledge(&mut self.handler, &self.sockets, sink) {
+            if let Err(stop) = acknowledge(
+                &mut self.handler,
+                &self.sockets,
+                sink,
+                &mut self.output_error,
+            ) {
                 return Ok(Drained::Stop(stop));
             }
             if count < 2 {
@@ -319,17 +363,28 @@ impl Listener {
 
 /// Flushes the output and then sends the acknowledgements owed, so that
 /// every message they confirm was written. A failed flush sends none and
-/// stops the listener.
+/// stops the listener (the error kept in `kept`, as [`output_stop`] does).
 fn acknowledge(
     handler: &mut Handler,
     sockets: &[UdpSocket],
     sink: &mut dyn Sink,
+    kept: &mut Option<io::Error>,
 ) -> Result<(), Stop> {
     if !handler.acks_owed() {
         return Ok(());
     }
-    sink.flush().map_err(|_| Stop::OutputClosed)?;
+    sink.flush().map_err(|e| output_stop(kept, e))?;
     handler
         .send_acks(sockets, sink)
-        .map_err(|_| Stop::OutputClosed)
+        .map_err(|e| output_stop(kept, e))
+}
+
+/// The stop for an output error: a closed pipe ends quietly; any other
+/// error is kept in `kept` (the first one only) to be reported.
+fn output_stop(kept: &mut Option<io::Error>, e: io::Error) -> Stop {
+    if is_closed_pipe(&e) {
+        return Stop::OutputClosed;
+    }
+    kept.get_or_insert(e);
+    Stop::OutputFailed
 }

@@ -54,9 +54,11 @@ pub enum Notice<'a> {
     },
     /// A discovery probe was answered.
     Answered { to: SocketAddr },
-    /// A discovery probe was not answered: over the rate limit, or too
-    /// small to answer without amplifying.
+    /// A discovery probe was not answered: over the rate limit, too small
+    /// to answer without amplifying, or broadcast from off-link.
     ProbeIgnored { from: SocketAddr, why: &'static str },
+    /// A ping was not answered (over the pong rate limit).
+    PingIgnored { from: SocketAddr, why: &'static str },
 }
 
 /// Where the listener puts what it receives: the output layer implements it.
@@ -107,9 +109,11 @@ pub struct Stats {
     pub stale: u64,
     /// Pings answered.
     pub pings: u64,
+    /// Pings not answered (pong rate limit).
+    pub pings_ignored: u64,
     /// Discovery probes answered.
     pub answers: u64,
-    /// Discovery probes not answered (rate limit, too small).
+    /// Discovery probes not answered (rate limit, too small, off-link).
     pub probes_ignored: u64,
     /// Acknowledgements sent.
     pub acks: u64,

@@ -1,5 +1,6 @@
 //! `listen --json` lines: composed directly on the flood path, and pinned
-//! byte for byte against serde's serialization of [`JsonEvent`].
+//! byte for byte against serde's serialization of [`JsonEvent`] (with the
+//! characters serde_json leaves raw escaped, see `escape`).
 
 use super::super::escape::write_json_str;
 use crate::commands::listen::Event;
@@ -11,8 +12,9 @@ use std::io::{self, Write};
 
 /// Writes one JSON line. Text and raw events, the flood path, are composed
 /// here: the fields udpmsg formats itself (time, address, id, numbers) never
-/// need escaping, and serde_json escapes the ones a peer chose (name, text).
-/// The bytes are exactly what serializing [`JsonEvent`] gives (a test pins it).
+/// need escaping, and [`write_json_str`] escapes the ones a peer chose
+/// (name, text). The bytes are exactly what serializing [`JsonEvent`] gives,
+/// hardened by `escape::harden_json` (a test pins it).
 pub(super) fn write_json_event(
     out: &mut impl Write,
     event: &Event<'_>,
@@ -150,6 +152,7 @@ fn display_opt<T: fmt::Display, S: Serializer>(value: &Option<T>, s: S) -> Resul
 mod tests {
     use super::*;
     use crate::output::Timestamp;
+    use crate::output::escape::harden_json;
     use crate::util::hex::Id;
     use std::net::SocketAddr;
     use std::time::{Duration, SystemTime};
@@ -162,8 +165,8 @@ mod tests {
             Event::Text {
                 at,
                 from,
-                name: "a\"b\\c\u{1}é",
-                body: "line\nwith \u{7f} and \u{2028}".as_bytes(),
+                name: "a\"b\\c\u{1}é\u{202e}",
+                body: "line\nwith \u{7f}, \u{85}, \u{2066} and \u{2028}".as_bytes(),
                 sender: 0xdead_beef,
                 seq: u64::MAX,
             },
@@ -195,12 +198,11 @@ mod tests {
             };
             let mut composed = Vec::new();
             write_json_event(&mut composed, event, &ts, &from_text, &sender).unwrap();
-            let mut serialized =
-                serde_json::to_vec(&JsonEvent::new(event, &ts, &from_text, &sender)).unwrap();
-            serialized.push(b'\n');
+            let serialized =
+                serde_json::to_string(&JsonEvent::new(event, &ts, &from_text, &sender)).unwrap();
             assert_eq!(
                 String::from_utf8(composed).unwrap(),
-                String::from_utf8(serialized).unwrap()
+                format!("{}\n", harden_json(&serialized))
             );
         }
     }

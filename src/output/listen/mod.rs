@@ -8,6 +8,7 @@ use super::{Format, Timestamp};
 use crate::commands::listen::{Event, Notice, Sink, Stats, Stop};
 use crate::seal::Refusal;
 use crate::util::hex::{Hex, Id};
+use crate::util::words::IoWords;
 use json::write_json_event;
 use std::fmt::{self, Write as _};
 use std::io::{self, Write};
@@ -172,9 +173,13 @@ fn write_text_event(s: &mut String, event: &Event<'_>, ts: &str, from: &str) -> 
             let n = last - first + 1;
             write!(
                 s,
-                "{ts} {from} [gap]: {n} message(s) never arrived (sender {}, seq {first}..={last})",
+                "{ts} {from} [gap]: {n} message(s) never arrived (sender {}, seq {first}",
                 Id(*sender)
             )?;
+            if last != first {
+                write!(s, "-{last}")?;
+            }
+            s.push(')');
         }
     }
     Ok(())
@@ -200,11 +205,14 @@ impl fmt::Display for NoticeText<'_, '_> {
                     Refusal::Rejected(r) => write!(f, "{}", r.label()),
                 }
             }
-            Notice::ReplyFailed { to, error } => write!(f, "could not reply to {to}: {error}"),
+            Notice::ReplyFailed { to, error } => {
+                write!(f, "could not reply to {to}: {}", IoWords(error))
+            }
             Notice::Answered { to } => write!(f, "answered discovery probe from {to}"),
             Notice::ProbeIgnored { from, why } => {
                 write!(f, "ignored discovery probe from {from}: {why}")
             }
+            Notice::PingIgnored { from, why } => write!(f, "ignored ping from {from}: {why}"),
         }
     }
 }
@@ -218,6 +226,7 @@ pub fn listen_summary(stop: Stop, stats: &Stats) -> String {
         Stop::Signal(libc::SIGTERM) => "terminated".to_string(),
         Stop::Signal(n) => format!("signal {n}"),
         Stop::OutputClosed => "output closed".to_string(),
+        Stop::OutputFailed => "output failed".to_string(),
     };
     let mut s = format!(
         "udpmsg listen: {why}: {} received, {} raw, {} malformed",
@@ -231,6 +240,7 @@ pub fn listen_summary(stop: Stop, stats: &Stats) -> String {
         (stats.replayed, "replayed"),
         (stats.stale, "stale"),
         (stats.pings, "pings answered"),
+        (stats.pings_ignored, "pings ignored"),
         (stats.answers, "probes answered"),
         (stats.probes_ignored, "probes ignored"),
         (stats.acks, "acks sent"),
@@ -251,4 +261,34 @@ pub fn listen_summary(stop: Stop, stats: &Stats) -> String {
         None => s.push_str(", kernel drops unknown"),
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gap_line(first: u64, last: u64) -> String {
+        let mut s = String::new();
+        let event = Event::Gap {
+            at: SystemTime::UNIX_EPOCH,
+            from: SocketAddr::from(([127, 0, 0, 1], 9)),
+            sender: 0xab,
+            first,
+            last,
+        };
+        write_text_event(&mut s, &event, "TS", "127.0.0.1:9").expect("write to a String");
+        s
+    }
+
+    #[test]
+    fn gap_line_shows_a_range_as_first_dash_last() {
+        assert_eq!(
+            gap_line(5, 8),
+            "TS 127.0.0.1:9 [gap]: 4 message(s) never arrived (sender 00000000000000ab, seq 5-8)"
+        );
+        assert_eq!(
+            gap_line(7, 7),
+            "TS 127.0.0.1:9 [gap]: 1 message(s) never arrived (sender 00000000000000ab, seq 7)"
+        );
+    }
 }

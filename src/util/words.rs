@@ -1,0 +1,39 @@
+//! Words for an I/O error: what the system says, without Rust's
+//! "(os error N)" suffix, which repeats the words as a number.
+
+use std::fmt;
+use std::io;
+
+/// Shows an [`io::Error`] as its words alone, as the system says them:
+/// "No such file or directory", not "No such file or directory (os error 2)".
+#[derive(Debug, Clone, Copy)]
+pub struct IoWords<'a>(pub &'a io::Error);
+
+impl fmt::Display for IoWords<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = self.0.to_string();
+        let text = match self.0.raw_os_error() {
+            Some(code) => text
+                .strip_suffix(&format!(" (os error {code})"))
+                .unwrap_or(&text),
+            None => &text,
+        };
+        f.write_str(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn os_errors_lose_the_number() {
+        let e = io::Error::from_raw_os_error(libc::ENOENT);
+        assert!(e.to_string().ends_with("(os error 2)"), "{e}");
+        assert_eq!(IoWords(&e).to_string(), "No such file or directory");
+        let e = io::Error::from_raw_os_error(libc::EACCES);
+        assert_eq!(IoWords(&e).to_string(), "Permission denied");
+        let e = io::Error::other("IPv6 is off");
+        assert_eq!(IoWords(&e).to_string(), "IPv6 is off");
+    }
+}
