@@ -633,6 +633,61 @@ fn the_sealed_example_of_the_document_is_what_seal_makes() {
     assert_eq!(wire::decode_body(&plain), Ok(Message::Ping(ping)));
 }
 
+#[test]
+fn the_numbers_the_document_quotes_are_the_code_constants() {
+    use udpmsg::commands::listen::DEFAULT_GAP_WAIT;
+    use udpmsg::reliable::dedup::{RECENT_FOR, RECENT_PAIRS};
+    use udpmsg::reliable::order::{FORGET_AFTER, MAX_AHEAD, MAX_ORDER_SENDERS};
+    use udpmsg::reliable::outbox::{MESSAGE_PATIENCE, WINDOW};
+    use udpmsg::seal::{KEY_CONTEXT, MAX_REPLAY_SENDERS, MAX_SKEW, REPLAY_WINDOW};
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/PROTOCOL.md"))
+        .expect("read docs/PROTOCOL.md");
+    // Lines wrap anywhere: compare with single spaces.
+    let doc = doc.split_whitespace().collect::<Vec<_>>().join(" ");
+    let secs = |d: Duration| format!("{} s", d.as_secs());
+    for phrase in [
+        // Section 4.2.
+        format!("a multiple of 16, at most {}", MAX_ACK_RANGES * 16),
+        format!("at most {MAX_ACK_RANGES} ranges"),
+        // Section 7.
+        format!(
+            "remembers the last {RECENT_PAIRS} pairs for {}",
+            secs(RECENT_FOR)
+        ),
+        format!("forgotten after {} of silence", secs(FORGET_AFTER)),
+        format!("`seq` is later, by at most {MAX_AHEAD}: hold it"),
+        format!("More than {MAX_AHEAD} ahead"),
+        format!(
+            "({MAX_ORDER_SENDERS}, none of them silent for {})",
+            secs(FORGET_AFTER)
+        ),
+        format!("at most {} (unless `base` moves", secs(DEFAULT_GAP_WAIT)),
+        format!(
+            "gives up a Text after trying for {} (udpmsg; never longer than the \
+             listener's {} gap wait nor its {} memory of silent senders)",
+            secs(MESSAGE_PATIENCE),
+            secs(DEFAULT_GAP_WAIT),
+            secs(FORGET_AFTER)
+        ),
+        // Section 9.
+        format!("context = \"{KEY_CONTEXT}\""),
+        format!("within **{}** of the receiver's clock", secs(MAX_SKEW)),
+        format!("a bitmap of the {REPLAY_WINDOW} counters below it"),
+        format!("more than {} below the highest", REPLAY_WINDOW - 1),
+        format!("The table holds {MAX_REPLAY_SENDERS} senders"),
+        format!(
+            "kept in one of {} buckets",
+            udpmsg::seal::replay::HORIZON_BUCKETS
+        ),
+    ] {
+        assert!(doc.contains(&phrase), "PROTOCOL.md does not say: {phrase}");
+    }
+    // What the document promises of these numbers.
+    assert!(MESSAGE_PATIENCE < DEFAULT_GAP_WAIT && MESSAGE_PATIENCE < FORGET_AFTER);
+    // A sender never runs further ahead than a listener holds.
+    const { assert!(WINDOW <= MAX_AHEAD) };
+}
+
 // ---------------------------------------------------------------------------
 // Not udpmsg, and sealed.
 
