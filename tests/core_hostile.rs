@@ -628,6 +628,99 @@ fn acknowledged_mode_junk_cannot_stop_the_listener() {
     assert_eq!(count_in(summary, "raw"), markers, "{summary}");
 }
 
+#[test]
+fn acknowledged_texts_at_the_end_of_the_sequence_space_cannot_stop_the_listener() {
+    if !isolate("acknowledged_texts_at_the_end_of_the_sequence_space_cannot_stop_the_listener") {
+        return;
+    }
+    let mut l = Listen::start(&["--json", "-v"]);
+    let peer = udp("127.0.0.1:0");
+    let acked = |sender: u64, seq: u64, base: u64| {
+        let mut d = Vec::new();
+        let text = Message::Text(Text {
+            sender,
+            seq,
+            base,
+            flags: FLAG_ACK,
+            name: "edge",
+            body: b"edge",
+        });
+        wire::encode(&text, wire::MAX_DATAGRAM_V4, &mut d).expect("encode");
+        d
+    };
+    const MAX: u64 = u64::MAX;
+    // Every one of these is a well-formed Text (base <= seq), each on its
+    // own sender: valid input a listener must survive.
+    let storm = [
+        // A new sender's first Text is the last possible one.
+        ("sender 1: seq MAX, base MAX", acked(1, MAX, MAX)),
+        // The last two, in order.
+        (
+            "sender 2: seq MAX-1, base MAX-1",
+            acked(2, MAX - 1, MAX - 1),
+        ),
+        ("sender 2: seq MAX, base MAX-1", acked(2, MAX, MAX - 1)),
+        // The last one held (the one before it missing), then the gap filled.
+        (
+            "sender 3: seq MAX-2, base MAX-2",
+            acked(3, MAX - 2, MAX - 2),
+        ),
+        ("sender 3: seq MAX, base MAX-2", acked(3, MAX, MAX - 2)),
+        (
+            "sender 3: seq MAX-1, base MAX-2",
+            acked(3, MAX - 1, MAX - 2),
+        ),
+        // Two senders each giving up nearly 2^64 Texts at once: the
+        // listener's count of missing Texts must not overflow.
+        ("sender 4: seq 0", acked(4, 0, 0)),
+        (
+            "sender 4: seq MAX-1, base MAX-1",
+            acked(4, MAX - 1, MAX - 1),
+        ),
+        ("sender 5: seq 0", acked(5, 0, 0)),
+        (
+            "sender 5: seq MAX-1, base MAX-1",
+            acked(5, MAX - 1, MAX - 1),
+        ),
+    ];
+    // One at a time, each followed by a raw marker, so a listener that
+    // dies is caught at the datagram that killed it.
+    let mut shown = Shown::default();
+    for (n, (what, d)) in storm.iter().enumerate() {
+        peer.send_to(d, l.dest()).expect("send");
+        let marker = format!("marker {n}");
+        peer.send_to(marker.as_bytes(), l.dest())
+            .expect("send marker");
+        loop {
+            let Some(line) = l.try_line(WAIT) else {
+                let err: Vec<String> = l.err.try_iter().filter(|l| !l.is_empty()).take(3).collect();
+                panic!("the listener stopped at {what}: {err:?}");
+            };
+            let v = shown.count(&line);
+            if v["kind"] == "raw" && v["text"] == marker.as_str() {
+                break;
+            }
+        }
+    }
+    l.assert_alive();
+    send_ok(&[&l.dest(), "-n", "good-peer", "edges survived"], b""); // Whatever the listener answered is well-formed by the rules it
+    // enforces itself (PROTOCOL.md 4.2: no held range ends at 2^64 - 1).
+    peer.set_read_timeout(Some(std::time::Duration::from_millis(300)))
+        .expect("timeout");
+    let mut buf = vec![0u8; 70_000];
+    while let Ok(len) = peer.recv(&mut buf) {
+        let reply = &buf[..len];
+        assert!(
+            matches!(wire::classify(reply), Ok(Datagram::Message(_))),
+            "the listener sent a datagram it would reject itself: {:?} {reply:02x?}",
+            wire::classify(reply)
+        );
+    }
+    let (code, _, err) = l.terminate();
+    assert!(!err.iter().any(|l| l.contains("panicked")), "{err:?}");
+    assert_eq!(code, 0, "stderr tail: {:?}", err.last());
+}
+
 /// Sends raw datagrams to `port` from three threads as fast as they go,
 /// until `stop` is set (or `3 * WAIT` at most, longer than a test waits for
 /// the listener to end); returns how many were sent.
