@@ -12,7 +12,9 @@ use serde_json::Value;
 use std::net::UdpSocket;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
-use udpmsg::wire::{self, Ack, Answer, Datagram, FLAG_ACK, Message, Ping, Probe, Text};
+use udpmsg::wire::{
+    self, Ack, Answer, Datagram, FLAG_ACK, Message, Ping, Probe, REFUSED_BUSY, Refuse, Text,
+};
 
 /// Mutated datagrams per storm.
 const STORM: usize = 4000;
@@ -79,7 +81,12 @@ fn send_in_batches(l: &Listen, peer: &UdpSocket, datagrams: &[Vec<u8>], shown: &
 /// What the listener must make of each datagram, by the wire format's rules.
 #[derive(Debug, Default)]
 struct Expected {
+    /// Texts: each shown, or suppressed as a copy of one shown (PROTOCOL.md
+    /// section 7: each `(sender, seq)` is shown once, copies within a few
+    /// seconds dropped).
     text: u64,
+    /// The distinct `(sender, seq)` among them: each shown at least once.
+    pairs: std::collections::HashSet<(u64, u64)>,
     raw: u64,
     malformed: u64,
     /// Strict prefixes (4 bytes or more) of valid datagrams: malformed
@@ -91,7 +98,10 @@ impl Expected {
     fn add(&mut self, d: &[u8]) {
         match wire::classify(d) {
             Ok(Datagram::Raw(_)) => self.raw += 1,
-            Ok(Datagram::Message(Message::Text(_))) => self.text += 1,
+            Ok(Datagram::Message(Message::Text(t))) => {
+                self.text += 1;
+                self.pairs.insert((t.sender, t.seq));
+            }
             Ok(_) => {}
             Err(_) => self.malformed += 1,
         }
@@ -138,8 +148,16 @@ fn valid_datagrams() -> Vec<Vec<u8>> {
         seq: 1,
         stamp: 99,
     };
+    // Held ranges (6, 7) and (9, 12), as an Ack carries them.
+    let mut ranges = Vec::new();
+    wire::put_ack_ranges([(6, 7), (9, 12)], &mut ranges);
     for message in [
-        Message::Ack(Ack { sender: 1, seq: 2 }),
+        Message::Ack(Ack {
+            instance: 8,
+            sender: 1,
+            next: 4,
+            ranges: &ranges,
+        }),
         Message::Probe(Probe {
             instance: 3,
             token: 4,
@@ -149,11 +167,17 @@ fn valid_datagrams() -> Vec<Vec<u8>> {
             instance: 5,
             token: 6,
             port: 47474,
-            version: 1,
+            version: wire::VERSION,
             name: "peer",
         }),
         Message::Ping(ping),
         Message::Pong(ping),
+        Message::Refuse(Refuse {
+            instance: 9,
+            sender: 10,
+            seq: 11,
+            reason: REFUSED_BUSY,
+        }),
     ] {
         let mut d = Vec::new();
         wire::encode(&message, wire::MAX_DATAGRAM_V4, &mut d).expect("encode");
@@ -179,7 +203,7 @@ fn mutants(
         let base = &valid[rng.below(valid.len())];
         let mut d = base.clone();
         let mut truncated = false;
-        match rng.below(7) {
+        match rng.below(8) {
             0 => {
                 d.truncate(rng.below(base.len()));
                 truncated = d.len() >= 4;
@@ -191,17 +215,18 @@ fn mutants(
                 }
             }
             2 => {
-                // The header, tag, ids, flags and first length prefix.
-                let bit = rng.below(d.len().min(40) * 8);
+                // The header, tag, ids, base, flags and first length prefix.
+                let bit = rng.below(d.len().min(44) * 8);
                 d[bit / 8] ^= 1 << (bit % 8);
             }
             3 => {
-                d = b"UDPM\x01\x00".to_vec();
+                d = b"UDPM\x02\x00".to_vec();
                 let len = rng.below(300);
                 d.extend(rng.bytes(len));
             }
             4 => {
-                d = b"UDPM\x01\x00".to_vec();
+                // Every kind's tag, and the first unknown one.
+                d = b"UDPM\x02\x00".to_vec();
                 d.extend_from_slice(&(rng.below(8) as u32).to_le_bytes());
                 let len = rng.below(64);
                 d.extend(rng.bytes(len));
@@ -209,6 +234,10 @@ fn mutants(
             5 => {
                 let len = 1 + rng.below(16);
                 d.extend(rng.bytes(len));
+            }
+            6 => {
+                // The same datagram from a version 1 peer.
+                d[4] = 1;
             }
             _ => {
                 // A length prefix (or any 8 bytes) that lies.
@@ -235,6 +264,17 @@ fn count_in(summary: &str, what: &str) -> u64 {
     let at = summary
         .find(&format!(" {what}"))
         .unwrap_or_else(|| panic!("no '{what}' in summary: {summary}"));
+    number_before(summary, at, what)
+}
+
+/// [`count_in`] for a counter the summary leaves out when it is zero.
+fn count_or_zero(summary: &str, what: &str) -> u64 {
+    summary
+        .find(&format!(" {what}"))
+        .map_or(0, |at| number_before(summary, at, what))
+}
+
+fn number_before(summary: &str, at: usize, what: &str) -> u64 {
     summary[..at]
         .rsplit(|c: char| !c.is_ascii_digit())
         .next()
@@ -271,7 +311,7 @@ fn storm_of_malformed_datagrams_is_counted_and_survived() {
     let mut storm = mutants(&valid, &mut rng, STORM, &mut expected);
     // A few as large as a datagram gets: magic and random, and random only.
     for _ in 0..3 {
-        let mut d = b"UDPM\x01\x00".to_vec();
+        let mut d = b"UDPM\x02\x00".to_vec();
         d.extend(rng.bytes(wire::MAX_DATAGRAM_V4 - 6));
         expected.add(&d);
         storm.push(d);
@@ -291,7 +331,16 @@ fn storm_of_malformed_datagrams_is_counted_and_survived() {
     send_in_batches(&l, &peer, &storm, &mut shown);
     let markers = storm.len().div_ceil(BATCH) as u64;
     l.assert_alive();
-    assert_eq!(shown.text, expected.text, "text lines: {expected:?}");
+    // Mutants of one sender's Texts often keep its `(sender, seq)`: the
+    // first of each pair is shown, copies are suppressed (all of them, when
+    // the storm is quicker than the listener's memory of 5 s).
+    assert!(
+        shown.text >= expected.pairs.len() as u64 && shown.text <= expected.text,
+        "text lines: {} for {} texts of {} pairs",
+        shown.text,
+        expected.text,
+        expected.pairs.len()
+    );
     assert_eq!(shown.raw, expected.raw + markers, "raw lines: {expected:?}");
     assert_eq!(shown.other, 0, "unexpected kinds of output");
 
@@ -325,10 +374,11 @@ fn storm_of_malformed_datagrams_is_counted_and_survived() {
         summary.starts_with("udpmsg listen: terminated: "),
         "{summary}"
     );
+    assert_eq!(count_in(summary, "received"), shown.text, "{summary}");
     assert_eq!(
-        count_in(summary, "received"),
-        expected.text + 1,
-        "{summary}"
+        shown.text - 1 + count_or_zero(summary, "duplicates suppressed"),
+        expected.text,
+        "every text shown or suppressed as a copy: {summary}"
     );
     assert_eq!(
         count_in(summary, "raw"),
@@ -355,10 +405,11 @@ fn random_bytes_after_the_magic_never_stop_the_listener() {
     let mut expected = Expected::default();
     let storm: Vec<Vec<u8>> = (0..STORM)
         .map(|i| {
-            let mut d = b"UDPM\x01\x00".to_vec();
-            // Every message tag, with short random tails, then anything.
+            let mut d = b"UDPM\x02\x00".to_vec();
+            // Every message tag (and the first unknown one), with short
+            // random tails, then anything.
             if i % 2 == 0 {
-                d.extend_from_slice(&((i / 2) as u32 % 6).to_le_bytes());
+                d.extend_from_slice(&((i / 2) as u32 % 8).to_le_bytes());
             }
             let len = rng.below(if i % 3 == 0 { 2000 } else { 48 });
             d.extend(rng.bytes(len));
@@ -469,12 +520,13 @@ fn acknowledged_mode_junk_cannot_stop_the_listener() {
     let mut l = Listen::start(&["--json", "-v"]);
     let peer = udp("127.0.0.1:0");
     let mut rng = Rng(SEED ^ 0x77);
-    let acked = |sender: u64, seq: u64, body: &[u8]| {
+    // An acknowledged Text of `sender`, whose lowest unconfirmed is `base`.
+    let acked = |sender: u64, seq: u64, base: u64, body: &[u8]| {
         let mut d = Vec::new();
         let text = Message::Text(Text {
             sender,
             seq,
-            base: 0,
+            base,
             flags: FLAG_ACK,
             name: "acker",
             body,
@@ -483,20 +535,74 @@ fn acknowledged_mode_junk_cannot_stop_the_listener() {
         d
     };
     let mut storm = Vec::new();
-    // More senders than any table holds, each one message ahead (held).
+    // Many senders, each one message ahead of its base (held).
     for _ in 0..1500 {
-        storm.push(acked(rng.next(), 1, b"held"));
+        storm.push(acked(rng.next(), 1, 0, b"held"));
     }
-    // One sender: duplicates, far-ahead and extreme sequence numbers.
+    // One sender: duplicates, far-ahead and extreme sequence numbers, all
+    // from base 0 (a sender still waiting for its first).
     let one = rng.next();
     for seq in [0, 0, 0, 5, 5, 3, 600, u64::MAX, u64::MAX - 1, 1 << 63, 2, 1] {
-        storm.push(acked(one, seq, b"seq"));
+        storm.push(acked(one, seq, 0, b"seq"));
     }
+    // One sender whose base jumps: a gap given up at once, a Text held
+    // past it, a late copy from inside the gap, a base going back.
+    let jumper = rng.next();
+    for (seq, base) in [
+        (0, 0),
+        (5000, 4990),
+        (1000, 0),
+        (4995, 100),
+        (4990, 4990),
+        (1 << 40, 1 << 40),
+        (1 << 40, 0),
+    ] {
+        storm.push(acked(jumper, seq, base, b"jump"));
+    }
+    // A first Text far into the sequence space: a new sender starts at its base.
+    storm.push(acked(rng.next(), 1 << 62, 1 << 62, b"late start"));
     // Held bodies past any byte budget.
     let big = rng.next();
     let body = vec![b'b'; 60_000];
     for seq in 1..=160 {
-        storm.push(acked(big, seq, &body));
+        storm.push(acked(big, seq, 0, &body));
+    }
+    // What only a listener sends, sent to it: Acks with held ranges for the
+    // senders above, Refuses, Answers and Pongs. All ignored.
+    let mut ranges = Vec::new();
+    wire::put_ack_ranges([(2, 3), (7, 7)], &mut ranges);
+    for sender in [one, jumper, big, rng.next()] {
+        let ping = Ping {
+            sender,
+            seq: 0,
+            stamp: 1,
+        };
+        for message in [
+            Message::Ack(Ack {
+                instance: rng.next(),
+                sender,
+                next: 1,
+                ranges: &ranges,
+            }),
+            Message::Refuse(Refuse {
+                instance: rng.next(),
+                sender,
+                seq: 1,
+                reason: REFUSED_BUSY,
+            }),
+            Message::Answer(Answer {
+                instance: rng.next(),
+                token: 1,
+                port: 1,
+                version: wire::VERSION,
+                name: "not me",
+            }),
+            Message::Pong(ping),
+        ] {
+            let mut d = Vec::new();
+            wire::encode(&message, wire::MAX_DATAGRAM_V4, &mut d).expect("encode");
+            storm.push(d);
+        }
     }
     let mut shown = Shown::default();
     send_in_batches(&l, &peer, &storm, &mut shown);
@@ -520,6 +626,99 @@ fn acknowledged_mode_junk_cannot_stop_the_listener() {
     assert_eq!(count_in(summary, "malformed"), 0, "{summary}");
     let markers = storm.len().div_ceil(BATCH) as u64;
     assert_eq!(count_in(summary, "raw"), markers, "{summary}");
+}
+
+#[test]
+fn acknowledged_texts_at_the_end_of_the_sequence_space_cannot_stop_the_listener() {
+    if !isolate("acknowledged_texts_at_the_end_of_the_sequence_space_cannot_stop_the_listener") {
+        return;
+    }
+    let mut l = Listen::start(&["--json", "-v"]);
+    let peer = udp("127.0.0.1:0");
+    let acked = |sender: u64, seq: u64, base: u64| {
+        let mut d = Vec::new();
+        let text = Message::Text(Text {
+            sender,
+            seq,
+            base,
+            flags: FLAG_ACK,
+            name: "edge",
+            body: b"edge",
+        });
+        wire::encode(&text, wire::MAX_DATAGRAM_V4, &mut d).expect("encode");
+        d
+    };
+    const MAX: u64 = u64::MAX;
+    // Every one of these is a well-formed Text (base <= seq), each on its
+    // own sender: valid input a listener must survive.
+    let storm = [
+        // A new sender's first Text is the last possible one.
+        ("sender 1: seq MAX, base MAX", acked(1, MAX, MAX)),
+        // The last two, in order.
+        (
+            "sender 2: seq MAX-1, base MAX-1",
+            acked(2, MAX - 1, MAX - 1),
+        ),
+        ("sender 2: seq MAX, base MAX-1", acked(2, MAX, MAX - 1)),
+        // The last one held (the one before it missing), then the gap filled.
+        (
+            "sender 3: seq MAX-2, base MAX-2",
+            acked(3, MAX - 2, MAX - 2),
+        ),
+        ("sender 3: seq MAX, base MAX-2", acked(3, MAX, MAX - 2)),
+        (
+            "sender 3: seq MAX-1, base MAX-2",
+            acked(3, MAX - 1, MAX - 2),
+        ),
+        // Two senders each giving up nearly 2^64 Texts at once: the
+        // listener's count of missing Texts must not overflow.
+        ("sender 4: seq 0", acked(4, 0, 0)),
+        (
+            "sender 4: seq MAX-1, base MAX-1",
+            acked(4, MAX - 1, MAX - 1),
+        ),
+        ("sender 5: seq 0", acked(5, 0, 0)),
+        (
+            "sender 5: seq MAX-1, base MAX-1",
+            acked(5, MAX - 1, MAX - 1),
+        ),
+    ];
+    // One at a time, each followed by a raw marker, so a listener that
+    // dies is caught at the datagram that killed it.
+    let mut shown = Shown::default();
+    for (n, (what, d)) in storm.iter().enumerate() {
+        peer.send_to(d, l.dest()).expect("send");
+        let marker = format!("marker {n}");
+        peer.send_to(marker.as_bytes(), l.dest())
+            .expect("send marker");
+        loop {
+            let Some(line) = l.try_line(WAIT) else {
+                let err: Vec<String> = l.err.try_iter().filter(|l| !l.is_empty()).take(3).collect();
+                panic!("the listener stopped at {what}: {err:?}");
+            };
+            let v = shown.count(&line);
+            if v["kind"] == "raw" && v["text"] == marker.as_str() {
+                break;
+            }
+        }
+    }
+    l.assert_alive();
+    send_ok(&[&l.dest(), "-n", "good-peer", "edges survived"], b""); // Whatever the listener answered is well-formed by the rules it
+    // enforces itself (PROTOCOL.md 4.2: no held range ends at 2^64 - 1).
+    peer.set_read_timeout(Some(std::time::Duration::from_millis(300)))
+        .expect("timeout");
+    let mut buf = vec![0u8; 70_000];
+    while let Ok(len) = peer.recv(&mut buf) {
+        let reply = &buf[..len];
+        assert!(
+            matches!(wire::classify(reply), Ok(Datagram::Message(_))),
+            "the listener sent a datagram it would reject itself: {:?} {reply:02x?}",
+            wire::classify(reply)
+        );
+    }
+    let (code, _, err) = l.terminate();
+    assert!(!err.iter().any(|l| l.contains("panicked")), "{err:?}");
+    assert_eq!(code, 0, "stderr tail: {:?}", err.last());
 }
 
 /// Sends raw datagrams to `port` from three threads as fast as they go,

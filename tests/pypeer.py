@@ -5,12 +5,18 @@ The codec is section 10 of the document, unchanged; the rest is a small
 command line around it, used by tests/python_peer.rs:
 
     pypeer.py send HOST PORT NAME TEXT...   send one Text (words joined by spaces)
+    pypeer.py send-acked HOST PORT NAME WORD...
+                                            send each word as an acknowledged Text
+                                            (section 7), print the Acks (see send_acked())
     pypeer.py listen HOST PORT [SECONDS]    print "listening on HOST:PORT", then
                                             wait for one Text and print "NAME: TEXT"
+    pypeer.py listen-acked HOST PORT COUNT [SECONDS]
+                                            the same, for COUNT acknowledged Texts,
+                                            acknowledged as section 7 says (see listen())
     pypeer.py check                         read hex datagrams from stdin, one a line;
                                             print one verdict a line (see verdict())
 
-Every wait has a deadline: listen gives up after SECONDS (default 10), exit 1.
+Every wait has a deadline: SECONDS (default 10; send-acked 20), then exit 1.
 """
 
 import os
@@ -21,11 +27,12 @@ import time
 
 # --- section 10 of docs/PROTOCOL.md -----------------------------------------
 
-MAGIC, VERSION, MODE_OPEN, MODE_SEALED = b"UDPM", 1, 0, 1
+MAGIC, VERSION, MODE_OPEN, MODE_SEALED = b"UDPM", 2, 0, 1
 HEADER = MAGIC + bytes([VERSION, MODE_OPEN])
-TEXT, ACK, PROBE, ANSWER, PING, PONG = range(6)
-KINDS = ["text", "ack", "probe", "answer", "ping", "pong"]
+TEXT, ACK, PROBE, ANSWER, PING, PONG, REFUSE = range(7)
+KINDS = ["text", "ack", "probe", "answer", "ping", "pong", "refuse"]
 FLAG_ACK = 0x01
+MAX_RANGES = 32
 MAX_DATAGRAM = 65527          # IPv6; 65507 over IPv4
 DEFAULT_PORT = 47474
 
@@ -38,13 +45,18 @@ def _blob(b):                 # u64 LE length, then the bytes
     return struct.pack("<Q", len(b)) + b
 
 
-def encode_text(sender, seq, flags, name, body):
-    return (HEADER + struct.pack("<IQQB", TEXT, sender, seq, flags)
+def encode_text(sender, seq, base, flags, name, body):
+    return (HEADER + struct.pack("<IQQQB", TEXT, sender, seq, base, flags)
             + _blob(name.encode("utf-8")) + _blob(body))
 
 
-def encode_ack(sender, seq):
-    return HEADER + struct.pack("<IQQ", ACK, sender, seq)
+def encode_ack(instance, sender, next_, ranges=()):   # ranges: [(first, last)]
+    pairs = b"".join(struct.pack("<QQ", a, b) for a, b in ranges)
+    return HEADER + struct.pack("<IQQQ", ACK, instance, sender, next_) + _blob(pairs)
+
+
+def encode_refuse(instance, sender, seq, reason):
+    return HEADER + struct.pack("<IQQQB", REFUSE, instance, sender, seq, reason)
 
 
 def encode_probe(instance, token, pad):
@@ -102,11 +114,13 @@ def decode(data):
     r = _Reader(data, 6)
     (kind,) = r.fixed("<I")
     if kind == TEXT:
-        sender, seq, flags = r.fixed("<QQB")
-        m = dict(sender=sender, seq=seq, flags=flags, name=r.name(), body=r.blob())
+        sender, seq, base, flags = r.fixed("<QQQB")
+        m = dict(sender=sender, seq=seq, base=base, flags=flags, name=r.name(),
+                 body=r.blob())
     elif kind == ACK:
-        sender, seq = r.fixed("<QQ")
-        m = dict(sender=sender, seq=seq)
+        instance, sender, next_ = r.fixed("<QQQ")
+        pairs = r.blob()
+        m = dict(instance=instance, sender=sender, next=next_, ranges=pairs)
     elif kind == PROBE:
         instance, token = r.fixed("<QQ")
         m = dict(instance=instance, token=token, pad=r.blob())
@@ -117,13 +131,31 @@ def decode(data):
     elif kind in (PING, PONG):
         sender, seq, stamp = r.fixed("<QQQ")
         m = dict(sender=sender, seq=seq, stamp=stamp)
+    elif kind == REFUSE:
+        instance, sender, seq, reason = r.fixed("<QQQB")
+        m = dict(instance=instance, sender=sender, seq=seq, reason=reason)
     else:
         raise Malformed("unknown-kind")
     if r.pos != len(data):
         raise Malformed("trailing-bytes")
-    if kind == TEXT and m["flags"] & ~FLAG_ACK:
+    if kind == TEXT and (m["flags"] & ~FLAG_ACK or m["base"] > m["seq"]):
         raise Malformed("invalid")
+    if kind == ACK:
+        m["ranges"] = _ranges(m["next"], m["ranges"])
     return (KINDS[kind], m)
+
+
+def _ranges(next_, pairs):
+    if len(pairs) % 16 or len(pairs) > 16 * MAX_RANGES:
+        raise Malformed("invalid")
+    out, floor = [], next_
+    for i in range(0, len(pairs), 16):
+        first, last = struct.unpack_from("<QQ", pairs, i)
+        if first <= floor or last < first or last == 2**64 - 1:
+            raise Malformed("invalid")
+        out.append((first, last))
+        floor = last + 1
+    return out
 
 # --- the command line ---------------------------------------------------------
 
@@ -132,28 +164,137 @@ def family_of(host):
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
+def random_id():
+    return int.from_bytes(os.urandom(8), "little")
+
+
 def send(host, port, name, words):
-    sender = int.from_bytes(os.urandom(8), "little")
-    datagram = encode_text(sender, 0, 0, name, " ".join(words).encode("utf-8"))
+    # Without FLAG_ACK, base is at most seq and ignored: send seq, as udpmsg does.
+    datagram = encode_text(random_id(), 0, 0, 0, name, " ".join(words).encode("utf-8"))
     with socket.socket(family_of(host), socket.SOCK_DGRAM) as s:
         s.sendto(datagram, (host, port))
     return 0
 
 
-def listen(host, port, seconds):
+def ranges_text(ranges):
+    return ",".join(f"{first}-{last}" for first, last in ranges)
+
+
+def send_acked(host, port, name, words, seconds):
+    """Sends word i as the acknowledged Text seq i, as section 7 says a sender
+    does, and prints every Ack ("ack next=N ranges=F-L,...") and Refuse
+    ("refuse seq=S reason=R") that answers it. The Texts first go one at a
+    time from the last to the first, each once, waiting for the Ack that
+    shows it arrived (held, or below `next`), so the listener holds all but
+    the first until the first arrives; then every Text neither confirmed nor
+    held is sent again (base updated) until all are confirmed. Exit 0 when
+    all are, 3 on a Refuse, 1 at the deadline."""
     deadline = time.monotonic() + seconds
+    sender = random_id()
+    bodies = [w.encode("utf-8") for w in words]
+    confirmed = 0        # every seq below is confirmed: the base
+    held = set()         # seqs the listener says it holds
+    instance = None
+    with socket.socket(family_of(host), socket.SOCK_DGRAM) as s:
+        # Connected: the kernel drops replies from anywhere but the listener.
+        s.connect((host, port))
+
+        def transmit(seq):
+            s.send(encode_text(sender, seq, min(confirmed, seq), FLAG_ACK, name, bodies[seq]))
+
+        def replies(done, wait):
+            """Reads replies until done() or for `wait` seconds (never past
+            the deadline); returns a Refuse's exit code, or None."""
+            nonlocal confirmed, held, instance
+            end = min(deadline, time.monotonic() + wait)
+            while not done():
+                left = end - time.monotonic()
+                if left <= 0:
+                    return None
+                s.settimeout(left)
+                try:
+                    data = s.recv(MAX_DATAGRAM + 1)
+                except (socket.timeout, ConnectionRefusedError):
+                    continue
+                try:
+                    kind, m = decode(data)
+                except Malformed:
+                    continue
+                if kind == "refuse" and m["sender"] == sender:
+                    print(f"refuse seq={m['seq']} reason={m['reason']}", flush=True)
+                    return 3
+                if kind != "ack" or m["sender"] != sender:
+                    continue
+                print(f"ack next={m['next']} ranges={ranges_text(m['ranges'])}", flush=True)
+                if instance is not None and m["instance"] != instance:
+                    held = set()     # another listener process: it holds nothing
+                instance = m["instance"]
+                confirmed = max(confirmed, min(m["next"], len(bodies)))
+                held = {seq for first, last in m["ranges"] for seq in range(first, last + 1)
+                        if seq < len(bodies)}
+            return None
+
+        for seq in reversed(range(len(bodies))):
+            transmit(seq)
+            code = replies(lambda: seq in held or seq < confirmed, seconds)
+            if code is not None:
+                return code
+        while confirmed < len(bodies):
+            if time.monotonic() >= deadline:
+                print(f"pypeer: {len(bodies) - confirmed} Texts unconfirmed", file=sys.stderr)
+                return 1
+            for seq in range(confirmed, len(bodies)):
+                if seq not in held:
+                    transmit(seq)
+            code = replies(lambda: False, 0.3)
+            if code is not None:
+                return code
+    return 0
+
+
+def held_ranges(held):
+    """The lowest MAX_RANGES runs of consecutive seqs in `held`."""
+    ranges = []
+    for seq in sorted(held):
+        if ranges and ranges[-1][1] + 1 == seq:
+            ranges[-1][1] = seq
+        else:
+            if len(ranges) == MAX_RANGES:
+                break
+            ranges.append([seq, seq])
+    return [tuple(r) for r in ranges]
+
+
+def show(fields):
+    text = fields["body"].decode("utf-8", "replace")
+    print(f"{fields['name']}: {text}", flush=True)
+
+
+def listen(host, port, seconds, count=None):
+    """Prints Texts as "NAME: TEXT". Without `count`: the first Text, then
+    exit. With it: acknowledged Texts as section 7 says a listener shows
+    them (per sender: from its base, in seq order, each once; later ones
+    held; an Ack of `next` and the held ranges sent after the output is
+    flushed), until `count` were shown and no datagram came for a second
+    (the sender may still want the last Ack). Exit 1 at the deadline."""
+    deadline = time.monotonic() + seconds
+    instance = random_id()
+    streams = {}              # sender -> {"next": seq, "held": {seq: fields}, "gaps": [...]}
+    shown = 0
     with socket.socket(family_of(host), socket.SOCK_DGRAM) as s:
         s.bind((host, port))
         print(f"listening on {host}:{s.getsockname()[1]}", flush=True)
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                print(f"pypeer: no Text within {seconds}s", file=sys.stderr)
+                print(f"pypeer: {shown} Texts shown within {seconds}s", file=sys.stderr)
                 return 1
-            s.settimeout(left)
+            s.settimeout(min(left, 1.0) if count is not None and shown >= count else left)
             try:
                 data, peer = s.recvfrom(MAX_DATAGRAM + 1)
             except socket.timeout:
+                if count is not None and shown >= count:
+                    return 0
                 continue
             try:
                 kind, fields = decode(data)
@@ -164,13 +305,47 @@ def listen(host, port, seconds):
             if kind != "text":
                 print(f"pypeer: ignored {kind} from {peer}", file=sys.stderr, flush=True)
                 continue
-            text = fields["body"].decode("utf-8", "replace")
-            print(f"{fields['name']}: {text}", flush=True)
-            return 0
+            if count is None:
+                show(fields)
+                return 0
+            if not fields["flags"] & FLAG_ACK:
+                show(fields)
+                shown += 1
+                continue
+            sender, seq, base = fields["sender"], fields["seq"], fields["base"]
+            st = streams.setdefault(sender, {"next": base, "held": {}, "gaps": []})
+            if base > st["next"]:
+                # The sender gave up st["next"] .. base - 1: show what is held
+                # below base, report the rest missing, and expect base.
+                for held_seq in sorted(k for k in st["held"] if k < base):
+                    show(st["held"].pop(held_seq))
+                    shown += 1
+                print(f"pypeer: {sender:016x} gave up {st['next']}..{base - 1}",
+                      file=sys.stderr, flush=True)
+                st["gaps"].append((st["next"], base - 1))
+                st["next"] = base
+            if seq < st["next"] and any(a <= seq <= b for a, b in st["gaps"]):
+                continue              # given up: never shown, not acknowledged
+            if seq == st["next"]:
+                show(fields)
+                shown += 1
+                st["next"] += 1
+                while st["next"] in st["held"]:
+                    show(st["held"].pop(st["next"]))
+                    shown += 1
+                    st["next"] += 1
+            elif seq > st["next"]:
+                if seq - st["next"] > 1024:
+                    continue          # too far ahead: not acknowledged
+                st["held"].setdefault(seq, fields)
+            # Shown (and flushed, above), held, or a duplicate: acknowledge.
+            pairs = held_ranges(st["held"])
+            s.sendto(encode_ack(instance, sender, st["next"], pairs), peer)
 
 
 def verdict(data):
-    """One line: "raw", "sealed N", "reject LABEL", or the kind and its fields."""
+    """One line: "raw", "sealed N", "reject LABEL", or the kind and its fields
+    (bytes and names in hex, Ack ranges as first-last,...)."""
     try:
         kind, fields = decode(data)
     except Malformed as e:
@@ -185,6 +360,8 @@ def verdict(data):
             value = value.hex()
         elif isinstance(value, str):
             value = value.encode("utf-8").hex()
+        elif isinstance(value, list):
+            value = ranges_text(value)
         parts.append(f"{key}={value}")
     return " ".join(parts)
 
@@ -199,9 +376,14 @@ def main(argv):
     try:
         if argv[:1] == ["send"] and len(argv) >= 4:
             return send(argv[1], int(argv[2]), argv[3], argv[4:])
+        if argv[:1] == ["send-acked"] and len(argv) >= 5:
+            return send_acked(argv[1], int(argv[2]), argv[3], argv[4:], 20.0)
         if argv[:1] == ["listen"] and len(argv) in (3, 4):
             seconds = float(argv[3]) if len(argv) == 4 else 10.0
             return listen(argv[1], int(argv[2]), seconds)
+        if argv[:1] == ["listen-acked"] and len(argv) in (4, 5):
+            seconds = float(argv[4]) if len(argv) == 5 else 10.0
+            return listen(argv[1], int(argv[2]), seconds, count=int(argv[3]))
         if argv == ["check"]:
             return check()
     except ValueError as e:

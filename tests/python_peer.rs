@@ -1,6 +1,8 @@
 //! Interoperability with `tests/pypeer.py`, a Python peer written from
-//! `docs/PROTOCOL.md` alone: if the document is wrong or incomplete, these
-//! fail. Skipped (loudly) when `python3` is missing.
+//! `docs/PROTOCOL.md` (version 2) alone: Texts both ways, acknowledged
+//! Texts both ways (section 7: held ranges, `next`, `base`), and the two
+//! decoders agreeing datagram for datagram. If the document is wrong or
+//! incomplete, these fail. Skipped (loudly) when `python3` is missing.
 
 mod common;
 use common::*;
@@ -138,6 +140,131 @@ fn udpmsg_text_reaches_python_peer() {
     assert_eq!(code, 0, "pypeer stderr: {stderr}");
 }
 
+#[test]
+fn python_acked_sender_sees_held_ranges_then_everything_confirmed() {
+    if !have_python("python_acked_sender_sees_held_ranges_then_everything_confirmed")
+        || !isolate("python_acked_sender_sees_held_ranges_then_everything_confirmed")
+    {
+        return;
+    }
+    let listener = Listener::start(&["--bind", "127.0.0.1", "--json", "--count", "3"]);
+    let port = listener.port().to_string();
+    // Texts 2, then 1, then 0, each once, each waiting for its Ack.
+    let sent = run_pypeer(
+        &[
+            "send-acked",
+            "127.0.0.1",
+            &port,
+            "pyacker",
+            "one",
+            "two",
+            "three",
+        ],
+        b"",
+    );
+    assert_eq!(sent.code, 0, "pypeer send-acked failed: {}", sent.stderr);
+    // PROTOCOL.md section 7: a sender it does not know starts at the Text's
+    // base (0), so 2 and then 1 are held (listed in the ranges, `next`
+    // still 0); 0 shows all three, and one Ack says so. One Ack per Text:
+    // each came alone.
+    let acks: Vec<&str> = sent.stdout.lines().collect();
+    assert_eq!(
+        acks,
+        [
+            "ack next=0 ranges=2-2",
+            "ack next=0 ranges=1-2",
+            "ack next=3 ranges="
+        ],
+        "pypeer stderr: {}",
+        sent.stderr
+    );
+    for (seq, text) in ["one", "two", "three"].into_iter().enumerate() {
+        let line = listener
+            .try_line(WAIT)
+            .unwrap_or_else(|| panic!("listener did not show {text}"));
+        let json: serde_json::Value = serde_json::from_str(&line).expect("JSON line");
+        assert_eq!(json["kind"], "text", "{line}");
+        assert_eq!(json["text"], text, "{line}");
+        assert_eq!(json["seq"], seq, "{line}");
+        assert_eq!(json["name"], "pyacker", "{line}");
+    }
+    let (code, out, err) = listener.wait();
+    assert_eq!(code, 0, "{err:?}");
+    assert!(out.is_empty(), "shown more than once: {out:?}");
+}
+
+#[test]
+fn udpmsg_acked_send_reaches_python_listener_in_order() {
+    if !have_python("udpmsg_acked_send_reaches_python_listener_in_order")
+        || !isolate("udpmsg_acked_send_reaches_python_listener_in_order")
+    {
+        return;
+    }
+    let lines: Vec<String> = (0..40).map(|i| format!("line {i:02}")).collect();
+    let mut peer = Reaped(
+        pypeer(&[
+            "listen-acked",
+            "127.0.0.1",
+            "0",
+            &lines.len().to_string(),
+            "20",
+        ])
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("spawn python3"),
+    );
+    let out = line_reader(peer.0.stdout.take().expect("stdout"), None);
+    let stderr = read_all(peer.0.stderr.take().expect("stderr"));
+    let first = out
+        .recv_timeout(WAIT)
+        .expect("pypeer did not report its address");
+    let addr = first
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line from pypeer: {first}"))
+        .to_string();
+
+    // udpmsg sends base and seq, reads the Python Acks' `next` and ranges,
+    // and exits 0 only once every line is confirmed.
+    let stdin = format!("{}\n", lines.join("\n"));
+    let sent = udpmsg(
+        &["send", "--ack", &addr, "--name", "rusty", "-"],
+        stdin.as_bytes(),
+    );
+    let code = wait_until(&mut peer.0, WAIT * 3, "pypeer listen-acked");
+    let stderr = stderr.join().unwrap_or_default();
+    assert_eq!(
+        sent.code, 0,
+        "udpmsg send --ack: {}; pypeer: {stderr}",
+        sent.stderr
+    );
+    let shown = rest_of(&out);
+    let want: Vec<String> = lines.iter().map(|l| format!("rusty: {l}")).collect();
+    assert_eq!(shown, want, "pypeer stderr: {stderr}");
+    assert_eq!(code, 0, "pypeer stderr: {stderr}");
+}
+
+#[test]
+fn the_python_peer_codec_is_section_10_of_the_document_unchanged() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/PROTOCOL.md"))
+        .expect("read docs/PROTOCOL.md");
+    let section = &doc[doc
+        .find("## 10. Python reference encoder and decoder")
+        .expect("section 10")..];
+    let code = section
+        .split("```python\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the reference code");
+    let code = code
+        .strip_prefix("import struct\n\n")
+        .expect("the code starts with its import");
+    let peer = std::fs::read_to_string(PYPEER).expect("read pypeer.py");
+    assert!(
+        peer.contains(code),
+        "tests/pypeer.py does not hold section 10 of docs/PROTOCOL.md unchanged"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // The Python decoder and `wire::classify` agree, datagram for datagram. No
 // sockets: bytes go in as hex on stdin.
@@ -154,14 +281,24 @@ fn verdict(bytes: &[u8]) -> String {
         Err(e) => format!("reject {}", e.label()),
         Ok(Datagram::Message(message)) => match message {
             Message::Text(t) => format!(
-                "text sender={} seq={} flags={} name={} body={}",
+                "text sender={} seq={} base={} flags={} name={} body={}",
                 t.sender,
                 t.seq,
+                t.base,
                 t.flags,
                 hex(t.name.as_bytes()),
                 hex(t.body)
             ),
-            Message::Ack(a) => format!("ack sender={} seq={}", a.sender, a.seq),
+            Message::Ack(a) => format!(
+                "ack instance={} sender={} next={} ranges={}",
+                a.instance,
+                a.sender,
+                a.next,
+                a.ranges()
+                    .map(|(first, last)| format!("{first}-{last}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
             Message::Probe(p) => format!(
                 "probe instance={} token={} pad={}",
                 p.instance,
@@ -178,8 +315,29 @@ fn verdict(bytes: &[u8]) -> String {
             ),
             Message::Ping(p) => format!("ping sender={} seq={} stamp={}", p.sender, p.seq, p.stamp),
             Message::Pong(p) => format!("pong sender={} seq={} stamp={}", p.sender, p.seq, p.stamp),
+            Message::Refuse(r) => format!(
+                "refuse instance={} sender={} seq={} reason={}",
+                r.instance, r.sender, r.seq, r.reason
+            ),
         },
     }
+}
+
+/// Held ranges as an Ack carries them.
+fn ranges(pairs: &[(u64, u64)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    wire::put_ack_ranges(pairs.iter().copied(), &mut out);
+    out
+}
+
+/// An Ack with any ranges bytes (the encoder does not check them).
+fn ack(next: u64, ranges: &[u8]) -> Vec<u8> {
+    encoded(&Message::Ack(wire::Ack {
+        instance: 0xfedc_ba98_7654_3210,
+        sender: 9,
+        next,
+        ranges,
+    }))
 }
 
 #[test]
@@ -192,16 +350,31 @@ fn python_decoder_agrees_with_classify() {
         seq: 8,
         stamp: u64::MAX,
     };
-    let valid = [
+    let text = |seq: u64, base: u64, flags: u8| {
         encoded(&Message::Text(Text {
             sender: 0x0123_4567_89ab_cdef,
-            seq: 1,
-            base: 0,
-            flags: wire::FLAG_ACK,
+            seq,
+            base,
+            flags,
             name: "ann é",
             body: b"hi\xff",
-        })),
-        encoded(&Message::Ack(wire::Ack { sender: 1, seq: 2 })),
+        }))
+    };
+    let valid = [
+        text(1, 0, wire::FLAG_ACK),
+        text(5, 5, 0),
+        text(u64::MAX, u64::MAX, wire::FLAG_ACK),
+        ack(4, &ranges(&[(6, 7)])),
+        ack(0, &[]),
+        ack(
+            100,
+            &ranges(
+                &(0..32)
+                    .map(|i| (102 + 3 * i, 103 + 3 * i))
+                    .collect::<Vec<_>>(),
+            ),
+        ),
+        ack(1, &ranges(&[(3, 3), (5, u64::MAX - 1)])),
         encoded(&Message::Probe(wire::Probe {
             instance: 3,
             token: 4,
@@ -211,19 +384,57 @@ fn python_decoder_agrees_with_classify() {
             instance: 5,
             token: 6,
             port: 47474,
-            version: 1,
+            version: 2,
             name: "listener",
         })),
         encoded(&Message::Ping(ping)),
         encoded(&Message::Pong(ping)),
-        b"UDPM\x01\x01sealed".to_vec(),
+        encoded(&Message::Refuse(wire::Refuse {
+            instance: 10,
+            sender: 11,
+            seq: 12,
+            reason: wire::REFUSED_BUSY,
+        })),
+        b"UDPM\x02\x01sealed".to_vec(),
         b"not udpmsg".to_vec(),
     ];
-    let mut cases: Vec<Vec<u8>> = valid.to_vec();
+    // The malformations of version 2, each made on purpose (the random
+    // damage below rarely builds bad ranges that are otherwise whole).
+    let malformed = [
+        text(5, 6, wire::FLAG_ACK),
+        text(5, u64::MAX, 0),
+        text(1, 0, 0x02),
+        ack(4, &[0; 8]),
+        ack(4, &[ranges(&[(6, 7)]), vec![0]].concat()),
+        ack(
+            4,
+            &ranges(&(0..33).map(|i| (6 + 2 * i, 6 + 2 * i)).collect::<Vec<_>>()),
+        ),
+        ack(4, &[ranges(&[(10, 11)]), ranges(&[(6, 7)])].concat()),
+        ack(4, &ranges(&[(6, 7), (8, 9)])),
+        ack(4, &ranges(&[(6, 9), (8, 10)])),
+        ack(4, &ranges(&[(4, 5)])),
+        ack(4, &ranges(&[(7, 6)])),
+        ack(4, &ranges(&[(6, u64::MAX)])),
+        ack(u64::MAX, &ranges(&[(6, 7)])),
+        {
+            let mut d = encoded(&Message::Ping(ping));
+            d[6] = 7;
+            d
+        },
+        b"UDPM\x02\x00\x07\x00\x00\x00".to_vec(),
+        {
+            let mut d = text(1, 0, wire::FLAG_ACK);
+            d[4] = 1;
+            d
+        },
+        b"UDPM\x01\x01sealed v1".to_vec(),
+    ];
+    let mut cases: Vec<Vec<u8>> = valid.iter().chain(&malformed).cloned().collect();
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
-    for _ in 0..3_000 {
+    for _ in 0..4_000 {
         let mut bytes = valid[rng.below(valid.len())].clone();
-        match rng.below(4) {
+        match rng.below(5) {
             0 => bytes.truncate(rng.below(bytes.len() + 1)),
             1 => {
                 let bit = rng.below(bytes.len() * 8);
@@ -232,6 +443,13 @@ fn python_decoder_agrees_with_classify() {
             2 => {
                 let at = rng.below(bytes.len());
                 bytes[at] = rng.next() as u8;
+            }
+            3 if bytes.len() >= 14 => {
+                // A small number over any 8 bytes after the header: seqs,
+                // bases, nexts and range bounds that break their order.
+                let at = 6 + rng.below(bytes.len() - 13);
+                let small = rng.below(12) as u64;
+                bytes[at..at + 8].copy_from_slice(&small.to_le_bytes());
             }
             _ => bytes.push(rng.next() as u8),
         }
@@ -246,13 +464,48 @@ fn python_decoder_agrees_with_classify() {
     assert_eq!(out.code, 0, "pypeer check failed: {}", out.stderr);
     let python: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(python.len(), cases.len(), "pypeer stderr: {}", out.stderr);
-    let mut decoded = 0;
+    let mut decoded = std::collections::BTreeMap::new();
     for (case, python) in cases.iter().zip(python) {
         let rust = verdict(case);
         assert_eq!(python, rust, "datagram {case:02x?}");
-        if !rust.starts_with("reject") {
-            decoded += 1;
-        }
+        let what = rust
+            .split(' ')
+            .take(if rust.starts_with("reject") { 2 } else { 1 });
+        *decoded
+            .entry(what.collect::<Vec<_>>().join(" "))
+            .or_insert(0u32) += 1;
     }
-    assert!(decoded > 100, "only {decoded} datagrams decoded");
+    eprintln!("verdicts: {decoded:?}");
+    // Every kind decoded and every label of section 5 reached, or the
+    // comparison proves little.
+    for verdict in [
+        "text",
+        "ack",
+        "probe",
+        "answer",
+        "ping",
+        "pong",
+        "refuse",
+        "sealed",
+        "raw",
+        "reject truncated",
+        "reject too-long",
+        "reject unknown-version",
+        "reject unknown-mode",
+        "reject unknown-kind",
+        "reject bad-utf8",
+        "reject trailing-bytes",
+        "reject invalid",
+    ] {
+        assert!(
+            decoded.get(verdict).is_some_and(|&n| n > 0),
+            "no case came out as {verdict}: {decoded:?}"
+        );
+    }
+    let accepted: u32 = decoded
+        .iter()
+        .filter(|(k, _)| !k.starts_with("reject"))
+        .map(|(_, n)| n)
+        .sum();
+    assert!(accepted > 100, "only {accepted} datagrams decoded");
 }

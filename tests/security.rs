@@ -3,17 +3,24 @@
 //! with its key, counts everything else (no key, another key, raw, tampered,
 //! replayed, stale) and survives a flood of them with bounded memory; keyed
 //! send, `--ack`, ping and discovery work only between holders of the same
-//! key. Every test runs in a private network namespace (`common::isolate`);
-//! every wait has a deadline and every sending loop is bounded.
+//! key; a sealed stream captured on its way to one listener (by a sniffer,
+//! as an eavesdropper would) shows nothing at another listener with the
+//! key, nor at the same listener once restarted (issue #12). Every test
+//! runs in a private network namespace (`common::isolate`); every wait has
+//! a deadline and every sending loop is bounded.
 
 mod common;
 
 use chacha20poly1305::aead::{AeadInPlace, KeyInit};
 use chacha20poly1305::{Tag, XChaCha20Poly1305, XNonce};
 use common::{
-    Listener, Output, Rng, WAIT, command, drain, exit_code, isolate, udp, udpmsg, wait_until,
+    Listener, Output, Rng, WAIT, command, drain, exit_code, isolate, udp, udpmsg, wait_for,
+    wait_until,
 };
 use serde_json::Value;
+use socket2::{Domain, Protocol, Socket, Type};
+use std::io::Read;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -84,6 +91,12 @@ impl Listener {
 
     fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// `127.0.0.1:port`: where the test sends, so what sealed datagrams
+    /// for this listener are sealed for.
+    fn to(&self) -> SocketAddr {
+        SocketAddr::new(Ipv4Addr::LOCALHOST.into(), self.port())
     }
 
     /// The next output line must be the text message `text`.
@@ -183,13 +196,13 @@ fn read_key(path: &str) -> Key {
     key
 }
 
-/// The open datagram of a text message.
+/// The open datagram of a text message (no FLAG_ACK: its base is its seq).
 fn open_text(seq: u64, name: &str, body: &[u8]) -> Vec<u8> {
     let mut d = Vec::new();
     let text = Message::Text(Text {
         sender: 0x5ec0_0000_0000_0001,
         seq,
-        base: 0,
+        base: seq,
         flags: 0,
         name,
         body,
@@ -211,30 +224,56 @@ fn datagram_key(key_file: &str) -> XChaCha20Poly1305 {
     XChaCha20Poly1305::new(&derived.into())
 }
 
-/// Seals an open datagram by the protocol document, with any time.
+/// The associated data of a sealed datagram with header `head` sent to
+/// `dest`, by PROTOCOL.md section 9: the 30 header bytes, the destination
+/// address as 16 bytes (IPv4 as `::ffff:a.b.c.d`, the unspecified address
+/// as the loopback address of its family) and the port, u16 LE.
+fn associated_data(head: &[u8], dest: SocketAddr) -> Vec<u8> {
+    let ip = match dest.ip() {
+        IpAddr::V4(v4) if v4.is_unspecified() => Ipv4Addr::LOCALHOST.to_ipv6_mapped(),
+        IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+        IpAddr::V6(v6) if v6.is_unspecified() => Ipv6Addr::LOCALHOST,
+        IpAddr::V6(v6) => v6,
+    };
+    let mut ad = head[..30].to_vec();
+    ad.extend_from_slice(&ip.octets());
+    ad.extend_from_slice(&dest.port().to_le_bytes());
+    ad
+}
+
+/// Seals an open datagram for `dest` by the protocol document, with any time.
 fn seal_by_the_spec(
     cipher: &XChaCha20Poly1305,
     open: &[u8],
     sender: u64,
     counter: u64,
     micros: u64,
+    dest: SocketAddr,
 ) -> Vec<u8> {
-    let mut head = b"UDPM\x01\x01".to_vec();
+    let mut head = b"UDPM\x02\x01".to_vec();
     head.extend_from_slice(&sender.to_le_bytes());
     head.extend_from_slice(&counter.to_le_bytes());
     head.extend_from_slice(&micros.to_le_bytes());
     let mut body = open[wire::HEADER_LEN..].to_vec();
     let tag = cipher
-        .encrypt_in_place_detached(XNonce::from_slice(&head[6..30]), &head, &mut body)
+        .encrypt_in_place_detached(
+            XNonce::from_slice(&head[6..30]),
+            &associated_data(&head, dest),
+            &mut body,
+        )
         .expect("encrypt");
     head.extend_from_slice(&body);
     head.extend_from_slice(&tag);
     head
 }
 
-/// Opens a sealed datagram by the protocol document: (sender, counter,
-/// time in microseconds, open body).
-fn open_by_the_spec(cipher: &XChaCha20Poly1305, d: &[u8]) -> (u64, u64, u64, Vec<u8>) {
+/// Opens a sealed datagram that was sent to `dest` by the protocol
+/// document: (sender, counter, time in microseconds, open body).
+fn open_by_the_spec(
+    cipher: &XChaCha20Poly1305,
+    d: &[u8],
+    dest: SocketAddr,
+) -> (u64, u64, u64, Vec<u8>) {
     assert!(d.len() >= 46, "{} bytes", d.len());
     let (head, rest) = d.split_at(30);
     let (body, tag) = rest.split_at(rest.len() - 16);
@@ -242,11 +281,11 @@ fn open_by_the_spec(cipher: &XChaCha20Poly1305, d: &[u8]) -> (u64, u64, u64, Vec
     cipher
         .decrypt_in_place_detached(
             XNonce::from_slice(&head[6..30]),
-            head,
+            &associated_data(head, dest),
             &mut body,
             Tag::from_slice(tag),
         )
-        .expect("the tag verifies with the datagram key");
+        .expect("the tag verifies with the datagram key, for this destination");
     let field = |at: usize| u64::from_le_bytes(head[at..at + 8].try_into().expect("8 bytes"));
     (field(6), field(14), field(22), body)
 }
@@ -258,7 +297,8 @@ fn now_micros() -> u64 {
         .as_micros() as u64
 }
 
-/// Catches what `udpmsg send args...` sends to a plain socket: one datagram.
+/// Catches what `udpmsg send args...` sends to a plain socket: one datagram
+/// (sealed, with a key, for the catcher's address: not for any listener).
 fn capture_send(args: &[&str]) -> Vec<u8> {
     let catcher = udp("127.0.0.1:0");
     let dest = catcher.local_addr().expect("local addr").to_string();
@@ -278,6 +318,91 @@ fn capture_send(args: &[&str]) -> Vec<u8> {
     );
     buf.truncate(len);
     buf
+}
+
+/// An eavesdropper on this namespace's traffic: a raw IPv4 socket, which
+/// gets a copy of every UDP datagram delivered here (needs root, which a
+/// test in its own namespace has). It sees what a sender sends on its way
+/// to a listener, as someone on the path would.
+struct Sniffer {
+    socket: Socket,
+    seen: Vec<Seen>,
+}
+
+/// One UDP datagram the sniffer saw.
+#[derive(Debug, Clone)]
+struct Seen {
+    to: SocketAddr,
+    payload: Vec<u8>,
+}
+
+impl Sniffer {
+    /// Starts capturing now (datagrams delivered before are not seen).
+    fn new() -> Sniffer {
+        let socket = Socket::new(
+            Domain::IPV4,
+            Type::from(libc::SOCK_RAW),
+            Some(Protocol::UDP),
+        )
+        .expect("a raw socket (root in the test's namespace)");
+        // Room for a whole exchange, read only once it is over.
+        let _ = socket.set_recv_buffer_size(8 << 20);
+        socket.set_nonblocking(true).expect("non-blocking");
+        Sniffer {
+            socket,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Reads every copy queued so far.
+    fn read_queued(&mut self) {
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            let len = match self.socket.read(&mut buf) {
+                Ok(len) => len,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(e) => panic!("sniffer: {e}"),
+            };
+            // An IPv4 header (IHL words), then the UDP header and payload.
+            let packet = &buf[..len];
+            let ihl = usize::from(packet[0] & 0x0f) * 4;
+            let to = IpAddr::from([packet[16], packet[17], packet[18], packet[19]]);
+            let port = u16::from_be_bytes([packet[ihl + 2], packet[ihl + 3]]);
+            self.seen.push(Seen {
+                to: SocketAddr::new(to, port),
+                payload: packet[ihl + 8..].to_vec(),
+            });
+        }
+    }
+
+    /// The datagrams seen so far for which `wanted` holds, in order, once
+    /// at least `at_least` of them were (waiting for them, within the
+    /// deadline).
+    fn seen(&mut self, at_least: usize, wanted: impl Fn(&Seen) -> bool) -> Vec<Seen> {
+        wait_for(WAIT, &format!("{at_least} datagrams seen"), || {
+            self.read_queued();
+            let seen: Vec<Seen> = self.seen.iter().filter(|s| wanted(s)).cloned().collect();
+            (seen.len() >= at_least).then_some(seen)
+        })
+    }
+
+    /// The payloads seen so far that were sent to `to`, in order, once at
+    /// least `at_least` of them were.
+    fn sent_to(&mut self, to: SocketAddr, at_least: usize) -> Vec<Vec<u8>> {
+        self.seen(at_least, |s| s.to == to)
+            .into_iter()
+            .map(|s| s.payload)
+            .collect()
+    }
+}
+
+/// Waits until nothing comes to `socket` for [`QUIET`]: asserts no reply.
+fn assert_no_reply(socket: &UdpSocket, what: &str) {
+    socket.set_read_timeout(Some(QUIET)).expect("timeout");
+    let mut buf = [0u8; 2048];
+    if let Ok((len, from)) = socket.recv_from(&mut buf) {
+        panic!("{what}: a reply of {len} bytes from {from}");
+    }
 }
 
 /// Resident and peak memory of a process, in KiB (VmRSS, VmHWM).
@@ -600,9 +725,31 @@ fn keyed_listener_shows_only_its_key_and_counts_the_rest() {
     let key = dir.key("k");
     let other = dir.key("other");
 
-    // A real sealed datagram, caught on a plain socket.
-    let sealed = capture_send(&["--key-file", &key, "-n", "capture", "secret"]);
-    assert!(sealed.starts_with(b"UDPM\x01\x01"), "{sealed:02x?}");
+    let mut l = Listen::start_json(&["--key-file", &key, "-v"]);
+    let peer = udp("127.0.0.1:0");
+    let mut expected = Counts::default();
+
+    // A real sealed datagram, captured on its way to the listener.
+    let mut sniffer = Sniffer::new();
+    run_ok(
+        &[
+            "send",
+            &l.dest(),
+            "--key-file",
+            &key,
+            "-n",
+            "capture",
+            "secret",
+        ],
+        b"",
+    );
+    let v = l.expect_text("secret");
+    assert_eq!(v["name"], "capture", "{v}");
+    expected.received += 1;
+    let captured = sniffer.sent_to(l.to(), 1);
+    assert_eq!(captured.len(), 1, "one datagram");
+    let sealed = captured[0].clone();
+    assert!(sealed.starts_with(b"UDPM\x02\x01"), "{sealed:02x?}");
     let open_len = open_text(0, "capture", b"secret").len();
     assert_eq!(sealed.len(), open_len + SEAL_OVERHEAD);
     for plain in [&b"secret"[..], b"capture", b"ecre"] {
@@ -611,8 +758,9 @@ fn keyed_listener_shows_only_its_key_and_counts_the_rest() {
             "{plain:?} visible in the sealed datagram"
         );
     }
-    // It is what the protocol document says: opened without `seal`.
-    let (_, counter, micros, body) = open_by_the_spec(&datagram_key(&key), &sealed);
+    // It is what the protocol document says: opened without `seal`, with
+    // the address and port it was sent to...
+    let (_, counter, micros, body) = open_by_the_spec(&datagram_key(&key), &sealed, l.to());
     assert_eq!(counter, 0, "a new process counts from 0");
     assert!(now_micros().abs_diff(micros) < 30_000_000, "time {micros}");
     match wire::decode_body(&body) {
@@ -621,10 +769,20 @@ fn keyed_listener_shows_only_its_key_and_counts_the_rest() {
         }
         other => panic!("not a text: {other:?}"),
     }
-
-    let mut l = Listen::start_json(&["--key-file", &key, "-v"]);
-    let peer = udp("127.0.0.1:0");
-    let mut expected = Counts::default();
+    // ...and with no other.
+    let k = read_key(&key);
+    let mut plain = Vec::new();
+    for elsewhere in [
+        SocketAddr::new(Ipv4Addr::LOCALHOST.into(), l.port() ^ 1),
+        SocketAddr::new(Ipv4Addr::new(127, 0, 0, 2).into(), l.port()),
+        SocketAddr::new(Ipv6Addr::LOCALHOST.into(), l.port()),
+    ] {
+        assert_eq!(
+            Opener::new(&k, None).open(&sealed, &mut plain, SystemTime::now(), elsewhere),
+            Err(seal::Reject::Auth),
+            "opened at {elsewhere}"
+        );
+    }
 
     run_ok(&["send", &l.dest(), "without", "key"], b"");
     expected.unsealed += 1;
@@ -634,10 +792,7 @@ fn keyed_listener_shows_only_its_key_and_counts_the_rest() {
         .expect("send raw");
     expected.raw_refused += 1;
 
-    peer.send_to(&sealed, l.dest()).expect("send sealed");
-    let v = l.expect_text("secret");
-    assert_eq!(v["name"], "capture", "{v}");
-    expected.received += 1;
+    // Sent again as captured: a replay.
     peer.send_to(&sealed, l.dest()).expect("replay");
     expected.replayed += 1;
 
@@ -702,7 +857,7 @@ fn keyed_listener_shows_only_its_key_and_counts_the_rest() {
             + expected.malformed,
         "{summary}"
     );
-    let replays = err.iter().filter(|l| l.ends_with(": replayed")).count();
+    let replays = err.iter().filter(|l| l.contains(": replayed (")).count();
     assert_eq!(replays as u64, expected.replayed);
 }
 
@@ -718,8 +873,9 @@ fn stale_and_future_sealed_datagrams_are_refused() {
     let peer = udp("127.0.0.1:0");
     let now = now_micros();
     let minute = 60_000_000;
+    let to = l.to();
     // Sealed by the protocol document (not by `seal`): accepted when fresh.
-    let fresh = seal_by_the_spec(&cipher, &open_text(0, "spec", b"fresh"), 77, 0, now);
+    let fresh = seal_by_the_spec(&cipher, &open_text(0, "spec", b"fresh"), 77, 0, now, to);
     peer.send_to(&fresh, l.dest()).expect("send");
     l.expect_text("fresh");
     let mut stale = 0;
@@ -740,28 +896,53 @@ fn stale_and_future_sealed_datagrams_are_refused() {
             100 + n as u64,
             0,
             micros,
+            to,
         );
         peer.send_to(&d, l.dest()).expect("send");
         stale += 1;
     }
-    // Within the minute (either side): accepted.
-    for (n, micros) in [now - 30_000_000, now + 30_000_000].into_iter().enumerate() {
-        let d = seal_by_the_spec(
-            &cipher,
-            &open_text(0, "spec", b"skewed"),
-            200 + n as u64,
-            0,
-            micros,
-        );
+    // Within the minute (either side): accepted from a sender the listener
+    // knows, and from a new one whose clock is ahead.
+    let behind = seal_by_the_spec(
+        &cipher,
+        &open_text(1, "spec", b"skewed"),
+        77,
+        1,
+        now - 30_000_000,
+        to,
+    );
+    // (Each its own seq: a listener shows one Text per `(sender, seq)`.)
+    let ahead = seal_by_the_spec(
+        &cipher,
+        &open_text(2, "spec", b"skewed"),
+        201,
+        0,
+        now + 30_000_000,
+        to,
+    );
+    for d in [behind, ahead] {
         peer.send_to(&d, l.dest()).expect("send");
         l.expect_text("skewed");
     }
+    // A new sender whose clock is behind, by more than the listener has
+    // been running: sealed "before the listener started", refused as a
+    // possible replay of a previous run (PROTOCOL.md section 9, step 4).
+    let new_behind = seal_by_the_spec(
+        &cipher,
+        &open_text(3, "spec", b"behind"),
+        202,
+        0,
+        now - 30_000_000,
+        to,
+    );
+    peer.send_to(&new_behind, l.dest()).expect("send");
     l.assert_quiet();
     let summary = l.summary();
     let counts = Counts::of(&summary);
     assert_eq!(counts.stale, stale, "{summary}");
     assert_eq!(counts.received, 3, "{summary}");
-    assert_eq!(counts.forged + counts.replayed, 0, "{summary}");
+    assert_eq!(counts.replayed, 1, "{summary}");
+    assert_eq!(counts.forged, 0, "{summary}");
 }
 
 #[test]
@@ -777,7 +958,7 @@ fn keyless_listener_counts_sealed_datagrams_and_never_shows_them() {
     run_ok(&["send", &l.dest(), "-k", &key, "hidden"], b"");
     peer.send_to(&sealed, l.dest()).expect("send");
     // Short sealed-looking datagrams: not shown as raw either.
-    peer.send_to(b"UDPM\x01\x01", l.dest()).expect("send");
+    peer.send_to(b"UDPM\x02\x01", l.dest()).expect("send");
     peer.send_to(&sealed[..40], l.dest()).expect("send");
     // Keyed --ack and ping get nothing back from a keyless listener.
     let acked = udpmsg(
@@ -825,6 +1006,7 @@ fn acknowledged_send_with_a_key_shows_200_lines_once_in_order() {
     let mut l = Listen::start_json(&["--key-file", &key]);
     let lines: Vec<String> = (0..200).map(|i| format!("line {i:03}")).collect();
     let stdin = format!("{}\n", lines.join("\n"));
+    let mut sniffer = Sniffer::new();
     let sent = run_ok(
         &["send", "--ack", "-k", &key, "-n", "acker", &l.dest(), "-"],
         stdin.as_bytes(),
@@ -838,7 +1020,9 @@ fn acknowledged_send_with_a_key_shows_200_lines_once_in_order() {
         let id = v["sender"].as_str().expect("sender").to_string();
         assert_eq!(sender.get_or_insert(id.clone()), &id, "one sender");
     }
+    let sender = u64::from_str_radix(&sender.expect("a sender"), 16).expect("hex sender");
     l.assert_quiet();
+    let texts = sniffer.sent_to(l.to(), lines.len()).len();
 
     // Another key, or none: nothing confirmed, nothing shown.
     let wrong = udpmsg(
@@ -861,12 +1045,41 @@ fn acknowledged_send_with_a_key_shows_200_lines_once_in_order() {
     let summary = l.summary();
     let counts = Counts::of(&summary);
     assert_eq!(counts.received, 200, "{summary}");
-    assert!(count_in(&summary, "acks sent") >= 200, "{summary}");
     assert_eq!(
         counts.replayed, 0,
         "retransmissions are sealed afresh: {summary}"
     );
     assert!(counts.forged >= 1 && counts.unsealed >= 1, "{summary}");
+
+    // The Acks (PROTOCOL.md section 7): each sealed for the sender's own
+    // address and port, each the listener's state for that sender (`next`,
+    // the held ranges), sent after the output, one per batch of Texts read:
+    // at least one, at most one per Text datagram, the last saying all 200
+    // were shown. Only the first sender got any.
+    let acks_sent = count_in(&summary, "acks sent");
+    eprintln!("{acks_sent} acks for {texts} Text datagrams of 200 lines");
+    assert!(
+        (1..=texts as u64).contains(&acks_sent),
+        "{acks_sent} acks for {texts} Text datagrams: {summary}"
+    );
+    let to_listener = l.to();
+    let replies = sniffer.seen(acks_sent as usize, |s| s.to != to_listener);
+    assert_eq!(replies.len() as u64, acks_sent, "{summary}");
+    let dk = datagram_key(&key);
+    let mut highest = 0;
+    for reply in &replies {
+        let (_, _, _, body) = open_by_the_spec(&dk, &reply.payload, reply.to);
+        match wire::decode_body(&body) {
+            Ok(Message::Ack(ack)) => {
+                assert_eq!(ack.sender, sender, "{ack:?}");
+                assert!(ack.next <= 200, "{ack:?}");
+                assert!(ack.ranges().all(|(_, last)| last < 200), "{ack:?}");
+                highest = highest.max(ack.next);
+            }
+            other => panic!("not an Ack: {other:?}"),
+        }
+    }
+    assert_eq!(highest, 200, "the last Ack confirms everything");
 }
 
 #[test]
@@ -925,25 +1138,37 @@ fn keyed_ping_gets_sealed_replies_and_others_get_none() {
     };
     wire::encode(&Message::Ping(ping), wire::MAX_DATAGRAM_V4, &mut open).expect("encode");
     let peer = udp("127.0.0.1:0");
-    peer.send_to(sealer.seal(&open), l.dest()).expect("send");
+    let me = peer.local_addr().expect("local addr");
+    peer.send_to(sealer.seal(&open, l.to()), l.dest())
+        .expect("send");
     let mut buf = [0u8; 2048];
     let (len, from) = peer.recv_from(&mut buf).expect("a pong");
     assert_eq!(from.port(), l.port());
     let pong = &buf[..len];
-    assert!(pong.starts_with(b"UDPM\x01\x01"), "{pong:02x?}");
+    assert!(pong.starts_with(b"UDPM\x02\x01"), "{pong:02x?}");
     assert!(
         !pong.windows(8).any(|w| w == ping.stamp.to_le_bytes()),
         "stamp in clear"
     );
+    // Sealed for the pinger's own address and port, and no other.
     let mut plain = Vec::new();
-    Opener::new(&k)
-        .open(pong, &mut plain, SystemTime::now())
-        .expect("the pong opens with the key");
+    assert_eq!(
+        Opener::new(&k, None).open(pong, &mut plain, SystemTime::now(), l.to()),
+        Err(seal::Reject::Auth)
+    );
+    Opener::new(&k, None)
+        .open(pong, &mut plain, SystemTime::now(), me)
+        .expect("the pong opens with the key, at the pinger's address");
     assert_eq!(wire::decode_body(&plain), Ok(Message::Pong(ping)));
+    // A ping sealed for another port of this host: refused, not answered.
+    let elsewhere = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), l.port() ^ 1);
+    peer.send_to(sealer.seal(&open, elsewhere), l.dest())
+        .expect("send");
+    assert_no_reply(&peer, "a ping sealed for another port");
     let summary = l.summary();
     let counts = Counts::of(&summary);
     assert_eq!(count_in(&summary, "pings answered"), 4, "{summary}");
-    assert_eq!((counts.unsealed, counts.forged), (2, 2), "{summary}");
+    assert_eq!((counts.unsealed, counts.forged), (2, 3), "{summary}");
 }
 
 /// Runs `udpmsg discover --interface lo -p port --json ...`; the JSON lines.
@@ -997,7 +1222,7 @@ fn keyed_discovery_finds_only_listeners_with_the_same_key() {
         pad: &pad,
     };
     wire::encode(&Message::Probe(probe), wire::MAX_DATAGRAM_V4, &mut open).expect("encode");
-    let sealed_probe = sealer.seal(&open).to_vec();
+    let sealed_probe = sealer.seal(&open, l.to()).to_vec();
     peer.send_to(&sealed_probe, l.dest()).expect("send probe");
     let mut buf = [0u8; 2048];
     let (len, _) = peer.recv_from(&mut buf).expect("an answer");
@@ -1007,9 +1232,10 @@ fn keyed_discovery_finds_only_listeners_with_the_same_key() {
         sealed_probe.len()
     );
     let mut plain = Vec::new();
-    Opener::new(&k)
-        .open(&buf[..len], &mut plain, SystemTime::now())
-        .expect("a sealed answer");
+    let me = peer.local_addr().expect("local addr");
+    Opener::new(&k, None)
+        .open(&buf[..len], &mut plain, SystemTime::now(), me)
+        .expect("a sealed answer, for the prober's address");
     match wire::decode_body(&plain) {
         Ok(Message::Answer(a)) => {
             assert_eq!((a.token, a.name, a.port), (0xabcd, "keyed-peer", l.port()));
@@ -1024,7 +1250,7 @@ fn keyed_discovery_finds_only_listeners_with_the_same_key() {
         pad: &[],
     };
     wire::encode(&Message::Probe(bare), wire::MAX_DATAGRAM_V4, &mut open).expect("encode");
-    peer.send_to(sealer.seal(&open), l.dest())
+    peer.send_to(sealer.seal(&open, l.to()), l.dest())
         .expect("send probe");
     peer.set_read_timeout(Some(QUIET)).expect("timeout");
     assert!(
@@ -1046,6 +1272,169 @@ fn keyed_discovery_finds_only_listeners_with_the_same_key() {
     let counts = Counts::of(&summary);
     assert!(count_in(&summary, "probes answered") >= 2, "{summary}");
     assert!(counts.unsealed >= 1 && counts.forged >= 1, "{summary}");
+}
+
+// ---------------------------------------------------------------- captured streams (issue #12)
+
+/// Lines of the acknowledged stream the replay tests capture.
+const STREAM: usize = 20;
+
+/// Runs `udpmsg send --ack` of [`STREAM`] lines to `x` (which shows them
+/// all) and returns every datagram the sender sent to it, captured on the
+/// way: Texts sealed for `x`'s address and port, retransmissions included.
+fn capture_acked_stream(x: &Listen, key: &str) -> Vec<Vec<u8>> {
+    let lines: Vec<String> = (0..STREAM).map(|i| format!("victim {i:02}")).collect();
+    let stdin = format!("{}\n", lines.join("\n"));
+    let mut sniffer = Sniffer::new();
+    run_ok(
+        &["send", "--ack", "-k", key, "-n", "victim", &x.dest(), "-"],
+        stdin.as_bytes(),
+    );
+    for line in &lines {
+        x.expect_text(line);
+    }
+    x.assert_quiet();
+    let stream = sniffer.sent_to(x.to(), STREAM);
+    for d in &stream {
+        assert!(d.starts_with(b"UDPM\x02\x01"), "sealed: {d:02x?}");
+    }
+    stream
+}
+
+/// Starts `udpmsg listen --json --bind ip --port port --key-file key`.
+fn listen_at(ip: &str, port: u16, key: &str) -> Listen {
+    Listener::start_raw(&[
+        "listen",
+        "--bind",
+        ip,
+        "--port",
+        &port.to_string(),
+        "--json",
+        "--key-file",
+        key,
+    ])
+}
+
+#[test]
+fn a_captured_acked_stream_replayed_to_another_listener_shows_nothing() {
+    if !isolate("a_captured_acked_stream_replayed_to_another_listener_shows_nothing") {
+        return;
+    }
+    let dir = Dir::new("replay-elsewhere");
+    let key = dir.key("k");
+    // X is the victim's listener. Y and Z hold the same key: Y on another
+    // port of the same address, Z on the same port of another address of
+    // the host. Both run before the capture, so the start rule cannot be
+    // what refuses it: only the destination can.
+    let mut x = listen_at("127.0.0.1", 0, &key);
+    let mut y = listen_at("127.0.0.1", 0, &key);
+    let mut z = listen_at("127.0.0.2", x.port(), &key);
+    assert_ne!(x.port(), y.port());
+    let stream = capture_acked_stream(&x, &key);
+
+    let attacker = udp("127.0.0.1:0");
+    for d in &stream {
+        attacker.send_to(d, y.dest()).expect("replay to Y");
+        attacker.send_to(d, z.addr).expect("replay to Z");
+    }
+    // Nothing shown, nothing acknowledged.
+    y.assert_quiet();
+    z.assert_quiet();
+    assert_no_reply(&attacker, "replays to another listener");
+    // Both still take the real thing.
+    run_ok(&["send", "-k", &key, &y.dest(), "fresh for Y"], b"");
+    y.expect_text("fresh for Y");
+    run_ok(
+        &["send", "-k", &key, &z.addr.to_string(), "fresh for Z"],
+        b"",
+    );
+    z.expect_text("fresh for Z");
+    for (name, listener) in [("Y", &mut y), ("Z", &mut z)] {
+        let summary = listener.summary();
+        assert_eq!(
+            Counts::of(&summary),
+            Counts {
+                received: 1,
+                forged: stream.len() as u64,
+                ..Counts::default()
+            },
+            "{name}: every replayed datagram fails to authenticate: {summary}"
+        );
+    }
+
+    // The same datagrams were good for X, which took each once: sent to it
+    // again, every one is a replay (the counters), shown and acknowledged
+    // nothing.
+    for d in &stream {
+        attacker.send_to(d, x.dest()).expect("replay to X");
+    }
+    x.assert_quiet();
+    assert_no_reply(&attacker, "replays to the listener they were for");
+    let summary = x.summary();
+    let counts = Counts::of(&summary);
+    assert_eq!(counts.received, STREAM as u64, "{summary}");
+    assert_eq!(counts.replayed, stream.len() as u64, "{summary}");
+    assert_eq!(counts.forged, 0, "{summary}");
+}
+
+#[test]
+fn a_captured_acked_stream_replayed_after_its_listener_restarted_shows_nothing() {
+    if !isolate("a_captured_acked_stream_replayed_after_its_listener_restarted_shows_nothing") {
+        return;
+    }
+    let dir = Dir::new("replay-restart");
+    let key = dir.key("k");
+    let mut x = listen_at("127.0.0.1", 0, &key);
+    let stream = capture_acked_stream(&x, &key);
+    let port = x.port();
+    let summary = x.summary();
+    assert_eq!(Counts::of(&summary).received, STREAM as u64, "{summary}");
+    drop(x);
+
+    // The same listener again: same address, port and key, a new process
+    // that remembers nothing of what the last one accepted.
+    let mut restarted = listen_at("127.0.0.1", port, &key);
+    // How old the capture is when replayed: well within the 60 s that the
+    // time check allows, so only the start rule can refuse it.
+    let dk = datagram_key(&key);
+    let oldest = stream
+        .iter()
+        .map(|d| open_by_the_spec(&dk, d, restarted.to()).2)
+        .min()
+        .expect("a datagram");
+    let age = Duration::from_micros(now_micros().saturating_sub(oldest));
+    let attacker = udp("127.0.0.1:0");
+    for d in &stream {
+        attacker.send_to(d, restarted.dest()).expect("replay");
+    }
+    restarted.assert_quiet();
+    assert_no_reply(&attacker, "replays to the restarted listener");
+    run_ok(
+        &["send", "-k", &key, &restarted.dest(), "after the restart"],
+        b"",
+    );
+    restarted.expect_text("after the restart");
+    let summary = restarted.summary();
+    let mut counts = Counts::of(&summary);
+    eprintln!(
+        "replayed {} datagrams {age:?} after capture: {summary}",
+        stream.len()
+    );
+    if age > Duration::from_secs(50) {
+        // Only a machine stalled for most of a minute gets here: the
+        // replays may be stale by then, refused all the same.
+        counts.replayed += counts.stale;
+        counts.stale = 0;
+    }
+    assert_eq!(
+        counts,
+        Counts {
+            received: 1,
+            replayed: stream.len() as u64,
+            ..Counts::default()
+        },
+        "every replayed datagram is refused as sealed before the listener started: {summary}"
+    );
 }
 
 // ---------------------------------------------------------------- flood
@@ -1072,14 +1461,18 @@ fn flood_of_forged_and_replayed_sealed_datagrams_is_survived_in_bounded_memory()
     let mut rng = Rng(SEED);
     let mut expected = Counts::default();
 
-    // Shown once each: the markers and a first real message (all replayed
-    // later). Sealed by the library, as `udpmsg send` would.
+    // Shown once each: a first real message, captured on its way, and the
+    // markers, sealed by the library as `udpmsg send` would (all replayed
+    // later).
     let mut markers = Sealer::new(&k);
-    let first = capture_send(&["-k", &key, "first"]);
-    peer.send_to(&first, l.dest()).expect("send");
+    let mut sniffer = Sniffer::new();
+    run_ok(&["send", &l.dest(), "-k", &key, "first"], b"");
     l.expect_text("first");
     expected.received += 1;
+    let first = sniffer.sent_to(l.to(), 1).remove(0);
+    drop(sniffer);
     let mut shown: Vec<Vec<u8>> = vec![first];
+    let to = l.to();
     // Sources of forgeries: real sealed datagrams never sent as they are.
     let mut sources = Sealer::new(&k);
     let mut strangers = Sealer::new(&read_key(&other));
@@ -1097,7 +1490,7 @@ fn flood_of_forged_and_replayed_sealed_datagrams_is_survived_in_bounded_memory()
                 }
                 // The sealed header, then anything.
                 1 => {
-                    let mut d = b"UDPM\x01\x01".to_vec();
+                    let mut d = b"UDPM\x02\x01".to_vec();
                     let max = if rng.below(100) == 0 { 60_000 } else { 1200 };
                     let len = rng.below(max);
                     d.extend(rng.bytes(len));
@@ -1107,7 +1500,7 @@ fn flood_of_forged_and_replayed_sealed_datagrams_is_survived_in_bounded_memory()
                 2 => {
                     let len = rng.below(300);
                     let body = rng.bytes(len);
-                    let mut d = sources.seal(&open_text(0, "src", &body)).to_vec();
+                    let mut d = sources.seal(&open_text(0, "src", &body), to).to_vec();
                     d.truncate(rng.below(d.len()));
                     d
                 }
@@ -1115,7 +1508,7 @@ fn flood_of_forged_and_replayed_sealed_datagrams_is_survived_in_bounded_memory()
                 3 | 4 => {
                     let len = rng.below(300);
                     let body = rng.bytes(len);
-                    let mut d = sources.seal(&open_text(0, "src", &body)).to_vec();
+                    let mut d = sources.seal(&open_text(0, "src", &body), to).to_vec();
                     // Distinct bits, so the flips never cancel out.
                     let mut bits = Vec::new();
                     for _ in 0..=rng.below(3) {
@@ -1128,7 +1521,7 @@ fn flood_of_forged_and_replayed_sealed_datagrams_is_survived_in_bounded_memory()
                     d
                 }
                 // Sealed with another key.
-                5 => strangers.seal(&open_text(0, "stranger", b"x")).to_vec(),
+                5 => strangers.seal(&open_text(0, "stranger", b"x"), to).to_vec(),
                 // A replay of something already shown.
                 _ => {
                     let d = shown[rng.below(shown.len())].clone();
@@ -1144,7 +1537,7 @@ fn flood_of_forged_and_replayed_sealed_datagrams_is_survived_in_bounded_memory()
         }
         let text = format!("marker {batch_no}");
         let marker = markers
-            .seal(&open_text(batch_no, "marker", text.as_bytes()))
+            .seal(&open_text(batch_no, "marker", text.as_bytes()), to)
             .to_vec();
         peer.send_to(&marker, l.dest()).expect("send marker");
         let v = l.json();

@@ -1,15 +1,20 @@
-//! Golden bytes for the wire format: every example of `docs/PROTOCOL.md`
-//! written out by hand, checked both ways, plus one test per malformation
-//! and a deterministic fuzz loop over `classify`.
+//! Golden bytes for the wire format, protocol version 2: every example of
+//! `docs/PROTOCOL.md` written out by hand, checked both ways and against the
+//! document's own text, plus one test per malformation (section 5) and a
+//! deterministic fuzz loop over `classify`.
 
 mod common;
 
 use common::Rng;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
+use std::net::SocketAddr;
+use std::time::{Duration, UNIX_EPOCH};
+use udpmsg::seal::{Key, Opener, Sealer};
 use udpmsg::wire::{
-    self, Ack, Answer, Datagram, DecodeError, EncodeError, FLAG_ACK, MAGIC, MAX_DATAGRAM,
-    MAX_DATAGRAM_V4, MAX_DATAGRAM_V6, Message, Ping, Probe, Text,
+    self, Ack, Answer, Datagram, DecodeError, EncodeError, FLAG_ACK, MAGIC, MAX_ACK_RANGES,
+    MAX_DATAGRAM, MAX_DATAGRAM_V4, MAX_DATAGRAM_V6, Message, Ping, Probe, REFUSED_BUSY, Refuse,
+    Text,
 };
 
 // ---------------------------------------------------------------------------
@@ -64,10 +69,11 @@ fn hex(text: &str) -> Vec<u8> {
 }
 
 const TEXT: &str = "
-    55 44 50 4d 01 00           | header: UDPM, version 1, open
+    55 44 50 4d 02 00           | header: UDPM, version 2, open
     00 00 00 00                 | tag 0: Text
     ef cd ab 89 67 45 23 01     | sender 0x0123456789abcdef
-    01 00 00 00 00 00 00 00     | seq 1
+    05 00 00 00 00 00 00 00     | seq 5
+    03 00 00 00 00 00 00 00     | base 3
     01                          | flags: FLAG_ACK
     03 00 00 00 00 00 00 00     | name length 3
     61 6e 6e                    | \"ann\"
@@ -78,30 +84,55 @@ const TEXT: &str = "
 fn text_value() -> Message<'static> {
     Message::Text(Text {
         sender: 0x0123_4567_89ab_cdef,
-        seq: 1,
-        base: 0,
+        seq: 5,
+        base: 3,
         flags: FLAG_ACK,
         name: "ann",
         body: b"hi",
     })
 }
 
+/// Byte offsets of the Text example's fields (PROTOCOL.md 4.1).
+mod text_at {
+    pub const BASE: usize = 26;
+    pub const FLAGS: usize = 34;
+    pub const NAME_LEN: usize = 35;
+    pub const NAME: usize = 43;
+    pub const BODY_LEN: usize = 46;
+}
+
 const ACK: &str = "
-    55 44 50 4d 01 00           | header
+    55 44 50 4d 02 00           | header
     01 00 00 00                 | tag 1: Ack
+    10 32 54 76 98 ba dc fe     | instance 0xfedcba9876543210
     ef cd ab 89 67 45 23 01     | sender 0x0123456789abcdef
-    01 00 00 00 00 00 00 00     | seq 1
+    04 00 00 00 00 00 00 00     | next 4
+    10 00 00 00 00 00 00 00     | ranges length 16: one pair
+    06 00 00 00 00 00 00 00     | first 6
+    07 00 00 00 00 00 00 00     | last 7
 ";
+
+/// The ranges of the Ack example: (6, 7).
+const ACK_RANGES: [u8; 16] = [6, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0];
 
 fn ack_value() -> Message<'static> {
     Message::Ack(Ack {
+        instance: 0xfedc_ba98_7654_3210,
         sender: 0x0123_4567_89ab_cdef,
-        seq: 1,
+        next: 4,
+        ranges: &ACK_RANGES,
     })
 }
 
+/// Byte offsets of the Ack example's fields (PROTOCOL.md 4.2).
+mod ack_at {
+    pub const NEXT: usize = 26;
+    pub const RANGES_LEN: usize = 34;
+    pub const RANGES: usize = 42;
+}
+
 const PROBE: &str = "
-    55 44 50 4d 01 00           | header
+    55 44 50 4d 02 00           | header
     02 00 00 00                 | tag 2: Probe
     01 02 03 04 05 06 07 08     | instance 0x0807060504030201
     88 77 66 55 44 33 22 11     | token 0x1122334455667788
@@ -118,12 +149,12 @@ fn probe_value() -> Message<'static> {
 }
 
 const ANSWER: &str = "
-    55 44 50 4d 01 00           | header
+    55 44 50 4d 02 00           | header
     03 00 00 00                 | tag 3: Answer
     10 32 54 76 98 ba dc fe     | instance 0xfedcba9876543210
     88 77 66 55 44 33 22 11     | token 0x1122334455667788
     72 b9                       | port 47474
-    01                          | version 1
+    02                          | version 2
     03 00 00 00 00 00 00 00     | name length 3
     61 6e 6e                    | \"ann\"
 ";
@@ -133,13 +164,13 @@ fn answer_value() -> Message<'static> {
         instance: 0xfedc_ba98_7654_3210,
         token: 0x1122_3344_5566_7788,
         port: 47474,
-        version: 1,
+        version: 2,
         name: "ann",
     })
 }
 
 const PING: &str = "
-    55 44 50 4d 01 00           | header
+    55 44 50 4d 02 00           | header
     04 00 00 00                 | tag 4: Ping
     ef cd ab 89 67 45 23 01     | sender 0x0123456789abcdef
     02 00 00 00 00 00 00 00     | seq 2
@@ -147,7 +178,7 @@ const PING: &str = "
 ";
 
 const PONG: &str = "
-    55 44 50 4d 01 00           | header
+    55 44 50 4d 02 00           | header
     05 00 00 00                 | tag 5: Pong
     ef cd ab 89 67 45 23 01     | sender 0x0123456789abcdef
     02 00 00 00 00 00 00 00     | seq 2
@@ -160,7 +191,39 @@ const PING_FIELDS: Ping = Ping {
     stamp: 0x0102_0304_0506_0708,
 };
 
-/// Every golden vector with its value.
+const REFUSE: &str = "
+    55 44 50 4d 02 00           | header
+    06 00 00 00                 | tag 6: Refuse
+    10 32 54 76 98 ba dc fe     | instance 0xfedcba9876543210
+    ef cd ab 89 67 45 23 01     | sender 0x0123456789abcdef
+    05 00 00 00 00 00 00 00     | seq 5
+    01                          | reason 1: busy
+";
+
+fn refuse_value() -> Message<'static> {
+    Message::Refuse(Refuse {
+        instance: 0xfedc_ba98_7654_3210,
+        sender: 0x0123_4567_89ab_cdef,
+        seq: 5,
+        reason: REFUSED_BUSY,
+    })
+}
+
+/// A version 1 Text (the golden vector of the previous protocol: no
+/// `base`), which version 2 must reject by its version byte alone.
+const TEXT_V1: &str = "
+    55 44 50 4d 01 00           | header: UDPM, version 1, open
+    00 00 00 00                 | tag 0: Text
+    ef cd ab 89 67 45 23 01     | sender 0x0123456789abcdef
+    01 00 00 00 00 00 00 00     | seq 1
+    01                          | flags: FLAG_ACK
+    03 00 00 00 00 00 00 00     | name length 3
+    61 6e 6e                    | \"ann\"
+    02 00 00 00 00 00 00 00     | body length 2
+    68 69                       | \"hi\"
+";
+
+/// Every golden vector with its value, in the order of PROTOCOL.md section 4.
 fn goldens() -> Vec<(Vec<u8>, Message<'static>)> {
     vec![
         (hex(TEXT), text_value()),
@@ -169,6 +232,7 @@ fn goldens() -> Vec<(Vec<u8>, Message<'static>)> {
         (hex(ANSWER), answer_value()),
         (hex(PING), Message::Ping(PING_FIELDS)),
         (hex(PONG), Message::Pong(PING_FIELDS)),
+        (hex(REFUSE), refuse_value()),
     ]
 }
 
@@ -198,21 +262,48 @@ fn with_u64(bytes: &[u8], offset: usize, value: u64) -> Vec<u8> {
     out
 }
 
+/// An open Ack written byte by byte as PROTOCOL.md 4.2 lays it out (not by
+/// the encoder, which writes whatever ranges it is given): the example's
+/// instance and sender, then `next` and `ranges` as the raw bytes field.
+fn ack_bytes(next: u64, ranges: &[u8]) -> Vec<u8> {
+    let mut d = hex(ACK)[..ack_at::NEXT].to_vec();
+    d.extend_from_slice(&next.to_le_bytes());
+    d.extend_from_slice(&(ranges.len() as u64).to_le_bytes());
+    d.extend_from_slice(ranges);
+    d
+}
+
+/// `(first, last)` pairs as an Ack's ranges field: u64 LE each.
+fn pairs(ranges: &[(u64, u64)]) -> Vec<u8> {
+    ranges
+        .iter()
+        .flat_map(|(first, last)| first.to_le_bytes().into_iter().chain(last.to_le_bytes()))
+        .collect()
+}
+
 // ---------------------------------------------------------------------------
 // Both ways, per kind.
 
 #[test]
 fn text_golden_bytes_round_trip() {
     let bytes = hex(TEXT);
-    assert_eq!(bytes.len(), 48);
+    assert_eq!(bytes.len(), 56);
     assert_golden(&bytes, &text_value());
 }
 
 #[test]
 fn ack_golden_bytes_round_trip() {
     let bytes = hex(ACK);
-    assert_eq!(bytes.len(), 26);
+    assert_eq!(bytes.len(), 58);
     assert_golden(&bytes, &ack_value());
+    match wire::classify(&bytes) {
+        Ok(Datagram::Message(Message::Ack(ack))) => {
+            assert_eq!(ack.ranges().collect::<Vec<_>>(), [(6, 7)]);
+            // The ranges borrow from the datagram: nothing was copied.
+            assert_eq!(ack.ranges.as_ptr(), bytes[ack_at::RANGES..].as_ptr());
+        }
+        other => panic!("not an Ack: {other:?}"),
+    }
 }
 
 #[test]
@@ -241,15 +332,40 @@ fn pong_golden_bytes_round_trip() {
     let bytes = hex(PONG);
     assert_eq!(bytes.len(), 34);
     assert_golden(&bytes, &Message::Pong(PING_FIELDS));
+    // "the same 34 bytes with byte 6 changed from 04 to 05"
+    let mut ping = hex(PING);
+    ping[6] = 0x05;
+    assert_eq!(ping, bytes);
+}
+
+#[test]
+fn refuse_golden_bytes_round_trip() {
+    let bytes = hex(REFUSE);
+    assert_eq!(bytes.len(), 35);
+    assert_golden(&bytes, &refuse_value());
+}
+
+#[test]
+fn refuse_with_any_reason_is_accepted() {
+    // "other values mean refused and MUST be accepted"
+    for reason in [0u8, 2, 0x7f, 0xff] {
+        let mut bytes = hex(REFUSE);
+        bytes[34] = reason;
+        match wire::classify(&bytes) {
+            Ok(Datagram::Message(Message::Refuse(r))) => assert_eq!(r.reason, reason),
+            other => panic!("reason {reason}: {other:?}"),
+        }
+    }
 }
 
 #[test]
 fn text_with_empty_name_and_binary_body_round_trips() {
     let bytes = hex("
-        55 44 50 4d 01 00           | header
+        55 44 50 4d 02 00           | header
         00 00 00 00                 | tag 0: Text
         ff ff ff ff ff ff ff ff     | sender u64::MAX
         00 00 00 00 00 00 00 00     | seq 0
+        00 00 00 00 00 00 00 00     | base 0
         00                          | flags: none
         00 00 00 00 00 00 00 00     | name length 0
         03 00 00 00 00 00 00 00     | body length 3
@@ -269,14 +385,79 @@ fn text_with_empty_name_and_binary_body_round_trips() {
 }
 
 #[test]
+fn text_base_may_be_anything_up_to_seq() {
+    // With or without FLAG_ACK, 0 ..= seq is valid (udpmsg sends `seq`
+    // without the flag; the receiver ignores it then).
+    for flags in [0u8, FLAG_ACK] {
+        for base in [0u64, 1, 4, 5] {
+            let mut bytes = with_u64(&hex(TEXT), text_at::BASE, base);
+            bytes[text_at::FLAGS] = flags;
+            match wire::classify(&bytes) {
+                Ok(Datagram::Message(Message::Text(t))) => {
+                    assert_eq!((t.seq, t.base, t.flags), (5, base, flags));
+                }
+                other => panic!("base {base} flags {flags}: {other:?}"),
+            }
+        }
+    }
+    // base = seq = u64::MAX, the last possible Text.
+    let bytes = with_u64(&with_u64(&hex(TEXT), 18, u64::MAX), text_at::BASE, u64::MAX);
+    assert!(wire::classify(&bytes).is_ok());
+}
+
+#[test]
+fn ack_without_ranges_and_with_32_ranges_round_trips() {
+    // No ranges: 42 bytes, nothing held.
+    let bare = ack_bytes(9, &[]);
+    assert_eq!(bare.len(), 42);
+    assert_golden(
+        &bare,
+        &Message::Ack(Ack {
+            instance: 0xfedc_ba98_7654_3210,
+            sender: 0x0123_4567_89ab_cdef,
+            next: 9,
+            ranges: &[],
+        }),
+    );
+    // The most an Ack may carry: 32 ranges (512 bytes), each one Text,
+    // one missing between each.
+    let most: Vec<(u64, u64)> = (0..MAX_ACK_RANGES as u64)
+        .map(|i| (10 + 2 * i, 10 + 2 * i))
+        .collect();
+    let ranges = pairs(&most);
+    assert_eq!(ranges.len(), 512);
+    let full = ack_bytes(8, &ranges);
+    assert_eq!(full.len(), 42 + 512);
+    assert_golden(
+        &full,
+        &Message::Ack(Ack {
+            instance: 0xfedc_ba98_7654_3210,
+            sender: 0x0123_4567_89ab_cdef,
+            next: 8,
+            ranges: &ranges,
+        }),
+    );
+    match wire::classify(&full) {
+        Ok(Datagram::Message(Message::Ack(ack))) => {
+            assert_eq!(ack.ranges().collect::<Vec<_>>(), most);
+        }
+        other => panic!("{other:?}"),
+    }
+    // Ranges right after `next`'s successor and right below the largest
+    // `last` allowed.
+    let edge = ack_bytes(4, &pairs(&[(5, 5), (7, u64::MAX - 1)]));
+    assert!(wire::classify(&edge).is_ok());
+}
+
+#[test]
 fn name_length_counts_utf8_bytes_not_characters() {
     let bytes = hex("
-        55 44 50 4d 01 00           | header
+        55 44 50 4d 02 00           | header
         03 00 00 00                 | tag 3: Answer
         01 00 00 00 00 00 00 00     | instance 1
         02 00 00 00 00 00 00 00     | token 2
         00 01                       | port 256
-        01                          | version 1
+        02                          | version 2
         05 00 00 00 00 00 00 00     | name length 5 (bytes)
         c3 a9 e2 82 ac              | \"é€\": 2 characters
     ");
@@ -286,7 +467,7 @@ fn name_length_counts_utf8_bytes_not_characters() {
             instance: 1,
             token: 2,
             port: 256,
-            version: 1,
+            version: 2,
             name: "é€",
         }),
     );
@@ -299,12 +480,32 @@ fn answer_example_is_no_larger_than_probe_example() {
 }
 
 #[test]
-fn text_overhead_is_43_bytes_plus_name() {
-    assert_eq!(wire::TEXT_OVERHEAD, 43);
-    assert_eq!(hex(TEXT).len(), 43 + "ann".len() + "hi".len());
-    assert_eq!(wire::max_text_body("ann", MAX_DATAGRAM_V4), 65_507 - 43 - 3);
-    assert_eq!(wire::max_text_body("ann", MAX_DATAGRAM_V6), 65_527 - 43 - 3);
+fn text_overhead_is_51_bytes_plus_name() {
+    assert_eq!(wire::TEXT_OVERHEAD, 51);
+    assert_eq!(hex(TEXT).len(), 51 + "ann".len() + "hi".len());
+    // PROTOCOL.md section 6: 65456 - n over IPv4, 65476 - n over IPv6,
+    // 40 bytes less when sealed.
+    assert_eq!(wire::max_text_body("ann", MAX_DATAGRAM_V4), 65_456 - 3);
+    assert_eq!(wire::max_text_body("ann", MAX_DATAGRAM_V6), 65_476 - 3);
+    assert_eq!(wire::SEAL_OVERHEAD, 40);
+    assert_eq!(
+        wire::max_text_body("ann", MAX_DATAGRAM_V4 - wire::SEAL_OVERHEAD),
+        65_456 - 40 - 3
+    );
     assert_eq!(wire::max_text_body(&"x".repeat(70_000), MAX_DATAGRAM_V4), 0);
+}
+
+#[test]
+fn fixed_sizes_are_the_documented_totals() {
+    // PROTOCOL.md section 4: Ack 42 + r, Probe 34 + m, Answer 37 + n,
+    // Ping and Pong 34, Refuse 35.
+    assert_eq!(ack_bytes(0, &[]).len(), 42);
+    assert_eq!(wire::PROBE_OVERHEAD, 34);
+    assert_eq!(wire::ANSWER_OVERHEAD, 37);
+    assert_eq!(hex(PING).len(), 34);
+    assert_eq!(hex(REFUSE).len(), 35);
+    assert_eq!(MAX_ACK_RANGES, 32);
+    assert_eq!(wire::ACK_RANGE_LEN, 16);
 }
 
 #[test]
@@ -343,6 +544,151 @@ fn encode_refuses_datagrams_over_the_limit_and_leaves_the_buffer() {
 }
 
 // ---------------------------------------------------------------------------
+// The document itself: its examples are the bytes pinned here.
+
+/// The hex bytes each ```text block of `section` of docs/PROTOCOL.md
+/// shows: on every line, the two-digit hex words before the first word
+/// that is not one (the description).
+fn doc_examples(section: &str, next_section: &str) -> Vec<Vec<u8>> {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/PROTOCOL.md"))
+        .expect("read docs/PROTOCOL.md");
+    let start = doc.find(section).expect("the section");
+    let end = start + doc[start..].find(next_section).expect("the next section");
+    let mut blocks = Vec::new();
+    let mut inside: Option<Vec<u8>> = None;
+    for line in doc[start..end].lines() {
+        match (line.trim(), inside.as_mut()) {
+            ("```text", None) => inside = Some(Vec::new()),
+            ("```", Some(_)) => blocks.extend(inside.take()),
+            (line, Some(block)) => block.extend(line.split_whitespace().map_while(|w| {
+                (w.len() == 2)
+                    .then(|| u8::from_str_radix(w, 16).ok())
+                    .flatten()
+            })),
+            _ => {}
+        }
+    }
+    blocks
+}
+
+#[test]
+fn the_protocol_document_shows_exactly_these_examples() {
+    let shown = doc_examples("## 4. Messages", "## 5. ");
+    let pinned: Vec<Vec<u8>> = goldens().into_iter().map(|(bytes, _)| bytes).collect();
+    assert_eq!(shown.len(), pinned.len(), "examples in section 4");
+    for ((doc, golden), (_, value)) in shown.iter().zip(&pinned).zip(goldens()) {
+        assert_eq!(
+            doc, golden,
+            "{value:?}: the document and this test disagree"
+        );
+    }
+}
+
+#[test]
+fn the_sealed_example_of_the_document_is_what_seal_makes() {
+    // Section 9: key 00 01 .. 1f, the open Ping `sender 1, seq 2, stamp 3`,
+    // sealed by sender 0x1122334455667788, counter 7, at 1800000000000000
+    // µs, for 192.0.2.7:47474. The document's block is hex words of any
+    // length: join them.
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/PROTOCOL.md"))
+        .expect("read docs/PROTOCOL.md");
+    let section = &doc[doc.find("## 9. Sealed datagrams").expect("section 9")..];
+    let block = section
+        .split("Golden vector")
+        .nth(1)
+        .and_then(|rest| rest.split("```text").nth(1))
+        .and_then(|rest| rest.split("```").next())
+        .expect("the golden vector block");
+    let digits: String = block.split_whitespace().collect();
+    let shown: Vec<u8> = (0..digits.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).expect("hex"))
+        .collect();
+
+    let key = Key::from_bytes(std::array::from_fn(|i| i as u8));
+    let mut open = Vec::new();
+    let ping = Ping {
+        sender: 1,
+        seq: 2,
+        stamp: 3,
+    };
+    wire::encode(&Message::Ping(ping), MAX_DATAGRAM, &mut open).expect("encode");
+    let dest: SocketAddr = "192.0.2.7:47474".parse().expect("addr");
+    let mut sealer = Sealer::with_ids(&key, 0x1122_3344_5566_7788, 7);
+    let sealed = sealer.seal_at(&open, dest, 1_800_000_000_000_000).to_vec();
+    assert_eq!(sealed.len(), open.len() + 40);
+    assert_eq!(shown, sealed, "the document's sealed example");
+    // It opens at its destination (at its own time), and nowhere else.
+    let then = UNIX_EPOCH + Duration::from_micros(1_800_000_000_000_000);
+    let mut plain = Vec::new();
+    let other: SocketAddr = "192.0.2.7:47475".parse().expect("addr");
+    assert!(
+        Opener::new(&key, None)
+            .open(&shown, &mut plain, then, other)
+            .is_err()
+    );
+    Opener::new(&key, None)
+        .open(&shown, &mut plain, then, dest)
+        .expect("opens at 192.0.2.7:47474");
+    assert_eq!(wire::decode_body(&plain), Ok(Message::Ping(ping)));
+}
+
+#[test]
+fn the_numbers_the_document_quotes_are_the_code_constants() {
+    use udpmsg::commands::listen::DEFAULT_GAP_WAIT;
+    use udpmsg::reliable::dedup::{RECENT_FOR, RECENT_PAIRS};
+    use udpmsg::reliable::order::{FORGET_AFTER, MAX_AHEAD, MAX_ORDER_SENDERS};
+    use udpmsg::reliable::outbox::{MESSAGE_PATIENCE, WINDOW};
+    use udpmsg::seal::{KEY_CONTEXT, MAX_REPLAY_SENDERS, MAX_SKEW, REPLAY_WINDOW};
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/PROTOCOL.md"))
+        .expect("read docs/PROTOCOL.md");
+    // Lines wrap anywhere: compare with single spaces.
+    let doc = doc.split_whitespace().collect::<Vec<_>>().join(" ");
+    let secs = |d: Duration| format!("{} s", d.as_secs());
+    for phrase in [
+        // Section 4.2.
+        format!("a multiple of 16, at most {}", MAX_ACK_RANGES * 16),
+        format!("at most {MAX_ACK_RANGES} ranges"),
+        // Section 7.
+        format!(
+            "remembers the last {RECENT_PAIRS} pairs for {}",
+            secs(RECENT_FOR)
+        ),
+        format!("forgotten after {} of silence", secs(FORGET_AFTER)),
+        format!("`seq` is later, by at most {MAX_AHEAD}: hold it"),
+        format!("More than {MAX_AHEAD} ahead"),
+        format!(
+            "({MAX_ORDER_SENDERS}, none of them silent for {})",
+            secs(FORGET_AFTER)
+        ),
+        format!("at most {} (unless `base` moves", secs(DEFAULT_GAP_WAIT)),
+        format!(
+            "gives up a Text after trying for {} (udpmsg; never longer than the \
+             listener's {} gap wait nor its {} memory of silent senders)",
+            secs(MESSAGE_PATIENCE),
+            secs(DEFAULT_GAP_WAIT),
+            secs(FORGET_AFTER)
+        ),
+        // Section 9.
+        format!("context = \"{KEY_CONTEXT}\""),
+        format!("within **{}** of the receiver's clock", secs(MAX_SKEW)),
+        format!("a bitmap of the {REPLAY_WINDOW} counters below it"),
+        format!("more than {} below the highest", REPLAY_WINDOW - 1),
+        format!("The table holds {MAX_REPLAY_SENDERS} senders"),
+        format!(
+            "kept in one of {} buckets",
+            udpmsg::seal::replay::HORIZON_BUCKETS
+        ),
+    ] {
+        assert!(doc.contains(&phrase), "PROTOCOL.md does not say: {phrase}");
+    }
+    // What the document promises of these numbers.
+    assert!(MESSAGE_PATIENCE < DEFAULT_GAP_WAIT && MESSAGE_PATIENCE < FORGET_AFTER);
+    // A sender never runs further ahead than a listener holds.
+    const { assert!(WINDOW <= MAX_AHEAD) };
+}
+
+// ---------------------------------------------------------------------------
 // Not udpmsg, and sealed.
 
 #[test]
@@ -351,8 +697,8 @@ fn datagram_without_magic_is_raw() {
         &b""[..],
         b"U",
         b"UDP",
-        b"udpm\x01\x00",
-        b"UDPX\x01\x00\x00\x00\x00\x00",
+        b"udpm\x02\x00",
+        b"UDPX\x02\x00\x00\x00\x00\x00",
         b"hello world",
         b"\x00\x00\x00\x00\x00\x00\x00\x00",
     ] {
@@ -366,13 +712,13 @@ fn datagram_without_magic_is_raw() {
 
 #[test]
 fn mode_one_is_sealed_and_carries_the_rest() {
-    let bytes = hex("55 44 50 4d 01 01 | header: sealed\n de ad be ef | envelope");
+    let bytes = hex("55 44 50 4d 02 01 | header: sealed\n de ad be ef | envelope");
     assert_eq!(
         wire::classify(&bytes),
         Ok(Datagram::Sealed(&[0xde, 0xad, 0xbe, 0xef][..]))
     );
     assert_eq!(
-        wire::classify(b"UDPM\x01\x01"),
+        wire::classify(b"UDPM\x02\x01"),
         Ok(Datagram::Sealed(&b""[..]))
     );
 }
@@ -383,20 +729,35 @@ fn mode_one_is_sealed_and_carries_the_rest() {
 #[test]
 fn decode_rejects_truncated_header() {
     assert_eq!(wire::classify(b"UDPM"), Err(DecodeError::Truncated));
-    assert_eq!(wire::classify(b"UDPM\x01"), Err(DecodeError::Truncated));
+    assert_eq!(wire::classify(b"UDPM\x02"), Err(DecodeError::Truncated));
 }
 
 #[test]
 fn decode_rejects_truncated_text_at_every_field() {
     let text = hex(TEXT);
-    // Cut points: no tag, inside the tag, inside sender, before flags, before
-    // the name length, inside the name length, inside the name, inside the
-    // body length, before the body, inside the body.
-    for cut in [6, 8, 10, 14, 26, 27, 30, 35, 37, 38, 42, 46, 47] {
+    // Cut points: no tag, inside the tag, before and inside sender, before
+    // and inside base, before flags, before and inside the name length,
+    // before and inside the name, before and inside the body length, before
+    // and inside the body.
+    for cut in [6, 8, 10, 14, 26, 30, 34, 35, 38, 43, 45, 46, 50, 54, 55] {
         assert_eq!(
             wire::classify(&text[..cut]),
             Err(DecodeError::Truncated),
             "Text cut to {cut} bytes"
+        );
+    }
+}
+
+#[test]
+fn decode_rejects_truncated_ack_inside_its_ranges() {
+    let ack = hex(ACK);
+    // Before and inside the ranges length, before the ranges, inside the
+    // first u64 of the pair, between first and last, inside last.
+    for cut in [34, 38, 42, 46, 50, 57] {
+        assert_eq!(
+            wire::classify(&ack[..cut]),
+            Err(DecodeError::Truncated),
+            "Ack cut to {cut} bytes"
         );
     }
 }
@@ -417,10 +778,13 @@ fn decode_rejects_every_proper_prefix_of_every_golden() {
 #[test]
 fn decode_rejects_length_prefix_past_the_end_as_truncated() {
     // A name length of 40 where 13 bytes are left.
-    let bytes = with_u64(&hex(TEXT), 27, 40);
+    let bytes = with_u64(&hex(TEXT), text_at::NAME_LEN, 40);
     assert_eq!(wire::classify(&bytes), Err(DecodeError::Truncated));
     // A body length one past the end.
-    let bytes = with_u64(&hex(TEXT), 38, 3);
+    let bytes = with_u64(&hex(TEXT), text_at::BODY_LEN, 3);
+    assert_eq!(wire::classify(&bytes), Err(DecodeError::Truncated));
+    // Ranges of 32 bytes where 16 are left.
+    let bytes = with_u64(&hex(ACK), ack_at::RANGES_LEN, 32);
     assert_eq!(wire::classify(&bytes), Err(DecodeError::Truncated));
 }
 
@@ -435,17 +799,41 @@ fn length_prefix_is_too_long_once_the_field_would_end_past_any_datagram() {
     assert_eq!(wire::classify(&bytes), Err(DecodeError::Truncated));
     let bytes = with_u64(&hex(PROBE), 26, fits + 1);
     assert_eq!(wire::classify(&bytes), Err(DecodeError::TooLong));
+    // The same boundary for the Ack's ranges, 36 bytes into the body.
+    let fits = (MAX_DATAGRAM - 36) as u64;
+    let bytes = with_u64(&hex(ACK), ack_at::RANGES_LEN, fits);
+    assert_eq!(wire::classify(&bytes), Err(DecodeError::Truncated));
+    let bytes = with_u64(&hex(ACK), ack_at::RANGES_LEN, fits + 1);
+    assert_eq!(wire::classify(&bytes), Err(DecodeError::TooLong));
 }
 
 #[test]
 fn decode_rejects_oversized_length_prefix_without_allocating() {
     let text = hex(TEXT);
+    let ack = hex(ACK);
     let probe = hex(PROBE);
     let answer = hex(ANSWER);
     let cases = [
-        ("Text name 2^60", with_u64(&text, 27, 1 << 60)),
-        ("Text name u64::MAX", with_u64(&text, 27, u64::MAX)),
-        ("Text body 2^60", with_u64(&text, 38, 1 << 60)),
+        (
+            "Text name 2^60",
+            with_u64(&text, text_at::NAME_LEN, 1 << 60),
+        ),
+        (
+            "Text name u64::MAX",
+            with_u64(&text, text_at::NAME_LEN, u64::MAX),
+        ),
+        (
+            "Text body 2^60",
+            with_u64(&text, text_at::BODY_LEN, 1 << 60),
+        ),
+        (
+            "Ack ranges 2^60",
+            with_u64(&ack, ack_at::RANGES_LEN, 1 << 60),
+        ),
+        (
+            "Ack ranges u64::MAX",
+            with_u64(&ack, ack_at::RANGES_LEN, u64::MAX),
+        ),
         ("Probe pad 2^60", with_u64(&probe, 26, 1 << 60)),
         (
             "Probe pad one over",
@@ -467,11 +855,19 @@ fn decode_of_valid_datagram_does_not_allocate() {
         assert!(result, "{value:?}");
         assert_eq!(allocations, 0, "decoding {value:?} allocated");
     }
+    // Nor does walking an Ack's ranges.
+    let ack = ack_bytes(0, &pairs(&[(2, 3), (5, 9), (20, 20)]));
+    let (ranges, allocations) = allocations_during(|| match wire::classify(&ack) {
+        Ok(Datagram::Message(Message::Ack(a))) => a.ranges().fold(0, |n, (f, l)| n + l - f + 1),
+        _ => 0,
+    });
+    assert_eq!(ranges, 2 + 5 + 1);
+    assert_eq!(allocations, 0, "walking the ranges allocated");
 }
 
 #[test]
 fn decode_rejects_unknown_version() {
-    for version in [0u8, 2, 0x80, 0xff] {
+    for version in [0u8, 1, 3, 0x80, 0xff] {
         let mut bytes = hex(PING);
         bytes[4] = version;
         assert_eq!(
@@ -481,8 +877,26 @@ fn decode_rejects_unknown_version() {
     }
     // The version is checked before the mode.
     assert_eq!(
-        wire::classify(b"UDPM\x02\x07"),
-        Err(DecodeError::UnknownVersion(2))
+        wire::classify(b"UDPM\x01\x07"),
+        Err(DecodeError::UnknownVersion(1))
+    );
+}
+
+#[test]
+fn version_1_datagrams_are_rejected_by_their_version_byte() {
+    // A whole, well-formed version 1 Text, and a version 1 sealed header:
+    // "each rejects the other's datagrams by their version byte".
+    let v1 = hex(TEXT_V1);
+    assert_eq!(v1.len(), 48);
+    let (result, allocations) = allocations_during(|| wire::classify(&v1));
+    assert_eq!(result, Err(DecodeError::UnknownVersion(1)));
+    assert_eq!(result.map_err(|e| e.label()), Err("unknown-version"));
+    assert_eq!(allocations, 0);
+    let mut sealed_v1 = v1.clone();
+    sealed_v1[5] = 1;
+    assert_eq!(
+        wire::classify(&sealed_v1),
+        Err(DecodeError::UnknownVersion(1))
     );
 }
 
@@ -497,14 +911,27 @@ fn decode_rejects_unknown_mode() {
 
 #[test]
 fn decode_rejects_unknown_kind_tag() {
-    // Tag 6 alone, and tag 6 followed by a well-formed Ping body.
+    // Tag 7 (the first unused) alone, and tag 7 followed by a well-formed
+    // Ping body, or a well-formed Refuse body.
     assert_eq!(
-        wire::classify(&hex("55 44 50 4d 01 00 | header\n 06 00 00 00 | tag 6")),
-        Err(DecodeError::UnknownKind(6))
+        wire::classify(&hex("55 44 50 4d 02 00 | header\n 07 00 00 00 | tag 7")),
+        Err(DecodeError::UnknownKind(7))
     );
     let mut bytes = hex(PING);
-    bytes[6] = 6;
-    assert_eq!(wire::classify(&bytes), Err(DecodeError::UnknownKind(6)));
+    bytes[6] = 7;
+    assert_eq!(wire::classify(&bytes), Err(DecodeError::UnknownKind(7)));
+    let mut refuse = hex(REFUSE);
+    refuse[6] = 7;
+    assert_eq!(wire::classify(&refuse), Err(DecodeError::UnknownKind(7)));
+    assert_eq!(
+        wire::classify(&refuse).map_err(|e| e.label()),
+        Err("unknown-kind")
+    );
+    // Tag 6 is Refuse now: alone, it is a Refuse cut short.
+    assert_eq!(
+        wire::classify(&hex("55 44 50 4d 02 00 | header\n 06 00 00 00 | tag 6")),
+        Err(DecodeError::Truncated)
+    );
     // The tag is little-endian: 00 01 00 00 is 256, not 1.
     bytes[6..10].copy_from_slice(&[0x00, 0x01, 0x00, 0x00]);
     assert_eq!(wire::classify(&bytes), Err(DecodeError::UnknownKind(256)));
@@ -534,7 +961,7 @@ fn decode_rejects_trailing_bytes() {
 fn decode_rejects_reserved_text_flag_bits() {
     let mut bytes = hex(TEXT);
     for flags in [0x02u8, 0x03, 0x80, 0xff] {
-        bytes[26] = flags;
+        bytes[text_at::FLAGS] = flags;
         let result = wire::classify(&bytes);
         assert!(
             matches!(&result, Err(DecodeError::Invalid(why)) if why.contains("reserved flag")),
@@ -542,9 +969,97 @@ fn decode_rejects_reserved_text_flag_bits() {
         );
     }
     for flags in [0x00u8, FLAG_ACK] {
-        bytes[26] = flags;
+        bytes[text_at::FLAGS] = flags;
         assert!(wire::classify(&bytes).is_ok(), "flags {flags:#04x}");
     }
+}
+
+#[test]
+fn decode_rejects_text_base_after_seq() {
+    // seq is 5 in the example: base 6 and beyond are invalid, with the
+    // flag or without.
+    for flags in [0u8, FLAG_ACK] {
+        for base in [6u64, 1 << 32, u64::MAX] {
+            let mut bytes = with_u64(&hex(TEXT), text_at::BASE, base);
+            bytes[text_at::FLAGS] = flags;
+            let (result, allocations) = allocations_during(|| wire::classify(&bytes));
+            assert_eq!(
+                result.map_err(|e| e.label()),
+                Err("invalid"),
+                "base {base} flags {flags}"
+            );
+            assert_eq!(allocations, 0);
+        }
+    }
+    // Rules 9 and 10 apply to an otherwise complete message: trailing
+    // bytes are reported first.
+    let mut bytes = with_u64(&hex(TEXT), text_at::BASE, 6);
+    bytes.push(0);
+    assert_eq!(
+        wire::classify(&bytes),
+        Err(DecodeError::TrailingBytes { extra: 1 })
+    );
+}
+
+#[test]
+fn decode_rejects_malformed_ack_ranges() {
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("8 bytes: not a multiple of 16", ack_bytes(4, &[6; 8])),
+        (
+            "17 bytes",
+            ack_bytes(4, &[pairs(&[(6, 7)]), vec![0]].concat()),
+        ),
+        ("24 bytes", ack_bytes(4, &pairs(&[(6, 7), (9, 9)])[..24])),
+        ("33 ranges", {
+            let many: Vec<(u64, u64)> = (0..=MAX_ACK_RANGES as u64)
+                .map(|i| (10 + 2 * i, 10 + 2 * i))
+                .collect();
+            ack_bytes(8, &pairs(&many))
+        }),
+        ("not ascending", ack_bytes(4, &pairs(&[(10, 11), (6, 7)]))),
+        ("touching", ack_bytes(4, &pairs(&[(6, 7), (8, 9)]))),
+        ("overlapping", ack_bytes(4, &pairs(&[(6, 9), (8, 10)]))),
+        (
+            "the same range twice",
+            ack_bytes(4, &pairs(&[(6, 7), (6, 7)])),
+        ),
+        ("first = next", ack_bytes(4, &pairs(&[(4, 5)]))),
+        ("first below next", ack_bytes(4, &pairs(&[(2, 7)]))),
+        ("first above last", ack_bytes(4, &pairs(&[(7, 6)]))),
+        ("last = u64::MAX", ack_bytes(4, &pairs(&[(6, u64::MAX)]))),
+        (
+            "a later last = u64::MAX",
+            ack_bytes(4, &pairs(&[(6, 7), (9, u64::MAX)])),
+        ),
+        (
+            "a range above next = u64::MAX",
+            ack_bytes(u64::MAX, &pairs(&[(6, 7)])),
+        ),
+    ];
+    for (what, bytes) in &cases {
+        let (result, allocations) = allocations_during(|| wire::classify(bytes));
+        assert!(
+            matches!(result, Err(DecodeError::Invalid(_))),
+            "{what}: {result:?}"
+        );
+        assert_eq!(result.map_err(|e| e.label()), Err("invalid"), "{what}");
+        assert_eq!(allocations, 0, "{what}: classify allocated");
+        // The body alone (as a keyed receiver decodes it) says the same.
+        assert!(
+            matches!(
+                wire::decode_body(&bytes[wire::HEADER_LEN..]),
+                Err(DecodeError::Invalid(_))
+            ),
+            "{what}"
+        );
+    }
+    // Trailing bytes are reported before bad ranges (rule 9, then 10).
+    let mut bytes = ack_bytes(4, &pairs(&[(7, 6)]));
+    bytes.extend_from_slice(&[0; 3]);
+    assert_eq!(
+        wire::classify(&bytes),
+        Err(DecodeError::TrailingBytes { extra: 3 })
+    );
 }
 
 #[test]
@@ -558,7 +1073,7 @@ fn decode_rejects_invalid_utf8_in_a_name() {
         [0xed, 0xa0, 0x80],
     ] {
         let mut text = hex(TEXT);
-        text[35..38].copy_from_slice(&name);
+        text[text_at::NAME..text_at::NAME + 3].copy_from_slice(&name);
         assert_eq!(
             wire::classify(&text),
             Err(DecodeError::BadUtf8),
@@ -587,16 +1102,17 @@ fn fuzz_case(rng: &mut Rng, goldens: &[(Vec<u8>, Message<'static>)]) -> Vec<u8> 
             rng.bytes(len)
         }
         1 => {
-            let mut bytes = b"UDPM\x01\x00".to_vec();
+            let mut bytes = b"UDPM\x02\x00".to_vec();
             let len = rng.below(80);
             bytes.extend(rng.bytes(len));
             bytes
         }
         2 => {
-            // A valid tag, then random bytes with small length prefixes often
-            // enough that whole messages come out.
-            let mut bytes = b"UDPM\x01\x00".to_vec();
-            bytes.extend((rng.below(7) as u32).to_le_bytes());
+            // A tag (every kind, and the first unknown one), then random
+            // bytes with small length prefixes often enough that whole
+            // messages come out.
+            let mut bytes = b"UDPM\x02\x00".to_vec();
+            bytes.extend((rng.below(8) as u32).to_le_bytes());
             for _ in 0..rng.below(6) {
                 if rng.below(2) == 0 {
                     bytes.extend((rng.below(6) as u64).to_le_bytes());
