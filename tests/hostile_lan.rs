@@ -234,6 +234,7 @@ fn peer_chosen_characters_never_reach_the_terminal_raw() {
     let message = encoded(&Message::Text(Text {
         sender: 7,
         seq: 0,
+        base: 0,
         flags: 0,
         name: &evil,
         body: evil.as_bytes(),

@@ -138,7 +138,8 @@ def decode(data):
         raise Malformed("unknown-kind")
     if r.pos != len(data):
         raise Malformed("trailing-bytes")
-    if kind == TEXT and (m["flags"] & ~FLAG_ACK or m["base"] > m["seq"]):
+    if kind == TEXT and (m["flags"] & ~FLAG_ACK or m["base"] > m["seq"]
+                         or m["flags"] & FLAG_ACK and m["seq"] == 2**64 - 1):
         raise Malformed("invalid")
     if kind == ACK:
         m["ranges"] = _ranges(m["next"], m["ranges"])

@@ -274,6 +274,11 @@ pub fn decode_body(body: &[u8]) -> Result<Message<'_>, DecodeError> {
         Message::Text(text) if text.base > text.seq => {
             return Err(DecodeError::Invalid("base after seq"));
         }
+        // An acknowledged Text at the very end of the sequence space could
+        // never be confirmed (`next` would be 2^64).
+        Message::Text(text) if text.flags & FLAG_ACK != 0 && text.seq == u64::MAX => {
+            return Err(DecodeError::Invalid("acknowledged seq 2^64 - 1"));
+        }
         Message::Ack(ack) if !ack.ranges_valid() => {
             return Err(DecodeError::Invalid("malformed ack ranges"));
         }

@@ -418,7 +418,10 @@ fn show_release(release: Release<'_>, stats: &mut Stats, sink: &mut dyn Sink) ->
             })
         }
         Release::Gap(gap) => {
-            stats.missing += gap.last - gap.first + 1;
+            stats.missing = stats
+                .missing
+                .saturating_add(gap.last - gap.first)
+                .saturating_add(1);
             sink.event(&Event::Gap {
                 at: SystemTime::now(),
                 from: gap.from,
