@@ -623,7 +623,9 @@ fn acknowledged_mode_junk_cannot_stop_the_listener() {
     }
     assert!(!err.iter().any(|l| l.contains("panicked")), "{err:?}");
     let summary = summary(&err);
-    assert_eq!(count_in(summary, "malformed"), 0, "{summary}");
+    // The one acknowledged Text with seq 2^64 - 1 is malformed (it could
+    // never be confirmed); everything else decodes.
+    assert_eq!(count_in(summary, "malformed"), 1, "{summary}");
     let markers = storm.len().div_ceil(BATCH) as u64;
     assert_eq!(count_in(summary, "raw"), markers, "{summary}");
 }

@@ -400,8 +400,14 @@ fn text_base_may_be_anything_up_to_seq() {
             }
         }
     }
-    // base = seq = u64::MAX, the last possible Text.
-    let bytes = with_u64(&with_u64(&hex(TEXT), 18, u64::MAX), text_at::BASE, u64::MAX);
+    // base = seq = u64::MAX: the last possible Text without FLAG_ACK; with
+    // it, invalid (it could never be confirmed).
+    let mut bytes = with_u64(&with_u64(&hex(TEXT), 18, u64::MAX), text_at::BASE, u64::MAX);
+    assert_eq!(
+        wire::classify(&bytes).map(|_| ()),
+        Err(DecodeError::Invalid("acknowledged seq 2^64 - 1"))
+    );
+    bytes[text_at::FLAGS] = 0;
     assert!(wire::classify(&bytes).is_ok());
 }
 
