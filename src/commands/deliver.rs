@@ -116,6 +116,9 @@ impl<'s> Delivery<'s> {
             if self.finished() {
                 break;
             }
+            // Acks that came while sending tell what is lost and restart
+            // the timer: read them before deciding what to resend.
+            self.read_replies()?;
             self.resend_due()?;
             if self.finished() {
                 break;

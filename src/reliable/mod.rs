@@ -6,8 +6,10 @@
 //! - [`rtt`]: round-trip estimate, retransmission timeout, backoff, jitter.
 //! - [`order`]: exactly-once, in-order release of acknowledged messages.
 //! - [`dedup`]: recently shown messages, so a copy is not shown twice.
+//! - [`ranges`]: sets of numbers as ranges (held messages, for acks).
 
 pub mod dedup;
 pub mod order;
 pub mod outbox;
+pub mod ranges;
 pub mod rtt;

@@ -12,6 +12,7 @@
 //! [`FORGET_AFTER`] (longer than any sender retries a message) can go, and
 //! a one-shot sender costs one compact entry for that long.
 
+use super::ranges::RangeSet;
 use hashlink::LinkedHashMap;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -22,7 +23,7 @@ use std::time::{Duration, Instant, SystemTime};
 pub const MAX_ORDER_SENDERS: usize = 65_536;
 /// How far ahead of the next expected message a sender may run; later
 /// messages are not acknowledged (the sender retransmits them).
-pub const MAX_AHEAD: u64 = 1024;
+pub const MAX_AHEAD: u64 = 8192;
 /// What held (out-of-order) messages may cost in all, in bytes: their
 /// bodies and names plus [`HELD_OVERHEAD`] each.
 pub const MAX_HELD_BYTES: usize = 8 << 20;
@@ -128,6 +129,8 @@ impl Held {
 struct Stream {
     next: u64,
     held: BTreeMap<u64, Held>,
+    /// The keys of `held`, as ranges (for acknowledgements).
+    held_ranges: RangeSet,
     skipped: Vec<(u64, u64)>,
     last_active: Instant,
     /// Since when the oldest gap has been waiting (while anything is held).
@@ -178,6 +181,7 @@ impl Streams {
                 Stream {
                     next: msg.base,
                     held: BTreeMap::new(),
+                    held_ranges: RangeSet::default(),
                     skipped: Vec::new(),
                     last_active: now,
                     waiting_since: None,
@@ -227,6 +231,7 @@ impl Streams {
         }
         self.held_bytes += held.cost();
         stream.held.insert(msg.seq, held);
+        stream.held_ranges.insert(msg.seq);
         if stream.waiting_since.is_none() {
             set_waiting(&mut self.waiting, msg.sender, stream, Some(now));
         }
@@ -234,22 +239,41 @@ impl Streams {
     }
 
     /// What an acknowledgement for `sender` says: every message below
-    /// `next` was released, and the held ones form these ranges (at most
-    /// `max_ranges`, lowest first).
-    pub fn ack_state(&self, sender: u64, max_ranges: usize) -> Option<(u64, Vec<(u64, u64)>)> {
+    /// `next` was released, and held ranges, at most `max_ranges`. When
+    /// there are more: the lowest quarter (what blocks progress), then
+    /// those holding the `recent` arrivals, then the highest (what arrived
+    /// last); a sender that keeps what earlier acks said learns them all.
+    pub fn ack_state(
+        &self,
+        sender: u64,
+        max_ranges: usize,
+        recent: &[u64],
+    ) -> Option<(u64, Vec<(u64, u64)>)> {
         let stream = self.streams.get(&sender)?;
-        let mut ranges: Vec<(u64, u64)> = Vec::new();
-        for &seq in stream.held.keys() {
-            if let Some((_, last)) = ranges.last_mut()
-                && *last + 1 == seq
-            {
-                *last = seq;
-            } else if ranges.len() == max_ranges {
+        let held = &stream.held_ranges;
+        if held.len() <= max_ranges {
+            return Some((stream.next, held.lowest().collect()));
+        }
+        let mut ranges: Vec<(u64, u64)> = held.lowest().take(max_ranges.div_ceil(4)).collect();
+        for &seq in recent {
+            if ranges.len() >= max_ranges {
                 break;
-            } else {
-                ranges.push((seq, seq));
+            }
+            if let Some(range) = held.range_of(seq)
+                && !ranges.contains(&range)
+            {
+                ranges.push(range);
             }
         }
+        for range in held.highest() {
+            if ranges.len() >= max_ranges {
+                break;
+            }
+            if !ranges.contains(&range) {
+                ranges.push(range);
+            }
+        }
+        ranges.sort_unstable();
         Some((stream.next, ranges))
     }
 
@@ -305,6 +329,7 @@ impl Streams {
             }
             let seq = *entry.key();
             let held = entry.remove();
+            stream.held_ranges.remove(seq);
             stream.next += 1;
             released = true;
             self.held_bytes -= held.cost();

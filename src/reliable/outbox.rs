@@ -5,13 +5,21 @@
 //! Acknowledgements are cumulative and selective: `next` confirms every
 //! message below it; ranges say which later ones the listener holds (it
 //! received them but waits for an earlier one), so those are not resent.
-//! Loss is found two ways: a message sent clearly before one the listener
-//! received was lost, and is resent at once (as TCP's RACK does), so loss
-//! never stalls new sends; and each message has a retransmission timer
-//! (RFC 6298 estimate with backoff and jitter) for the last ones of a
-//! burst. How much is in flight is bounded in messages (below the
-//! listener's look-ahead) and in bytes by a congestion window that grows
-//! while messages get through and shrinks when they are lost (AIMD).
+//!
+//! Loss is found two ways. By acknowledgement, as TCP's RACK does: a
+//! message sent clearly before one the listener received was lost, and is
+//! resent at once, so loss never stalls new sends. By timer, for the last
+//! messages of a burst: one retransmission timer for the whole outbox
+//! (RFC 6298: restarted whenever an ack makes progress, doubled on each
+//! timeout), so a long queue at the listener does not look like loss while
+//! acks keep coming. Both walk the messages in the order they were sent,
+//! so each costs O(1) per transmission.
+//!
+//! How much is in flight is bounded in messages (below the listener's
+//! look-ahead) and in bytes by a congestion window that grows while
+//! messages get through and shrinks when they are lost while a queue builds
+//! (AIMD, with loss on a path without a queue taken as the link's, not
+//! congestion: a lossy LAN keeps its throughput).
 
 use super::rtt::{self, Rtt};
 use crate::util::rng::XorShift;
@@ -20,7 +28,7 @@ use std::time::{Duration, Instant};
 
 /// Messages in flight at once, counted from the oldest one not done: below
 /// the listener's look-ahead ([`super::order::MAX_AHEAD`]).
-pub const WINDOW: u64 = 1000;
+pub const WINDOW: u64 = 8000;
 /// How long one message is retransmitted before it is given up on (unless
 /// `retries` stops it sooner). Shorter than the listener's gap wait (6 s)
 /// and its memory of idle senders (10 s), so a listener never skips, or
@@ -34,6 +42,10 @@ pub const MIN_CWND: usize = 16 << 10;
 pub const MAX_CWND: usize = 8 << 20;
 /// On loss the window keeps this fraction of itself.
 pub const LOSS_BACKOFF: f64 = 0.7;
+/// What each message counts in the window beyond its bytes: the kernel's
+/// cost of a datagram in a queue, so that a window of tiny messages is not
+/// thousands of datagrams.
+pub const DATAGRAM_COST: usize = 256;
 
 /// When to give up on one message.
 #[derive(Debug, Clone, Copy)]
@@ -55,7 +67,7 @@ impl Default for Patience {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
-    /// On the wire; resent when lost or when its timer runs out.
+    /// On the wire; resent when found lost.
     Sent,
     /// The listener holds it (a selective ack): not resent, not confirmed.
     Held,
@@ -70,9 +82,14 @@ struct Flight {
     bytes: Vec<u8>,
     first_sent: Instant,
     last_sent: Instant,
-    due: Instant,
     tries: u32,
     state: State,
+}
+
+impl Flight {
+    fn cost(&self) -> usize {
+        self.bytes.len() + DATAGRAM_COST
+    }
 }
 
 /// Counts of what happened to the messages pushed.
@@ -112,17 +129,21 @@ struct Cwnd {
 }
 
 impl Cwnd {
-    fn grow(&mut self, acked: usize, largest: usize) {
+    fn grow(&mut self, acked: usize) {
         let step = if self.bytes < self.ssthresh {
             acked
         } else {
-            (largest.max(1200) * acked / self.bytes.max(1)).max(1)
+            (1500 * acked / self.bytes.max(1)).max(1)
         };
         self.bytes = (self.bytes + step).min(MAX_CWND);
     }
 
-    fn lost(&mut self, seq: u64, next_seq: u64) {
-        if seq < self.recover_at {
+    /// A message sent as `seq` was lost; `queueing`: the round trip says a
+    /// queue is building (see [`Rtt::queueing`]). Only such a loss is
+    /// congestion: loss on a path without a queue is the link's own, and
+    /// backing off for it would only starve the sender.
+    fn lost(&mut self, seq: u64, next_seq: u64, queueing: bool) {
+        if seq < self.recover_at || !queueing {
             return;
         }
         self.bytes = ((self.bytes as f64 * LOSS_BACKOFF) as usize).max(MIN_CWND);
@@ -131,23 +152,45 @@ impl Cwnd {
     }
 }
 
+/// One transmission, in the order they happened. It still stands for its
+/// message while that is `Sent` and was last sent by this try (later tries
+/// add entries of their own).
+#[derive(Debug, Clone, Copy)]
+struct Sending {
+    at: Instant,
+    seq: u64,
+    tries: u32,
+    /// Counts transmissions: a pass over the queue stops at those it made.
+    number: u64,
+}
+
 /// Messages in flight to one listener, oldest first.
 #[derive(Debug)]
 pub struct Outbox {
     flights: VecDeque<Flight>,
+    /// Transmissions in time order (lazily pruned, see [`Sending`]).
+    sendings: VecDeque<Sending>,
+    /// Transmissions so far (the next one's number).
+    transmissions: u64,
     next_seq: u64,
     rtt: Rtt,
     rng: XorShift,
     patience: Patience,
     cwnd: Cwnd,
-    /// Bytes of messages in state `Sent`.
+    /// What the messages in state `Sent` cost the window.
     in_flight: usize,
-    largest: usize,
     /// The listener process heard from, once an ack came.
     listener: Option<u64>,
     /// Send time of the latest-sent message received on its first try:
     /// anything sent clearly before it and still `Sent` was lost.
     latest_received: Option<Instant>,
+    /// When an ack last made progress (or the first send after a quiet
+    /// time): the retransmission timer runs from here.
+    progress_at: Instant,
+    /// Timeouts in a row since the last progress (the timer's backoff).
+    timeouts: u32,
+    /// A new listener process answered: everything on the wire goes again.
+    resend_all: bool,
     tally: Tally,
 }
 
@@ -156,6 +199,8 @@ impl Outbox {
     pub fn new(patience: Patience, seed: u64) -> Self {
         Outbox {
             flights: VecDeque::new(),
+            sendings: VecDeque::new(),
+            transmissions: 0,
             next_seq: 0,
             rtt: Rtt::default(),
             rng: XorShift::new(seed),
@@ -166,9 +211,11 @@ impl Outbox {
                 recover_at: 0,
             },
             in_flight: 0,
-            largest: 0,
             listener: None,
             latest_received: None,
+            progress_at: Instant::now(),
+            timeouts: 0,
+            resend_all: false,
             tally: Tally::default(),
         }
     }
@@ -191,7 +238,7 @@ impl Outbox {
     pub fn has_room(&self, len: usize) -> bool {
         let oldest = self.flights.front().map_or(self.next_seq, |f| f.seq);
         self.next_seq - oldest < WINDOW
-            && (self.in_flight == 0 || self.in_flight + len <= self.cwnd.bytes)
+            && (self.in_flight == 0 || self.in_flight + len + DATAGRAM_COST <= self.cwnd.bytes)
     }
 
     /// True when nothing is in flight.
@@ -218,95 +265,168 @@ impl Outbox {
     }
 
     /// Adds message [`Self::next_seq`] (its datagram `bytes`) and sends it
-    /// through `send` at once. `send` gets the datagram with its current
-    /// base (it reports local failures as losses by returning `Ok`).
+    /// through `send` at once. `send` gets the datagram and the base to
+    /// write into it (it reports local failures as losses by returning `Ok`).
     pub fn push<E>(
         &mut self,
         bytes: Vec<u8>,
         now: Instant,
         send: &mut impl FnMut(&mut [u8], u64) -> Result<(), E>,
     ) -> Result<(), E> {
-        let len = bytes.len();
-        self.largest = self.largest.max(len);
-        self.flights.push_back(Flight {
+        if self.sendings.is_empty() {
+            // Nothing was on the wire: the timer starts with this message.
+            self.progress_at = now;
+        }
+        let flight = Flight {
             seq: self.next_seq,
             bytes,
             first_sent: now,
             last_sent: now,
-            due: now,
             tries: 0,
             state: State::Sent,
-        });
+        };
+        self.in_flight += flight.cost();
+        self.flights.push_back(flight);
         self.next_seq += 1;
         self.tally.sent += 1;
-        self.in_flight += len;
-        let base = self.base();
-        let timing = Timing {
-            rto: self.rtt.rto(),
-            rng: &mut self.rng,
-            tally: &mut self.tally,
-        };
-        match self.flights.back_mut() {
-            Some(flight) => transmit(flight, base, timing, now, send),
-            None => Ok(()),
-        }
+        let index = self.flights.len() - 1;
+        self.transmit(index, now, send)
     }
 
-    /// Resends every message whose timer ran out or that is known lost, and
-    /// gives up on those out of patience.
+    /// Sends flight `index` (again) with the current base.
+    fn transmit<E>(
+        &mut self,
+        index: usize,
+        now: Instant,
+        send: &mut impl FnMut(&mut [u8], u64) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let base = self.base();
+        let flight = &mut self.flights[index];
+        send(&mut flight.bytes, base)?;
+        if flight.tries > 0 {
+            self.tally.resent += 1;
+        }
+        flight.tries += 1;
+        flight.last_sent = now;
+        let (seq, tries) = (flight.seq, flight.tries);
+        self.record(now, seq, tries);
+        Ok(())
+    }
+
+    /// Queues a transmission of `seq` (try `tries`) made at `at`.
+    fn record(&mut self, at: Instant, seq: u64, tries: u32) {
+        self.sendings.push_back(Sending {
+            at,
+            seq,
+            tries,
+            number: self.transmissions,
+        });
+        self.transmissions += 1;
+    }
+
+    /// The index of the flight a transmission stands for, if it still does.
+    fn standing(&self, sending: Sending) -> Option<usize> {
+        let front = self.flights.front()?.seq;
+        let index = usize::try_from(sending.seq.checked_sub(front)?).ok()?;
+        let flight = self.flights.get(index)?;
+        (flight.state == State::Sent && flight.tries == sending.tries).then_some(index)
+    }
+
+    /// The oldest transmission that still stands, dropping stale ones.
+    fn oldest_sending(&mut self) -> Option<(Sending, usize)> {
+        while let Some(&sending) = self.sendings.front() {
+            if let Some(index) = self.standing(sending) {
+                return Some((sending, index));
+            }
+            self.sendings.pop_front();
+        }
+        None
+    }
+
+    /// Resends what is known lost (received-after, or the timer ran out),
+    /// and gives up on messages out of patience.
     pub fn resend_due<E>(
         &mut self,
         now: Instant,
         send: &mut impl FnMut(&mut [u8], u64) -> Result<(), E>,
     ) -> Result<(), E> {
+        let gave_up = self.give_up_impatient(now);
         let reorder = self.rtt.srtt().map_or(Duration::from_millis(1), |s| s / 4);
-        let latest = self.latest_received;
-        let patience = self.patience;
-        let mut gave_up = false;
-        for i in 0..self.flights.len() {
-            let flight = &self.flights[i];
-            let (state, seq, len) = (flight.state, flight.seq, flight.bytes.len());
-            let lost =
-                state == State::Sent && latest.is_some_and(|t| flight.last_sent + reorder < t);
-            let timer = state != State::Done && flight.due <= now;
-            if !lost && !timer {
-                continue;
-            }
-            // A held message is not retransmitted: only time runs out for it.
-            let out_of_tries = (state == State::Sent
-                && patience.retries.is_some_and(|r| flight.tries > r))
-                || now.saturating_duration_since(flight.first_sent) >= patience.time;
-            if out_of_tries {
-                if state == State::Sent {
-                    self.in_flight -= len;
-                }
-                self.flights[i].state = State::Done;
-                self.tally.given_up += 1;
-                gave_up = true;
-                continue;
-            }
-            if state == State::Held {
-                // Held by the listener: its timer only checks back (the
-                // nudge below carries the base to it).
-                self.flights[i].due = now + self.rtt.rto() * 4;
-                continue;
-            }
-            if lost {
-                self.cwnd.lost(seq, self.next_seq);
-            }
-            let base = self.base();
-            let timing = Timing {
-                rto: self.rtt.rto(),
-                rng: &mut self.rng,
-                tally: &mut self.tally,
-            };
-            transmit(&mut self.flights[i], base, timing, now, send)?;
+        // After a listener change everything on the wire goes again now;
+        // otherwise, when the timer ran out, whatever was sent a timeout ago.
+        let restarted = std::mem::take(&mut self.resend_all);
+        let timer = restarted || self.timer_due().is_some_and(|t| t <= now);
+        if timer && !restarted {
+            self.timeouts += 1;
+            self.progress_at = now;
         }
-        if gave_up {
+        let rto = if restarted {
+            Duration::ZERO
+        } else {
+            self.rtt.rto()
+        };
+        // Transmissions lost by the acks' word, or by the timer: all sent
+        // a timeout ago and not heard of. Only those made before this pass:
+        // a resend goes to the back of the queue.
+        let before = self.transmissions;
+        while let Some((sending, index)) = self.oldest_sending() {
+            if sending.number >= before {
+                break;
+            }
+            let (sent, seq) = (sending.at, sending.seq);
+            let by_ack = self.latest_received.is_some_and(|t| sent + reorder < t);
+            let by_timer = timer && sent + rto <= now;
+            if !by_ack && !by_timer {
+                break;
+            }
+            self.sendings.pop_front();
+            if by_ack {
+                self.cwnd.lost(seq, self.next_seq, self.rtt.queueing());
+            }
+            let flight = &self.flights[index];
+            if self.patience.retries.is_some_and(|r| flight.tries > r) {
+                self.finish(index, false);
+                continue;
+            }
+            self.transmit(index, now, send)?;
+        }
+        if gave_up || self.flights.front().is_some_and(|f| f.state == State::Done) {
+            self.pop_done();
             self.nudge(now, send)?;
         }
-        self.pop_done();
         Ok(())
+    }
+
+    /// Gives up on every message that has been tried for as long as the
+    /// patience allows; true if any.
+    fn give_up_impatient(&mut self, now: Instant) -> bool {
+        let mut any = false;
+        for index in 0..self.flights.len() {
+            let flight = &self.flights[index];
+            if now.saturating_duration_since(flight.first_sent) < self.patience.time {
+                // Later messages were first sent later still.
+                break;
+            }
+            if flight.state != State::Done {
+                self.finish(index, false);
+                any = true;
+            }
+        }
+        any
+    }
+
+    /// Marks flight `index` done: confirmed, or given up on.
+    fn finish(&mut self, index: usize, confirmed: bool) {
+        let flight = &mut self.flights[index];
+        if flight.state == State::Sent {
+            self.in_flight -= flight.cost();
+        }
+        flight.state = State::Done;
+        if confirmed {
+            self.tally.confirmed += 1;
+        } else {
+            self.tally.given_up += 1;
+        }
     }
 
     /// After giving up on a message, sends the oldest message the listener
@@ -343,114 +463,104 @@ impl Outbox {
             .next
             .saturating_sub(front)
             .min(self.flights.len() as u64) as usize;
-        for i in 0..upto {
-            let flight = &mut self.flights[i];
-            if flight.state == State::Done {
+        for index in 0..upto {
+            if self.flights[index].state == State::Done {
                 continue;
             }
-            newly += self.received(i, now);
-            self.flights[i].state = State::Done;
-            self.tally.confirmed += 1;
+            newly += self.received(index, now);
+            self.finish(index, true);
             confirmed += 1;
         }
-        for &(first, last) in ack.held {
-            let (Some(a), Some(b)) = (first.checked_sub(front), last.checked_sub(front)) else {
+        let last = self.flights.len() as u64 - 1;
+        for &(first, end) in ack.held {
+            let (Some(a), Some(b)) = (first.checked_sub(front), end.checked_sub(front)) else {
                 continue;
             };
-            for i in a..=b.min(self.flights.len() as u64 - 1) {
-                let i = i as usize;
-                if self.flights[i].state == State::Sent {
-                    newly += self.received(i, now);
-                    self.flights[i].state = State::Held;
-                    // Its timer now only checks that the listener still
-                    // holds it (or brings the base to it).
-                    self.flights[i].due = now + self.rtt.rto() * 4;
+            for index in a..=b.min(last) {
+                let index = index as usize;
+                if self.flights[index].state == State::Sent {
+                    newly += self.received(index, now);
+                    self.in_flight -= self.flights[index].cost();
+                    self.flights[index].state = State::Held;
                 }
             }
         }
         if newly > 0 {
-            self.cwnd.grow(newly, self.largest);
+            self.cwnd.grow(newly);
+        }
+        if newly > 0 || confirmed > 0 {
+            // Progress: the timer starts over.
+            self.progress_at = now;
+            self.timeouts = 0;
         }
         self.pop_done();
         confirmed
     }
 
-    /// Flight `i` got to the listener: takes it out of the bytes in flight,
-    /// samples the round trip when that is unambiguous (Karn's rule: sent
-    /// once), and returns its size if it was counted in flight.
-    fn received(&mut self, i: usize, now: Instant) -> usize {
-        let flight = &self.flights[i];
-        let counted = if flight.state == State::Sent {
-            self.in_flight -= flight.bytes.len();
-            flight.bytes.len()
-        } else {
-            0
-        };
-        if flight.tries == 1 && flight.state == State::Sent {
+    /// Flight `index` got to the listener: samples the round trip when that
+    /// is unambiguous (Karn's rule: sent once) and returns its cost if it
+    /// was in flight.
+    fn received(&mut self, index: usize, now: Instant) -> usize {
+        let flight = &self.flights[index];
+        if flight.state != State::Sent {
+            return 0;
+        }
+        if flight.tries == 1 {
             let sent = flight.last_sent;
             self.latest_received = Some(self.latest_received.map_or(sent, |t| t.max(sent)));
             self.rtt
                 .sample(now.saturating_duration_since(flight.first_sent));
         }
-        counted
+        flight.cost()
     }
 
     /// Another listener process answers now: it has none of what the old
     /// one held, so everything not confirmed goes again, at once.
     fn listener_changed(&mut self, now: Instant) {
         self.tally.restarts += 1;
+        let mut held_again = Vec::new();
         for flight in self.flights.iter_mut() {
             if flight.state == State::Held {
                 flight.state = State::Sent;
-                self.in_flight += flight.bytes.len();
-            }
-            if flight.state == State::Sent {
-                flight.due = now;
+                self.in_flight += flight.bytes.len() + DATAGRAM_COST;
+                // Stands for it again as of now.
+                held_again.push((flight.seq, flight.tries));
             }
         }
+        for (seq, tries) in held_again {
+            self.record(now, seq, tries);
+        }
+        // Everything not confirmed goes again on the next pass.
+        self.resend_all = true;
         self.latest_received = None;
     }
 
-    /// When the next timer runs out, if anything is in flight.
-    pub fn next_due(&self) -> Option<Instant> {
-        self.flights
+    /// When the retransmission timer runs out, if anything is on the wire.
+    fn timer_due(&mut self) -> Option<Instant> {
+        let (Sending { at: sent, .. }, _) = self.oldest_sending()?;
+        let rto = rtt::backoff(self.rtt.rto(), self.timeouts + 1, &mut self.rng);
+        Some(sent.max(self.progress_at) + rto)
+    }
+
+    /// When something is next due: the timer, or the oldest message's
+    /// patience running out.
+    pub fn next_due(&mut self) -> Option<Instant> {
+        let patience = self
+            .flights
             .iter()
-            .filter(|f| f.state != State::Done)
-            .map(|f| f.due)
-            .min()
+            .find(|f| f.state != State::Done)
+            .map(|f| f.first_sent + self.patience.time);
+        [self.timer_due(), patience].into_iter().flatten().min()
     }
 
     fn pop_done(&mut self) {
         while self.flights.front().is_some_and(|f| f.state == State::Done) {
             self.flights.pop_front();
         }
+        if self.flights.is_empty() {
+            self.sendings.clear();
+        }
     }
-}
-
-/// What transmitting needs besides the flight.
-struct Timing<'a> {
-    rto: Duration,
-    rng: &'a mut XorShift,
-    tally: &'a mut Tally,
-}
-
-/// Sends (or resends) one message with the current base and schedules its
-/// next try.
-fn transmit<E>(
-    flight: &mut Flight,
-    base: u64,
-    timing: Timing<'_>,
-    now: Instant,
-    send: &mut impl FnMut(&mut [u8], u64) -> Result<(), E>,
-) -> Result<(), E> {
-    send(&mut flight.bytes, base)?;
-    if flight.tries > 0 {
-        timing.tally.resent += 1;
-    }
-    flight.tries += 1;
-    flight.last_sent = now;
-    flight.due = now + rtt::backoff(timing.rto, flight.tries, timing.rng);
-    Ok(())
 }
 
 #[cfg(test)]

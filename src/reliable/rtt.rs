@@ -8,8 +8,11 @@ use std::time::Duration;
 
 /// Retransmission timeout before any round trip was measured.
 pub const INITIAL_RTO: Duration = Duration::from_millis(30);
-/// Lower bound of the retransmission timeout (before backoff).
-pub const MIN_RTO: Duration = Duration::from_millis(4);
+/// Lower bound of the retransmission timeout (before backoff): losses are
+/// mostly found by acks (RACK); the timer is for the last messages of a
+/// burst, and must not fire while a busy listener (or a busy machine) is
+/// merely slow.
+pub const MIN_RTO: Duration = Duration::from_millis(10);
 /// Upper bound of the retransmission timeout (before backoff).
 pub const MAX_RTO: Duration = Duration::from_millis(250);
 /// Largest backed-off wait between two tries of one message: on a LAN, loss
@@ -18,17 +21,23 @@ pub const MAX_RTO: Duration = Duration::from_millis(250);
 pub const MAX_BACKOFF: Duration = Duration::from_millis(50);
 /// Jitter added to each backed-off wait: up to this fraction of it.
 pub const JITTER: f64 = 0.25;
+/// How much a round trip may exceed twice the least one before a queue is
+/// assumed (scheduling noise on a busy host is about this large).
+pub const QUEUE_SLACK: Duration = Duration::from_millis(1);
 
-/// Round-trip estimate (RFC 6298).
+/// Round-trip estimate (RFC 6298), and the least round trip seen (the
+/// path without queues).
 #[derive(Debug, Default, Clone)]
 pub struct Rtt {
     srtt: Option<Duration>,
     rttvar: Duration,
+    min: Option<Duration>,
 }
 
 impl Rtt {
     /// Adds one measured round trip.
     pub fn sample(&mut self, rtt: Duration) {
+        self.min = Some(self.min.map_or(rtt, |m| m.min(rtt)));
         match self.srtt {
             None => {
                 self.srtt = Some(rtt);
@@ -45,6 +54,16 @@ impl Rtt {
     /// The smoothed round trip, once one was measured.
     pub fn srtt(&self) -> Option<Duration> {
         self.srtt
+    }
+
+    /// True when the smoothed round trip is well above the least one seen:
+    /// a queue is building somewhere on the path. Loss without a queue is
+    /// the link's (radio, a bad cable, a lossy hop), not congestion.
+    pub fn queueing(&self) -> bool {
+        match (self.srtt, self.min) {
+            (Some(srtt), Some(min)) => srtt > min * 2 + QUEUE_SLACK,
+            _ => false,
+        }
     }
 
     /// The retransmission timeout: SRTT + 4·RTTVAR, clamped to
@@ -85,6 +104,20 @@ mod tests {
         // RTTVAR = 3/4·5 + 1/4·8 = 5.75; SRTT = 7/8·10 + 1/8·18 = 11.
         assert_eq!(rtt.srtt(), Some(11 * MS));
         assert_eq!(rtt.rto(), 11 * MS + Duration::from_micros(5750) * 4);
+    }
+
+    #[test]
+    fn a_round_trip_well_above_the_least_means_a_queue() {
+        let mut rtt = Rtt::default();
+        assert!(!rtt.queueing());
+        for _ in 0..20 {
+            rtt.sample(Duration::from_micros(100));
+        }
+        assert!(!rtt.queueing());
+        for _ in 0..20 {
+            rtt.sample(5 * MS);
+        }
+        assert!(rtt.queueing(), "{:?}", rtt.srtt());
     }
 
     #[test]

@@ -59,12 +59,18 @@ pub(super) struct Origin<'a> {
 }
 
 /// An acknowledgement owed to a sender, sent after the output is flushed.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Owed {
     to: SocketAddr,
     local: Option<Local>,
     via: usize,
+    /// The seqs that arrived since the last ack (the first few): their held
+    /// ranges go into the ack first.
+    recent: Vec<u64>,
 }
+
+/// Recent arrivals an [`Owed`] remembers (as many as an ack's ranges).
+const OWED_RECENT: usize = MAX_ACK_RANGES;
 
 /// The per-datagram logic of a listener and the state it keeps.
 pub(super) struct Handler {
@@ -286,14 +292,19 @@ impl Handler {
             _ => {}
         }
         if verdict.acknowledged() {
-            self.owed.insert(
-                text.sender,
-                Owed {
-                    to: origin.from,
-                    local: origin.local,
-                    via: origin.via,
-                },
-            );
+            let owed = self.owed.entry(text.sender).or_insert_with(|| Owed {
+                to: origin.from,
+                local: origin.local,
+                via: origin.via,
+                recent: Vec::new(),
+            });
+            // The ack goes where the latest datagram came from.
+            owed.to = origin.from;
+            owed.local = origin.local;
+            owed.via = origin.via;
+            if owed.recent.len() < OWED_RECENT {
+                owed.recent.push(text.seq);
+            }
         }
         Ok(())
     }
@@ -308,7 +319,8 @@ impl Handler {
     pub fn send_acks(&mut self, sockets: &[UdpSocket], sink: &mut dyn Sink) -> io::Result<()> {
         let owed: Vec<(u64, Owed)> = self.owed.drain().collect();
         for (sender, owed) in owed {
-            let Some((next, held)) = self.streams.ack_state(sender, MAX_ACK_RANGES) else {
+            let Some((next, held)) = self.streams.ack_state(sender, MAX_ACK_RANGES, &owed.recent)
+            else {
                 continue;
             };
             let Some(socket) = sockets.get(owed.via) else {

@@ -83,10 +83,10 @@ fn in_order_duplicates_and_reordering() {
     assert_eq!(h.accept(7, 2, now), Verdict::Held);
     assert_eq!(h.accept(7, 2, now), Verdict::Duplicate);
     assert_eq!(h.seqs(), [0]);
-    assert_eq!(h.streams.ack_state(7, 8), Some((1, vec![(2, 2)])));
+    assert_eq!(h.streams.ack_state(7, 8, &[]), Some((1, vec![(2, 2)])));
     assert_eq!(h.accept(7, 1, now), Verdict::Shown);
     assert_eq!(h.seqs(), [0, 1, 2], "1 releases the held 2");
-    assert_eq!(h.streams.ack_state(7, 8), Some((3, vec![])));
+    assert_eq!(h.streams.ack_state(7, 8, &[]), Some((3, vec![])));
     assert_eq!(h.streams.next_deadline(), None);
 }
 
@@ -98,11 +98,21 @@ fn ack_state_gives_held_ranges_lowest_first_and_bounded() {
         h.accept(1, seq, now);
     }
     assert_eq!(
-        h.streams.ack_state(1, 8),
+        h.streams.ack_state(1, 8, &[]),
         Some((0, vec![(2, 4), (6, 6), (9, 10)]))
     );
-    assert_eq!(h.streams.ack_state(1, 2), Some((0, vec![(2, 4), (6, 6)])));
-    assert_eq!(h.streams.ack_state(99, 8), None);
+    // Bounded: the lowest quarter, then the ranges of recent arrivals,
+    // then the highest.
+    assert_eq!(
+        h.streams.ack_state(1, 2, &[]),
+        Some((0, vec![(2, 4), (9, 10)]))
+    );
+    assert_eq!(
+        h.streams.ack_state(1, 2, &[6]),
+        Some((0, vec![(2, 4), (6, 6)]))
+    );
+    assert_eq!(h.streams.ack_state(1, 1, &[6]), Some((0, vec![(2, 4)])));
+    assert_eq!(h.streams.ack_state(99, 8, &[]), None);
 }
 
 #[test]

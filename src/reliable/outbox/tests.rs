@@ -68,6 +68,9 @@ fn held_messages_are_not_resent_and_not_confirmed() {
     let Ok(()) = out.resend_due(late, &mut sink(&mut wire));
     assert_eq!(&wire[3..], [(0, 0)]);
     assert_eq!(out.in_flight(), 3);
+    // Its timer now runs from that resend, doubled.
+    let due = out.next_due().unwrap();
+    assert!(due > late, "{due:?}");
 }
 
 #[test]
@@ -137,7 +140,7 @@ fn patience_gives_up_and_frees_the_window() {
     }
     assert_eq!(
         pushed as usize,
-        INITIAL_CWND / 100,
+        INITIAL_CWND / (100 + DATAGRAM_COST),
         "the byte window binds first"
     );
     for step in 1..=2 {
@@ -170,25 +173,37 @@ fn the_window_grows_with_acks_and_shrinks_on_loss() {
     }
     let grown = out.cwnd();
     assert!(grown >= 4 * INITIAL_CWND, "{grown}");
-    // One round with a loss: the first message goes a little before the
-    // rest and is lost; the window shrinks once for it.
-    let first = out.next_seq();
-    let Ok(()) = out.push(vec![0; 1000], now, &mut sink(&mut wire));
-    now += MS;
-    while out.has_room(1000) {
-        let Ok(()) = out.push(vec![0; 1000], now, &mut sink(&mut wire));
-    }
-    now += MS;
-    out.on_ack(ack(first, &[(first + 1, out.next_seq() - 1)]), now);
-    let before = out.cwnd();
-    let Ok(()) = out.resend_due(now, &mut sink(&mut wire));
-    assert_eq!(
-        wire.last().map(|&(_, base)| base),
-        Some(first),
-        "the lost one went again"
+    // A round with a loss and no queue (the round trip stays at its
+    // least): the link's loss, not congestion; the window keeps its size.
+    let lossy_round = |out: &mut Outbox, wire: &mut Vec<(u8, u64)>, now: &mut Instant, rtt| {
+        let first = out.next_seq();
+        let Ok(()) = out.push(vec![0; 1000], *now, &mut sink(wire));
+        // Well before the rest: found lost whatever the reordering margin.
+        *now += 5 * MS;
+        while out.has_room(1000) {
+            let Ok(()) = out.push(vec![0; 1000], *now, &mut sink(wire));
+        }
+        *now += rtt;
+        out.on_ack(ack(first, &[(first + 1, out.next_seq() - 1)]), *now);
+        let before = out.cwnd();
+        let sent = wire.len();
+        let Ok(()) = out.resend_due(*now, &mut sink(wire));
+        assert_eq!(wire.len(), sent + 1, "the lost one went again, alone");
+        let after = out.cwnd();
+        // Confirm everything before the next round.
+        *now += MS;
+        out.on_ack(ack(out.next_seq(), &[]), *now);
+        (before, after)
+    };
+    let (before, after) = lossy_round(&mut out, &mut wire, &mut now, MS);
+    assert!(
+        after >= before,
+        "{after} < {before}: shrunk for a loss without a queue"
     );
-    let shrunk = out.cwnd();
-    assert_eq!(shrunk, (before as f64 * LOSS_BACKOFF) as usize);
+    // With a queue (round trips ten times the least): congestion, and the
+    // window shrinks once for the loss.
+    let (before, after) = lossy_round(&mut out, &mut wire, &mut now, 10 * MS);
+    assert_eq!(after, (before as f64 * LOSS_BACKOFF) as usize);
 }
 
 #[test]
