@@ -113,7 +113,7 @@ mod tests {
             x ^= x >> 7;
             x ^= x << 17;
             let n = x % 200;
-            if x % 3 == 0 {
+            if x.is_multiple_of(3) {
                 set.remove(n);
                 plain.remove(&n);
             } else {
