@@ -69,7 +69,9 @@ const DISCOVER_HELP: &str = "Examples:
 
 Probes go to the broadcast address of every up IPv4 interface and to the
 IPv6 link-local group ff02::7564:706d on every IPv6 interface, at 0, 100 and
-500 ms. Each listener is listed once, with every address it answered from.";
+500 ms, then every 100 ms until 3 s, then backing off, until --timeout: a
+longer timeout finds listeners on a lossy network. Each listener is listed
+once, with every address it answered from.";
 
 const PING_HELP: &str = "Examples:
   udpmsg ping 192.0.2.7 -c 5

@@ -14,7 +14,7 @@ use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use udpmsg::commands::listen::DEFAULT_GAP_WAIT;
-use udpmsg::wire::{self, Ack, Datagram, FLAG_ACK, Message, Text};
+use udpmsg::wire::{self, Datagram, FLAG_ACK, Message, Text};
 
 /// Two network namespaces, `<prefix>a` (10.88.NET.1) and `<prefix>b`
 /// (10.88.NET.2), joined by a veth pair and nothing else. Dropping it kills

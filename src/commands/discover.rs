@@ -31,6 +31,38 @@ pub const ROUNDS: [Duration; 3] = [
     Duration::from_millis(100),
     Duration::from_millis(500),
 ];
+/// After [`ROUNDS`], a longer scan keeps probing (for listeners whose
+/// probe or answer was lost): every this long until [`STEADY_UNTIL`]...
+pub const STEADY_EVERY: Duration = Duration::from_millis(100);
+/// ...and from then on at doubling gaps, at most [`MAX_ROUND_GAP`] apart.
+pub const STEADY_UNTIL: Duration = Duration::from_secs(3);
+/// The longest gap between two probe rounds.
+pub const MAX_ROUND_GAP: Duration = Duration::from_secs(5);
+
+/// When probe round `round` goes out, from the start of the scan: the
+/// fixed [`ROUNDS`], then every [`STEADY_EVERY`] until [`STEADY_UNTIL`],
+/// then backing off. At 30% loss each way a listener is heard in a round
+/// about half the time, so a 3 s scan gets 27 chances at each.
+pub fn round_at(round: usize) -> Duration {
+    if let Some(&at) = ROUNDS.get(round) {
+        return at;
+    }
+    let last_fixed = ROUNDS[ROUNDS.len() - 1];
+    let steady = (round - ROUNDS.len() + 1) as u32;
+    let at = last_fixed + STEADY_EVERY * steady;
+    if at <= STEADY_UNTIL {
+        return at;
+    }
+    // Past the steady phase: gaps double from STEADY_EVERY.
+    let steady_rounds = ((STEADY_UNTIL - last_fixed).as_millis() / STEADY_EVERY.as_millis()) as u32;
+    let mut at = last_fixed + STEADY_EVERY * steady_rounds;
+    let mut gap = STEADY_EVERY;
+    for _ in steady_rounds..steady {
+        gap = (gap * 2).min(MAX_ROUND_GAP);
+        at += gap;
+    }
+    at
+}
 /// Default time to collect answers.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Peers remembered at most; answers from further ones are counted, not
@@ -206,10 +238,7 @@ impl<'c> Scanner<'c> {
 
     /// When the next probe round is due, if one is left before the deadline.
     fn next_round(&self) -> Option<Instant> {
-        ROUNDS
-            .get(self.sent_at.len())
-            .map(|d| self.start + *d)
-            .filter(|t| *t < self.deadline)
+        Some(self.start + round_at(self.sent_at.len())).filter(|t| *t < self.deadline)
     }
 
     /// Sends one probe to every target, each copy sealed afresh when keyed
@@ -372,5 +401,26 @@ fn report(
             to,
             error: &error,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounds_keep_coming_until_the_deadline_then_back_off() {
+        let ms = |n| Duration::from_millis(n);
+        let firsts: Vec<Duration> = (0..6).map(round_at).collect();
+        assert_eq!(firsts, [ms(0), ms(100), ms(500), ms(600), ms(700), ms(800)]);
+        let within_3s = (0..100).take_while(|&r| round_at(r) < ms(3000)).count();
+        assert_eq!(within_3s, 27);
+        // Then the gaps double, up to MAX_ROUND_GAP.
+        let after: Vec<Duration> = (28..34).map(round_at).collect();
+        assert_eq!(
+            after,
+            [ms(3200), ms(3600), ms(4400), ms(6000), ms(9200), ms(14200)]
+        );
+        assert!((0..200).all(|r| round_at(r + 1) > round_at(r)));
     }
 }
