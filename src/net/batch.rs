@@ -1,7 +1,7 @@
 //! Many datagrams per system call: `recvmmsg` into fixed buffers, `sendmmsg`
 //! from a queue. The only place that hands the kernel arrays of headers.
 
-use super::cmsg::{Arrival, Control, parse_pktinfo};
+use super::cmsg::{Arrival, Control, Local, parse_pktinfo, set_source};
 use socket2::SockAddr;
 use std::io;
 use std::net::SocketAddr;
@@ -125,6 +125,115 @@ impl SendBatch {
         self.sent += n;
         self.reset_if_done();
         Ok(n)
+    }
+}
+
+/// Replies to many destinations, each from the address its request came to,
+/// sent with one system call per [`SEND_BATCH`] (`sendmmsg`): a listener's
+/// acknowledgements to every sender of a batch of datagrams.
+#[derive(Default)]
+pub struct ReplyBatch {
+    data: Vec<u8>,
+    replies: Vec<Reply>,
+}
+
+struct Reply {
+    end: usize,
+    to: SocketAddr,
+    local: Option<Local>,
+}
+
+impl ReplyBatch {
+    /// Queues `datagram` for `to`, from `local` when given.
+    pub fn push(&mut self, datagram: &[u8], to: SocketAddr, local: Option<Local>) {
+        self.data.extend_from_slice(datagram);
+        self.replies.push(Reply {
+            end: self.data.len(),
+            to,
+            local,
+        });
+    }
+
+    /// True when nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.replies.is_empty()
+    }
+
+    /// Sends everything queued on `socket` (of the destinations' family),
+    /// as many per call as it takes; a reply the kernel refuses is handed to
+    /// `failed` and the rest still go. Returns how many went; the batch is
+    /// empty afterwards.
+    pub fn send(
+        &mut self,
+        socket: &impl AsRawFd,
+        mut failed: impl FnMut(SocketAddr, io::Error),
+    ) -> usize {
+        let mut sent = 0;
+        let mut start_at = 0;
+        let mut first = 0;
+        while first < self.replies.len() {
+            let count = (self.replies.len() - first).min(SEND_BATCH);
+            let chunk = &self.replies[first..first + count];
+            let names: Vec<SockAddr> = chunk.iter().map(|r| SockAddr::from(r.to)).collect();
+            let mut controls: Vec<Control> = (0..count).map(|_| Control::new()).collect();
+            let mut iovs = [libc::iovec {
+                iov_base: std::ptr::null_mut(),
+                iov_len: 0,
+            }; SEND_BATCH];
+            let mut start = start_at;
+            for (iov, reply) in iovs.iter_mut().zip(chunk) {
+                *iov = libc::iovec {
+                    iov_base: self.data[start..reply.end].as_ptr() as *mut libc::c_void,
+                    iov_len: reply.end - start,
+                };
+                start = reply.end;
+            }
+            // SAFETY: all-zero bytes are a valid mmsghdr.
+            let mut msgs: [libc::mmsghdr; SEND_BATCH] = unsafe { std::mem::zeroed() };
+            for i in 0..count {
+                let hdr = &mut msgs[i].msg_hdr;
+                hdr.msg_name = names[i].as_ptr() as *mut libc::c_void;
+                hdr.msg_namelen = names[i].len();
+                hdr.msg_iov = &mut iovs[i];
+                hdr.msg_iovlen = 1;
+                if let Some(local) = chunk[i].local {
+                    set_source(hdr, &mut controls[i], chunk[i].to.is_ipv6(), local);
+                }
+            }
+            // SAFETY: the first `count` headers point at `names`, `iovs`
+            // (into `self.data`) and `controls`, all alive and untouched
+            // for the call.
+            let n = unsafe {
+                libc::sendmmsg(
+                    socket.as_raw_fd(),
+                    msgs.as_mut_ptr(),
+                    count as libc::c_uint,
+                    0,
+                )
+            };
+            // No count: the first one failed (the kernel reports an error
+            // only when nothing went); skip it and go on after it.
+            let went = if n <= 0 {
+                let error = if n < 0 {
+                    io::Error::last_os_error()
+                } else {
+                    io::Error::new(io::ErrorKind::WriteZero, "sendmmsg sent nothing")
+                };
+                if error.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                failed(chunk[0].to, error);
+                1
+            } else {
+                sent += n as usize;
+                n as usize
+            };
+            start_at = self.replies[first + went - 1].end;
+            first += went;
+        }
+        self.data.clear();
+        self.replies.clear();
+        sent
     }
 }
 

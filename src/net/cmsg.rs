@@ -128,36 +128,7 @@ pub fn send_from(
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
     if let Some(local) = local {
-        msg.msg_control = control.0.as_mut_ptr().cast();
-        if to.is_ipv6() {
-            let addr = match local.addr {
-                IpAddr::V4(v4) => v4.to_ipv6_mapped(),
-                IpAddr::V6(v6) => v6,
-            };
-            let info = libc::in6_pktinfo {
-                ipi6_addr: libc::in6_addr {
-                    s6_addr: addr.octets(),
-                },
-                ipi6_ifindex: local.ifindex,
-            };
-            // SAFETY: msg_control points at `control`, aligned and large
-            // enough for CMSG_SPACE of an in6_pktinfo.
-            unsafe { put_cmsg(&mut msg, libc::IPPROTO_IPV6, libc::IPV6_PKTINFO, info) };
-        } else {
-            let spec = match local.addr {
-                IpAddr::V4(v4) => v4,
-                IpAddr::V6(v6) => v6.to_ipv4_mapped().unwrap_or(Ipv4Addr::UNSPECIFIED),
-            };
-            let info = libc::in_pktinfo {
-                ipi_ifindex: local.ifindex as libc::c_int,
-                ipi_spec_dst: libc::in_addr {
-                    s_addr: u32::from(spec).to_be(),
-                },
-                ipi_addr: libc::in_addr { s_addr: 0 },
-            };
-            // SAFETY: as above, for an in_pktinfo.
-            unsafe { put_cmsg(&mut msg, libc::IPPROTO_IP, libc::IP_PKTINFO, info) };
-        }
+        set_source(&mut msg, &mut control, to.is_ipv6(), local);
     }
     // SAFETY: `msg` points at `dest`, `iov` (which points into `buf`) and
     // `control`, all alive for the call and of the stated lengths.
@@ -166,6 +137,41 @@ pub fn send_from(
         return Err(io::Error::last_os_error());
     }
     Ok(n as usize)
+}
+
+/// Makes `local` the source of the datagram `msg` describes: its one
+/// control message, written into `control` (`msg` then points at it).
+pub(super) fn set_source(msg: &mut libc::msghdr, control: &mut Control, ipv6: bool, local: Local) {
+    msg.msg_control = control.0.as_mut_ptr().cast();
+    if ipv6 {
+        let addr = match local.addr {
+            IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+            IpAddr::V6(v6) => v6,
+        };
+        let info = libc::in6_pktinfo {
+            ipi6_addr: libc::in6_addr {
+                s6_addr: addr.octets(),
+            },
+            ipi6_ifindex: local.ifindex,
+        };
+        // SAFETY: msg_control points at `control`, aligned and large
+        // enough for CMSG_SPACE of an in6_pktinfo.
+        unsafe { put_cmsg(msg, libc::IPPROTO_IPV6, libc::IPV6_PKTINFO, info) };
+    } else {
+        let spec = match local.addr {
+            IpAddr::V4(v4) => v4,
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().unwrap_or(Ipv4Addr::UNSPECIFIED),
+        };
+        let info = libc::in_pktinfo {
+            ipi_ifindex: local.ifindex as libc::c_int,
+            ipi_spec_dst: libc::in_addr {
+                s_addr: u32::from(spec).to_be(),
+            },
+            ipi_addr: libc::in_addr { s_addr: 0 },
+        };
+        // SAFETY: as above, for an in_pktinfo.
+        unsafe { put_cmsg(msg, libc::IPPROTO_IP, libc::IP_PKTINFO, info) };
+    }
 }
 
 /// Makes `value` the one control message of `msg`.

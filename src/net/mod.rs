@@ -20,7 +20,7 @@ pub mod batch;
 pub mod cmsg;
 pub mod iface;
 
-pub use batch::{RECV_BATCH, Received, RecvBatch, SEND_BATCH, SendBatch};
+pub use batch::{RECV_BATCH, Received, RecvBatch, ReplyBatch, SEND_BATCH, SendBatch};
 pub use cmsg::{Arrival, Local, enable_pktinfo, recv_with_local, send_from};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};

@@ -10,7 +10,7 @@
 use super::limit::RateLimiter;
 use super::sink::{Event, Notice, Sink, Stats};
 use crate::net::iface::Links;
-use crate::net::{self, Local};
+use crate::net::{self, Local, ReplyBatch};
 use crate::reliable::dedup::Recent;
 use crate::reliable::order::{Arrived, Release, Streams, Verdict};
 use crate::seal::{Outgoing, Refusal, Reject};
@@ -95,6 +95,8 @@ pub(super) struct Handler {
     reply: Vec<u8>,
     /// Held ranges for an ack being built.
     ranges: Vec<u8>,
+    /// Acks to send, one batch per socket.
+    acks: Vec<ReplyBatch>,
     pub stats: Stats,
 }
 
@@ -113,6 +115,7 @@ impl Handler {
             links: Links::new(),
             reply: Vec::with_capacity(512),
             ranges: Vec::with_capacity(MAX_ACK_RANGES * wire::ACK_RANGE_LEN),
+            acks: Vec::new(),
             stats: Stats::default(),
         }
     }
@@ -317,13 +320,13 @@ impl Handler {
     /// Sends every owed acknowledgement (call only once the output is
     /// flushed): the sender's stream state, cumulative and selective.
     pub fn send_acks(&mut self, sockets: &[UdpSocket], sink: &mut dyn Sink) -> io::Result<()> {
-        let owed: Vec<(u64, Owed)> = self.owed.drain().collect();
-        for (sender, owed) in owed {
+        self.acks.resize_with(sockets.len(), ReplyBatch::default);
+        for (sender, owed) in self.owed.drain() {
             let Some((next, held)) = self.streams.ack_state(sender, MAX_ACK_RANGES, &owed.recent)
             else {
                 continue;
             };
-            let Some(socket) = sockets.get(owed.via) else {
+            let Some(batch) = self.acks.get_mut(owed.via) else {
                 continue;
             };
             self.ranges.clear();
@@ -338,15 +341,22 @@ impl Handler {
             if wire::encode(&ack, wire::MAX_DATAGRAM_V4, &mut self.reply).is_err() {
                 continue;
             }
-            let origin = Origin {
-                at: SystemTime::now(),
-                from: owed.to,
-                local: owed.local,
-                socket,
-                via: owed.via,
-            };
-            if self.send_reply(origin, sink)? {
-                self.stats.acks += 1;
+            batch.push(
+                self.outgoing.seal(&self.reply, owed.to),
+                owed.to,
+                owed.local,
+            );
+        }
+        // One sendmmsg per socket for every ack of the batch.
+        for (batch, socket) in self.acks.iter_mut().zip(sockets) {
+            if batch.is_empty() {
+                continue;
+            }
+            let mut failures = Vec::new();
+            self.stats.acks += batch.send(socket, |to, error| failures.push((to, error))) as u64;
+            for (to, error) in failures {
+                self.stats.reply_errors += 1;
+                sink.notice(&Notice::ReplyFailed { to, error: &error })?;
             }
         }
         Ok(())
