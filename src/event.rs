@@ -38,6 +38,16 @@ impl Wake {
     }
 }
 
+/// Asks the kernel to wake this thread's sleeps and timeouts on time
+/// (timer slack 1 µs instead of the default 50 µs): a listener's short
+/// pauses then cost what they say, and replies wait less behind them.
+/// Best effort (`prctl` cannot fail here for a valid value).
+pub fn precise_timers() {
+    // SAFETY: PR_SET_TIMERSLACK takes an unsigned long value; the other
+    // arguments are unused. It affects only the calling thread.
+    unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1000 as libc::c_ulong, 0, 0, 0) };
+}
+
 /// A poll with its event buffer and (optionally) the termination signals.
 pub struct EventLoop {
     poll: Poll,

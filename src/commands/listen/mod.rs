@@ -145,6 +145,7 @@ impl Listener {
             ));
         }
         let events = EventLoop::new(config.catch_signals)?;
+        crate::event::precise_timers();
         for (i, socket) in sockets.iter_mut().enumerate() {
             events
                 .registry()
