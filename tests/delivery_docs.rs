@@ -1,0 +1,79 @@
+//! The numbers README.md quotes about confirmed delivery and discovery are
+//! the code's: each phrase is built from the constant it quotes, so changing
+//! one without the other fails here.
+
+use std::time::Duration;
+use udpmsg::commands::deliver::DEFAULT_TIMEOUT;
+use udpmsg::commands::discover::{MAX_ROUND_GAP, STEADY_EVERY, STEADY_UNTIL, round_at};
+use udpmsg::commands::listen::DEFAULT_GAP_WAIT;
+use udpmsg::reliable::order::{FORGET_AFTER, MAX_ORDER_SENDERS};
+use udpmsg::reliable::outbox::{INITIAL_CWND, MAX_CWND, MESSAGE_PATIENCE, MIN_CWND, WINDOW};
+use udpmsg::reliable::rtt::{MAX_RTO, MIN_RTO};
+
+/// README.md with every run of white space made one space.
+fn readme() -> String {
+    let path = format!("{}/README.md", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn ms(d: Duration) -> u128 {
+    d.as_millis()
+}
+
+fn s(d: Duration) -> u64 {
+    d.as_secs()
+}
+
+fn kib(bytes: usize) -> String {
+    if bytes >= 1 << 20 {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{} KiB", bytes >> 10)
+    }
+}
+
+#[test]
+fn readme_quotes_the_delivery_numbers_the_code_uses() {
+    let readme = readme();
+    for phrase in [
+        format!("RFC 6298 estimate, {}–{} ms", ms(MIN_RTO), ms(MAX_RTO)),
+        format!("Up to {WINDOW} messages are in flight"),
+        format!(
+            "({} at the start, {} to {})",
+            kib(INITIAL_CWND),
+            kib(MIN_CWND),
+            kib(MAX_CWND)
+        ),
+        format!("`--timeout` (default {} s)", s(DEFAULT_TIMEOUT)),
+        format!("retried for at most {} s", s(MESSAGE_PATIENCE)),
+        format!("instead of waiting {} s", s(DEFAULT_GAP_WAIT)),
+        format!("it tracks {MAX_ORDER_SENDERS} senders at most"),
+        format!("one silent for {} s is forgotten", s(FORGET_AFTER)),
+    ] {
+        assert!(readme.contains(&phrase), "README.md should say {phrase:?}");
+    }
+    // What the README promises of these numbers.
+    assert!(MESSAGE_PATIENCE < DEFAULT_GAP_WAIT && MESSAGE_PATIENCE < FORGET_AFTER);
+}
+
+#[test]
+fn readme_quotes_the_discovery_schedule_the_code_follows() {
+    let readme = readme();
+    let rounds = |within: Duration| (0..1000).take_while(|&r| round_at(r) < within).count();
+    for phrase in [
+        format!(
+            "at 0, 100 and 500 ms, then every {} ms until {} s, then at doubling gaps (at most {} s apart)",
+            ms(STEADY_EVERY),
+            s(STEADY_UNTIL),
+            s(MAX_ROUND_GAP)
+        ),
+        format!(
+            "(1 s by default: {} rounds; `-t 3s` gives a listener {} chances",
+            rounds(Duration::from_secs(1)),
+            rounds(Duration::from_secs(3))
+        ),
+    ] {
+        assert!(readme.contains(&phrase), "README.md should say {phrase:?}");
+    }
+}
