@@ -181,3 +181,46 @@ fn a_closed_pipe_stops_quietly_and_any_other_write_error_is_kept() {
     let e = ended.output_error.expect("the write error");
     assert_eq!(e.kind(), io::ErrorKind::StorageFull, "{e}");
 }
+
+/// A peer that sends with UDP segmentation offload (`UDP_SEGMENT`): the
+/// kernel splits the buffer into datagrams for a socket without `UDP_GRO`
+/// (the listener's); the listener shows each datagram on its own.
+#[test]
+fn datagrams_sent_with_segmentation_offload_are_shown_one_by_one() {
+    if !isolate("datagrams_sent_with_segmentation_offload") {
+        return;
+    }
+    use std::os::fd::AsRawFd;
+    let bind: SocketAddr = "127.0.0.1:0".parse().expect("addr");
+    let sockets = bind_listeners(bind, BindOptions::default()).expect("bind");
+    let mut listener = Listener::new(sockets, config(3)).expect("listener");
+    let to = listener.local_addrs().expect("local")[0];
+
+    let peer = UdpSocket::bind("127.0.0.1:0").expect("peer");
+    let segment: libc::c_int = 5;
+    // SAFETY: a valid fd and a pointer to a c_int of the stated size.
+    let rc = unsafe {
+        libc::setsockopt(
+            peer.as_raw_fd(),
+            libc::SOL_UDP,
+            libc::UDP_SEGMENT,
+            (&segment as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "UDP_SEGMENT: {}", std::io::Error::last_os_error());
+    peer.send_to(b"aaaaabbbbbccc", to).expect("send");
+
+    let mut sink = Collect::default();
+    let ended = listener.run(&mut sink).expect("run");
+    assert_eq!(ended.stop, Stop::Count);
+    assert_eq!(
+        sink.0,
+        vec![
+            ("raw".to_string(), "aaaaa".to_string()),
+            ("raw".to_string(), "bbbbb".to_string()),
+            ("raw".to_string(), "ccc".to_string()),
+        ]
+    );
+    assert_eq!(ended.stats.raw, 3);
+}
