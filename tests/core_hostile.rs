@@ -360,14 +360,32 @@ fn storm_of_malformed_datagrams_is_counted_and_survived() {
         err.iter().find(|l| !l.starts_with("udpmsg"))
     );
     assert!(!err.iter().any(|l| l.contains("panicked")));
-    let reported = err
+    let reported: Vec<&String> = err
         .iter()
         .filter(|l| l.starts_with("udpmsg: dropped malformed datagram from 127.0.0.1:"))
-        .count() as u64;
+        .collect();
     assert_eq!(
-        reported, expected.malformed,
+        reported.len() as u64,
+        expected.malformed,
         "-v reports each malformed one"
     );
+    // Each with its PROTOCOL.md section 5 label, in brackets.
+    const LABELS: [&str; 8] = [
+        "truncated",
+        "unknown-version",
+        "unknown-mode",
+        "unknown-kind",
+        "too-long",
+        "bad-utf8",
+        "trailing-bytes",
+        "invalid",
+    ];
+    for line in &reported {
+        assert!(
+            LABELS.iter().any(|l| line.ends_with(&format!("[{l}]"))),
+            "no section 5 label: {line}"
+        );
+    }
 
     let summary = summary(&err);
     assert!(

@@ -104,7 +104,7 @@ pub enum Reject {
 impl Reject {
     pub fn label(self) -> &'static str {
         match self {
-            Reject::Truncated => "truncated",
+            Reject::Truncated => "too short to be sealed (forged)",
             Reject::Auth => {
                 "failed authentication (forged, tampered, another key, or sealed for another destination)"
             }

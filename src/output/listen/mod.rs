@@ -191,7 +191,11 @@ impl fmt::Display for NoticeText<'_, '_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
             Notice::Malformed { from, error } => {
-                write!(f, "dropped malformed datagram from {from}: {error}")
+                write!(
+                    f,
+                    "dropped malformed datagram from {from}: {error} [{}]",
+                    error.label()
+                )
             }
             Notice::Refused { from, why } => {
                 write!(f, "dropped datagram from {from}: ")?;
