@@ -74,7 +74,7 @@ pub(super) fn run(args: SendArgs, info: Info) -> Result<u8, Error> {
                 hexed(Lines::polled(stdin.lock(), fd), args.hex)
             }
         };
-        return send_confirmed(&args, sender, source.as_mut(), shown).map_err(failed);
+        return send_confirmed(&args, sender, source.as_mut(), shown, info).map_err(failed);
     }
     let mut sender = sender;
     let body = match message {
@@ -198,6 +198,7 @@ fn send_confirmed(
     sender: Sender,
     source: &mut dyn Source,
     shown: SocketAddr,
+    info: Info,
 ) -> Result<u8, crate::commands::Error> {
     let config = deliver::Config {
         timeout: args.timeout.unwrap_or(deliver::DEFAULT_TIMEOUT),
@@ -209,16 +210,23 @@ fn send_confirmed(
     };
     let report = Delivery::new(sender, source, config).and_then(Delivery::run)?;
     let complete = report.unconfirmed == 0 && !report.input_left;
-    if complete && report.interrupted.is_none() && report.local_errors == 0 {
+    let eventful = report.interrupted.is_some()
+        || report.local_errors > 0
+        || report.restarts > 0
+        || report.port_closed > 0;
+    if complete && !eventful {
         return Ok(exit::OK);
     }
-    // A summary is not informational here: it says what was not confirmed.
-    eprintln!("udpmsg: {}", output::send::ack_summary(shown, &report));
-    Ok(if report.unconfirmed == 0 {
-        exit::OK
+    let summary = format!("udpmsg: {}", output::send::ack_summary(shown, &report));
+    if report.unconfirmed == 0 {
+        // Everything confirmed: what happened on the way is information.
+        info.line(summary);
+        Ok(exit::OK)
     } else {
-        exit::UNCONFIRMED
-    })
+        // Not informational: it says what was not confirmed.
+        eprintln!("{summary}");
+        Ok(exit::UNCONFIRMED)
+    }
 }
 
 /// Fire-and-forget: each message of `source` as one datagram; lines too

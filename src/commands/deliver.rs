@@ -50,6 +50,9 @@ pub struct Report {
     pub local_errors: u64,
     /// Times another listener process took over the port mid-stream.
     pub restarts: u64,
+    /// Sends or receives refused because nothing listened on the port for a
+    /// while (after a listener had answered: a restart in progress).
+    pub port_closed: u64,
     /// Ctrl-C or SIGTERM ended the send (the signal number).
     pub interrupted: Option<i32>,
     /// The input had not ended when the send stopped.
@@ -70,6 +73,8 @@ pub struct Delivery<'s> {
     /// The source has nothing now; it is armed with the event loop.
     input_pending: bool,
     local_errors: u64,
+    /// ICMP port unreachable after a listener had answered.
+    port_closed: u64,
     interrupted: Option<i32>,
     /// An encoded message, a received datagram, held ranges of an ack.
     open: Vec<u8>,
@@ -98,6 +103,7 @@ impl<'s> Delivery<'s> {
             input_done: false,
             input_pending: false,
             local_errors: 0,
+            port_closed: 0,
             interrupted: None,
             open: Vec::with_capacity(2048),
             buf: vec![0; wire::MAX_DATAGRAM + 1],
@@ -139,6 +145,7 @@ impl<'s> Delivery<'s> {
             resent: tally.resent,
             local_errors: self.local_errors,
             restarts: tally.restarts,
+            port_closed: self.port_closed,
             interrupted: self.interrupted,
             input_left: !self.input_done,
         })
@@ -179,10 +186,16 @@ impl<'s> Delivery<'s> {
             self.open.clear();
             self.sender
                 .encode_text(body, self.outbox.next_seq(), FLAG_ACK, &mut self.open)?;
-            let (sender, local_errors) = (&mut self.sender, &mut self.local_errors);
+            let heard = self.outbox.heard_listener();
+            let mut counts = Counts {
+                local_errors: &mut self.local_errors,
+                port_closed: &mut self.port_closed,
+                heard,
+            };
+            let sender = &mut self.sender;
             self.outbox
                 .push(self.open.clone(), Instant::now(), &mut |bytes, base| {
-                    transmit(sender, local_errors, bytes, base)
+                    transmit(sender, &mut counts, bytes, base)
                 })?;
         }
         Ok(())
@@ -190,9 +203,15 @@ impl<'s> Delivery<'s> {
 
     /// Resends what is due; gives up on what ran out of patience.
     fn resend_due(&mut self) -> Result<(), Error> {
-        let (sender, local_errors) = (&mut self.sender, &mut self.local_errors);
+        let heard = self.outbox.heard_listener();
+        let mut counts = Counts {
+            local_errors: &mut self.local_errors,
+            port_closed: &mut self.port_closed,
+            heard,
+        };
+        let sender = &mut self.sender;
         self.outbox.resend_due(Instant::now(), &mut |bytes, base| {
-            transmit(sender, local_errors, bytes, base)
+            transmit(sender, &mut counts, bytes, base)
         })
     }
 
@@ -213,7 +232,19 @@ impl<'s> Delivery<'s> {
     /// Reads acknowledgements (and refusals) until the socket would block.
     fn read_replies(&mut self) -> Result<(), Error> {
         let id = self.sender.id();
-        while let Some(reply) = self.sender.recv_reply(&mut self.buf)? {
+        loop {
+            let reply = match self.sender.recv_reply(&mut self.buf) {
+                Ok(Some(reply)) => reply,
+                Ok(None) => return Ok(()),
+                // The echo of a send to a closed port: before any listener
+                // answered, nothing listens (reported at once); after, a
+                // listener is restarting: the messages wait and are resent.
+                Err(Error::NotListening) if self.outbox.heard_listener() => {
+                    self.port_closed += 1;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             match reply {
                 Reply::Message(Message::Ack(ack)) if ack.sender == id => {
                     self.held.clear();
@@ -233,16 +264,23 @@ impl<'s> Delivery<'s> {
                 _ => {}
             }
         }
-        Ok(())
     }
+}
+
+/// What sending counts besides the outbox's own tally.
+struct Counts<'a> {
+    local_errors: &'a mut u64,
+    port_closed: &'a mut u64,
+    /// A listener answered before: a closed port is a restart, not the end.
+    heard: bool,
 }
 
 /// Sends one (re)transmission with its current base. A send the local
 /// system refuses is a lost datagram (counted; the outbox retries it), not
-/// the end of the stream.
+/// the end of the stream; so is a closed port once a listener answered.
 fn transmit(
     sender: &mut Sender,
-    local_errors: &mut u64,
+    counts: &mut Counts<'_>,
     bytes: &mut [u8],
     base: u64,
 ) -> Result<(), Error> {
@@ -250,7 +288,11 @@ fn transmit(
     match sender.send_open(bytes) {
         Ok(()) => Ok(()),
         Err(e) if net::classify_send_error(&e) == net::SendFailure::Local => {
-            *local_errors += 1;
+            *counts.local_errors += 1;
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused && counts.heard => {
+            *counts.port_closed += 1;
             Ok(())
         }
         Err(e) => Err(e.into()),

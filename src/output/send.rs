@@ -31,6 +31,13 @@ pub fn ack_summary(dest: SocketAddr, report: &Report) -> String {
             report.local_errors
         );
     }
+    if report.port_closed > 0 {
+        let _ = write!(
+            s,
+            "; the port was closed for a while ({} datagrams refused), retried",
+            report.port_closed
+        );
+    }
     if report.restarts > 0 {
         let _ = write!(
             s,

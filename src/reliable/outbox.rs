@@ -259,6 +259,11 @@ impl Outbox {
         self.tally
     }
 
+    /// True once some listener process acknowledged something.
+    pub fn heard_listener(&self) -> bool {
+        self.listener.is_some()
+    }
+
     /// The congestion window now, in bytes.
     pub fn cwnd(&self) -> usize {
         self.cwnd.bytes
