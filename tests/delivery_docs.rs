@@ -9,6 +9,7 @@ use udpmsg::commands::listen::DEFAULT_GAP_WAIT;
 use udpmsg::reliable::order::{FORGET_AFTER, MAX_ORDER_SENDERS};
 use udpmsg::reliable::outbox::{INITIAL_CWND, MAX_CWND, MESSAGE_PATIENCE, MIN_CWND, WINDOW};
 use udpmsg::reliable::rtt::{MAX_RTO, MIN_RTO};
+use udpmsg::seal::{MAX_REPLAY_SENDERS, MAX_SKEW, REPLAY_WINDOW};
 
 /// README.md with every run of white space made one space.
 fn readme() -> String {
@@ -73,6 +74,21 @@ fn readme_quotes_the_discovery_schedule_the_code_follows() {
             rounds(Duration::from_secs(1)),
             rounds(Duration::from_secs(3))
         ),
+    ] {
+        assert!(readme.contains(&phrase), "README.md should say {phrase:?}");
+    }
+}
+
+#[test]
+fn readme_quotes_the_replay_limits_the_code_applies() {
+    let readme = readme();
+    for phrase in [
+        format!(
+            "a per-sender window of {REPLAY_WINDOW} counters and a ±{} s timestamp window",
+            s(MAX_SKEW)
+        ),
+        format!("the replay table keeps {MAX_REPLAY_SENDERS} senders"),
+        format!("clocks must agree within {} s", s(MAX_SKEW)),
     ] {
         assert!(readme.contains(&phrase), "README.md should say {phrase:?}");
     }
