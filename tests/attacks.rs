@@ -367,3 +367,60 @@ fn future_times_of_forgotten_senders_do_not_lock_new_senders_out() {
     let _ = listener.kill();
     let _ = listener.wait();
 }
+
+/// Sends one acknowledged text from each of `count` forged sender ids.
+fn forge_senders(addr: SocketAddr, count: u64, first_id: u64) {
+    let peer = udp("127.0.0.1:0");
+    for i in 0..count {
+        peer.send_to(&held_text(first_id + i, 0), addr)
+            .expect("send");
+        if i % 512 == 511 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+}
+
+#[test]
+fn forged_sender_ids_cannot_lock_senders_out_blindly() {
+    if !isolate("forged_sender_ids_cannot_lock_senders_out") {
+        return;
+    }
+    let dir = Dir::new("busy");
+    let out = dir.path("out");
+    let (mut listener, addr) = listener_to_file(&["--port", "0"], &out);
+    // Yesterday 1,024 forged ids filled the table for 30 s.
+    forge_senders(addr, 1024, 0x5000_0000);
+    let run = common::udpmsg(&["send", "--ack", &addr.to_string(), "still heard"], b"");
+    assert_eq!(run.code, 0, "{run:?}");
+    // Filling all of it now takes every slot the listener has; a new sender
+    // is then told at once, not left to time out.
+    forge_senders(
+        addr,
+        udpmsg::reliable::order::MAX_ORDER_SENDERS as u64,
+        0x6000_0000,
+    );
+    wait_for(WAIT * 3, "the forged texts handled", || {
+        (texts(&out).len() > udpmsg::reliable::order::MAX_ORDER_SENDERS / 2).then_some(())
+    });
+    let started = Instant::now();
+    let run = common::udpmsg(
+        &[
+            "send",
+            "--ack",
+            "--timeout",
+            "60s",
+            &addr.to_string(),
+            "refused",
+        ],
+        b"",
+    );
+    let line = run.one_line_error(7, "send --ack to a full listener");
+    assert!(line.contains("refused the messages"), "{line}");
+    assert!(
+        started.elapsed() < WAIT,
+        "the refusal took {:?}",
+        started.elapsed()
+    );
+    let _ = listener.kill();
+    let _ = listener.wait();
+}
