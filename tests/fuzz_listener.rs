@@ -206,6 +206,9 @@ enum Item {
     Fresh(Kind, Wrap, Change),
     /// Sends an earlier datagram of the sequence again, byte for byte.
     Repeat(Index),
+    /// Acknowledged texts `1, 3, 5, ...` (this many) from one sender, from
+    /// base 0, wrapped as given: more held ranges than an ack carries.
+    Spread(u64, usize, Wrap),
 }
 
 fn text() -> impl Strategy<Value = TextSpec> {
@@ -322,9 +325,13 @@ fn item(keyed: bool) -> impl Strategy<Value = Item> {
         1 => any::<Index>().prop_map(Change::Truncate),
         1 => prop::collection::vec(any::<u8>(), 1..8).prop_map(Change::Append),
     ];
+    let accepted = if keyed { Wrap::Sealed } else { Wrap::Open };
+    let spread = MAX_ACK_RANGES + 1..MAX_ACK_RANGES + 8;
     prop_oneof![
-        9 => (kind(), wrap, change).prop_map(|(k, w, c)| Item::Fresh(k, w, c)),
-        1 => any::<Index>().prop_map(Item::Repeat),
+        270 => (kind(), wrap, change).prop_map(|(k, w, c)| Item::Fresh(k, w, c)),
+        30 => any::<Index>().prop_map(Item::Repeat),
+        1 => (prop::sample::select(SENDERS.to_vec()), spread)
+            .prop_map(move |(sender, n)| Item::Spread(sender, n, accepted)),
     ]
 }
 
@@ -497,6 +504,21 @@ fn datagrams(items: &[Item], sealing: &mut Sealing) -> Vec<Sent> {
         let datagram = match item {
             Item::Repeat(i) if !sent.is_empty() => sent[i.index(sent.len())].clone(),
             Item::Repeat(_) => continue,
+            Item::Spread(sender, n, wrap) => {
+                for i in 0..*n as u64 {
+                    let text = Kind::Text(TextSpec {
+                        sender: *sender,
+                        seq: 2 * i + 1,
+                        base: 0,
+                        flags: FLAG_ACK,
+                        name: String::new(),
+                        body: i.to_le_bytes().to_vec(),
+                    });
+                    let item = Item::Fresh(text, *wrap, Change::None);
+                    sent.extend(datagrams(&[item], sealing));
+                }
+                continue;
+            }
             Item::Fresh(kind, wrap, change) => {
                 let open = kind.encode();
                 let (mut bytes, dated) = sealing.wrap(&open, *wrap);
@@ -1071,9 +1093,11 @@ fn check_acks(model: &Model, acks: &[AckSeen]) -> Result<Acks, TestCaseError> {
             prev = Some(j);
         }
         if !complete {
+            let last = points.last().copied().unwrap_or_default();
+            let states: Vec<_> = (last..n).map(|j| model.ack_state(j, s)).collect();
             return Ok(Acks::Missing(format!(
-                "sender {:#x} owed acks after datagrams {:?}, got {:?}",
-                s, points, seen
+                "sender {s:#x} owed acks after datagrams {points:?}, the last one with a state \
+                 from after datagram {last} on: {states:?}; got {seen:?}"
             )));
         }
     }
