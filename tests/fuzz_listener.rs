@@ -1355,3 +1355,84 @@ fn listener_survives_and_accounts_for_arbitrary_datagram_sequences() {
         panic!("{e}");
     }
 }
+
+/// Regression, found by the fuzz target on `engine` since a50caac:
+/// PROTOCOL.md 4.2 says a listener holding more than 32 ranges of a
+/// sender lists the lowest 32; the listener lists the lowest 8, those
+/// holding the texts that arrived since its last ack, then the highest.
+/// Texts 1, 3, ..., 67 (34 ranges; 0 missing) are held; after their acks,
+/// text 69 arrives alone, and its ack must list 1, 3, ..., 63.
+#[test]
+fn an_ack_for_more_held_ranges_than_fit_lists_the_lowest_32() {
+    if !isolate("an_ack_for_more_held_ranges_than_fit_lists_the_lowest_32") {
+        return;
+    }
+    let sender = SENDERS[0];
+    let text = |seq: u64| {
+        Kind::Text(TextSpec {
+            sender,
+            seq,
+            base: 0,
+            flags: FLAG_ACK,
+            name: String::new(),
+            body: Vec::new(),
+        })
+        .encode()
+    };
+    let ping = |seq: u64| {
+        Kind::Ping(Ping {
+            sender: FINAL,
+            seq,
+            stamp: 0,
+        })
+        .encode()
+    };
+    let peer = UdpSocket::bind("127.0.0.1:0").expect("peer");
+    peer.set_read_timeout(Some(WAIT)).expect("timeout");
+    // The sink reads replies from a socket nobody sends to: here they are
+    // read by this thread.
+    let idle = UdpSocket::bind("127.0.0.1:0").expect("idle");
+    idle.set_nonblocking(true).expect("non-blocking");
+    let key = Key::from_bytes([7; 32]);
+    let mut buf = vec![0u8; wire::MAX_DATAGRAM + 1];
+    // The next reply that is an ack, or a pong to final ping `seq`.
+    let mut reply = |until_pong: Option<u64>| loop {
+        let len = peer.recv(&mut buf).expect("a reply");
+        match wire::classify(&buf[..len]) {
+            Ok(Datagram::Message(Message::Pong(p))) if Some(p.seq) == until_pong => {
+                return None;
+            }
+            Ok(Datagram::Message(Message::Ack(a))) if until_pong.is_none() => {
+                return Some((a.sender, a.next, a.ranges().collect::<Vec<_>>()));
+            }
+            _ => {}
+        }
+    };
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let running = s.spawn(move || {
+            let bind = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 0);
+            let sockets = bind_listeners(bind, BindOptions::default()).expect("bind");
+            let mut listener = Listener::new(sockets, config(false, &key)).expect("listener");
+            tx.send(listener.local_addrs().expect("local")[0])
+                .expect("send the address");
+            listener.run(&mut Collect::new(idle)).expect("run")
+        });
+        let to = rx.recv_timeout(WAIT).expect("the listener's address");
+        for seq in (1..=67).step_by(2) {
+            peer.send_to(&text(seq), to).expect("send");
+        }
+        // Two pings: the second pong comes after every ack for the texts.
+        for seq in 0..2 {
+            peer.send_to(&ping(seq), to).expect("send");
+            reply(Some(seq));
+        }
+        peer.send_to(&text(69), to).expect("send");
+        let ack = reply(None);
+        peer.send_to(STOP, to).expect("send");
+        let ended = running.join().expect("the listener thread panicked");
+        assert_eq!(ended.stop, Stop::OutputClosed);
+        let lowest: Vec<(u64, u64)> = (1..=63).step_by(2).map(|s| (s, s)).collect();
+        assert_eq!(ack, Some((sender, 0, lowest)));
+    });
+}
