@@ -275,7 +275,8 @@ pub fn kernel_drops(socket: &impl AsRawFd) -> Option<u64> {
         st.st_ino
     };
     let inode = inode.to_string();
-    for table in ["/proc/net/udp", "/proc/net/udp6"] {
+    // The calling thread's network namespace (a test thread may have its own).
+    for table in ["/proc/thread-self/net/udp", "/proc/thread-self/net/udp6"] {
         let Ok(text) = std::fs::read_to_string(table) else {
             continue;
         };
