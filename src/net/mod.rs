@@ -264,7 +264,7 @@ pub fn is_transient_send_error(e: &io::Error) -> bool {
 }
 
 /// Datagrams the kernel dropped on this socket because its receive queue was
-/// full, read from `/proc/net/udp{,6}`; `None` where that is not available.
+/// full, read from `/proc/thread-self/net/udp{,6}`; `None` where that is not available.
 pub fn kernel_drops(socket: &impl AsRawFd) -> Option<u64> {
     // SAFETY: fstat on a valid fd into a zeroed stat buffer.
     let inode = unsafe {
