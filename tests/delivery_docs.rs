@@ -6,7 +6,7 @@ use std::time::Duration;
 use udpmsg::commands::deliver::DEFAULT_TIMEOUT;
 use udpmsg::commands::discover::{MAX_ROUND_GAP, STEADY_EVERY, STEADY_UNTIL, round_at};
 use udpmsg::commands::listen::DEFAULT_GAP_WAIT;
-use udpmsg::reliable::order::{FORGET_AFTER, MAX_ORDER_SENDERS};
+use udpmsg::reliable::order::{FORGET_AFTER, MAX_HELD_BYTES, MAX_ORDER_SENDERS};
 use udpmsg::reliable::outbox::{INITIAL_CWND, MAX_CWND, MESSAGE_PATIENCE, MIN_CWND, WINDOW};
 use udpmsg::reliable::rtt::{MAX_RTO, MIN_RTO};
 use udpmsg::seal::{MAX_REPLAY_SENDERS, MAX_SKEW, REPLAY_WINDOW};
@@ -51,6 +51,8 @@ fn readme_quotes_the_delivery_numbers_the_code_uses() {
         format!("instead of waiting {} s", s(DEFAULT_GAP_WAIT)),
         format!("it tracks {MAX_ORDER_SENDERS} senders at most"),
         format!("one silent for {} s is forgotten", s(FORGET_AFTER)),
+        format!("at most {MAX_ORDER_SENDERS} senders (a compact entry each"),
+        format!("at most {} MiB of held out-of-order messages", MAX_HELD_BYTES >> 20),
     ] {
         assert!(readme.contains(&phrase), "README.md should say {phrase:?}");
     }
