@@ -52,7 +52,10 @@ fn readme_quotes_the_delivery_numbers_the_code_uses() {
         format!("it tracks {MAX_ORDER_SENDERS} senders at most"),
         format!("one silent for {} s is forgotten", s(FORGET_AFTER)),
         format!("at most {MAX_ORDER_SENDERS} senders (a compact entry each"),
-        format!("at most {} MiB of held out-of-order messages", MAX_HELD_BYTES >> 20),
+        format!(
+            "at most {} MiB of held out-of-order messages",
+            MAX_HELD_BYTES >> 20
+        ),
     ] {
         assert!(readme.contains(&phrase), "README.md should say {phrase:?}");
     }
