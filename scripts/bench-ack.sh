@@ -139,6 +139,8 @@ stop_listener() {
 
 # ---------------------------------------------------------------- ping ----
 field() { sed -n "s/.*[\"]*$1[\"]*[:=]\([0-9.]*\).*/\1/p" <<<"$2"; }
+# A JSON `_ms` field (milliseconds, to the microsecond) as whole microseconds.
+field_us() { awk -v m="$(field "$1" "$2")" 'BEGIN { if (m != "") printf "%d\n", m * 1000 + 0.5 }'; }
 median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print (NR ? v[int((NR + 1) / 2)] : "-") }'; }
 PING_ROWS=()
 
@@ -171,7 +173,7 @@ ping_compare() {
         u=$(tail -n 1 "$WORK/ping.json")
         c=$(ip netns exec "$NS_LO" "${cpin[@]}" timeout 120 "$PINGPONG" client 127.0.0.1 "$cport" \
             "$PINGS") || true
-        u50s+=" $(field p50_us "$u")" u99s+=" $(field p99_us "$u")"
+        u50s+=" $(field_us p50_ms "$u")" u99s+=" $(field_us p99_ms "$u")"
         c50s+=" $(field p50_us "$c")" c99s+=" $(field p99_us "$c")"
         n=$(field received "$u")
         urx=$((urx + ${n:-0}))

@@ -610,7 +610,7 @@ for placement in $placements; do
     for round in 1 2 3; do
         timeout 60 "${client_cpu[@]}" "$UDPMSG" ping "127.0.0.1:$ping_port" --interval 0 -c 5000 --json \
             2>>"$WORK/ping.err" | tail -n 1 >"$WORK/ping.json" || true
-        python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(sys.argv[2], "udpmsg", d["p50_us"], d["p99_us"], d["received"], d["sent"])' \
+        python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(sys.argv[2], "udpmsg", round(d["p50_ms"] * 1000), round(d["p99_ms"] * 1000), d["received"], d["sent"])' \
             "$WORK/ping.json" "$placement" >>"$WORK/ping.txt" 2>>"$WORK/ping.err" || true
         if [ "$HAVE_PINGPONG" = 1 ]; then
             timeout 60 "${client_cpu[@]}" "$WORK/pingpong" client 127.0.0.1 "$pong_port" 5000 2>>"$WORK/ping.err" |

@@ -2,6 +2,7 @@
 
 use crate::commands::{self, source::BadHexLine};
 use crate::net::addr::AddrError;
+use crate::output::fmt_addr;
 use crate::seal::{KeyError, WriteKeyError};
 use crate::util::hex::HexError;
 use crate::util::words::IoWords;
@@ -179,7 +180,7 @@ impl fmt::Display for Error {
                 "port {port} is already in use by a socket that does not share it; pick another with --port"
             ),
             Error::Bind { addr, source } => {
-                write!(f, "cannot listen on {addr}: ")?;
+                write!(f, "cannot listen on {}: ", fmt_addr(*addr))?;
                 match source.raw_os_error() {
                     Some(libc::EACCES) => {
                         write!(f, "permission denied (ports below 1024 need privileges)")
@@ -251,14 +252,17 @@ fn command_words(
     error: &commands::Error,
 ) -> fmt::Result {
     match error {
-        commands::Error::NotListening => write!(f, "nothing is listening on {dest}"),
+        commands::Error::NotListening => {
+            write!(f, "nothing is listening on {}", fmt_addr(dest))
+        }
         commands::Error::TooLarge { len, max } => write!(
             f,
             "message too large: {len} bytes, but at most {max} fit in one UDP datagram to this address"
         ),
         commands::Error::Refused { reason } => write!(
             f,
-            "{dest} refused the messages: {}",
+            "{} refused the messages: {}",
+            fmt_addr(dest),
             commands::refusal_words(*reason)
         ),
         commands::Error::Input(e) => match bad_hex_line(e) {
@@ -267,7 +271,7 @@ fn command_words(
         },
         commands::Error::Output(e) => write!(f, "cannot write output: {}", IoWords(e)),
         commands::Error::Io(source) => {
-            write!(f, "cannot send to {dest}: ")?;
+            write!(f, "cannot send to {}: ", fmt_addr(dest))?;
             match source.raw_os_error() {
                 Some(libc::EACCES) => match by {
                     Sending::Send => write!(

@@ -573,13 +573,23 @@ fn a_gap_its_sender_gave_up_is_released_at_once() {
 fn ping_json(out: &Output) -> (Vec<Value>, Value) {
     let mut objs: Vec<Value> = out.stdout.lines().map(json).collect();
     let summary = objs.pop().expect("no output");
-    assert_eq!(summary["summary"], true, "last line: {summary}");
+    assert_eq!(summary["kind"], "summary", "last line: {summary}");
+    for reply in &objs {
+        assert_eq!(reply["kind"], "pong", "{reply}");
+    }
     (objs, summary)
 }
 
 fn us(v: &Value, key: &str) -> u64 {
     v[key]
         .as_u64()
+        .unwrap_or_else(|| panic!("{key} missing: {v}"))
+}
+
+/// A `_ms` field: milliseconds to the microsecond.
+fn ms(v: &Value, key: &str) -> f64 {
+    v[key]
+        .as_f64()
         .unwrap_or_else(|| panic!("{key} missing: {v}"))
 }
 
@@ -602,21 +612,21 @@ fn ping_json_has_every_reply_and_a_consistent_summary() {
     for (i, r) in replies.iter().enumerate() {
         assert_eq!(us(r, "seq"), i as u64, "{r}");
         assert_eq!(r["from"], host.as_str(), "{r}");
-        assert!(us(r, "rtt_us") < 1_000_000, "{r}");
+        assert!(ms(r, "rtt_ms") < 1000.0, "{r}");
     }
     assert_eq!((us(&s, "sent"), us(&s, "received")), (20, 20), "{s}");
     assert_eq!(s["loss_pct"].as_f64(), Some(0.0), "{s}");
     assert_eq!(s["to"], host.as_str(), "{s}");
     let (min, p50, p99, max) = (
-        us(&s, "min_us"),
-        us(&s, "p50_us"),
-        us(&s, "p99_us"),
-        us(&s, "max_us"),
+        ms(&s, "min_ms"),
+        ms(&s, "p50_ms"),
+        ms(&s, "p99_ms"),
+        ms(&s, "max_ms"),
     );
     assert!(min <= p50 && p50 <= p99 && p99 <= max, "{s}");
-    let rtts: Vec<u64> = replies.iter().map(|r| us(r, "rtt_us")).collect();
-    assert_eq!(rtts.iter().min(), Some(&min), "{s}");
-    assert_eq!(rtts.iter().max(), Some(&max), "{s}");
+    let rtts: Vec<f64> = replies.iter().map(|r| ms(r, "rtt_ms")).collect();
+    assert_eq!(rtts.iter().copied().reduce(f64::min), Some(min), "{s}");
+    assert_eq!(rtts.iter().copied().reduce(f64::max), Some(max), "{s}");
 }
 
 #[test]

@@ -13,7 +13,9 @@ mod common;
 #[path = "common/lan.rs"]
 mod lan;
 
-use common::{BIN, WAIT, line_reader, listening_addr, rest_of, run_captured, wait_status};
+use common::{
+    BIN, WAIT, line_reader, listening_addr, parse_shown_addr, rest_of, run_captured, wait_status,
+};
 use lan::Lan;
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
@@ -145,7 +147,10 @@ fn finish(cmd: Command, args: &[&str]) -> Run {
 #[derive(Debug)]
 struct Peer {
     name: String,
+    /// Without their scopes, which are in `scopes`.
     addrs: Vec<SocketAddr>,
+    /// Each address's scope: an interface name for a link-local address.
+    scopes: Vec<Option<String>>,
     rtt_ms: f64,
     interface: Option<String>,
     interfaces: Vec<String>,
@@ -156,10 +161,6 @@ struct Peer {
 impl Peer {
     fn v4(&self) -> Vec<SocketAddr> {
         self.addrs.iter().filter(|a| a.is_ipv4()).copied().collect()
-    }
-
-    fn v6(&self) -> Vec<SocketAddr> {
-        self.addrs.iter().filter(|a| a.is_ipv6()).copied().collect()
     }
 }
 
@@ -185,12 +186,14 @@ fn parse_peers(run: &Run) -> Vec<Peer> {
                     .map(|s| s.as_str().expect("string in list").to_string())
                     .collect()
             };
+            let (addrs, scopes) = list("addrs")
+                .iter()
+                .map(|a| parse_shown_addr(a).unwrap_or_else(|| panic!("bad addr {a}")))
+                .unzip();
             Peer {
                 name: text("name"),
-                addrs: list("addrs")
-                    .iter()
-                    .map(|a| a.parse().unwrap_or_else(|e| panic!("bad addr {a}: {e}")))
-                    .collect(),
+                addrs,
+                scopes,
                 rtt_ms: v["rtt_ms"].as_f64().expect("rtt_ms"),
                 interface: v["interface"].as_str().map(str::to_string),
                 interfaces: list("interfaces"),
@@ -221,14 +224,25 @@ fn assert_v6_addrs_belong_to(lan: &Lan, k: usize, peer: &Peer) {
         .iter()
         .flat_map(|i| i.v6.iter().copied())
         .collect();
-    for a in peer.v6() {
+    for (a, scope) in peer.addrs.iter().zip(&peer.scopes) {
         let SocketAddr::V6(a6) = a else {
-            unreachable!()
+            continue;
         };
         assert!(own.contains(a6.ip()), "{a} is not host {k}'s: {peer:?}");
-        assert_ne!(a6.scope_id(), 0, "link-local {a} without a scope");
+        assert_scope_is_a_name(scope, peer);
         assert_eq!(a.port(), PORT, "{peer:?}");
     }
+}
+
+/// A link-local address's scope is shown by the interface's name.
+fn assert_scope_is_a_name(scope: &Option<String>, peer: &Peer) {
+    let scope = scope
+        .as_deref()
+        .unwrap_or_else(|| panic!("link-local address without a scope: {peer:?}"));
+    assert!(
+        scope.starts_with("eth"),
+        "scope {scope:?} is not the interface's name: {peer:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -486,14 +500,13 @@ fn ipv6_only_host_is_found_by_its_link_local_address() {
     one(&peers, "v6");
     assert!(peer.v4().is_empty(), "{peer:?}");
     assert!(!peer.addrs.is_empty());
-    for a in &peer.addrs {
+    for (a, scope) in peer.addrs.iter().zip(&peer.scopes) {
         let SocketAddr::V6(a6) = a else {
             unreachable!()
         };
         assert_eq!(*a6.ip(), h2_ll, "{peer:?}");
-        assert_ne!(a6.scope_id(), 0, "no scope: {peer:?}");
+        assert_eq!(scope.as_deref(), Some("eth0"), "{peer:?}");
         assert_eq!(a.port(), PORT);
-        assert!(a.to_string().contains('%'), "{a}");
     }
     assert_eq!(peer.interface.as_deref(), Some("eth0"));
 
@@ -506,12 +519,11 @@ fn ipv6_only_host_is_found_by_its_link_local_address() {
         .unwrap_or_else(|| panic!("host 1 not found from the IPv6-only host: {run:?}"));
     one(&peers, "dual");
     assert!(dual.v4().is_empty(), "{dual:?}");
-    assert!(
-        dual.v6()
-            .iter()
-            .all(|a| matches!(a, SocketAddr::V6(a6) if *a6.ip() == h1_ll && a6.scope_id() != 0)),
-        "{dual:?}"
-    );
+    assert!(!dual.addrs.is_empty(), "{dual:?}");
+    for (a, scope) in dual.addrs.iter().zip(&dual.scopes) {
+        assert_eq!(a.ip(), IpAddr::V6(h1_ll), "{dual:?}");
+        assert_eq!(scope.as_deref(), Some("eth0"), "{dual:?}");
+    }
 }
 
 #[test]

@@ -369,7 +369,7 @@ fn ping_json_summary_counts_local_errors() {
         .collect();
     assert_eq!(objs.len(), 4, "{}", r.stdout);
     let s = &objs[3];
-    assert_eq!(s["summary"], true, "{s}");
+    assert_eq!(s["kind"], "summary", "{s}");
     assert_eq!(
         (&s["sent"], &s["received"], &s["local_errors"]),
         (&Value::from(6), &Value::from(3), &Value::from(3)),

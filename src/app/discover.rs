@@ -6,6 +6,7 @@ use crate::commands::discover;
 use crate::error::{Error, exit};
 use crate::net::{addr, iface};
 use crate::output;
+use std::time::SystemTime;
 
 pub(super) fn run(args: DiscoverArgs, info: Info) -> Result<u8, Error> {
     let port = pick_port(None, args.port.as_deref())?;
@@ -23,7 +24,9 @@ pub(super) fn run(args: DiscoverArgs, info: Info) -> Result<u8, Error> {
         key: load_key(args.key_file.as_deref(), args.no_key)?,
     };
     let verbose = args.verbose;
+    let mut heard = output::discover::FirstHeard::default();
     let scan = discover::discover(&config, &mut |trace| {
+        heard.trace(trace);
         if verbose {
             eprintln!("{}", output::discover::discover_trace(trace));
         }
@@ -39,7 +42,10 @@ pub(super) fn run(args: DiscoverArgs, info: Info) -> Result<u8, Error> {
             );
         }
     }
-    write_stdout(&output::discover::discover_peers(&scan, args.json))?;
+    let end = SystemTime::now();
+    write_stdout(&output::discover::discover_peers(
+        &scan, &heard, end, args.json,
+    ))?;
     if scan.overflow > 0 {
         eprintln!(
             "udpmsg: {} answers from listeners not listed (at most {} are; the first to answer)",

@@ -62,7 +62,10 @@ pub(super) fn run(args: ListenArgs, info: Info) -> Result<u8, Error> {
             local.port()
         );
     }
-    let shown: Vec<String> = locals.iter().map(|a| a.to_string()).collect();
+    let shown: Vec<String> = locals
+        .iter()
+        .map(|a| output::fmt_addr(*a).to_string())
+        .collect();
     let listening = format!("udpmsg: listening on {} as '{name}'", shown.join(" and "));
     // Made before saying so: SIGINT/SIGTERM are caught from then on.
     let mut listener = Listener::new(

@@ -10,6 +10,7 @@ use crate::net::addr;
 use crate::output;
 use crate::util::words::IoWords;
 use std::io::{self, Write};
+use std::time::SystemTime;
 
 pub(super) fn run(args: PingArgs) -> Result<u8, Error> {
     let key = load_key(args.key_file.as_deref(), args.no_key)?;
@@ -40,7 +41,8 @@ pub(super) fn run(args: PingArgs) -> Result<u8, Error> {
     let result = Pinger::new(sender, dest.addr, config).and_then(|pinger| {
         pinger.run(&mut |event| match event {
             Event::Reply(reply) => {
-                writeln!(out, "{}", output::ping::ping_reply(reply, json))?;
+                let line = output::ping::ping_reply(reply, SystemTime::now(), json);
+                writeln!(out, "{line}")?;
                 out.flush()
             }
             // An error, not a result: on stderr, and never silenced.
@@ -66,7 +68,7 @@ pub(super) fn run(args: PingArgs) -> Result<u8, Error> {
     drop(out);
     write_stdout(&format!(
         "{}\n",
-        output::ping::ping_summary(shown, &summary, json)
+        output::ping::ping_summary(shown, &summary, SystemTime::now(), json)
     ))?;
     Ok(if summary.received > 0 {
         exit::OK

@@ -9,7 +9,7 @@ use crate::commands::send::{self, Sender};
 use crate::commands::source::{self, Fixed, HexLines, Lines, Source, WholeError};
 use crate::error::{Error, Sending, exit};
 use crate::net::addr::{self, Destination};
-use crate::output::{self, escape::escaped};
+use crate::output::{self, escape::escaped, fmt_addr};
 use crate::reliable::outbox::{MESSAGE_PATIENCE, Patience};
 use crate::util::hex;
 use crate::util::words::IoWords;
@@ -58,9 +58,9 @@ pub(super) fn run(args: SendArgs, info: Info) -> Result<u8, Error> {
     let whole = args.raw && !args.lines;
     if from_stdin && io::stdin().is_terminal() {
         let what = if whole {
-            format!("what you type to {shown} as one datagram")
+            format!("what you type to {} as one datagram", fmt_addr(shown))
         } else {
-            format!("each line you type to {shown}")
+            format!("each line you type to {}", fmt_addr(shown))
         };
         info.line(format_args!("udpmsg: sending {what}; Ctrl-D ends"));
     }

@@ -1,28 +1,91 @@
-//! `udpmsg discover`'s table, JSON lines, hints and `-v` trace.
+//! `udpmsg discover`'s table, JSON lines (kind `peer`, docs/JSON.md),
+//! hints and `-v` trace.
 
 use super::escape::{escape_into, harden_json};
-use crate::commands::discover::{Scan, Trace};
+use super::{Timestamp, fmt_addr, rtt_ms};
+use crate::commands::discover::{MAX_ADDRS, MAX_PEERS, Peer, Scan, Trace};
 use crate::net::iface::DISCOVERY_GROUP_V6;
 use crate::util::hex::Id;
 use crate::util::words::IoWords;
+use serde::Serialize;
+use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::time::SystemTime;
 
-/// Discovery results: a table, or one JSON object per peer.
-pub fn discover_peers(scan: &Scan, json: bool) -> String {
+/// When each address was first heard during a scan: a peer's `ts` is when
+/// its first answer (from its first address) arrived. Fed from the scan's
+/// trace; bounded like the scan itself (at most as many addresses as it can
+/// list), so forged answers cannot make it grow without end.
+#[derive(Debug, Default)]
+pub struct FirstHeard {
+    at: HashMap<SocketAddr, SystemTime>,
+}
+
+impl FirstHeard {
+    /// Most addresses remembered: as many as a scan can list.
+    const MAX: usize = MAX_PEERS * MAX_ADDRS;
+
+    /// Notes an answer the trace reports as it arrives.
+    pub fn trace(&mut self, trace: &Trace<'_>) {
+        if let Trace::Heard { from, .. } = trace
+            && self.at.len() < Self::MAX
+        {
+            self.at.entry(*from).or_insert_with(SystemTime::now);
+        }
+    }
+
+    /// When `peer` was first heard (`end`, the end of the scan, when not
+    /// known).
+    fn of(&self, peer: &Peer, end: SystemTime) -> SystemTime {
+        peer.addrs
+            .first()
+            .and_then(|a| self.at.get(a))
+            .copied()
+            .unwrap_or(end)
+    }
+}
+
+/// `discover --json`'s line per listener.
+#[derive(Serialize)]
+struct PeerLine<'a> {
+    ts: String,
+    kind: &'static str,
+    name: &'a str,
+    addrs: Vec<String>,
+    rtt_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    interface: Option<&'a str>,
+    interfaces: &'a [String],
+    instance: String,
+    version: u8,
+}
+
+/// Discovery results: a table, or one JSON object per peer (`heard` says
+/// when each was first heard; the scan ended at `end`).
+pub fn discover_peers(scan: &Scan, heard: &FirstHeard, end: SystemTime, json: bool) -> String {
     let mut out = String::new();
     if json {
         for peer in &scan.peers {
-            let line = serde_json::json!({
-                "name": peer.name,
-                "addrs": peer.addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
-                "rtt_ms": (peer.rtt.as_secs_f64() * 1e6).round() / 1e3,
-                "interface": peer.interfaces.first(),
-                "interfaces": peer.interfaces,
-                "instance": Id(peer.instance).to_string(),
-                "version": peer.version,
-            });
+            let line = PeerLine {
+                ts: Timestamp(heard.of(peer, end)).to_string(),
+                kind: "peer",
+                name: &peer.name,
+                addrs: peer
+                    .addrs
+                    .iter()
+                    .map(|a| fmt_addr(*a).to_string())
+                    .collect(),
+                rtt_ms: rtt_ms(peer.rtt),
+                interface: peer.interfaces.first().map(String::as_str),
+                interfaces: &peer.interfaces,
+                instance: Id(peer.instance).to_string(),
+                version: peer.version,
+            };
+            // Serializing this plain struct cannot fail.
+            let line = serde_json::to_string(&line).unwrap_or_default();
             // Names are the peer's choice: escaped like listen's JSON.
-            let _ = writeln!(out, "{}", harden_json(&line.to_string()));
+            let _ = writeln!(out, "{}", harden_json(&line));
         }
         return out;
     }
@@ -39,10 +102,10 @@ pub fn discover_peers(scan: &Scan, json: bool) -> String {
                 name,
                 p.addrs
                     .iter()
-                    .map(|a| a.to_string())
+                    .map(|a| fmt_addr(*a).to_string())
                     .collect::<Vec<_>>()
                     .join(", "),
-                format!("{:.3} ms", p.rtt.as_secs_f64() * 1e3),
+                format!("{:.3} ms", rtt_ms(p.rtt)),
                 p.interfaces.join(", "),
             ]
         })
@@ -97,14 +160,15 @@ pub fn discover_nobody(scan: &Scan, port: u16) -> String {
 pub fn discover_trace(trace: &Trace<'_>) -> String {
     match trace {
         Trace::Sent { interface, to } => {
-            format!("udpmsg: probe sent to {to} on {interface}")
+            format!("udpmsg: probe sent to {} on {interface}", fmt_addr(*to))
         }
         Trace::SendFailed {
             interface,
             to,
             error,
         } => format!(
-            "udpmsg: probe to {to} on {interface} failed: {}",
+            "udpmsg: probe to {} on {interface} failed: {}",
+            fmt_addr(*to),
             IoWords(error)
         ),
         Trace::Heard {
@@ -116,10 +180,13 @@ pub fn discover_trace(trace: &Trace<'_>) -> String {
             let mut n = String::new();
             escape_into(&mut n, name);
             format!(
-                "udpmsg: answer from {from} '{n}' on {interface} after {:.3} ms",
-                rtt.as_secs_f64() * 1e3
+                "udpmsg: answer from {} '{n}' on {interface} after {:.3} ms",
+                fmt_addr(*from),
+                rtt_ms(*rtt)
             )
         }
-        Trace::Refused { from, why } => format!("udpmsg: refused answer from {from}: {why}"),
+        Trace::Refused { from, why } => {
+            format!("udpmsg: refused answer from {}: {why}", fmt_addr(*from))
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! `udpmsg send --ack`'s closing summary.
 
+use super::fmt_addr;
 use crate::commands::deliver::Report;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -8,8 +9,11 @@ use std::net::SocketAddr;
 /// what else happened on the way (without the `udpmsg: ` prefix).
 pub fn ack_summary(dest: SocketAddr, report: &Report) -> String {
     let mut s = format!(
-        "{} of {} messages confirmed by {dest}, {} not confirmed",
-        report.confirmed, report.sent, report.unconfirmed
+        "{} of {} messages confirmed by {}, {} not confirmed",
+        report.confirmed,
+        report.sent,
+        fmt_addr(dest),
+        report.unconfirmed
     );
     if let Some(signal) = report.interrupted {
         let what = match signal {

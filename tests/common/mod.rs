@@ -261,6 +261,30 @@ pub fn rest_until(rx: &Receiver<String>, end: Instant) -> Vec<String> {
     }
 }
 
+/// An address as udpmsg shows it (`192.0.2.7:9`, `[::1]:9`,
+/// `[fe80::1%eth0]:9`): the address, without its scope, and the scope (an
+/// interface name) when it has one. `None` when it is not such an address.
+pub fn parse_shown_addr(text: &str) -> Option<(SocketAddr, Option<String>)> {
+    let Some((inside, port)) = text
+        .strip_prefix('[')
+        .and_then(|rest| rest.split_once("]:"))
+    else {
+        return text
+            .parse()
+            .ok()
+            .filter(SocketAddr::is_ipv4)
+            .map(|a| (a, None));
+    };
+    let (ip, scope) = match inside.split_once('%') {
+        Some((ip, scope)) if !scope.is_empty() => (ip, Some(scope.to_string())),
+        Some(_) => return None,
+        None => (inside, None),
+    };
+    let ip: std::net::Ipv6Addr = ip.parse().ok()?;
+    let port: u16 = port.parse().ok()?;
+    Some((SocketAddr::new(ip.into(), port), scope))
+}
+
 /// The address in a listener's `... listening on ADDR ...` line.
 pub fn listening_addr(line: &str) -> Option<SocketAddr> {
     line.split("listening on ")

@@ -11,8 +11,10 @@ use std::fmt;
 use std::io::{self, Write};
 
 /// Writes one JSON line. Text and raw events, the flood path, are composed
-/// here: the fields udpmsg formats itself (time, address, id, numbers) never
-/// need escaping, and [`write_json_str`] escapes the ones a peer chose
+/// here: the fields udpmsg formats itself (time, id, numbers) never need
+/// escaping, the address (`from`) comes as a JSON string too (`from_json`,
+/// quotes included: made once per address, as its scope's interface name
+/// may need escaping), and [`write_json_str`] escapes the ones a peer chose
 /// (name, text). The bytes are exactly what serializing [`JsonEvent`] gives,
 /// hardened by `escape::harden_json` (a test pins it).
 pub(super) fn write_json_event(
@@ -20,6 +22,7 @@ pub(super) fn write_json_event(
     event: &Event<'_>,
     ts: &str,
     from: &str,
+    from_json: &[u8],
     sender: &str,
 ) -> io::Result<()> {
     let (kind, name, body, seq) = match event {
@@ -28,17 +31,18 @@ pub(super) fn write_json_event(
         } => ("text", Some(*name), *body, Some(*seq)),
         Event::Raw { bytes, .. } => ("raw", None, *bytes, None),
         Event::Gap { .. } => {
+            // Rare, and without a peer's string: serde_json as it is.
             serde_json::to_writer(&mut *out, &JsonEvent::new(event, ts, from, sender))?;
             return out.write_all(b"\n");
         }
     };
     out.write_all(b"{\"ts\":\"")?;
     out.write_all(ts.as_bytes())?;
-    out.write_all(b"\",\"from\":\"")?;
-    out.write_all(from.as_bytes())?;
     out.write_all(b"\",\"kind\":\"")?;
     out.write_all(kind.as_bytes())?;
-    out.write_all(b"\",\"name\":")?;
+    out.write_all(b"\",\"from\":")?;
+    out.write_all(from_json)?;
+    out.write_all(b",\"name\":")?;
     match name {
         Some(name) => write_json_str(out, name)?,
         None => out.write_all(b"null")?,
@@ -59,13 +63,17 @@ pub(super) fn write_json_event(
     out.write_all(b"}\n")
 }
 
-/// One JSON line of `listen --json`; the schema is documented in the README.
+/// One JSON line of `listen --json`, as docs/JSON.md documents it (the
+/// vocabulary every subcommand shares: `ts` and `kind` first).
 #[derive(Serialize)]
 struct JsonEvent<'a> {
     ts: &'a str,
-    from: &'a str,
     kind: &'static str,
-    name: Option<&'a str>,
+    from: &'a str,
+    /// A string for text, null for raw (a raw datagram has no sender
+    /// name), absent for a gap.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<Option<&'a str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     text: Option<&'a str>,
     #[serde(
@@ -98,7 +106,7 @@ impl<'a> JsonEvent<'a> {
                     ts,
                     from,
                     kind: "text",
-                    name: Some(name),
+                    name: Some(Some(name)),
                     text,
                     hex: text.is_none().then_some(Hex(body)),
                     sender: Some(sender),
@@ -114,7 +122,7 @@ impl<'a> JsonEvent<'a> {
                     ts,
                     from,
                     kind: "raw",
-                    name: None,
+                    name: Some(None),
                     text,
                     hex: text.is_none().then_some(Hex(bytes)),
                     sender: None,
@@ -152,6 +160,7 @@ fn display_opt<T: fmt::Display, S: Serializer>(value: &Option<T>, s: S) -> Resul
 mod tests {
     use super::*;
     use crate::output::Timestamp;
+    use crate::output::addr::{fmt_addr, write_addr};
     use crate::output::escape::harden_json;
     use crate::util::hex::Id;
     use std::net::SocketAddr;
@@ -159,8 +168,27 @@ mod tests {
 
     #[test]
     fn composed_json_lines_equal_serialized_ones() {
-        let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_800_000_000_123);
+        for from in [
+            "192.0.2.7:47474",
+            "[2001:db8::1]:9",
+            "[fe80::1%1]:47474",
+            "[fe80::1%4294967295]:1",
+        ] {
+            let from: SocketAddr = from.parse().unwrap();
+            let from_text = fmt_addr(from).to_string();
+            composed_lines_equal_serialized_ones(from, &from_text);
+        }
+        // An interface name may hold quotes and backslashes.
         let from: SocketAddr = "[fe80::1%3]:47474".parse().unwrap();
+        let mut from_text = String::new();
+        write_addr(&mut from_text, from, |_| "a\"b\\\u{1b}").unwrap();
+        composed_lines_equal_serialized_ones(from, &from_text);
+    }
+
+    fn composed_lines_equal_serialized_ones(from: SocketAddr, from_text: &str) {
+        let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_800_000_000_123);
+        let mut from_json = Vec::new();
+        write_json_str(&mut from_json, from_text).unwrap();
         let events = [
             Event::Text {
                 at,
@@ -188,18 +216,24 @@ mod tests {
                 from,
                 bytes: &[0xc3],
             },
+            Event::Gap {
+                at,
+                from,
+                sender: 7,
+                first: 3,
+                last: 9,
+            },
         ];
         for event in &events {
             let ts = Timestamp(at).to_string();
-            let from_text = from.to_string();
             let sender = match event {
-                Event::Text { sender, .. } => Id(*sender).to_string(),
+                Event::Text { sender, .. } | Event::Gap { sender, .. } => Id(*sender).to_string(),
                 _ => String::new(),
             };
             let mut composed = Vec::new();
-            write_json_event(&mut composed, event, &ts, &from_text, &sender).unwrap();
+            write_json_event(&mut composed, event, &ts, from_text, &from_json, &sender).unwrap();
             let serialized =
-                serde_json::to_string(&JsonEvent::new(event, &ts, &from_text, &sender)).unwrap();
+                serde_json::to_string(&JsonEvent::new(event, &ts, from_text, &sender)).unwrap();
             assert_eq!(
                 String::from_utf8(composed).unwrap(),
                 format!("{}\n", harden_json(&serialized))

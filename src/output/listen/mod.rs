@@ -3,7 +3,8 @@
 
 mod json;
 
-use super::escape::escape_into;
+use super::addr::{ScopeNames, fmt_addr, write_addr};
+use super::escape::{escape_into, write_json_str};
 use super::{Format, Timestamp};
 use crate::commands::listen::{Event, Notice, Sink, Stats, Stop};
 use crate::seal::Refusal;
@@ -19,7 +20,7 @@ use std::time::{Duration, Instant, SystemTime};
 const OUT_BUFFER: usize = 64 * 1024;
 /// During a flood, output is flushed at most this often (a quiet listener
 /// flushes each message at once).
-const FLUSH_EVERY: Duration = Duration::from_millis(10);
+pub const FLUSH_EVERY: Duration = Duration::from_millis(10);
 
 /// A listener sink that writes to stdout, buffered, flushed when idle.
 pub struct ListenOutput<W: Write> {
@@ -34,6 +35,11 @@ pub struct ListenOutput<W: Write> {
     /// The last sender address and id formatted: floods come from one.
     from: Option<SocketAddr>,
     from_text: String,
+    /// `from_text` as a JSON string, quotes included.
+    from_json: Vec<u8>,
+    /// Link-local scopes' interface names, so even a flood from several
+    /// link-local addresses costs no system call per line.
+    scopes: ScopeNames,
     sender: Option<u64>,
     sender_text: String,
     last_flush: Instant,
@@ -50,6 +56,8 @@ impl<W: Write> ListenOutput<W> {
             ts: String::with_capacity(32),
             from: None,
             from_text: String::with_capacity(48),
+            from_json: Vec::with_capacity(48),
+            scopes: ScopeNames::default(),
             sender: None,
             sender_text: String::with_capacity(16),
             last_flush: Instant::now(),
@@ -78,7 +86,10 @@ impl<W: Write> Sink for ListenOutput<W> {
         // A flood comes from few addresses: format each once, not per line.
         if self.from != Some(from) {
             self.from_text.clear();
-            let _ = write!(self.from_text, "{from}");
+            let scopes = &mut self.scopes;
+            let _ = write_addr(&mut self.from_text, from, |i| scopes.name(i, millis));
+            self.from_json.clear();
+            write_json_str(&mut self.from_json, &self.from_text)?;
             self.from = Some(from);
         }
         match self.format {
@@ -95,6 +106,7 @@ impl<W: Write> Sink for ListenOutput<W> {
                     event,
                     &self.ts,
                     &self.from_text,
+                    &self.from_json,
                     &self.sender_text,
                 )
             }
@@ -193,12 +205,13 @@ impl fmt::Display for NoticeText<'_, '_> {
             Notice::Malformed { from, error } => {
                 write!(
                     f,
-                    "dropped malformed datagram from {from}: {error} [{}]",
+                    "dropped malformed datagram from {}: {error} [{}]",
+                    fmt_addr(*from),
                     error.label()
                 )
             }
             Notice::Refused { from, why } => {
-                write!(f, "dropped datagram from {from}: ")?;
+                write!(f, "dropped datagram from {}: ", fmt_addr(*from))?;
                 match why {
                     Refusal::RawWithKey => {
                         write!(f, "not sealed (raw; a keyed listener shows none)")
@@ -210,13 +223,22 @@ impl fmt::Display for NoticeText<'_, '_> {
                 }
             }
             Notice::ReplyFailed { to, error } => {
-                write!(f, "could not reply to {to}: {}", IoWords(error))
+                write!(
+                    f,
+                    "could not reply to {}: {}",
+                    fmt_addr(*to),
+                    IoWords(error)
+                )
             }
-            Notice::Answered { to } => write!(f, "answered discovery probe from {to}"),
+            Notice::Answered { to } => {
+                write!(f, "answered discovery probe from {}", fmt_addr(*to))
+            }
             Notice::ProbeIgnored { from, why } => {
-                write!(f, "ignored discovery probe from {from}: {why}")
+                write!(f, "ignored discovery probe from {}: {why}", fmt_addr(*from))
             }
-            Notice::PingIgnored { from, why } => write!(f, "ignored ping from {from}: {why}"),
+            Notice::PingIgnored { from, why } => {
+                write!(f, "ignored ping from {}: {why}", fmt_addr(*from))
+            }
         }
     }
 }
