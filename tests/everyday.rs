@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use udpmsg::error::exit;
+use udpmsg::net::addr::DEFAULT_PORT;
 use udpmsg::wire;
 
 /// How long to watch for a datagram that must not come.
@@ -686,6 +687,61 @@ fn exit_codes_in_readme_and_help_match_the_code() {
     assert!(
         help.contains("6 discover found fewer than --expect"),
         "{help}"
+    );
+}
+
+#[test]
+fn readme_quotes_the_defaults_the_code_uses() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("read README.md");
+    let readme = readme.split_whitespace().collect::<Vec<_>>().join(" ");
+    let flush = udpmsg::output::listen::FLUSH_EVERY.as_millis();
+    for phrase in [
+        format!("Every subcommand uses port {DEFAULT_PORT} unless"),
+        format!("on port {DEFAULT_PORT}"),
+        format!("the sender's name (at most {} bytes)", wire::MAX_NAME),
+        format!("flushed at once when {flush} ms have passed since the last flush"),
+        format!("so never more than {flush} ms late"),
+    ] {
+        assert!(readme.contains(&phrase), "README.md should say {phrase:?}");
+    }
+}
+
+#[test]
+fn readme_says_why_each_dependency_is_there() {
+    let manifest = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+        .expect("read Cargo.toml");
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("read README.md");
+    let table = readme
+        .split("## Dependencies and why")
+        .nth(1)
+        .expect("a dependency section");
+    let mut in_deps = false;
+    let mut checked = 0;
+    for line in manifest.lines() {
+        if line.starts_with('[') {
+            in_deps = line == "[dependencies]" || line == "[dev-dependencies]";
+            continue;
+        }
+        let Some((name, _)) = line.split_once('=') else {
+            continue;
+        };
+        if !in_deps || line.starts_with('#') {
+            continue;
+        }
+        let name = name.trim();
+        assert!(
+            table
+                .lines()
+                .any(|row| row.starts_with('|') && row.contains(&format!("`{name}`"))),
+            "README.md's dependency table does not say why {name} is there"
+        );
+        checked += 1;
+    }
+    assert!(
+        checked >= 10,
+        "only {checked} dependencies found in Cargo.toml"
     );
 }
 

@@ -6,11 +6,12 @@
 
 mod common;
 
-use udpmsg::commands::discover::{MAX_ADDRS, MAX_PEERS};
+use udpmsg::commands::discover::{MAX_ADDRS, MAX_ANSWER, MAX_PEERS};
 use udpmsg::commands::listen::handler::{
     ANSWERS_PER_SOURCE, ANSWERS_TOTAL, PONGS_PER_SOURCE, PONGS_TOTAL,
 };
 use udpmsg::commands::listen::limit::{IDLE, RATE_TABLE};
+use udpmsg::net::iface::DISCOVERY_GROUP_V6;
 use udpmsg::wire::MAX_NAME;
 
 /// A document with every run of white space made one space, so phrases
@@ -75,6 +76,14 @@ fn readme_quotes_the_limits_the_code_applies() {
     says(format!(
         "At most {MAX_PEERS} listeners are listed, the first to answer"
     ));
+}
+
+#[test]
+fn readme_quotes_the_probe_size_and_group_the_code_uses() {
+    let readme = doc("README.md");
+    let says = |phrase: String| assert_says(&readme, "README.md", &phrase);
+    says(format!("(probes are padded to {MAX_ANSWER} bytes)"));
+    says(format!("the link-local group `{DISCOVERY_GROUP_V6}`"));
 }
 
 #[test]
