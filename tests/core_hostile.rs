@@ -826,3 +826,88 @@ fn a_flood_cannot_hold_off_timeout_or_sigint() {
         );
     }
 }
+
+/// The labels docs/PROTOCOL.md section 5 gives (`` [`truncated`] ``), in
+/// the order it first names them.
+fn section_5_labels() -> Vec<String> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/PROTOCOL.md");
+    let doc = std::fs::read_to_string(path).expect("read docs/PROTOCOL.md");
+    let section = doc
+        .split("## 5. ")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("a section 5");
+    let mut labels = Vec::new();
+    for piece in section.split("[`").skip(1) {
+        let label = piece.split("`]").next().expect("a closing `]").to_string();
+        if !labels.contains(&label) {
+            labels.push(label);
+        }
+    }
+    labels
+}
+
+#[test]
+fn listen_v_reports_every_section_5_label_in_brackets() {
+    if !isolate("listen_v_reports_every_section_5_label_in_brackets") {
+        return;
+    }
+    let text = |name: &str, flags: u8| {
+        common::encoded(&Message::Text(Text {
+            sender: 1,
+            seq: 0,
+            base: 0,
+            flags,
+            name,
+            body: b"x",
+        }))
+    };
+    // Where the name "ab" and its 8-byte length prefix are.
+    let plain = text("ab", 0);
+    let name_at = plain.windows(2).position(|w| w == b"ab").expect("the name");
+    let mut too_long = plain.clone();
+    too_long[name_at - 8..name_at].copy_from_slice(&[0xff; 8]);
+    let mut bad_utf8 = plain.clone();
+    bad_utf8[name_at..name_at + 2].copy_from_slice(&[0xff, 0xfe]);
+    let mut trailing = common::encoded(&Message::Ping(Ping {
+        sender: 1,
+        seq: 2,
+        stamp: 3,
+    }));
+    trailing.push(0);
+    let cases: [(&str, Vec<u8>); 8] = [
+        ("truncated", b"UDPM\x02".to_vec()),
+        ("unknown-version", b"UDPM\x09\x00".to_vec()),
+        ("unknown-mode", b"UDPM\x02\x07".to_vec()),
+        ("unknown-kind", b"UDPM\x02\x00\x63\x00\x00\x00".to_vec()),
+        ("too-long", too_long),
+        ("bad-utf8", bad_utf8),
+        ("trailing-bytes", trailing),
+        ("invalid", text("ab", 0x02)),
+    ];
+    let mut documented = section_5_labels();
+    let mut ours: Vec<String> = cases.iter().map(|(l, _)| l.to_string()).collect();
+    documented.sort();
+    ours.sort();
+    assert_eq!(
+        ours, documented,
+        "one case per label of PROTOCOL.md section 5"
+    );
+
+    let l = Listen::start(&["-v", "--bind", "127.0.0.1"]);
+    let peer = udp("127.0.0.1:0");
+    let from = peer.local_addr().expect("addr");
+    for (label, datagram) in &cases {
+        let decoded = wire::classify(datagram).map(|_| ()).map_err(|e| e.label());
+        assert_eq!(decoded, Err(*label), "the case for {label}");
+        peer.send_to(datagram, l.dest()).expect("send");
+        let line = l
+            .try_err_line(WAIT)
+            .unwrap_or_else(|| panic!("no -v line for {label}"));
+        assert!(
+            line.starts_with(&format!("udpmsg: dropped malformed datagram from {from}: ")),
+            "{line}"
+        );
+        assert!(line.ends_with(&format!(" [{label}]")), "{label}: {line}");
+    }
+}
