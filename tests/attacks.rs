@@ -424,3 +424,45 @@ fn forged_sender_ids_cannot_lock_senders_out_blindly() {
     let _ = listener.kill();
     let _ = listener.wait();
 }
+
+#[test]
+fn an_ack_is_never_larger_than_the_texts_it_answers() {
+    if !isolate("an_ack_is_never_larger_than_the_texts_it_answers") {
+        return;
+    }
+    let dir = Dir::new("ackamp");
+    let out = dir.path("out");
+    let (mut listener, addr) = listener_to_file(&["--port", "0"], &out);
+    // A forged sender with holes below every text: each would be answered
+    // by an ack listing ever more held ranges.
+    let peer = udp("127.0.0.1:0");
+    peer.set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("timeout");
+    let (mut sent, mut received) = (0usize, 0usize);
+    let mut buf = [0u8; 2048];
+    for seq in (2..=80).step_by(2) {
+        let text = held_text(0xabc, seq);
+        peer.send_to(&text, addr).expect("send");
+        sent += text.len();
+        let n = peer.recv(&mut buf).expect("an ack");
+        assert!(
+            matches!(
+                wire::classify(&buf[..n]),
+                Ok(wire::Datagram::Message(Message::Ack(_)))
+            ),
+            "not an ack"
+        );
+        assert!(
+            n <= text.len(),
+            "an ack of {n} bytes for a text of {}",
+            text.len()
+        );
+        received += n;
+    }
+    assert!(
+        received <= sent,
+        "{received} bytes of acks for {sent} of texts"
+    );
+    let _ = listener.kill();
+    let _ = listener.wait();
+}

@@ -1045,21 +1045,22 @@ enum Acks {
 /// is no earlier): everything shown up to it must have been written before
 /// the ack was read.
 /// Whether an ack's state is what PROTOCOL.md 4.2 lets a listener send for
-/// the model's state: the same `next`; all held ranges when at most
-/// `MAX_ACK_RANGES`; else exactly that many of them, the lowest quarter
-/// among them (the rest are those of recent arrivals and the highest).
+/// the model's state: the same `next`; held ranges that the model holds, at
+/// most `MAX_ACK_RANGES` (fewer when the texts it answers were small: an
+/// ack is never larger than they were); all of them when they fit, else
+/// the lowest quarter of those it lists among them (the rest are those of
+/// recent arrivals and the highest).
 fn ack_fits(model: &AckState, ack: &AckState) -> bool {
     let (next, held) = model;
-    if ack.0 != *next {
+    let listed = ack.1.len();
+    if ack.0 != *next || listed > MAX_ACK_RANGES {
         return false;
     }
-    if held.len() <= MAX_ACK_RANGES {
+    if listed >= held.len() {
         return ack.1 == *held;
     }
-    let lowest = MAX_ACK_RANGES.div_ceil(4);
-    ack.1.len() == MAX_ACK_RANGES
-        && ack.1[..lowest] == held[..lowest]
-        && ack.1.iter().all(|r| held.binary_search(r).is_ok())
+    let lowest = listed.div_ceil(4);
+    ack.1[..lowest] == held[..lowest] && ack.1.iter().all(|r| held.binary_search(r).is_ok())
 }
 
 fn check_acks(model: &Model, acks: &[AckSeen]) -> Result<Acks, TestCaseError> {
@@ -1391,17 +1392,18 @@ fn an_ack_for_more_held_ranges_than_fit_lists_the_lowest_the_newest_and_the_high
         return;
     }
     let sender = SENDERS[0];
-    let text = |seq: u64| {
+    let text_of = |seq: u64, body: usize| {
         Kind::Text(TextSpec {
             sender,
             seq,
             base: 0,
             flags: FLAG_ACK,
             name: String::new(),
-            body: Vec::new(),
+            body: vec![b'x'; body],
         })
         .encode()
     };
+    let text = |seq: u64| text_of(seq, 0);
     let ping = |seq: u64| {
         Kind::Ping(Ping {
             sender: FINAL,
@@ -1450,7 +1452,9 @@ fn an_ack_for_more_held_ranges_than_fit_lists_the_lowest_the_newest_and_the_high
             peer.send_to(&ping(seq), to).expect("send");
             reply(Some(seq));
         }
-        peer.send_to(&text(69), to).expect("send");
+        // Large enough that its ack may carry all 32 ranges (an ack is
+        // never larger than the texts it answers).
+        peer.send_to(&text_of(69, 600), to).expect("send");
         let ack = reply(None);
         peer.send_to(STOP, to).expect("send");
         let ended = running.join().expect("the listener thread panicked");

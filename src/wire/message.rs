@@ -65,6 +65,9 @@ pub struct Ack<'a> {
 
 /// Most held ranges an [`Ack`] carries.
 pub const MAX_ACK_RANGES: usize = 32;
+/// Bytes of an [`Ack`] without ranges: header, tag, instance, sender, next
+/// and the ranges' length prefix.
+pub const ACK_OVERHEAD: usize = HEADER_LEN + 4 + 8 + 8 + 8 + 8;
 /// Bytes of one range in [`Ack::ranges`].
 pub const ACK_RANGE_LEN: usize = 16;
 
@@ -207,6 +210,23 @@ mod tests {
         });
         encode(&probe, MAX_DATAGRAM, &mut out).unwrap();
         assert_eq!(out.len(), PROBE_OVERHEAD + 5);
+    }
+
+    #[test]
+    fn ack_overhead_matches_encoding() {
+        let mut ranges = Vec::new();
+        put_ack_ranges([(2, 3)], &mut ranges);
+        for ranges in [&[][..], &ranges[..]] {
+            let ack = Message::Ack(Ack {
+                instance: 1,
+                sender: 2,
+                next: 0,
+                ranges,
+            });
+            let mut out = Vec::new();
+            encode(&ack, MAX_DATAGRAM, &mut out).unwrap();
+            assert_eq!(out.len(), ACK_OVERHEAD + ranges.len());
+        }
     }
 
     #[test]

@@ -67,6 +67,9 @@ struct Owed {
     /// The seqs that arrived since the last ack (the first few): their held
     /// ranges go into the ack first.
     recent: Vec<u64>,
+    /// Bytes of the texts the ack answers (open size): the ack is never
+    /// larger, so a forged source cannot make a listener an amplifier.
+    budget: usize,
 }
 
 /// Recent arrivals an [`Owed`] remembers (as many as an ack's ranges).
@@ -170,7 +173,7 @@ impl Handler {
     ) -> io::Result<()> {
         match message {
             Message::Text(text) if text.flags & wire::FLAG_ACK != 0 => {
-                self.acked_text(&text, origin, sink)
+                self.acked_text(&text, open_len, origin, sink)
             }
             Message::Text(text) => {
                 if !self
@@ -271,6 +274,7 @@ impl Handler {
     fn acked_text(
         &mut self,
         text: &Text<'_>,
+        open_len: usize,
         origin: Origin<'_>,
         sink: &mut dyn Sink,
     ) -> io::Result<()> {
@@ -300,7 +304,9 @@ impl Handler {
                 local: origin.local,
                 via: origin.via,
                 recent: Vec::new(),
+                budget: 0,
             });
+            owed.budget += open_len;
             // The ack goes where the latest datagram came from.
             owed.to = origin.from;
             owed.local = origin.local;
@@ -322,7 +328,10 @@ impl Handler {
     pub fn send_acks(&mut self, sockets: &[UdpSocket], sink: &mut dyn Sink) -> io::Result<()> {
         self.acks.resize_with(sockets.len(), ReplyBatch::default);
         for (sender, owed) in self.owed.drain() {
-            let Some((next, held)) = self.streams.ack_state(sender, MAX_ACK_RANGES, &owed.recent)
+            // Never larger than what it answers: as many ranges as fit.
+            let room = owed.budget.saturating_sub(wire::ACK_OVERHEAD) / wire::ACK_RANGE_LEN;
+            let max_ranges = room.min(MAX_ACK_RANGES);
+            let Some((next, held)) = self.streams.ack_state(sender, max_ranges, &owed.recent)
             else {
                 continue;
             };
