@@ -266,7 +266,7 @@ pub struct ListenArgs {
     #[arg(short, long)]
     pub name: Option<String>,
 
-    /// Print JSON Lines, one object per datagram
+    /// Print JSON Lines, one object per datagram (fields: docs/JSON.md)
     #[arg(long)]
     pub json: bool,
 
@@ -379,7 +379,7 @@ pub struct DiscoverArgs {
     #[arg(short, long = "interface", value_name = "NAME")]
     pub interfaces: Vec<String>,
 
-    /// One JSON object per listener, nothing else on stdout
+    /// One JSON object per listener, nothing else on stdout (docs/JSON.md)
     #[arg(long)]
     pub json: bool,
 
@@ -419,7 +419,7 @@ pub struct PingArgs {
     #[arg(short = 'W', long, value_name = "DUR", value_parser = parse_duration, default_value = "1s")]
     pub wait: Duration,
 
-    /// One JSON object per reply, then a summary object
+    /// JSON Lines: a "pong" object per reply, then a "summary" (docs/JSON.md)
     #[arg(long)]
     pub json: bool,
 
