@@ -186,31 +186,42 @@ impl<'s> Delivery<'s> {
             self.open.clear();
             self.sender
                 .encode_text(body, self.outbox.next_seq(), FLAG_ACK, &mut self.open)?;
-            let heard = self.outbox.heard_listener();
-            let mut counts = Counts {
-                local_errors: &mut self.local_errors,
-                port_closed: &mut self.port_closed,
-                heard,
-            };
-            let sender = &mut self.sender;
-            self.outbox
-                .push(self.open.clone(), Instant::now(), &mut |bytes, base| {
-                    transmit(sender, &mut counts, bytes, base)
-                })?;
+            let datagram = self.open.clone();
+            let (outbox, mut send) = self.outbox_and_link();
+            outbox.push(datagram, Instant::now(), &mut send)?;
         }
         Ok(())
     }
 
     /// Resends what is due; gives up on what ran out of patience.
     fn resend_due(&mut self) -> Result<(), Error> {
+        let (outbox, mut send) = self.outbox_and_link();
+        outbox.resend_due(Instant::now(), &mut send)
+    }
+
+    /// The outbox, and how it sends a (re)transmission: through the sender,
+    /// with local failures and a restarting listener's closed port counted
+    /// as losses.
+    fn outbox_and_link(
+        &mut self,
+    ) -> (
+        &mut Outbox,
+        impl FnMut(&mut [u8], u64) -> Result<(), Error> + '_,
+    ) {
         let heard = self.outbox.heard_listener();
+        let Delivery {
+            outbox,
+            sender,
+            local_errors,
+            port_closed,
+            ..
+        } = self;
         let mut counts = Counts {
-            local_errors: &mut self.local_errors,
-            port_closed: &mut self.port_closed,
+            local_errors,
+            port_closed,
             heard,
         };
-        let sender = &mut self.sender;
-        self.outbox.resend_due(Instant::now(), &mut |bytes, base| {
+        (outbox, move |bytes, base| {
             transmit(sender, &mut counts, bytes, base)
         })
     }
