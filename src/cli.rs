@@ -295,11 +295,31 @@ pub struct ListenArgs {
     /// No key, even if UDPMSG_KEY_FILE names one
     #[arg(long, conflicts_with = "key_file")]
     pub no_key: bool,
+
+    /// Join multicast GROUP (repeatable): 239.1.2.3, ff15::1234, or
+    /// ff02::1%eth0 for one interface; on every interface unless --interface
+    #[arg(short, long = "group", value_name = "GROUP")]
+    pub groups: Vec<String>,
+
+    /// Only this interface: datagrams that arrived on it, replies through
+    /// it, groups and discovery joined on it
+    #[arg(long, value_name = "IF")]
+    pub interface: Option<String>,
+
+    /// Send every raw datagram back to its sender, byte for byte (a test
+    /// server; rate limited, never to a group, never bouncing between two
+    /// echo servers)
+    #[arg(long)]
+    pub echo: bool,
+
+    #[command(flatten)]
+    pub family: FamilyArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct SendArgs {
-    /// Destination: name, IP, host:port, [v6]:port, '<broadcast>' or ''
+    /// Destination: name, IP, host:port, [v6]:port, a multicast group,
+    /// '<broadcast>', '' or @NAME (the listener discover lists with that name)
     #[arg(value_name = "HOST")]
     pub host: String,
 
@@ -358,6 +378,35 @@ pub struct SendArgs {
     /// No key, even if UDPMSG_KEY_FILE names one
     #[arg(long, conflicts_with = "key_file")]
     pub no_key: bool,
+
+    /// After the last message, keep the socket open for DUR and print every
+    /// datagram that comes back, udpmsg or raw, as listen does; exit 4 if
+    /// none (or fewer than --count) came
+    #[arg(short, long, value_name = "DUR", value_parser = parse_duration, conflicts_with = "ack")]
+    pub wait: Option<Duration>,
+
+    /// With --wait: stop after N replies
+    #[arg(short, long, value_name = "N", value_parser = parse_count, requires = "wait")]
+    pub count: Option<u64>,
+
+    /// With --wait: print the replies as JSON Lines (listen --json's)
+    #[arg(long, requires = "wait")]
+    pub json: bool,
+
+    /// IP TTL (IPv6 hop limit) of every datagram; to a multicast group 1
+    /// unless given
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=255))]
+    pub ttl: Option<u32>,
+
+    /// To a multicast group: this host's own members get a copy too
+    #[arg(long = "loop")]
+    pub multicast_loop: bool,
+
+    #[command(flatten)]
+    pub reach: ReachArgs,
+
+    #[command(flatten)]
+    pub family: FamilyArgs,
 }
 
 #[derive(Debug, Args)]
@@ -395,11 +444,15 @@ pub struct DiscoverArgs {
     /// No key, even if UDPMSG_KEY_FILE names one
     #[arg(long, conflicts_with = "key_file")]
     pub no_key: bool,
+
+    #[command(flatten)]
+    pub family: FamilyArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct PingArgs {
-    /// The listener: name, IP, host:port, [v6]:port
+    /// The listener: name, IP, host:port, [v6]:port, or @NAME (the listener
+    /// discover lists with that name)
     #[arg(value_name = "HOST")]
     pub host: String,
 
@@ -431,6 +484,41 @@ pub struct PingArgs {
     /// No key, even if UDPMSG_KEY_FILE names one
     #[arg(long, conflicts_with = "key_file")]
     pub no_key: bool,
+
+    #[command(flatten)]
+    pub reach: ReachArgs,
+
+    #[command(flatten)]
+    pub family: FamilyArgs,
+}
+
+/// `-4` / `-6`: one address family, for names, binding and sending.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct FamilyArgs {
+    /// IPv4 only: names resolve to IPv4 addresses, sockets are IPv4
+    #[arg(short = '4', long = "ipv4", conflicts_with = "ipv6")]
+    pub ipv4: bool,
+
+    /// IPv6 only: names resolve to IPv6 addresses, sockets are IPv6
+    #[arg(short = '6', long = "ipv6")]
+    pub ipv6: bool,
+}
+
+/// Where `send` and `ping` send from, and how a `@NAME` is found.
+#[derive(Debug, Clone, Args)]
+pub struct ReachArgs {
+    /// Send from this address and port: ADDR, ADDR:PORT, :PORT, [v6]:PORT
+    /// (fixed-port devices, firewall rules)
+    #[arg(long, value_name = "ADDR[:PORT]")]
+    pub from: Option<String>,
+
+    /// Send through this interface only, and take replies only from it
+    #[arg(long, value_name = "IF")]
+    pub interface: Option<String>,
+
+    /// With @NAME: how long to wait for that listener to answer discovery
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "1s")]
+    pub resolve_timeout: Duration,
 }
 
 /// Parses a count of at least 1 (`ping -c`, `discover --expect`): 0 is

@@ -92,8 +92,29 @@ pub enum Error {
     BadHex { what: &'static str, error: HexError },
     /// `send --raw` from stdin: more bytes than one datagram holds.
     StdinTooLarge { max: usize },
-    /// `discover --interface` named an interface this host does not have.
+    /// `--interface` named an interface this host does not have.
     UnknownInterface { name: String, existing: Vec<String> },
+    /// `@name`: no listener answered to it within `waited`; `heard` are the
+    /// names that did answer.
+    NoSuchPeer {
+        name: String,
+        port: u16,
+        waited: std::time::Duration,
+        heard: Vec<String>,
+    },
+    /// `@name`: several listeners answer to it (each with its addresses).
+    AmbiguousPeer {
+        name: String,
+        addrs: Vec<Vec<SocketAddr>>,
+    },
+    /// `--from`: the sending socket could not be bound there.
+    Source { addr: SocketAddr, source: io::Error },
+    /// `listen --group`: the group could not be joined on any interface
+    /// (each failure with its interface; none: no interface to join on).
+    Join {
+        group: std::net::IpAddr,
+        failures: Vec<(String, io::Error)>,
+    },
 }
 
 impl Error {
@@ -105,7 +126,9 @@ impl Error {
             | Error::NameTooLong { .. }
             | Error::BadHex { .. }
             | Error::StdinTooLarge { .. }
-            | Error::UnknownInterface { .. } => exit::USAGE,
+            | Error::UnknownInterface { .. }
+            | Error::AmbiguousPeer { .. } => exit::USAGE,
+            Error::NoSuchPeer { .. } => exit::NO_HOST,
             Error::Env { error, .. } => error.exit_code(),
             Error::Command { error, .. } => match error {
                 commands::Error::NotListening => exit::NOT_LISTENING,
@@ -116,7 +139,9 @@ impl Error {
                     exit::FAILURE
                 }
             },
-            Error::Addr(AddrError::UnknownHost { .. }) => exit::NO_HOST,
+            Error::Addr(AddrError::UnknownHost { .. } | AddrError::NoAddressOfFamily { .. }) => {
+                exit::NO_HOST
+            }
             Error::Addr(
                 AddrError::ResolverUnreachable { .. } | AddrError::ResolverFailed { .. },
             ) => exit::FAILURE,
@@ -132,7 +157,9 @@ impl Error {
             | Error::Output(_)
             | Error::Io { .. }
             | Error::Key(_)
-            | Error::Keygen { .. } => exit::FAILURE,
+            | Error::Keygen { .. }
+            | Error::Source { .. }
+            | Error::Join { .. } => exit::FAILURE,
         }
     }
 }
@@ -240,6 +267,72 @@ impl fmt::Display for Error {
                 "no interface '{name}' on this host; it has: {}",
                 existing.join(", ")
             ),
+            Error::NoSuchPeer {
+                name,
+                port,
+                waited,
+                heard,
+            } => {
+                let name = crate::output::escape::escaped(name);
+                write!(
+                    f,
+                    "no listener named '{name}' answered on port {port} within {}",
+                    humantime::format_duration(*waited)
+                )?;
+                if heard.is_empty() {
+                    write!(f, "; no listener answered at all")
+                } else {
+                    let heard: Vec<String> = heard
+                        .iter()
+                        .map(|n| format!("'{}'", crate::output::escape::escaped(n)))
+                        .collect();
+                    write!(f, "; these did: {}", heard.join(", "))
+                }
+            }
+            Error::AmbiguousPeer { name, addrs } => {
+                let name = crate::output::escape::escaped(name);
+                let each: Vec<String> = addrs
+                    .iter()
+                    .map(|a| {
+                        a.iter()
+                            .map(|a| a.to_string())
+                            .collect::<Vec<_>>()
+                            .join(" and ")
+                    })
+                    .collect();
+                write!(
+                    f,
+                    "{} listeners are named '{name}': {}; give an address instead",
+                    addrs.len(),
+                    each.join("; ")
+                )
+            }
+            Error::Source { addr, source } => {
+                write!(f, "cannot send from {addr}: ")?;
+                match source.raw_os_error() {
+                    Some(libc::EADDRINUSE) => write!(f, "that port is already in use"),
+                    Some(libc::EADDRNOTAVAIL) => {
+                        write!(f, "no interface on this host has that address")
+                    }
+                    Some(libc::EACCES) => {
+                        write!(f, "permission denied (ports below 1024 need privileges)")
+                    }
+                    _ => write!(f, "{}", IoWords(source)),
+                }
+            }
+            Error::Join { group, failures } => {
+                if failures.is_empty() {
+                    return write!(
+                        f,
+                        "cannot join {group}: no interface is up with an address of its family (name one with --interface)"
+                    );
+                }
+                let each: Vec<String> = failures
+                    .iter()
+                    .map(|(i, e)| format!("on {i}: {}", IoWords(e)))
+                    .collect();
+                write!(f, "cannot join {group} {}", each.join("; "))
+            }
         }
     }
 }
@@ -287,6 +380,10 @@ fn command_words(
                         "permission denied (is it a broadcast address? ping needs one listener)"
                     ),
                 },
+                Some(libc::ENETUNREACH) if dest.ip().is_multicast() => write!(
+                    f,
+                    "network unreachable (no route to the group; name the interface with --interface)"
+                ),
                 Some(libc::ENETUNREACH) => write!(f, "network unreachable (no route)"),
                 Some(libc::EHOSTUNREACH) => write!(f, "host unreachable"),
                 Some(libc::EMSGSIZE) => write!(f, "message too long for the path"),

@@ -1138,6 +1138,7 @@ fn config(keyed: bool, key: &Key) -> listen::Config {
         catch_signals: false,
         gap_wait: GAP_WAIT,
         key: keyed.then(|| key.clone()),
+        echo: false,
     }
 }
 

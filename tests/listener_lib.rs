@@ -37,6 +37,7 @@ fn config(count: u64) -> listen::Config {
         catch_signals: false,
         gap_wait: listen::DEFAULT_GAP_WAIT,
         key: None,
+        echo: false,
     }
 }
 

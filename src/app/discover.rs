@@ -22,6 +22,7 @@ pub(super) fn run(args: DiscoverArgs, info: Info) -> Result<u8, Error> {
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
         interfaces: args.interfaces.clone(),
         key: load_key(args.key_file.as_deref(), args.no_key)?,
+        family: addr::Family::from_flags(args.family.ipv4, args.family.ipv6),
     };
     let verbose = args.verbose;
     let mut heard = output::discover::FirstHeard::default();

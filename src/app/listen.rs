@@ -1,22 +1,46 @@
 //! `udpmsg listen`: bind, say where, run the listener, print its summary.
 
+use super::reach::interface_index;
 use super::{Info, load_key, pick_name, pick_port};
 use crate::cli::ListenArgs;
 use crate::commands::listen::{self, Ended, Listener, Stop};
 use crate::error::{Error, exit};
-use crate::net::{self, addr, iface};
+use crate::net::addr::{self, Family, Host};
+use crate::net::{self, iface};
 use crate::output::{self, Format, ListenOutput};
 use crate::util::words::IoWords;
 use std::io;
+use std::net::{IpAddr, SocketAddr};
 
 pub(super) fn run(args: ListenArgs, info: Info) -> Result<u8, Error> {
     let key = load_key(args.key_file.as_deref(), args.no_key)?;
+    if args.echo && key.is_some() {
+        return Err(Error::Usage(
+            "--echo sends raw datagrams back, and a keyed listener takes none; it cannot be used with a key (--no-key ignores UDPMSG_KEY_FILE)"
+                .into(),
+        ));
+    }
     let name = pick_name(args.name)?;
+    let family = Family::from_flags(args.family.ipv4, args.family.ipv6);
+    let interface = args.interface.as_deref().map(interface_index).transpose()?;
+    let groups = args
+        .groups
+        .iter()
+        .map(|arg| parse_group(arg, family, interface))
+        .collect::<Result<Vec<Group>, Error>>()?;
     let host = addr::parse_host(&args.bind)?;
     let port = pick_port(host.port, args.port.as_deref())?;
-    let bind = addr::resolve_bind(&host.host, port)?;
+    let bind = addr::resolve_bind(&host.host, port, family)?;
+    if !groups.is_empty() && !bind.ip().is_unspecified() {
+        return Err(Error::Usage(format!(
+            "--group needs a listener on every address of this host (--bind '', the default), not {}",
+            bind.ip()
+        )));
+    }
     let options = net::BindOptions {
         reuse_addr: args.share_port,
+        family,
+        interface,
         ..net::BindOptions::default()
     };
     let sockets = net::bind_listeners(bind, options).map_err(|source| {
@@ -38,7 +62,10 @@ pub(super) fn run(args: ListenArgs, info: Info) -> Result<u8, Error> {
         // Join the IPv6 discovery group so IPv6-only hosts can find us;
         // per interface, reported with -v.
         if local.ip().is_unspecified() && local.is_ipv6() {
-            let interfaces = iface::ipv6_interfaces().unwrap_or_default();
+            let mut interfaces = iface::ipv6_interfaces().unwrap_or_default();
+            if let Some(only) = interface {
+                interfaces.retain(|&i| i == only);
+            }
             for (index, e) in net::join_discovery_group(socket, &interfaces) {
                 if args.verbose {
                     eprintln!(
@@ -51,6 +78,10 @@ pub(super) fn run(args: ListenArgs, info: Info) -> Result<u8, Error> {
             }
         }
         locals.push(local);
+    }
+    let mut joined = Vec::new();
+    for group in &groups {
+        joined.push(join(group, &sockets, &locals)?);
     }
     // IPv6 first: "[::]:47474 and 0.0.0.0:47474".
     locals.sort_by_key(|a| a.is_ipv4());
@@ -66,7 +97,10 @@ pub(super) fn run(args: ListenArgs, info: Info) -> Result<u8, Error> {
         .iter()
         .map(|a| output::fmt_addr(*a).to_string())
         .collect();
-    let listening = format!("udpmsg: listening on {} as '{name}'", shown.join(" and "));
+    let mut listening = format!("udpmsg: listening on {} as '{name}'", shown.join(" and "));
+    for (group, on) in groups.iter().zip(&joined) {
+        listening.push_str(&format!(", in group {} ({})", group.ip, on.join(", ")));
+    }
     // Made before saying so: SIGINT/SIGTERM are caught from then on.
     let mut listener = Listener::new(
         sockets,
@@ -77,6 +111,7 @@ pub(super) fn run(args: ListenArgs, info: Info) -> Result<u8, Error> {
             catch_signals: true,
             gap_wait: listen::DEFAULT_GAP_WAIT,
             key,
+            echo: args.echo,
         },
     )
     .map_err(|source| Error::Io {
@@ -106,4 +141,101 @@ pub(super) fn run(args: ListenArgs, info: Info) -> Result<u8, Error> {
         Some(e) => Err(Error::Output(e)),
         None => Ok(exit::OK),
     }
+}
+
+/// A multicast group to join, and the interface its `%scope` names.
+struct Group {
+    ip: IpAddr,
+    scope: Option<u32>,
+}
+
+/// Parses a `--group`: a multicast address of the family allowed, with a
+/// `%scope` (IPv6) that agrees with `--interface`.
+fn parse_group(arg: &str, family: Family, interface: Option<u32>) -> Result<Group, Error> {
+    let bad = |why: &str| Error::Usage(format!("bad --group '{arg}': {why}"));
+    let parsed = addr::parse_host(arg)?;
+    let (ip, scope) = match parsed.host {
+        Host::Ip(ip, scope) if parsed.port.is_none() && ip.is_multicast() => (ip, scope),
+        Host::Ip(..) | Host::Name(_) if parsed.port.is_none() => {
+            return Err(bad(
+                "not a multicast address (224.0.0.0/4, ff00::/8; the port is --port)",
+            ));
+        }
+        _ => {
+            return Err(bad(
+                "a multicast address without a port (the port is --port)",
+            ));
+        }
+    };
+    if !family.allows(ip) {
+        return Err(addr::AddrError::WrongFamily {
+            arg: arg.to_string(),
+            family,
+            by: family.flag().to_string(),
+        }
+        .into());
+    }
+    let scope = (scope != 0).then_some(scope);
+    if let (Some(scope), Some(interface)) = (scope, interface)
+        && scope != interface
+    {
+        return Err(bad("its %interface is not the one --interface names"));
+    }
+    Ok(Group {
+        ip,
+        scope: scope.or(interface),
+    })
+}
+
+/// Joins `group` with the wildcard socket of its family: on the interface
+/// its scope or `--interface` names, else on every up interface with an
+/// address of its family. Returns the interfaces joined; a failure on some
+/// is a warning, on all an error.
+fn join(
+    group: &Group,
+    sockets: &[mio::net::UdpSocket],
+    locals: &[SocketAddr],
+) -> Result<Vec<String>, Error> {
+    let v6 = group.ip.is_ipv6();
+    let Some(socket) = sockets
+        .iter()
+        .zip(locals)
+        .find(|(_, l)| l.is_ipv6() == v6 && l.ip().is_unspecified())
+        .map(|(s, _)| s)
+    else {
+        let family = if v6 { "IPv6" } else { "IPv4" };
+        return Err(Error::Usage(format!(
+            "--group {} is {family}, and the listener has no {family} socket",
+            group.ip
+        )));
+    };
+    let interfaces = match group.scope {
+        Some(index) => vec![(index, iface::interface_name(index))],
+        None => iface::group_interfaces(v6).map_err(|source| Error::Io {
+            doing: "listing the network interfaces",
+            source,
+        })?,
+    };
+    let mut joined = Vec::new();
+    let mut failures = Vec::new();
+    for (index, name) in interfaces {
+        match net::join_group(socket, group.ip, index) {
+            Ok(()) => joined.push(name),
+            Err(e) => failures.push((name, e)),
+        }
+    }
+    if joined.is_empty() {
+        return Err(Error::Join {
+            group: group.ip,
+            failures,
+        });
+    }
+    for (name, e) in &failures {
+        eprintln!(
+            "udpmsg: warning: cannot join {} on {name}: {}",
+            group.ip,
+            IoWords(e)
+        );
+    }
+    Ok(joined)
 }

@@ -7,6 +7,7 @@ mod generate;
 mod keygen;
 mod listen;
 mod ping;
+mod reach;
 mod send;
 
 use crate::cli::{Cli, Command};

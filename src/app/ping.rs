@@ -1,12 +1,13 @@
 //! `udpmsg ping`: resolve, ping, print each reply and the summary.
 
-use super::{load_key, pick_port, write_stdout};
+use super::reach::{self, Reach};
+use super::{load_key, write_stdout};
 use crate::cli::PingArgs;
 use crate::commands::listen::is_closed_pipe;
 use crate::commands::ping::{self, Event, Pinger};
 use crate::commands::send::Sender;
 use crate::error::{Error, Sending, exit};
-use crate::net::addr;
+use crate::net::SetupError;
 use crate::output;
 use crate::util::words::IoWords;
 use std::io::{self, Write};
@@ -14,15 +15,28 @@ use std::time::SystemTime;
 
 pub(super) fn run(args: PingArgs) -> Result<u8, Error> {
     let key = load_key(args.key_file.as_deref(), args.no_key)?;
-    let host = addr::parse_host(&args.host)?;
-    let port = pick_port(host.port, args.port.as_deref())?;
-    let dest = addr::resolve_destination(&host.host, port)?;
-    if matches!(host.host, addr::Host::Broadcast) {
+    let Reach {
+        dest,
+        shown,
+        options,
+        ..
+    } = reach::reach(
+        &args.host,
+        args.port.as_deref(),
+        &args.reach,
+        args.family,
+        key.as_ref(),
+    )?;
+    if dest.broadcast {
         return Err(Error::Usage(
             "ping needs one listener, not a broadcast address".into(),
         ));
     }
-    let shown = addr::unmapped(dest.addr);
+    if dest.addr.ip().is_multicast() {
+        return Err(Error::Usage(
+            "ping needs one listener, not a multicast group".into(),
+        ));
+    }
     let config = ping::Config {
         count: args.count,
         interval: args.interval,
@@ -33,10 +47,16 @@ pub(super) fn run(args: PingArgs) -> Result<u8, Error> {
     let mut out = io::stdout().lock();
     let sender =
         // Connecting can fail (a broadcast address: EACCES): said as a send.
-        Sender::new(dest, String::new(), key.as_ref(), true).map_err(|e| Error::Command {
-            dest: shown,
-            by: Sending::Ping,
-            error: e.into(),
+        Sender::new(dest, &options, String::new(), key.as_ref(), true).map_err(|e| match e {
+            SetupError::Source { addr, error } => Error::Source {
+                addr,
+                source: error,
+            },
+            SetupError::Socket(e) => Error::Command {
+                dest: shown,
+                by: Sending::Ping,
+                error: e.into(),
+            },
         })?;
     let result = Pinger::new(sender, dest.addr, config).and_then(|pinger| {
         pinger.run(&mut |event| match event {

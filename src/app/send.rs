@@ -1,15 +1,18 @@
 //! `udpmsg send` and `send --ack`: resolve, build the sender and the
 //! source of messages, run, and turn the outcome into an exit code.
 
-use super::{Info, load_key, pick_name, pick_port, port_given};
+use super::reach::{self, Reach};
+use super::{Info, load_key, pick_name};
 use crate::cli::SendArgs;
 use crate::commands;
+use crate::commands::ask;
 use crate::commands::deliver::{self, Delivery};
+use crate::commands::listen::is_closed_pipe;
 use crate::commands::send::{self, Sender};
 use crate::commands::source::{self, Fixed, HexLines, Lines, Source, WholeError};
 use crate::error::{Error, Sending, exit};
-use crate::net::addr::{self, Destination};
-use crate::output::{self, escape::escaped, fmt_addr};
+use crate::net::{SendOptions, SetupError};
+use crate::output::{self, Format, ListenOutput, escape::escaped, fmt_addr};
 use crate::reliable::outbox::{MESSAGE_PATIENCE, Patience};
 use crate::util::hex;
 use crate::util::words::IoWords;
@@ -32,14 +35,27 @@ pub(super) fn run(args: SendArgs, info: Info) -> Result<u8, Error> {
     } else {
         Some(message_bytes(&args)?)
     };
-    let (dest, port_named) = destination(&args)?;
+    let reach = reach::reach(
+        &args.host,
+        args.port.as_deref(),
+        &args.reach,
+        args.family,
+        key.as_ref(),
+    )?;
+    let Reach {
+        mut dest,
+        shown,
+        options,
+        port_named,
+    } = reach;
+    dest.broadcast |= args.broadcast;
+    check_destination(&args, dest.addr.ip(), dest.broadcast)?;
     // The name goes only into udpmsg messages; raw sends skip the syscall.
     let name = if args.raw {
         String::new()
     } else {
         pick_name(args.name.clone())?
     };
-    let shown = addr::unmapped(dest.addr);
     let by = if args.ack {
         Sending::SendAck
     } else {
@@ -50,8 +66,23 @@ pub(super) fn run(args: SendArgs, info: Info) -> Result<u8, Error> {
         by,
         error,
     };
+    let options = SendOptions {
+        ttl: args.ttl,
+        multicast_loop: args.multicast_loop,
+        // Replies to an unconnected socket are sealed for the address
+        // they came to, which only the arrival information tells.
+        arrival_info: args.wait.is_some(),
+        ..options
+    };
     // Connecting (--ack) can fail (a broadcast address: EACCES): said as a send.
-    let sender = Sender::new(dest, name, key.as_ref(), args.ack).map_err(|e| failed(e.into()))?;
+    let sender =
+        Sender::new(dest, &options, name, key.as_ref(), args.ack).map_err(|e| match e {
+            SetupError::Source { addr, error } => Error::Source {
+                addr,
+                source: error,
+            },
+            SetupError::Socket(e) => failed(e.into()),
+        })?;
     if !from_stdin && !args.hex && !port_named {
         note_port_word(&args, dest.addr.port(), info);
     }
@@ -63,6 +94,30 @@ pub(super) fn run(args: SendArgs, info: Info) -> Result<u8, Error> {
             format!("each line you type to {}", fmt_addr(shown))
         };
         info.line(format_args!("udpmsg: sending {what}; Ctrl-D ends"));
+    }
+    if let Some(wait) = args.wait {
+        let max = if args.raw {
+            sender.max_raw()
+        } else {
+            sender.max_body()
+        };
+        let mut source: Box<dyn Source> = match message {
+            Some(body) if body.len() > max => {
+                return Err(failed(commands::Error::TooLarge {
+                    len: body.len(),
+                    max,
+                }));
+            }
+            Some(body) => Box::new(Fixed::new(vec![body])),
+            None if whole => Box::new(Fixed::new(vec![stdin_datagram(max, args.hex, failed)?])),
+            // Replies are shown while stdin is read: one event loop.
+            None => {
+                let stdin = io::stdin();
+                let fd = stdin.as_raw_fd();
+                hexed(Lines::polled(stdin.lock(), fd), args.hex)
+            }
+        };
+        return send_waiting(&args, wait, sender, source.as_mut(), failed);
     }
     if args.ack {
         let mut source: Box<dyn Source> = match message {
@@ -95,19 +150,25 @@ pub(super) fn run(args: SendArgs, info: Info) -> Result<u8, Error> {
     Ok(exit::OK)
 }
 
-/// Where the message goes, and whether a port was named (`host:port`,
-/// `--port`, `UDPMSG_PORT`).
-fn destination(args: &SendArgs) -> Result<(Destination, bool), Error> {
-    let host = addr::parse_host(&args.host)?;
-    let port = pick_port(host.port, args.port.as_deref())?;
-    let mut dest = addr::resolve_destination(&host.host, port)?;
-    dest.broadcast |= args.broadcast;
-    if args.ack && dest.broadcast {
+/// Refuses what cannot be done to this destination: `--ack` needs one
+/// listener (not a broadcast address nor a group), `--loop` a group.
+fn check_destination(args: &SendArgs, ip: std::net::IpAddr, broadcast: bool) -> Result<(), Error> {
+    if args.ack && broadcast {
         return Err(Error::Usage(
             "--ack needs one listener; it cannot be used with a broadcast address".into(),
         ));
     }
-    Ok((dest, port_given(host.port, args.port.as_deref())))
+    if args.ack && ip.is_multicast() {
+        return Err(Error::Usage(
+            "--ack needs one listener; it cannot be used with a multicast group".into(),
+        ));
+    }
+    if args.multicast_loop && !ip.is_multicast() {
+        return Err(Error::Usage(format!(
+            "--loop is for multicast groups, and {ip} is not one"
+        )));
+    }
+    Ok(())
 }
 
 /// All of stdin as one raw datagram of at most `max` bytes (`--raw`).
@@ -227,6 +288,80 @@ fn send_confirmed(
         eprintln!("{summary}");
         Ok(exit::UNCONFIRMED)
     }
+}
+
+/// `send --wait`: every message of `source` sent, every reply shown on
+/// stdout as `listen` shows it; exit 4 when none came (or fewer than
+/// `--count`). Lines that cannot go are reported and skipped, as without
+/// `--wait`.
+fn send_waiting(
+    args: &SendArgs,
+    wait: std::time::Duration,
+    sender: Sender,
+    source: &mut dyn Source,
+    failed: impl FnOnce(crate::commands::Error) -> Error,
+) -> Result<u8, Error> {
+    let format = if args.json {
+        Format::Json
+    } else {
+        Format::Text
+    };
+    let mut out = ListenOutput::new(io::stdout().lock(), format, false);
+    let config = ask::Config {
+        wait,
+        count: args.count,
+        raw: args.raw,
+        catch_signals: true,
+    };
+    let (mut refused, mut failed_lines) = (0u64, 0u64);
+    let result = ask::ask(sender, source, config, &mut out, &mut |line, e| {
+        match e {
+            commands::Error::Io(e) => {
+                failed_lines += 1;
+                eprintln!("udpmsg: line {line} not sent: {}", IoWords(e));
+            }
+            e => {
+                refused += 1;
+                eprintln!("udpmsg: line {line} not sent: {e}");
+            }
+        };
+    });
+    let asked = match result {
+        Ok(asked) => asked,
+        Err(commands::Error::Output(e)) if is_closed_pipe(&e) => return Ok(exit::OK),
+        Err(commands::Error::Output(e)) => return Err(Error::Output(e)),
+        Err(e) => return Err(failed(e)),
+    };
+    if failed_lines > 0 {
+        return Err(Error::LinesNotSent {
+            failed: failed_lines,
+            refused,
+            sent: asked.sent,
+        });
+    }
+    if refused > 0 {
+        return Err(Error::LinesRefused {
+            refused,
+            sent: asked.sent,
+        });
+    }
+    let wanted = args.count.unwrap_or(1);
+    if asked.replies >= wanted {
+        return Ok(exit::OK);
+    }
+    // Not informational: it says why the exit code is 4.
+    let waited = match asked.interrupted {
+        Some(_) => "before the interrupt".to_string(),
+        None => format!(
+            "within {} of the last message",
+            humantime::format_duration(wait)
+        ),
+    };
+    match args.count {
+        Some(n) => eprintln!("udpmsg: {} of {n} replies came {waited}", asked.replies),
+        None => eprintln!("udpmsg: no reply came {waited}"),
+    }
+    Ok(exit::UNCONFIRMED)
 }
 
 /// Fire-and-forget: each message of `source` as one datagram; lines too

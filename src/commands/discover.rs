@@ -10,6 +10,7 @@
 //! count, so only key holders can take a place).
 
 use crate::event::{EventLoop, Wake, token};
+use crate::net::addr::Family;
 use crate::net::iface::{self, DISCOVERY_GROUP_V6, Target};
 use crate::net::{self, Local};
 use crate::seal::{Envelope, Key, Opened};
@@ -87,6 +88,9 @@ pub struct Config {
     pub interfaces: Vec<String>,
     /// Shared key: probes are sealed and only sealed answers count.
     pub key: Option<Key>,
+    /// Probe only IPv4 broadcast addresses (`-4`), only the IPv6 group
+    /// (`-6`), or both.
+    pub family: Family,
 }
 
 /// One listener that answered.
@@ -142,11 +146,26 @@ pub struct Scan {
 
 /// Runs one scan.
 pub fn discover(config: &Config, trace: &mut dyn FnMut(&Trace<'_>)) -> io::Result<Scan> {
-    Scanner::new(config)?.run(trace)
+    let mut scanner = Scanner::new(config)?;
+    scanner.collect(None, trace, &mut |_| false)?;
+    Ok(scanner.into_scan())
 }
 
-/// One scan in progress: its sockets, the probe rounds sent, the peers heard.
-struct Scanner<'c> {
+/// Why [`Scanner::collect`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Collected {
+    /// The time given (or the scan's timeout) passed.
+    Deadline,
+    /// `--expect` listeners answered.
+    Expected,
+    /// The caller's test said stop for a newly heard listener.
+    Stopped,
+}
+
+/// One scan in progress: its sockets, the probe rounds sent, the peers
+/// heard. [`discover`] runs one to its end; a caller looking for one
+/// listener ([`super::resolve`]) stops it as soon as that one answers.
+pub struct Scanner<'c> {
     config: &'c Config,
     targets: Vec<Target>,
     envelope: Envelope,
@@ -172,8 +191,18 @@ struct Scanner<'c> {
 }
 
 impl<'c> Scanner<'c> {
-    fn new(config: &'c Config) -> io::Result<Self> {
-        let targets = iface::probe_targets(&config.interfaces)?;
+    /// Opens the sockets of a scan (no probe is sent yet); its timeout
+    /// starts now.
+    pub fn new(config: &'c Config) -> io::Result<Self> {
+        let mut targets = iface::probe_targets(&config.interfaces)?;
+        for target in &mut targets {
+            match config.family {
+                Family::Any => {}
+                Family::V4 => target.ipv6 = false,
+                Family::V6 => target.broadcasts.clear(),
+            }
+        }
+        targets.retain(|t| !t.broadcasts.is_empty() || t.ipv6);
         let mut v4 = bind(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0))?;
         let mut v6 = if targets.iter().any(|t| t.ipv6) {
             bind(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), 0)).ok()
@@ -208,32 +237,50 @@ impl<'c> Scanner<'c> {
         })
     }
 
-    fn run(mut self, trace: &mut dyn FnMut(&Trace<'_>)) -> io::Result<Scan> {
+    /// Probes and collects answers until `until` (at most the scan's own
+    /// deadline; `None`: that deadline), until `--expect` listeners
+    /// answered, or until `stop` returns true for a listener heard for the
+    /// first time. May be called again to go on where it stopped.
+    pub fn collect(
+        &mut self,
+        until: Option<Instant>,
+        trace: &mut dyn FnMut(&Trace<'_>),
+        stop: &mut dyn FnMut(&Peer) -> bool,
+    ) -> io::Result<Collected> {
+        let deadline = until.map_or(self.deadline, |u| u.min(self.deadline));
         loop {
             let now = Instant::now();
             if self.next_round().is_some_and(|t| t <= now) {
                 self.send_round(now, trace);
                 continue;
             }
-            if now >= self.deadline || self.config.expect.is_some_and(|n| self.peers.len() >= n) {
-                break;
+            if now >= deadline {
+                return Ok(Collected::Deadline);
             }
-            let wake_at = self
-                .next_round()
-                .map_or(self.deadline, |t| t.min(self.deadline));
+            if self.config.expect.is_some_and(|n| self.peers.len() >= n) {
+                return Ok(Collected::Expected);
+            }
+            let wake_at = self.next_round().map_or(deadline, |t| t.min(deadline));
+            // The loop catches no signals: a signal ends the process.
             if let Wake::Signal(_) = self.events.wait(Some(wake_at))? {
-                break;
+                return Ok(Collected::Deadline);
             }
-            self.read_answers(trace)?;
+            if self.read_answers(trace, stop)? {
+                return Ok(Collected::Stopped);
+            }
         }
+    }
+
+    /// The scan's outcome so far: every listener heard.
+    pub fn into_scan(self) -> Scan {
         let mut peers: Vec<Peer> = self.peers.into_values().map(|(peer, _)| peer).collect();
         peers.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.addrs.cmp(&b.addrs)));
-        Ok(Scan {
+        Scan {
             peers,
             probed: self.targets,
             overflow: self.overflow,
             addrs_overflow: self.addrs_overflow,
-        })
+        }
     }
 
     /// When the next probe round is due, if one is left before the deadline.
@@ -285,8 +332,14 @@ impl<'c> Scanner<'c> {
         }
     }
 
-    /// Reads answers from both sockets until they would block.
-    fn read_answers(&mut self, trace: &mut dyn FnMut(&Trace<'_>)) -> io::Result<()> {
+    /// Reads answers from both sockets until they would block; true when
+    /// `stop` said so for a listener heard for the first time.
+    fn read_answers(
+        &mut self,
+        trace: &mut dyn FnMut(&Trace<'_>),
+        stop: &mut dyn FnMut(&Peer) -> bool,
+    ) -> io::Result<bool> {
+        let mut stopped = false;
         for socket in std::iter::once(&self.v4).chain(self.v6.as_ref()) {
             let bound = socket.local_addr()?;
             loop {
@@ -344,6 +397,7 @@ impl<'c> Scanner<'c> {
                     self.overflow += 1;
                     continue;
                 }
+                let new = !self.peers.contains_key(&answer.instance);
                 let (peer, addrs) = self.peers.entry(answer.instance).or_insert_with(|| {
                     let peer = Peer {
                         instance: answer.instance,
@@ -367,9 +421,12 @@ impl<'c> Scanner<'c> {
                 if !interface.is_empty() && !peer.interfaces.iter().any(|i| i == interface) {
                     peer.interfaces.push(interface.to_string());
                 }
+                if new && stop(peer) {
+                    stopped = true;
+                }
             }
         }
-        Ok(())
+        Ok(stopped)
     }
 }
 
@@ -380,6 +437,7 @@ fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
             reuse_addr: false,
             recv_buffer: 1 << 20,
             broadcast: addr.is_ipv4(),
+            ..net::BindOptions::default()
         },
     )?;
     // Without arrival information answers still count; only the

@@ -5,13 +5,16 @@
 //! - [`listen`]: receive, show, answer;
 //! - [`send`]: the one sender type, and fire-and-forget sending;
 //! - [`deliver`]: `send --ack`, confirmed delivery;
-//! - [`ping`], [`discover`];
+//! - [`ask`]: `send --wait`, showing what comes back;
+//! - [`ping`], [`discover`]; [`resolve`]: a listener by its name (`@name`);
 //! - [`source`]: messages from the command line or stdin.
 
+pub mod ask;
 pub mod deliver;
 pub mod discover;
 pub mod listen;
 pub mod ping;
+pub mod resolve;
 pub mod send;
 pub mod source;
 

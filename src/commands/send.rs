@@ -5,8 +5,8 @@
 use super::Error;
 use super::source::{Next, Source};
 use crate::event::{EventLoop, token};
-use crate::net::{self, SendBatch, SendFailure, addr::Destination};
-use crate::seal::{Envelope, Incoming, Key, Opened, Outgoing};
+use crate::net::{self, SendBatch, SendFailure, SendOptions, SetupError, addr::Destination};
+use crate::seal::{Envelope, Incoming, Key, Opened, Outgoing, Refusal};
 use crate::wire::{self, Message, Text};
 use mio::net::UdpSocket;
 use mio::{Interest, Registry, Token};
@@ -178,17 +178,19 @@ impl Link {
 }
 
 impl Sender {
-    /// A sender with a fresh random sender id. `connected`: replies are
-    /// expected, so the socket is connected to `dest` (an ICMP port
-    /// unreachable then comes back as [`Error::NotListening`]).
+    /// A sender with a fresh random sender id, its socket set up with
+    /// `options`. `connected`: replies are expected from `dest` alone, so
+    /// the socket is connected to it (an ICMP port unreachable then comes
+    /// back as [`Error::NotListening`]).
     pub fn new(
         dest: Destination,
+        options: &SendOptions,
         name: String,
         key: Option<&Key>,
         connected: bool,
-    ) -> io::Result<Self> {
+    ) -> Result<Self, SetupError> {
         let envelope = Envelope::new(key);
-        let socket = net::sender_socket(dest.addr, dest.broadcast)?;
+        let socket = net::sender_socket(&dest, options)?;
         if connected {
             socket.connect(dest.addr)?;
         }
@@ -324,6 +326,32 @@ impl Sender {
         Ok(())
     }
 
+    /// Reads one datagram that came back to the socket, whatever it is:
+    /// `None` once the socket is empty, else who sent it and what it
+    /// turned out to be (a udpmsg message, opened and checked when keyed;
+    /// raw bytes; or why it is refused). Sealed datagrams are opened for
+    /// the address they arrived at: the socket's own when it is connected,
+    /// else the arrival address (`SendOptions::arrival_info`). `buf` must
+    /// hold [`wire::MAX_DATAGRAM`] bytes. Call until `None`.
+    pub fn recv_any<'a>(&'a mut self, buf: &'a mut [u8]) -> Result<Option<Came<'a>>, Error> {
+        if self.link.local.port() == 0 {
+            // Unconnected and not bound at creation: the first send bound it.
+            self.link.local = self.link.socket.local_addr()?;
+        }
+        let socket = &self.link.socket;
+        let Some((len, arrival)) = net::nonblocking(|| net::recv_with_local(socket, buf))? else {
+            return Ok(None);
+        };
+        let local = self.link.local;
+        let dest = arrival
+            .local
+            .map_or(local, |l| SocketAddr::new(l.dest, local.port()));
+        Ok(Some(Came {
+            from: net::addr::unmapped(arrival.from),
+            opened: self.incoming.open(&buf[..len], SystemTime::now(), dest),
+        }))
+    }
+
     /// Reads one datagram that came back to the socket: `None` once the
     /// socket is empty, else the udpmsg message it holds (opened and
     /// checked when keyed) or [`Reply::Ignored`]. `buf` must hold
@@ -341,6 +369,15 @@ impl Sender {
             },
         ))
     }
+}
+
+/// Any datagram that came back to a sender's socket ([`Sender::recv_any`]).
+#[derive(Debug)]
+pub struct Came<'a> {
+    /// Who sent it.
+    pub from: SocketAddr,
+    /// What it turned out to be, or why it is refused.
+    pub opened: Result<Opened<'a>, Refusal>,
 }
 
 /// A datagram that came back to a sender's socket.

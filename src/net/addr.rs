@@ -23,6 +23,103 @@ pub enum Host {
     Name(String),
 }
 
+/// Which address family a command may use: `-4`, `-6`, or either.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Family {
+    #[default]
+    Any,
+    V4,
+    V6,
+}
+
+impl Family {
+    /// The family `-4` / `-6` ask for (clap refuses both at once).
+    pub fn from_flags(v4: bool, v6: bool) -> Family {
+        match (v4, v6) {
+            (true, _) => Family::V4,
+            (false, true) => Family::V6,
+            (false, false) => Family::Any,
+        }
+    }
+
+    /// The family of `ip`.
+    pub fn of(ip: IpAddr) -> Family {
+        if ip.is_ipv4() { Family::V4 } else { Family::V6 }
+    }
+
+    /// Whether an address of `ip`'s family may be used.
+    pub fn allows(self, ip: IpAddr) -> bool {
+        match self {
+            Family::Any => true,
+            Family::V4 => ip.is_ipv4(),
+            Family::V6 => ip.is_ipv6(),
+        }
+    }
+
+    /// Both restrictions at once: `None` when they exclude each other.
+    pub fn and(self, other: Family) -> Option<Family> {
+        match (self, other) {
+            (Family::Any, f) | (f, Family::Any) => Some(f),
+            (a, b) if a == b => Some(a),
+            _ => None,
+        }
+    }
+
+    /// `IPv4`, `IPv6`, or `IPv4 or IPv6`.
+    pub fn words(self) -> &'static str {
+        match self {
+            Family::Any => "IPv4 or IPv6",
+            Family::V4 => "IPv4",
+            Family::V6 => "IPv6",
+        }
+    }
+
+    /// The option that asks for this family (`-4` or `-6`).
+    pub fn flag(self) -> &'static str {
+        match self {
+            Family::Any => "",
+            Family::V4 => "-4",
+            Family::V6 => "-6",
+        }
+    }
+
+    fn ai_family(self) -> libc::c_int {
+        match self {
+            Family::Any => libc::AF_UNSPEC,
+            Family::V4 => libc::AF_INET,
+            Family::V6 => libc::AF_INET6,
+        }
+    }
+}
+
+/// A destination argument of `send` or `ping`: a host, or a listener by
+/// the name it answers discovery with. (New kinds of address, say a Unix
+/// socket path, become new variants here.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A host, with the port it may carry.
+    Host(HostPort),
+    /// `@name`: the one listener whose discovery answers carry this name.
+    Peer(String),
+}
+
+/// Parses a destination argument: `@name`, or any `<host>` form
+/// ([`parse_host`]). Never does DNS, never probes.
+pub fn parse_target(arg: &str) -> Result<Target, AddrError> {
+    match arg.strip_prefix('@') {
+        Some("") => Err(AddrError::BadHost {
+            arg: arg.to_string(),
+            why: "'@' must be followed by a listener's name",
+        }),
+        Some(name) if name.len() > crate::wire::MAX_NAME => Err(AddrError::BadHost {
+            arg: arg.to_string(),
+            why: "listener names are at most 255 bytes",
+        }),
+        Some(name) => Ok(Target::Peer(name.to_string())),
+        None => parse_host(arg).map(Target::Host),
+    }
+}
+
 /// A `<host>` argument with the port it may carry (`host:port`, `[v6]:port`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostPort {
@@ -48,6 +145,15 @@ pub enum AddrError {
     ResolverUnreachable { host: String },
     /// The resolver failed in some other way (`why`, its own words).
     ResolverFailed { host: String, why: String },
+    /// Only `family` is allowed, as `by` asks (`-4`, `-6`, or a `--from`
+    /// address), and the argument is an address of the other family.
+    WrongFamily {
+        arg: String,
+        family: Family,
+        by: String,
+    },
+    /// The resolver knows the name, but no address of `family`.
+    NoAddressOfFamily { host: String, family: Family },
 }
 
 impl fmt::Display for AddrError {
@@ -73,6 +179,16 @@ impl fmt::Display for AddrError {
                 "cannot look up '{host}': the name resolver cannot be reached (temporary failure in name resolution)"
             ),
             AddrError::ResolverFailed { host, why } => write!(f, "cannot look up '{host}': {why}"),
+            AddrError::WrongFamily { arg, family, by } => write!(
+                f,
+                "'{arg}' is not an {} address, and {by} asks for one",
+                family.words()
+            ),
+            AddrError::NoAddressOfFamily { host, family } => write!(
+                f,
+                "unknown host '{host}': the name resolver knows no {} address for it",
+                family.words()
+            ),
         }
     }
 }
@@ -241,30 +357,85 @@ pub struct Destination {
     pub broadcast: bool,
 }
 
-/// Turns a parsed host into a destination, asking the system resolver only
-/// for names.
-pub fn resolve_destination(host: &Host, port: u16) -> Result<Destination, AddrError> {
+/// Turns a parsed host into a destination of `family`, asking the system
+/// resolver only for names.
+pub fn resolve_destination(
+    host: &Host,
+    port: u16,
+    family: Family,
+) -> Result<Destination, AddrError> {
     if port == 0 {
         return Err(AddrError::ZeroPort);
     }
     let (addr, broadcast) = match host {
-        Host::Broadcast => (SocketAddr::new(Ipv4Addr::BROADCAST.into(), port), true),
-        // The kernel delivers to 0.0.0.0 as to this host (as 127.0.0.1).
-        Host::Any => (SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port), false),
-        Host::Ip(ip, scope) => (with_scope(*ip, port, *scope), false),
-        Host::Name(name) => (resolve_name(name, port)?, false),
+        Host::Broadcast => {
+            let addr = SocketAddr::new(Ipv4Addr::BROADCAST.into(), port);
+            (checked(addr, "<broadcast>", family)?, true)
+        }
+        // The kernel delivers to 0.0.0.0 (::) as to this host.
+        Host::Any => (SocketAddr::new(unspecified(family), port), false),
+        Host::Ip(ip, scope) => {
+            let addr = with_scope(*ip, port, *scope);
+            (checked(addr, &ip.to_string(), family)?, false)
+        }
+        Host::Name(name) => (resolve_name(name, port, family)?, false),
     };
     Ok(Destination { addr, broadcast })
 }
 
-/// The address to bind a listener to.
-pub fn resolve_bind(host: &Host, port: u16) -> Result<SocketAddr, AddrError> {
+/// The address to bind a listener to: `''` is every interface of
+/// `family` (`[::]` stands for both).
+pub fn resolve_bind(host: &Host, port: u16, family: Family) -> Result<SocketAddr, AddrError> {
     Ok(match host {
-        Host::Any => SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port),
-        Host::Broadcast => SocketAddr::new(Ipv4Addr::BROADCAST.into(), port),
-        Host::Ip(ip, scope) => with_scope(*ip, port, *scope),
-        Host::Name(name) => resolve_name(name, port)?,
+        Host::Any => match family {
+            Family::V4 => SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port),
+            Family::Any | Family::V6 => SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port),
+        },
+        Host::Broadcast => checked(
+            SocketAddr::new(Ipv4Addr::BROADCAST.into(), port),
+            "<broadcast>",
+            family,
+        )?,
+        Host::Ip(ip, scope) => checked(with_scope(*ip, port, *scope), &ip.to_string(), family)?,
+        Host::Name(name) => resolve_name(name, port, family)?,
     })
+}
+
+/// The source address `--from` asks for, for a destination of `family`
+/// (which must be V4 or V6): `''` (`:port`) is any address of it, port 0
+/// (none given) a port the kernel picks.
+pub fn resolve_source(from: &HostPort, family: Family, arg: &str) -> Result<SocketAddr, AddrError> {
+    let port = from.port.unwrap_or(0);
+    match &from.host {
+        Host::Any => Ok(SocketAddr::new(unspecified(family), port)),
+        Host::Broadcast => Err(AddrError::BadHost {
+            arg: arg.to_string(),
+            why: "a datagram cannot come from a broadcast address",
+        }),
+        Host::Ip(ip, scope) => checked(with_scope(*ip, port, *scope), arg, family),
+        Host::Name(name) => resolve_name(name, port, family),
+    }
+}
+
+/// The unspecified address of `family` (IPv4 for either).
+fn unspecified(family: Family) -> IpAddr {
+    match family {
+        Family::V6 => Ipv6Addr::UNSPECIFIED.into(),
+        Family::Any | Family::V4 => Ipv4Addr::UNSPECIFIED.into(),
+    }
+}
+
+/// `addr`, if `family` allows it.
+fn checked(addr: SocketAddr, arg: &str, family: Family) -> Result<SocketAddr, AddrError> {
+    if family.allows(addr.ip()) {
+        Ok(addr)
+    } else {
+        Err(AddrError::WrongFamily {
+            arg: arg.to_string(),
+            family,
+            by: family.flag().to_string(),
+        })
+    }
 }
 
 fn with_scope(ip: IpAddr, port: u16, scope: u32) -> SocketAddr {
@@ -274,24 +445,34 @@ fn with_scope(ip: IpAddr, port: u16, scope: u32) -> SocketAddr {
     }
 }
 
-fn resolve_name(name: &str, port: u16) -> Result<SocketAddr, AddrError> {
-    let addrs = lookup(name, port)?;
+fn resolve_name(name: &str, port: u16, family: Family) -> Result<SocketAddr, AddrError> {
+    let addrs = lookup(name, port, family)?;
     // Prefer IPv4, as most LAN peers listen there; fall back to the first.
     addrs
         .iter()
         .find(|a| a.is_ipv4())
         .or_else(|| addrs.first())
         .copied()
-        .ok_or_else(|| AddrError::UnknownHost {
-            host: name.to_string(),
+        .ok_or_else(|| match family {
+            Family::Any => AddrError::UnknownHost {
+                host: name.to_string(),
+            },
+            family => AddrError::NoAddressOfFamily {
+                host: name.to_string(),
+                family,
+            },
         })
 }
 
-/// The addresses the system resolver (`getaddrinfo`) gives for `name`, with
-/// `port`. Called directly rather than through `ToSocketAddrs`, which turns
+/// glibc's "the host has no address of the family asked for" (defined
+/// only under `_GNU_SOURCE`, so not in `libc`).
+const EAI_ADDRFAMILY: libc::c_int = -9;
+
+/// The addresses of `family` the system resolver (`getaddrinfo`) gives for
+/// `name`, with `port`. Called directly rather than through `ToSocketAddrs`, which turns
 /// every failure into the same error: here "no such name" (`EAI_NONAME`)
 /// and "no answer" (`EAI_AGAIN`) must be told apart.
-fn lookup(name: &str, port: u16) -> Result<Vec<SocketAddr>, AddrError> {
+fn lookup(name: &str, port: u16, family: Family) -> Result<Vec<SocketAddr>, AddrError> {
     let host = || name.to_string();
     let c_name = CString::new(name).map_err(|_| AddrError::BadHost {
         arg: host(),
@@ -299,7 +480,7 @@ fn lookup(name: &str, port: u16) -> Result<Vec<SocketAddr>, AddrError> {
     })?;
     // SAFETY: an all-zero addrinfo is a valid value (null pointers, zeros).
     let mut hints: libc::addrinfo = unsafe { std::mem::zeroed() };
-    hints.ai_family = libc::AF_UNSPEC;
+    hints.ai_family = family.ai_family();
     hints.ai_socktype = libc::SOCK_DGRAM;
     let mut list: *mut libc::addrinfo = std::ptr::null_mut();
     // SAFETY: `c_name` is NUL-terminated, the service may be null, `hints`
@@ -307,6 +488,14 @@ fn lookup(name: &str, port: u16) -> Result<Vec<SocketAddr>, AddrError> {
     let rc = unsafe { libc::getaddrinfo(c_name.as_ptr(), std::ptr::null(), &hints, &mut list) };
     if rc != 0 {
         return Err(match rc {
+            // With a family asked for, glibc says EAI_NONAME (or
+            // EAI_ADDRFAMILY) for a name that has only the other one.
+            libc::EAI_NONAME | libc::EAI_NODATA | EAI_ADDRFAMILY if family != Family::Any => {
+                AddrError::NoAddressOfFamily {
+                    host: host(),
+                    family,
+                }
+            }
             libc::EAI_NONAME | libc::EAI_NODATA => AddrError::UnknownHost { host: host() },
             libc::EAI_AGAIN => AddrError::ResolverUnreachable { host: host() },
             libc::EAI_SYSTEM => AddrError::ResolverFailed {

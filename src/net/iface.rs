@@ -90,6 +90,39 @@ pub fn ipv6_interfaces() -> io::Result<Vec<u32>> {
     Ok(out)
 }
 
+/// The index of the interface called `name`, if this host has one.
+pub fn interface_index(name: &str) -> Option<u32> {
+    let name = std::ffi::CString::new(name).ok()?;
+    // SAFETY: `name` is a valid NUL-terminated string for the call.
+    let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
+    (index != 0).then_some(index)
+}
+
+/// Where a listener joins a multicast group of one family (`v6`) when no
+/// interface is named: every up interface with an address of that family,
+/// loopback excepted (a group's datagrams from this host arrive on the
+/// interface they were sent by, `--loop` included). Index and name, in
+/// index order.
+pub fn group_interfaces(v6: bool) -> io::Result<Vec<(u32, String)>> {
+    let mut out: Vec<(u32, String)> = Vec::new();
+    for iface in if_addrs::get_if_addrs()? {
+        let family_ok = matches!(
+            (&iface.addr, v6),
+            (if_addrs::IfAddr::V4(_), false) | (if_addrs::IfAddr::V6(_), true)
+        );
+        if !family_ok || iface.is_loopback() || !iface.is_oper_up() {
+            continue;
+        }
+        if let Some(index) = iface.index
+            && !out.iter().any(|(i, _)| *i == index)
+        {
+            out.push((index, iface.name.clone()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
 /// The name of interface `index`, or its number when it has none.
 pub fn interface_name(index: u32) -> String {
     let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];

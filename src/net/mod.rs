@@ -23,9 +23,12 @@ pub mod iface;
 pub use batch::{RECV_BATCH, Received, RecvBatch, ReplyBatch, SEND_BATCH, SendBatch};
 pub use cmsg::{Arrival, Local, enable_pktinfo, recv_with_local, send_from};
 
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use crate::util::words::IoWords;
+use addr::{Destination, Family};
+use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, SockRef, Socket, Type};
+use std::fmt;
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsRawFd;
 
 /// Receive buffer a listener asks for, so bursts are queued, not dropped
@@ -54,6 +57,13 @@ pub struct BindOptions {
     /// listeners, so a forged broadcast source address cannot make a reply
     /// reach every host (the send fails with EACCES instead).
     pub broadcast: bool,
+    /// For the wildcard `[::]`: both families' sockets, or only one
+    /// (`listen -4`, `-6`).
+    pub family: Family,
+    /// SO_BINDTODEVICE (`listen --interface`): only datagrams that arrived
+    /// on this interface (by index) reach the sockets, and replies leave
+    /// by it. Sockets bound to different interfaces may share a port.
+    pub interface: Option<u32>,
 }
 
 impl Default for BindOptions {
@@ -62,6 +72,8 @@ impl Default for BindOptions {
             reuse_addr: false,
             recv_buffer: LISTEN_RCVBUF,
             broadcast: false,
+            family: Family::Any,
+            interface: None,
         }
     }
 }
@@ -80,21 +92,36 @@ pub fn bind(addr: SocketAddr, options: BindOptions) -> io::Result<mio::net::UdpS
 /// kernel that refuses it fails the bind). `[::]` (all interfaces) becomes two
 /// sockets on one port, `0.0.0.0` and an IPv6-only `[::]`, so each family
 /// gets only its own arrival information (one control message per datagram,
-/// not two); where IPv6 is missing, just the IPv4 one. Any other address is
-/// one socket.
+/// not two); where IPv6 is missing, just the IPv4 one; with
+/// `options.family`, only that family's. Any other address is one socket.
+///
+/// A wildcard socket receives multicast datagrams only for the groups it
+/// joined itself (IP_MULTICAST_ALL off; Linux's default would also hand
+/// it the groups any other program on the host joined).
 pub fn bind_listeners(
     addr: SocketAddr,
     options: BindOptions,
 ) -> io::Result<Vec<mio::net::UdpSocket>> {
     let sockets = bind_families(addr, options)?;
     for socket in &sockets {
-        enable_pktinfo(socket, socket.local_addr()?.is_ipv6())?;
+        let local = socket.local_addr()?;
+        enable_pktinfo(socket, local.is_ipv6())?;
+        if local.ip().is_unspecified() {
+            // Best effort: a kernel without the option (before 4.20 for
+            // IPv6) keeps its default.
+            let sock = SockRef::from(socket);
+            let _ = if local.is_ipv6() {
+                sock.set_multicast_all_v6(false)
+            } else {
+                sock.set_multicast_all_v4(false)
+            };
+        }
     }
     Ok(sockets)
 }
 
 fn bind_families(addr: SocketAddr, options: BindOptions) -> io::Result<Vec<mio::net::UdpSocket>> {
-    if addr.ip() != Ipv6Addr::UNSPECIFIED {
+    if addr.ip() != Ipv6Addr::UNSPECIFIED || options.family == Family::V6 {
         return Ok(vec![bind(addr, options)?]);
     }
     // With port 0 the kernel picks the IPv4 port; in the rare case that
@@ -139,6 +166,9 @@ fn new_bound(addr: SocketAddr, options: BindOptions) -> io::Result<Socket> {
     }
     if options.broadcast {
         socket.set_broadcast(true)?;
+    }
+    if let Some(index) = options.interface {
+        bind_device(&socket, index)?;
     }
     set_recv_buffer(&socket, options.recv_buffer);
     socket.set_nonblocking(true)?;
@@ -197,14 +227,118 @@ pub fn join_discovery_group(
         .collect()
 }
 
-/// A non-blocking socket for sending to `dest` (the kernel binds an
-/// ephemeral port of the right family on the first send or connect).
-pub fn sender_socket(dest: SocketAddr, broadcast: bool) -> io::Result<mio::net::UdpSocket> {
-    let socket = Socket::new(Domain::for_address(dest), Type::DGRAM, Some(Protocol::UDP))?;
-    if broadcast {
+/// Binds `socket` to interface `index` (SO_BINDTODEVICE): it receives only
+/// what arrives on that interface, and sends only through it (unicast,
+/// broadcast and multicast alike, with or without a route).
+fn bind_device(socket: &Socket, index: u32) -> io::Result<()> {
+    socket.bind_device(Some(iface::interface_name(index).as_bytes()))
+}
+
+/// Joins multicast `group` on interface `index` with `socket` (of the
+/// group's family).
+pub fn join_group(socket: &mio::net::UdpSocket, group: IpAddr, index: u32) -> io::Result<()> {
+    match group {
+        IpAddr::V4(group) => SockRef::from(socket)
+            .join_multicast_v4_n(&group, &InterfaceIndexOrAddress::Index(index)),
+        IpAddr::V6(group) => socket.join_multicast_v6(&group, index),
+    }
+}
+
+/// The TTL (IPv6: hop limit) of datagrams sent to a multicast group unless
+/// `--ttl` says otherwise: 1, this link only, as every multicast tool's.
+pub const GROUP_TTL: u32 = 1;
+
+/// How a sending socket is set up beyond its destination.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SendOptions {
+    /// Bind to this address and port first (`--from`; port 0: any).
+    pub from: Option<SocketAddr>,
+    /// Send only through this interface (by index; `--interface`), and
+    /// receive only what arrives on it.
+    pub interface: Option<u32>,
+    /// The IP TTL (IPv6: hop limit): to a multicast group the multicast
+    /// one, [`GROUP_TTL`] when `None`; to anything else the unicast one,
+    /// the system's default when `None`.
+    pub ttl: Option<u32>,
+    /// To a multicast group: this host's own members get a copy too
+    /// (IP_MULTICAST_LOOP, on by default in Linux, off here).
+    pub multicast_loop: bool,
+    /// Report each received datagram's arrival address (pktinfo): replies
+    /// to an unconnected socket are sealed for the address they went to.
+    pub arrival_info: bool,
+}
+
+/// Why a sending socket could not be set up.
+#[derive(Debug)]
+pub enum SetupError {
+    /// Binding to the `--from` address failed (in use, not ours...).
+    Source { addr: SocketAddr, error: io::Error },
+    /// Anything else (an option refused, connecting).
+    Socket(io::Error),
+}
+
+impl fmt::Display for SetupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SetupError::Source { addr, error } => {
+                write!(f, "cannot send from {addr}: {}", IoWords(error))
+            }
+            SetupError::Socket(e) => write!(f, "{}", IoWords(e)),
+        }
+    }
+}
+
+impl std::error::Error for SetupError {}
+
+impl From<io::Error> for SetupError {
+    fn from(e: io::Error) -> Self {
+        SetupError::Socket(e)
+    }
+}
+
+/// A non-blocking socket for sending to `dest` with `options` (unless
+/// `--from` binds it, the kernel binds an ephemeral port of the right
+/// family on the first send or connect).
+pub fn sender_socket(
+    dest: &Destination,
+    options: &SendOptions,
+) -> Result<mio::net::UdpSocket, SetupError> {
+    let socket = Socket::new(
+        Domain::for_address(dest.addr),
+        Type::DGRAM,
+        Some(Protocol::UDP),
+    )?;
+    if dest.broadcast {
         socket.set_broadcast(true)?;
     }
+    if let Some(index) = options.interface {
+        bind_device(&socket, index)?;
+        if dest.addr.is_ipv6() && dest.addr.ip().is_multicast() {
+            socket.set_multicast_if_v6(index)?;
+        }
+    }
+    match (dest.addr.ip(), options.ttl) {
+        (IpAddr::V4(ip), ttl) if ip.is_multicast() => {
+            socket.set_multicast_ttl_v4(ttl.unwrap_or(GROUP_TTL))?;
+            socket.set_multicast_loop_v4(options.multicast_loop)?;
+        }
+        (IpAddr::V6(ip), ttl) if ip.is_multicast() => {
+            socket.set_multicast_hops_v6(ttl.unwrap_or(GROUP_TTL))?;
+            socket.set_multicast_loop_v6(options.multicast_loop)?;
+        }
+        (IpAddr::V4(_), Some(ttl)) => socket.set_ttl_v4(ttl)?,
+        (IpAddr::V6(_), Some(ttl)) => socket.set_unicast_hops_v6(ttl)?,
+        (_, None) => {}
+    }
+    if options.arrival_info {
+        enable_pktinfo(&socket, dest.addr.is_ipv6())?;
+    }
     socket.set_nonblocking(true)?;
+    if let Some(from) = options.from {
+        socket
+            .bind(&SockAddr::from(from))
+            .map_err(|error| SetupError::Source { addr: from, error })?;
+    }
     Ok(mio::net::UdpSocket::from_std(socket.into()))
 }
 

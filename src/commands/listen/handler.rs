@@ -7,11 +7,12 @@
 //! was flushed, so "confirmed" means written. One ack per sender covers
 //! everything that arrived from it in the batch.
 
+use super::echo::Echo;
 use super::limit::RateLimiter;
 use super::sink::{Event, Notice, Sink, Stats};
 use crate::net::iface::Links;
 use crate::net::{self, Local, ReplyBatch};
-use crate::reliable::dedup::Recent;
+use crate::reliable::dedup::{GroupCopies, Recent};
 use crate::reliable::order::{Arrived, Release, Streams, Verdict};
 use crate::seal::{Outgoing, Refusal, Reject};
 use crate::wire::{self, Ack, Answer, MAX_ACK_RANGES, Message, Ping, Refuse, Text};
@@ -88,6 +89,11 @@ pub(super) struct Handler {
     limiter: RateLimiter,
     /// Texts without FLAG_ACK shown lately, so a copy is not shown again.
     recent: Recent,
+    /// Raw datagrams sent to a group lately, so one heard on two
+    /// interfaces is shown once.
+    group_copies: GroupCopies,
+    /// `--echo`: raw datagrams go back to their source.
+    echo: Option<Echo>,
     /// Senders owed an acknowledgement once the output is flushed.
     owed: HashMap<u64, Owed>,
     /// Limits pongs.
@@ -104,7 +110,13 @@ pub(super) struct Handler {
 }
 
 impl Handler {
-    pub fn new(name: String, port: u16, outgoing: Outgoing, gap_wait: Duration) -> Self {
+    pub fn new(
+        name: String,
+        port: u16,
+        outgoing: Outgoing,
+        gap_wait: Duration,
+        echo: bool,
+    ) -> Self {
         Handler {
             name,
             instance: crate::util::rng::random_id(),
@@ -113,6 +125,8 @@ impl Handler {
             streams: Streams::new(gap_wait),
             limiter: RateLimiter::new(ANSWERS_PER_SOURCE, ANSWERS_TOTAL, Instant::now()),
             recent: Recent::default(),
+            group_copies: GroupCopies::default(),
+            echo: echo.then(|| Echo::new(port, Instant::now())),
             owed: HashMap::new(),
             pongs: RateLimiter::new(PONGS_PER_SOURCE, PONGS_TOTAL, Instant::now()),
             links: Links::new(),
@@ -128,14 +142,69 @@ impl Handler {
         self.streams.next_deadline()
     }
 
-    /// A datagram without the magic, at a listener without a key.
+    /// A datagram without the magic, at a listener without a key: shown
+    /// (once, if sent to a group and heard on several interfaces), and
+    /// echoed with `--echo`.
     pub fn raw(&mut self, bytes: &[u8], origin: Origin<'_>, sink: &mut dyn Sink) -> io::Result<()> {
+        if let Some(local) = origin.local
+            && local.sent_to_group()
+            && !self.group_copies.first_copy(
+                origin.from,
+                local.dest,
+                local.ifindex,
+                bytes,
+                Instant::now(),
+            )
+        {
+            self.stats.duplicates += 1;
+            return Ok(());
+        }
+        if self.echo.is_some() {
+            self.echo_back(bytes, origin, sink)?;
+        }
         self.stats.raw += 1;
         sink.event(&Event::Raw {
             at: origin.at,
             from: origin.from,
             bytes,
         })
+    }
+
+    /// `--echo`: sends `bytes` back to their source, from the address they
+    /// came to, unless the echo rules say not to (see [`super::echo`]).
+    fn echo_back(
+        &mut self,
+        bytes: &[u8],
+        origin: Origin<'_>,
+        sink: &mut dyn Sink,
+    ) -> io::Result<()> {
+        let Some(echo) = self.echo.as_mut() else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        let links = &mut self.links;
+        let from = origin.from;
+        let allowed = match echo.check(bytes, from, || on_link_if_group(links, origin), now) {
+            Ok(allowed) => allowed,
+            Err(why) => {
+                self.stats.echoes_ignored += 1;
+                return sink.notice(&Notice::EchoIgnored { from, why });
+            }
+        };
+        match net::send_from(origin.socket, bytes, from, origin.local) {
+            Ok(_) => {
+                echo.sent(allowed, now);
+                self.stats.echoed += 1;
+                Ok(())
+            }
+            Err(error) => {
+                self.stats.reply_errors += 1;
+                sink.notice(&Notice::ReplyFailed {
+                    to: from,
+                    error: &error,
+                })
+            }
+        }
     }
 
     /// A datagram the key rules or the decoder refused: counted, and shown
@@ -468,7 +537,7 @@ fn show_release(release: Release<'_>, stats: &mut Stats, sink: &mut dyn Sink) ->
 /// unspecified address (a forged source would make a reply reach every
 /// host). Directed broadcasts are stopped by the socket itself, which has no
 /// SO_BROADCAST.
-fn replyable(ip: IpAddr) -> bool {
+pub(super) fn replyable(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => !(v4.is_unspecified() || v4.is_broadcast() || v4.is_multicast()),
         IpAddr::V6(v6) => !(v6.is_unspecified() || v6.is_multicast()),

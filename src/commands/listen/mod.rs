@@ -10,8 +10,10 @@
 //! - here: the receive loop ([`Listener`]): readiness, batches, stopping;
 //! - [`handler`]: what one datagram does;
 //! - [`sink`]: what the listener hands to its output;
-//! - [`limit`]: the rate limits on answers and pongs.
+//! - [`limit`]: the rate limits on answers, pongs and echoes;
+//! - [`echo`]: `--echo`, raw datagrams sent back.
 
+pub mod echo;
 pub mod handler;
 pub mod limit;
 pub mod sink;
@@ -66,6 +68,8 @@ pub struct Config {
     pub key: Option<Key>,
     /// How long an acknowledged message waits for a missing earlier one.
     pub gap_wait: Duration,
+    /// Send every raw datagram back to its source (`--echo`; see [`echo`]).
+    pub echo: bool,
 }
 
 /// Why the listener stopped.
@@ -165,7 +169,13 @@ impl Listener {
             // One byte more than any datagram, so an oversized read shows.
             batch: RecvBatch::new(net::RECV_BATCH, wire::MAX_DATAGRAM + 1),
             incoming: envelope.incoming,
-            handler: Handler::new(config.name, port, envelope.outgoing, config.gap_wait),
+            handler: Handler::new(
+                config.name,
+                port,
+                envelope.outgoing,
+                config.gap_wait,
+                config.echo,
+            ),
             output_error: None,
             events,
         })

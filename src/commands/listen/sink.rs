@@ -59,6 +59,8 @@ pub enum Notice<'a> {
     ProbeIgnored { from: SocketAddr, why: &'static str },
     /// A ping was not answered (over the pong rate limit).
     PingIgnored { from: SocketAddr, why: &'static str },
+    /// `--echo`: a raw datagram was not echoed (see `listen::echo`).
+    EchoIgnored { from: SocketAddr, why: &'static str },
 }
 
 /// Where the listener puts what it receives: the output layer implements it.
@@ -117,8 +119,14 @@ pub struct Stats {
     pub probes_ignored: u64,
     /// Acknowledgements sent.
     pub acks: u64,
-    /// Copies of messages already shown (or held), not shown again.
+    /// Copies of messages already shown (or held), and of raw datagrams
+    /// sent to a group heard on another interface, not shown again.
     pub duplicates: u64,
+    /// `--echo`: raw datagrams echoed.
+    pub echoed: u64,
+    /// `--echo`: raw datagrams not echoed (rate limit, own port, an echo
+    /// coming back, a group datagram from off-link).
+    pub echoes_ignored: u64,
     /// Acknowledged-mode senders refused because the table of senders was
     /// full of active ones (each told so).
     pub refused: u64,

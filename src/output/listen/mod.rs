@@ -239,6 +239,9 @@ impl fmt::Display for NoticeText<'_, '_> {
             Notice::PingIgnored { from, why } => {
                 write!(f, "ignored ping from {}: {why}", fmt_addr(*from))
             }
+            Notice::EchoIgnored { from, why } => {
+                write!(f, "did not echo datagram from {}: {why}", fmt_addr(*from))
+            }
         }
     }
 }
@@ -270,6 +273,8 @@ pub fn listen_summary(stop: Stop, stats: &Stats) -> String {
         (stats.answers, "probes answered"),
         (stats.probes_ignored, "probes ignored"),
         (stats.acks, "acks sent"),
+        (stats.echoed, "echoed"),
+        (stats.echoes_ignored, "not echoed"),
         (stats.duplicates, "duplicates suppressed"),
         (stats.missing, "messages missing (gaps)"),
     ] {

@@ -1,0 +1,181 @@
+//! Where `send` and `ping` go, and from where: the destination argument
+//! (a host, or `@name`, found by a discovery scan), `-4`/`-6`, `--from`
+//! and `--interface`, turned into a destination and the options of the
+//! socket that sends to it.
+
+use super::pick_port;
+use crate::cli::{FamilyArgs, ReachArgs};
+use crate::commands::discover::{self, Peer};
+use crate::commands::resolve::{self, NothingKnown, Resolved};
+use crate::error::Error;
+use crate::net::addr::{self, AddrError, Destination, Family, Host, Target};
+use crate::net::{SendOptions, iface};
+use crate::seal::Key;
+use std::net::SocketAddr;
+
+/// A destination and how to reach it.
+#[derive(Debug)]
+pub(super) struct Reach {
+    pub dest: Destination,
+    /// The destination as messages show it (IPv4-mapped unmapped).
+    pub shown: SocketAddr,
+    /// How the sending socket is set up (`--from`, `--interface`; the
+    /// caller adds its own: TTL, loop, arrival information).
+    pub options: SendOptions,
+    /// A port was named (`host:port`, `--port`, `UDPMSG_PORT`).
+    pub port_named: bool,
+}
+
+/// Resolves `host` (with `--port`'s `port`) and the options of `reach`
+/// and `family`. A `@name` is looked up by a discovery scan on `--port`,
+/// sealed with `key` when there is one (then only key holders answer).
+pub(super) fn reach(
+    host: &str,
+    port: Option<&str>,
+    reach: &ReachArgs,
+    family: FamilyArgs,
+    key: Option<&Key>,
+) -> Result<Reach, Error> {
+    let flags = Family::from_flags(family.ipv4, family.ipv6);
+    let mut family = flags;
+    let interface = reach
+        .interface
+        .as_deref()
+        .map(interface_index)
+        .transpose()?;
+    let from = reach
+        .from
+        .as_deref()
+        .map(|arg| addr::parse_host(arg).map(|hp| (arg, hp)))
+        .transpose()?;
+    // A literal source address decides the family, as -4/-6 do.
+    let mut by_from = None;
+    if let Some((arg, from)) = &from
+        && let Host::Ip(ip, _) = from.host
+    {
+        family = family.and(Family::of(ip)).ok_or(AddrError::WrongFamily {
+            arg: arg.to_string(),
+            family,
+            by: family.flag().to_string(),
+        })?;
+        if flags == Family::Any {
+            by_from = Some(format!("--from {arg}"));
+        }
+    }
+    // A destination of the other family: say which option asked for this one.
+    let blame = |e: AddrError| match (e, &by_from) {
+        (AddrError::WrongFamily { arg, family, .. }, Some(by)) => AddrError::WrongFamily {
+            arg,
+            family,
+            by: by.clone(),
+        },
+        (e, _) => e,
+    };
+    let (dest, port_named) = match addr::parse_target(host)? {
+        Target::Host(hp) => {
+            let chosen = pick_port(hp.port, port)?;
+            let dest = addr::resolve_destination(&hp.host, chosen, family).map_err(blame)?;
+            (dest, super::port_given(hp.port, port))
+        }
+        Target::Peer(name) => {
+            let chosen = pick_port(None, port)?;
+            let addr = find_peer(&name, chosen, reach, family, key)?;
+            let dest = Destination {
+                addr,
+                broadcast: false,
+            };
+            (dest, true)
+        }
+    };
+    let from = from
+        .map(|(arg, hp)| addr::resolve_source(&hp, Family::of(dest.addr.ip()), arg))
+        .transpose()?;
+    Ok(Reach {
+        dest,
+        shown: addr::unmapped(dest.addr),
+        options: SendOptions {
+            from,
+            interface,
+            ..SendOptions::default()
+        },
+        port_named,
+    })
+}
+
+/// The index of interface `name`; one this host does not have is a usage
+/// error naming those it has.
+pub(super) fn interface_index(name: &str) -> Result<u32, Error> {
+    match iface::interface_index(name) {
+        Some(index) => Ok(index),
+        None => Err(unknown_interface(name)),
+    }
+}
+
+/// The error for an interface this host does not have.
+pub(super) fn unknown_interface(name: &str) -> Error {
+    match iface::interface_names() {
+        Ok(existing) => Error::UnknownInterface {
+            name: name.to_string(),
+            existing,
+        },
+        Err(source) => Error::Io {
+            doing: "listing the network interfaces",
+            source,
+        },
+    }
+}
+
+/// The address of the one listener answering to `name` on `port`.
+fn find_peer(
+    name: &str,
+    port: u16,
+    reach: &ReachArgs,
+    family: Family,
+    key: Option<&Key>,
+) -> Result<SocketAddr, Error> {
+    if port == 0 {
+        return Err(AddrError::ZeroPort.into());
+    }
+    let config = discover::Config {
+        port,
+        timeout: reach.resolve_timeout,
+        expect: None,
+        interfaces: reach.interface.iter().cloned().collect(),
+        key: key.cloned(),
+        family,
+    };
+    let resolved = resolve::resolve(name, &config, &NothingKnown).map_err(|source| Error::Io {
+        doing: "looking for the listener by its name",
+        source,
+    })?;
+    match resolved {
+        Resolved::One(peer) => address_of(&peer).ok_or_else(|| Error::NoSuchPeer {
+            name: name.to_string(),
+            port,
+            waited: reach.resolve_timeout,
+            heard: Vec::new(),
+        }),
+        Resolved::Ambiguous(peers) => Err(Error::AmbiguousPeer {
+            name: name.to_string(),
+            addrs: peers.into_iter().map(|p| p.addrs).collect(),
+        }),
+        Resolved::Nobody { heard } => Err(Error::NoSuchPeer {
+            name: name.to_string(),
+            port,
+            waited: reach.resolve_timeout,
+            heard,
+        }),
+    }
+}
+
+/// Where to send to a listener that answered from several addresses: its
+/// first IPv4 one, as names resolve (most LAN peers listen there), else
+/// the first it answered from. The scan probed only the family asked for.
+/// (A listener is heard with at least one address.)
+fn address_of(peer: &Peer) -> Option<SocketAddr> {
+    peer.addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| peer.addrs.first())
+        .copied()
+}
