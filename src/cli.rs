@@ -6,13 +6,16 @@ use std::time::Duration;
 
 const AFTER_HELP: &str = "\
 Hosts: a name, 192.0.2.7, 2130706433 (a 32-bit IPv4 number), ::1, fe80::1%eth0,
-host:port, [::1]:port, '<broadcast>' (255.255.255.255) or '' (this host / all
-interfaces). Ports: a number or a UDP service name (echo = 7).
+host:port, [::1]:port, a multicast group (239.1.2.3, ff15::1234),
+'<broadcast>' (255.255.255.255), '' (this host / all interfaces), or for
+send and ping @NAME (the listener discover lists with that name).
+Ports: a number or a UDP service name (echo = 7).
 Durations: 500ms, 2s, 1m, or a bare number of seconds.
 
 Exit codes: 0 ok, 1 system error (also: name resolver unreachable), 2 bad
-usage or input, 3 unknown host, 4 not all messages confirmed (ping: no reply),
-5 nothing listening, 6 discover found fewer than --expect.
+usage or input, 3 unknown host (or no listener named @NAME), 4 not all
+messages confirmed (ping, send --wait: no reply), 5 nothing listening,
+6 discover found fewer than --expect.
 
 Environment: UDPMSG_PORT (default port, 47474), UDPMSG_NAME (sender name),
 UDPMSG_KEY_FILE (shared key file; --no-key ignores it). Options win over
@@ -46,7 +49,12 @@ pub enum Command {
 const LISTEN_HELP: &str = "Examples:
   udpmsg listen
   udpmsg listen --port 9000 --json --count 10
-  udpmsg listen --bind 127.0.0.1 --timeout 30s";
+  udpmsg listen --bind 127.0.0.1 --timeout 30s
+  udpmsg listen --group 239.1.2.3 --interface eth0   # a multicast group, on eth0
+  udpmsg listen --echo -p 7000           # a test server: raw datagrams go back
+
+--echo never echoes to a source on its own port, nor the same bytes to the
+same source twice within 2 s, so two echo servers cannot bounce a datagram.";
 
 const SEND_HELP: &str = "Examples:
   udpmsg send 192.0.2.7 hello world
@@ -55,6 +63,10 @@ const SEND_HELP: &str = "Examples:
   printf 'PING' | udpmsg send 127.0.0.1:9999 --raw       # stdin is one datagram
   udpmsg send 127.0.0.1:9999 --raw --hex 'de ad be ef'   # bytes given as hex
   printf 'a\\nb\\n' | udpmsg send 127.0.0.1:9999 --raw --lines   # one per line
+  udpmsg send 239.1.2.3 hi --interface eth0 --ttl 2     # a multicast group
+  udpmsg send --raw device:9000 'STATUS?' --wait 1s --json   # print the replies
+  udpmsg send --from :5000 device:5000 hi                # from a fixed port
+  udpmsg send @alice hi                                  # by listener name
 
 Without --raw every stdin line is one message. With --raw, stdin is sent as
 one datagram holding every byte (as nc and socat do; more than fits is an
@@ -76,6 +88,7 @@ once, with every address it answered from.";
 const PING_HELP: &str = "Examples:
   udpmsg ping 192.0.2.7 -c 5
   udpmsg ping ::1 --interval 0 -c 1000 --json
+  udpmsg ping @alice --from 192.0.2.10   # by listener name, from one address
 
 Exit codes: 0 when at least one reply came, 4 when none did, 5 when nothing
 listens on that port.";

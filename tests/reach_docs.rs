@@ -1,0 +1,132 @@
+//! The numbers README.md, docs/PROTOCOL.md and `--help` quote about groups,
+//! echoes and names (issue #14) are the code's: each phrase is built from
+//! the constant it quotes, so changing one without the other fails here.
+
+use std::time::Duration;
+use udpmsg::cli::Cli;
+use udpmsg::commands::listen::echo::{BOUNCE_WINDOW, ECHOES_PER_SOURCE, ECHOES_TOTAL};
+use udpmsg::commands::resolve::NAME_SETTLE;
+use udpmsg::net::GROUP_TTL;
+use udpmsg::reliable::dedup::GROUP_COPIES_FOR;
+
+/// A document with every run of white space made one space, so phrases
+/// match across line breaks.
+fn doc(path: &str) -> String {
+    let full = format!("{}/{path}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("read {full}: {e}"));
+    squeeze(&text)
+}
+
+fn squeeze(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `n` with a comma between thousands, as the documents write numbers.
+fn thousands(n: u32) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Whole seconds as the documents write them (`2 s`).
+fn secs(d: Duration) -> String {
+    assert_eq!(d.subsec_nanos(), 0, "{d:?} is not whole seconds");
+    format!("{} s", d.as_secs())
+}
+
+fn assert_says(doc: &str, name: &str, phrase: &str) {
+    assert!(doc.contains(phrase), "{name} should say {phrase:?}");
+}
+
+#[test]
+fn readme_quotes_the_group_echo_and_name_numbers() {
+    let readme = doc("README.md");
+    let says = |phrase: String| assert_says(&readme, "README.md", &phrase);
+    says(format!(
+        "with TTL (IPv6 hop limit) {GROUP_TTL}, this link only"
+    ));
+    says(format!(
+        "(the same bytes on another interface within {} are a copy",
+        secs(GROUP_COPIES_FOR)
+    ));
+    says(format!(
+        "Echoes are limited to {} a second per source address and {} a second in all",
+        thousands(ECHOES_PER_SOURCE),
+        thousands(ECHOES_TOTAL)
+    ));
+    says(format!(
+        "({} echoes a second per source address, {} in all)",
+        thousands(ECHOES_PER_SOURCE),
+        thousands(ECHOES_TOTAL)
+    ));
+    says(format!(
+        "same address and port twice within {}",
+        secs(BOUNCE_WINDOW)
+    ));
+    says(format!("gets one echo per {}", secs(BOUNCE_WINDOW)));
+    says(format!(
+        "then listens {} ms more for a second listener with it",
+        NAME_SETTLE.as_millis()
+    ));
+    says(format!(
+        "None within `--resolve-timeout` (default {})",
+        secs(resolve_timeout_default())
+    ));
+}
+
+#[test]
+fn protocol_quotes_the_same_numbers() {
+    let protocol = doc("docs/PROTOCOL.md");
+    let says = |phrase: String| assert_says(&protocol, "docs/PROTOCOL.md", &phrase);
+    says(format!("IP TTL (IPv6 hop limit) of **{GROUP_TTL}**"));
+    says(format!(
+        "arriving on another interface within {}, are the same datagram",
+        secs(GROUP_COPIES_FOR)
+    ));
+    says(format!(
+        "same address and port twice within {}",
+        secs(BOUNCE_WINDOW)
+    ));
+    says(format!("listens {} ms more", NAME_SETTLE.as_millis()));
+}
+
+#[test]
+fn help_quotes_the_same_numbers() {
+    let mut command = Cli::full_command();
+    let mut help = |name: &str| {
+        let sub = command
+            .find_subcommand_mut(name)
+            .unwrap_or_else(|| panic!("no subcommand {name}"));
+        squeeze(&sub.render_long_help().to_string())
+    };
+    let listen = help("listen");
+    assert_says(
+        &listen,
+        "listen --help",
+        &format!("same source twice within {}", secs(BOUNCE_WINDOW)),
+    );
+    let send = help("send");
+    assert_says(
+        &send,
+        "send --help",
+        &format!("to a multicast group {GROUP_TTL} unless given"),
+    );
+}
+
+/// `--resolve-timeout`'s default, from the command line definition.
+fn resolve_timeout_default() -> Duration {
+    let command = Cli::full_command();
+    let send = command.find_subcommand("send").expect("send");
+    let arg = send
+        .get_arguments()
+        .find(|a| a.get_id() == "resolve_timeout")
+        .expect("--resolve-timeout");
+    let default = arg.get_default_values().first().expect("a default");
+    udpmsg::cli::parse_duration(&default.to_string_lossy()).expect("a duration")
+}
