@@ -295,7 +295,7 @@ impl fmt::Display for Error {
                     .iter()
                     .map(|a| {
                         a.iter()
-                            .map(|a| a.to_string())
+                            .map(|a| fmt_addr(*a).to_string())
                             .collect::<Vec<_>>()
                             .join(" and ")
                     })
@@ -308,7 +308,7 @@ impl fmt::Display for Error {
                 )
             }
             Error::Source { addr, source } => {
-                write!(f, "cannot send from {addr}: ")?;
+                write!(f, "cannot send from {}: ", fmt_addr(*addr))?;
                 match source.raw_os_error() {
                     Some(libc::EADDRINUSE) => write!(f, "that port is already in use"),
                     Some(libc::EADDRNOTAVAIL) => {

@@ -543,6 +543,47 @@ fn listen_json_lines_follow_the_schema() {
 }
 
 #[test]
+fn send_wait_json_lines_follow_the_schema() {
+    if !isolate("send_wait_json_lines_follow_the_schema") {
+        return;
+    }
+    let schema = schema();
+    // A service that answers the question three ways: raw UTF-8, raw
+    // bytes, and a udpmsg message.
+    let service = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    service.set_read_timeout(Some(WAIT)).expect("timeout");
+    let dest = service.local_addr().expect("addr").to_string();
+    let answering = std::thread::spawn(move || {
+        let mut buf = [0u8; 64];
+        let (_, asker) = service.recv_from(&mut buf).expect("the question");
+        for reply in [
+            b"plain".to_vec(),
+            vec![0xff, 0x00],
+            acked_text(9, 0, 0, "server", b"an answer"),
+        ] {
+            service.send_to(&reply, asker).expect("reply");
+        }
+    });
+    let run = udpmsg(
+        &[
+            "send", "--raw", &dest, "question", "--wait", "20s", "--count", "3", "--json",
+        ],
+        b"",
+    );
+    answering.join().expect("service");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines = check_lines(&schema, &run.stdout);
+    let kinds: Vec<&Value> = lines.iter().map(|v| &v["kind"]).collect();
+    assert_eq!(kinds, ["raw", "raw", "text"]);
+    assert_eq!(lines[1]["hex"], "ff00");
+    assert_eq!(lines[2]["name"], "server");
+    for line in &lines {
+        assert_eq!(line["from"], dest.as_str());
+        assert_recent(line);
+    }
+}
+
+#[test]
 fn ping_json_lines_follow_the_schema() {
     if !isolate("ping_json_lines_follow_the_schema") {
         return;

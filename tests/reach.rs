@@ -14,7 +14,7 @@ use common::{
 };
 use serde_json::Value;
 use std::io::Write;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::Receiver;
@@ -666,8 +666,17 @@ fn family_flags_bind_one_family() {
     if !isolate("family_flags_bind_one_family") {
         return;
     }
-    for (flag, shown, absent) in [("-4", "0.0.0.0:", "[::]"), ("-6", "[::]:", "0.0.0.0")] {
-        let mut listener = Listener::start(&[flag, "--json"]);
+    let dir = Dir::new("bind-family");
+    let key = dir.key();
+    for (flag, shown, absent, keyed) in [
+        ("-4", "0.0.0.0:", "[::]", false),
+        ("-6", "[::]:", "0.0.0.0", false),
+        ("-6", "[::]:", "0.0.0.0", true),
+    ] {
+        let k: Vec<&str> = if keyed { vec!["-k", &key] } else { vec![] };
+        let mut listen = vec![flag, "--json"];
+        listen.extend(&k);
+        let mut listener = Listener::start(&listen);
         assert!(
             listener.addr.to_string().starts_with(shown),
             "{}",
@@ -679,11 +688,15 @@ fn family_flags_bind_one_family() {
         } else {
             ("::1", "127.0.0.1")
         };
-        assert_ok(&udpmsg(&["send", reached, "-p", &port, "in"], b""), "in");
+        let mut send = vec!["send", flag, reached, "-p", &port, "in"];
+        send.extend(&k);
+        assert_ok(&udpmsg(&send, b""), "in");
         assert_eq!(listener.json()["text"], "in");
         // The other family's socket is not there: a confirmed send to it
         // learns that nothing listens.
-        let run = udpmsg(&["send", "--ack", missed, "-p", &port, "out"], b"");
+        let mut send = vec!["send", "--ack", missed, "-p", &port, "out"];
+        send.extend(&k);
+        let run = udpmsg(&send, b"");
         assert_eq!(run.code, 5, "{flag}: {}", run.stderr);
         let (_, _, err) = listener.terminate();
         assert!(!err.iter().any(|l| l.contains(absent)), "{err:?}");
@@ -843,15 +856,20 @@ fn listen_interface_lo_and_send_interface_lo_talk() {
     if !isolate("listen_interface_lo_and_send_interface_lo_talk") {
         return;
     }
-    let listener = Listener::start(&["--interface", "lo", "--json"]);
-    let dest = listener.dest();
-    assert_ok(
-        &udpmsg(&["send", "--interface", "lo", &dest, "via lo"], b""),
-        "send",
-    );
-    assert_eq!(listener.json()["text"], "via lo");
-    let run = udpmsg(&["ping", "--interface", "lo", &dest, "-c", "1"], b"");
-    assert_ok(&run, "ping --interface lo");
-    let addr: SocketAddr = dest.parse().expect("addr");
-    assert_eq!(addr.port(), listener.port());
+    let dir = Dir::new("interface");
+    let key = dir.key();
+    for keyed in [false, true] {
+        let k: Vec<&str> = if keyed { vec!["-k", &key] } else { vec![] };
+        let mut listen = vec!["--interface", "lo", "--json"];
+        listen.extend(&k);
+        let listener = Listener::start(&listen);
+        let dest = listener.dest();
+        let mut send = vec!["send", "--interface", "lo", &dest, "via lo"];
+        send.extend(&k);
+        assert_ok(&udpmsg(&send, b""), "send");
+        assert_eq!(listener.json()["text"], "via lo");
+        let mut ping = vec!["ping", "--interface", "lo", &dest, "-c", "1"];
+        ping.extend(&k);
+        assert_ok(&udpmsg(&ping, b""), "ping --interface lo");
+    }
 }
