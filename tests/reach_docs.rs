@@ -1,4 +1,4 @@
-//! The numbers README.md, docs/PROTOCOL.md and `--help` quote about groups,
+//! The numbers README.md, docs/PROTOCOL.md, docs/DECISIONS.md and `--help` quote about groups,
 //! echoes and names (issue #14) are the code's: each phrase is built from
 //! the constant it quotes, so changing one without the other fails here.
 
@@ -94,6 +94,28 @@ fn protocol_quotes_the_same_numbers() {
         secs(BOUNCE_WINDOW)
     ));
     says(format!("listens {} ms more", NAME_SETTLE.as_millis()));
+}
+
+#[test]
+fn decisions_quote_the_same_numbers() {
+    let decisions = doc("docs/DECISIONS.md");
+    let says = |phrase: String| assert_says(&decisions, "docs/DECISIONS.md", &phrase);
+    says(format!(
+        "a loop stays under {} a second for ever",
+        thousands(ECHOES_PER_SOURCE)
+    ));
+    says(format!(
+        "same address and port twice within {}",
+        secs(BOUNCE_WINDOW)
+    ));
+    says(format!(
+        "whatever the round trip (up to {})",
+        secs(BOUNCE_WINDOW)
+    ));
+    says(format!(
+        "from one port within {}: they get one echo",
+        secs(BOUNCE_WINDOW)
+    ));
 }
 
 #[test]
