@@ -1,6 +1,7 @@
-//! The numbers README.md, docs/PROTOCOL.md, docs/DECISIONS.md and `--help` quote about groups,
-//! echoes and names (issue #14) are the code's: each phrase is built from
-//! the constant it quotes, so changing one without the other fails here.
+//! The numbers README.md, docs/PROTOCOL.md, docs/DECISIONS.md and `--help`
+//! quote about groups, echoes and names (issue #14) are the code's: each
+//! phrase is built from the constant it quotes, so changing one without
+//! the other fails here.
 
 use std::time::Duration;
 use udpmsg::cli::Cli;
