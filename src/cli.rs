@@ -402,7 +402,8 @@ pub struct SendArgs {
     #[arg(short, long, value_name = "N", value_parser = parse_count, requires = "wait")]
     pub count: Option<u64>,
 
-    /// With --wait: print the replies as JSON Lines (listen --json's)
+    /// With --wait: print the replies as JSON Lines, as listen --json does
+    /// (fields: docs/JSON.md)
     #[arg(long, requires = "wait")]
     pub json: bool,
 
