@@ -29,8 +29,8 @@ import time
 
 MAGIC, VERSION, MODE_OPEN, MODE_SEALED = b"UDPM", 2, 0, 1
 HEADER = MAGIC + bytes([VERSION, MODE_OPEN])
-TEXT, ACK, PROBE, ANSWER, PING, PONG, REFUSE = range(7)
-KINDS = ["text", "ack", "probe", "answer", "ping", "pong", "refuse"]
+TEXT, ACK, PROBE, ANSWER, PING, PONG, REFUSE, HELLO, GOODBYE = range(9)
+KINDS = ["text", "ack", "probe", "answer", "ping", "pong", "refuse", "hello", "goodbye"]
 FLAG_ACK = 0x01
 MAX_RANGES = 32
 MAX_DATAGRAM = 65527          # IPv6; 65507 over IPv4
@@ -70,6 +70,15 @@ def encode_answer(instance, token, port, version, name):
 
 def encode_ping(kind, sender, seq, stamp):      # kind: PING or PONG
     return HEADER + struct.pack("<IQQQ", kind, sender, seq, stamp)
+
+
+def encode_hello(instance, port, version, lifetime_ms, name, room=""):
+    return (HEADER + struct.pack("<IQHBI", HELLO, instance, port, version, lifetime_ms)
+            + _blob(name.encode("utf-8")) + _blob(room.encode("utf-8")))
+
+
+def encode_goodbye(instance):
+    return HEADER + struct.pack("<IQ", GOODBYE, instance)
 
 
 class _Reader:
@@ -134,6 +143,13 @@ def decode(data):
     elif kind == REFUSE:
         instance, sender, seq, reason = r.fixed("<QQQB")
         m = dict(instance=instance, sender=sender, seq=seq, reason=reason)
+    elif kind == HELLO:
+        instance, port, version, lifetime_ms = r.fixed("<QHBI")
+        m = dict(instance=instance, port=port, version=version,
+                 lifetime_ms=lifetime_ms, name=r.name(), room=r.name())
+    elif kind == GOODBYE:
+        (instance,) = r.fixed("<Q")
+        m = dict(instance=instance)
     else:
         raise Malformed("unknown-kind")
     if r.pos != len(data):

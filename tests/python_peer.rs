@@ -319,6 +319,16 @@ fn verdict(bytes: &[u8]) -> String {
                 "refuse instance={} sender={} seq={} reason={}",
                 r.instance, r.sender, r.seq, r.reason
             ),
+            Message::Hello(h) => format!(
+                "hello instance={} port={} version={} lifetime_ms={} name={} room={}",
+                h.instance,
+                h.port,
+                h.version,
+                h.lifetime_ms,
+                hex(h.name.as_bytes()),
+                hex(h.room.as_bytes())
+            ),
+            Message::Goodbye(g) => format!("goodbye instance={}", g.instance),
         },
     }
 }
@@ -395,6 +405,23 @@ fn python_decoder_agrees_with_classify() {
             seq: 12,
             reason: wire::REFUSED_BUSY,
         })),
+        encoded(&Message::Hello(wire::Hello {
+            instance: 13,
+            port: 47474,
+            version: 2,
+            lifetime_ms: 90_000,
+            name: "ann é",
+            room: "",
+        })),
+        encoded(&Message::Hello(wire::Hello {
+            instance: u64::MAX,
+            port: 1,
+            version: 2,
+            lifetime_ms: u32::MAX,
+            name: "",
+            room: "lab",
+        })),
+        encoded(&Message::Goodbye(wire::Goodbye { instance: 14 })),
         b"UDPM\x02\x01sealed".to_vec(),
         b"not udpmsg".to_vec(),
     ];
@@ -419,10 +446,10 @@ fn python_decoder_agrees_with_classify() {
         ack(u64::MAX, &ranges(&[(6, 7)])),
         {
             let mut d = encoded(&Message::Ping(ping));
-            d[6] = 7;
+            d[6] = 0xc8; // a tag no kind has
             d
         },
-        b"UDPM\x02\x00\x07\x00\x00\x00".to_vec(),
+        b"UDPM\x02\x00\xc8\x00\x00\x00".to_vec(),
         {
             let mut d = text(1, 0, wire::FLAG_ACK);
             d[4] = 1;
@@ -486,6 +513,8 @@ fn python_decoder_agrees_with_classify() {
         "ping",
         "pong",
         "refuse",
+        "hello",
+        "goodbye",
         "sealed",
         "raw",
         "reject truncated",
