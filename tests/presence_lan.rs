@@ -203,11 +203,22 @@ impl Watch {
             .expect("spawn udpmsg discover --watch");
         let out = line_reader(child.stdout.take().expect("stdout"), None);
         let err = line_reader(child.stderr.take().expect("stderr"), None);
-        Watch {
+        let watch = Watch {
             child,
             out,
             err,
             seen: Vec::new(),
+        };
+        let end = Instant::now() + WAIT;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            let line = watch
+                .err
+                .recv_timeout(left)
+                .unwrap_or_else(|e| panic!("the watcher in host {k} did not start: {e}"));
+            if line.starts_with("udpmsg: watching for listeners") {
+                return watch;
+            }
         }
     }
 

@@ -15,6 +15,11 @@ command line around it, used by tests/python_peer.rs:
                                             acknowledged as section 7 says (see listen())
     pypeer.py check                         read hex datagrams from stdin, one a line;
                                             print one verdict a line (see verdict())
+    pypeer.py announce HOST PORT NAME LIFETIME_MS ROOM
+                                            announce a listener on PORT (section 7,
+                                            Presence): a Hello to HOST at PORT + 1,
+                                            then, once stdin closes, a Goodbye;
+                                            prints the instance id in hex
 
 Every wait has a deadline: SECONDS (default 10; send-acked 20), then exit 1.
 """
@@ -190,6 +195,18 @@ def send(host, port, name, words):
     datagram = encode_text(random_id(), 0, 0, 0, name, " ".join(words).encode("utf-8"))
     with socket.socket(family_of(host), socket.SOCK_DGRAM) as s:
         s.sendto(datagram, (host, port))
+    return 0
+
+
+def announce(host, port, name, lifetime_ms, room):
+    # Section 7, Presence: to the presence port, with the listener's port.
+    instance = random_id()
+    with socket.socket(family_of(host), socket.SOCK_DGRAM) as s:
+        s.sendto(encode_hello(instance, port, VERSION, lifetime_ms, name, room),
+                 (host, port + 1))
+        print(f"{instance:016x}", flush=True)
+        sys.stdin.read()
+        s.sendto(encode_goodbye(instance), (host, port + 1))
     return 0
 
 
@@ -403,6 +420,8 @@ def main(argv):
             return listen(argv[1], int(argv[2]), seconds, count=int(argv[3]))
         if argv == ["check"]:
             return check()
+        if argv[:1] == ["announce"] and len(argv) == 6:
+            return announce(argv[1], int(argv[2]), argv[3], int(argv[4]), argv[5])
     except ValueError as e:
         print(f"pypeer: {e}", file=sys.stderr)
         return 2

@@ -124,9 +124,7 @@ pub(super) fn run(args: ListenArgs, info: Info) -> Result<u8, Error> {
     if let Some(every) = every {
         let port = locals.first().map_or(0, |a| a.port());
         let Some(to_port) = presence_port(port) else {
-            return Err(Error::Usage(format!(
-                "--announce: port {port} has no next port to announce to"
-            )));
+            return Err(no_presence_port(port));
         };
         let config = announce::Config {
             every,
@@ -281,6 +279,9 @@ fn announce_every(
             bind.ip()
         )));
     }
+    if bind.port() != 0 && presence_port(bind.port()).is_none() {
+        return Err(no_presence_port(bind.port()));
+    }
     let every = every.unwrap_or(announce::DEFAULT_EVERY);
     if !(announce::MIN_EVERY..=announce::MAX_EVERY).contains(&every) {
         return Err(Error::Usage(format!(
@@ -290,4 +291,11 @@ fn announce_every(
         )));
     }
     Ok(Some(every))
+}
+
+/// Announcements go to the next port: the last port has none.
+fn no_presence_port(port: u16) -> Error {
+    Error::Usage(format!(
+        "--announce: announcements go to the next port, and port {port} has none"
+    ))
 }

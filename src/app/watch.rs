@@ -18,11 +18,11 @@ pub(super) fn run(args: DiscoverArgs, info: Info) -> Result<u8, Error> {
     if port == 0 {
         return Err(addr::AddrError::ZeroPort.into());
     }
-    if presence_port(port).is_none() {
+    let Some(presence) = presence_port(port) else {
         return Err(Error::Usage(format!(
             "--watch: port {port} has no next port for announcements to come to"
         )));
-    }
+    };
     check_interfaces(&args.interfaces)?;
     let interval = args.interval.unwrap_or(watch::DEFAULT_INTERVAL);
     if interval < watch::MIN_INTERVAL {
@@ -49,6 +49,11 @@ pub(super) fn run(args: DiscoverArgs, info: Info) -> Result<u8, Error> {
             IoWords(&e)
         );
     }
+    // Said once the sockets are bound: from now on nothing is missed.
+    info.line(format_args!(
+        "udpmsg: watching for listeners on port {port} (announcements to {presence}), probing every {}",
+        humantime::format_duration(interval)
+    ));
     let mut out = WatchOutput::new(io::stdout().lock(), args.json, args.verbose);
     let ended = watcher.run(&mut out).map_err(|source| Error::Io {
         doing: "watching",

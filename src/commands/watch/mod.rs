@@ -40,8 +40,9 @@ pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
 pub const JITTER: f64 = 0.1;
 /// Extra probe rounds for peers near their expiry (see
 /// [`table::REFRESH_AT`]) are at least this far apart, whatever asks for
-/// them: a listener answers one source 30 times a second at most.
-pub const MIN_REFRESH_GAP: Duration = Duration::from_millis(50);
+/// them (a listener answers one source 30 times a second, in bursts of 30:
+/// a few extra rounds fit, a flood of them would not).
+pub const MIN_REFRESH_GAP: Duration = Duration::from_millis(25);
 /// Datagrams read from one socket per wake before signals, timers and the
 /// other sockets get a turn.
 const READ_BUDGET: usize = 256;
@@ -223,11 +224,6 @@ impl Watcher {
             config,
         };
         Ok((watcher, deaf))
-    }
-
-    /// The interfaces probed now.
-    pub fn targets(&self) -> &[Target] {
-        &self.targets
     }
 
     /// Runs until the timeout, a signal, or the sink failing.
@@ -479,12 +475,12 @@ impl Watcher {
     ) -> io::Result<()> {
         let now = Instant::now();
         let interface = match ifindex {
-            0 => String::new(),
+            0 => "",
             i => self
                 .interface_names
                 .entry(i)
                 .or_insert_with(|| iface::interface_name(i))
-                .clone(),
+                .as_str(),
         };
         let opened = self
             .envelope
@@ -522,7 +518,7 @@ impl Watcher {
                     port: a.port,
                     version: a.version,
                     addr: from,
-                    interface: &interface,
+                    interface,
                     via: Via::Answer,
                 };
                 (Some(sighting), None)
@@ -546,7 +542,7 @@ impl Watcher {
                     port: h.port,
                     version: h.version,
                     addr: SocketAddr::new(from.ip(), h.port).with_scope_of(from),
-                    interface: &interface,
+                    interface,
                     via: Via::Hello {
                         lifetime: Duration::from_millis(u64::from(h.lifetime_ms)),
                         room: h.room,
