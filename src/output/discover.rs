@@ -195,7 +195,10 @@ pub fn discover_trace(trace: &Trace<'_>) -> String {
         } => {
             let mut n = String::new();
             escape_into(&mut n, name);
-            format!("udpmsg: hello from {} '{n}' on {interface}", fmt_addr(*from))
+            format!(
+                "udpmsg: hello from {} '{n}' on {interface}",
+                fmt_addr(*from)
+            )
         }
         Trace::Refused { from, why } => {
             format!("udpmsg: refused datagram from {}: {why}", fmt_addr(*from))

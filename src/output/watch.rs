@@ -13,12 +13,15 @@
 //! `,`-separated. Names and rooms are escaped as everywhere in udpmsg, and
 //! `;` and `\` as `\x3b` and `\x5c`, so a field never holds the separator.
 
-use super::Timestamp;
+use super::addr::write_addr;
 use super::escape::{escape_into, harden_json};
-use crate::commands::watch::table::{Change, Kind, Peer, PeerAddr, Reason};
+use super::{Timestamp, fmt_addr};
+use crate::commands::watch::table::{Change, Kind, PeerAddr, Reason};
 use crate::commands::watch::{Sink, Stats, Trace};
+use crate::net::iface;
 use crate::util::hex::Id;
 use crate::util::words::IoWords;
+use serde::Serialize;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::net::SocketAddr;
@@ -114,59 +117,77 @@ pub fn text_line(out: &mut String, change: &Change<'_>, at: SystemTime) {
     field(out, &peer.room);
 }
 
-/// One JSON line (without its newline): the vocabulary of the other JSON
-/// output (`ts`, `kind`, names, ids and addresses written the same way).
+/// `discover --watch --json`'s line per change (docs/JSON.md, kinds `up`,
+/// `down`, `changed`): `ts` and `kind` first, as every JSON line.
+#[derive(Serialize)]
+struct ChangeLine<'a> {
+    ts: String,
+    kind: &'static str,
+    reason: &'static str,
+    name: &'a str,
+    instance: String,
+    addrs: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    interface: Option<&'a str>,
+    interfaces: Vec<&'a str>,
+    version: u8,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    room: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous: Option<String>,
+}
+
+/// One JSON line (without its newline).
 pub fn json_line(out: &mut String, change: &Change<'_>, at: SystemTime) {
     let peer = change.peer;
-    let mut value = serde_json::json!({
-        "ts": Timestamp(at).to_string(),
-        "kind": kind_word(change.kind),
-        "reason": change.reason.word(),
-        "name": peer.name,
-        "instance": Id(peer.instance).to_string(),
-        "addrs": addrs(peer),
-        "interfaces": peer.interfaces(),
-        "version": peer.version,
-    });
-    if let Some(object) = value.as_object_mut() {
-        if let Some(first) = peer.interfaces().first() {
-            object.insert("interface".into(), (*first).into());
-        }
-        if !peer.room.is_empty() {
-            object.insert("room".into(), peer.room.clone().into());
-        }
-        if let Some(previous) = peer.previous.filter(|_| change.reason == Reason::Restarted) {
-            object.insert("previous".into(), Id(previous).to_string().into());
-        }
+    let interfaces = peer.interfaces();
+    let line = ChangeLine {
+        ts: Timestamp(at).to_string(),
+        kind: kind_word(change.kind),
+        reason: change.reason.word(),
+        name: &peer.name,
+        instance: Id(peer.instance).to_string(),
+        addrs: peer
+            .addrs
+            .iter()
+            .map(|a| {
+                let mut s = String::new();
+                let _ = write_addr(&mut s, a.addr, |_| scope_name(a));
+                s
+            })
+            .collect(),
+        interface: interfaces.first().copied(),
+        interfaces,
+        version: peer.version,
+        room: &peer.room,
+        previous: peer
+            .previous
+            .filter(|_| change.reason == Reason::Restarted)
+            .map(|p| Id(p).to_string()),
+    };
+    // Serializing this plain struct cannot fail. Names and rooms are the
+    // peer's choice: escaped like every JSON line.
+    let line = serde_json::to_string(&line).unwrap_or_default();
+    out.push_str(&harden_json(&line));
+}
+
+/// The name of the scope of a peer's link-local address: the interface it
+/// was heard on (its index is the scope), else looked up as
+/// [`super::fmt_addr`] does.
+fn scope_name(a: &PeerAddr) -> String {
+    match (a.addr, a.interface.is_empty()) {
+        (SocketAddr::V6(v6), true) => iface::interface_name(v6.scope_id()),
+        _ => a.interface.clone(),
     }
-    // Names and rooms are the peer's choice: escaped like listen's JSON.
-    out.push_str(&harden_json(&value.to_string()));
 }
 
-fn addrs(peer: &Peer) -> Vec<String> {
-    peer.addrs
-        .iter()
-        .map(|a| {
-            let mut s = String::new();
-            push_addr(&mut s, a);
-            s
-        })
-        .collect()
-}
-
-/// `ip:port`, IPv6 in brackets, a link-local scope as the interface name
-/// it was heard on (a number only when the interface has none).
+/// `ip:port` as every output shows it ([`super::fmt_addr`]), the scope
+/// named by the interface the address was heard on, and the name escaped
+/// as a field.
 fn push_addr(out: &mut String, a: &PeerAddr) {
-    match a.addr {
-        SocketAddr::V6(v6) if v6.scope_id() != 0 && !a.interface.is_empty() => {
-            let _ = write!(out, "[{}%", v6.ip());
-            field(out, &a.interface);
-            let _ = write!(out, "]:{}", v6.port());
-        }
-        addr => {
-            let _ = write!(out, "{addr}");
-        }
-    }
+    let mut shown = String::new();
+    let _ = write_addr(&mut shown, a.addr, |_| scope_name(a));
+    field(out, &shown);
 }
 
 /// A peer-chosen text as one field: escaped as everywhere, and the field
@@ -192,11 +213,17 @@ pub fn trace_text(trace: &Trace<'_>) -> String {
             to,
             interface,
             error,
-        } => format!("probe to {to} on {interface} failed: {}", IoWords(error)),
+        } => format!(
+            "probe to {} on {interface} failed: {}",
+            fmt_addr(*to),
+            IoWords(error)
+        ),
         Trace::Full { max } => format!(
             "warning: tracking {max} listeners, as many as there is room for; further ones are counted, not tracked"
         ),
-        Trace::Refused { from, why } => format!("ignored datagram from {from}: {why}"),
+        Trace::Refused { from, why } => {
+            format!("ignored datagram from {}: {why}", fmt_addr(*from))
+        }
         Trace::InterfacesChanged => "interfaces changed: probing them again".to_string(),
     }
 }
