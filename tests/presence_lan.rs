@@ -48,9 +48,12 @@ struct HostListener {
 impl HostListener {
     /// `udpmsg listen --name NAME <extra>` in host `k`, once it is listening.
     fn start(lan: &Lan, k: usize, name: &str, extra: &[&str]) -> HostListener {
-        let mut child = lan
-            .cmd(k, BIN)
-            .args(["listen", "--name", name, "--timeout", LIFETIME_CAP])
+        let mut command = lan.cmd(k, BIN);
+        command.args(["listen", "--name", name]);
+        if !extra.contains(&"--timeout") {
+            command.args(["--timeout", LIFETIME_CAP]);
+        }
+        let mut child = command
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -419,6 +422,37 @@ fn watcher_sees_listeners_come_go_and_restart() {
         "{stderr:#?}"
     );
     drop(listeners);
+}
+
+#[test]
+fn every_clean_exit_says_goodbye() {
+    let Some(lan) = Lan::up("pr7_", 3, &[]) else {
+        return;
+    };
+    let mut watch = Watch::start(&lan, 1, &["--interval", "10s"]);
+    let _counted = HostListener::announcing(&lan, 2, "counted", &["--count", "1"]);
+    let _timed = HostListener::announcing(&lan, 3, "timed", &["--timeout", "1500ms"]);
+    for name in ["counted", "timed"] {
+        if !watch.about(name).iter().any(|e| e.kind == "up") {
+            watch.until(WAIT, &format!("{name} up"), |e| e.is("up", name));
+        }
+    }
+    // One message ends the first (--count 1); the second times out.
+    let sent = run_captured(
+        {
+            let mut c = lan.cmd(1, BIN);
+            c.args(["send", "10.77.0.2", "bye"]);
+            c
+        },
+        b"",
+        WAIT,
+        "send",
+    );
+    assert_eq!(sent.code, 0, "{sent:?}");
+    for name in ["counted", "timed"] {
+        let down = watch.until(WAIT, &format!("{name} down"), |e| e.is("down", name));
+        assert_eq!(down.reason, "goodbye", "{down:?}");
+    }
 }
 
 #[test]
