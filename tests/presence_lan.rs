@@ -456,6 +456,39 @@ fn every_clean_exit_says_goodbye() {
 }
 
 #[test]
+fn announcing_and_watching_keep_to_the_interface_and_family_asked() {
+    let Some(lan) = Lan::up("pr8_", 3, &["--two-if", "2"]) else {
+        return;
+    };
+    let mut watch = Watch::start(&lan, 1, &["--interval", "10s", "-6"]);
+    // On eth1 only, IPv4 only.
+    let narrow = HostListener::announcing(&lan, 2, "narrow", &["--interface", "eth1", "-4", "-v"]);
+    let _wide = HostListener::announcing(&lan, 3, "wide", &[]);
+    let mut hellos = Vec::new();
+    let end = Instant::now() + WAIT;
+    while hellos.len() < 3 {
+        let left = end.saturating_duration_since(Instant::now());
+        let line = narrow
+            .stderr
+            .recv_timeout(left)
+            .unwrap_or_else(|e| panic!("three hellos: {e}; {hellos:#?}"));
+        if line.contains("hello") {
+            hellos.push(line);
+        }
+    }
+    for line in &hellos {
+        assert!(
+            line.ends_with(&format!("hello sent to 10.77.255.255:{PRESENCE} on eth1")),
+            "{hellos:#?}"
+        );
+    }
+    // The IPv6 watcher hears the other listener by IPv6 alone.
+    let up = watch.until(WAIT, "wide up", |e| e.is("up", "wide"));
+    assert!(!up.addrs.is_empty(), "{up:?}");
+    assert!(up.addrs.iter().all(|a| a.starts_with("[fe80::")), "{up:?}");
+}
+
+#[test]
 fn no_flapping_under_loss() {
     let Some(lan) = Lan::up("pr2_", 6, &[]) else {
         return;

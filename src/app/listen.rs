@@ -134,6 +134,7 @@ pub(super) fn run(args: ListenArgs, info: Info) -> Result<u8, Error> {
             room: String::new(),
             name: listening_name,
             key: announce_key,
+            interface: args.interface.clone(),
         };
         listener.announce(&config).map_err(|source| Error::Io {
             doing: "setting up announcements",

@@ -36,6 +36,7 @@ pub(super) fn run(args: DiscoverArgs, info: Info) -> Result<u8, Error> {
         interval,
         timeout: args.timeout,
         interfaces: args.interfaces.clone(),
+        family: addr::Family::from_flags(args.family.ipv4, args.family.ipv6),
         key: load_key(args.key_file.as_deref(), args.no_key)?,
         catch_signals: true,
     };

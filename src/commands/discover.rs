@@ -11,7 +11,7 @@
 //! a flood of forged answers stay listed (with a key only sealed answers
 //! count, so only key holders can take a place).
 
-use crate::commands::presence::{Ears, presence_port, send_everywhere};
+use crate::commands::presence::{self, Ears, presence_port, send_everywhere};
 use crate::event::{EventLoop, Wake, token};
 use crate::net::addr::Family;
 use crate::net::iface::{self, Target};
@@ -207,15 +207,7 @@ impl<'c> Scanner<'c> {
     /// Opens the sockets of a scan (no probe is sent yet); its timeout
     /// starts now.
     pub fn new(config: &'c Config) -> io::Result<Self> {
-        let mut targets = iface::probe_targets(&config.interfaces)?;
-        for target in &mut targets {
-            match config.family {
-                Family::Any => {}
-                Family::V4 => target.ipv6 = false,
-                Family::V6 => target.broadcasts.clear(),
-            }
-        }
-        targets.retain(|t| !t.broadcasts.is_empty() || t.ipv6);
+        let targets = presence::targets(&config.interfaces, config.family)?;
         let mut v4 = bind(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0))?;
         let mut v6 = if targets.iter().any(|t| t.ipv6) {
             bind(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), 0)).ok()
@@ -287,7 +279,11 @@ impl<'c> Scanner<'c> {
             if now >= deadline {
                 return Ok(Collected::Deadline);
             }
-            if self.config.expect.is_some_and(|n| self.found.peers.len() >= n) {
+            if self
+                .config
+                .expect
+                .is_some_and(|n| self.found.peers.len() >= n)
+            {
                 return Ok(Collected::Expected);
             }
             let wake_at = self.next_round().map_or(deadline, |t| t.min(deadline));

@@ -9,7 +9,8 @@
 //! datagrams). Watchers share the presence port among themselves
 //! (SO_REUSEADDR): each broadcast or multicast reaches all of them.
 
-use crate::net::iface::{DISCOVERY_GROUP_V6, Target};
+use crate::net::addr::Family;
+use crate::net::iface::{self, DISCOVERY_GROUP_V6, Target};
 use crate::net::{self, Local};
 use crate::seal::Outgoing;
 use mio::net::UdpSocket;
@@ -35,6 +36,21 @@ pub const HELLOS_PER_SOURCE: u32 = 50;
 /// Hellos and goodbyes taken per second over all sources (and burst): a
 /// hundred listeners starting at once stay within it.
 pub const HELLOS_TOTAL: u32 = 2_000;
+
+/// Where probes and announcements go: [`iface::probe_targets`] for the
+/// interfaces named in `only` (all when empty), limited to `family`.
+pub fn targets(only: &[String], family: Family) -> io::Result<Vec<Target>> {
+    let mut targets = iface::probe_targets(only)?;
+    for target in &mut targets {
+        match family {
+            Family::Any => {}
+            Family::V4 => target.ipv6 = false,
+            Family::V6 => target.broadcasts.clear(),
+        }
+    }
+    targets.retain(|t| !t.broadcasts.is_empty() || t.ipv6);
+    Ok(targets)
+}
 
 /// Sends `open` (an encoded datagram, sealed afresh for each destination
 /// when keyed: one sealed datagram sent to two destinations would reach a

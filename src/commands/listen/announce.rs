@@ -10,7 +10,8 @@
 //! on purpose). Keyed, each copy is sealed for its destination.
 
 use super::sink::{Notice, Sink};
-use crate::commands::presence::{IFACE_POLL, send_everywhere, sending_socket};
+use crate::commands::presence::{self, IFACE_POLL, send_everywhere, sending_socket};
+use crate::net::addr::Family;
 use crate::net::iface::{self, IfaceAddr, Target};
 use crate::seal::{Envelope, Key, Outgoing};
 use crate::util::rng::XorShift;
@@ -72,6 +73,8 @@ pub struct Config {
     pub name: String,
     /// The listener's key: hellos and goodbyes are sealed with it.
     pub key: Option<Key>,
+    /// `--interface`: announce on this interface only.
+    pub interface: Option<String>,
 }
 
 /// The announcing half of a listener.
@@ -82,6 +85,9 @@ pub struct Announcer {
     v6: Option<UdpSocket>,
     /// Where hellos go now, and the interface addresses they came from.
     targets: Vec<Target>,
+    /// Only these interfaces (`--interface`); empty: all.
+    only: Vec<String>,
+    family: Family,
     seen: Vec<IfaceAddr>,
     outgoing: Outgoing,
     hello: Vec<u8>,
@@ -122,6 +128,12 @@ impl Announcer {
             v4,
             v6,
             targets: Vec::new(),
+            only: config.interface.iter().cloned().collect(),
+            family: match (config.ipv4, config.ipv6) {
+                (true, false) => Family::V4,
+                (false, true) => Family::V6,
+                _ => Family::Any,
+            },
             seen: Vec::new(),
             // Its own sealing id and counter, apart from the replies'.
             outgoing: Envelope::new(config.key.as_ref()).outgoing,
@@ -177,7 +189,7 @@ impl Announcer {
             return false;
         }
         self.seen = addresses;
-        if let Ok(targets) = iface::probe_targets(&[]) {
+        if let Ok(targets) = presence::targets(&self.only, self.family) {
             self.targets = targets;
         }
         true

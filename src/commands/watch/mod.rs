@@ -14,10 +14,11 @@ pub mod table;
 use crate::commands::discover::{MAX_ANSWER, ROUNDS, hello_refused};
 use crate::commands::listen::limit::RateLimiter;
 use crate::commands::presence::{
-    Ears, HELLOS_PER_SOURCE, HELLOS_TOTAL, IFACE_POLL, presence_port, send_everywhere,
+    self, Ears, HELLOS_PER_SOURCE, HELLOS_TOTAL, IFACE_POLL, presence_port, send_everywhere,
     sending_socket,
 };
 use crate::event::{EventLoop, Wake, token};
+use crate::net::addr::Family;
 use crate::net::iface::{self, IfaceAddr, Target};
 use crate::net::{self, Local};
 use crate::seal::{Envelope, Key, Opened, Refusal};
@@ -61,6 +62,8 @@ pub struct Config {
     pub timeout: Option<Duration>,
     /// Only these interfaces (probed, and heard on); empty: all.
     pub interfaces: Vec<String>,
+    /// Only this address family (`-4`, `-6`), probed and heard.
+    pub family: Family,
     /// Shared key: probes are sealed, only sealed answers, hellos and
     /// goodbyes count.
     pub key: Option<Key>,
@@ -181,12 +184,24 @@ impl Watcher {
             io::Error::new(io::ErrorKind::InvalidInput, "no presence port after 65535")
         })?;
         let events = EventLoop::new(config.catch_signals)?;
-        let mut probes = [Some(sending_socket(false)?), sending_socket(true).ok()];
+        let v4 = config.family != Family::V6;
+        let v6 = config.family != Family::V4;
+        let mut probes = [
+            v4.then(|| sending_socket(false)).transpose()?,
+            v6.then(|| sending_socket(true).ok()).flatten(),
+        ];
         for socket in probes.iter_mut().flatten() {
             // Sealed answers are bound to the address they arrive at.
             let _ = net::enable_pktinfo(socket, socket.local_addr()?.is_ipv6());
         }
-        let (mut ears, deaf) = Ears::bind(to);
+        let (mut ears, mut deaf) = Ears::bind(to);
+        if !v4 {
+            ears.v4 = None;
+        }
+        if !v6 {
+            ears.v6 = None;
+        }
+        deaf.retain(|(addr, _)| if addr.is_ipv4() { v4 } else { v6 });
         let [p4, p6] = &mut probes;
         let all = [p4, p6, &mut ears.v4, &mut ears.v6];
         for (i, socket) in all.into_iter().enumerate() {
@@ -351,7 +366,8 @@ impl Watcher {
         }
         let first = self.seen.is_empty();
         self.seen = addresses;
-        self.targets = iface::probe_targets(&self.config.interfaces).unwrap_or_default();
+        self.targets =
+            presence::targets(&self.config.interfaces, self.config.family).unwrap_or_default();
         self.interface_names.clear();
         self.only = if self.config.interfaces.is_empty() {
             Vec::new()
