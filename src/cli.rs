@@ -52,9 +52,15 @@ const LISTEN_HELP: &str = "Examples:
   udpmsg listen --bind 127.0.0.1 --timeout 30s
   udpmsg listen --group 239.1.2.3 --interface eth0   # a multicast group, on eth0
   udpmsg listen --echo -p 7000           # a test server: raw datagrams go back
+  udpmsg listen --announce               # 'discover --watch' sees it come and go
 
 --echo never echoes to a source on its own port, nor the same bytes to the
-same source twice within 2 s, so two echo servers cannot bounce a datagram.";
+same source twice within 2 s, so two echo servers cannot bounce a datagram.
+
+With --announce the listener says hello on every interface (broadcast and
+the IPv6 group ff02::7564:706d, to port+1) three times at start, then every
+--announce-every, and goodbye when it stops; each hello is trusted for three
+periods. Without a key anyone on the LAN can announce or remove a fake peer.";
 
 const SEND_HELP: &str = "Examples:
   udpmsg send 192.0.2.7 hello world
@@ -78,12 +84,21 @@ const DISCOVER_HELP: &str = "Examples:
   udpmsg discover
   udpmsg discover --expect 3 --json     # exit 6 if fewer than 3 answer
   udpmsg discover --interface lo        # this machine only (127.255.255.255)
+  udpmsg discover --watch               # a line whenever a listener comes or goes
 
 Probes go to the broadcast address of every up IPv4 interface and to the
 IPv6 link-local group ff02::7564:706d on every IPv6 interface, at 0, 100 and
 500 ms, then every 100 ms until 3 s, then backing off, until --timeout: a
 longer timeout finds listeners on a lossy network. Each listener is listed
-once, with every address it answered from.";
+once, with every address it answered from; listeners started with
+'listen --announce' are listed too when their hello is heard meanwhile.
+
+--watch keeps running: it probes at start and every --interval, hears the
+hellos and goodbyes of announcing listeners (on port+1), and prints one line
+per change: '+' up, '-' down (goodbye, or expired: not heard for the
+lifetime its hellos gave, or for 3 intervals), '=' changed (addresses, name,
+restarted), as ';'-separated fields:
+  EVENT;TIME;REASON;NAME;INSTANCE;ADDRESSES;INTERFACES;ROOM";
 
 const PING_HELP: &str = "Examples:
   udpmsg ping 192.0.2.7 -c 5
@@ -327,6 +342,15 @@ pub struct ListenArgs {
 
     #[command(flatten)]
     pub family: FamilyArgs,
+
+    /// Announce this listener on every interface (hellos to port+1, a
+    /// goodbye on exit) for 'discover --watch'
+    #[arg(long)]
+    pub announce: bool,
+
+    /// With --announce: time between hellos, 100ms to 20m [default: 30s]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, requires = "announce")]
+    pub announce_every: Option<Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -430,13 +454,23 @@ pub struct DiscoverArgs {
     #[arg(short, long, value_name = "PORT")]
     pub port: Option<String>,
 
-    /// How long to collect answers
-    #[arg(short, long, value_name = "DUR", value_parser = parse_duration, default_value = "1s")]
-    pub timeout: Duration,
+    /// How long to collect answers [default: 1s]; with --watch, how long
+    /// to watch [default: until Ctrl-C]
+    #[arg(short, long, value_name = "DUR", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
 
     /// Stop as soon as N distinct listeners answered; exit 6 if fewer did
     #[arg(short, long, value_name = "N", value_parser = parse_count)]
     pub expect: Option<u64>,
+
+    /// Keep running and print one line per listener that comes (+), goes
+    /// (-) or changes (=)
+    #[arg(short, long, conflicts_with = "expect")]
+    pub watch: bool,
+
+    /// With --watch: time between probe rounds [default: 10s]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, requires = "watch")]
+    pub interval: Option<Duration>,
 
     /// Probe only this interface (repeatable); 'lo' probes this machine
     #[arg(short, long = "interface", value_name = "NAME")]

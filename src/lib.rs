@@ -8,8 +8,9 @@
 //!   besides it, only `app` and `main` print (errors, and the lines that
 //!   say what a command is doing).
 //! - [`commands`]: what each subcommand does (`listen`, `send`, `send
-//!   --ack`, `ping`, `discover`); they return values or hand events to a
-//!   sink, never print, and know nothing of the command line.
+//!   --ack`, `ping`, `discover`, `discover --watch`); they return values
+//!   or hand events to a sink, never print, and know nothing of the
+//!   command line.
 //! - [`reliable`]: confirmed delivery as socket-free state machines (the
 //!   sender's outbox and timers, the receiver's ordering).
 //! - [`event`]: the single-threaded `mio` loop — readiness, deadlines, signals.

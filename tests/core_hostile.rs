@@ -227,7 +227,7 @@ fn mutants(
             4 => {
                 // Every kind's tag, and the first unknown one.
                 d = b"UDPM\x02\x00".to_vec();
-                d.extend_from_slice(&(rng.below(8) as u32).to_le_bytes());
+                d.extend_from_slice(&(rng.below(10) as u32).to_le_bytes());
                 let len = rng.below(64);
                 d.extend(rng.bytes(len));
             }

@@ -887,7 +887,13 @@ impl Model {
                 self.answered.push(p.token);
             }
             Message::Probe(_) => self.stats.probes_ignored += 1,
-            Message::Ack(_) | Message::Answer(_) | Message::Pong(_) | Message::Refuse(_) => {}
+            // Announcements are never answered (section 7, Presence).
+            Message::Ack(_)
+            | Message::Answer(_)
+            | Message::Pong(_)
+            | Message::Refuse(_)
+            | Message::Hello(_)
+            | Message::Goodbye(_) => {}
         }
     }
 

@@ -418,12 +418,17 @@ fn lines_from_the_output_functions() -> Vec<String> {
         instance: 0x11ba_22d9_159b_6336,
         name: name.to_string(),
         addrs: vec![v4, scoped],
-        rtt: Duration::from_micros(143),
+        rtt: Some(Duration::from_micros(143)),
         interfaces: interfaces.iter().map(|s| s.to_string()).collect(),
         version: wire::VERSION,
     };
+    // One only heard announcing itself: no round trip.
+    let announced = Peer {
+        rtt: None,
+        ..peer("loud", &["lo"])
+    };
     let scan = Scan {
-        peers: vec![peer("box", &["lo"]), peer("\u{202e}x", &[])],
+        peers: vec![peer("box", &["lo"]), peer("\u{202e}x", &[]), announced],
         ..Scan::default()
     };
     let mut heard = FirstHeard::default();
@@ -437,6 +442,73 @@ fn lines_from_the_output_functions() -> Vec<String> {
         discover_peers(&scan, &heard, at, true)
             .lines()
             .map(String::from),
+    );
+    lines.extend(watch_lines(at));
+    lines
+}
+
+/// `discover --watch`'s lines for every kind and reason, from its table
+/// driven through them: up by hello (with a room) and by answer (a
+/// link-local address, no interface known), an address added, a restart,
+/// a goodbye and an expiry.
+fn watch_lines(at: SystemTime) -> Vec<String> {
+    use udpmsg::commands::watch::table::{Change, MAX_PEERS, SETTLE, Sighting, Table, Via};
+    use udpmsg::output::watch::json_line;
+    let t0 = std::time::Instant::now();
+    let v4: SocketAddr = "192.0.2.7:47474".parse().unwrap();
+    let scoped: SocketAddr = "[fe80::1%1]:47474".parse().unwrap();
+    let sighting = |instance, name, addr, interface, via| Sighting {
+        instance,
+        name,
+        port: 47474,
+        version: wire::VERSION,
+        addr,
+        interface,
+        via,
+    };
+    let hello = Via::Hello {
+        lifetime: Duration::from_secs(9),
+        room: "lab",
+    };
+    let mut lines = Vec::new();
+    let mut emit = |c: Change<'_>| {
+        let mut line = String::new();
+        json_line(&mut line, &c, at);
+        lines.push(line);
+    };
+    let mut table = Table::new(Duration::from_secs(1), MAX_PEERS);
+    table.heard(&sighting(1, "ann", v4, "eth0", hello), t0, &mut emit);
+    let answer = sighting(2, "\u{202e}x", scoped, "", Via::Answer);
+    table.heard(&answer, t0, &mut emit);
+    table.tick(t0 + SETTLE, &mut emit);
+    let later = t0 + SETTLE * 2;
+    let second = sighting(1, "ann", scoped, "eth0", Via::Answer);
+    table.heard(&second, later, &mut emit);
+    table.heard(&sighting(3, "ann", v4, "eth0", hello), later, &mut emit);
+    table.goodbye(3, later, &mut emit);
+    table.tick(later + Duration::from_secs(10), &mut emit);
+    let kinds: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            format!(
+                "{} {}",
+                v["kind"].as_str().unwrap(),
+                v["reason"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "up hello",
+            "up answer",
+            "changed addrs",
+            "changed restarted",
+            "down goodbye",
+            "down expired"
+        ],
+        "{lines:#?}"
     );
     lines
 }
@@ -678,6 +750,76 @@ fn discover_json_lines_follow_the_schema() {
         "ts {} before the scan began",
         peer["ts"]
     );
+}
+
+#[test]
+fn watch_json_lines_follow_the_schema() {
+    if !isolate("watch_json_lines_follow_the_schema") {
+        return;
+    }
+    let schema = schema();
+    let l = Listener::start(&["-n", "box"]);
+    let port = l.port();
+    let presence = (port + 1).to_string();
+    // Probes go to lo (the listener answers); a hello comes to the
+    // presence port from "ann", and her goodbye.
+    let mut watcher = command(&[
+        "discover",
+        "--watch",
+        "--json",
+        "--interface",
+        "lo",
+        "-p",
+        &port.to_string(),
+        "--timeout",
+        "20s",
+    ])
+    .stdin(std::process::Stdio::null())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .expect("spawn the watcher");
+    let out = common::line_reader(watcher.stdout.take().expect("stdout"), None);
+    let err = common::line_reader(watcher.stderr.take().expect("stderr"), None);
+    let started = err.recv_timeout(WAIT).expect("the watcher's first line");
+    assert!(started.starts_with("udpmsg: watching"), "{started}");
+    let line = |what: &str| {
+        let line = out
+            .recv_timeout(WAIT)
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        check_line(&schema, &line)
+    };
+    let up = line("box up");
+    assert_eq!((&up["kind"], &up["name"]), (&"up".into(), &"box".into()));
+    assert_eq!(up["addrs"][0], format!("127.0.0.1:{port}"));
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let hello = encoded(&Message::Hello(wire::Hello {
+        instance: 9,
+        port,
+        version: wire::VERSION,
+        lifetime_ms: 60_000,
+        name: "ann",
+        room: "lab",
+    }));
+    socket
+        .send_to(&hello, format!("127.0.0.1:{presence}"))
+        .expect("send hello");
+    let up = line("ann up");
+    assert_eq!(
+        (&up["reason"], &up["room"]),
+        (&"hello".into(), &"lab".into())
+    );
+    let goodbye = encoded(&Message::Goodbye(wire::Goodbye { instance: 9 }));
+    socket
+        .send_to(&goodbye, format!("127.0.0.1:{presence}"))
+        .expect("send goodbye");
+    let down = line("ann down");
+    assert_eq!(
+        (&down["kind"], &down["reason"]),
+        (&"down".into(), &"goodbye".into())
+    );
+    let _ = watcher.kill();
+    let _ = watcher.wait();
 }
 
 // ---------------------------------------------------------------- link-local

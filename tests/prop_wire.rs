@@ -19,8 +19,8 @@ use udpmsg::seal::{
     TAG_LEN,
 };
 use udpmsg::wire::{
-    self, Ack, Answer, Datagram, DecodeError, FLAG_ACK, HEADER_LEN, MAX_ACK_RANGES, MAX_DATAGRAM,
-    Message, Ping, Probe, Refuse, Text,
+    self, Ack, Answer, Datagram, DecodeError, FLAG_ACK, Goodbye, HEADER_LEN, Hello, MAX_ACK_RANGES,
+    MAX_DATAGRAM, Message, Ping, Probe, Refuse, Text,
 };
 
 // ---------------------------------------------------------------- allocations
@@ -146,6 +146,15 @@ enum Owned {
     Ping(Ping),
     Pong(Ping),
     Refuse(Refuse),
+    Hello {
+        instance: u64,
+        port: u16,
+        version: u8,
+        lifetime_ms: u32,
+        name: String,
+        room: String,
+    },
+    Goodbye(Goodbye),
 }
 
 impl Owned {
@@ -202,6 +211,22 @@ impl Owned {
             Owned::Ping(ping) => Message::Ping(*ping),
             Owned::Pong(ping) => Message::Pong(*ping),
             Owned::Refuse(refuse) => Message::Refuse(*refuse),
+            Owned::Hello {
+                instance,
+                port,
+                version,
+                lifetime_ms,
+                name,
+                room,
+            } => Message::Hello(Hello {
+                instance: *instance,
+                port: *port,
+                version: *version,
+                lifetime_ms: *lifetime_ms,
+                name,
+                room,
+            }),
+            Owned::Goodbye(goodbye) => Message::Goodbye(*goodbye),
         }
     }
 
@@ -320,6 +345,17 @@ fn owned() -> impl Strategy<Value = Owned> {
                 Owned::Refuse(Refuse { instance, sender, seq, reason })
             }
         ),
+        1 => (any::<u64>(), any::<u16>(), any::<u8>(), any::<u32>(), name(), name()).prop_map(
+            |(instance, port, version, lifetime_ms, name, room)| Owned::Hello {
+                instance,
+                port,
+                version,
+                lifetime_ms,
+                name,
+                room,
+            }
+        ),
+        1 => any::<u64>().prop_map(|instance| Owned::Goodbye(Goodbye { instance })),
     ]
 }
 
@@ -389,7 +425,7 @@ fn mutate(d: &mut Vec<u8>, m: &Mutation) {
 /// Bytes that start like an open datagram: header, a message tag (known or
 /// not), then anything.
 fn open_looking() -> impl Strategy<Value = Vec<u8>> {
-    (0u32..8, prop::collection::vec(any::<u8>(), 0..256)).prop_map(|(tag, tail)| {
+    (0u32..10, prop::collection::vec(any::<u8>(), 0..256)).prop_map(|(tag, tail)| {
         let mut d = b"UDPM\x02\x00".to_vec();
         d.extend_from_slice(&tag.to_le_bytes());
         d.extend_from_slice(&tail);
@@ -671,7 +707,7 @@ fn every_decode_error_allocates_nothing() {
         }),
         ("unknown kind", {
             let mut d = b"UDPM\x02\x00".to_vec();
-            d.extend_from_slice(&7u32.to_le_bytes());
+            d.extend_from_slice(&0xc8u32.to_le_bytes());
             d
         }),
         ("largest kind", {

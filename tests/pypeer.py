@@ -15,6 +15,11 @@ command line around it, used by tests/python_peer.rs:
                                             acknowledged as section 7 says (see listen())
     pypeer.py check                         read hex datagrams from stdin, one a line;
                                             print one verdict a line (see verdict())
+    pypeer.py announce HOST PORT NAME LIFETIME_MS ROOM
+                                            announce a listener on PORT (section 7,
+                                            Presence): a Hello to HOST at PORT + 1,
+                                            then, once stdin closes, a Goodbye;
+                                            prints the instance id in hex
 
 Every wait has a deadline: SECONDS (default 10; send-acked 20), then exit 1.
 """
@@ -29,8 +34,8 @@ import time
 
 MAGIC, VERSION, MODE_OPEN, MODE_SEALED = b"UDPM", 2, 0, 1
 HEADER = MAGIC + bytes([VERSION, MODE_OPEN])
-TEXT, ACK, PROBE, ANSWER, PING, PONG, REFUSE = range(7)
-KINDS = ["text", "ack", "probe", "answer", "ping", "pong", "refuse"]
+TEXT, ACK, PROBE, ANSWER, PING, PONG, REFUSE, HELLO, GOODBYE = range(9)
+KINDS = ["text", "ack", "probe", "answer", "ping", "pong", "refuse", "hello", "goodbye"]
 FLAG_ACK = 0x01
 MAX_RANGES = 32
 MAX_DATAGRAM = 65527          # IPv6; 65507 over IPv4
@@ -70,6 +75,15 @@ def encode_answer(instance, token, port, version, name):
 
 def encode_ping(kind, sender, seq, stamp):      # kind: PING or PONG
     return HEADER + struct.pack("<IQQQ", kind, sender, seq, stamp)
+
+
+def encode_hello(instance, port, version, lifetime_ms, name, room=""):
+    return (HEADER + struct.pack("<IQHBI", HELLO, instance, port, version, lifetime_ms)
+            + _blob(name.encode("utf-8")) + _blob(room.encode("utf-8")))
+
+
+def encode_goodbye(instance):
+    return HEADER + struct.pack("<IQ", GOODBYE, instance)
 
 
 class _Reader:
@@ -134,6 +148,13 @@ def decode(data):
     elif kind == REFUSE:
         instance, sender, seq, reason = r.fixed("<QQQB")
         m = dict(instance=instance, sender=sender, seq=seq, reason=reason)
+    elif kind == HELLO:
+        instance, port, version, lifetime_ms = r.fixed("<QHBI")
+        m = dict(instance=instance, port=port, version=version,
+                 lifetime_ms=lifetime_ms, name=r.name(), room=r.name())
+    elif kind == GOODBYE:
+        (instance,) = r.fixed("<Q")
+        m = dict(instance=instance)
     else:
         raise Malformed("unknown-kind")
     if r.pos != len(data):
@@ -174,6 +195,18 @@ def send(host, port, name, words):
     datagram = encode_text(random_id(), 0, 0, 0, name, " ".join(words).encode("utf-8"))
     with socket.socket(family_of(host), socket.SOCK_DGRAM) as s:
         s.sendto(datagram, (host, port))
+    return 0
+
+
+def announce(host, port, name, lifetime_ms, room):
+    # Section 7, Presence: to the presence port, with the listener's port.
+    instance = random_id()
+    with socket.socket(family_of(host), socket.SOCK_DGRAM) as s:
+        s.sendto(encode_hello(instance, port, VERSION, lifetime_ms, name, room),
+                 (host, port + 1))
+        print(f"{instance:016x}", flush=True)
+        sys.stdin.read()
+        s.sendto(encode_goodbye(instance), (host, port + 1))
     return 0
 
 
@@ -387,6 +420,8 @@ def main(argv):
             return listen(argv[1], int(argv[2]), seconds, count=int(argv[3]))
         if argv == ["check"]:
             return check()
+        if argv[:1] == ["announce"] and len(argv) == 6:
+            return announce(argv[1], int(argv[2]), argv[3], int(argv[4]), argv[5])
     except ValueError as e:
         print(f"pypeer: {e}", file=sys.stderr)
         return 2

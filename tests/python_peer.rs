@@ -104,6 +104,60 @@ fn python_peer_text_reaches_udpmsg_listener() {
 }
 
 #[test]
+fn python_announcements_reach_a_watcher() {
+    if !have_python("python_announcements_reach_a_watcher")
+        || !isolate("python_announcements_reach_a_watcher")
+    {
+        return;
+    }
+    // Only `lo` here: nothing to probe, so only announcements are heard.
+    let mut watcher = Reaped(
+        command(&["discover", "--watch", "--json", "--timeout", "30s"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn udpmsg discover --watch"),
+    );
+    let out = line_reader(watcher.0.stdout.take().expect("stdout"), None);
+    let err = line_reader(watcher.0.stderr.take().expect("stderr"), None);
+    let ready = err.recv_timeout(WAIT).expect("the watcher's first line");
+    assert!(
+        ready.starts_with("udpmsg: watching for listeners on port 47474"),
+        "{ready}"
+    );
+
+    let mut peer = Reaped(
+        pypeer(&["announce", "127.0.0.1", "47474", "py é", "60000", "lab"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("spawn python3"),
+    );
+    let lines = line_reader(peer.0.stdout.take().expect("stdout"), None);
+    let instance = lines.recv_timeout(WAIT).expect("pypeer's instance");
+    let json = |line: String| -> serde_json::Value {
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+    };
+    let up = json(out.recv_timeout(WAIT).expect("an up line"));
+    assert_eq!(up["kind"], "up", "{up}");
+    assert_eq!(up["reason"], "hello", "{up}");
+    assert_eq!(up["name"], "py é", "{up}");
+    assert_eq!(up["instance"], instance.as_str(), "{up}");
+    assert_eq!(up["addrs"], serde_json::json!(["127.0.0.1:47474"]), "{up}");
+    assert_eq!(up["interface"], "lo", "{up}");
+    assert_eq!(up["room"], "lab", "{up}");
+    assert_eq!(up["version"], 2, "{up}");
+
+    // Its stdin closes: it says goodbye.
+    drop(peer.0.stdin.take());
+    assert_eq!(wait_until(&mut peer.0, WAIT, "pypeer announce"), 0);
+    let down = json(out.recv_timeout(WAIT).expect("a down line"));
+    assert_eq!(down["kind"], "down", "{down}");
+    assert_eq!(down["reason"], "goodbye", "{down}");
+    assert_eq!(down["instance"], instance.as_str(), "{down}");
+}
+
+#[test]
 fn udpmsg_text_reaches_python_peer() {
     if !have_python("udpmsg_text_reaches_python_peer")
         || !isolate("udpmsg_text_reaches_python_peer")
@@ -319,6 +373,16 @@ fn verdict(bytes: &[u8]) -> String {
                 "refuse instance={} sender={} seq={} reason={}",
                 r.instance, r.sender, r.seq, r.reason
             ),
+            Message::Hello(h) => format!(
+                "hello instance={} port={} version={} lifetime_ms={} name={} room={}",
+                h.instance,
+                h.port,
+                h.version,
+                h.lifetime_ms,
+                hex(h.name.as_bytes()),
+                hex(h.room.as_bytes())
+            ),
+            Message::Goodbye(g) => format!("goodbye instance={}", g.instance),
         },
     }
 }
@@ -395,6 +459,23 @@ fn python_decoder_agrees_with_classify() {
             seq: 12,
             reason: wire::REFUSED_BUSY,
         })),
+        encoded(&Message::Hello(wire::Hello {
+            instance: 13,
+            port: 47474,
+            version: 2,
+            lifetime_ms: 90_000,
+            name: "ann é",
+            room: "",
+        })),
+        encoded(&Message::Hello(wire::Hello {
+            instance: u64::MAX,
+            port: 1,
+            version: 2,
+            lifetime_ms: u32::MAX,
+            name: "",
+            room: "lab",
+        })),
+        encoded(&Message::Goodbye(wire::Goodbye { instance: 14 })),
         b"UDPM\x02\x01sealed".to_vec(),
         b"not udpmsg".to_vec(),
     ];
@@ -419,10 +500,10 @@ fn python_decoder_agrees_with_classify() {
         ack(u64::MAX, &ranges(&[(6, 7)])),
         {
             let mut d = encoded(&Message::Ping(ping));
-            d[6] = 7;
+            d[6] = 0xc8; // a tag no kind has
             d
         },
-        b"UDPM\x02\x00\x07\x00\x00\x00".to_vec(),
+        b"UDPM\x02\x00\xc8\x00\x00\x00".to_vec(),
         {
             let mut d = text(1, 0, wire::FLAG_ACK);
             d[4] = 1;
@@ -486,6 +567,8 @@ fn python_decoder_agrees_with_classify() {
         "ping",
         "pong",
         "refuse",
+        "hello",
+        "goodbye",
         "sealed",
         "raw",
         "reject truncated",

@@ -12,9 +12,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, UNIX_EPOCH};
 use udpmsg::seal::{Key, Opener, Sealer};
 use udpmsg::wire::{
-    self, Ack, Answer, Datagram, DecodeError, EncodeError, FLAG_ACK, MAGIC, MAX_ACK_RANGES,
-    MAX_DATAGRAM, MAX_DATAGRAM_V4, MAX_DATAGRAM_V6, Message, Ping, Probe, REFUSED_BUSY, Refuse,
-    Text,
+    self, Ack, Answer, Datagram, DecodeError, EncodeError, FLAG_ACK, Goodbye, Hello, MAGIC,
+    MAX_ACK_RANGES, MAX_DATAGRAM, MAX_DATAGRAM_V4, MAX_DATAGRAM_V6, Message, Ping, Probe,
+    REFUSED_BUSY, Refuse, Text,
 };
 
 // ---------------------------------------------------------------------------
@@ -209,6 +209,44 @@ fn refuse_value() -> Message<'static> {
     })
 }
 
+const HELLO: &str = "
+    55 44 50 4d 02 00           | header
+    07 00 00 00                 | tag 7: Hello
+    10 32 54 76 98 ba dc fe     | instance 0xfedcba9876543210
+    72 b9                       | port 47474
+    02                          | version 2
+    90 5f 01 00                 | lifetime 90000 ms
+    03 00 00 00 00 00 00 00     | name length 3
+    61 6e 6e                    | \"ann\"
+    00 00 00 00 00 00 00 00     | room length 0
+";
+
+fn hello_value() -> Message<'static> {
+    Message::Hello(Hello {
+        instance: 0xfedc_ba98_7654_3210,
+        port: 47474,
+        version: 2,
+        lifetime_ms: 90_000,
+        name: "ann",
+        room: "",
+    })
+}
+
+/// Byte offsets of the Hello example's fields (PROTOCOL.md 4.7).
+mod hello_at {
+    pub const PORT: usize = 18;
+    pub const VERSION: usize = 20;
+    pub const LIFETIME: usize = 21;
+    pub const NAME_LEN: usize = 25;
+    pub const ROOM_LEN: usize = 36;
+}
+
+const GOODBYE: &str = "
+    55 44 50 4d 02 00           | header
+    08 00 00 00                 | tag 8: Goodbye
+    10 32 54 76 98 ba dc fe     | instance 0xfedcba9876543210
+";
+
 /// A version 1 Text (the golden vector of the previous protocol: no
 /// `base`), which version 2 must reject by its version byte alone.
 const TEXT_V1: &str = "
@@ -233,6 +271,13 @@ fn goldens() -> Vec<(Vec<u8>, Message<'static>)> {
         (hex(PING), Message::Ping(PING_FIELDS)),
         (hex(PONG), Message::Pong(PING_FIELDS)),
         (hex(REFUSE), refuse_value()),
+        (hex(HELLO), hello_value()),
+        (
+            hex(GOODBYE),
+            Message::Goodbye(Goodbye {
+                instance: 0xfedc_ba98_7654_3210,
+            }),
+        ),
     ]
 }
 
@@ -343,6 +388,61 @@ fn refuse_golden_bytes_round_trip() {
     let bytes = hex(REFUSE);
     assert_eq!(bytes.len(), 35);
     assert_golden(&bytes, &refuse_value());
+}
+
+#[test]
+fn hello_golden_bytes_round_trip() {
+    let bytes = hex(HELLO);
+    assert_eq!(bytes.len(), 44);
+    assert_golden(&bytes, &hello_value());
+    assert_eq!(
+        &bytes[hello_at::PORT..hello_at::PORT + 2],
+        &47474u16.to_le_bytes()
+    );
+    assert_eq!(bytes[hello_at::VERSION], 2);
+    assert_eq!(
+        &bytes[hello_at::LIFETIME..hello_at::LIFETIME + 4],
+        &90_000u32.to_le_bytes()
+    );
+    assert_eq!(bytes[hello_at::NAME_LEN], 3);
+    assert_eq!(bytes[hello_at::ROOM_LEN], 0);
+}
+
+#[test]
+fn hello_with_a_room_round_trips() {
+    // The example with room "lab": its length, then its bytes, at the end.
+    let mut bytes = hex(HELLO);
+    bytes[hello_at::ROOM_LEN] = 3;
+    bytes.extend_from_slice(b"lab");
+    assert_golden(
+        &bytes,
+        &Message::Hello(Hello {
+            instance: 0xfedc_ba98_7654_3210,
+            port: 47474,
+            version: 2,
+            lifetime_ms: 90_000,
+            name: "ann",
+            room: "lab",
+        }),
+    );
+    // A room that is not UTF-8 is refused like a name.
+    bytes[hello_at::ROOM_LEN + 8] = 0xff;
+    assert_eq!(wire::classify(&bytes), Err(DecodeError::BadUtf8));
+    // And a Hello cut inside its room is truncated.
+    bytes.truncate(bytes.len() - 1);
+    assert_eq!(wire::classify(&bytes), Err(DecodeError::Truncated));
+}
+
+#[test]
+fn goodbye_golden_bytes_round_trip() {
+    let bytes = hex(GOODBYE);
+    assert_eq!(bytes.len(), 18);
+    assert_golden(
+        &bytes,
+        &Message::Goodbye(Goodbye {
+            instance: 0xfedc_ba98_7654_3210,
+        }),
+    );
 }
 
 #[test]
@@ -510,6 +610,10 @@ fn fixed_sizes_are_the_documented_totals() {
     assert_eq!(wire::ANSWER_OVERHEAD, 37);
     assert_eq!(hex(PING).len(), 34);
     assert_eq!(hex(REFUSE).len(), 35);
+    // 4.7 and 4.8: Hello 41 + n + r, Goodbye 18.
+    assert_eq!(wire::HELLO_OVERHEAD, 41);
+    assert_eq!(wire::GOODBYE_LEN, 18);
+    assert_eq!(hex(GOODBYE).len(), 18);
     assert_eq!(MAX_ACK_RANGES, 32);
     assert_eq!(wire::ACK_RANGE_LEN, 16);
 }
@@ -637,6 +741,58 @@ fn the_sealed_example_of_the_document_is_what_seal_makes() {
         .open(&shown, &mut plain, then, dest)
         .expect("opens at 192.0.2.7:47474");
     assert_eq!(wire::decode_body(&plain), Ok(Message::Ping(ping)));
+}
+
+#[test]
+fn the_presence_numbers_the_document_quotes_are_the_code_constants() {
+    use udpmsg::commands::listen::announce::{
+        BURST_GAP, DEFAULT_EVERY, GOODBYES, JITTER, LIFETIME_PERIODS,
+    };
+    use udpmsg::commands::presence::{HELLOS_PER_SOURCE, HELLOS_TOTAL, IFACE_POLL};
+    use udpmsg::commands::watch::table::{
+        ADDR_WINDOWS, MAX_LIFETIME, MIN_LIFETIME, PROBE_WINDOW_INTERVALS,
+    };
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/PROTOCOL.md"))
+        .expect("read docs/PROTOCOL.md");
+    let doc = doc.split_whitespace().collect::<Vec<_>>().join(" ");
+    let times = |n: u32| match n {
+        2 => "twice".to_string(),
+        3 => "three".to_string(),
+        n => n.to_string(),
+    };
+    for phrase in [
+        format!(
+            "(g = {} ms, or half the period if that is shorter)",
+            BURST_GAP.as_millis()
+        ),
+        format!("default {} s)", DEFAULT_EVERY.as_secs()),
+        format!("shortened by up to {}% at random", (JITTER * 100.0).round()),
+        "(udpmsg reads them once a second)".to_string(),
+        format!("a Goodbye, sent {}", times(GOODBYES)),
+        format!("(udpmsg: {LIFETIME_PERIODS} periods)"),
+        format!(
+            "(udpmsg: at least {} ms, at most {} s)",
+            MIN_LIFETIME.as_millis(),
+            MAX_LIFETIME.as_secs()
+        ),
+        format!("(udpmsg: {HELLOS_PER_SOURCE} a second per source, {HELLOS_TOTAL} in all"),
+        format!("({PROBE_WINDOW_INTERVALS} probe intervals for one that never sent a Hello)"),
+        format!("not heard for {} its lifetime", times(ADDR_WINDOWS)),
+        format!(
+            "lifetime {} ms (`0x{:08x}`: {} s between hellos, times {})",
+            90_000,
+            90_000,
+            DEFAULT_EVERY.as_secs(),
+            times(LIFETIME_PERIODS)
+        ),
+    ] {
+        assert!(doc.contains(&phrase), "PROTOCOL.md does not say: {phrase}");
+    }
+    assert_eq!(IFACE_POLL, Duration::from_secs(1));
+    assert_eq!(
+        udpmsg::commands::listen::announce::lifetime(DEFAULT_EVERY).as_millis(),
+        90_000
+    );
 }
 
 #[test]
@@ -917,27 +1073,32 @@ fn decode_rejects_unknown_mode() {
 
 #[test]
 fn decode_rejects_unknown_kind_tag() {
-    // Tag 7 (the first unused) alone, and tag 7 followed by a well-formed
+    // Tag 9 (the first unused) alone, and tag 9 followed by a well-formed
     // Ping body, or a well-formed Refuse body.
     assert_eq!(
-        wire::classify(&hex("55 44 50 4d 02 00 | header\n 07 00 00 00 | tag 7")),
-        Err(DecodeError::UnknownKind(7))
+        wire::classify(&hex("55 44 50 4d 02 00 | header\n 09 00 00 00 | tag 9")),
+        Err(DecodeError::UnknownKind(9))
     );
     let mut bytes = hex(PING);
-    bytes[6] = 7;
-    assert_eq!(wire::classify(&bytes), Err(DecodeError::UnknownKind(7)));
+    bytes[6] = 9;
+    assert_eq!(wire::classify(&bytes), Err(DecodeError::UnknownKind(9)));
     let mut refuse = hex(REFUSE);
-    refuse[6] = 7;
-    assert_eq!(wire::classify(&refuse), Err(DecodeError::UnknownKind(7)));
+    refuse[6] = 9;
+    assert_eq!(wire::classify(&refuse), Err(DecodeError::UnknownKind(9)));
     assert_eq!(
         wire::classify(&refuse).map_err(|e| e.label()),
         Err("unknown-kind")
     );
-    // Tag 6 is Refuse now: alone, it is a Refuse cut short.
-    assert_eq!(
-        wire::classify(&hex("55 44 50 4d 02 00 | header\n 06 00 00 00 | tag 6")),
-        Err(DecodeError::Truncated)
-    );
+    // Tags 6 to 8 are Refuse, Hello and Goodbye now: alone, each is a
+    // message cut short.
+    for tag in ["06", "07", "08"] {
+        assert_eq!(
+            wire::classify(&hex(&format!(
+                "55 44 50 4d 02 00 | header\n {tag} 00 00 00 | tag"
+            ))),
+            Err(DecodeError::Truncated)
+        );
+    }
     // The tag is little-endian: 00 01 00 00 is 256, not 1.
     bytes[6..10].copy_from_slice(&[0x00, 0x01, 0x00, 0x00]);
     assert_eq!(wire::classify(&bytes), Err(DecodeError::UnknownKind(256)));
@@ -1118,7 +1279,7 @@ fn fuzz_case(rng: &mut Rng, goldens: &[(Vec<u8>, Message<'static>)]) -> Vec<u8> 
             // bytes with small length prefixes often enough that whole
             // messages come out.
             let mut bytes = b"UDPM\x02\x00".to_vec();
-            bytes.extend((rng.below(8) as u32).to_le_bytes());
+            bytes.extend((rng.below(10) as u32).to_le_bytes());
             for _ in 0..rng.below(6) {
                 if rng.below(2) == 0 {
                     bytes.extend((rng.below(6) as u64).to_le_bytes());

@@ -9,6 +9,9 @@ use crate::output;
 use std::time::SystemTime;
 
 pub(super) fn run(args: DiscoverArgs, info: Info) -> Result<u8, Error> {
+    if args.watch {
+        return super::watch::run(args, info);
+    }
     let port = pick_port(None, args.port.as_deref())?;
     if port == 0 {
         return Err(addr::AddrError::ZeroPort.into());
@@ -16,7 +19,7 @@ pub(super) fn run(args: DiscoverArgs, info: Info) -> Result<u8, Error> {
     check_interfaces(&args.interfaces)?;
     let config = discover::Config {
         port,
-        timeout: args.timeout,
+        timeout: args.timeout.unwrap_or(discover::DEFAULT_TIMEOUT),
         expect: args
             .expect
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
@@ -75,7 +78,7 @@ pub(super) fn run(args: DiscoverArgs, info: Info) -> Result<u8, Error> {
 }
 
 /// Refuses an `--interface` this host does not have, naming those it has.
-fn check_interfaces(asked: &[String]) -> Result<(), Error> {
+pub(super) fn check_interfaces(asked: &[String]) -> Result<(), Error> {
     if asked.is_empty() {
         return Ok(());
     }

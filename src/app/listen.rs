@@ -3,7 +3,8 @@
 use super::reach::interface_index;
 use super::{Info, load_key, pick_name, pick_port};
 use crate::cli::ListenArgs;
-use crate::commands::listen::{self, Ended, Listener, Stop};
+use crate::commands::listen::{self, Ended, Listener, Stop, announce};
+use crate::commands::presence::presence_port;
 use crate::error::{Error, exit};
 use crate::net::addr::{self, Family, Host};
 use crate::net::{self, iface};
@@ -37,6 +38,7 @@ pub(super) fn run(args: ListenArgs, info: Info) -> Result<u8, Error> {
             bind.ip()
         )));
     }
+    let every = announce_every(args.announce, args.announce_every, bind)?;
     let options = net::BindOptions {
         reuse_addr: args.share_port,
         family,
@@ -101,6 +103,7 @@ pub(super) fn run(args: ListenArgs, info: Info) -> Result<u8, Error> {
     for (group, on) in groups.iter().zip(&joined) {
         listening.push_str(&format!(", in group {} ({})", group.ip, on.join(", ")));
     }
+    let (listening_name, announce_key) = (name.clone(), key.clone());
     // Made before saying so: SIGINT/SIGTERM are caught from then on.
     let mut listener = Listener::new(
         sockets,
@@ -118,6 +121,26 @@ pub(super) fn run(args: ListenArgs, info: Info) -> Result<u8, Error> {
         doing: "setting up the event loop",
         source,
     })?;
+    if let Some(every) = every {
+        let port = locals.first().map_or(0, |a| a.port());
+        let Some(to_port) = presence_port(port) else {
+            return Err(no_presence_port(port));
+        };
+        let config = announce::Config {
+            every,
+            to_port,
+            ipv4: locals.iter().any(|a| a.is_ipv4()),
+            ipv6: locals.iter().any(|a| a.is_ipv6()),
+            room: String::new(),
+            name: listening_name,
+            key: announce_key,
+            interface: args.interface.clone(),
+        };
+        listener.announce(&config).map_err(|source| Error::Io {
+            doing: "setting up announcements",
+            source,
+        })?;
+    }
     info.line(listening);
     let format = if args.json {
         Format::Json
@@ -238,4 +261,42 @@ fn join(
         );
     }
     Ok(joined)
+}
+
+/// `--announce`'s period, checked: only a listener on every address
+/// announces (a hello says "here" for every interface), every 100 ms to 20
+/// minutes.
+fn announce_every(
+    announce: bool,
+    every: Option<std::time::Duration>,
+    bind: std::net::SocketAddr,
+) -> Result<Option<std::time::Duration>, Error> {
+    if !announce {
+        return Ok(None);
+    }
+    if !bind.ip().is_unspecified() {
+        return Err(Error::Usage(format!(
+            "--announce needs a listener on every address (--bind '', 0.0.0.0 or ::), not {}",
+            bind.ip()
+        )));
+    }
+    if bind.port() != 0 && presence_port(bind.port()).is_none() {
+        return Err(no_presence_port(bind.port()));
+    }
+    let every = every.unwrap_or(announce::DEFAULT_EVERY);
+    if !(announce::MIN_EVERY..=announce::MAX_EVERY).contains(&every) {
+        return Err(Error::Usage(format!(
+            "--announce-every must be between {} and {}",
+            humantime::format_duration(announce::MIN_EVERY),
+            humantime::format_duration(announce::MAX_EVERY)
+        )));
+    }
+    Ok(Some(every))
+}
+
+/// Announcements go to the next port: the last port has none.
+fn no_presence_port(port: u16) -> Error {
+    Error::Usage(format!(
+        "--announce: announcements go to the next port, and port {port} has none"
+    ))
 }

@@ -9,6 +9,7 @@ mod listen;
 mod ping;
 mod reach;
 mod send;
+mod watch;
 
 use crate::cli::{Cli, Command};
 use crate::commands::listen::is_closed_pipe;

@@ -1,5 +1,7 @@
 //! `udpmsg discover`: probe every interface's broadcast address (and the IPv6
-//! link-local discovery group) and collect who answers, once per listener.
+//! link-local discovery group) and collect who answers, once per listener;
+//! listeners that announce themselves (`listen --announce`) are listed too
+//! when their hello is heard during the scan (and dropped on their goodbye).
 //!
 //! Without a key anyone who sees a probe can answer it, so everything a
 //! scan keeps is bounded whatever arrives: names longer than a listener may
@@ -9,22 +11,26 @@
 //! a flood of forged answers stay listed (with a key only sealed answers
 //! count, so only key holders can take a place).
 
+use crate::commands::presence::{self, Ears, presence_port, send_everywhere};
 use crate::event::{EventLoop, Wake, token};
 use crate::net::addr::Family;
-use crate::net::iface::{self, DISCOVERY_GROUP_V6, Target};
+use crate::net::iface::{self, Target};
 use crate::net::{self, Local};
 use crate::seal::{Envelope, Key, Opened};
 use crate::util::rng::random_id;
-use crate::wire::{self, Message, Probe};
+use crate::wire::{self, Answer, Hello, Message, Probe};
 use mio::net::UdpSocket;
 use mio::{Interest, Token};
 use std::collections::{HashMap, HashSet};
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 const V4: Token = token(0);
 const V6: Token = token(1);
+/// The presence port's sockets (hellos and goodbyes).
+const HEAR_V4: Token = token(2);
+const HEAR_V6: Token = token(3);
 
 /// When each probe round goes out, from the start: repeats survive loss.
 pub const ROUNDS: [Duration; 3] = [
@@ -101,8 +107,9 @@ pub struct Peer {
     /// Every `ip:port` it answered from, in the order heard (at most
     /// [`MAX_ADDRS`]).
     pub addrs: Vec<SocketAddr>,
-    /// Time from the probe round to its first answer.
-    pub rtt: Duration,
+    /// Time from the probe round to its first answer; none for a peer
+    /// only heard announcing itself.
+    pub rtt: Option<Duration>,
     /// Interfaces its answers arrived on, in the order heard.
     pub interfaces: Vec<String>,
     pub version: u8,
@@ -126,7 +133,15 @@ pub enum Trace<'a> {
         interface: &'a str,
         rtt: Duration,
     },
-    /// An answer to this scan was refused: it breaks the protocol.
+    /// A hello arrived (a listener announcing itself); `from` is the
+    /// listener's address (the source address, the announced port).
+    Hello {
+        from: SocketAddr,
+        name: &'a str,
+        interface: &'a str,
+    },
+    /// An answer to this scan, or a hello, was refused: it breaks the
+    /// protocol, or is not for this port.
     Refused { from: SocketAddr, why: &'static str },
 }
 
@@ -171,6 +186,8 @@ pub struct Scanner<'c> {
     envelope: Envelope,
     v4: UdpSocket,
     v6: Option<UdpSocket>,
+    /// The presence port, shared with watchers: hellos and goodbyes.
+    ears: Ears,
     events: EventLoop,
     instance: u64,
     /// Tokens carry random high bits (to match answers to this scan) and
@@ -180,11 +197,7 @@ pub struct Scanner<'c> {
     deadline: Instant,
     /// When each round went out.
     sent_at: Vec<Instant>,
-    /// Peers by instance, each with its addresses as a set (so an answer
-    /// costs O(1) however many arrive).
-    peers: HashMap<u64, (Peer, HashSet<SocketAddr>)>,
-    overflow: u64,
-    addrs_overflow: u64,
+    found: Found,
     /// Interface names by index, looked up once each.
     interface_names: HashMap<u32, String>,
     buf: Vec<u8>,
@@ -194,15 +207,7 @@ impl<'c> Scanner<'c> {
     /// Opens the sockets of a scan (no probe is sent yet); its timeout
     /// starts now.
     pub fn new(config: &'c Config) -> io::Result<Self> {
-        let mut targets = iface::probe_targets(&config.interfaces)?;
-        for target in &mut targets {
-            match config.family {
-                Family::Any => {}
-                Family::V4 => target.ipv6 = false,
-                Family::V6 => target.broadcasts.clear(),
-            }
-        }
-        targets.retain(|t| !t.broadcasts.is_empty() || t.ipv6);
+        let targets = presence::targets(&config.interfaces, config.family)?;
         let mut v4 = bind(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0))?;
         let mut v6 = if targets.iter().any(|t| t.ipv6) {
             bind(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), 0)).ok()
@@ -216,6 +221,24 @@ impl<'c> Scanner<'c> {
         if let Some(v6) = v6.as_mut() {
             events.registry().register(v6, V6, Interest::READABLE)?;
         }
+        // Best effort: without it, announcing listeners are still found
+        // by their answers.
+        let (mut ears, _) = match presence_port(config.port) {
+            Some(port) => Ears::bind(port),
+            None => (Ears::none(), Vec::new()),
+        };
+        match config.family {
+            Family::Any => {}
+            Family::V4 => ears.v6 = None,
+            Family::V6 => ears.v4 = None,
+        }
+        let _ = ears.join(&iface::ipv6_interfaces().unwrap_or_default());
+        if let Some(s) = ears.v4.as_mut() {
+            events.registry().register(s, HEAR_V4, Interest::READABLE)?;
+        }
+        if let Some(s) = ears.v6.as_mut() {
+            events.registry().register(s, HEAR_V6, Interest::READABLE)?;
+        }
         let start = Instant::now();
         Ok(Scanner {
             config,
@@ -223,15 +246,14 @@ impl<'c> Scanner<'c> {
             envelope: Envelope::new(config.key.as_ref()),
             v4,
             v6,
+            ears,
             events,
             instance: random_id(),
             token_base: random_id() & !0xff,
             start,
             deadline: start + config.timeout,
             sent_at: Vec::new(),
-            peers: HashMap::new(),
-            overflow: 0,
-            addrs_overflow: 0,
+            found: Found::default(),
             interface_names: HashMap::new(),
             buf: vec![0u8; wire::MAX_DATAGRAM + 1],
         })
@@ -257,7 +279,11 @@ impl<'c> Scanner<'c> {
             if now >= deadline {
                 return Ok(Collected::Deadline);
             }
-            if self.config.expect.is_some_and(|n| self.peers.len() >= n) {
+            if self
+                .config
+                .expect
+                .is_some_and(|n| self.found.peers.len() >= n)
+            {
                 return Ok(Collected::Expected);
             }
             let wake_at = self.next_round().map_or(deadline, |t| t.min(deadline));
@@ -273,13 +299,18 @@ impl<'c> Scanner<'c> {
 
     /// The scan's outcome so far: every listener heard.
     pub fn into_scan(self) -> Scan {
-        let mut peers: Vec<Peer> = self.peers.into_values().map(|(peer, _)| peer).collect();
+        let Found {
+            peers,
+            overflow,
+            addrs_overflow,
+        } = self.found;
+        let mut peers: Vec<Peer> = peers.into_values().map(|(peer, _)| peer).collect();
         peers.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.addrs.cmp(&b.addrs)));
         Scan {
             peers,
             probed: self.targets,
-            overflow: self.overflow,
-            addrs_overflow: self.addrs_overflow,
+            overflow,
+            addrs_overflow,
         }
     }
 
@@ -288,10 +319,7 @@ impl<'c> Scanner<'c> {
         Some(self.start + round_at(self.sent_at.len())).filter(|t| *t < self.deadline)
     }
 
-    /// Sends one probe to every target, each copy sealed afresh when keyed
-    /// (one sealed datagram sent to two targets would reach a listener twice
-    /// and the second would be a replay): each IPv4 broadcast address out
-    /// of its own interface, and the IPv6 group on each IPv6 interface.
+    /// Sends one probe to every target (see [`send_everywhere`]).
     fn send_round(&mut self, now: Instant, trace: &mut dyn FnMut(&Trace<'_>)) {
         let pad = [0u8; MAX_ANSWER];
         let mut probe = Vec::with_capacity(MAX_ANSWER);
@@ -302,82 +330,55 @@ impl<'c> Scanner<'c> {
         });
         let _ = wire::encode(&message, wire::MAX_DATAGRAM_V4, &mut probe);
         self.sent_at.push(now);
-        let port = self.config.port;
-        for target in &self.targets {
-            for &broadcast in &target.broadcasts {
-                let to = SocketAddr::new(broadcast.into(), port);
-                let local = Local {
-                    addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-                    dest: IpAddr::V4(broadcast),
-                    ifindex: target.index,
-                };
-                let sealed = self.envelope.outgoing.seal(&probe, to);
-                report(
-                    net::send_from(&self.v4, sealed, to, Some(local)),
-                    &target.interface,
-                    to,
-                    trace,
-                );
-            }
-            if let (true, Some(v6)) = (target.ipv6, self.v6.as_ref()) {
-                let to =
-                    SocketAddr::V6(SocketAddrV6::new(DISCOVERY_GROUP_V6, port, 0, target.index));
-                report(
-                    v6.send_to(self.envelope.outgoing.seal(&probe, to), to),
-                    &target.interface,
-                    to,
-                    trace,
-                );
-            }
-        }
+        send_everywhere(
+            Some(&self.v4),
+            self.v6.as_ref(),
+            &self.targets,
+            self.config.port,
+            &probe,
+            &mut self.envelope.outgoing,
+            &mut |target, to, sent| report(sent, &target.interface, to, trace),
+        );
     }
 
-    /// Reads answers from both sockets until they would block; true when
-    /// `stop` said so for a listener heard for the first time.
+    /// Reads answers from the probe sockets, and hellos and goodbyes from
+    /// the presence sockets, until they would block; true when `stop` said
+    /// so for a listener heard for the first time.
     fn read_answers(
         &mut self,
         trace: &mut dyn FnMut(&Trace<'_>),
         stop: &mut dyn FnMut(&Peer) -> bool,
     ) -> io::Result<bool> {
         let mut stopped = false;
-        for socket in std::iter::once(&self.v4).chain(self.v6.as_ref()) {
-            let bound = socket.local_addr()?;
+        for which in 0..4 {
+            let presence = which >= 2;
             loop {
+                let socket = match which {
+                    0 => Some(&self.v4),
+                    1 => self.v6.as_ref(),
+                    2 => self.ears.v4.as_ref(),
+                    _ => self.ears.v6.as_ref(),
+                };
+                let Some(socket) = socket else {
+                    break;
+                };
+                let bound = socket.local_addr()?;
                 let received = net::nonblocking(|| net::recv_with_local(socket, &mut self.buf));
                 let (len, arrival) = match received {
                     Ok(Some(got)) => got,
                     Ok(None) => break,
                     // ICMP errors from a probe (unreachable): nothing to read.
                     Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
+                    // The presence port is a bonus: its errors end no scan.
+                    Err(_) if presence => break,
                     Err(e) => return Err(e),
                 };
                 let now = std::time::SystemTime::now();
-                // Sealed answers are bound to the address they were sent to.
+                // Sealed datagrams are bound to the address they were sent to.
                 let dest = arrival
                     .local
                     .map_or(bound, |l| SocketAddr::new(l.dest, bound.port()));
-                let Ok(Opened::Message(Message::Answer(answer))) =
-                    self.envelope.incoming.open(&self.buf[..len], now, dest)
-                else {
-                    continue;
-                };
-                if answer.token & !0xff != self.token_base {
-                    continue;
-                }
-                let Some(&round_at) = self.sent_at.get((answer.token & 0xff) as usize) else {
-                    continue;
-                };
-                let rtt = Instant::now().saturating_duration_since(round_at);
                 let from = net::addr::unmapped(arrival.from);
-                if answer.name.len() > wire::MAX_NAME {
-                    // A listener answers with at most MAX_NAME bytes; a
-                    // longer name only costs memory and screen.
-                    trace(&Trace::Refused {
-                        from,
-                        why: "name longer than 255 bytes",
-                    });
-                    continue;
-                }
                 let ifindex = arrival.local.map_or(0, |l: Local| l.ifindex);
                 let interface = match ifindex {
                     0 => "",
@@ -387,46 +388,134 @@ impl<'c> Scanner<'c> {
                         .or_insert_with(|| iface::interface_name(i))
                         .as_str(),
                 };
-                trace(&Trace::Heard {
-                    from,
-                    name: answer.name,
-                    interface,
-                    rtt,
-                });
-                if !self.peers.contains_key(&answer.instance) && self.peers.len() >= MAX_PEERS {
-                    self.overflow += 1;
-                    continue;
-                }
-                let new = !self.peers.contains_key(&answer.instance);
-                let (peer, addrs) = self.peers.entry(answer.instance).or_insert_with(|| {
-                    let peer = Peer {
-                        instance: answer.instance,
-                        name: answer.name.to_string(),
-                        addrs: Vec::new(),
-                        rtt,
-                        interfaces: Vec::new(),
-                        version: answer.version,
-                    };
-                    (peer, HashSet::new())
-                });
-                if !addrs.contains(&from) {
-                    if addrs.len() < MAX_ADDRS {
-                        addrs.insert(from);
-                        peer.addrs.push(from);
-                    } else {
-                        self.addrs_overflow += 1;
+                let opened = self.envelope.incoming.open(&self.buf[..len], now, dest);
+                match opened {
+                    Ok(Opened::Message(Message::Answer(answer))) if !presence => {
+                        let Some(rtt) = answer_rtt(&answer, self.token_base, &self.sent_at) else {
+                            continue;
+                        };
+                        if answer.name.len() > wire::MAX_NAME {
+                            // A listener answers with at most MAX_NAME bytes; a
+                            // longer name only costs memory and screen.
+                            trace(&Trace::Refused {
+                                from,
+                                why: "answer with a name longer than 255 bytes",
+                            });
+                            continue;
+                        }
+                        trace(&Trace::Heard {
+                            from,
+                            name: answer.name,
+                            interface,
+                            rtt,
+                        });
+                        let peer = (answer.instance, answer.name, answer.version);
+                        if let Some(new) = self.found.record(peer, from, interface, Some(rtt)) {
+                            stopped |= stop(new);
+                        }
                     }
-                }
-                // At most one per interface of this host: a short list.
-                if !interface.is_empty() && !peer.interfaces.iter().any(|i| i == interface) {
-                    peer.interfaces.push(interface.to_string());
-                }
-                if new && stop(peer) {
-                    stopped = true;
+                    Ok(Opened::Message(Message::Hello(hello))) if presence => {
+                        if let Some(why) = hello_refused(&hello, self.config.port) {
+                            trace(&Trace::Refused { from, why });
+                            continue;
+                        }
+                        // Heard at its source address, on the port it announces.
+                        let mut addr = from;
+                        addr.set_port(hello.port);
+                        trace(&Trace::Hello {
+                            from: addr,
+                            name: hello.name,
+                            interface,
+                        });
+                        let peer = (hello.instance, hello.name, hello.version);
+                        if let Some(new) = self.found.record(peer, addr, interface, None) {
+                            stopped |= stop(new);
+                        }
+                    }
+                    Ok(Opened::Message(Message::Goodbye(goodbye))) if presence => {
+                        self.found.peers.remove(&goodbye.instance);
+                    }
+                    _ => {}
                 }
             }
         }
         Ok(stopped)
+    }
+}
+
+/// The round-trip time of an answer to this scan (its token's high bits
+/// are the scan's, its low byte a round that was sent), or `None`.
+fn answer_rtt(answer: &Answer<'_>, token_base: u64, sent_at: &[Instant]) -> Option<Duration> {
+    if answer.token & !0xff != token_base {
+        return None;
+    }
+    let round_at = sent_at.get((answer.token & 0xff) as usize)?;
+    Some(Instant::now().saturating_duration_since(*round_at))
+}
+
+/// Why a hello is not taken (for another port, or longer than any
+/// listener sends), if it is not.
+pub fn hello_refused(hello: &Hello<'_>, port: u16) -> Option<&'static str> {
+    if hello.port != port {
+        Some("hello for another port")
+    } else if hello.name.len() > wire::MAX_NAME || hello.room.len() > wire::MAX_ROOM {
+        Some("name or room longer than 255 bytes")
+    } else {
+        None
+    }
+}
+
+/// The peers of a scan, bounded ([`MAX_PEERS`], [`MAX_ADDRS`]).
+#[derive(Default)]
+struct Found {
+    /// Peers by instance, each with its addresses as a set (so an answer
+    /// costs O(1) however many arrive).
+    peers: HashMap<u64, (Peer, HashSet<SocketAddr>)>,
+    overflow: u64,
+    addrs_overflow: u64,
+}
+
+impl Found {
+    /// Peer `(instance, name, version)` heard from `from` on `interface`;
+    /// the peer when it is new.
+    fn record(
+        &mut self,
+        (instance, name, version): (u64, &str, u8),
+        from: SocketAddr,
+        interface: &str,
+        rtt: Option<Duration>,
+    ) -> Option<&Peer> {
+        let new = !self.peers.contains_key(&instance);
+        if new && self.peers.len() >= MAX_PEERS {
+            self.overflow += 1;
+            return None;
+        }
+        let (peer, addrs) = self.peers.entry(instance).or_insert_with(|| {
+            let peer = Peer {
+                instance,
+                name: name.to_string(),
+                addrs: Vec::new(),
+                rtt,
+                interfaces: Vec::new(),
+                version,
+            };
+            (peer, HashSet::new())
+        });
+        // Announced first, answered later: the answer gives the time.
+        peer.rtt = peer.rtt.or(rtt);
+        if !addrs.contains(&from) {
+            if addrs.len() < MAX_ADDRS {
+                addrs.insert(from);
+                peer.addrs.push(from);
+            } else {
+                self.addrs_overflow += 1;
+            }
+        }
+        // At most one per interface of this host: a short list.
+        if !interface.is_empty() && !peer.interfaces.iter().any(|i| i == interface) {
+            peer.interfaces.push(interface.to_string());
+        }
+        new.then_some(&*peer)
     }
 }
 

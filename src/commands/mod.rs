@@ -7,6 +7,8 @@
 //! - [`deliver`]: `send --ack`, confirmed delivery;
 //! - [`ask`]: `send --wait`, showing what comes back;
 //! - [`ping`], [`discover`]; [`resolve`]: a listener by its name (`@name`);
+//! - [`presence`]: what announcing listeners and watchers share;
+//! - [`watch`]: `discover --watch`, who comes and goes;
 //! - [`source`]: messages from the command line or stdin.
 
 pub mod ask;
@@ -14,9 +16,11 @@ pub mod deliver;
 pub mod discover;
 pub mod listen;
 pub mod ping;
+pub mod presence;
 pub mod resolve;
 pub mod send;
 pub mod source;
+pub mod watch;
 
 use crate::util::words::IoWords;
 use std::fmt;

@@ -123,6 +123,42 @@ pub fn group_interfaces(v6: bool) -> io::Result<Vec<(u32, String)>> {
     Ok(out)
 }
 
+/// One address of one interface, as the kernel lists it. Two
+/// [`addresses`] lists differ exactly when an interface came, went or
+/// changed state, or an address was added, removed or renumbered: what
+/// announcing listeners and watchers poll for.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct IfaceAddr {
+    pub index: u32,
+    pub name: String,
+    /// Operationally up (or loopback, which reports no carrier state).
+    pub up: bool,
+    pub ip: IpAddr,
+    pub netmask: IpAddr,
+}
+
+/// Every address of every interface, sorted (see [`IfaceAddr`]).
+pub fn addresses() -> io::Result<Vec<IfaceAddr>> {
+    let mut out: Vec<IfaceAddr> = if_addrs::get_if_addrs()?
+        .into_iter()
+        .map(|iface| {
+            let (ip, netmask) = match &iface.addr {
+                if_addrs::IfAddr::V4(v4) => (IpAddr::V4(v4.ip), IpAddr::V4(v4.netmask)),
+                if_addrs::IfAddr::V6(v6) => (IpAddr::V6(v6.ip), IpAddr::V6(v6.netmask)),
+            };
+            IfaceAddr {
+                index: iface.index.unwrap_or(0),
+                up: iface.is_oper_up() || iface.is_loopback(),
+                name: iface.name,
+                ip,
+                netmask,
+            }
+        })
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
 /// The name of interface `index`, or its number when it has none.
 pub fn interface_name(index: u32) -> String {
     let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];

@@ -26,9 +26,9 @@ impl FirstHeard {
     /// Most addresses remembered: as many as a scan can list.
     const MAX: usize = MAX_PEERS * MAX_ADDRS;
 
-    /// Notes an answer the trace reports as it arrives.
+    /// Notes an answer or a hello the trace reports as it arrives.
     pub fn trace(&mut self, trace: &Trace<'_>) {
-        if let Trace::Heard { from, .. } = trace
+        if let Trace::Heard { from, .. } | Trace::Hello { from, .. } = trace
             && self.at.len() < Self::MAX
         {
             self.at.entry(*from).or_insert_with(SystemTime::now);
@@ -53,7 +53,9 @@ struct PeerLine<'a> {
     kind: &'static str,
     name: &'a str,
     addrs: Vec<String>,
-    rtt_ms: f64,
+    /// None for a peer only heard announcing itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rtt_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     interface: Option<&'a str>,
     interfaces: &'a [String],
@@ -76,7 +78,7 @@ pub fn discover_peers(scan: &Scan, heard: &FirstHeard, end: SystemTime, json: bo
                     .iter()
                     .map(|a| fmt_addr(*a).to_string())
                     .collect(),
-                rtt_ms: rtt_ms(peer.rtt),
+                rtt_ms: peer.rtt.map(rtt_ms),
                 interface: peer.interfaces.first().map(String::as_str),
                 interfaces: &peer.interfaces,
                 instance: Id(peer.instance).to_string(),
@@ -105,7 +107,8 @@ pub fn discover_peers(scan: &Scan, heard: &FirstHeard, end: SystemTime, json: bo
                     .map(|a| fmt_addr(*a).to_string())
                     .collect::<Vec<_>>()
                     .join(", "),
-                format!("{:.3} ms", rtt_ms(p.rtt)),
+                p.rtt
+                    .map_or("-".to_string(), |rtt| format!("{:.3} ms", rtt_ms(rtt))),
                 p.interfaces.join(", "),
             ]
         })
@@ -185,8 +188,20 @@ pub fn discover_trace(trace: &Trace<'_>) -> String {
                 rtt_ms(*rtt)
             )
         }
+        Trace::Hello {
+            from,
+            name,
+            interface,
+        } => {
+            let mut n = String::new();
+            escape_into(&mut n, name);
+            format!(
+                "udpmsg: hello from {} '{n}' on {interface}",
+                fmt_addr(*from)
+            )
+        }
         Trace::Refused { from, why } => {
-            format!("udpmsg: refused answer from {}: {why}", fmt_addr(*from))
+            format!("udpmsg: refused datagram from {}: {why}", fmt_addr(*from))
         }
     }
 }

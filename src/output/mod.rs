@@ -4,6 +4,7 @@
 //!
 //! - [`listen`]: the listener's sink (text or JSON Lines) and summary;
 //! - [`ping`], [`discover`]: their lines and tables; [`send`]: the `--ack` summary;
+//! - [`watch`]: `discover --watch`'s lines;
 //! - [`escape`]: control characters and JSON strings;
 //! - [`addr`]: how every output shows an address ([`fmt_addr`]).
 //!
@@ -17,6 +18,7 @@ pub mod escape;
 pub mod listen;
 pub mod ping;
 pub mod send;
+pub mod watch;
 
 pub use addr::fmt_addr;
 pub use listen::{ListenOutput, listen_summary};

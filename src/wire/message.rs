@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 /// A udpmsg message. The enum tag is encoded as a little-endian `u32`
 /// in declaration order: Text = 0, Ack = 1, Probe = 2, Answer = 3, Ping = 4,
-/// Pong = 5, Refuse = 6. New kinds are only ever appended.
+/// Pong = 5, Refuse = 6, Hello = 7, Goodbye = 8. New kinds are only ever
+/// appended.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub enum Message<'a> {
     #[serde(borrow)]
@@ -20,6 +21,9 @@ pub enum Message<'a> {
     Ping(Ping),
     Pong(Ping),
     Refuse(Refuse),
+    #[serde(borrow)]
+    Hello(Hello<'a>),
+    Goodbye(Goodbye),
 }
 
 /// A message from `udpmsg send`.
@@ -160,6 +164,35 @@ pub struct Answer<'a> {
     pub name: &'a str,
 }
 
+/// A listener's announcement that it is there (`listen --announce`): what
+/// an [`Answer`] says, unasked, and how long to believe it. Sent to every
+/// interface's broadcast address and the IPv6 discovery group, on the
+/// presence port (the listener's port + 1); nobody answers it.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Hello<'a> {
+    /// Random id of the listener process, as in its answers.
+    pub instance: u64,
+    /// The port the listener is bound to.
+    pub port: u16,
+    /// The protocol version the listener speaks.
+    pub version: u8,
+    /// Milliseconds to consider the listener present without hearing from
+    /// it again (udpmsg: three announcement periods).
+    pub lifetime_ms: u32,
+    #[serde(borrow)]
+    pub name: &'a str,
+    /// An opaque label a listener may announce; empty for plain listeners.
+    #[serde(borrow)]
+    pub room: &'a str,
+}
+
+/// A listener's last word: it is leaving (a clean exit).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Goodbye {
+    /// Random id of the listener process, as in its hellos and answers.
+    pub instance: u64,
+}
+
 /// A ping, and (as [`Message::Pong`]) its echo, which carries the same fields.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ping {
@@ -181,9 +214,19 @@ pub const ANSWER_OVERHEAD: usize = HEADER_LEN + 4 + 8 + 8 + 2 + 1 + 8;
 /// and the padding's length prefix.
 pub const PROBE_OVERHEAD: usize = HEADER_LEN + 4 + 8 + 8 + 8;
 
+/// Bytes a [`Hello`] adds around its name and room: header, tag, instance,
+/// port, version, lifetime and the two length prefixes.
+pub const HELLO_OVERHEAD: usize = HEADER_LEN + 4 + 8 + 2 + 1 + 4 + 8 + 8;
+
+/// Bytes of a [`Goodbye`]: header, tag and instance.
+pub const GOODBYE_LEN: usize = HEADER_LEN + 4 + 8;
+
 /// Longest name a listener answers discovery with (bytes); it bounds the
 /// answer size and so the probe padding.
 pub const MAX_NAME: usize = 255;
+
+/// Longest room a [`Hello`] carries (bytes); receivers refuse longer ones.
+pub const MAX_ROOM: usize = 255;
 
 #[cfg(test)]
 mod tests {
@@ -227,6 +270,29 @@ mod tests {
             encode(&ack, MAX_DATAGRAM, &mut out).unwrap();
             assert_eq!(out.len(), ACK_OVERHEAD + ranges.len());
         }
+    }
+
+    #[test]
+    fn hello_and_goodbye_sizes_match_encoding() {
+        let mut out = Vec::new();
+        let hello = Message::Hello(Hello {
+            instance: 1,
+            port: 2,
+            version: VERSION,
+            lifetime_ms: 3,
+            name: "abc",
+            room: "de",
+        });
+        encode(&hello, MAX_DATAGRAM, &mut out).unwrap();
+        assert_eq!(out.len(), HELLO_OVERHEAD + 3 + 2);
+        out.clear();
+        encode(
+            &Message::Goodbye(Goodbye { instance: 1 }),
+            MAX_DATAGRAM,
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out.len(), GOODBYE_LEN);
     }
 
     #[test]

@@ -128,8 +128,8 @@ pub use message::*;
 /// exactly-once display.
 pub const FLAG_ACK: u8 = 0x01;
 
-/// Tag of the last [`Message`] kind (Refuse).
-const LAST_KIND: u32 = 6;
+/// Tag of the last [`Message`] kind (Goodbye).
+const LAST_KIND: u32 = 8;
 
 /// The bincode configuration of the body. Chosen deliberately:
 /// `legacy()` is bincode 1's fixed-int little-endian layout, which every

@@ -137,6 +137,11 @@ impl Handler {
         }
     }
 
+    /// This listener process's random id (in answers, acks and hellos).
+    pub fn instance(&self) -> u64 {
+        self.instance
+    }
+
     /// When the oldest held message's gap will be given up, if any.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.streams.next_deadline()
@@ -260,12 +265,15 @@ impl Handler {
                 self.probe(probe.token, open_len, origin, sink)
             }
             // Kinds a listener does not act on (its own probes, another
-            // listener's answers, pongs and acks meant for a sender).
+            // listener's answers, pongs and acks meant for a sender), and
+            // announcements, which nobody answers (no storms).
             Message::Probe(_)
             | Message::Ack(_)
             | Message::Answer(_)
             | Message::Pong(_)
-            | Message::Refuse(_) => Ok(()),
+            | Message::Refuse(_)
+            | Message::Hello(_)
+            | Message::Goodbye(_) => Ok(()),
         }
     }
 

@@ -11,8 +11,10 @@
 //! - [`handler`]: what one datagram does;
 //! - [`sink`]: what the listener hands to its output;
 //! - [`limit`]: the rate limits on answers, pongs and echoes;
-//! - [`echo`]: `--echo`, raw datagrams sent back.
+//! - [`echo`]: `--echo`, raw datagrams sent back;
+//! - [`announce`]: `--announce`, hellos and goodbyes.
 
+pub mod announce;
 pub mod echo;
 pub mod handler;
 pub mod limit;
@@ -25,6 +27,7 @@ use crate::event::{EventLoop, Wake, token};
 use crate::net::{self, RecvBatch};
 use crate::seal::{Envelope, Incoming, Key, Opened};
 use crate::wire::{self, DecodeError};
+use announce::Announcer;
 use handler::{Handler, Origin};
 use mio::Interest;
 use mio::net::UdpSocket;
@@ -135,6 +138,8 @@ pub struct Listener {
     /// listener, so SIGINT/SIGTERM are caught from the moment `listen`
     /// says it is listening.
     events: EventLoop,
+    /// `--announce`: hellos while running, goodbyes when stopping.
+    announcer: Option<Announcer>,
 }
 
 impl Listener {
@@ -178,7 +183,16 @@ impl Listener {
             ),
             output_error: None,
             events,
+            announcer: None,
         })
+    }
+
+    /// Announces this listener from now on (`listen --announce`): hellos
+    /// while it runs, goodbyes when it stops, whatever stops it.
+    pub fn announce(&mut self, config: &announce::Config) -> io::Result<()> {
+        let port = self.locals.first().map_or(0, |a| a.port());
+        self.announcer = Some(Announcer::new(config, self.handler.instance(), port)?);
+        Ok(())
     }
 
     /// The addresses the sockets are bound to.
@@ -209,15 +223,26 @@ impl Listener {
             if self.count_reached() {
                 break Stop::Count;
             }
+            if let Some(announcer) = self.announcer.as_mut()
+                && let Err(e) = announcer.tick(Instant::now(), sink)
+            {
+                break output_stop(&mut self.output_error, e);
+            }
             let flush_at = match sink.idle(Instant::now()) {
                 Ok(at) => at,
                 Err(e) => break output_stop(&mut self.output_error, e),
             };
             let wake = if unread == 0 {
-                let wake_at = [deadline, self.handler.next_deadline(), flush_at]
-                    .into_iter()
-                    .flatten()
-                    .min();
+                let announce_at = self.announcer.as_ref().map(Announcer::next_deadline);
+                let wake_at = [
+                    deadline,
+                    self.handler.next_deadline(),
+                    flush_at,
+                    announce_at,
+                ]
+                .into_iter()
+                .flatten()
+                .min();
                 self.events.wait(wake_at)?
             } else {
                 // A socket still holds datagrams (its read budget ran out):
@@ -235,6 +260,11 @@ impl Listener {
                 break Stop::Timeout;
             }
         };
+        // Leaving, however it stops: watchers need not wait for the hellos
+        // to expire. (Only -v notices can fail here, and they are moot now.)
+        if let Some(announcer) = self.announcer.as_mut() {
+            let _ = announcer.goodbye(sink);
+        }
         let output_ok = !matches!(stop, Stop::OutputClosed | Stop::OutputFailed);
         // Messages held for a gap were accepted (acknowledged): show them
         // before stopping, unless output is what failed.

@@ -61,6 +61,19 @@ pub enum Notice<'a> {
     PingIgnored { from: SocketAddr, why: &'static str },
     /// `--echo`: a raw datagram was not echoed (see `listen::echo`).
     EchoIgnored { from: SocketAddr, why: &'static str },
+    /// `--announce`: a hello or goodbye went out.
+    Announced {
+        what: &'static str,
+        to: SocketAddr,
+        interface: &'a str,
+    },
+    /// `--announce`: a hello or goodbye could not be sent.
+    AnnounceFailed {
+        what: &'static str,
+        to: SocketAddr,
+        interface: &'a str,
+        error: &'a io::Error,
+    },
 }
 
 /// Where the listener puts what it receives: the output layer implements it.

@@ -242,6 +242,22 @@ impl fmt::Display for NoticeText<'_, '_> {
             Notice::EchoIgnored { from, why } => {
                 write!(f, "did not echo datagram from {}: {why}", fmt_addr(*from))
             }
+            Notice::Announced {
+                what,
+                to,
+                interface,
+            } => write!(f, "{what} sent to {} on {interface}", fmt_addr(*to)),
+            Notice::AnnounceFailed {
+                what,
+                to,
+                interface,
+                error,
+            } => write!(
+                f,
+                "{what} to {} on {interface} failed: {}",
+                fmt_addr(*to),
+                IoWords(error)
+            ),
         }
     }
 }

@@ -1,0 +1,633 @@
+//! `udpmsg discover --watch`: who is on the LAN right now. Probes every
+//! interface at start and every `--interval` (so listeners that do not
+//! announce are tracked too), hears hellos and goodbyes on the presence
+//! port, and hands each change (up, down, changed) to a sink as it
+//! happens.
+//!
+//! - here: the loop ([`Watcher`]): sockets, probe rounds, interface
+//!   changes, reading and checking what arrives, rate limits;
+//! - [`table`]: the peers, their addresses and deadlines, as a
+//!   socket-free state machine.
+
+pub mod table;
+
+use crate::commands::discover::{MAX_ANSWER, ROUNDS, hello_refused};
+use crate::commands::listen::limit::RateLimiter;
+use crate::commands::presence::{
+    self, Ears, HELLOS_PER_SOURCE, HELLOS_TOTAL, IFACE_POLL, presence_port, send_everywhere,
+    sending_socket,
+};
+use crate::event::{EventLoop, Wake, token};
+use crate::net::addr::Family;
+use crate::net::iface::{self, IfaceAddr, Target};
+use crate::net::{self, Local};
+use crate::seal::{Envelope, Key, Opened, Refusal};
+use crate::util::rng::{XorShift, random_id};
+use crate::wire::{self, Message, Probe};
+use mio::Interest;
+use mio::net::UdpSocket;
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime};
+use table::{Change, Sighting, Table, Via};
+
+/// Default time between probe rounds (`--interval`).
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
+/// Shortest `--interval`.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
+/// Probe rounds are `--interval` apart less up to this fraction of it, at
+/// random, so watchers started together do not probe in step.
+pub const JITTER: f64 = 0.1;
+/// Extra probe rounds for peers near their expiry (see
+/// [`table::REFRESH_AT`]) are at least this far apart, whatever asks for
+/// them (a listener answers one source 30 times a second, in bursts of 30:
+/// a few extra rounds fit, a flood of them would not).
+pub const MIN_REFRESH_GAP: Duration = Duration::from_millis(25);
+/// Datagrams read from one socket per wake before signals, timers and the
+/// other sockets get a turn.
+const READ_BUDGET: usize = 256;
+
+/// Probe sockets and presence sockets: tokens 0..4.
+const SOCKETS: usize = 4;
+
+/// What to watch.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The listeners' port (hellos come to the next one).
+    pub port: u16,
+    /// Time between probe rounds.
+    pub interval: Duration,
+    /// Stop after this long (none: until a signal).
+    pub timeout: Option<Duration>,
+    /// Only these interfaces (probed, and heard on); empty: all.
+    pub interfaces: Vec<String>,
+    /// Only this address family (`-4`, `-6`), probed and heard.
+    pub family: Family,
+    /// Shared key: probes are sealed, only sealed answers, hellos and
+    /// goodbyes count.
+    pub key: Option<Key>,
+    /// Stop cleanly on SIGINT/SIGTERM.
+    pub catch_signals: bool,
+}
+
+/// Something that happened, for `-v` and warnings.
+#[derive(Debug)]
+pub enum Trace<'a> {
+    /// A probe could not be sent.
+    SendFailed {
+        to: SocketAddr,
+        interface: &'a str,
+        error: &'a io::Error,
+    },
+    /// The table became full: further listeners are counted, not tracked.
+    Full { max: usize },
+    /// A datagram was refused (key rules, malformed, rate limit, too long).
+    Refused { from: SocketAddr, why: &'a str },
+    /// The interfaces changed: probing again, at once.
+    InterfacesChanged,
+}
+
+/// Where the watcher puts what it sees: the output layer implements it.
+pub trait Sink {
+    /// One change, at `at`. An error stops the watcher.
+    fn change(&mut self, change: &Change<'_>, at: SystemTime) -> io::Result<()>;
+    /// A trace line (the default ignores it).
+    fn trace(&mut self, _trace: &Trace<'_>) -> io::Result<()> {
+        Ok(())
+    }
+    /// Write out what was given: the watcher is about to sleep.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Why the watcher stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    Timeout,
+    Signal(i32),
+    /// The sink failed (a closed pipe, a full disk): [`Ended::output_error`].
+    Output,
+}
+
+/// What the watcher saw.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Peers tracked at the end.
+    pub tracking: usize,
+    pub ups: u64,
+    pub downs: u64,
+    pub changes: u64,
+    pub hellos: u64,
+    pub goodbyes: u64,
+    pub answers: u64,
+    /// Probe rounds sent.
+    pub rounds: u64,
+    /// Sightings of listeners not tracked (the table was full).
+    pub untracked: u64,
+    /// Hellos and goodbyes over the rate limit.
+    pub rate_limited: u64,
+    /// Datagrams refused by the key rules or the decoder.
+    pub refused: u64,
+    /// Hellos and answers with names or rooms longer than any listener
+    /// sends, or for another port.
+    pub ignored: u64,
+}
+
+/// How a watcher run ended.
+#[derive(Debug)]
+pub struct Ended {
+    pub stop: Stop,
+    pub stats: Stats,
+    pub output_error: Option<io::Error>,
+}
+
+/// A watcher: its sockets, its probing schedule, its table.
+pub struct Watcher {
+    config: Config,
+    /// Probe sockets (tokens 0: IPv4, 1: IPv6).
+    probes: [Option<UdpSocket>; 2],
+    /// Presence sockets (tokens 2: IPv4, 3: IPv6).
+    ears: Ears,
+    envelope: Envelope,
+    events: EventLoop,
+    table: Table,
+    targets: Vec<Target>,
+    seen: Vec<IfaceAddr>,
+    instance: u64,
+    token_base: u64,
+    /// Probe rounds: the start rounds ([`ROUNDS`]) from `phase_start`,
+    /// then one per interval.
+    phase_start: Instant,
+    phase_rounds: usize,
+    next_round: Instant,
+    last_round: Option<Instant>,
+    next_poll: Instant,
+    limiter: RateLimiter,
+    interface_names: HashMap<u32, String>,
+    /// Only these interface indexes (from `--interface`); empty: all.
+    only: Vec<u32>,
+    rng: XorShift,
+    buf: Vec<u8>,
+    stats: Stats,
+    full_said: bool,
+    output_error: Option<io::Error>,
+}
+
+impl Watcher {
+    /// Binds the sockets. The presence port may fail (held by another
+    /// program without sharing): those failures come back, and peers are
+    /// then tracked by probes alone on that family.
+    pub fn new(config: Config) -> io::Result<(Self, Vec<(SocketAddr, io::Error)>)> {
+        let to = presence_port(config.port).ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "no presence port after 65535")
+        })?;
+        let events = EventLoop::new(config.catch_signals)?;
+        let v4 = config.family != Family::V6;
+        let v6 = config.family != Family::V4;
+        let mut probes = [
+            v4.then(|| sending_socket(false)).transpose()?,
+            v6.then(|| sending_socket(true).ok()).flatten(),
+        ];
+        for socket in probes.iter_mut().flatten() {
+            // Sealed answers are bound to the address they arrive at.
+            let _ = net::enable_pktinfo(socket, socket.local_addr()?.is_ipv6());
+        }
+        let (mut ears, mut deaf) = Ears::bind(to);
+        if !v4 {
+            ears.v4 = None;
+        }
+        if !v6 {
+            ears.v6 = None;
+        }
+        deaf.retain(|(addr, _)| if addr.is_ipv4() { v4 } else { v6 });
+        let [p4, p6] = &mut probes;
+        let all = [p4, p6, &mut ears.v4, &mut ears.v6];
+        for (i, socket) in all.into_iter().enumerate() {
+            if let Some(socket) = socket {
+                events
+                    .registry()
+                    .register(socket, token(i), Interest::READABLE)?;
+            }
+        }
+        let now = Instant::now();
+        let interval = config.interval;
+        let watcher = Watcher {
+            probes,
+            ears,
+            envelope: Envelope::for_listener(config.key.as_ref(), SystemTime::now()),
+            events,
+            table: Table::new(interval, table::MAX_PEERS),
+            targets: Vec::new(),
+            seen: Vec::new(),
+            instance: random_id(),
+            token_base: random_id() & !0xff,
+            phase_start: now,
+            phase_rounds: 0,
+            next_round: now,
+            last_round: None,
+            next_poll: now,
+            limiter: RateLimiter::new(HELLOS_PER_SOURCE, HELLOS_TOTAL, now),
+            interface_names: HashMap::new(),
+            only: Vec::new(),
+            rng: XorShift::from_entropy(),
+            buf: vec![0u8; wire::MAX_DATAGRAM + 1],
+            stats: Stats::default(),
+            full_said: false,
+            output_error: None,
+            config,
+        };
+        Ok((watcher, deaf))
+    }
+
+    /// Runs until the timeout, a signal, or the sink failing.
+    pub fn run(&mut self, sink: &mut dyn Sink) -> io::Result<Ended> {
+        let deadline = self.config.timeout.map(|t| Instant::now() + t);
+        self.look_at_interfaces(Instant::now(), sink)?;
+        // Bit i: socket i may hold datagrams (edge-triggered readiness).
+        let mut unread: u64 = (1 << SOCKETS) - 1;
+        let stop = loop {
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                break Stop::Timeout;
+            }
+            if self.step(now, &mut unread, sink).is_err() {
+                break Stop::Output;
+            }
+            let wake = if unread != 0 {
+                self.events.poll_now()?
+            } else {
+                let wake_at = [
+                    Some(self.next_round),
+                    Some(self.next_poll),
+                    self.table.next_deadline(),
+                    deadline,
+                ]
+                .into_iter()
+                .flatten()
+                .min();
+                self.events.wait(wake_at)?
+            };
+            match wake {
+                Wake::Ready(ready) => unread |= ready & ((1 << SOCKETS) - 1),
+                Wake::Timeout => {}
+                Wake::Signal(s) => break Stop::Signal(s),
+            }
+        };
+        if stop != Stop::Output
+            && let Err(e) = sink.flush()
+        {
+            self.output_error.get_or_insert(e);
+        }
+        let mut stats = self.stats.clone();
+        stats.tracking = self.table.len();
+        stats.untracked = self.table.overflow;
+        let stop = if self.output_error.is_some() {
+            Stop::Output
+        } else {
+            stop
+        };
+        Ok(Ended {
+            stop,
+            stats,
+            output_error: self.output_error.take(),
+        })
+    }
+
+    /// One turn: read what arrived, send what is due, give up who expired,
+    /// flush. An `Err` means the sink failed (kept in `output_error`).
+    fn step(&mut self, now: Instant, unread: &mut u64, sink: &mut dyn Sink) -> Result<(), ()> {
+        let mut result = self.read(unread, sink);
+        if result.is_ok() && now >= self.next_poll {
+            result = self.look_at_interfaces(now, sink);
+        }
+        if result.is_ok() && now >= self.next_round {
+            result = self.send_round(now, sink);
+            self.schedule_next_round(now);
+        }
+        if result.is_ok() {
+            let mut failed = None;
+            let stats = &mut self.stats;
+            self.table.tick(now, &mut |change| {
+                if failed.is_none() {
+                    failed = report(change, stats, sink).err();
+                }
+            });
+            result = failed.map_or(Ok(()), Err);
+        }
+        if result.is_ok()
+            && self.table.take_refresh()
+            && self
+                .last_round
+                .is_none_or(|t| now.saturating_duration_since(t) >= MIN_REFRESH_GAP)
+        {
+            result = self.send_round(now, sink);
+        }
+        if result.is_ok() && !self.full_said && self.table.overflow > 0 {
+            self.full_said = true;
+            result = sink.trace(&Trace::Full {
+                max: table::MAX_PEERS,
+            });
+        }
+        if result.is_ok() {
+            result = sink.flush();
+        }
+        result.map_err(|e| {
+            self.output_error.get_or_insert(e);
+        })
+    }
+
+    /// The next regular round: the start rounds, then every interval less
+    /// a random jitter.
+    fn schedule_next_round(&mut self, now: Instant) {
+        self.phase_rounds += 1;
+        self.next_round = match ROUNDS.get(self.phase_rounds) {
+            Some(&at) => self.phase_start + at,
+            None => {
+                now + self
+                    .config
+                    .interval
+                    .mul_f64(1.0 - JITTER * self.rng.next_fraction())
+            }
+        };
+    }
+
+    /// Reads the interface list; when it changed, probes again from the
+    /// start rounds on the new targets, and joins the discovery group on
+    /// new IPv6 interfaces.
+    fn look_at_interfaces(&mut self, now: Instant, sink: &mut dyn Sink) -> io::Result<()> {
+        self.next_poll = now + IFACE_POLL;
+        let Ok(addresses) = iface::addresses() else {
+            return Ok(());
+        };
+        if addresses == self.seen {
+            return Ok(());
+        }
+        let first = self.seen.is_empty();
+        self.seen = addresses;
+        self.targets =
+            presence::targets(&self.config.interfaces, self.config.family).unwrap_or_default();
+        self.interface_names.clear();
+        self.only = if self.config.interfaces.is_empty() {
+            Vec::new()
+        } else {
+            self.targets.iter().map(|t| t.index).collect()
+        };
+        let _ = self
+            .ears
+            .join(&iface::ipv6_interfaces().unwrap_or_default());
+        self.phase_start = now;
+        self.phase_rounds = 0;
+        self.next_round = now;
+        if !first {
+            sink.trace(&Trace::InterfacesChanged)?;
+        }
+        Ok(())
+    }
+
+    /// Sends one probe round to every target.
+    fn send_round(&mut self, now: Instant, sink: &mut dyn Sink) -> io::Result<()> {
+        let pad = [0u8; MAX_ANSWER];
+        let mut probe = Vec::with_capacity(MAX_ANSWER);
+        let message = Message::Probe(Probe {
+            instance: self.instance,
+            token: self.token_base | (self.stats.rounds & 0xff),
+            pad: &pad[..MAX_ANSWER - wire::PROBE_OVERHEAD],
+        });
+        let _ = wire::encode(&message, wire::MAX_DATAGRAM_V4, &mut probe);
+        self.stats.rounds += 1;
+        self.last_round = Some(now);
+        let mut result = Ok(());
+        send_everywhere(
+            self.probes[0].as_ref(),
+            self.probes[1].as_ref(),
+            &self.targets,
+            self.config.port,
+            &probe,
+            &mut self.envelope.outgoing,
+            &mut |target, to, sent| {
+                if let (Err(error), true) = (sent, result.is_ok()) {
+                    result = sink.trace(&Trace::SendFailed {
+                        to,
+                        interface: &target.interface,
+                        error: &error,
+                    });
+                }
+            },
+        );
+        result
+    }
+
+    /// Reads each socket marked in `unread` (until it would block, or for
+    /// [`READ_BUDGET`] datagrams) and acts on what came.
+    fn read(&mut self, unread: &mut u64, sink: &mut dyn Sink) -> io::Result<()> {
+        for via in 0..SOCKETS {
+            let bit = 1u64 << via;
+            if *unread & bit == 0 {
+                continue;
+            }
+            let Some(socket) = self.socket(via) else {
+                *unread &= !bit;
+                continue;
+            };
+            let bound = socket.local_addr()?;
+            for _ in 0..READ_BUDGET {
+                let socket = match via {
+                    0 | 1 => self.probes[via].as_ref(),
+                    2 => self.ears.v4.as_ref(),
+                    _ => self.ears.v6.as_ref(),
+                };
+                let Some(socket) = socket else {
+                    break;
+                };
+                let received = net::nonblocking(|| net::recv_with_local(socket, &mut self.buf));
+                let (len, arrival) = match received {
+                    Ok(Some(got)) => got,
+                    Ok(None) => {
+                        *unread &= !bit;
+                        break;
+                    }
+                    // ICMP errors from a probe: nothing to read.
+                    Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
+                    // Any other receive error is this socket's, not ours to stop for.
+                    Err(_) => {
+                        *unread &= !bit;
+                        break;
+                    }
+                };
+                let from = net::addr::unmapped(arrival.from);
+                let ifindex = arrival.local.map_or(0, |l: Local| l.ifindex);
+                if !self.only.is_empty() && !self.only.contains(&ifindex) {
+                    continue;
+                }
+                let dest = arrival
+                    .local
+                    .map_or(bound, |l| SocketAddr::new(l.dest, bound.port()));
+                self.arrived(len, from, ifindex, dest, via >= 2, sink)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Socket `i` (its token): probes 0 and 1, presence 2 and 3.
+    fn socket(&self, i: usize) -> Option<&UdpSocket> {
+        match i {
+            0 | 1 => self.probes[i].as_ref(),
+            2 => self.ears.v4.as_ref(),
+            _ => self.ears.v6.as_ref(),
+        }
+    }
+
+    /// Acts on one datagram of `len` bytes in the buffer.
+    fn arrived(
+        &mut self,
+        len: usize,
+        from: SocketAddr,
+        ifindex: u32,
+        dest: SocketAddr,
+        presence: bool,
+        sink: &mut dyn Sink,
+    ) -> io::Result<()> {
+        let now = Instant::now();
+        let interface = match ifindex {
+            0 => "",
+            i => self
+                .interface_names
+                .entry(i)
+                .or_insert_with(|| iface::interface_name(i))
+                .as_str(),
+        };
+        let opened = self
+            .envelope
+            .incoming
+            .open(&self.buf[..len], SystemTime::now(), dest);
+        let message = match opened {
+            Ok(Opened::Message(message)) => message,
+            // Another program's datagram at a keyless watcher.
+            Ok(Opened::Raw(_)) => return Ok(()),
+            Err(why) => {
+                self.stats.refused += 1;
+                return sink.trace(&Trace::Refused {
+                    from,
+                    why: refusal_words(&why),
+                });
+            }
+        };
+        let port = self.config.port;
+        let (sighting, goodbye) = match message {
+            Message::Answer(a) if !presence => {
+                if a.token & !0xff != self.token_base {
+                    return Ok(());
+                }
+                if a.name.len() > wire::MAX_NAME {
+                    self.stats.ignored += 1;
+                    return sink.trace(&Trace::Refused {
+                        from,
+                        why: "answer with a name longer than 255 bytes",
+                    });
+                }
+                self.stats.answers += 1;
+                let sighting = Sighting {
+                    instance: a.instance,
+                    name: a.name,
+                    port: a.port,
+                    version: a.version,
+                    addr: from,
+                    interface,
+                    via: Via::Answer,
+                };
+                (Some(sighting), None)
+            }
+            Message::Hello(h) if presence => {
+                if let Some(why) = hello_refused(&h, port) {
+                    self.stats.ignored += 1;
+                    return sink.trace(&Trace::Refused { from, why });
+                }
+                if !self.limiter.allow(from.ip(), now) {
+                    self.stats.rate_limited += 1;
+                    return sink.trace(&Trace::Refused {
+                        from,
+                        why: "over the hello rate limit",
+                    });
+                }
+                self.stats.hellos += 1;
+                let sighting = Sighting {
+                    instance: h.instance,
+                    name: h.name,
+                    port: h.port,
+                    version: h.version,
+                    addr: SocketAddr::new(from.ip(), h.port).with_scope_of(from),
+                    interface,
+                    via: Via::Hello {
+                        lifetime: Duration::from_millis(u64::from(h.lifetime_ms)),
+                        room: h.room,
+                    },
+                };
+                (Some(sighting), None)
+            }
+            Message::Goodbye(g) if presence => {
+                if !self.limiter.allow(from.ip(), now) {
+                    self.stats.rate_limited += 1;
+                    return sink.trace(&Trace::Refused {
+                        from,
+                        why: "over the hello rate limit",
+                    });
+                }
+                self.stats.goodbyes += 1;
+                (None, Some(g.instance))
+            }
+            // Probes, texts and the rest are not for a watcher.
+            _ => return Ok(()),
+        };
+        let mut failed = None;
+        let stats = &mut self.stats;
+        let mut emit = |change: Change<'_>| {
+            if failed.is_none() {
+                failed = report(change, stats, sink).err();
+            }
+        };
+        if let Some(sighting) = sighting {
+            self.table.heard(&sighting, now, &mut emit);
+        }
+        if let Some(instance) = goodbye {
+            self.table.goodbye(instance, now, &mut emit);
+        }
+        failed.map_or(Ok(()), Err)
+    }
+}
+
+/// Counts a change and hands it to the sink.
+fn report(change: Change<'_>, stats: &mut Stats, sink: &mut dyn Sink) -> io::Result<()> {
+    match change.kind {
+        table::Kind::Up => stats.ups += 1,
+        table::Kind::Down => stats.downs += 1,
+        table::Kind::Changed => stats.changes += 1,
+    }
+    sink.change(&change, SystemTime::now())
+}
+
+/// The words for a refused datagram.
+fn refusal_words(why: &Refusal) -> &'static str {
+    match why {
+        Refusal::RawWithKey => "not sealed (raw)",
+        Refusal::Unsealed => "not sealed with a key",
+        Refusal::NoKey => "sealed, and this watcher has no key",
+        Refusal::Malformed(e) => e.label(),
+        Refusal::Rejected(r) => r.label(),
+    }
+}
+
+/// An IPv6 address keeps the scope it arrived with.
+trait WithScope {
+    fn with_scope_of(self, from: SocketAddr) -> SocketAddr;
+}
+
+impl WithScope for SocketAddr {
+    fn with_scope_of(mut self, from: SocketAddr) -> SocketAddr {
+        if let (SocketAddr::V6(to), SocketAddr::V6(from)) = (&mut self, from) {
+            to.set_scope_id(from.scope_id());
+        }
+        self
+    }
+}
