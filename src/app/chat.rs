@@ -238,21 +238,19 @@ fn edit(
     tx: Sender<Vec<u8>>,
     waker: Arc<mio::Waker>,
 ) {
-    loop {
-        match editor.readline(PROMPT) {
-            Ok(line) => {
-                let cols = editor.dimensions().map_or(80, |(c, _)| usize::from(c).max(1));
-                accepted(&shared, &line, cols);
-                let quit = command::parse(line.as_bytes()) == Line::Quit;
-                if tx.send(line.into_bytes()).is_err() {
-                    break;
-                }
-                let _ = waker.wake();
-                if quit {
-                    break;
-                }
-            }
-            Err(ReadlineError::Interrupted | ReadlineError::Eof) | Err(_) => break,
+    // Ctrl-C, Ctrl-D (or a terminal error) end the input, as /quit does.
+    while let Ok(line) = editor.readline(PROMPT) {
+        let cols = editor
+            .dimensions()
+            .map_or(80, |(c, _)| usize::from(c).max(1));
+        accepted(&shared, &line, cols);
+        let quit = command::parse(line.as_bytes()) == Line::Quit;
+        if tx.send(line.into_bytes()).is_err() {
+            break;
+        }
+        let _ = waker.wake();
+        if quit {
+            break;
         }
     }
     drop(tx);

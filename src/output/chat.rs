@@ -65,7 +65,6 @@ impl<S: Screen> ChatOutput<S> {
         }
     }
 
-
     fn text(&mut self, event: &Event<'_>) -> io::Result<()> {
         self.line.clear();
         // Writing to a String cannot fail.
@@ -86,7 +85,7 @@ impl<S: Screen> ChatOutput<S> {
             // Not an event a program reads: said on stderr, as text.
             self.line.clear();
             let zone = &self.zone;
-        let _ = text_line(&mut self.line, event, |at| clock(zone, at));
+            let _ = text_line(&mut self.line, event, |at| clock(zone, at));
             if !self.line.is_empty() {
                 eprintln!("{}", self.line);
             }

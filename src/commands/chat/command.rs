@@ -26,7 +26,8 @@ pub enum Line<'a> {
 }
 
 /// The commands, for the hint an unknown one gets.
-pub const COMMANDS: &str = "/who, /msg NAME text, /me action, /name NEW, /quit (// sends a line starting with /)";
+pub const COMMANDS: &str =
+    "/who, /msg NAME text, /me action, /name NEW, /quit (// sends a line starting with /)";
 
 /// Understands one line (without its line ending).
 pub fn parse(line: &[u8]) -> Line<'_> {
@@ -70,7 +71,10 @@ pub fn parse(line: &[u8]) -> Line<'_> {
 /// `bytes` without leading and trailing spaces.
 fn trim(bytes: &[u8]) -> &[u8] {
     let start = bytes.iter().position(|b| *b != b' ').unwrap_or(bytes.len());
-    let end = bytes.iter().rposition(|b| *b != b' ').map_or(start, |i| i + 1);
+    let end = bytes
+        .iter()
+        .rposition(|b| *b != b' ')
+        .map_or(start, |i| i + 1);
     &bytes[start..end]
 }
 

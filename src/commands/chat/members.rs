@@ -14,7 +14,7 @@
 
 use crate::commands::watch::table::{self, Kind, Reason, Sighting, Table, Via};
 use std::collections::{BTreeMap, HashMap};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// Members at most (peers of the port in other rooms count against the
@@ -51,6 +51,8 @@ pub struct Member {
     pub addrs: Vec<SocketAddr>,
     /// When it was last heard.
     pub heard: Instant,
+    /// How long its hellos say to trust them.
+    pub lifetime: Duration,
 }
 
 /// What happened to the membership.
@@ -58,9 +60,15 @@ pub struct Member {
 pub enum Change {
     Joined(Member),
     /// It left: said goodbye, or `expired` (not heard for its lifetime).
-    Left { member: Member, expired: bool },
+    Left {
+        member: Member,
+        expired: bool,
+    },
     /// It took a new name.
-    Renamed { member: Member, old: String },
+    Renamed {
+        member: Member,
+        old: String,
+    },
     /// It is now sent to at another address.
     Moved(Member),
 }
@@ -134,12 +142,7 @@ impl Members {
     /// and announced port). Returns whether to welcome it (answer with this
     /// member's hello): a member of this room within [`WELCOME_WINDOW`] of
     /// its first hello.
-    pub fn hello(
-        &mut self,
-        hello: &Sighting<'_>,
-        now: Instant,
-        changes: &mut Vec<Change>,
-    ) -> bool {
+    pub fn hello(&mut self, hello: &Sighting<'_>, now: Instant, changes: &mut Vec<Change>) -> bool {
         if hello.instance == self.me {
             return false;
         }
@@ -148,7 +151,8 @@ impl Members {
             Via::Answer => return false,
         };
         let mut seen = Vec::new();
-        self.table.heard(hello, now, &mut |c| seen.push(Seen::of(&c, now)));
+        self.table
+            .heard(hello, now, &mut |c| seen.push(Seen::of(&c, now)));
         self.apply(seen, changes);
         if let Some(member) = self.members.get_mut(&hello.instance) {
             member.heard = now;
@@ -165,6 +169,38 @@ impl Members {
         }
         let first = *self.newcomers.entry(hello.instance).or_insert(now);
         now.saturating_duration_since(first) < WELCOME_WINDOW
+    }
+
+    /// An answer to this member's probe from `instance` (a member it asked
+    /// whether it is still there): heard, as a hello would be.
+    pub fn answered(&mut self, answer: &Sighting<'_>, now: Instant, changes: &mut Vec<Change>) {
+        if !self.members.contains_key(&answer.instance) {
+            // Only members are asked; anyone else's answer says nothing.
+            return;
+        }
+        let mut seen = Vec::new();
+        self.table
+            .heard(answer, now, &mut |c| seen.push(Seen::of(&c, now)));
+        self.apply(seen, changes);
+        if let Some(member) = self.members.get_mut(&answer.instance) {
+            member.heard = now;
+        }
+    }
+
+    /// The members to ask whether they are still there (probe): those not
+    /// heard for half their lifetime, once the table says some member
+    /// passed a refresh point (80% of its lifetime and later: as mDNS
+    /// queries a record near the end of its TTL, a live member gets four
+    /// more chances under loss before it is given up).
+    pub fn to_ask(&mut self, now: Instant) -> Vec<SocketAddr> {
+        if !self.table.take_refresh() {
+            return Vec::new();
+        }
+        self.members
+            .values()
+            .filter(|m| now.saturating_duration_since(m.heard) >= m.lifetime / 2)
+            .map(|m| m.addr)
+            .collect()
     }
 
     /// A goodbye from `instance`.
@@ -218,6 +254,7 @@ impl Members {
                 }
                 (Some(member), true) => {
                     member.heard = s.heard;
+                    member.lifetime = s.lifetime;
                     if member.name != s.name {
                         let old = std::mem::replace(&mut member.name, s.name.clone());
                         changes.push(Change::Renamed {
@@ -262,11 +299,14 @@ impl Members {
         }
     }
 
-    /// How the sender of a message is shown: as the member it is when its
-    /// id is a member's instance and it came from that member's address;
-    /// anyone else (a `udpmsg send`, a member of no room) tagged with its id.
-    pub fn sender<'a>(&'a self, sender: u64, name: &'a str, from: SocketAddr) -> Who<'a> {
-        if let Some(member) = self.member_at(sender, from.ip()) {
+    /// How the sender of a message is shown: as the member whose instance
+    /// its sender id is (a member sends with its instance as its id);
+    /// anyone else (a `udpmsg send`, a member of no room) tagged with its
+    /// id. The address is not checked: whoever can announce a member's
+    /// instance (anyone without a key, any key holder with one) can add
+    /// its own address to that member's, so it would prove nothing.
+    pub fn sender<'a>(&'a self, sender: u64, name: &'a str) -> Who<'a> {
+        if let Some(member) = self.members.get(&sender) {
             return Who {
                 name: &member.name,
                 id: sender,
@@ -278,13 +318,6 @@ impl Members {
             id: sender,
             tagged: true,
         }
-    }
-
-    /// Member `instance` if `ip` is one of its addresses.
-    fn member_at(&self, instance: u64, ip: IpAddr) -> Option<&Member> {
-        self.members
-            .get(&instance)
-            .filter(|m| m.addrs.iter().any(|a| a.ip() == ip))
     }
 
     /// Whether someone other than `instance` in the room (this member
@@ -351,6 +384,7 @@ struct Seen {
     room: String,
     addrs: Vec<SocketAddr>,
     heard: Instant,
+    lifetime: Duration,
 }
 
 impl Seen {
@@ -364,6 +398,7 @@ impl Seen {
             room: c.peer.room.clone(),
             addrs: c.peer.addrs.iter().map(|a| a.addr).collect(),
             heard: now,
+            lifetime: c.peer.lifetime.unwrap_or(table::MAX_LIFETIME),
         }
     }
 
@@ -381,6 +416,7 @@ impl Seen {
             addr,
             addrs: self.addrs.clone(),
             heard: self.heard,
+            lifetime: self.lifetime,
         }
     }
 }

@@ -25,7 +25,7 @@ pub mod members;
 pub mod room;
 
 use super::Error;
-use super::discover::hello_refused;
+use super::discover::{MAX_ANSWER, hello_refused};
 use super::listen::announce::{self, Announcer};
 use super::listen::handler::{Handler, Origin};
 use super::listen::limit::RateLimiter;
@@ -155,7 +155,10 @@ pub enum Event<'a> {
     },
     /// A message this member sent was confirmed by every recipient, or
     /// not by all of them: [`Sent::delivered`].
-    Resolved { at: SystemTime, sent: &'a Sent },
+    Resolved {
+        at: SystemTime,
+        sent: &'a Sent,
+    },
     Joined {
         at: SystemTime,
         who: Who<'a>,
@@ -251,6 +254,8 @@ pub struct Chat {
     welcomes: RateLimiter,
     patience: Patience,
     next_join: Instant,
+    /// The token of this member's probes (members near expiry are asked).
+    probe_token: u64,
     /// Set by `/quit` or the end of input: leave once every message is
     /// resolved, or at this time.
     leave_by: Option<Instant>,
@@ -342,6 +347,7 @@ impl Chat {
             welcomes: RateLimiter::new(WELCOMES_PER_SOURCE, WELCOMES_TOTAL, start),
             patience: config.patience,
             next_join: start + IFACE_POLL,
+            probe_token: crate::util::rng::random_id(),
             leave_by: None,
             said_full: false,
             stats: Stats::default(),
@@ -420,6 +426,11 @@ impl Chat {
             let wake = if unread != 0 {
                 self.events.poll_now()?
             } else {
+                // About to sleep: what was shown is written out now.
+                if let Err(e) = out.flush() {
+                    out.error.get_or_insert(e);
+                    break Stop::Output;
+                }
                 self.events.wait(wake_at)?
             };
             match wake {
@@ -470,6 +481,7 @@ impl Chat {
     /// member's messages go to the room. Then the presence sockets.
     fn read(&mut self, unread: &mut u64, out: &mut Guarded<'_>) -> Result<(), Error> {
         let me = self.handler.instance();
+        let mut answers = Vec::new();
         for via in 0..self.sockets.len() {
             let bit = 1u64 << via;
             if *unread & bit == 0 {
@@ -477,8 +489,8 @@ impl Chat {
             }
             let socket = &self.sockets[via];
             let bound = self.locals[via];
-            let mut shown = Shown::new(&self.members, out, &mut self.stats);
             for _ in 0..READ_BUDGET {
+                let mut shown = Shown::new(&self.members, out, &mut self.stats);
                 let count = match self.batch.recv(socket) {
                     Ok(count) => count,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -520,6 +532,18 @@ impl Chat {
                             }
                             Ok(())
                         }
+                        Ok(Opened::Message(Message::Answer(a))) => {
+                            if a.token == self.probe_token && a.name.len() <= wire::MAX_NAME {
+                                answers.push((
+                                    a.instance,
+                                    a.name.to_string(),
+                                    a.port,
+                                    a.version,
+                                    from,
+                                ));
+                            }
+                            Ok(())
+                        }
                         Ok(Opened::Message(message @ Message::Text(_))) => {
                             if self.texts.allow(from.ip(), now) {
                                 let open_len = received.bytes.len() - overhead;
@@ -548,6 +572,19 @@ impl Chat {
                 }
             }
         }
+        let now = Instant::now();
+        for (instance, name, port, version, from) in answers {
+            let sighting = crate::commands::watch::table::Sighting {
+                instance,
+                name: &name,
+                port,
+                version,
+                addr: from,
+                interface: "",
+                via: crate::commands::watch::table::Via::Answer,
+            };
+            self.members.answered(&sighting, now, &mut self.changes);
+        }
         for (bit, ipv6) in [(1u64 << EAR_V4.0, false), (1u64 << EAR_V6.0, true)] {
             if *unread & bit != 0 && self.hear(ipv6, out) {
                 *unread &= !bit;
@@ -571,11 +608,11 @@ impl Chat {
                 Ok(a) => a,
                 Err(_) => return true,
             };
-            let (len, arrival) = match net::nonblocking(|| net::recv_with_local(socket, &mut self.buf))
-            {
-                Ok(Some(got)) => got,
-                Ok(None) | Err(_) => return true,
-            };
+            let (len, arrival) =
+                match net::nonblocking(|| net::recv_with_local(socket, &mut self.buf)) {
+                    Ok(Some(got)) => got,
+                    Ok(None) | Err(_) => return true,
+                };
             let from = net::addr::unmapped(arrival.from);
             let dest = arrival
                 .local
@@ -621,6 +658,10 @@ impl Chat {
     /// passing): shown, and the room told.
     fn presence(&mut self, now: Instant, out: &mut Guarded<'_>) {
         self.members.tick(now, &mut self.changes);
+        let ask = self.members.to_ask(now);
+        if !ask.is_empty() {
+            self.ask(&ask);
+        }
         let at = SystemTime::now();
         for change in std::mem::take(&mut self.changes) {
             match change {
@@ -658,6 +699,30 @@ impl Chat {
             out.event(&Event::Note(Note::Full {
                 max: members::MAX_MEMBERS,
             }));
+        }
+    }
+
+    /// Probes `members` (unicast, padded so the answer is no larger): a
+    /// member near its expiry answers if it is still there.
+    fn ask(&mut self, members: &[SocketAddr]) {
+        let pad = [0u8; MAX_ANSWER - wire::PROBE_OVERHEAD];
+        let probe = Message::Probe(wire::Probe {
+            instance: self.handler.instance(),
+            token: self.probe_token,
+            pad: &pad,
+        });
+        let mut open = Vec::with_capacity(MAX_ANSWER);
+        if wire::encode(&probe, wire::MAX_DATAGRAM_V4, &mut open).is_err() {
+            return;
+        }
+        let mut net = Net {
+            sockets: &self.sockets,
+            locals: &self.locals,
+            outgoing: &mut self.outgoing,
+            errors: &mut self.stats.send_errors,
+        };
+        for &to in members {
+            net.send(to, &open);
         }
     }
 
@@ -868,11 +933,7 @@ struct Net<'a> {
 
 impl Transmit for Net<'_> {
     fn send(&mut self, to: SocketAddr, open: &[u8]) {
-        let Some(i) = self
-            .locals
-            .iter()
-            .position(|l| l.is_ipv6() == to.is_ipv6())
-        else {
+        let Some(i) = self.locals.iter().position(|l| l.is_ipv6() == to.is_ipv6()) else {
             *self.errors += 1;
             return;
         };
@@ -937,7 +998,7 @@ impl listen::Sink for Shown<'_, '_> {
                 seq,
             } => {
                 self.stats.received += 1;
-                let who = self.members.sender(sender, name, from);
+                let who = self.members.sender(sender, name);
                 self.out.event(&Event::Message {
                     at,
                     from,
@@ -954,7 +1015,7 @@ impl listen::Sink for Shown<'_, '_> {
                 first,
                 last,
             } => {
-                let who = self.members.sender(sender, "", from);
+                let who = self.members.sender(sender, "");
                 self.out.event(&Event::Gap {
                     at,
                     from,

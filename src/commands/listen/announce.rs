@@ -191,7 +191,9 @@ impl Announcer {
         let Some(socket) = socket else {
             return false;
         };
-        socket.send_to(self.outgoing.seal(&self.hello, to), to).is_ok()
+        socket
+            .send_to(self.outgoing.seal(&self.hello, to), to)
+            .is_ok()
     }
 
     /// Reads the interface addresses; true when they changed since the
