@@ -16,7 +16,7 @@ fn docs_quote_the_chats_numbers() {
     let readme = doc("README.md");
     for phrase in [
         format!("(`--patience`, {} s)", MESSAGE_PATIENCE.as_secs()),
-        format!("5 s by default"),
+        format!("{} s by default", chat::DEFAULT_EVERY.as_secs()),
         format!("longer than {} bytes", room::MAX_MESSAGE),
         format!(
             "{} messages a second taken from one address",
