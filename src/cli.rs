@@ -108,8 +108,8 @@ const CHAT_HELP: &str = "Examples:
 
 Members find each other by presence (hellos to port+1, as 'listen
 --announce'); each message goes to every member present and is shown once
-each, in order. After your message: '✓' once every member present
-confirmed it, or 'not delivered to: NAME'. Commands: /who, /msg NAME text,
+each, in order. After your message: a check mark once every member
+present confirmed it, or 'not delivered to: NAME'. Commands: /who, /msg NAME text,
 /me action, /name NEW, /quit; a line starting with // sends a literal /.
 Names another member also uses are shown with '#' and the first digits of
 their id. Without a key anyone on the LAN can join or pose as a newcomer.";
