@@ -314,6 +314,7 @@ impl Chat {
             port,
             listener.outgoing,
             config.gap_wait,
+            false,
         );
         let me = handler.instance();
         let announce = announce::Config {
@@ -324,6 +325,7 @@ impl Chat {
             room: config.room.clone(),
             name: config.name.clone(),
             key: config.key.clone(),
+            interface: None,
         };
         let announcer = Announcer::new(&announce, me, port)?;
         let start = Instant::now();
