@@ -42,6 +42,7 @@ pub enum Command {
     Discover(DiscoverArgs),
     Ping(PingArgs),
     Keygen(KeygenArgs),
+    Chat(ChatArgs),
     Completions(CompletionsArgs),
     Man,
 }
@@ -99,6 +100,19 @@ per change: '+' up, '-' down (goodbye, or expired: not heard for the
 lifetime its hellos gave, or for 3 intervals), '=' changed (addresses, name,
 restarted), as ';'-separated fields:
   EVENT;TIME;REASON;NAME;INSTANCE;ADDRESSES;INTERFACES;ROOM";
+
+const CHAT_HELP: &str = "Examples:
+  udpmsg chat --name alice                 # the room of port 47474
+  udpmsg chat --room team -k team.key      # a room of its own, sealed
+  printf 'hello\\n/quit\\n' | udpmsg chat --json   # a bot is a shell loop
+
+Members find each other by presence (hellos to port+1, as 'listen
+--announce'); each message goes to every member present and is shown once
+each, in order. After your message: a check mark once every member
+present confirmed it, or 'not delivered to: NAME'. Commands: /who, /msg NAME text,
+/me action, /name NEW, /quit; a line starting with // sends a literal /.
+Names another member also uses are shown with '#' and the first digits of
+their id. Without a key anyone on the LAN can join or pose as a newcomer.";
 
 const PING_HELP: &str = "Examples:
   udpmsg ping 192.0.2.7 -c 5
@@ -199,6 +213,14 @@ impl Cli {
             )
             .subcommand(
                 sub(
+                    "chat",
+                    "Chat with the room on the local network (serverless, confirmed)",
+                    CHAT_HELP,
+                )
+                .defer(ChatArgs::augment_args),
+            )
+            .subcommand(
+                sub(
                     "completions",
                     "Print a shell completion script (bash, zsh, fish, elvish, powershell)",
                     COMPLETIONS_HELP,
@@ -248,6 +270,7 @@ impl Cli {
             Some(("discover", m)) => Command::Discover(DiscoverArgs::from_arg_matches(m)?),
             Some(("ping", m)) => Command::Ping(PingArgs::from_arg_matches(m)?),
             Some(("keygen", m)) => Command::Keygen(KeygenArgs::from_arg_matches(m)?),
+            Some(("chat", m)) => Command::Chat(ChatArgs::from_arg_matches(m)?),
             Some(("completions", m)) => Command::Completions(CompletionsArgs::from_arg_matches(m)?),
             Some(("man", _)) => Command::Man,
             _ => return Err(clap::Error::new(clap::error::ErrorKind::MissingSubcommand)),
@@ -269,6 +292,47 @@ pub struct KeygenArgs {
     /// directory)
     #[arg(short, long)]
     pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ChatArgs {
+    /// Your name in the room, at most 255 bytes (default: the host name)
+    /// [env: UDPMSG_NAME]
+    #[arg(short, long)]
+    pub name: Option<String>,
+
+    /// The room: members of other rooms on the port are not heard
+    /// [default: the port's room]
+    #[arg(short, long, value_name = "ROOM", default_value = "")]
+    pub room: String,
+
+    /// UDP port of the room (presence on the next one) [default: 47474]
+    /// [env: UDPMSG_PORT]
+    #[arg(short, long, value_name = "PORT")]
+    pub port: Option<String>,
+
+    /// Shared key file (from 'udpmsg keygen'): a sealed room
+    /// [env: UDPMSG_KEY_FILE]
+    #[arg(short = 'k', long, value_name = "PATH")]
+    pub key_file: Option<PathBuf>,
+
+    /// No key, even if UDPMSG_KEY_FILE names one
+    #[arg(long, conflicts_with = "key_file")]
+    pub no_key: bool,
+
+    /// JSON Lines on stdout, one per event (kinds: docs/JSON.md)
+    #[arg(long)]
+    pub json: bool,
+
+    /// Time between hellos, 100ms to 20m; a member is given up three of
+    /// them after it was last heard [default: 5s]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub announce_every: Option<Duration>,
+
+    /// How long each message is retried to each member before it is 'not
+    /// delivered', 100ms to 4s [default: 4s]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub patience: Option<Duration>,
 }
 
 #[derive(Debug, Args)]

@@ -444,6 +444,7 @@ fn lines_from_the_output_functions() -> Vec<String> {
             .map(String::from),
     );
     lines.extend(watch_lines(at));
+    lines.extend(chat_lines(at, v4));
     lines
 }
 
@@ -511,6 +512,110 @@ fn watch_lines(at: SystemTime) -> Vec<String> {
         "{lines:#?}"
     );
     lines
+}
+
+/// Every chat kind through the chat's output: messages in text and not,
+/// from a tagged name, joins, both reasons to leave, a delivery to members
+/// and to nobody, one not delivered.
+fn chat_lines(at: SystemTime, from: SocketAddr) -> Vec<String> {
+    use udpmsg::commands::chat::members::Who;
+    use udpmsg::commands::chat::room::{Recipient, Sent, State};
+    use udpmsg::commands::chat::{Event as Chat, Sink};
+    use udpmsg::output::chat::{ChatOutput, Writer};
+    let who = |name| Who {
+        name,
+        id: 0x59a2_b61d_0093_4c53,
+        tagged: false,
+    };
+    let tagged = Who {
+        tagged: true,
+        ..who("bob")
+    };
+    let recipient = |name: &str, state| Recipient {
+        instance: 7,
+        name: name.to_string(),
+        state,
+    };
+    let sent = |recipients: Vec<Recipient>, body: &[u8]| Sent {
+        number: 1,
+        at,
+        body: body.to_vec(),
+        private: false,
+        recipients,
+    };
+    let delivered = sent(vec![recipient("bob", State::Confirmed)], b"hello");
+    let nobody = sent(vec![], b"\xff");
+    let missed = sent(
+        vec![
+            recipient("bob", State::Confirmed),
+            recipient("carol", State::Missed),
+        ],
+        b"are you there",
+    );
+    let missed_hex = sent(vec![recipient("carol", State::Missed)], b"\xfe");
+    let events = [
+        Chat::Message {
+            at,
+            from,
+            who: who("bob"),
+            body: b"hello",
+            sender: 1,
+            seq: 0,
+        },
+        Chat::Message {
+            at,
+            from,
+            who: tagged,
+            body: b"\xff",
+            sender: 2,
+            seq: 1,
+        },
+        Chat::Gap {
+            at,
+            from,
+            who: tagged,
+            sender: 2,
+            first: 3,
+            last: 4,
+        },
+        Chat::Joined {
+            at,
+            who: who("carol"),
+            addr: from,
+        },
+        Chat::Left {
+            at,
+            who: who("carol"),
+            expired: true,
+        },
+        Chat::Left {
+            at,
+            who: tagged,
+            expired: false,
+        },
+        Chat::Resolved {
+            at,
+            sent: &delivered,
+        },
+        Chat::Resolved { at, sent: &nobody },
+        Chat::Resolved { at, sent: &missed },
+        Chat::Resolved {
+            at,
+            sent: &missed_hex,
+        },
+    ];
+    let mut bytes = Vec::new();
+    {
+        let mut out = ChatOutput::new(Writer(&mut bytes), Format::Json);
+        for event in &events {
+            out.event(event).expect("write");
+        }
+    }
+    String::from_utf8(bytes)
+        .expect("UTF-8")
+        .lines()
+        .map(String::from)
+        .collect()
 }
 
 #[test]

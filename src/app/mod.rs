@@ -2,6 +2,7 @@
 //! run, results go to the output layer, errors become exit codes. One file
 //! per subcommand; this one dispatches and holds what they share.
 
+mod chat;
 mod discover;
 mod generate;
 mod keygen;
@@ -39,6 +40,7 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         // ping prints its results on stdout and has no informational lines.
         Command::Ping(args) => ping::run(args),
         Command::Keygen(args) => keygen::run(args, info),
+        Command::Chat(args) => chat::run(args, info),
         Command::Completions(args) => generate::completions(args),
         Command::Man => generate::man(),
     }

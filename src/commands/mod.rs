@@ -4,6 +4,7 @@
 //!
 //! - [`listen`]: receive, show, answer;
 //! - [`send`]: the one sender type, and fire-and-forget sending;
+//! - [`chat`]: `udpmsg chat`, a room of members;
 //! - [`deliver`]: `send --ack`, confirmed delivery;
 //! - [`ask`]: `send --wait`, showing what comes back;
 //! - [`ping`], [`discover`]; [`resolve`]: a listener by its name (`@name`);
@@ -12,6 +13,7 @@
 //! - [`source`]: messages from the command line or stdin.
 
 pub mod ask;
+pub mod chat;
 pub mod deliver;
 pub mod discover;
 pub mod listen;

@@ -4,6 +4,7 @@
 //!
 //! - [`listen`]: the listener's sink (text or JSON Lines) and summary;
 //! - [`ping`], [`discover`]: their lines and tables; [`send`]: the `--ack` summary;
+//! - [`chat`]: `udpmsg chat`'s lines;
 //! - [`watch`]: `discover --watch`'s lines;
 //! - [`escape`]: control characters and JSON strings;
 //! - [`addr`]: how every output shows an address ([`fmt_addr`]).
@@ -13,6 +14,7 @@
 //! trips as [`rtt_ms`], optional fields omitted rather than null.
 
 pub mod addr;
+pub mod chat;
 pub mod discover;
 pub mod escape;
 pub mod listen;

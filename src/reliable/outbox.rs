@@ -192,6 +192,10 @@ pub struct Outbox {
     /// A new listener process answered: everything on the wire goes again.
     resend_all: bool,
     tally: Tally,
+    /// `(seq, confirmed)` of each message done, in the order they were
+    /// done, for a caller that tracks messages one by one
+    /// ([`Self::with_outcomes`]); `None`: not kept.
+    outcomes: Option<Vec<(u64, bool)>>,
 }
 
 impl Outbox {
@@ -217,6 +221,23 @@ impl Outbox {
             timeouts: 0,
             resend_all: false,
             tally: Tally::default(),
+            outcomes: None,
+        }
+    }
+
+    /// Keeps what happened to each message, for [`Self::take_outcomes`]
+    /// (a chat tells who confirmed which message; `send --ack` only counts).
+    pub fn with_outcomes(mut self) -> Self {
+        self.outcomes = Some(Vec::new());
+        self
+    }
+
+    /// `(seq, confirmed)` of every message done since the last call, in the
+    /// order they were done (confirmed, or given up on); empty unless made
+    /// [`Self::with_outcomes`].
+    pub fn take_outcomes(&mut self, out: &mut Vec<(u64, bool)>) {
+        if let Some(outcomes) = self.outcomes.as_mut() {
+            out.append(outcomes);
         }
     }
 
@@ -427,6 +448,9 @@ impl Outbox {
             self.in_flight -= flight.cost();
         }
         flight.state = State::Done;
+        if let Some(outcomes) = self.outcomes.as_mut() {
+            outcomes.push((flight.seq, confirmed));
+        }
         if confirmed {
             self.tally.confirmed += 1;
         } else {

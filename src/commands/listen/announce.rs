@@ -18,6 +18,7 @@ use crate::util::rng::XorShift;
 use crate::wire::{self, Goodbye, Hello, Message};
 use mio::net::UdpSocket;
 use std::io;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// Default time between hellos (`--announce-every`).
@@ -176,6 +177,23 @@ impl Announcer {
             self.send(Which::Goodbye, sink)?;
         }
         Ok(())
+    }
+
+    /// Sends the hello to one address (sealed for it when keyed), at once
+    /// and outside the schedule: `chat` answers a newcomer's first hellos
+    /// this way, so it learns who is already there without waiting for
+    /// their next period. Returns whether it went.
+    pub fn hello_to(&mut self, to: SocketAddr) -> bool {
+        let socket = match to {
+            SocketAddr::V4(_) => self.v4.as_ref(),
+            SocketAddr::V6(_) => self.v6.as_ref(),
+        };
+        let Some(socket) = socket else {
+            return false;
+        };
+        socket
+            .send_to(self.outgoing.seal(&self.hello, to), to)
+            .is_ok()
     }
 
     /// Reads the interface addresses; true when they changed since the

@@ -46,7 +46,7 @@ pub const PONGS_TOTAL: u32 = 10_000;
 
 /// Where a datagram came from and how to answer it.
 #[derive(Clone, Copy)]
-pub(super) struct Origin<'a> {
+pub(crate) struct Origin<'a> {
     /// When its batch arrived.
     pub at: SystemTime,
     /// The sender, IPv4-mapped addresses unmapped.
@@ -77,7 +77,7 @@ struct Owed {
 const OWED_RECENT: usize = MAX_ACK_RANGES;
 
 /// The per-datagram logic of a listener and the state it keeps.
-pub(super) struct Handler {
+pub(crate) struct Handler {
     /// Name given in discovery answers.
     name: String,
     /// Random id of this listener process (one peer, however many addresses).
@@ -140,6 +140,11 @@ impl Handler {
     /// This listener process's random id (in answers, acks and hellos).
     pub fn instance(&self) -> u64 {
         self.instance
+    }
+
+    /// Answers discovery probes with `name` from now on (`chat`'s `/name`).
+    pub fn set_name(&mut self, name: String) {
+        self.name = name;
     }
 
     /// When the oldest held message's gap will be given up, if any.

@@ -1,0 +1,326 @@
+//! `udpmsg chat`: bind the room's port, join, and run the member with a
+//! line editor (stdin and stdout a terminal) or on stdin's lines.
+//!
+//! In a terminal the line editor (rustyline) runs on a thread of its own:
+//! it blocks reading keys and owns the terminal's modes, while the event
+//! loop must never block. Typed lines reach the loop through a channel and
+//! a `mio::Waker`; the loop's lines reach the screen through the editor's
+//! external printer, which prints them above the line being typed and
+//! redraws it (docs/DECISIONS.md says why it is a thread).
+
+use super::{Info, load_key, pick_name, pick_port};
+use crate::cli::ChatArgs;
+use crate::commands::chat::command::{self, Line};
+use crate::commands::chat::{self, Chat, Ended, Input, Stop};
+use crate::commands::listen::announce;
+use crate::commands::listen::is_closed_pipe;
+use crate::commands::source::Lines;
+use crate::error::{Error, exit};
+use crate::net;
+use crate::output::chat::{ChatOutput, Screen, Writer};
+use crate::output::{Format, fmt_addr};
+use crate::reliable::outbox::{MESSAGE_PATIENCE, Patience};
+use rustyline::error::ReadlineError;
+use rustyline::{
+    Cmd, ConditionalEventHandler, Event, EventContext, EventHandler, ExternalPrinter, KeyCode,
+    KeyEvent, Modifiers, RepeatCount,
+};
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::net::{Ipv6Addr, SocketAddr};
+use std::os::fd::AsRawFd;
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+use unicode_width::UnicodeWidthStr;
+
+/// The prompt of the line editor.
+const PROMPT: &str = "> ";
+/// Shortest `--patience`.
+const MIN_PATIENCE: Duration = Duration::from_millis(100);
+
+pub(super) fn run(args: ChatArgs, info: Info) -> Result<u8, Error> {
+    let key = load_key(args.key_file.as_deref(), args.no_key)?;
+    let name = pick_name(args.name)?;
+    let port = pick_port(None, args.port.as_deref())?;
+    let every = args.announce_every.unwrap_or(chat::DEFAULT_EVERY);
+    if !(announce::MIN_EVERY..=announce::MAX_EVERY).contains(&every) {
+        return Err(Error::Usage(format!(
+            "--announce-every must be between {} and {}",
+            humantime::format_duration(announce::MIN_EVERY),
+            humantime::format_duration(announce::MAX_EVERY)
+        )));
+    }
+    let patience = args.patience.unwrap_or(MESSAGE_PATIENCE);
+    if !(MIN_PATIENCE..=MESSAGE_PATIENCE).contains(&patience) {
+        return Err(Error::Usage(format!(
+            "--patience must be between {} and {}",
+            humantime::format_duration(MIN_PATIENCE),
+            humantime::format_duration(MESSAGE_PATIENCE)
+        )));
+    }
+    if port == 0 || port == u16::MAX {
+        return Err(Error::Usage(format!(
+            "a room needs a port with a presence port after it (1 to 65534), not {port}"
+        )));
+    }
+    if args.room.len() > crate::wire::MAX_ROOM {
+        return Err(Error::Usage(format!(
+            "--room is {} bytes, at most {}",
+            args.room.len(),
+            crate::wire::MAX_ROOM
+        )));
+    }
+    let bind = SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port);
+    let sockets = net::bind_listeners(bind, net::BindOptions::default()).map_err(|source| {
+        if source.raw_os_error() == Some(libc::EADDRINUSE) {
+            Error::PortInUse {
+                port,
+                shared: false,
+            }
+        } else {
+            Error::Bind { addr: bind, source }
+        }
+    })?;
+    let room = args.room.clone();
+    let mut member = Chat::new(
+        sockets,
+        chat::Config {
+            name: name.clone(),
+            room: args.room,
+            key,
+            every,
+            patience: Patience {
+                retries: None,
+                time: patience,
+            },
+            gap_wait: crate::commands::listen::DEFAULT_GAP_WAIT,
+            catch_signals: true,
+        },
+    )
+    .map_err(|source| Error::Io {
+        doing: "joining the room",
+        source,
+    })?;
+    let shown: Vec<String> = member
+        .local_addrs()
+        .iter()
+        .map(|a| fmt_addr(*a).to_string())
+        .collect();
+    let in_room = if room.is_empty() {
+        format!("the room of port {port}")
+    } else {
+        format!("room '{}'", crate::output::escape::escaped(&room))
+    };
+    let terminal = io::stdin().is_terminal() && io::stdout().is_terminal() && !args.json;
+    let ended = if terminal {
+        let editor = Editor::new().map_err(|source| Error::Io {
+            doing: "starting the line editor",
+            source,
+        })?;
+        editor.screen.say(&format!(
+            "* you are '{}' in {in_room} ({}); /who, /msg NAME text, /me, /name, /quit",
+            crate::output::escape::escaped(&name),
+            shown.join(" and ")
+        ));
+        editor.run(&mut member)?
+    } else {
+        info.line(format_args!(
+            "udpmsg: chatting as '{}' in {in_room} on {}",
+            crate::output::escape::escaped(&name),
+            shown.join(" and ")
+        ));
+        let format = if args.json {
+            Format::Json
+        } else {
+            Format::Text
+        };
+        let stdin = io::stdin();
+        let fd = stdin.as_raw_fd();
+        let mut lines = Lines::polled(stdin, fd);
+        let mut out = ChatOutput::new(Writer(BufWriter::new(io::stdout().lock())), format);
+        member
+            .run(Input::Piped(&mut lines), &mut out)
+            .map_err(chat_error)?
+    };
+    finish(ended, info)
+}
+
+/// The exit code of a chat that ended: 4 when some message was not
+/// delivered to every member present when it was sent.
+fn finish(ended: Ended, info: Info) -> Result<u8, Error> {
+    let Ended {
+        stop,
+        stats,
+        output_error,
+    } = ended;
+    if let Some(e) = output_error {
+        if is_closed_pipe(&e) {
+            return Ok(exit::OK);
+        }
+        return Err(Error::Output(e));
+    }
+    if let Stop::Signal(_) | Stop::Quit = stop {
+        info.line(format_args!(
+            "udpmsg: left the room: {} sent, {} delivered, {} not delivered, {} received",
+            stats.sent, stats.delivered, stats.not_delivered, stats.received
+        ));
+    }
+    Ok(if stats.not_delivered > 0 {
+        exit::UNCONFIRMED
+    } else {
+        exit::OK
+    })
+}
+
+fn chat_error(e: crate::commands::Error) -> Error {
+    match e {
+        crate::commands::Error::Input(source) => Error::Io {
+            doing: "reading stdin",
+            source,
+        },
+        crate::commands::Error::Output(e) => Error::Output(e),
+        other => Error::Io {
+            doing: "chatting",
+            source: io::Error::other(other.to_string()),
+        },
+    }
+}
+
+/// The terminal: a line editor on its own thread, and the screen the
+/// chat's lines go to.
+struct Editor {
+    editor: rustyline::DefaultEditor,
+    screen: TermScreen,
+}
+
+impl Editor {
+    fn new() -> io::Result<Self> {
+        let config = rustyline::Config::builder().auto_add_history(true).build();
+        let mut editor = rustyline::DefaultEditor::with_config(config).map_err(readline_io)?;
+        let printer = editor.create_external_printer().map_err(readline_io)?;
+        let screen = TermScreen(Arc::new(Mutex::new(Shared {
+            printer: Box::new(printer),
+            accepting: false,
+            queued: Vec::new(),
+        })));
+        editor.bind_sequence(
+            KeyEvent(KeyCode::Enter, Modifiers::NONE),
+            EventHandler::Conditional(Box::new(Accept(screen.0.clone()))),
+        );
+        Ok(Editor { editor, screen })
+    }
+
+    /// Runs the chat with this editor's lines until it ends.
+    fn run(self, member: &mut Chat) -> Result<Ended, Error> {
+        let waker = member.waker().map_err(|source| Error::Io {
+            doing: "starting the line editor",
+            source,
+        })?;
+        let (tx, rx) = mpsc::channel();
+        let Editor { editor, screen } = self;
+        let shared = screen.0.clone();
+        std::thread::Builder::new()
+            .name("line editor".into())
+            .spawn(move || edit(editor, shared, tx, waker))
+            .map_err(|source| Error::Io {
+                doing: "starting the line editor",
+                source,
+            })?;
+        let mut out = ChatOutput::new(screen, Format::Text);
+        member.run(Input::Typed(rx), &mut out).map_err(chat_error)
+    }
+}
+
+/// Reads lines until Ctrl-D, Ctrl-C or `/quit`, handing each to the chat.
+fn edit(
+    mut editor: rustyline::DefaultEditor,
+    shared: Arc<Mutex<Shared>>,
+    tx: Sender<Vec<u8>>,
+    waker: Arc<mio::Waker>,
+) {
+    // Ctrl-C, Ctrl-D (or a terminal error) end the input, as /quit does.
+    while let Ok(line) = editor.readline(PROMPT) {
+        let cols = editor
+            .dimensions()
+            .map_or(80, |(c, _)| usize::from(c).max(1));
+        accepted(&shared, &line, cols);
+        let quit = command::parse(line.as_bytes()) == Line::Quit;
+        if tx.send(line.into_bytes()).is_err() {
+            break;
+        }
+        let _ = waker.wake();
+        if quit {
+            break;
+        }
+    }
+    drop(tx);
+    let _ = waker.wake();
+}
+
+/// After Enter: the typed line is erased (the chat shows it as a message
+/// line), and the lines that came meanwhile are printed.
+fn accepted(shared: &Mutex<Shared>, line: &str, cols: usize) {
+    let mut shared = shared.lock().unwrap_or_else(PoisonError::into_inner);
+    // The editor left the prompt and line on screen, then a line break.
+    let rows = (PROMPT.width() + line.width()) / cols + 1;
+    let mut out = io::stdout().lock();
+    let _ = write!(out, "\x1b[{rows}A\r\x1b[J");
+    for queued in std::mem::take(&mut shared.queued) {
+        let _ = writeln!(out, "{queued}");
+    }
+    let _ = out.flush();
+    shared.accepting = false;
+}
+
+/// What the loop's thread and the editor's thread share.
+struct Shared {
+    printer: Box<dyn ExternalPrinter + Send>,
+    /// Enter was pressed and the editor has not erased the line yet:
+    /// lines wait, so they are not printed into the line or erased with it.
+    accepting: bool,
+    queued: Vec<String>,
+}
+
+/// Enter: note that a line is being accepted, then accept it.
+struct Accept(Arc<Mutex<Shared>>);
+
+impl ConditionalEventHandler for Accept {
+    fn handle(&self, _: &Event, _: RepeatCount, _: bool, _: &EventContext) -> Option<Cmd> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .accepting = true;
+        None
+    }
+}
+
+/// The chat's lines, printed above the line being typed.
+#[derive(Clone)]
+struct TermScreen(Arc<Mutex<Shared>>);
+
+impl TermScreen {
+    fn say(&self, line: &str) {
+        let _ = self.clone().line(line);
+    }
+}
+
+impl Screen for TermScreen {
+    fn line(&mut self, line: &str) -> io::Result<()> {
+        let mut shared = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if shared.accepting {
+            shared.queued.push(line.to_string());
+            return Ok(());
+        }
+        shared
+            .printer
+            .print(format!("{line}\n"))
+            .map_err(readline_io)
+    }
+}
+
+fn readline_io(e: ReadlineError) -> io::Error {
+    match e {
+        ReadlineError::Io(e) => e,
+        other => io::Error::other(other.to_string()),
+    }
+}

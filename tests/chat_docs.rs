@@ -1,0 +1,62 @@
+//! The numbers README.md, docs/PROTOCOL.md and docs/DECISIONS.md quote
+//! about `udpmsg chat` are the code's.
+
+use udpmsg::commands::chat::{self, members, room};
+use udpmsg::commands::watch::table::REFRESH_AT;
+use udpmsg::reliable::outbox::MESSAGE_PATIENCE;
+
+fn doc(path: &str) -> String {
+    let text = std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR")))
+        .unwrap_or_else(|e| panic!("{path}: {e}"));
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn docs_quote_the_chats_numbers() {
+    let readme = doc("README.md");
+    for phrase in [
+        format!("(`--patience`, {} s)", MESSAGE_PATIENCE.as_secs()),
+        format!("{} s by default", chat::DEFAULT_EVERY.as_secs()),
+        format!("longer than {} bytes", room::MAX_MESSAGE),
+        format!(
+            "{} messages a second taken from one address",
+            chat::TEXTS_PER_SOURCE
+        ),
+        format!("{} members", members::MAX_MEMBERS),
+        format!("{} messages of one's own", room::MAX_PENDING),
+        format!(
+            "first {} digits of its id",
+            ["", "one", "two", "three", "four"][members::TAG_DIGITS]
+        ),
+    ] {
+        assert!(readme.contains(&phrase), "README.md should say {phrase:?}");
+    }
+    assert_eq!(chat::DEFAULT_EVERY.as_secs(), 5);
+    let protocol = doc("docs/PROTOCOL.md");
+    for phrase in [
+        format!(
+            "first heard less than {} s before",
+            members::WELCOME_WINDOW.as_secs()
+        ),
+        format!(
+            "at most {} a second per address, {} in all",
+            chat::WELCOMES_PER_SOURCE,
+            chat::WELCOMES_TOTAL
+        ),
+        format!("for {}% of their lifetime", REFRESH_AT[0]),
+    ] {
+        assert!(
+            protocol.contains(&phrase),
+            "PROTOCOL.md should say {phrase:?}"
+        );
+    }
+    let decisions = doc("docs/DECISIONS.md");
+    let phrase = format!(
+        "first hellos (within {} s)",
+        members::WELCOME_WINDOW.as_secs()
+    );
+    assert!(
+        decisions.contains(&phrase),
+        "DECISIONS.md should say {phrase:?}"
+    );
+}

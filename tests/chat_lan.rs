@@ -1,0 +1,526 @@
+//! `udpmsg chat` on a namespace LAN (`tests/common/lan.rs`): members in
+//! real terminals (tmux: `new-session`, `send-keys`, `capture-pane`), each
+//! in its own host's namespace; the same under 20% loss with a key and a
+//! keyless intruder; the JSON mode driven by a pipe, with a member that
+//! vanishes (`kill -9`).
+//!
+//! Short periods come through the flags (hellos every 300 ms, a lifetime
+//! of 900 ms; a message given up after 1 s), so each test takes seconds.
+//! Every wait is on what a screen or a pipe shows, with a deadline.
+
+mod common;
+#[path = "common/lan.rs"]
+mod lan;
+
+use common::{BIN, WAIT, line_reader, wait_status};
+use lan::Lan;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
+
+const EVERY: &str = "300ms";
+/// Waits under loss are longer: a message may need several tries.
+const SLOW: Duration = Duration::from_secs(30);
+
+/// A tmux server of its own (`-L`), killed on drop.
+struct Term {
+    socket: String,
+}
+
+impl Term {
+    fn new(prefix: &str) -> Term {
+        assert!(
+            lan::which("tmux").is_some(),
+            "tmux is not installed (scripts/test.sh installs it)"
+        );
+        Term {
+            socket: format!("udpmsg-{prefix}{}", std::process::id()),
+        }
+    }
+
+    fn tmux(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.socket]).stdin(Stdio::null());
+        c
+    }
+
+    /// Starts `udpmsg chat --name NAME ARGS` in a terminal of its own (a
+    /// tmux session called NAME, 160 columns), inside host `k`.
+    fn start(&self, lan: &Lan, k: usize, name: &str, args: &[&str]) {
+        let line = format!(
+            "ip netns exec {} {BIN} chat --name {name} --announce-every {EVERY} {}; sleep 600",
+            lan.ns(k),
+            args.join(" ")
+        );
+        let out = self
+            .tmux()
+            .args(["new-session", "-d", "-s", name, "-x", "160", "-y", "50"])
+            .arg(line)
+            .env("TERM", "xterm")
+            .output()
+            .expect("run tmux");
+        assert!(out.status.success(), "tmux new-session: {out:?}");
+    }
+
+    /// What `name`'s terminal shows, wrapped lines joined, history included.
+    fn screen(&self, name: &str) -> String {
+        let out = self
+            .tmux()
+            .args(["capture-pane", "-p", "-J", "-S", "-1000", "-t", name])
+            .output()
+            .expect("run tmux");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Types `text` into `name`'s terminal (Enter after it with `enter`).
+    fn keys(&self, name: &str, text: &str, enter: bool) {
+        let out = self
+            .tmux()
+            .args(["send-keys", "-t", name, "-l", text])
+            .output()
+            .expect("run tmux");
+        assert!(out.status.success(), "send-keys: {out:?}");
+        if enter {
+            let out = self
+                .tmux()
+                .args(["send-keys", "-t", name, "Enter"])
+                .output()
+                .expect("run tmux");
+            assert!(out.status.success(), "send-keys Enter: {out:?}");
+        }
+    }
+
+    /// Waits until `name`'s screen shows `what` (`limit` at most); returns it.
+    fn until(&self, name: &str, what: &str, limit: Duration) -> String {
+        common::poll(limit, || {
+            let screen = self.screen(name);
+            screen.contains(what).then_some(screen)
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "{name}'s screen not showing {what:?} within {limit:?}:\n{}",
+                self.screen(name)
+            )
+        })
+    }
+}
+
+impl Drop for Term {
+    fn drop(&mut self) {
+        let _ = self.tmux().arg("kill-server").output();
+    }
+}
+
+/// How many lines of `screen` end with `suffix` (a message line is
+/// `[hh:mm:ss] NAME: TEXT`).
+fn lines_ending(screen: &str, suffix: &str) -> usize {
+    screen.lines().filter(|l| l.ends_with(suffix)).count()
+}
+
+/// The line numbers of the lines ending with each of `suffixes`, each
+/// there exactly once.
+fn once_each(screen: &str, suffixes: &[String], who: &str) -> Vec<usize> {
+    suffixes
+        .iter()
+        .map(|s| {
+            let at: Vec<usize> = screen
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| l.ends_with(s.as_str()))
+                .map(|(i, _)| i)
+                .collect();
+            assert_eq!(
+                at.len(),
+                1,
+                "{who} shows {s:?} {} times:\n{screen}",
+                at.len()
+            );
+            at[0]
+        })
+        .collect()
+}
+
+/// Runs nft rules in host `k`.
+fn nft(lan: &Lan, k: usize, rules: &str) {
+    let mut child = lan
+        .cmd(k, "nft")
+        .args(["-f", "-"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn nft");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(rules.as_bytes())
+        .expect("write rules");
+    let out = child.wait_with_output().expect("nft");
+    assert!(
+        out.status.success(),
+        "nft in host {k}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn three_members_in_terminals() {
+    let Some(lan) = Lan::up("ch1_", 4, &[]) else {
+        return;
+    };
+    let term = Term::new("ch1_");
+    for (k, name) in [(1, "alice"), (2, "bob"), (3, "carol")] {
+        term.start(&lan, k, name, &[]);
+    }
+    // Every member sees the other two join.
+    for (name, others) in [
+        ("alice", ["bob", "carol"]),
+        ("bob", ["alice", "carol"]),
+        ("carol", ["alice", "bob"]),
+    ] {
+        for other in others {
+            term.until(name, &format!("* {other} joined"), WAIT);
+        }
+    }
+    // bob is typing when alice's message comes.
+    term.keys("bob", "half typed", false);
+    term.until("bob", "> half typed", WAIT);
+    term.keys("alice", "hello room", true);
+    for name in ["bob", "carol"] {
+        term.until(name, "] alice: hello room", WAIT);
+    }
+    term.until("alice", "] ✓ hello room", WAIT);
+    let bob = term.screen("bob");
+    assert_eq!(lines_ending(&bob, "] alice: hello room"), 1, "{bob}");
+    assert_eq!(
+        bob.lines().rfind(|l| !l.trim().is_empty()),
+        Some("> half typed"),
+        "the typed line survives below the message:\n{bob}"
+    );
+    assert_eq!(
+        lines_ending(&term.screen("carol"), "] alice: hello room"),
+        1
+    );
+    // The typed line is still bob's: finishing it sends it whole.
+    term.keys("bob", " now sent", true);
+    term.until("alice", "] bob: half typed now sent", WAIT);
+    term.until("carol", "] bob: half typed now sent", WAIT);
+    // A private message reaches its target only.
+    term.keys("carol", "/msg bob psst", true);
+    term.until("bob", "] carol: psst", WAIT);
+    term.until("carol", "] ✓ psst", WAIT);
+    term.keys("carol", "after the secret", true);
+    term.until("alice", "] carol: after the secret", WAIT);
+    assert!(
+        !term.screen("alice").contains("psst"),
+        "alice saw carol's private message:\n{}",
+        term.screen("alice")
+    );
+    // Unknown commands get a hint; /who lists the others with addresses.
+    term.keys("alice", "/frobnicate", true);
+    term.until("alice", "* unknown command /frobnicate: try /who", WAIT);
+    term.keys("alice", "/who", true);
+    let who = term.until("alice", "* 3 in the room: you (alice)", WAIT);
+    for (k, name) in [(2, "bob"), (3, "carol")] {
+        let ip = lan.host(k).v4().expect("ipv4").to_string();
+        assert!(
+            who.lines()
+                .any(|l| l.starts_with(&format!("*   {name}  {ip}:47474"))),
+            "{who}"
+        );
+    }
+    // A fourth member takes bob's name: every screen tags both bobs.
+    let mut impostor = lan
+        .cmd(4, BIN)
+        .args(["chat", "--name", "bob", "--announce-every", EVERY])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn the impostor");
+    let tagged = term.until("alice", "* bob#", WAIT);
+    let tag = tagged
+        .lines()
+        .find_map(|l| l.strip_prefix("* bob#")?.strip_suffix(" joined"))
+        .expect("the impostor's join line")
+        .to_string();
+    let mut stdin = impostor.stdin.take().expect("stdin");
+    writeln!(stdin, "i am bob").expect("write");
+    for name in ["alice", "carol", "bob"] {
+        term.until(name, &format!("] bob#{tag}: i am bob"), WAIT);
+    }
+    // The real bob is tagged too from now on, on its own screen as well.
+    term.keys("bob", "the real one", true);
+    for name in ["alice", "carol"] {
+        let screen = term.until(name, ": the real one", WAIT);
+        let line = screen
+            .lines()
+            .find(|l| l.ends_with(": the real one"))
+            .expect("line");
+        assert!(line.contains("] bob#"), "{line}");
+        assert!(!line.contains(&format!("bob#{tag}")), "{line}");
+    }
+    drop(stdin);
+    let _ = wait_status(&mut impostor, WAIT, "the impostor leaving at EOF");
+    // /quit: the others see alice leave (a goodbye, not an expiry).
+    term.keys("alice", "/quit", true);
+    for name in ["bob", "carol"] {
+        let screen = term.until(name, "* alice left", WAIT);
+        assert!(
+            !screen.contains("* alice left (no longer heard)"),
+            "{screen}"
+        );
+    }
+    term.until("alice", "udpmsg: left the room", WAIT);
+}
+
+#[test]
+fn lossy_keyed_room_in_terminals() {
+    let Some(lan) = Lan::up("ch2_", 4, &[]) else {
+        return;
+    };
+    let key = std::env::temp_dir().join(format!("udpmsg-ch2-{}.key", std::process::id()));
+    let key_path = key.to_str().expect("UTF-8 path").to_string();
+    let out = Command::new(BIN)
+        .args(["keygen", "--force", &key_path])
+        .output()
+        .expect("keygen");
+    assert!(out.status.success(), "{out:?}");
+    // 20% of the UDP datagrams each member's host receives, and 20% of
+    // those it sends, are dropped.
+    for k in 1..=3 {
+        nft(
+            &lan,
+            k,
+            "table inet loss {\n  chain in {\n    type filter hook input priority 0;\n    \
+             meta l4proto udp numgen random mod 100 < 20 counter drop;\n  }\n  \
+             chain out {\n    type filter hook output priority 0;\n    \
+             meta l4proto udp numgen random mod 100 < 20 counter drop;\n  }\n}\n",
+        );
+    }
+    let term = Term::new("ch2_");
+    let keyed = ["-k", key_path.as_str()];
+    for (k, name) in [(1, "alice"), (2, "bob"), (3, "carol")] {
+        term.start(&lan, k, name, &keyed);
+    }
+    for (name, others) in [
+        ("alice", ["bob", "carol"]),
+        ("bob", ["alice", "carol"]),
+        ("carol", ["alice", "bob"]),
+    ] {
+        for other in others {
+            term.until(name, &format!("* {other} joined"), SLOW);
+        }
+    }
+    // A keyless intruder on host 4: a member of its own, and plain sends.
+    let mut intruder = lan
+        .cmd(4, BIN)
+        .args(["chat", "--name", "alice", "--announce-every", EVERY])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn the intruder");
+    let mut intruder_in = intruder.stdin.take().expect("stdin");
+    writeln!(intruder_in, "intruder speaking").expect("write");
+    let alice_ip = lan.host(1).v4().expect("ipv4").to_string();
+    let sent = lan
+        .cmd(4, BIN)
+        .args(["send", &format!("{alice_ip}:47474"), "intruder sending"])
+        .output()
+        .expect("send");
+    assert!(sent.status.success(), "{sent:?}");
+    // alice and bob each send four lines; every member shows each line
+    // of the others once, in the order it was sent.
+    let lines = |who: &str| -> Vec<String> { (1..=4).map(|i| format!("{who} line {i}")).collect() };
+    for i in 0..4 {
+        term.keys("alice", &lines("alice")[i], true);
+        term.keys("bob", &lines("bob")[i], true);
+    }
+    for (sender, receivers) in [("alice", ["bob", "carol"]), ("bob", ["alice", "carol"])] {
+        let expected: Vec<String> = lines(sender)
+            .iter()
+            .map(|l| format!("] {sender}: {l}"))
+            .collect();
+        for name in receivers {
+            let last = expected.last().expect("a line");
+            term.until(name, last, SLOW);
+            // Earlier lines are shown before later ones: all there now.
+            let at = once_each(&term.screen(name), &expected, name);
+            assert!(at.windows(2).all(|w| w[0] < w[1]), "{name}: out of order");
+        }
+        // The sender saw every line confirmed by both others.
+        for l in lines(sender) {
+            term.until(sender, &format!("] ✓ {l}"), SLOW);
+        }
+    }
+    let _ = intruder.kill();
+    let _ = intruder.wait();
+    drop(intruder_in);
+    for name in ["alice", "bob", "carol"] {
+        let screen = term.screen(name);
+        assert!(
+            !screen.contains("intruder") && !screen.contains("not delivered"),
+            "{name}:\n{screen}"
+        );
+    }
+    let _ = std::fs::remove_file(&key);
+}
+
+/// A piped member's JSON lines.
+struct Piped {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    lines: Receiver<String>,
+    seen: Vec<serde_json::Value>,
+}
+
+impl Piped {
+    fn start(lan: &Lan, k: usize, name: &str, extra: &[&str]) -> Piped {
+        let mut child = lan
+            .cmd(k, BIN)
+            .args(["chat", "--json", "--name", name, "--announce-every", EVERY])
+            .args(["--patience", "1s"])
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn chat");
+        let stdin = child.stdin.take();
+        let lines = line_reader(child.stdout.take().expect("stdout"), None);
+        Piped {
+            child,
+            stdin,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    fn say(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{line}").expect("write");
+    }
+
+    /// The first line (seen before or arriving within `limit`) for which
+    /// `pred` holds.
+    fn until(
+        &mut self,
+        what: &str,
+        limit: Duration,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        if let Some(v) = self.seen.iter().find(|v| pred(v)) {
+            return v.clone();
+        }
+        let end = Instant::now() + limit;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            let line = self
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("{what}: not within {limit:?}; saw {:#?}", self.seen));
+            let v: serde_json::Value =
+                serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+            self.seen.push(v.clone());
+            if pred(&v) {
+                return v;
+            }
+        }
+    }
+}
+
+fn is(v: &serde_json::Value, kind: &str, name: &str) -> bool {
+    v["kind"] == kind && v["name"] == name
+}
+
+#[test]
+fn json_mode_driven_by_a_pipe() {
+    let Some(lan) = Lan::up("ch3_", 4, &[]) else {
+        return;
+    };
+    let mut alice = Piped::start(&lan, 1, "alice", &[]);
+    let mut bob = Piped::start(&lan, 2, "bob", &[]);
+    let mut carol = Piped::start(&lan, 3, "carol", &[]);
+    for (who, others) in [
+        (&mut alice, ["bob", "carol"]),
+        (&mut bob, ["alice", "carol"]),
+        (&mut carol, ["alice", "bob"]),
+    ] {
+        for other in others {
+            who.until(&format!("{other} joined"), WAIT, |v| is(v, "joined", other));
+        }
+    }
+    bob.say("hello from a pipe");
+    for who in [&mut alice, &mut carol] {
+        let m = who.until("bob's message", WAIT, |v| is(v, "message", "bob"));
+        assert_eq!(m["text"], "hello from a pipe");
+        assert_eq!(m["seq"], 0);
+    }
+    let d = bob.until("delivered", WAIT, |v| v["kind"] == "delivered");
+    assert_eq!(d["number"], 1);
+    let mut members: Vec<&str> = d["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .filter_map(|m| m.as_str())
+        .collect();
+    members.sort_unstable();
+    assert_eq!(members, ["alice", "carol"]);
+    // `//` sends a literal slash; an oversized line is refused locally.
+    bob.say("//not a command");
+    alice.until("the literal slash", WAIT, |v| v["text"] == "/not a command");
+    bob.say(&"x".repeat(udpmsg::commands::chat::room::MAX_MESSAGE + 1));
+    bob.say("after the long one");
+    alice.until("the next line", WAIT, |v| v["text"] == "after the long one");
+    assert!(
+        !alice
+            .seen
+            .iter()
+            .any(|v| v["text"].as_str().is_some_and(|t| t.starts_with("xxxx"))),
+        "the oversized line was sent"
+    );
+    // A plain `udpmsg send` to alice's address shows in her chat, tagged.
+    let alice_ip = lan.host(1).v4().expect("ipv4").to_string();
+    let out = lan
+        .cmd(4, BIN)
+        .args([
+            "send",
+            "--name",
+            "bob",
+            &format!("{alice_ip}:47474"),
+            "from a shell",
+        ])
+        .output()
+        .expect("send");
+    assert!(out.status.success(), "{out:?}");
+    let m = alice.until("the shell's message", WAIT, |v| v["text"] == "from a shell");
+    let name = m["name"].as_str().expect("name");
+    assert!(name.starts_with("bob#") && name.len() == 8, "{m}");
+    // carol vanishes: bob's next message is not delivered to her, and she
+    // is given up once her presence expires.
+    let _ = carol.child.kill();
+    let _ = carol.child.wait();
+    bob.say("are you there");
+    let n = bob.until("not delivered", SLOW, |v| v["kind"] == "not_delivered");
+    assert_eq!(n["text"], "are you there");
+    assert_eq!(n["unconfirmed"], serde_json::json!(["carol"]));
+    bob.until("carol expired", SLOW, |v| {
+        is(v, "left", "carol") && v["reason"] == "expired"
+    });
+    alice.until("carol expired", SLOW, |v| {
+        is(v, "left", "carol") && v["reason"] == "expired"
+    });
+    // /quit: a goodbye; bob exits 4 (one message was not delivered).
+    bob.say("/quit");
+    alice.until("bob's goodbye", WAIT, |v| {
+        is(v, "left", "bob") && v["reason"] == "goodbye"
+    });
+    let status = wait_status(&mut bob.child, WAIT, "bob after /quit");
+    assert_eq!(status.code(), Some(4));
+    // alice ends at EOF, everything delivered: exit 0.
+    drop(alice.stdin.take());
+    let status = wait_status(&mut alice.child, WAIT, "alice at EOF");
+    assert_eq!(status.code(), Some(0));
+}
