@@ -68,7 +68,8 @@ cpu() { awk 'END { print $1 + $2 }' "$1"; }
 
 run_udpmsg() {
     rm -f "$WORK/in/"*
-    ip netns exec "$B" timeout 600 /usr/bin/time -f "%U %S" -o "$WORK/cpu.recv" \
+    # No `timeout` here: the listener is stopped below, as the child of time.
+    ip netns exec "$B" /usr/bin/time -f "%U %S" -o "$WORK/cpu.recv" \
         "$BIN" listen -q -p 9000 --bind 10.66.0.2 --save-dir "$WORK/in" \
         --max-file-size 8G > /dev/null &
     local lp=$!
