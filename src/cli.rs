@@ -14,8 +14,9 @@ Durations: 500ms, 2s, 1m, or a bare number of seconds.
 
 Exit codes: 0 ok, 1 system error (also: name resolver unreachable), 2 bad
 usage or input, 3 unknown host (or no listener named @NAME), 4 not all
-messages confirmed (ping, send --wait: no reply), 5 nothing listening,
-6 discover found fewer than --expect.
+messages confirmed (ping, send --wait: no reply; send --file: timeout),
+5 nothing listening, 6 discover found fewer than --expect, 7 refused by the
+listener, 8 no space on the listener's disk (send --file), 9 hash mismatch.
 
 Environment: UDPMSG_PORT (default port, 47474), UDPMSG_NAME (sender name),
 UDPMSG_KEY_FILE (shared key file; --no-key ignores it). Options win over
@@ -54,6 +55,7 @@ const LISTEN_HELP: &str = "Examples:
   udpmsg listen --group 239.1.2.3 --interface eth0   # a multicast group, on eth0
   udpmsg listen --echo -p 7000           # a test server: raw datagrams go back
   udpmsg listen --announce               # 'discover --watch' sees it come and go
+  udpmsg listen --save-dir ~/incoming --max-file-size 2G   # accept send --file
 
 --echo never echoes to a source on its own port, nor the same bytes to the
 same source twice within 2 s, so two echo servers cannot bounce a datagram.
@@ -61,7 +63,12 @@ same source twice within 2 s, so two echo servers cannot bounce a datagram.
 With --announce the listener says hello on every interface (broadcast and
 the IPv6 group ff02::7564:706d, to port+1) three times at start, then every
 --announce-every, and goodbye when it stops; each hello is trusted for three
-periods. Without a key anyone on the LAN can announce or remove a fake peer.";
+periods. Without a key anyone on the LAN can announce or remove a fake peer.
+
+Files are written to a hidden partial file in the save directory and put in
+place under the offered name's last component (made safe) only once their
+BLAKE3 hash matched; an existing file is kept and the new one saved as
+'name (1).ext' (--overwrite replaces it).";
 
 const SEND_HELP: &str = "Examples:
   udpmsg send 192.0.2.7 hello world
@@ -74,6 +81,7 @@ const SEND_HELP: &str = "Examples:
   udpmsg send --raw device:9000 'STATUS?' --wait 1s --json   # print the replies
   udpmsg send --from :5000 device:5000 hi                # from a fixed port
   udpmsg send @alice hi                                  # by listener name
+  udpmsg send --file report.pdf --file data.csv 192.0.2.7 # to listen --save-dir
 
 Without --raw every stdin line is one message. With --raw, stdin is sent as
 one datagram holding every byte (as nc and socat do; more than fits is an
@@ -375,6 +383,25 @@ pub struct ListenArgs {
     #[arg(short, long, value_name = "DUR", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
 
+    /// Accept files (send --file) into DIR; without it, offers are refused
+    #[arg(long, value_name = "DIR")]
+    pub save_dir: Option<PathBuf>,
+
+    /// Largest file accepted: a number of bytes, or with K, M, G or T
+    /// (powers of 1024) [default: 4G]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, requires = "save_dir")]
+    pub max_file_size: Option<u64>,
+
+    /// Replace an existing file of the same name (default: save the new one
+    /// as 'name (1).ext')
+    #[arg(long, requires = "save_dir")]
+    pub overwrite: bool,
+
+    /// Abandon a transfer (removing its partial file) when its sender has
+    /// sent nothing for DUR [default: 30s]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, requires = "save_dir")]
+    pub file_wait: Option<Duration>,
+
     /// Report dropped and malformed datagrams on stderr
     #[arg(short, long)]
     pub verbose: bool,
@@ -418,6 +445,7 @@ pub struct ListenArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("confirmed").multiple(true).args(["ack", "files"]))]
 pub struct SendArgs {
     /// Destination: name, IP, host:port, [v6]:port, a multicast group,
     /// '<broadcast>', '' or @NAME (the listener discover lists with that name)
@@ -463,8 +491,16 @@ pub struct SendArgs {
     #[arg(short, long)]
     pub ack: bool,
 
-    /// With --ack: how long to wait for confirmations once the input has ended [default: 5s]
-    #[arg(short, long, value_name = "DUR", value_parser = parse_duration, requires = "ack")]
+    /// Send the file at PATH (repeatable): its name, size and content;
+    /// done when the listener (listen --save-dir) wrote it and its BLAKE3
+    /// hash matched. Exit 7 refused, 8 no space, 9 hash mismatch, 4 timeout
+    #[arg(short, long = "file", value_name = "PATH")]
+    pub files: Vec<PathBuf>,
+
+    /// With --ack: how long to wait for confirmations once the input has
+    /// ended [default: 5s]. With --file: the longest time without progress
+    /// [default: 10s]
+    #[arg(short, long, value_name = "DUR", value_parser = parse_duration, requires = "confirmed")]
     pub timeout: Option<Duration>,
 
     /// With --ack: retransmissions per message [default: as many as fit in 4s]
@@ -643,6 +679,32 @@ pub fn parse_count(arg: &str) -> Result<u64, String> {
     }
 }
 
+/// Parses a size: a number of bytes, or one with a suffix K, M, G or T
+/// (powers of 1024; `KiB`, `k`, `KB` mean the same), `1.5G` too.
+pub fn parse_size(arg: &str) -> Result<u64, String> {
+    let text = arg.trim();
+    let digits = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, suffix) = text.split_at(digits);
+    let shift = match suffix.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        _ => return Err(format!("'{arg}' is not a size like 100, 64K, 10M or 2G")),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("'{arg}' is not a size like 100, 64K, 10M or 2G"))?;
+    let bytes = value * (1u64 << shift) as f64;
+    if !(0.0..1.8e19).contains(&bytes) {
+        return Err(format!("'{arg}' is too large"));
+    }
+    Ok(bytes as u64)
+}
+
 /// Parses `500ms`, `2s`, `1m`, `1h 30m`, or a bare number of seconds (`0`, `2.5`).
 pub fn parse_duration(arg: &str) -> Result<Duration, String> {
     let arg = arg.trim();
@@ -672,6 +734,23 @@ mod tests {
         assert!(parse_count("0").is_err());
         assert!(parse_count("-1").is_err());
         assert!(parse_count("x").is_err());
+    }
+
+    #[test]
+    fn sizes_are_powers_of_1024() {
+        assert_eq!(parse_size("0"), Ok(0));
+        assert_eq!(parse_size("100"), Ok(100));
+        assert_eq!(parse_size("64K"), Ok(64 << 10));
+        assert_eq!(parse_size("10M"), Ok(10 << 20));
+        assert_eq!(parse_size("2G"), Ok(2 << 30));
+        assert_eq!(parse_size("2gib"), Ok(2 << 30));
+        assert_eq!(parse_size("1T"), Ok(1 << 40));
+        assert_eq!(parse_size("1.5K"), Ok(1536));
+        assert!(parse_size("").is_err());
+        assert!(parse_size("-1").is_err());
+        assert!(parse_size("5X").is_err());
+        assert!(parse_size("K").is_err());
+        assert!(parse_size("99999999T").is_err());
     }
 
     #[test]

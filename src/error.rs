@@ -1,5 +1,6 @@
 //! The errors a command ends with, and the exit code each maps to.
 
+use crate::commands::files::FileFailure;
 use crate::commands::{self, source::BadHexLine};
 use crate::net::addr::AddrError;
 use crate::output::fmt_addr;
@@ -28,8 +29,13 @@ pub mod exit {
     pub const NOT_LISTENING: u8 = 5;
     /// `discover --expect N`: fewer than N listeners answered in time.
     pub const NOT_ALL_FOUND: u8 = 6;
-    /// The listener refused the messages and said so.
+    /// The listener refused the messages (or the file) and said so.
     pub const REFUSED: u8 = 7;
+    /// `send --file`: the listener's disk had no space for the file (or
+    /// writing it failed there).
+    pub const NO_SPACE: u8 = 8;
+    /// `send --file`: what the listener wrote does not have the file's hash.
+    pub const HASH_MISMATCH: u8 = 9;
 }
 
 /// The command that was sending, so that a hint names only options it has.
@@ -135,6 +141,7 @@ impl Error {
                 commands::Error::TooLarge { .. } => exit::USAGE,
                 commands::Error::Refused { .. } => exit::REFUSED,
                 commands::Error::Input(e) if bad_hex_line(e).is_some() => exit::USAGE,
+                commands::Error::File(failure) => file_exit_code(failure),
                 commands::Error::Input(_) | commands::Error::Output(_) | commands::Error::Io(_) => {
                     exit::FAILURE
                 }
@@ -161,6 +168,23 @@ impl Error {
             | Error::Source { .. }
             | Error::Join { .. } => exit::FAILURE,
         }
+    }
+}
+
+/// The exit code of a file that was not delivered.
+fn file_exit_code(failure: &FileFailure) -> u8 {
+    use crate::wire::file::*;
+    match failure {
+        FileFailure::Status { status, .. } => match *status {
+            FILE_NO_SAVE_DIR | FILE_TOO_LARGE | FILE_BUSY => exit::REFUSED,
+            FILE_NO_SPACE | FILE_WRITE_FAILED => exit::NO_SPACE,
+            FILE_HASH_MISMATCH => exit::HASH_MISMATCH,
+            _ => exit::UNCONFIRMED,
+        },
+        FileFailure::NoProgress { .. }
+        | FileFailure::ListenerChanged { .. }
+        | FileFailure::Interrupted { .. } => exit::UNCONFIRMED,
+        FileFailure::Read { .. } => exit::FAILURE,
     }
 }
 
@@ -363,6 +387,8 @@ fn command_words(
             None => write!(f, "cannot read stdin: {}", IoWords(e)),
         },
         commands::Error::Output(e) => write!(f, "cannot write output: {}", IoWords(e)),
+        commands::Error::File(e @ FileFailure::Read { .. }) => write!(f, "{}: {e}", e.file()),
+        commands::Error::File(e) => write!(f, "{} to {dest}: {e}", e.file()),
         commands::Error::Io(source) => {
             write!(f, "cannot send to {}: ", fmt_addr(dest))?;
             match source.raw_os_error() {

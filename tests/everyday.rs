@@ -677,9 +677,14 @@ fn exit_codes_in_readme_and_help_match_the_code() {
             exit::NO_HOST,
             exit::UNCONFIRMED,
             exit::NOT_LISTENING,
-            exit::NOT_ALL_FOUND
+            exit::NOT_ALL_FOUND,
+            exit::REFUSED,
+            exit::NO_SPACE,
+            exit::HASH_MISMATCH
         ]
     );
+    assert!(rows[8].1.contains("no space"), "{:?}", rows[8]);
+    assert!(rows[9].1.contains("hash"), "{:?}", rows[9]);
     assert!(rows[6].1.contains("--expect"), "{:?}", rows[6]);
     assert!(rows[1].1.contains("resolver"), "{:?}", rows[1]);
 
@@ -688,6 +693,8 @@ fn exit_codes_in_readme_and_help_match_the_code() {
         help.contains("6 discover found fewer than --expect"),
         "{help}"
     );
+    assert!(help.contains("8 no space on the listener's disk"), "{help}");
+    assert!(help.contains("9 hash mismatch"), "{help}");
 }
 
 #[test]

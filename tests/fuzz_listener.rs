@@ -50,7 +50,8 @@ use udpmsg::reliable::dedup::RECENT_FOR;
 use udpmsg::reliable::order::MAX_AHEAD;
 use udpmsg::seal::{Envelope, Incoming, Key, MAX_SKEW, Opened, Sealer};
 use udpmsg::wire::{
-    self, Ack, Answer, Datagram, FLAG_ACK, MAX_ACK_RANGES, Message, Ping, Probe, Refuse, Text,
+    self, Ack, Answer, Datagram, FLAG_ACK, FLAG_FILE, MAX_ACK_RANGES, Message, Ping, Probe, Refuse,
+    Text,
 };
 
 /// Sequences tried by default.
@@ -557,13 +558,17 @@ enum Shown {
         first: u64,
         last: u64,
     },
+    /// A file record (FLAG_FILE): ordered and acknowledged like a text,
+    /// handed to the file receiver (without a save directory: refused),
+    /// never shown.
+    File,
 }
 
 fn is_marker(shown: &Shown) -> bool {
     match shown {
         Shown::Raw(b) => b == STOP,
         Shown::Text { body, .. } => body == STOP,
-        Shown::Gap { .. } => false,
+        Shown::Gap { .. } | Shown::File => false,
     }
 }
 
@@ -736,8 +741,10 @@ impl Out<'_> {
     /// Shows the held texts that are now in order.
     fn release(&mut self, stream: &mut Stream) {
         while let Some(text) = stream.held.remove(&stream.next) {
-            self.stats.received += 1;
-            self.shown.push(text);
+            if text != Shown::File {
+                self.stats.received += 1;
+                self.shown.push(text);
+            }
             stream.next += 1;
         }
     }
@@ -780,6 +787,9 @@ struct Model {
 }
 
 fn shown_text(t: &Text<'_>) -> Shown {
+    if t.flags & FLAG_FILE != 0 {
+        return Shown::File;
+    }
     Shown::Text {
         sender: t.sender,
         seq: t.seq,
@@ -893,7 +903,8 @@ impl Model {
             | Message::Pong(_)
             | Message::Refuse(_)
             | Message::Hello(_)
-            | Message::Goodbye(_) => {}
+            | Message::Goodbye(_)
+            | Message::FileStatus(_) => {}
         }
     }
 
@@ -934,8 +945,10 @@ impl Model {
             }
             duplicate
         } else if t.seq == stream.next {
-            out.stats.received += 1;
-            out.shown.push(shown_text(t));
+            if t.flags & FLAG_FILE == 0 {
+                out.stats.received += 1;
+                out.shown.push(shown_text(t));
+            }
             stream.next += 1;
             out.release(stream);
             true
@@ -1022,6 +1035,10 @@ impl Replies {
                     state: (a.next, a.ranges().collect()),
                     written: heard.written,
                 });
+            }
+            // What became of an offered file (here: refused, no save dir).
+            Ok(Opened::Message(Message::FileStatus(f))) => {
+                self.instances.insert(f.instance);
             }
             other => prop_assert!(false, "a reply the listener never sends: {:?}", other),
         }
@@ -1145,6 +1162,7 @@ fn config(keyed: bool, key: &Key) -> listen::Config {
         gap_wait: GAP_WAIT,
         key: keyed.then(|| key.clone()),
         echo: false,
+        files: Default::default(),
     }
 }
 

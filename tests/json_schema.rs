@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, SystemTime};
 use udpmsg::commands::discover::{MAX_ADDRS, Peer, Scan, Trace};
+use udpmsg::commands::files::receive::{Outcome, Saved};
 use udpmsg::commands::listen::{Event, Sink};
 use udpmsg::commands::ping::{Pong, Summary};
 use udpmsg::output::discover::{FirstHeard, discover_peers};
@@ -386,6 +387,18 @@ fn lines_from_the_output_functions() -> Vec<String> {
         for event in &events {
             out.event(event).expect("write");
         }
+        let saved = Saved {
+            at,
+            from: scoped,
+            sender: 2,
+            name: "laptop".into(),
+            offered: "../\u{1b}report.pdf".into(),
+            path: "/srv/in/report.pdf".into(),
+            size: 1 << 20,
+            hash: [0xaf; 32],
+            elapsed: Duration::from_micros(412_337),
+        };
+        out.file(&Outcome::Saved(saved)).expect("write");
         out.finish().expect("flush");
     }
     let mut lines: Vec<String> = String::from_utf8(listen)

@@ -38,6 +38,7 @@ fn config(count: u64) -> listen::Config {
         gap_wait: listen::DEFAULT_GAP_WAIT,
         key: None,
         echo: false,
+        files: Default::default(),
     }
 }
 

@@ -43,6 +43,7 @@ fn a_full_table_of_senders_costs_about_ten_megabytes() {
             sender,
             seq: 0,
             base: 0,
+            flags: udpmsg::wire::FLAG_ACK,
             name: "a one-shot sender",
             body: b"hello",
             from,

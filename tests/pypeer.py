@@ -34,9 +34,11 @@ import time
 
 MAGIC, VERSION, MODE_OPEN, MODE_SEALED = b"UDPM", 2, 0, 1
 HEADER = MAGIC + bytes([VERSION, MODE_OPEN])
-TEXT, ACK, PROBE, ANSWER, PING, PONG, REFUSE, HELLO, GOODBYE = range(9)
-KINDS = ["text", "ack", "probe", "answer", "ping", "pong", "refuse", "hello", "goodbye"]
-FLAG_ACK = 0x01
+TEXT, ACK, PROBE, ANSWER, PING, PONG, REFUSE, HELLO, GOODBYE, FILE_STATUS = range(10)
+KINDS = ["text", "ack", "probe", "answer", "ping", "pong", "refuse", "hello", "goodbye",
+         "file_status"]
+FLAG_ACK, FLAG_FILE = 0x01, 0x02
+OFFER, CHUNK, END, CANCEL = range(4)      # file records (section 4.10)
 MAX_RANGES = 32
 MAX_DATAGRAM = 65527          # IPv6; 65507 over IPv4
 DEFAULT_PORT = 47474
@@ -84,6 +86,21 @@ def encode_hello(instance, port, version, lifetime_ms, name, room=""):
 
 def encode_goodbye(instance):
     return HEADER + struct.pack("<IQ", GOODBYE, instance)
+
+
+def encode_file_status(instance, sender, seq, status, detail):
+    return HEADER + struct.pack("<IQQQBQ", FILE_STATUS, instance, sender, seq,
+                                status, detail)
+
+
+def encode_record(kind, *fields):    # the body of a Text with FLAG_FILE
+    if kind == OFFER:                # fields: size, name
+        return struct.pack("<IQ", OFFER, fields[0]) + _blob(fields[1].encode("utf-8"))
+    if kind == CHUNK:                # fields: offset, data
+        return struct.pack("<IQ", CHUNK, fields[0]) + _blob(fields[1])
+    if kind == END:                  # fields: the 32-byte BLAKE3 hash
+        return struct.pack("<I", END) + fields[0]
+    return struct.pack("<I", CANCEL)
 
 
 class _Reader:
@@ -155,16 +172,41 @@ def decode(data):
     elif kind == GOODBYE:
         (instance,) = r.fixed("<Q")
         m = dict(instance=instance)
+    elif kind == FILE_STATUS:
+        instance, sender, seq, status, detail = r.fixed("<QQQBQ")
+        m = dict(instance=instance, sender=sender, seq=seq, status=status,
+                 detail=detail)
     else:
         raise Malformed("unknown-kind")
     if r.pos != len(data):
         raise Malformed("trailing-bytes")
-    if kind == TEXT and (m["flags"] & ~FLAG_ACK or m["base"] > m["seq"]
+    if kind == TEXT and (m["flags"] & ~(FLAG_ACK | FLAG_FILE)
+                         or m["flags"] == FLAG_FILE or m["base"] > m["seq"]
                          or m["flags"] & FLAG_ACK and m["seq"] == 2**64 - 1):
         raise Malformed("invalid")
     if kind == ACK:
         m["ranges"] = _ranges(m["next"], m["ranges"])
     return (KINDS[kind], m)
+
+
+def decode_record(body):          # raises Malformed like decode()
+    r = _Reader(body, 0)
+    (kind,) = r.fixed("<I")
+    if kind == OFFER:
+        (size,) = r.fixed("<Q")
+        record = ("offer", dict(size=size, name=r.name()))
+    elif kind == CHUNK:
+        (offset,) = r.fixed("<Q")
+        record = ("chunk", dict(offset=offset, data=r.blob()))
+    elif kind == END:
+        record = ("end", dict(hash=bytes(r.fixed("<32B"))))
+    elif kind == CANCEL:
+        record = ("cancel", {})
+    else:
+        raise Malformed("unknown-kind")
+    if r.pos != len(body):
+        raise Malformed("trailing-bytes")
+    return record
 
 
 def _ranges(next_, pairs):

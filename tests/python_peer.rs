@@ -383,6 +383,10 @@ fn verdict(bytes: &[u8]) -> String {
                 hex(h.room.as_bytes())
             ),
             Message::Goodbye(g) => format!("goodbye instance={}", g.instance),
+            Message::FileStatus(f) => format!(
+                "file_status instance={} sender={} seq={} status={} detail={}",
+                f.instance, f.sender, f.seq, f.status, f.detail
+            ),
         },
     }
 }

@@ -11,10 +11,11 @@ use std::cell::Cell;
 use std::net::SocketAddr;
 use std::time::{Duration, UNIX_EPOCH};
 use udpmsg::seal::{Key, Opener, Sealer};
+use udpmsg::wire::file::{self, FileRecord};
 use udpmsg::wire::{
-    self, Ack, Answer, Datagram, DecodeError, EncodeError, FLAG_ACK, Goodbye, Hello, MAGIC,
-    MAX_ACK_RANGES, MAX_DATAGRAM, MAX_DATAGRAM_V4, MAX_DATAGRAM_V6, Message, Ping, Probe,
-    REFUSED_BUSY, Refuse, Text,
+    self, Ack, Answer, Datagram, DecodeError, EncodeError, FLAG_ACK, FLAG_FILE, FileStatus,
+    Goodbye, Hello, MAGIC, MAX_ACK_RANGES, MAX_DATAGRAM, MAX_DATAGRAM_V4, MAX_DATAGRAM_V6, Message,
+    Ping, Probe, REFUSED_BUSY, Refuse, Text,
 };
 
 // ---------------------------------------------------------------------------
@@ -247,6 +248,57 @@ const GOODBYE: &str = "
     10 32 54 76 98 ba dc fe     | instance 0xfedcba9876543210
 ";
 
+const FILE_STATUS: &str = "
+    55 44 50 4d 02 00           | header
+    09 00 00 00                 | tag 9: FileStatus
+    10 32 54 76 98 ba dc fe     | instance 0xfedcba9876543210
+    ef cd ab 89 67 45 23 01     | sender 0x0123456789abcdef
+    05 00 00 00 00 00 00 00     | seq 5 (the offer)
+    03                          | status 3: too large
+    00 00 00 40 00 00 00 00     | detail: 1 GiB
+";
+
+fn file_status_value() -> Message<'static> {
+    Message::FileStatus(FileStatus {
+        instance: 0xfedc_ba98_7654_3210,
+        sender: 0x0123_4567_89ab_cdef,
+        seq: 5,
+        status: file::FILE_TOO_LARGE,
+        detail: 1 << 30,
+    })
+}
+
+/// The file records of PROTOCOL.md 4.10: the file "hello" as `a.txt`.
+fn record_goldens() -> Vec<(Vec<u8>, FileRecord<'static>)> {
+    vec![
+        (
+            hex("00 00 00 00 | Offer\n 05 00 00 00 00 00 00 00 | size 5\n
+                 05 00 00 00 00 00 00 00 | name length\n 61 2e 74 78 74 | a.txt"),
+            FileRecord::Offer {
+                size: 5,
+                name: "a.txt",
+            },
+        ),
+        (
+            hex("01 00 00 00 | Chunk\n 00 00 00 00 00 00 00 00 | offset 0\n
+                 05 00 00 00 00 00 00 00 | length\n 68 65 6c 6c 6f | hello"),
+            FileRecord::Chunk {
+                offset: 0,
+                data: b"hello",
+            },
+        ),
+        (
+            hex("02 00 00 00 | End\n
+                 ea 8f 16 3d b3 86 82 92 5e 44 91 c5 e5 8d 4b b3 | hash
+                 50 6e f8 c1 4e b7 8a 86 e9 08 c5 62 4a 67 20 0f | hash"),
+            FileRecord::End {
+                hash: *blake3::hash(b"hello").as_bytes(),
+            },
+        ),
+        (hex("03 00 00 00 | Cancel"), FileRecord::Cancel),
+    ]
+}
+
 /// A version 1 Text (the golden vector of the previous protocol: no
 /// `base`), which version 2 must reject by its version byte alone.
 const TEXT_V1: &str = "
@@ -278,6 +330,7 @@ fn goldens() -> Vec<(Vec<u8>, Message<'static>)> {
                 instance: 0xfedc_ba98_7654_3210,
             }),
         ),
+        (hex(FILE_STATUS), file_status_value()),
     ]
 }
 
@@ -614,6 +667,7 @@ fn fixed_sizes_are_the_documented_totals() {
     assert_eq!(wire::HELLO_OVERHEAD, 41);
     assert_eq!(wire::GOODBYE_LEN, 18);
     assert_eq!(hex(GOODBYE).len(), 18);
+    assert_eq!(hex(FILE_STATUS).len(), 43);
     assert_eq!(MAX_ACK_RANGES, 32);
     assert_eq!(wire::ACK_RANGE_LEN, 16);
 }
@@ -683,13 +737,57 @@ fn doc_examples(section: &str, next_section: &str) -> Vec<Vec<u8>> {
 
 #[test]
 fn the_protocol_document_shows_exactly_these_examples() {
-    let shown = doc_examples("## 4. Messages", "## 5. ");
+    let shown = doc_examples("## 4. Messages", "### 4.10 ");
     let pinned: Vec<Vec<u8>> = goldens().into_iter().map(|(bytes, _)| bytes).collect();
     assert_eq!(shown.len(), pinned.len(), "examples in section 4");
     for ((doc, golden), (_, value)) in shown.iter().zip(&pinned).zip(goldens()) {
         assert_eq!(
             doc, golden,
             "{value:?}: the document and this test disagree"
+        );
+    }
+}
+
+#[test]
+fn file_records_are_the_documents_examples_both_ways() {
+    let shown = doc_examples("### 4.10 ", "## 5. ");
+    let pinned = record_goldens();
+    assert_eq!(shown.len(), pinned.len(), "examples in section 4.10");
+    for (doc, (bytes, record)) in shown.iter().zip(&pinned) {
+        assert_eq!(
+            doc, bytes,
+            "{record:?}: the document and this test disagree"
+        );
+        assert_eq!(&file::decode_record(bytes).unwrap(), record);
+        let mut out = Vec::new();
+        file::encode_record(record, &mut out);
+        assert_eq!(&out, bytes);
+        // Every proper prefix and any trailing byte is malformed.
+        for cut in 0..bytes.len() {
+            assert!(file::decode_record(&bytes[..cut]).is_err());
+        }
+        let mut long = bytes.clone();
+        long.push(0);
+        assert!(file::decode_record(&long).is_err());
+    }
+}
+
+#[test]
+fn a_file_text_needs_the_ack_flag_and_kinds_past_file_status_are_unknown() {
+    let mut bytes = hex(TEXT);
+    bytes[text_at::FLAGS] = FLAG_ACK | FLAG_FILE;
+    assert!(wire::classify(&bytes).is_ok());
+    bytes[text_at::FLAGS] = FLAG_FILE;
+    assert_eq!(
+        wire::classify(&bytes).map_err(|e| e.label()),
+        Err("invalid")
+    );
+    for tag in [10u8, 11, 255] {
+        let mut status = hex(FILE_STATUS);
+        status[6] = tag;
+        assert_eq!(
+            wire::classify(&status),
+            Err(DecodeError::UnknownKind(u32::from(tag)))
         );
     }
 }
@@ -1073,25 +1171,25 @@ fn decode_rejects_unknown_mode() {
 
 #[test]
 fn decode_rejects_unknown_kind_tag() {
-    // Tag 9 (the first unused) alone, and tag 9 followed by a well-formed
+    // Tag 10 (the first unused) alone, and tag 10 followed by a well-formed
     // Ping body, or a well-formed Refuse body.
     assert_eq!(
-        wire::classify(&hex("55 44 50 4d 02 00 | header\n 09 00 00 00 | tag 9")),
-        Err(DecodeError::UnknownKind(9))
+        wire::classify(&hex("55 44 50 4d 02 00 | header\n 0a 00 00 00 | tag 10")),
+        Err(DecodeError::UnknownKind(10))
     );
     let mut bytes = hex(PING);
-    bytes[6] = 9;
-    assert_eq!(wire::classify(&bytes), Err(DecodeError::UnknownKind(9)));
+    bytes[6] = 10;
+    assert_eq!(wire::classify(&bytes), Err(DecodeError::UnknownKind(10)));
     let mut refuse = hex(REFUSE);
-    refuse[6] = 9;
-    assert_eq!(wire::classify(&refuse), Err(DecodeError::UnknownKind(9)));
+    refuse[6] = 10;
+    assert_eq!(wire::classify(&refuse), Err(DecodeError::UnknownKind(10)));
     assert_eq!(
         wire::classify(&refuse).map_err(|e| e.label()),
         Err("unknown-kind")
     );
-    // Tags 6 to 8 are Refuse, Hello and Goodbye now: alone, each is a
-    // message cut short.
-    for tag in ["06", "07", "08"] {
+    // Tags 6 to 9 are Refuse, Hello, Goodbye and FileStatus now: alone,
+    // each is a message cut short.
+    for tag in ["06", "07", "08", "09"] {
         assert_eq!(
             wire::classify(&hex(&format!(
                 "55 44 50 4d 02 00 | header\n {tag} 00 00 00 | tag"
@@ -1127,7 +1225,7 @@ fn decode_rejects_trailing_bytes() {
 #[test]
 fn decode_rejects_reserved_text_flag_bits() {
     let mut bytes = hex(TEXT);
-    for flags in [0x02u8, 0x03, 0x80, 0xff] {
+    for flags in [0x04u8, 0x05, 0x80, 0xff] {
         bytes[text_at::FLAGS] = flags;
         let result = wire::classify(&bytes);
         assert!(

@@ -3,6 +3,7 @@
 use super::reach::interface_index;
 use super::{Info, load_key, pick_name, pick_port};
 use crate::cli::ListenArgs;
+use crate::commands::files::receive;
 use crate::commands::listen::{self, Ended, Listener, Stop, announce};
 use crate::commands::presence::presence_port;
 use crate::error::{Error, exit};
@@ -21,6 +22,7 @@ pub(super) fn run(args: ListenArgs, info: Info) -> Result<u8, Error> {
                 .into(),
         ));
     }
+    let files = file_config(&args)?;
     let name = pick_name(args.name)?;
     let family = Family::from_flags(args.family.ipv4, args.family.ipv6);
     let interface = args.interface.as_deref().map(interface_index).transpose()?;
@@ -115,6 +117,7 @@ pub(super) fn run(args: ListenArgs, info: Info) -> Result<u8, Error> {
             gap_wait: listen::DEFAULT_GAP_WAIT,
             key,
             echo: args.echo,
+            files,
         },
     )
     .map_err(|source| Error::Io {
@@ -299,4 +302,33 @@ fn no_presence_port(port: u16) -> Error {
     Error::Usage(format!(
         "--announce: announcements go to the next port, and port {port} has none"
     ))
+}
+/// What the listener does with offered files: `--save-dir` must name a
+/// directory (checked now, not at the first offer).
+fn file_config(args: &ListenArgs) -> Result<receive::Config, Error> {
+    if let Some(dir) = &args.save_dir {
+        match std::fs::metadata(dir) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                return Err(Error::Usage(format!(
+                    "--save-dir {}: not a directory",
+                    dir.display()
+                )));
+            }
+            Err(e) => {
+                return Err(Error::Usage(format!(
+                    "--save-dir {}: {}",
+                    dir.display(),
+                    IoWords(&e)
+                )));
+            }
+        }
+    }
+    let defaults = receive::Config::default();
+    Ok(receive::Config {
+        dir: args.save_dir.clone(),
+        max_size: args.max_file_size.unwrap_or(defaults.max_size),
+        overwrite: args.overwrite,
+        wait: args.file_wait.unwrap_or(defaults.wait),
+    })
 }

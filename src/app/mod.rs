@@ -10,6 +10,7 @@ mod listen;
 mod ping;
 mod reach;
 mod send;
+mod send_files;
 mod watch;
 
 use crate::cli::{Cli, Command};

@@ -22,6 +22,9 @@ use std::os::fd::AsRawFd;
 
 pub(super) fn run(args: SendArgs, info: Info) -> Result<u8, Error> {
     let key = load_key(args.key_file.as_deref(), args.no_key)?;
+    if !args.files.is_empty() {
+        return super::send_files::run(&args, key, info);
+    }
     check_flags(&args, key.is_some())?;
     let from_stdin = args.message.is_empty() || args.message == ["-"];
     if args.lines && !from_stdin {

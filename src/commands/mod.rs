@@ -7,6 +7,7 @@
 //! - [`chat`]: `udpmsg chat`, a room of members;
 //! - [`deliver`]: `send --ack`, confirmed delivery;
 //! - [`ask`]: `send --wait`, showing what comes back;
+//! - [`files`]: `send --file` and the listener's side of it;
 //! - [`ping`], [`discover`]; [`resolve`]: a listener by its name (`@name`);
 //! - [`presence`]: what announcing listeners and watchers share;
 //! - [`watch`]: `discover --watch`, who comes and goes;
@@ -16,6 +17,7 @@ pub mod ask;
 pub mod chat;
 pub mod deliver;
 pub mod discover;
+pub mod files;
 pub mod listen;
 pub mod ping;
 pub mod presence;
@@ -43,6 +45,8 @@ pub enum Error {
     Output(io::Error),
     /// A socket error.
     Io(io::Error),
+    /// A file was not delivered (`send --file`).
+    File(files::FileFailure),
 }
 
 impl From<io::Error> for Error {
@@ -69,6 +73,7 @@ impl fmt::Display for Error {
             Error::Input(e) => write!(f, "cannot read stdin: {}", IoWords(e)),
             Error::Output(e) => write!(f, "cannot write output: {}", IoWords(e)),
             Error::Io(e) => write!(f, "{}", IoWords(e)),
+            Error::File(e) => write!(f, "{}: {e}", e.file()),
         }
     }
 }

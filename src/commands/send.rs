@@ -247,6 +247,47 @@ impl Sender {
         self.encoder.text_into(body, seq, flags, out)
     }
 
+    /// Encodes text message `seq` with `flags` and the sender name `name`
+    /// (file records carry none but the offer) into `out`, open.
+    pub fn encode_text_named(
+        &self,
+        body: &[u8],
+        seq: u64,
+        flags: u8,
+        name: &str,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        encode_text(
+            self.encoder.id,
+            name,
+            self.encoder.max,
+            body,
+            seq,
+            flags,
+            out,
+        )
+    }
+
+    /// The sender name its messages carry.
+    pub fn name(&self) -> &str {
+        &self.encoder.name
+    }
+
+    /// Bytes sealing adds to each datagram (0 without a key).
+    pub fn seal_overhead(&self) -> usize {
+        self.outgoing.overhead()
+    }
+
+    /// The path MTU to the destination (a connected sender only).
+    pub fn path_mtu(&self) -> io::Result<usize> {
+        net::path_mtu(&self.link.socket, self.link.dest.is_ipv6())
+    }
+
+    /// The destination.
+    pub fn dest(&self) -> SocketAddr {
+        self.link.dest
+    }
+
     /// Sends one udpmsg text message, at once (nothing may be queued).
     pub fn text(&mut self, body: &[u8]) -> Result<(), Error> {
         debug_assert_eq!(self.queued(), 0, "flush queued datagrams first");

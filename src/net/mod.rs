@@ -342,6 +342,34 @@ pub fn sender_socket(
     Ok(mio::net::UdpSocket::from_std(socket.into()))
 }
 
+/// The path MTU the kernel knows for a connected socket's destination
+/// (`IP_MTU` / `IPV6_MTU`: the route's MTU, or the interface's when the
+/// route has none, lowered as ICMP "too big" messages arrive).
+pub fn path_mtu(socket: &impl AsRawFd, ipv6: bool) -> io::Result<usize> {
+    let (level, name) = if ipv6 {
+        (libc::IPPROTO_IPV6, libc::IPV6_MTU)
+    } else {
+        (libc::IPPROTO_IP, libc::IP_MTU)
+    };
+    let mut mtu: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `mtu`, an int we
+    // own, and updates `len`; the fd is valid for the borrow.
+    let rc = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            level,
+            name,
+            (&mut mtu as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    usize::try_from(mtu).map_err(|_| io::Error::other("negative MTU"))
+}
+
 /// What a failed send means for the datagram and for the command; see
 /// [`classify_send_error`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

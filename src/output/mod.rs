@@ -6,6 +6,7 @@
 //! - [`ping`], [`discover`]: their lines and tables; [`send`]: the `--ack` summary;
 //! - [`chat`]: `udpmsg chat`'s lines;
 //! - [`watch`]: `discover --watch`'s lines;
+//! - [`files`]: `send --file`'s progress and `listen`'s file lines;
 //! - [`escape`]: control characters and JSON strings;
 //! - [`addr`]: how every output shows an address ([`fmt_addr`]).
 //!
@@ -17,6 +18,7 @@ pub mod addr;
 pub mod chat;
 pub mod discover;
 pub mod escape;
+pub mod files;
 pub mod listen;
 pub mod ping;
 pub mod send;

@@ -45,6 +45,8 @@ pub struct Arrived<'a> {
     pub seq: u64,
     /// The sender's lowest message still wanted (at most `seq`).
     pub base: u64,
+    /// The Text's flags: what the body is (a message, or a file record).
+    pub flags: u8,
     pub name: &'a str,
     pub body: &'a [u8],
     pub from: SocketAddr,
@@ -98,6 +100,7 @@ pub struct Gap {
 #[derive(Debug, Clone)]
 struct Held {
     base: u64,
+    flags: u8,
     at: SystemTime,
     from: SocketAddr,
     name: String,
@@ -115,6 +118,7 @@ impl Held {
             sender,
             seq,
             base: self.base,
+            flags: self.flags,
             name: &self.name,
             body: &self.body,
             from: self.from,
@@ -221,6 +225,7 @@ impl Streams {
         }
         let held = Held {
             base: msg.base,
+            flags: msg.flags,
             at: msg.at,
             from: msg.from,
             name: msg.name.to_string(),

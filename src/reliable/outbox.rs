@@ -16,10 +16,14 @@
 //! so each costs O(1) per transmission.
 //!
 //! How much is in flight is bounded in messages (below the listener's
-//! look-ahead) and in bytes by a congestion window that grows while
-//! messages get through and shrinks when they are lost while a queue builds
-//! (AIMD, with loss on a path without a queue taken as the link's, not
-//! congestion: a lossy LAN keeps its throughput).
+//! look-ahead) and in bytes by a congestion window: AIMD with slow start,
+//! and delay-aware. It grows while messages get through and no queue builds
+//! on the path; while the round trip shows a queue it stops growing and
+//! gives up a tenth of itself per round trip (so a TCP flow sharing a slow
+//! link keeps its share, and our own queue stays short); it shrinks by 30%
+//! when messages are lost while a queue builds. Loss on a path without a
+//! queue is taken as the link's, not congestion: a lossy LAN keeps its
+//! throughput.
 
 use super::rtt::{self, Rtt};
 use crate::util::rng::XorShift;
@@ -42,6 +46,9 @@ pub const MIN_CWND: usize = 16 << 10;
 pub const MAX_CWND: usize = 8 << 20;
 /// On loss the window keeps this fraction of itself.
 pub const LOSS_BACKOFF: f64 = 0.7;
+/// While the round trip shows a queue, the window keeps this fraction of
+/// itself per round trip.
+pub const DELAY_BACKOFF: f64 = 0.9;
 /// What each message counts in the window beyond its bytes: the kernel's
 /// cost of a datagram in a queue, so that a window of tiny messages is not
 /// thousands of datagrams.
@@ -126,16 +133,38 @@ struct Cwnd {
     ssthresh: usize,
     /// Losses of messages sent before this one count as the same event.
     recover_at: u64,
+    /// When the window last shrank for delay.
+    delayed_at: Option<Instant>,
 }
 
 impl Cwnd {
-    fn grow(&mut self, acked: usize) {
+    /// `acked` bytes got through; `queueing`: the round trip says a queue
+    /// is building (see [`Rtt::queueing`]), which stops the growth.
+    fn grow(&mut self, acked: usize, queueing: bool) {
+        if queueing {
+            // Delay is the first sign of congestion: more would only
+            // lengthen the queue (and take a share from others' flows).
+            return;
+        }
         let step = if self.bytes < self.ssthresh {
             acked
         } else {
             (1500 * acked / self.bytes.max(1)).max(1)
         };
         self.bytes = (self.bytes + step).min(MAX_CWND);
+    }
+
+    /// The round trip says a queue is building: the window gives up
+    /// [`DELAY_BACKOFF`] of itself, once per round trip, so a flow that
+    /// keeps a queue full (TCP) gets the link's share it asks for, and our
+    /// own queue stays short.
+    fn delayed(&mut self, now: Instant, srtt: Duration) {
+        if self.delayed_at.is_some_and(|t| now < t + srtt) {
+            return;
+        }
+        self.delayed_at = Some(now);
+        self.bytes = ((self.bytes as f64 * DELAY_BACKOFF) as usize).max(MIN_CWND);
+        self.ssthresh = self.ssthresh.min(self.bytes);
     }
 
     /// A message sent as `seq` was lost; `queueing`: the round trip says a
@@ -213,6 +242,7 @@ impl Outbox {
                 bytes: INITIAL_CWND,
                 ssthresh: MAX_CWND,
                 recover_at: 0,
+                delayed_at: None,
             },
             in_flight: 0,
             listener: None,
@@ -515,7 +545,11 @@ impl Outbox {
             }
         }
         if newly > 0 {
-            self.cwnd.grow(newly);
+            let queueing = self.rtt.queueing();
+            self.cwnd.grow(newly, queueing);
+            if queueing {
+                self.cwnd.delayed(now, self.rtt.srtt().unwrap_or_default());
+            }
         }
         if newly > 0 || confirmed > 0 {
             // Progress: the timer starts over.

@@ -24,6 +24,11 @@ pub const JITTER: f64 = 0.25;
 /// How much a round trip may exceed twice the least one before a queue is
 /// assumed (scheduling noise on a busy host is about this large).
 pub const QUEUE_SLACK: Duration = Duration::from_millis(1);
+/// A smoothed round trip above this means a queue whatever the least one
+/// seen: no LAN hop takes this long without one, and a queue that another
+/// flow (a TCP transfer) keeps full from before our first sample raises
+/// the least round trip too, so the relative test alone never sees it.
+pub const QUEUE_RTT: Duration = Duration::from_millis(10);
 
 /// Round-trip estimate (RFC 6298), and the least round trip seen (the
 /// path without queues).
@@ -56,12 +61,13 @@ impl Rtt {
         self.srtt
     }
 
-    /// True when the smoothed round trip is well above the least one seen:
-    /// a queue is building somewhere on the path. Loss without a queue is
-    /// the link's (radio, a bad cable, a lossy hop), not congestion.
+    /// True when the smoothed round trip is well above the least one seen,
+    /// or above [`QUEUE_RTT`]: a queue is building somewhere on the path.
+    /// Loss without a queue is the link's (radio, a bad cable, a lossy
+    /// hop), not congestion.
     pub fn queueing(&self) -> bool {
         match (self.srtt, self.min) {
-            (Some(srtt), Some(min)) => srtt > min * 2 + QUEUE_SLACK,
+            (Some(srtt), Some(min)) => srtt > min * 2 + QUEUE_SLACK || srtt > QUEUE_RTT,
             _ => false,
         }
     }

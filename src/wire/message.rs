@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 /// A udpmsg message. The enum tag is encoded as a little-endian `u32`
 /// in declaration order: Text = 0, Ack = 1, Probe = 2, Answer = 3, Ping = 4,
-/// Pong = 5, Refuse = 6, Hello = 7, Goodbye = 8. New kinds are only ever
-/// appended.
+/// Pong = 5, Refuse = 6, Hello = 7, Goodbye = 8, FileStatus = 9. New kinds
+/// are only ever appended.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub enum Message<'a> {
     #[serde(borrow)]
@@ -24,6 +24,8 @@ pub enum Message<'a> {
     #[serde(borrow)]
     Hello(Hello<'a>),
     Goodbye(Goodbye),
+    /// What became of a file a sender offered (see [`super::file`]).
+    FileStatus(FileStatus),
 }
 
 /// A message from `udpmsg send`.
@@ -136,6 +138,26 @@ pub struct Refuse {
 
 /// [`Refuse::reason`]: the listener tracks as many senders as it can.
 pub const REFUSED_BUSY: u8 = 1;
+
+/// A listener's word on one file transfer: accepted (send the data),
+/// written (and its hash matched), or why not. Sent after the acks of the
+/// batch that caused it, and again whenever the sender repeats the record
+/// it answers.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStatus {
+    /// Random id of the listener process.
+    pub instance: u64,
+    /// The `sender` of the file's Texts.
+    pub sender: u64,
+    /// The `seq` of the Text that offered the file: which transfer this is.
+    pub seq: u64,
+    /// One of the `FILE_*` codes in [`super::file`]; an unknown code means
+    /// the transfer failed.
+    pub status: u8,
+    /// A number that goes with the status: the size stored (done), the
+    /// largest size taken (too large), the free bytes (no space); else 0.
+    pub detail: u64,
+}
 
 /// A discovery probe. `pad` makes the probe at least as large as any
 /// [`Answer`] it can cause, so answering never amplifies traffic.

@@ -121,15 +121,21 @@ pub const MAX_DATAGRAM_V6: usize = 65_527;
 /// Largest datagram udpmsg ever reads or decodes.
 pub const MAX_DATAGRAM: usize = MAX_DATAGRAM_V6;
 
+pub mod file;
 mod message;
 pub use message::*;
 
 /// Flag bit in [`Text::flags`]: the sender wants an [`Ack`] and in-order,
 /// exactly-once display.
 pub const FLAG_ACK: u8 = 0x01;
+/// Flag bit in [`Text::flags`], only with [`FLAG_ACK`]: the body is a file
+/// record ([`file::FileRecord`]), not a message to show.
+pub const FLAG_FILE: u8 = 0x02;
+/// Every flag bit a Text may have.
+const KNOWN_FLAGS: u8 = FLAG_ACK | FLAG_FILE;
 
-/// Tag of the last [`Message`] kind (Goodbye).
-const LAST_KIND: u32 = 8;
+/// Tag of the last [`Message`] kind (FileStatus).
+const LAST_KIND: u32 = 9;
 
 /// The bincode configuration of the body. Chosen deliberately:
 /// `legacy()` is bincode 1's fixed-int little-endian layout, which every
@@ -268,8 +274,11 @@ pub fn decode_body(body: &[u8]) -> Result<Message<'_>, DecodeError> {
         });
     }
     match &message {
-        Message::Text(text) if text.flags & !FLAG_ACK != 0 => {
+        Message::Text(text) if text.flags & !KNOWN_FLAGS != 0 => {
             return Err(DecodeError::Invalid("reserved flag bits set"));
+        }
+        Message::Text(text) if text.flags == FLAG_FILE => {
+            return Err(DecodeError::Invalid("file record without FLAG_ACK"));
         }
         Message::Text(text) if text.base > text.seq => {
             return Err(DecodeError::Invalid("base after seq"));

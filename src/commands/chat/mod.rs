@@ -315,6 +315,8 @@ impl Chat {
             listener.outgoing,
             config.gap_wait,
             false,
+            // A room takes no files: offers are refused.
+            Default::default(),
         );
         let me = handler.instance();
         let announce = announce::Config {

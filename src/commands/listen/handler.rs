@@ -10,12 +10,14 @@
 use super::echo::Echo;
 use super::limit::RateLimiter;
 use super::sink::{Event, Notice, Sink, Stats};
+use crate::commands::files::receive::{self, Outcome, Receiver, Route};
 use crate::net::iface::Links;
 use crate::net::{self, Local, ReplyBatch};
 use crate::reliable::dedup::{GroupCopies, Recent};
 use crate::reliable::order::{Arrived, Release, Streams, Verdict};
 use crate::seal::{Outgoing, Refusal, Reject};
-use crate::wire::{self, Ack, Answer, MAX_ACK_RANGES, Message, Ping, Refuse, Text};
+use crate::wire::file::{self as file_wire, FileRecord};
+use crate::wire::{self, Ack, Answer, FileStatus, MAX_ACK_RANGES, Message, Ping, Refuse, Text};
 use mio::net::UdpSocket;
 use std::collections::HashMap;
 use std::io;
@@ -106,6 +108,8 @@ pub(crate) struct Handler {
     ranges: Vec<u8>,
     /// Acks to send, one batch per socket.
     acks: Vec<ReplyBatch>,
+    /// File transfers (`--save-dir`).
+    files: Receiver,
     pub stats: Stats,
 }
 
@@ -116,6 +120,7 @@ impl Handler {
         outgoing: Outgoing,
         gap_wait: Duration,
         echo: bool,
+        files: receive::Config,
     ) -> Self {
         Handler {
             name,
@@ -133,6 +138,7 @@ impl Handler {
             reply: Vec::with_capacity(512),
             ranges: Vec::with_capacity(MAX_ACK_RANGES * wire::ACK_RANGE_LEN),
             acks: Vec::new(),
+            files: Receiver::new(files),
             stats: Stats::default(),
         }
     }
@@ -147,9 +153,13 @@ impl Handler {
         self.name = name;
     }
 
-    /// When the oldest held message's gap will be given up, if any.
+    /// When the oldest held message's gap will be given up, or a silent
+    /// sender's file transfer abandoned, if any.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.streams.next_deadline()
+        [self.streams.next_deadline(), self.files.next_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// A datagram without the magic, at a listener without a key: shown
@@ -278,7 +288,8 @@ impl Handler {
             | Message::Pong(_)
             | Message::Refuse(_)
             | Message::Hello(_)
-            | Message::Goodbye(_) => Ok(()),
+            | Message::Goodbye(_)
+            | Message::FileStatus(_) => Ok(()),
         }
     }
 
@@ -360,13 +371,33 @@ impl Handler {
         origin: Origin<'_>,
         sink: &mut dyn Sink,
     ) -> io::Result<()> {
-        let stats = &mut self.stats;
-        let verdict =
-            self.streams
-                .accept(message_of(text, origin), Instant::now(), &mut |release| {
-                    show_release(release, stats, sink)
-                })?;
+        let now = Instant::now();
+        let file = text.flags & wire::FLAG_FILE != 0;
+        if file {
+            let route = Route {
+                to: origin.from,
+                local: origin.local,
+                via: origin.via,
+            };
+            self.files.heard(text.sender, route, now);
+            // A Cancel is acted on as it arrives, not in its turn.
+            if let Ok(FileRecord::Cancel) = file_wire::decode_record(text.body) {
+                self.files.cancel(text.sender);
+            }
+        }
+        let (stats, files) = (&mut self.stats, &mut self.files);
+        let verdict = self
+            .streams
+            .accept(message_of(text, origin), now, &mut |release| {
+                show_release(release, stats, files, sink)
+            });
+        show_files(&mut self.files, &mut self.stats, sink)?;
+        let verdict = verdict?;
         match verdict {
+            Verdict::Duplicate if file => {
+                self.stats.duplicates += 1;
+                self.files.repeat(text.sender);
+            }
             Verdict::Duplicate => self.stats.duplicates += 1,
             Verdict::Busy => {
                 self.stats.refused += 1;
@@ -400,14 +431,17 @@ impl Handler {
         Ok(())
     }
 
-    /// True when some sender is owed an acknowledgement.
+    /// True when some sender is owed an acknowledgement (or a file status).
     pub fn acks_owed(&self) -> bool {
-        !self.owed.is_empty()
+        !self.owed.is_empty() || self.files.statuses_owed()
     }
 
     /// Sends every owed acknowledgement (call only once the output is
     /// flushed): the sender's stream state, cumulative and selective.
     pub fn send_acks(&mut self, sockets: &[UdpSocket], sink: &mut dyn Sink) -> io::Result<()> {
+        // File content confirmed by these acks is written out first.
+        self.files.flush();
+        show_files(&mut self.files, &mut self.stats, sink)?;
         self.acks.resize_with(sockets.len(), ReplyBatch::default);
         for (sender, owed) in self.owed.drain() {
             // Never larger than what it answers: as many ranges as fit.
@@ -438,6 +472,7 @@ impl Handler {
                 owed.local,
             );
         }
+        self.queue_statuses();
         // One sendmmsg per socket for every ack of the batch.
         for (batch, socket) in self.acks.iter_mut().zip(sockets) {
             if batch.is_empty() {
@@ -453,23 +488,71 @@ impl Handler {
         Ok(())
     }
 
+    /// Queues the file statuses owed, after the acks of each socket.
+    fn queue_statuses(&mut self) {
+        let (acks, reply, outgoing, instance) = (
+            &mut self.acks,
+            &mut self.reply,
+            &mut self.outgoing,
+            self.instance,
+        );
+        self.files.take_statuses(|status| {
+            let Some(batch) = acks.get_mut(status.route.via) else {
+                return;
+            };
+            let message = Message::FileStatus(FileStatus {
+                instance,
+                sender: status.sender,
+                seq: status.seq,
+                status: status.status,
+                detail: status.detail,
+            });
+            reply.clear();
+            if wire::encode(&message, wire::MAX_DATAGRAM_V4, reply).is_err() {
+                return;
+            }
+            let to = status.route.to;
+            batch.push(outgoing.seal(reply, to), to, status.route.local);
+        });
+    }
+
     /// Gives up gaps that waited long enough (all of them with `force`),
-    /// reporting each and showing what followed it.
+    /// reporting each and showing what followed it; abandons the file
+    /// transfers of senders silent too long.
     pub fn release_gaps(
         &mut self,
         now: Instant,
         force: bool,
         sink: &mut dyn Sink,
     ) -> io::Result<()> {
-        let stats = &mut self.stats;
-        self.streams.expire(now, force, &mut |release| {
-            show_release(release, stats, sink)
-        })
+        let (stats, files) = (&mut self.stats, &mut self.files);
+        let released = self.streams.expire(now, force, &mut |release| {
+            show_release(release, stats, files, sink)
+        });
+        self.files.expire(now);
+        show_files(&mut self.files, &mut self.stats, sink)?;
+        released
+    }
+
+    /// The listener stops: every file transfer still running ends, its
+    /// partial file removed, its sender told.
+    pub fn stop_files(&mut self, sockets: &[UdpSocket], sink: &mut dyn Sink) -> io::Result<()> {
+        if self.files.running() == 0 {
+            return Ok(());
+        }
+        self.files.stop();
+        show_files(&mut self.files, &mut self.stats, sink)?;
+        self.send_acks(sockets, sink)
     }
 
     /// Shows one text message and counts it.
     fn show(&mut self, message: Arrived<'_>, sink: &mut dyn Sink) -> io::Result<()> {
-        show_release(Release::Message(message), &mut self.stats, sink)
+        show_release(
+            Release::Message(message),
+            &mut self.stats,
+            &mut self.files,
+            sink,
+        )
     }
 
     /// Encodes `message` as the reply and sends it; returns whether it went.
@@ -509,6 +592,7 @@ fn message_of<'a>(text: &Text<'a>, origin: Origin<'_>) -> Arrived<'a> {
         sender: text.sender,
         seq: text.seq,
         base: text.base,
+        flags: text.flags,
         name: text.name,
         body: text.body,
         from: origin.from,
@@ -516,9 +600,22 @@ fn message_of<'a>(text: &Text<'a>, origin: Origin<'_>) -> Arrived<'a> {
     }
 }
 
-/// Shows what ordering released: a message (counted) or a gap.
-fn show_release(release: Release<'_>, stats: &mut Stats, sink: &mut dyn Sink) -> io::Result<()> {
+/// Shows what ordering released: a message (counted) or a gap; a file
+/// record goes to the file receiver instead.
+fn show_release(
+    release: Release<'_>,
+    stats: &mut Stats,
+    files: &mut Receiver,
+    sink: &mut dyn Sink,
+) -> io::Result<()> {
     match release {
+        Release::Message(m) if m.flags & wire::FLAG_FILE != 0 => {
+            files.record(&m, Instant::now());
+            Ok(())
+        }
+        // A gap in a file's content ends that transfer (shown as a failed
+        // file, not as missing messages).
+        Release::Gap(gap) if files.gap(gap.sender) => Ok(()),
         Release::Message(m) => {
             stats.received += 1;
             sink.event(&Event::Text {
@@ -544,6 +641,18 @@ fn show_release(release: Release<'_>, stats: &mut Stats, sink: &mut dyn Sink) ->
             })
         }
     }
+}
+
+/// Hands what became of files to the sink, counted.
+fn show_files(files: &mut Receiver, stats: &mut Stats, sink: &mut dyn Sink) -> io::Result<()> {
+    for outcome in files.take_outcomes() {
+        match &outcome {
+            Outcome::Saved(_) => stats.files += 1,
+            Outcome::Failed(_) => stats.files_failed += 1,
+        }
+        sink.file(&outcome)?;
+    }
+    Ok(())
 }
 
 /// Whether a reply may go to `ip`: never to a broadcast, multicast or

@@ -73,6 +73,8 @@ pub struct Config {
     pub gap_wait: Duration,
     /// Send every raw datagram back to its source (`--echo`; see [`echo`]).
     pub echo: bool,
+    /// Where files go and what is taken (no directory: files are refused).
+    pub files: crate::commands::files::receive::Config,
 }
 
 /// Why the listener stopped.
@@ -180,6 +182,7 @@ impl Listener {
                 envelope.outgoing,
                 config.gap_wait,
                 config.echo,
+                config.files,
             ),
             output_error: None,
             events,
@@ -266,6 +269,10 @@ impl Listener {
             let _ = announcer.goodbye(sink);
         }
         let output_ok = !matches!(stop, Stop::OutputClosed | Stop::OutputFailed);
+        // Transfers still running end here: partial files go, senders are told.
+        if let Err(e) = self.handler.stop_files(&self.sockets, sink) {
+            output_stop(&mut self.output_error, e);
+        }
         // Messages held for a gap were accepted (acknowledged): show them
         // before stopping, unless output is what failed.
         if output_ok && stop != Stop::Count {

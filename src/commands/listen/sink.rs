@@ -1,6 +1,7 @@
 //! What a listener hands to its output: events to show, notices of what it
 //! refused, and the counts it reports when it stops.
 
+use crate::commands::files::receive::Outcome;
 use crate::seal::Refusal;
 use crate::wire::DecodeError;
 use std::io;
@@ -80,6 +81,10 @@ pub enum Notice<'a> {
 pub trait Sink {
     /// Shows one event. An error (a closed stdout) stops the listener.
     fn event(&mut self, event: &Event<'_>) -> io::Result<()>;
+    /// Shows what became of a file (`--save-dir`): stored, or not.
+    fn file(&mut self, _outcome: &Outcome) -> io::Result<()> {
+        Ok(())
+    }
     /// Reports a refused datagram (the default ignores it).
     fn notice(&mut self, _notice: &Notice<'_>) -> io::Result<()> {
         Ok(())
@@ -149,11 +154,15 @@ pub struct Stats {
     pub reply_errors: u64,
     /// Datagrams the kernel dropped (full receive queue), where known.
     pub kernel_drops: Option<u64>,
+    /// Files stored (`--save-dir`).
+    pub files: u64,
+    /// Files offered but refused, or not stored.
+    pub files_failed: u64,
 }
 
 impl Stats {
-    /// Datagrams shown (what `--count` counts).
+    /// Datagrams shown (what `--count` counts), stored files included.
     pub fn shown(&self) -> u64 {
-        self.received + self.raw
+        self.received + self.raw + self.files
     }
 }

@@ -5,7 +5,9 @@ mod json;
 
 use super::addr::{ScopeNames, fmt_addr, write_addr};
 use super::escape::{escape_into, write_json_str};
+use super::files;
 use super::{Format, Timestamp};
+use crate::commands::files::receive::Outcome;
 use crate::commands::listen::{Event, Notice, Sink, Stats, Stop};
 use crate::seal::Refusal;
 use crate::util::hex::{Hex, Id};
@@ -116,6 +118,24 @@ impl<W: Write> Sink for ListenOutput<W> {
                 let _ = write_text_event(&mut self.line, event, &self.ts, &self.from_text);
                 self.line.push('\n');
                 self.out.write_all(self.line.as_bytes())
+            }
+        }
+    }
+
+    fn file(&mut self, outcome: &Outcome) -> io::Result<()> {
+        match (outcome, self.format) {
+            (Outcome::Saved(saved), Format::Json) => files::write_saved_json(&mut self.out, saved),
+            (Outcome::Saved(saved), Format::Text) => {
+                self.line.clear();
+                let _ = files::write_saved_text(&mut self.line, saved);
+                self.line.push('\n');
+                self.out.write_all(self.line.as_bytes())
+            }
+            // Not a result on stdout: said on stderr, whatever the format.
+            (Outcome::Failed(failed), _) => {
+                self.out.flush()?;
+                eprintln!("udpmsg: {}", files::FailedLine(failed));
+                Ok(())
             }
         }
     }
@@ -293,6 +313,8 @@ pub fn listen_summary(stop: Stop, stats: &Stats) -> String {
         (stats.echoes_ignored, "not echoed"),
         (stats.duplicates, "duplicates suppressed"),
         (stats.missing, "messages missing (gaps)"),
+        (stats.files, "files stored"),
+        (stats.files_failed, "files not stored"),
     ] {
         if n > 0 {
             let _ = write!(s, ", {n} {what}");

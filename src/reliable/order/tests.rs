@@ -54,6 +54,7 @@ impl Harness {
             sender,
             seq,
             base,
+            flags: crate::wire::FLAG_ACK,
             name: "a",
             body,
             from: self.from,

@@ -215,3 +215,34 @@ fn a_message_bigger_than_the_window_still_goes_alone() {
     assert!(out.has_room(4_000));
     assert!(!out.has_room(60_000));
 }
+
+#[test]
+fn a_queue_stops_the_growth_and_shrinks_the_window_once_per_round_trip() {
+    let t0 = Instant::now();
+    let mut out = outbox();
+    let mut wire = Vec::new();
+    let mut now = t0;
+    // Fast round trips, no queue: the window grows (slow start).
+    for i in 0..20u64 {
+        push(&mut out, i as u8, now, &mut wire);
+        now += Duration::from_micros(100);
+        out.on_ack(ack(i + 1, &[]), now);
+    }
+    let grown = out.cwnd();
+    assert!(grown > INITIAL_CWND, "{grown}");
+    // Round trips of 20 ms (a queue): no growth; a tenth less per round trip.
+    let mut seq = 20u64;
+    let mut last = grown;
+    for round in 0..5 {
+        for _ in 0..10 {
+            push(&mut out, 0, now, &mut wire);
+            seq += 1;
+        }
+        now += 20 * MS;
+        out.on_ack(ack(seq, &[]), now);
+        assert!(out.cwnd() < last || out.cwnd() == MIN_CWND, "round {round}");
+        last = out.cwnd();
+    }
+    assert!(last <= (grown as f64 * DELAY_BACKOFF.powi(2)) as usize);
+    assert!(last >= MIN_CWND);
+}

@@ -1,0 +1,86 @@
+//! `udpmsg send --file`: open every file first, then send them one by one
+//! with a progress bar (on a terminal) and one closing line per file.
+
+use super::reach::{self, Reach};
+use super::{Info, pick_name};
+use crate::cli::SendArgs;
+use crate::commands::files::send::{self, FileSend, Offer};
+use crate::commands::send::Sender;
+use crate::error::{Error, Sending, exit};
+use crate::net::SetupError;
+use crate::output::files::SendProgress;
+use crate::seal::Key;
+use std::io::{self, IsTerminal};
+
+pub(super) fn run(args: &SendArgs, key: Option<Key>, info: Info) -> Result<u8, Error> {
+    check_flags(args)?;
+    let Reach {
+        dest,
+        shown,
+        options,
+        ..
+    } = reach::reach(
+        &args.host,
+        args.port.as_deref(),
+        &args.reach,
+        args.family,
+        key.as_ref(),
+    )?;
+    if dest.broadcast || dest.addr.ip().is_multicast() {
+        return Err(Error::Usage(
+            "--file needs one listener; it cannot be used with a broadcast or group address".into(),
+        ));
+    }
+    let name = pick_name(args.name.clone())?;
+    let failed = |error| Error::Command {
+        dest: shown,
+        by: Sending::SendAck,
+        error,
+    };
+    // Every file is opened before anything is sent: a typo fails at once.
+    let offers = args
+        .files
+        .iter()
+        .map(|path| Offer::open(path))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| failed(crate::commands::Error::File(e)))?;
+    let sender = Sender::new(dest, &options, name, key.as_ref(), true).map_err(|e| match e {
+        SetupError::Source { addr, error } => Error::Source {
+            addr,
+            source: error,
+        },
+        SetupError::Socket(e) => failed(e.into()),
+    })?;
+    let config = send::Config {
+        timeout: args.timeout.unwrap_or(send::DEFAULT_TIMEOUT),
+        catch_signals: true,
+    };
+    let bar = io::stderr().is_terminal() && !info.quiet;
+    let mut progress = SendProgress::new(shown, bar);
+    let mut files = FileSend::new(sender, config, &mut progress).map_err(failed)?;
+    for offer in offers {
+        files.send(offer).map_err(failed)?;
+    }
+    Ok(exit::OK)
+}
+
+/// Refuses what cannot go with `--file`.
+fn check_flags(args: &SendArgs) -> Result<(), Error> {
+    let clash = [
+        (!args.message.is_empty(), "a message"),
+        (args.raw, "--raw"),
+        (args.hex, "--hex"),
+        (args.lines, "--lines"),
+        (args.broadcast, "--broadcast"),
+        (args.retries.is_some(), "--retries"),
+        (args.wait.is_some(), "--wait"),
+        (args.ttl.is_some(), "--ttl"),
+        (args.multicast_loop, "--loop"),
+    ];
+    match clash.iter().find(|(given, _)| *given) {
+        Some((_, what)) => Err(Error::Usage(format!(
+            "--file sends files; it cannot be used with {what}"
+        ))),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,565 @@
+//! `send --file`: each file offered, streamed and confirmed in turn, over
+//! the `send --ack` engine (an [`Outbox`] of acknowledged Texts with
+//! [`FLAG_FILE`]).
+//!
+//! Per file: the offer goes first and nothing else until the listener
+//! accepted it (a [`FileStatus`]), so a refusal (too large, no space, no
+//! save directory) costs no content. Then the content in chunks that fit
+//! the path MTU, as many in flight as the congestion window allows, hashed
+//! (BLAKE3) as read; then the end with the hash. The file is delivered when
+//! the listener says it is in place. A status that went missing is asked
+//! for again by repeating the record it answers (the listener repeats its
+//! last status for a duplicate).
+//!
+//! A transfer never times out while it makes progress; `timeout` bounds
+//! the time without any (no ack confirming more, no status).
+
+use super::{FileFailure, Progress, Sent};
+use crate::commands::Error;
+use crate::commands::send::{Reply, Sender};
+use crate::event::{EventLoop, Wake, token};
+use crate::net;
+use crate::reliable::outbox::{AckInfo, Outbox, Patience};
+use crate::wire::file::{
+    self, FILE_ACCEPTED, FILE_DONE, FileRecord, HASH_LEN, chunk_len, encode_chunk, encode_record,
+};
+use crate::wire::{self, FLAG_ACK, FLAG_FILE, FileStatus, Message};
+use mio::Token;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const SOCKET: Token = token(0);
+
+/// Default bound on the time without progress.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Content is read (and hashed) in blocks of this size.
+const READ_BLOCK: usize = 1 << 20;
+/// First wait for a status after the record it answers was confirmed,
+/// before that record is sent again to ask; doubled up to [`MAX_ASK`].
+const FIRST_ASK: Duration = Duration::from_millis(50);
+const MAX_ASK: Duration = Duration::from_secs(1);
+/// Copies of a Cancel sent on Ctrl-C (it is not waited for).
+const CANCEL_COPIES: usize = 3;
+
+/// How to send.
+#[derive(Debug, Clone, Copy)]
+pub struct Config {
+    /// Longest time without progress before a file is given up.
+    pub timeout: Duration,
+    /// Stop cleanly on SIGINT/SIGTERM (cancelling the transfer).
+    pub catch_signals: bool,
+}
+
+/// A file to send: where it is, and the name to offer.
+#[derive(Debug)]
+pub struct Offer {
+    pub path: PathBuf,
+    pub name: String,
+    pub size: u64,
+    pub file: File,
+}
+
+impl Offer {
+    /// Opens `path` for sending: a regular file, named by its last component.
+    pub fn open(path: &Path) -> Result<Offer, FileFailure> {
+        let read_error = |error| FileFailure::Read {
+            path: path.to_path_buf(),
+            error,
+        };
+        let file = File::open(path).map_err(read_error)?;
+        let meta = file.metadata().map_err(read_error)?;
+        if !meta.is_file() {
+            return Err(read_error(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a regular file",
+            )));
+        }
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Ok(Offer {
+            path: path.to_path_buf(),
+            name,
+            size: meta.len(),
+            file,
+        })
+    }
+}
+
+/// Where one file's transfer is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// The offer is out; content waits for the listener's yes.
+    Offered,
+    /// Content flows.
+    Streaming,
+    /// Everything is out, the end too: waiting for "in place".
+    Ended,
+}
+
+/// Sends files to one listener, one after the other.
+pub struct FileSend<'p> {
+    sender: Sender,
+    outbox: Outbox,
+    events: EventLoop,
+    config: Config,
+    chunk: usize,
+    progress: &'p mut dyn Progress,
+    buf: Vec<u8>,
+    held: Vec<(u64, u64)>,
+    record: Vec<u8>,
+    open: Vec<u8>,
+    flags: SendFlags,
+}
+
+/// The state of the file being sent.
+struct Current {
+    offer: Offer,
+    phase: Phase,
+    offer_seq: u64,
+    /// Seq of the end record, once sent.
+    end_seq: Option<u64>,
+    /// The open datagram of the record whose status is awaited (offer or
+    /// end), to repeat when the status is late.
+    asking: Vec<u8>,
+    ask_at: Option<Instant>,
+    ask_wait: Duration,
+    block: Vec<u8>,
+    /// Position in `block` of the next chunk.
+    pos: usize,
+    /// Content bytes read (and hashed) so far.
+    read: u64,
+    /// Content bytes put in chunks so far.
+    sent: u64,
+    hasher: blake3::Hasher,
+    hash: Option<[u8; HASH_LEN]>,
+    started: Instant,
+    progress_at: Instant,
+    restarts: u64,
+}
+
+impl<'p> FileSend<'p> {
+    /// Prepares to send through `sender` (connected, so a closed port is
+    /// reported), reporting to `progress`.
+    pub fn new(
+        mut sender: Sender,
+        config: Config,
+        progress: &'p mut dyn Progress,
+    ) -> Result<Self, Error> {
+        let events = EventLoop::new(config.catch_signals)?;
+        sender.register(events.registry(), SOCKET)?;
+        let dest = sender.dest();
+        // The route's MTU; an unknown one counts as Ethernet's.
+        let mtu = sender.path_mtu().unwrap_or(1500);
+        let chunk = chunk_len(
+            mtu,
+            dest.is_ipv6(),
+            sender.seal_overhead(),
+            wire::max_datagram(dest.is_ipv6()),
+        );
+        let seed = sender.id() | 1;
+        let patience = Patience {
+            retries: None,
+            time: config.timeout,
+        };
+        Ok(FileSend {
+            sender,
+            outbox: Outbox::new(patience, seed),
+            events,
+            config,
+            chunk,
+            progress,
+            buf: vec![0; wire::MAX_DATAGRAM + 1],
+            held: Vec::with_capacity(wire::MAX_ACK_RANGES),
+            record: Vec::with_capacity(2048),
+            open: Vec::with_capacity(2048),
+            flags: SendFlags::default(),
+        })
+    }
+
+    /// Content bytes per chunk (from the path MTU).
+    pub fn chunk_len(&self) -> usize {
+        self.chunk
+    }
+
+    /// Sends `offer` and waits until the listener has it in place.
+    pub fn send(&mut self, offer: Offer) -> Result<Sent, Error> {
+        let now = Instant::now();
+        let mut cur = Current {
+            offer,
+            phase: Phase::Offered,
+            offer_seq: self.outbox.next_seq(),
+            end_seq: None,
+            asking: Vec::new(),
+            ask_at: None,
+            ask_wait: FIRST_ASK,
+            block: Vec::with_capacity(READ_BLOCK),
+            pos: 0,
+            read: 0,
+            sent: 0,
+            hasher: blake3::Hasher::new(),
+            hash: None,
+            started: now,
+            progress_at: now,
+            restarts: self.outbox.tally().restarts,
+        };
+        self.progress.start(&cur.offer.name, cur.offer.size);
+        let result = self.run(&mut cur);
+        if result.is_err() {
+            self.progress.abandon();
+        }
+        result
+    }
+
+    fn run(&mut self, cur: &mut Current) -> Result<Sent, Error> {
+        self.record.clear();
+        encode_record(
+            &FileRecord::Offer {
+                size: cur.offer.size,
+                name: &cur.offer.name,
+            },
+            &mut self.record,
+        );
+        let name = self.sender.name().to_string();
+        cur.asking = self.push_record(&name)?;
+        loop {
+            if cur.phase == Phase::Streaming {
+                self.fill(cur)?;
+            }
+            if let Some(sent) = self.read_replies(cur)? {
+                return Ok(sent);
+            }
+            self.resend_due()?;
+            let now = Instant::now();
+            self.check(cur, now)?;
+            self.ask_again(cur, now)?;
+            if cur.phase == Phase::Streaming && self.outbox.has_room(self.chunk) {
+                continue;
+            }
+            let wake_at = [
+                self.outbox.next_due(),
+                cur.ask_at,
+                Some(cur.progress_at + self.config.timeout),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            if let Wake::Signal(signal) = self.events.wait(wake_at)? {
+                self.cancel();
+                return Err(self.failure(
+                    cur,
+                    FileFailure::Interrupted {
+                        file: cur.offer.name.clone(),
+                        signal,
+                    },
+                ));
+            }
+        }
+    }
+
+    /// Ends in failure `why` (the listener is told to drop what it has,
+    /// unless it already ended the transfer).
+    fn failure(&mut self, _cur: &Current, why: FileFailure) -> Error {
+        Error::File(why)
+    }
+
+    /// Gives up when nothing moved for the timeout, a message ran out of
+    /// patience, or another listener process took over.
+    fn check(&mut self, cur: &mut Current, now: Instant) -> Result<(), Error> {
+        let tally = self.outbox.tally();
+        if tally.restarts > cur.restarts {
+            self.cancel();
+            return Err(Error::File(FileFailure::ListenerChanged {
+                file: cur.offer.name.clone(),
+            }));
+        }
+        if tally.given_up > 0 || now >= cur.progress_at + self.config.timeout {
+            self.cancel();
+            return Err(Error::File(FileFailure::NoProgress {
+                file: cur.offer.name.clone(),
+                waited: self.config.timeout,
+            }));
+        }
+        Ok(())
+    }
+
+    /// Repeats the offer or the end when its status is late (its Text was
+    /// confirmed, or at least sent, and nothing came).
+    fn ask_again(&mut self, cur: &mut Current, now: Instant) -> Result<(), Error> {
+        let awaited = match cur.phase {
+            Phase::Offered => Some(cur.offer_seq),
+            Phase::Ended => cur.end_seq,
+            Phase::Streaming => None,
+        };
+        let Some(seq) = awaited else {
+            cur.ask_at = None;
+            return Ok(());
+        };
+        // Still in the outbox: its own retransmissions carry it.
+        if self.outbox.base() <= seq {
+            cur.ask_at = None;
+            return Ok(());
+        }
+        match cur.ask_at {
+            None => cur.ask_at = Some(now + cur.ask_wait),
+            Some(at) if now >= at => {
+                // Confirmed, so the base is past it; a Text's base may not
+                // be (PROTOCOL.md section 5, rule 10): its own seq says
+                // the same to the listener, which has it already.
+                wire::set_text_base(&mut cur.asking, seq);
+                transmit(&mut self.sender, &mut self.flags, &cur.asking)?;
+                cur.ask_wait = (cur.ask_wait * 2).min(MAX_ASK);
+                cur.ask_at = Some(now + cur.ask_wait);
+            }
+            Some(_) => {}
+        }
+        Ok(())
+    }
+
+    /// Encodes `self.record` as the next acknowledged file Text (carrying
+    /// `name`), sends it, and returns its open datagram.
+    fn push_record(&mut self, name: &str) -> Result<Vec<u8>, Error> {
+        self.open.clear();
+        self.sender.encode_text_named(
+            &self.record,
+            self.outbox.next_seq(),
+            FLAG_ACK | FLAG_FILE,
+            name,
+            &mut self.open,
+        )?;
+        let bytes = self.open.clone();
+        let (sender, flags) = (&mut self.sender, &mut self.flags);
+        self.outbox
+            .push(self.open.clone(), Instant::now(), &mut |bytes, base| {
+                wire::set_text_base(bytes, base);
+                transmit(sender, flags, bytes)
+            })?;
+        Ok(bytes)
+    }
+
+    /// Sends chunks while the window has room; after the last, the end.
+    fn fill(&mut self, cur: &mut Current) -> Result<(), Error> {
+        while self.outbox.has_room(self.chunk) {
+            if cur.pos == cur.block.len() {
+                if cur.read == cur.offer.size {
+                    return self.end(cur);
+                }
+                self.read_block(cur)?;
+            }
+            let end = (cur.pos + self.chunk).min(cur.block.len());
+            self.record.clear();
+            encode_chunk(cur.sent, &cur.block[cur.pos..end], &mut self.record);
+            cur.sent += (end - cur.pos) as u64;
+            cur.pos = end;
+            self.push_record("")?;
+        }
+        Ok(())
+    }
+
+    /// Reads the next block of the file, hashing it; the file must hold
+    /// exactly the size offered.
+    fn read_block(&mut self, cur: &mut Current) -> Result<(), Error> {
+        let want = (cur.offer.size - cur.read).min(READ_BLOCK as u64) as usize;
+        cur.block.resize(want, 0);
+        cur.pos = 0;
+        let changed = || {
+            io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the file changed size while it was being sent",
+            )
+        };
+        let mut filled = 0;
+        while filled < want {
+            match cur.offer.file.read(&mut cur.block[filled..]) {
+                Ok(0) => return Err(self.read_failed(cur, changed())),
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.read_failed(cur, e)),
+            }
+        }
+        cur.read += want as u64;
+        cur.hasher.update(&cur.block);
+        if cur.read == cur.offer.size {
+            // Longer than offered: it changed too.
+            let mut probe = [0u8; 1];
+            if matches!(cur.offer.file.read(&mut probe), Ok(n) if n > 0) {
+                return Err(self.read_failed(cur, changed()));
+            }
+        }
+        Ok(())
+    }
+
+    fn read_failed(&mut self, cur: &Current, error: io::Error) -> Error {
+        self.cancel();
+        Error::File(FileFailure::Read {
+            path: cur.offer.path.clone(),
+            error,
+        })
+    }
+
+    /// All content is out: sends the end with the hash.
+    fn end(&mut self, cur: &mut Current) -> Result<(), Error> {
+        let hash = *cur.hasher.finalize().as_bytes();
+        cur.hash = Some(hash);
+        self.record.clear();
+        encode_record(&FileRecord::End { hash }, &mut self.record);
+        cur.end_seq = Some(self.outbox.next_seq());
+        cur.asking = self.push_record("")?;
+        cur.phase = Phase::Ended;
+        cur.ask_at = None;
+        cur.ask_wait = FIRST_ASK;
+        Ok(())
+    }
+
+    /// Tells the listener to drop the transfer (best effort, not waited for).
+    fn cancel(&mut self) {
+        self.record.clear();
+        encode_record(&FileRecord::Cancel, &mut self.record);
+        self.open.clear();
+        let seq = self.outbox.next_seq();
+        if self
+            .sender
+            .encode_text_named(&self.record, seq, FLAG_ACK | FLAG_FILE, "", &mut self.open)
+            .is_err()
+        {
+            return;
+        }
+        wire::set_text_base(&mut self.open, self.outbox.base());
+        for _ in 0..CANCEL_COPIES {
+            let _ = self.sender.send_open(&self.open);
+        }
+    }
+
+    fn resend_due(&mut self) -> Result<(), Error> {
+        let (sender, flags) = (&mut self.sender, &mut self.flags);
+        self.outbox.resend_due(Instant::now(), &mut |bytes, base| {
+            wire::set_text_base(bytes, base);
+            transmit(sender, flags, bytes)
+        })
+    }
+
+    /// Reads acks and statuses until the socket would block; returns the
+    /// file when the listener said it is in place.
+    fn read_replies(&mut self, cur: &mut Current) -> Result<Option<Sent>, Error> {
+        let id = self.sender.id();
+        let mut status: Option<FileStatus> = None;
+        // A closed port (an ICMP error) is reported by the socket before
+        // the datagrams queued behind it: a listener that stopped said why
+        // first, so that is read too.
+        let mut closed = std::mem::take(&mut self.flags.closed);
+        loop {
+            let reply = match self.sender.recv_reply(&mut self.buf) {
+                Ok(Some(reply)) => reply,
+                Ok(None) => break,
+                Err(Error::NotListening) if !closed => {
+                    closed = true;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            match reply {
+                Reply::Message(Message::Ack(ack)) if ack.sender == id => {
+                    self.held.clear();
+                    self.held.extend(ack.ranges());
+                    let info = AckInfo {
+                        instance: ack.instance,
+                        next: ack.next,
+                        held: &self.held,
+                    };
+                    if self.outbox.on_ack(info, Instant::now()) > 0 {
+                        cur.progress_at = Instant::now();
+                    }
+                }
+                Reply::Message(Message::Refuse(refuse)) if refuse.sender == id => {
+                    return Err(Error::Refused {
+                        reason: refuse.reason,
+                    });
+                }
+                Reply::Message(Message::FileStatus(s))
+                    if s.sender == id && s.seq == cur.offer_seq =>
+                {
+                    status = Some(s);
+                }
+                _ => {}
+            }
+        }
+        if cur.phase != Phase::Offered {
+            let first_chunk = cur.offer_seq + 1;
+            let chunks = self.outbox.base().saturating_sub(first_chunk);
+            let confirmed = (chunks.saturating_mul(self.chunk as u64)).min(cur.sent);
+            self.progress.advance(confirmed);
+        }
+        let Some(s) = status else {
+            return if closed {
+                Err(Error::NotListening)
+            } else {
+                Ok(None)
+            };
+        };
+        cur.progress_at = Instant::now();
+        match s.status {
+            FILE_ACCEPTED if cur.phase == Phase::Offered => {
+                cur.phase = Phase::Streaming;
+                cur.ask_at = None;
+                Ok(None)
+            }
+            FILE_ACCEPTED => Ok(None),
+            FILE_DONE if cur.phase == Phase::Ended => {
+                let sent = Sent {
+                    name: cur.offer.name.clone(),
+                    size: cur.offer.size,
+                    elapsed: cur.started.elapsed(),
+                    hash: cur.hash.unwrap_or([0; HASH_LEN]),
+                };
+                self.progress.advance(cur.offer.size);
+                self.progress.done(&sent);
+                Ok(Some(sent))
+            }
+            // "Done" before the end was sent cannot be this transfer's.
+            FILE_DONE => Ok(None),
+            other if file::is_final(other) => Err(Error::File(FileFailure::Status {
+                file: cur.offer.name.clone(),
+                status: other,
+                detail: s.detail,
+                size: cur.offer.size,
+            })),
+            _ => Ok(None),
+        }
+    }
+
+    /// Sends refused by this host (a firewall rule), counted as losses.
+    pub fn local_errors(&self) -> u64 {
+        self.flags.local_errors
+    }
+}
+
+/// What sending found out on the way.
+#[derive(Debug, Default)]
+struct SendFlags {
+    /// Sends refused by this host (a firewall rule): losses.
+    local_errors: u64,
+    /// A send reported the port closed (ICMP): nothing listens any more.
+    closed: bool,
+}
+
+/// Sends one datagram; a send the local system refuses is a loss (the
+/// outbox retries it), not the end.
+fn transmit(sender: &mut Sender, flags: &mut SendFlags, bytes: &[u8]) -> Result<(), Error> {
+    match sender.send_open(bytes) {
+        Ok(()) => Ok(()),
+        // A closed port: the replies tell whether the listener said why
+        // before it went (read them first, see `read_replies`).
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+            flags.closed = true;
+            Ok(())
+        }
+        Err(e) if net::classify_send_error(&e) == net::SendFailure::Local => {
+            flags.local_errors += 1;
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,247 @@
+//! Files: `send --file`'s progress bar and closing line per file, and the
+//! line `listen` shows for each file stored (text or JSON) or not stored.
+
+use super::Timestamp;
+use super::addr::fmt_addr;
+use super::escape::{escape_into, write_json_str};
+use crate::commands::files::receive::{Failed, Saved};
+use crate::commands::files::{Progress, Sent, Size};
+use crate::util::hex::{Hex, Id};
+use crate::util::words::IoWords;
+use crate::wire::file::*;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::fmt::{self, Write as _};
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// The progress bar's look: bytes, rate, time left.
+const BAR_TEMPLATE: &str =
+    "{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}";
+
+/// Reports `send --file`: a bar on stderr while a file goes (only when
+/// asked: a terminal and not `--quiet`), and always one closing line.
+pub struct SendProgress {
+    dest: SocketAddr,
+    show_bar: bool,
+    bar: Option<ProgressBar>,
+}
+
+impl SendProgress {
+    pub fn new(dest: SocketAddr, show_bar: bool) -> Self {
+        SendProgress {
+            dest,
+            show_bar,
+            bar: None,
+        }
+    }
+}
+
+impl Progress for SendProgress {
+    fn start(&mut self, name: &str, size: u64) {
+        if !self.show_bar {
+            return;
+        }
+        let bar = ProgressBar::with_draw_target(Some(size), ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template(BAR_TEMPLATE) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        let mut shown = String::new();
+        escape_into(&mut shown, name);
+        bar.set_message(shown);
+        self.bar = Some(bar);
+    }
+
+    fn advance(&mut self, confirmed: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(confirmed);
+        }
+    }
+
+    fn done(&mut self, sent: &Sent) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        eprintln!("udpmsg: {}", SentLine(sent, self.dest));
+    }
+
+    fn abandon(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.abandon();
+        }
+    }
+}
+
+/// `sent NAME (SIZE) to DEST in 1.23 s, 45.6 MB/s, blake3 HEX`.
+pub struct SentLine<'a>(pub &'a Sent, pub SocketAddr);
+
+impl fmt::Display for SentLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let SentLine(sent, dest) = self;
+        let mut name = String::new();
+        escape_into(&mut name, &sent.name);
+        let secs = sent.elapsed.as_secs_f64();
+        write!(
+            f,
+            "sent {name} ({} bytes, {}) to {dest} in {secs:.3} s, {:.1} MB/s, blake3 {}",
+            sent.size,
+            Size(sent.size),
+            mb_per_sec(sent.size, sent.elapsed),
+            Hex(&sent.hash)
+        )
+    }
+}
+
+/// Megabytes (10^6 bytes) a second.
+pub fn mb_per_sec(bytes: u64, elapsed: Duration) -> f64 {
+    let secs = elapsed.as_secs_f64();
+    if secs > 0.0 {
+        bytes as f64 / 1e6 / secs
+    } else {
+        0.0
+    }
+}
+
+/// Writes `listen`'s text line for a stored file (no newline):
+/// `TS FROM NAME [file]: OFFERED saved as PATH (SIZE bytes, MS ms, blake3 HEX)`.
+pub fn write_saved_text(s: &mut String, saved: &Saved) -> fmt::Result {
+    write!(s, "{} {} ", Timestamp(saved.at), fmt_addr(saved.from))?;
+    escape_into(s, &saved.name);
+    s.push_str(" [file]: ");
+    escape_into(s, &saved.offered);
+    s.push_str(" saved as ");
+    escape_into(s, &saved.path.to_string_lossy());
+    write!(
+        s,
+        " ({} bytes, {:.3} ms, blake3 {})",
+        saved.size,
+        millis(saved.elapsed),
+        Hex(&saved.hash)
+    )
+}
+
+/// Writes `listen --json`'s line for a stored file, newline included
+/// (docs/JSON.md, kind `file`).
+pub fn write_saved_json(out: &mut impl Write, saved: &Saved) -> io::Result<()> {
+    write!(
+        out,
+        "{{\"ts\":\"{}\",\"kind\":\"file\",\"from\":\"{}\",\"name\":",
+        Timestamp(saved.at),
+        fmt_addr(saved.from)
+    )?;
+    write_json_str(out, &saved.name)?;
+    out.write_all(b",\"file\":")?;
+    write_json_str(out, &saved.offered)?;
+    out.write_all(b",\"path\":")?;
+    write_json_str(out, &saved.path.to_string_lossy())?;
+    writeln!(
+        out,
+        ",\"size\":{},\"blake3\":\"{}\",\"sender\":\"{}\",\"ms\":{:.3}}}",
+        saved.size,
+        Hex(&saved.hash),
+        Id(saved.sender),
+        millis(saved.elapsed)
+    )
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// `listen`'s stderr line (without `udpmsg: `) for a file not stored.
+pub struct FailedLine<'a>(pub &'a Failed);
+
+impl fmt::Display for FailedLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let failed = self.0;
+        let mut name = String::new();
+        escape_into(&mut name, &failed.offered);
+        write!(f, "file {name} from {} not stored: ", fmt_addr(failed.from))?;
+        if failed.cancelled {
+            return write!(f, "the sender cancelled it");
+        }
+        match failed.status {
+            FILE_NO_SAVE_DIR => write!(f, "refused (no --save-dir)")?,
+            FILE_TOO_LARGE => write!(f, "refused: larger than {}", Size(failed.detail))?,
+            FILE_BUSY => write!(f, "refused: as many transfers as allowed are running")?,
+            FILE_NO_SPACE => write!(f, "no space left")?,
+            FILE_HASH_MISMATCH => write!(f, "hash mismatch")?,
+            FILE_WRITE_FAILED => write!(f, "write failed")?,
+            FILE_STOPPED => write!(f, "the listener stopped")?,
+            _ => write!(
+                f,
+                "the transfer broke (content lost or out of place, or the sender silent too long)"
+            )?,
+        }
+        if let Some(e) = &failed.error {
+            write!(f, " ({})", IoWords(e))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::escape::harden_json;
+    use std::path::PathBuf;
+    use std::time::SystemTime;
+
+    fn saved() -> Saved {
+        Saved {
+            at: SystemTime::UNIX_EPOCH + Duration::from_millis(1_800_000_000_123),
+            from: "[fe80::1%3]:47474".parse().unwrap(),
+            sender: 0xab,
+            name: "al\u{202e}ice".into(),
+            offered: "../x\u{1b}.txt".into(),
+            path: PathBuf::from("/in/x_.txt"),
+            size: 12,
+            hash: [0x5a; 32],
+            elapsed: Duration::from_micros(1_234_567),
+        }
+    }
+
+    #[test]
+    fn the_json_file_line_is_what_serde_makes() {
+        let s = saved();
+        let mut composed = Vec::new();
+        write_saved_json(&mut composed, &s).unwrap();
+        let expected = serde_json::json!({
+            "ts": Timestamp(s.at).to_string(),
+            "from": fmt_addr(s.from).to_string(),
+            "kind": "file",
+            "name": s.name,
+            "file": s.offered,
+            "path": "/in/x_.txt",
+            "size": 12,
+            "blake3": Hex(&s.hash).to_string(),
+            "sender": "00000000000000ab",
+            "ms": 1234.567,
+        });
+        let line = String::from_utf8(composed).unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(parsed, expected);
+        // Peer-chosen strings are escaped as everywhere else.
+        let plain = serde_json::to_string(&s.name).unwrap();
+        let hardened = harden_json(&plain);
+        assert!(line.contains(hardened.as_ref()), "{line}");
+        assert!(line.ends_with("}\n"));
+        assert!(line.starts_with("{\"ts\":") && line.contains("\",\"kind\":\"file\","));
+    }
+
+    #[test]
+    fn the_text_file_line_escapes_what_peers_chose() {
+        let mut line = String::new();
+        write_saved_text(&mut line, &saved()).unwrap();
+        assert!(
+            !line.contains('\u{1b}') && !line.contains('\u{202e}'),
+            "{line}"
+        );
+        assert!(
+            line.contains(
+                "[file]: ../x\\x1b.txt saved as /in/x_.txt (12 bytes, 1234.567 ms, blake3 5a5a"
+            ),
+            "{line}"
+        );
+    }
+}
