@@ -431,6 +431,56 @@ fn send_ack_goes_on_when_the_listener_restarts() {
     assert_eq!(code, 0, "{err:?}");
 }
 
+#[test]
+fn send_file_goes_over_a_unix_socket_keyed_or_not() {
+    if !isolate("send_file_goes_over_a_unix_socket_keyed_or_not") {
+        return;
+    }
+    let dir = Dir::new("files");
+    let key = dir.key();
+    let inbox = dir.path("in");
+    std::fs::create_dir(&inbox).expect("inbox");
+    // Larger than many chunks, bytes of every value.
+    let content: Vec<u8> = (0..300_000u32).map(|i| (i * 7 + i / 256) as u8).collect();
+    let file = dir.path("data.bin");
+    std::fs::write(&file, &content).expect("write");
+    for (target, keyed) in [
+        (dir.unix("f.sock"), false),
+        ("unix:@files".to_string(), true),
+    ] {
+        let mut args = vec![
+            "--bind",
+            target.as_str(),
+            "--save-dir",
+            &inbox,
+            "--json",
+            "--overwrite",
+        ];
+        if keyed {
+            args.extend(["-k", key.as_str()]);
+        }
+        let listener = Running::listen(&args);
+        let mut send = vec!["send", "--file", file.as_str(), target.as_str()];
+        if keyed {
+            send.extend(["-k", key.as_str()]);
+        }
+        let run = udpmsg(&send, b"");
+        assert_ok(&run, "send --file");
+        assert!(
+            run.stderr.contains(&format!("to {target}")),
+            "{}",
+            run.stderr
+        );
+        let line = listener.json();
+        assert_eq!(line["kind"], "file", "{line}");
+        assert_eq!(line["size"], content.len());
+        assert!(autobound(line["from"].as_str().expect("from")), "{line}");
+        assert_ours(&line);
+        let stored = std::fs::read(Path::new(&inbox).join("data.bin")).expect("stored");
+        assert!(stored == content, "the stored file differs");
+    }
+}
+
 // ---------------------------------------------------------------- raw interop
 
 #[test]
