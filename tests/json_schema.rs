@@ -1079,19 +1079,29 @@ fn unix_socket_json_lines_follow_the_schema() {
     if !isolate("unix_socket_json_lines_follow_the_schema") {
         return;
     }
+    /// The listener, killed, and its directory removed, however the test ends.
+    struct Cleanup(std::process::Child, std::path::PathBuf);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+            let _ = std::fs::remove_dir_all(&self.1);
+        }
+    }
     let schema = schema();
     let dir = std::env::temp_dir().join(format!("um-json-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("l.sock").display().to_string();
     let target = format!("unix:{path}");
-    let mut child = command(&["listen", "--bind", &target, "--json", "--echo"])
+    let child = command(&["listen", "--bind", &target, "--json", "--echo"])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn listen");
-    let out = common::line_reader(child.stdout.take().expect("stdout"), None);
-    let err = common::line_reader(child.stderr.take().expect("stderr"), None);
+    let mut listener = Cleanup(child, dir);
+    let out = common::line_reader(listener.0.stdout.take().expect("stdout"), None);
+    let err = common::line_reader(listener.0.stderr.take().expect("stderr"), None);
     let said = err.recv_timeout(WAIT).expect("listening line");
     assert!(said.contains("listening on unix:"), "{said}");
     let next = || {
@@ -1151,8 +1161,4 @@ fn unix_socket_json_lines_follow_the_schema() {
     assert!(lines[0]["pid"].is_u64(), "{}", lines[0]);
     let v = next();
     assert_eq!(v["text"], "echo me");
-
-    let _ = child.kill();
-    let _ = child.wait();
-    let _ = std::fs::remove_dir_all(&dir);
 }
