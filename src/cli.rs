@@ -7,8 +7,9 @@ use std::time::Duration;
 const AFTER_HELP: &str = "\
 Hosts: a name, 192.0.2.7, 2130706433 (a 32-bit IPv4 number), ::1, fe80::1%eth0,
 host:port, [::1]:port, a multicast group (239.1.2.3, ff15::1234),
-'<broadcast>' (255.255.255.255), '' (this host / all interfaces), or for
-send and ping @NAME (the listener discover lists with that name).
+'<broadcast>' (255.255.255.255), '' (this host / all interfaces), for
+send and ping @NAME (the listener discover lists with that name), and a
+Unix-domain socket: unix:/path/to/sock or unix:@name (abstract).
 Ports: a number or a UDP service name (echo = 7).
 Durations: 500ms, 2s, 1m, or a bare number of seconds.
 
@@ -56,6 +57,7 @@ const LISTEN_HELP: &str = "Examples:
   udpmsg listen --echo -p 7000           # a test server: raw datagrams go back
   udpmsg listen --announce               # 'discover --watch' sees it come and go
   udpmsg listen --save-dir ~/incoming --max-file-size 2G   # accept send --file
+  udpmsg listen --bind unix:/run/app.sock --mode 0660   # a Unix socket
 
 --echo never echoes to a source on its own port, nor the same bytes to the
 same source twice within 2 s, so two echo servers cannot bounce a datagram.
@@ -357,9 +359,15 @@ pub struct ListenArgs {
     #[arg(short, long, value_name = "PORT")]
     pub port: Option<String>,
 
-    /// Address to bind; default '' is every interface (IPv4 and IPv6)
+    /// Address to bind; default '' is every interface (IPv4 and IPv6);
+    /// unix:/path/to/sock or unix:@name for a Unix-domain socket
     #[arg(short, long, value_name = "HOST", default_value = "")]
     pub bind: String,
+
+    /// With --bind unix:/path: the socket file's permissions, in octal
+    /// (0660) [default: from the umask]
+    #[arg(long, value_name = "MODE", value_parser = parse_mode)]
+    pub mode: Option<u32>,
 
     /// Name to answer discovery with, at most 255 bytes (default: the host
     /// name) [env: UDPMSG_NAME]
@@ -448,7 +456,8 @@ pub struct ListenArgs {
 #[command(group = clap::ArgGroup::new("confirmed").multiple(true).args(["ack", "files"]))]
 pub struct SendArgs {
     /// Destination: name, IP, host:port, [v6]:port, a multicast group,
-    /// '<broadcast>', '' or @NAME (the listener discover lists with that name)
+    /// '<broadcast>', '', @NAME (the listener discover lists with that
+    /// name), unix:/path or unix:@name
     #[arg(value_name = "HOST")]
     pub host: String,
 
@@ -599,8 +608,8 @@ pub struct DiscoverArgs {
 
 #[derive(Debug, Args)]
 pub struct PingArgs {
-    /// The listener: name, IP, host:port, [v6]:port, or @NAME (the listener
-    /// discover lists with that name)
+    /// The listener: name, IP, host:port, [v6]:port, @NAME (the listener
+    /// discover lists with that name), unix:/path or unix:@name
     #[arg(value_name = "HOST")]
     pub host: String,
 
@@ -705,6 +714,19 @@ pub fn parse_size(arg: &str) -> Result<u64, String> {
     Ok(bytes as u64)
 }
 
+/// Parses a file mode in octal, as chmod takes it (`0660`, `600`): the
+/// permission bits only.
+pub fn parse_mode(arg: &str) -> Result<u32, String> {
+    let digits = arg.trim();
+    if digits.is_empty() || !digits.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+        return Err("not an octal mode like 0660".into());
+    }
+    match u32::from_str_radix(digits, 8) {
+        Ok(mode) if mode <= 0o777 => Ok(mode),
+        _ => Err("only the permission bits (at most 0777)".into()),
+    }
+}
+
 /// Parses `500ms`, `2s`, `1m`, `1h 30m`, or a bare number of seconds (`0`, `2.5`).
 pub fn parse_duration(arg: &str) -> Result<Duration, String> {
     let arg = arg.trim();
@@ -751,6 +773,16 @@ mod tests {
         assert!(parse_size("5X").is_err());
         assert!(parse_size("K").is_err());
         assert!(parse_size("99999999T").is_err());
+    }
+
+    #[test]
+    fn modes_are_octal_permission_bits() {
+        assert_eq!(parse_mode("0660"), Ok(0o660));
+        assert_eq!(parse_mode("600"), Ok(0o600));
+        assert_eq!(parse_mode("0"), Ok(0));
+        for bad in ["", "0668", "rw", "01777", "-1", "0x1ff"] {
+            assert!(parse_mode(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

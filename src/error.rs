@@ -2,9 +2,10 @@
 
 use crate::commands::files::FileFailure;
 use crate::commands::{self, source::BadHexLine};
+use crate::net::PeerAddr;
 use crate::net::addr::AddrError;
 use crate::output::fmt_addr;
-use crate::seal::{KeyError, WriteKeyError};
+use crate::seal::{FileKind, KeyError, WriteKeyError};
 use crate::util::hex::HexError;
 use crate::util::words::IoWords;
 use std::fmt;
@@ -67,10 +68,19 @@ pub enum Error {
     /// to share it (`--share-port`) and the other socket does not allow it.
     PortInUse { port: u16, shared: bool },
     /// The listening socket could not be bound.
-    Bind { addr: SocketAddr, source: io::Error },
+    Bind { addr: PeerAddr, source: io::Error },
+    /// `listen --bind unix:...`: a listener answers at that socket file, or
+    /// the abstract name is taken.
+    UnixInUse { addr: PeerAddr },
+    /// `listen --bind unix:/path`: something other than a socket is at the
+    /// path (`None`: a regular file); it is never replaced.
+    NotASocket {
+        addr: PeerAddr,
+        kind: Option<FileKind>,
+    },
     /// Sending to `dest` (send, send --ack, ping) failed.
     Command {
-        dest: SocketAddr,
+        dest: PeerAddr,
         by: Sending,
         error: commands::Error,
     },
@@ -133,6 +143,7 @@ impl Error {
             | Error::BadHex { .. }
             | Error::StdinTooLarge { .. }
             | Error::UnknownInterface { .. }
+            | Error::NotASocket { .. }
             | Error::AmbiguousPeer { .. } => exit::USAGE,
             Error::NoSuchPeer { .. } => exit::NO_HOST,
             Error::Env { error, .. } => error.exit_code(),
@@ -159,6 +170,7 @@ impl Error {
                 ..
             } => exit::USAGE,
             Error::Bind { .. }
+            | Error::UnixInUse { .. }
             | Error::LinesNotSent { .. }
             | Error::PortInUse { .. }
             | Error::Output(_)
@@ -231,18 +243,32 @@ impl fmt::Display for Error {
                 "port {port} is already in use by a socket that does not share it; pick another with --port"
             ),
             Error::Bind { addr, source } => {
-                write!(f, "cannot listen on {}: ", fmt_addr(*addr))?;
-                match source.raw_os_error() {
-                    Some(libc::EACCES) => {
+                write!(f, "cannot listen on {}: ", fmt_addr(addr))?;
+                match (source.raw_os_error(), addr.is_unix()) {
+                    (Some(libc::EACCES), false) => {
                         write!(f, "permission denied (ports below 1024 need privileges)")
                     }
-                    Some(libc::EADDRNOTAVAIL) => {
+                    (Some(libc::EADDRNOTAVAIL), false) => {
                         write!(f, "no interface on this host has that address")
                     }
                     _ => write!(f, "{}", IoWords(source)),
                 }
             }
-            Error::Command { dest, by, error } => command_words(f, *dest, *by, error),
+            Error::UnixInUse { addr } => write!(
+                f,
+                "{} is already in use (a listener answers there); stop it, or pick another path",
+                fmt_addr(addr)
+            ),
+            Error::NotASocket { addr, kind } => {
+                let path = fmt_addr(addr).to_string();
+                let path = path.strip_prefix("unix:").unwrap_or(&path);
+                let kind = kind.map_or("a regular file".to_string(), |k| k.to_string());
+                write!(
+                    f,
+                    "{path} is {kind}, not a socket; listen replaces only a stale socket file (one nobody answers on), never anything else"
+                )
+            }
+            Error::Command { dest, by, error } => command_words(f, dest, *by, error),
             Error::Output(e) => write!(f, "cannot write output: {}", IoWords(e)),
             Error::Io { doing, source } => write!(f, "{doing}: {}", IoWords(source)),
             Error::Key(e) => write!(f, "{e}"),
@@ -364,7 +390,7 @@ impl fmt::Display for Error {
 /// Words for a failed send, with hints only for options `by` has.
 fn command_words(
     f: &mut fmt::Formatter<'_>,
-    dest: SocketAddr,
+    dest: &PeerAddr,
     by: Sending,
     error: &commands::Error,
 ) -> fmt::Result {
@@ -388,10 +414,15 @@ fn command_words(
         },
         commands::Error::Output(e) => write!(f, "cannot write output: {}", IoWords(e)),
         commands::Error::File(e @ FileFailure::Read { .. }) => write!(f, "{}: {e}", e.file()),
-        commands::Error::File(e) => write!(f, "{} to {dest}: {e}", e.file()),
+        commands::Error::File(e) => write!(f, "{} to {}: {e}", e.file(), fmt_addr(dest)),
         commands::Error::Io(source) => {
             write!(f, "cannot send to {}: ", fmt_addr(dest))?;
+            let multicast = dest.inet().is_some_and(|a| a.ip().is_multicast());
             match source.raw_os_error() {
+                Some(libc::EACCES | libc::EPERM) if dest.is_unix() => write!(
+                    f,
+                    "permission denied (the socket file's mode, or its directory's, does not let you write to it)"
+                ),
                 Some(libc::EACCES) => match by {
                     Sending::Send => write!(
                         f,
@@ -406,7 +437,7 @@ fn command_words(
                         "permission denied (is it a broadcast address? ping needs one listener)"
                     ),
                 },
-                Some(libc::ENETUNREACH) if dest.ip().is_multicast() => write!(
+                Some(libc::ENETUNREACH) if multicast => write!(
                     f,
                     "network unreachable (no route to the group; name the interface with --interface)"
                 ),

@@ -14,9 +14,9 @@
 //! - [`reliable`]: confirmed delivery as socket-free state machines (the
 //!   sender's outbox and timers, the receiver's ordering).
 //! - [`event`]: the single-threaded `mio` loop — readiness, deadlines, signals.
-//! - [`net`]: sockets, their options, batched I/O, arrival addresses,
-//!   interfaces, host arguments. All system-call `unsafe` lives here (and
-//!   in the binary's C entry point).
+//! - [`net`]: sockets (UDP and Unix-domain), their options, batched I/O,
+//!   peer and arrival addresses, interfaces, host arguments. All
+//!   system-call `unsafe` lives here (and in the binary's C entry point).
 //! - [`seal`]: the shared-key envelope and replay protection, bytes in and
 //!   out (its `key` module also reads and writes key files).
 //! - [`wire`]: bytes <-> messages; no sockets, testable on literal bytes.

@@ -657,7 +657,8 @@ impl Sink for Collect {
             ),
         };
         let stop = is_marker(&shown);
-        self.shown.push((shown, *from));
+        let from = from.inet().expect("the fuzzed listener is on UDP");
+        self.shown.push((shown, from));
         // A closed pipe: the one output error that ends a listener quietly.
         if stop {
             return Err(io::Error::new(io::ErrorKind::BrokenPipe, "stop marker"));
@@ -1215,7 +1216,7 @@ fn run(setup: Setup, items: &[Item], key: &Key, other: &Key, peer: &UdpSocket) -
         let running = s.spawn(move || {
             let sockets = bind_listeners(setup.bind(), BindOptions::default()).expect("bind");
             let mut listener = Listener::new(sockets, config(keyed, key)).expect("listener");
-            tx.send(listener.local_addrs().expect("local")[0])
+            tx.send(listener.local_addrs()[0].inet().expect("a UDP listener"))
                 .expect("send the address");
             let mut collect = Collect::new(replies);
             let ended = listener.run(&mut collect).expect("run");
@@ -1464,7 +1465,7 @@ fn an_ack_for_more_held_ranges_than_fit_lists_the_lowest_the_newest_and_the_high
             let bind = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 0);
             let sockets = bind_listeners(bind, BindOptions::default()).expect("bind");
             let mut listener = Listener::new(sockets, config(false, &key)).expect("listener");
-            tx.send(listener.local_addrs().expect("local")[0])
+            tx.send(listener.local_addrs()[0].inet().expect("a UDP listener"))
                 .expect("send the address");
             listener.run(&mut Collect::new(idle)).expect("run")
         });

@@ -21,6 +21,7 @@ use udpmsg::commands::discover::{MAX_ADDRS, Peer, Scan, Trace};
 use udpmsg::commands::files::receive::{Outcome, Saved};
 use udpmsg::commands::listen::{Event, Sink};
 use udpmsg::commands::ping::{Pong, Summary};
+use udpmsg::net::{Cred, PeerAddr, UnixAddr};
 use udpmsg::output::discover::{FirstHeard, discover_peers};
 use udpmsg::output::escape::disruptive;
 use udpmsg::output::ping::{ping_reply, ping_summary};
@@ -148,7 +149,11 @@ fn check_type(ty: &str, v: &Value) -> Result<(), String> {
         }
         "address" => {
             let s = string()?;
-            let (addr, scope) = parse_shown_addr(s).ok_or("not ip:port")?;
+            if let Some(unix) = s.strip_prefix("unix:") {
+                // A path, @ and an abstract name, or nothing (no name).
+                return ok(unix != "@", "unix:@ without a name");
+            }
+            let (addr, scope) = parse_shown_addr(s).ok_or("not ip:port nor unix:...")?;
             if let SocketAddr::V6(v6) = addr {
                 ok(v6.ip().to_ipv4_mapped().is_none(), "IPv4-mapped")?;
             }
@@ -346,13 +351,18 @@ fn lines_from_the_output_functions() -> Vec<String> {
     let at = SystemTime::now();
     let v4: SocketAddr = "192.0.2.7:48012".parse().unwrap();
     let scoped: SocketAddr = "[fe80::1%1]:40873".parse().unwrap();
+    let (from_v4, from_scoped) = (PeerAddr::Inet(v4), PeerAddr::Inet(scoped));
+    let unix = PeerAddr::Unix(UnixAddr::abstract_name(b"0001f"));
+    let unnamed = PeerAddr::Unix(UnixAddr::Unnamed);
+    let cred = Some(Cred { pid: 4242, uid: 0 });
     let mut listen = Vec::new();
     {
         let mut out = ListenOutput::new(&mut listen, Format::Json, false);
         let events = [
             Event::Text {
                 at,
-                from: v4,
+                from: &from_v4,
+                cred: None,
                 name: "laptop",
                 body: b"hello",
                 sender: 1,
@@ -360,25 +370,43 @@ fn lines_from_the_output_functions() -> Vec<String> {
             },
             Event::Text {
                 at,
-                from: scoped,
+                from: &from_scoped,
+                cred: None,
                 name: "\u{1b}[2J",
                 body: &[0xff],
                 sender: 1,
                 seq: 1,
             },
+            Event::Text {
+                at,
+                from: &unix,
+                cred,
+                name: "app",
+                body: b"over a Unix socket",
+                sender: 2,
+                seq: 0,
+            },
             Event::Raw {
                 at,
-                from: v4,
+                from: &from_v4,
+                cred: None,
                 bytes: b"PING",
             },
             Event::Raw {
                 at,
-                from: scoped,
+                from: &from_scoped,
+                cred: None,
                 bytes: &[0xff, 0x00],
+            },
+            Event::Raw {
+                at,
+                from: &unnamed,
+                cred,
+                bytes: b"from socat",
             },
             Event::Gap {
                 at,
-                from: v4,
+                from: &from_v4,
                 sender: 1,
                 first: 2,
                 last: 5,
@@ -387,18 +415,21 @@ fn lines_from_the_output_functions() -> Vec<String> {
         for event in &events {
             out.event(event).expect("write");
         }
-        let saved = Saved {
-            at,
-            from: scoped,
-            sender: 2,
-            name: "laptop".into(),
-            offered: "../\u{1b}report.pdf".into(),
-            path: "/srv/in/report.pdf".into(),
-            size: 1 << 20,
-            hash: [0xaf; 32],
-            elapsed: Duration::from_micros(412_337),
-        };
-        out.file(&Outcome::Saved(saved)).expect("write");
+        for (from, cred) in [(from_scoped.clone(), None), (unix.clone(), cred)] {
+            let saved = Saved {
+                at,
+                from,
+                cred,
+                sender: 2,
+                name: "laptop".into(),
+                offered: "../\u{1b}report.pdf".into(),
+                path: "/srv/in/report.pdf".into(),
+                size: 1 << 20,
+                hash: [0xaf; 32],
+                elapsed: Duration::from_micros(412_337),
+            };
+            out.file(&Outcome::Saved(saved)).expect("write");
+        }
         out.finish().expect("flush");
     }
     let mut lines: Vec<String> = String::from_utf8(listen)
@@ -406,12 +437,14 @@ fn lines_from_the_output_functions() -> Vec<String> {
         .lines()
         .map(String::from)
         .collect();
-    let pong = Pong {
-        seq: 0,
-        rtt: Duration::from_micros(141),
-        from: scoped,
-    };
-    lines.push(ping_reply(&pong, at, true));
+    for from in [from_scoped, unix.clone()] {
+        let pong = Pong {
+            seq: 0,
+            rtt: Duration::from_micros(141),
+            from,
+        };
+        lines.push(ping_reply(&pong, at, true));
+    }
     let none = Summary {
         sent: 1,
         ..Summary::default()
@@ -425,7 +458,8 @@ fn lines_from_the_output_functions() -> Vec<String> {
         max_us: Some(141),
     };
     for summary in [none, some] {
-        lines.push(ping_summary(v4, &summary, at, true));
+        lines.push(ping_summary(&from_v4, &summary, at, true));
+        lines.push(ping_summary(&unix, &summary, at, true));
     }
     let peer = |name: &str, interfaces: &[&str]| Peer {
         instance: 0x11ba_22d9_159b_6336,
@@ -1035,4 +1069,96 @@ fn link_local_scopes_are_shown_by_interface_name_in_text_and_json() {
         "{}",
         run.stderr
     );
+}
+
+/// Over a Unix-domain socket: listen's lines (from a udpmsg sender, with
+/// its autobound name, and from socat, unnamed; both with `pid` and
+/// `uid`), ping's pongs and summary, and `send --wait` to an echoing one.
+#[test]
+fn unix_socket_json_lines_follow_the_schema() {
+    if !isolate("unix_socket_json_lines_follow_the_schema") {
+        return;
+    }
+    /// The listener, killed, and its directory removed, however the test ends.
+    struct Cleanup(std::process::Child, std::path::PathBuf);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+            let _ = std::fs::remove_dir_all(&self.1);
+        }
+    }
+    let schema = schema();
+    let dir = std::env::temp_dir().join(format!("um-json-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("l.sock").display().to_string();
+    let target = format!("unix:{path}");
+    let child = command(&["listen", "--bind", &target, "--json", "--echo"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn listen");
+    let mut listener = Cleanup(child, dir);
+    let out = common::line_reader(listener.0.stdout.take().expect("stdout"), None);
+    let err = common::line_reader(listener.0.stderr.take().expect("stderr"), None);
+    let said = err.recv_timeout(WAIT).expect("listening line");
+    assert!(said.contains("listening on unix:"), "{said}");
+    let next = || {
+        let line = out.recv_timeout(WAIT).expect("a line");
+        let v = check_line(&schema, &line);
+        assert_recent(&v);
+        v
+    };
+
+    let run = udpmsg(&["send", &target, "-n", "app", "hello"], b"");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let v = next();
+    assert_eq!((&v["kind"], &v["text"]), (&"text".into(), &"hello".into()));
+    assert!(
+        v["from"].as_str().is_some_and(|f| f.starts_with("unix:@")),
+        "{v}"
+    );
+    assert!(v["pid"].is_u64() && v["uid"].is_u64(), "{v}");
+
+    let socat = run_captured(
+        {
+            let mut c = std::process::Command::new("socat");
+            c.args(["-", &format!("UNIX-SENDTO:{path}")]);
+            c
+        },
+        &[0xff, 0x00],
+        WAIT,
+        "socat",
+    );
+    assert_eq!(socat.code, 0, "{}", socat.stderr);
+    let v = next();
+    assert_eq!(
+        (&v["kind"], &v["hex"]),
+        (&"raw".into(), &"ff00".into()),
+        "{v}"
+    );
+    assert_eq!(v["from"], "unix:");
+    assert!(v["pid"].is_u64() && v["uid"].is_u64(), "{v}");
+
+    let run = udpmsg(&["ping", &target, "-c", "2", "-i", "0.01", "--json"], b"");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines = check_lines(&schema, &run.stdout);
+    assert_eq!(lines.len(), 3, "{}", run.stdout);
+    assert_eq!(lines[0]["from"], target.as_str());
+    assert_eq!(lines[2]["to"], target.as_str());
+
+    let run = udpmsg(
+        &[
+            "send", "--raw", &target, "echo me", "--wait", "5s", "-c", "1", "--json",
+        ],
+        b"",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines = check_lines(&schema, &run.stdout);
+    assert_eq!(lines.len(), 1, "{}", run.stdout);
+    assert_eq!(lines[0]["from"], target.as_str());
+    assert!(lines[0]["pid"].is_u64(), "{}", lines[0]);
+    let v = next();
+    assert_eq!(v["text"], "echo me");
 }

@@ -50,7 +50,7 @@ fn listener_driven_from_a_test_shows_text_and_raw_and_answers_pings() {
     let bind: SocketAddr = "127.0.0.1:0".parse().expect("addr");
     let sockets = bind_listeners(bind, BindOptions::default()).expect("bind");
     let mut listener = Listener::new(sockets, config(3)).expect("listener");
-    let to = listener.local_addrs().expect("local")[0];
+    let to = listener.local_addrs()[0].inet().expect("a UDP listener");
 
     let peer = UdpSocket::bind("127.0.0.1:0").expect("peer");
     peer.set_read_timeout(Some(Duration::from_secs(10)))
@@ -135,7 +135,7 @@ fn run_into(sink: &mut Failing, count: u64) -> listen::Ended {
     let bind: SocketAddr = "127.0.0.1:0".parse().expect("addr");
     let sockets = bind_listeners(bind, BindOptions::default()).expect("bind");
     let mut listener = Listener::new(sockets, config(count)).expect("listener");
-    let to = listener.local_addrs().expect("local")[0];
+    let to = listener.local_addrs()[0].inet().expect("a UDP listener");
     let peer = UdpSocket::bind("127.0.0.1:0").expect("peer");
     for i in 0..count {
         peer.send_to(format!("d{i}").as_bytes(), to).expect("send");
@@ -196,7 +196,7 @@ fn datagrams_sent_with_segmentation_offload_are_shown_one_by_one() {
     let bind: SocketAddr = "127.0.0.1:0".parse().expect("addr");
     let sockets = bind_listeners(bind, BindOptions::default()).expect("bind");
     let mut listener = Listener::new(sockets, config(3)).expect("listener");
-    let to = listener.local_addrs().expect("local")[0];
+    let to = listener.local_addrs()[0].inet().expect("a UDP listener");
 
     let peer = UdpSocket::bind("127.0.0.1:0").expect("peer");
     let segment: libc::c_int = 5;

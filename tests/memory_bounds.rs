@@ -5,6 +5,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
+use udpmsg::net::PeerAddr;
 use udpmsg::reliable::order::{Arrived, MAX_ORDER_SENDERS, Streams};
 
 /// Live heap bytes of the whole process (this test runs alone in its binary).
@@ -37,7 +38,7 @@ fn a_full_table_of_senders_costs_about_ten_megabytes() {
     let mut streams = Streams::new(Duration::from_secs(6));
     let now = Instant::now();
     let at = SystemTime::now();
-    let from = "127.0.0.1:1".parse().expect("addr");
+    let from = PeerAddr::Inet("127.0.0.1:1".parse().expect("addr"));
     for sender in 0..MAX_ORDER_SENDERS as u64 {
         let msg = Arrived {
             sender,
@@ -46,7 +47,8 @@ fn a_full_table_of_senders_costs_about_ten_megabytes() {
             flags: udpmsg::wire::FLAG_ACK,
             name: "a one-shot sender",
             body: b"hello",
-            from,
+            from: &from,
+            cred: None,
             at,
         };
         let Ok(_) = streams.accept(msg, now, &mut |_| Ok::<(), Infallible>(()));

@@ -78,7 +78,10 @@ pub(super) fn run(args: ChatArgs, info: Info) -> Result<u8, Error> {
                 shared: false,
             }
         } else {
-            Error::Bind { addr: bind, source }
+            Error::Bind {
+                addr: bind.into(),
+                source,
+            }
         }
     })?;
     let room = args.room.clone();

@@ -1,6 +1,6 @@
 //! `udpmsg listen`: bind, say where, run the listener, print its summary.
 
-use super::reach::interface_index;
+use super::reach::{self, interface_index};
 use super::{Info, load_key, pick_name, pick_port};
 use crate::cli::ListenArgs;
 use crate::commands::files::receive;
@@ -8,7 +8,8 @@ use crate::commands::listen::{self, Ended, Listener, Stop, announce};
 use crate::commands::presence::presence_port;
 use crate::error::{Error, exit};
 use crate::net::addr::{self, Family, Host};
-use crate::net::{self, iface};
+use crate::net::unix::{SocketFile, UnixBindError};
+use crate::net::{self, DatagramSocket, PeerAddr, UnixAddr, iface};
 use crate::output::{self, Format, ListenOutput};
 use crate::util::words::IoWords;
 use std::io;
@@ -23,88 +24,19 @@ pub(super) fn run(args: ListenArgs, info: Info) -> Result<u8, Error> {
         ));
     }
     let files = file_config(&args)?;
-    let name = pick_name(args.name)?;
-    let family = Family::from_flags(args.family.ipv4, args.family.ipv6);
-    let interface = args.interface.as_deref().map(interface_index).transpose()?;
-    let groups = args
-        .groups
-        .iter()
-        .map(|arg| parse_group(arg, family, interface))
-        .collect::<Result<Vec<Group>, Error>>()?;
-    let host = addr::parse_host(&args.bind)?;
-    let port = pick_port(host.port, args.port.as_deref())?;
-    let bind = addr::resolve_bind(&host.host, port, family)?;
-    if !groups.is_empty() && !bind.ip().is_unspecified() {
-        return Err(Error::Usage(format!(
-            "--group needs a listener on every address of this host (--bind '', the default), not {}",
-            bind.ip()
-        )));
-    }
-    let every = announce_every(args.announce, args.announce_every, bind)?;
-    let options = net::BindOptions {
-        reuse_addr: args.share_port,
-        family,
-        interface,
-        ..net::BindOptions::default()
+    let name = pick_name(args.name.clone())?;
+    let Bound {
+        sockets,
+        shown,
+        groups,
+        locals,
+        every,
+        file,
+    } = match addr::parse_unix(&args.bind).transpose()? {
+        Some(unix) => bind_unix(&args, unix)?,
+        None => bind_inet(&args)?,
     };
-    let sockets = net::bind_listeners(bind, options).map_err(|source| {
-        if source.raw_os_error() == Some(libc::EADDRINUSE) {
-            Error::PortInUse {
-                port: bind.port(),
-                shared: args.share_port,
-            }
-        } else {
-            Error::Bind { addr: bind, source }
-        }
-    })?;
-    let mut locals = Vec::new();
-    for socket in &sockets {
-        let local = socket.local_addr().map_err(|source| Error::Io {
-            doing: "reading the bound address",
-            source,
-        })?;
-        // Join the IPv6 discovery group so IPv6-only hosts can find us;
-        // per interface, reported with -v.
-        if local.ip().is_unspecified() && local.is_ipv6() {
-            let mut interfaces = iface::ipv6_interfaces().unwrap_or_default();
-            if let Some(only) = interface {
-                interfaces.retain(|&i| i == only);
-            }
-            for (index, e) in net::join_discovery_group(socket, &interfaces) {
-                if args.verbose {
-                    eprintln!(
-                        "udpmsg: cannot join {} on {}: {}",
-                        iface::DISCOVERY_GROUP_V6,
-                        iface::interface_name(index),
-                        IoWords(&e)
-                    );
-                }
-            }
-        }
-        locals.push(local);
-    }
-    let mut joined = Vec::new();
-    for group in &groups {
-        joined.push(join(group, &sockets, &locals)?);
-    }
-    // IPv6 first: "[::]:47474 and 0.0.0.0:47474".
-    locals.sort_by_key(|a| a.is_ipv4());
-    if args.share_port
-        && let Some(local) = locals.first()
-    {
-        eprintln!(
-            "udpmsg: warning: port {} is shared (--share-port): unicast datagrams reach only one of the listeners sharing it; broadcasts and discovery probes reach all",
-            local.port()
-        );
-    }
-    let shown: Vec<String> = locals
-        .iter()
-        .map(|a| output::fmt_addr(*a).to_string())
-        .collect();
-    let mut listening = format!("udpmsg: listening on {} as '{name}'", shown.join(" and "));
-    for (group, on) in groups.iter().zip(&joined) {
-        listening.push_str(&format!(", in group {} ({})", group.ip, on.join(", ")));
-    }
+    let listening = format!("udpmsg: listening on {shown} as '{name}'{groups}");
     let (listening_name, announce_key) = (name.clone(), key.clone());
     // Made before saying so: SIGINT/SIGTERM are caught from then on.
     let mut listener = Listener::new(
@@ -163,10 +95,180 @@ pub(super) fn run(args: ListenArgs, info: Info) -> Result<u8, Error> {
     if stop != Stop::OutputClosed || args.verbose {
         info.line(output::listen_summary(stop, &stats));
     }
+    // The socket file goes when the listener stops, whatever stopped it.
+    drop(file);
     match output_error {
         Some(e) => Err(Error::Output(e)),
         None => Ok(exit::OK),
     }
+}
+
+/// A listener's bound sockets, and what to say of them.
+struct Bound {
+    sockets: Vec<DatagramSocket>,
+    /// The addresses, as "listening on" shows them.
+    shown: String,
+    /// The groups joined, as "listening on" adds them.
+    groups: String,
+    /// The IP addresses bound, IPv6 first (none for a Unix socket).
+    locals: Vec<SocketAddr>,
+    /// `--announce`: how often.
+    every: Option<std::time::Duration>,
+    /// A Unix socket's file, removed when this is dropped.
+    file: Option<SocketFile>,
+}
+
+/// Binds a Unix-domain listener (`--bind unix:...`): the options that
+/// choose an IP address, port, interface or group, and announcing, are
+/// refused.
+fn bind_unix(args: &ListenArgs, unix: UnixAddr) -> Result<Bound, Error> {
+    let family = Family::from_flags(args.family.ipv4, args.family.ipv6);
+    let option = if args.port.is_some() {
+        Some("--port")
+    } else if family != Family::Any {
+        Some(family.flag())
+    } else if args.interface.is_some() {
+        Some("--interface")
+    } else if !args.groups.is_empty() {
+        Some("--group")
+    } else if args.share_port {
+        Some("--share-port")
+    } else if args.announce {
+        Some("--announce")
+    } else {
+        None
+    };
+    if let Some(option) = option {
+        return Err(reach::not_for_unix(option, &args.bind));
+    }
+    if args.mode.is_some() && !matches!(unix, UnixAddr::Path(_)) {
+        return Err(Error::Usage(
+            "--mode sets a socket file's permissions; an abstract name (unix:@...) has none".into(),
+        ));
+    }
+    let addr = PeerAddr::Unix(unix.clone());
+    let bound = net::unix::bind_listener(&unix, args.mode).map_err(|e| match e {
+        UnixBindError::InUse => Error::UnixInUse { addr: addr.clone() },
+        UnixBindError::NotASocket(kind) => Error::NotASocket {
+            addr: addr.clone(),
+            kind,
+        },
+        UnixBindError::Io(source) => Error::Bind {
+            addr: addr.clone(),
+            source,
+        },
+    })?;
+    Ok(Bound {
+        sockets: vec![bound.socket],
+        shown: output::fmt_addr(&addr).to_string(),
+        groups: String::new(),
+        locals: Vec::new(),
+        every: None,
+        file: bound.file,
+    })
+}
+
+/// Binds an IP listener: `--bind`'s address (every interface by default,
+/// both families unless `-4`/`-6`), joining the discovery group and the
+/// `--group`s.
+fn bind_inet(args: &ListenArgs) -> Result<Bound, Error> {
+    if args.mode.is_some() {
+        return Err(Error::Usage(
+            "--mode sets a Unix socket file's permissions (--bind unix:/path)".into(),
+        ));
+    }
+    let family = Family::from_flags(args.family.ipv4, args.family.ipv6);
+    let interface = args.interface.as_deref().map(interface_index).transpose()?;
+    let groups = args
+        .groups
+        .iter()
+        .map(|arg| parse_group(arg, family, interface))
+        .collect::<Result<Vec<Group>, Error>>()?;
+    let host = addr::parse_host(&args.bind)?;
+    let port = pick_port(host.port, args.port.as_deref())?;
+    let bind = addr::resolve_bind(&host.host, port, family)?;
+    if !groups.is_empty() && !bind.ip().is_unspecified() {
+        return Err(Error::Usage(format!(
+            "--group needs a listener on every address of this host (--bind '', the default), not {}",
+            bind.ip()
+        )));
+    }
+    let every = announce_every(args.announce, args.announce_every, bind)?;
+    let options = net::BindOptions {
+        reuse_addr: args.share_port,
+        family,
+        interface,
+        ..net::BindOptions::default()
+    };
+    let sockets = net::bind_listeners(bind, options).map_err(|source| {
+        if source.raw_os_error() == Some(libc::EADDRINUSE) {
+            Error::PortInUse {
+                port: bind.port(),
+                shared: args.share_port,
+            }
+        } else {
+            Error::Bind {
+                addr: bind.into(),
+                source,
+            }
+        }
+    })?;
+    let mut locals = Vec::new();
+    for socket in &sockets {
+        let local = socket.local_addr().map_err(|source| Error::Io {
+            doing: "reading the bound address",
+            source,
+        })?;
+        // Join the IPv6 discovery group so IPv6-only hosts can find us;
+        // per interface, reported with -v.
+        if local.ip().is_unspecified() && local.is_ipv6() {
+            let mut interfaces = iface::ipv6_interfaces().unwrap_or_default();
+            if let Some(only) = interface {
+                interfaces.retain(|&i| i == only);
+            }
+            for (index, e) in net::join_discovery_group(socket, &interfaces) {
+                if args.verbose {
+                    eprintln!(
+                        "udpmsg: cannot join {} on {}: {}",
+                        iface::DISCOVERY_GROUP_V6,
+                        iface::interface_name(index),
+                        IoWords(&e)
+                    );
+                }
+            }
+        }
+        locals.push(local);
+    }
+    let mut joined = Vec::new();
+    for group in &groups {
+        joined.push(join(group, &sockets, &locals)?);
+    }
+    // IPv6 first: "[::]:47474 and 0.0.0.0:47474".
+    locals.sort_by_key(|a| a.is_ipv4());
+    if args.share_port
+        && let Some(local) = locals.first()
+    {
+        eprintln!(
+            "udpmsg: warning: port {} is shared (--share-port): unicast datagrams reach only one of the listeners sharing it; broadcasts and discovery probes reach all",
+            local.port()
+        );
+    }
+    let shown: Vec<String> = locals
+        .iter()
+        .map(|a| output::fmt_addr(*a).to_string())
+        .collect();
+    let mut in_groups = String::new();
+    for (group, on) in groups.iter().zip(&joined) {
+        in_groups.push_str(&format!(", in group {} ({})", group.ip, on.join(", ")));
+    }
+    Ok(Bound {
+        sockets: sockets.into_iter().map(DatagramSocket::from).collect(),
+        shown: shown.join(" and "),
+        groups: in_groups,
+        locals,
+        every,
+        file: None,
+    })
 }
 
 /// A multicast group to join, and the interface its `%scope` names.

@@ -32,7 +32,7 @@ pub(super) fn run(args: PingArgs) -> Result<u8, Error> {
             "ping needs one listener, not a broadcast address".into(),
         ));
     }
-    if dest.addr.ip().is_multicast() {
+    if dest.addr.inet().is_some_and(|a| a.ip().is_multicast()) {
         return Err(Error::Usage(
             "ping needs one listener, not a multicast group".into(),
         ));
@@ -47,13 +47,13 @@ pub(super) fn run(args: PingArgs) -> Result<u8, Error> {
     let mut out = io::stdout().lock();
     let sender =
         // Connecting can fail (a broadcast address: EACCES): said as a send.
-        Sender::new(dest, &options, String::new(), key.as_ref(), true).map_err(|e| match e {
+        Sender::new(dest.clone(), &options, String::new(), key.as_ref(), true).map_err(|e| match e {
             SetupError::Source { addr, error } => Error::Source {
                 addr,
                 source: error,
             },
             SetupError::Socket(e) => Error::Command {
-                dest: shown,
+                dest: shown.clone(),
                 by: Sending::Ping,
                 error: e.into(),
             },
@@ -88,7 +88,7 @@ pub(super) fn run(args: PingArgs) -> Result<u8, Error> {
     drop(out);
     write_stdout(&format!(
         "{}\n",
-        output::ping::ping_summary(shown, &summary, SystemTime::now(), json)
+        output::ping::ping_summary(&shown, &summary, SystemTime::now(), json)
     ))?;
     Ok(if summary.received > 0 {
         exit::OK

@@ -1,7 +1,7 @@
 //! Where `send` and `ping` go, and from where: the destination argument
-//! (a host, or `@name`, found by a discovery scan), `-4`/`-6`, `--from`
-//! and `--interface`, turned into a destination and the options of the
-//! socket that sends to it.
+//! (a host, `@name`, found by a discovery scan, or a Unix-domain socket),
+//! `-4`/`-6`, `--from` and `--interface`, turned into a destination and
+//! the options of the socket that sends to it.
 
 use super::pick_port;
 use crate::cli::{FamilyArgs, ReachArgs};
@@ -9,7 +9,7 @@ use crate::commands::discover::{self, Peer};
 use crate::commands::resolve::{self, NothingKnown, Resolved};
 use crate::error::Error;
 use crate::net::addr::{self, AddrError, Destination, Family, Host, Target};
-use crate::net::{SendOptions, iface};
+use crate::net::{PeerAddr, SendOptions, UnixAddr, iface};
 use crate::seal::Key;
 use std::net::SocketAddr;
 
@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 pub(super) struct Reach {
     pub dest: Destination,
     /// The destination as messages show it (IPv4-mapped unmapped).
-    pub shown: SocketAddr,
+    pub shown: PeerAddr,
     /// How the sending socket is set up (`--from`, `--interface`; the
     /// caller adds its own: TTL, loop, arrival information).
     pub options: SendOptions,
@@ -37,6 +37,7 @@ pub(super) fn reach(
     key: Option<&Key>,
 ) -> Result<Reach, Error> {
     let flags = Family::from_flags(family.ipv4, family.ipv6);
+    let target = addr::parse_target(host)?;
     let mut family = flags;
     let interface = reach
         .interface
@@ -71,28 +72,29 @@ pub(super) fn reach(
         },
         (e, _) => e,
     };
-    let (dest, port_named) = match addr::parse_target(host)? {
+    let (dest, broadcast, port_named) = match target {
+        Target::Unix(unix) => return reach_unix(host, unix, port, reach, flags),
         Target::Host(hp) => {
             let chosen = pick_port(hp.port, port)?;
-            let dest = addr::resolve_destination(&hp.host, chosen, family).map_err(blame)?;
-            (dest, super::port_given(hp.port, port))
+            let (dest, broadcast) =
+                addr::resolve_destination(&hp.host, chosen, family).map_err(blame)?;
+            (dest, broadcast, super::port_given(hp.port, port))
         }
         Target::Peer(name) => {
             let chosen = pick_port(None, port)?;
             let addr = find_peer(&name, chosen, reach, family, key)?;
-            let dest = Destination {
-                addr,
-                broadcast: false,
-            };
-            (dest, true)
+            (addr, false, true)
         }
     };
     let from = from
-        .map(|(arg, hp)| addr::resolve_source(&hp, Family::of(dest.addr.ip()), arg))
+        .map(|(arg, hp)| addr::resolve_source(&hp, Family::of(dest.ip()), arg))
         .transpose()?;
     Ok(Reach {
-        dest,
-        shown: addr::unmapped(dest.addr),
+        dest: Destination {
+            addr: PeerAddr::Inet(dest),
+            broadcast,
+        },
+        shown: PeerAddr::Inet(addr::unmapped(dest)),
         options: SendOptions {
             from,
             interface,
@@ -100,6 +102,50 @@ pub(super) fn reach(
         },
         port_named,
     })
+}
+
+/// A Unix-domain destination (`arg`, parsed as `unix`): the options that
+/// choose an IP address, port or interface are refused (`UDPMSG_PORT`, a
+/// default, does not apply).
+fn reach_unix(
+    arg: &str,
+    unix: UnixAddr,
+    port: Option<&str>,
+    reach: &ReachArgs,
+    family: Family,
+) -> Result<Reach, Error> {
+    let option = if port.is_some() {
+        Some("--port")
+    } else if family != Family::Any {
+        Some(family.flag())
+    } else if reach.from.is_some() {
+        Some("--from")
+    } else if reach.interface.is_some() {
+        Some("--interface")
+    } else {
+        None
+    };
+    if let Some(option) = option {
+        return Err(not_for_unix(option, arg));
+    }
+    let addr = PeerAddr::Unix(unix);
+    Ok(Reach {
+        dest: Destination {
+            addr: addr.clone(),
+            broadcast: false,
+        },
+        shown: addr,
+        options: SendOptions::default(),
+        port_named: true,
+    })
+}
+
+/// The usage error for an IP `option` given with the Unix socket `arg`.
+pub(super) fn not_for_unix(option: &str, arg: &str) -> Error {
+    Error::Usage(format!(
+        "{option} is for IP; {} is a Unix socket",
+        crate::output::escape::escaped(arg)
+    ))
 }
 
 /// The index of interface `name`; one this host does not have is a usage

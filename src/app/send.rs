@@ -11,13 +11,12 @@ use crate::commands::listen::is_closed_pipe;
 use crate::commands::send::{self, Sender};
 use crate::commands::source::{self, Fixed, HexLines, Lines, Source, WholeError};
 use crate::error::{Error, Sending, exit};
-use crate::net::{SendOptions, SetupError};
+use crate::net::{PeerAddr, SendOptions, SetupError};
 use crate::output::{self, Format, ListenOutput, escape::escaped, fmt_addr};
 use crate::reliable::outbox::{MESSAGE_PATIENCE, Patience};
 use crate::util::hex;
 use crate::util::words::IoWords;
 use std::io::{self, IsTerminal};
-use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 
 pub(super) fn run(args: SendArgs, info: Info) -> Result<u8, Error> {
@@ -52,7 +51,7 @@ pub(super) fn run(args: SendArgs, info: Info) -> Result<u8, Error> {
         port_named,
     } = reach;
     dest.broadcast |= args.broadcast;
-    check_destination(&args, dest.addr.ip(), dest.broadcast)?;
+    check_destination(&args, &dest.addr, dest.broadcast)?;
     // The name goes only into udpmsg messages; raw sends skip the syscall.
     let name = if args.raw {
         String::new()
@@ -65,7 +64,7 @@ pub(super) fn run(args: SendArgs, info: Info) -> Result<u8, Error> {
         Sending::Send
     };
     let failed = |error| Error::Command {
-        dest: shown,
+        dest: shown.clone(),
         by,
         error,
     };
@@ -79,22 +78,26 @@ pub(super) fn run(args: SendArgs, info: Info) -> Result<u8, Error> {
     };
     // Connecting (--ack) can fail (a broadcast address: EACCES): said as a send.
     let sender =
-        Sender::new(dest, &options, name, key.as_ref(), args.ack).map_err(|e| match e {
+        Sender::new(dest.clone(), &options, name, key.as_ref(), args.ack).map_err(|e| match e {
             SetupError::Source { addr, error } => Error::Source {
                 addr,
                 source: error,
             },
             SetupError::Socket(e) => failed(e.into()),
         })?;
-    if !from_stdin && !args.hex && !port_named {
-        note_port_word(&args, dest.addr.port(), info);
+    if !from_stdin
+        && !args.hex
+        && !port_named
+        && let Some(dest) = dest.addr.inet()
+    {
+        note_port_word(&args, dest.port(), info);
     }
     let whole = args.raw && !args.lines;
     if from_stdin && io::stdin().is_terminal() {
         let what = if whole {
-            format!("what you type to {} as one datagram", fmt_addr(shown))
+            format!("what you type to {} as one datagram", fmt_addr(&shown))
         } else {
-            format!("each line you type to {}", fmt_addr(shown))
+            format!("each line you type to {}", fmt_addr(&shown))
         };
         info.line(format_args!("udpmsg: sending {what}; Ctrl-D ends"));
     }
@@ -132,7 +135,7 @@ pub(super) fn run(args: SendArgs, info: Info) -> Result<u8, Error> {
                 hexed(Lines::polled(stdin.lock(), fd), args.hex)
             }
         };
-        return send_confirmed(&args, sender, source.as_mut(), shown, info).map_err(failed);
+        return send_confirmed(&args, sender, source.as_mut(), &shown, info).map_err(failed);
     }
     let mut sender = sender;
     let body = match message {
@@ -154,8 +157,27 @@ pub(super) fn run(args: SendArgs, info: Info) -> Result<u8, Error> {
 }
 
 /// Refuses what cannot be done to this destination: `--ack` needs one
-/// listener (not a broadcast address nor a group), `--loop` a group.
-fn check_destination(args: &SendArgs, ip: std::net::IpAddr, broadcast: bool) -> Result<(), Error> {
+/// listener (not a broadcast address nor a group), `--loop` a group; a
+/// Unix socket has no TTL, broadcast nor group.
+fn check_destination(args: &SendArgs, dest: &PeerAddr, broadcast: bool) -> Result<(), Error> {
+    let ip = match dest {
+        PeerAddr::Inet(addr) => addr.ip(),
+        PeerAddr::Unix(_) => {
+            let option = if args.broadcast {
+                Some("--broadcast")
+            } else if args.ttl.is_some() {
+                Some("--ttl")
+            } else if args.multicast_loop {
+                Some("--loop")
+            } else {
+                None
+            };
+            return match option {
+                Some(option) => Err(reach::not_for_unix(option, &args.host)),
+                None => Ok(()),
+            };
+        }
+    };
     if args.ack && broadcast {
         return Err(Error::Usage(
             "--ack needs one listener; it cannot be used with a broadcast address".into(),
@@ -261,7 +283,7 @@ fn send_confirmed(
     args: &SendArgs,
     sender: Sender,
     source: &mut dyn Source,
-    shown: SocketAddr,
+    shown: &PeerAddr,
     info: Info,
 ) -> Result<u8, crate::commands::Error> {
     let config = deliver::Config {

@@ -26,14 +26,14 @@ pub(super) fn run(args: &SendArgs, key: Option<Key>, info: Info) -> Result<u8, E
         args.family,
         key.as_ref(),
     )?;
-    if dest.broadcast || dest.addr.ip().is_multicast() {
+    if dest.broadcast || dest.addr.inet().is_some_and(|a| a.ip().is_multicast()) {
         return Err(Error::Usage(
             "--file needs one listener; it cannot be used with a broadcast or group address".into(),
         ));
     }
     let name = pick_name(args.name.clone())?;
     let failed = |error| Error::Command {
-        dest: shown,
+        dest: shown.clone(),
         by: Sending::SendAck,
         error,
     };
@@ -56,7 +56,7 @@ pub(super) fn run(args: &SendArgs, key: Option<Key>, info: Info) -> Result<u8, E
         catch_signals: true,
     };
     let bar = io::stderr().is_terminal() && !info.quiet;
-    let mut progress = SendProgress::new(shown, bar);
+    let mut progress = SendProgress::new(shown.clone(), bar);
     let mut files = FileSend::new(sender, config, &mut progress).map_err(failed)?;
     for offer in offers {
         files.send(offer).map_err(failed)?;

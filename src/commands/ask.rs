@@ -165,12 +165,18 @@ impl Asking {
     /// Shows every datagram waiting on the socket (until `--count`).
     fn read_replies(&mut self, sink: &mut dyn Sink) -> Result<(), Error> {
         while !self.count_reached() {
-            let Some(Came { from, opened }) = self.sender.recv_any(&mut self.buf)? else {
+            let Some(Came { from, cred, opened }) = self.sender.recv_any(&mut self.buf)? else {
                 return Ok(());
             };
             let at = SystemTime::now();
+            let from = &from;
             let event = match opened {
-                Ok(Opened::Raw(bytes)) => Event::Raw { at, from, bytes },
+                Ok(Opened::Raw(bytes)) => Event::Raw {
+                    at,
+                    from,
+                    cred,
+                    bytes,
+                },
                 Ok(Opened::Message(Message::Text(text))) => {
                     if !self
                         .recent
@@ -181,6 +187,7 @@ impl Asking {
                     Event::Text {
                         at,
                         from,
+                        cred,
                         name: text.name,
                         body: text.body,
                         sender: text.sender,

@@ -378,7 +378,10 @@ impl<'c> Scanner<'c> {
                 let dest = arrival
                     .local
                     .map_or(bound, |l| SocketAddr::new(l.dest, bound.port()));
-                let from = net::addr::unmapped(arrival.from);
+                // Its sockets are UDP: every sender has an IP address.
+                let Some(from) = arrival.from.inet().map(net::addr::unmapped) else {
+                    continue;
+                };
                 let ifindex = arrival.local.map_or(0, |l: Local| l.ifindex);
                 let interface = match ifindex {
                     0 => "",

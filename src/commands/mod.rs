@@ -33,7 +33,8 @@ use std::io;
 /// Why a sending command (send, send --ack, ping) stopped early.
 #[derive(Debug)]
 pub enum Error {
-    /// ICMP port unreachable: nothing listens at the destination.
+    /// ICMP port unreachable, or no Unix socket at the path: nothing
+    /// listens at the destination.
     NotListening,
     /// A message of `len` bytes where at most `max` fit in one datagram.
     TooLarge { len: usize, max: usize },
@@ -50,11 +51,13 @@ pub enum Error {
 }
 
 impl From<io::Error> for Error {
+    /// A refused connection or send (an ICMP port unreachable; a Unix
+    /// socket file nobody listens on any more) and a Unix socket path where
+    /// no file is at all are both [`Error::NotListening`].
     fn from(e: io::Error) -> Self {
-        if e.kind() == io::ErrorKind::ConnectionRefused {
-            Error::NotListening
-        } else {
-            Error::Io(e)
+        match e.kind() {
+            io::ErrorKind::ConnectionRefused | io::ErrorKind::NotFound => Error::NotListening,
+            _ => Error::Io(e),
         }
     }
 }

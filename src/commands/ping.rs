@@ -3,13 +3,12 @@
 use super::Error;
 use super::send::{Reply, Sender};
 use crate::event::{EventLoop, Wake, token};
-use crate::net::{self, SendFailure};
+use crate::net::{self, PeerAddr, SendFailure};
 use crate::util::rng::XorShift;
 use crate::wire::{self, Message, Ping};
 use mio::Token;
 use std::collections::VecDeque;
 use std::io;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 const SOCKET: Token = token(0);
@@ -33,11 +32,11 @@ pub struct Config {
 }
 
 /// One reply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pong {
     pub seq: u64,
     pub rtt: Duration,
-    pub from: SocketAddr,
+    pub from: PeerAddr,
 }
 
 /// What a ping run reports as it goes.
@@ -102,7 +101,9 @@ impl Summary {
 /// A ping run in progress.
 pub struct Pinger {
     sender: Sender,
-    dest: SocketAddr,
+    /// Where the pings go (IPv4-mapped addresses unmapped): the pongs'
+    /// source, on a connected socket.
+    dest: PeerAddr,
     config: Config,
     events: EventLoop,
     start: Instant,
@@ -117,14 +118,14 @@ pub struct Pinger {
 
 impl Pinger {
     /// Prepares to ping `dest` through `sender` (connected to it).
-    pub fn new(mut sender: Sender, dest: SocketAddr, config: Config) -> Result<Self, Error> {
+    pub fn new(mut sender: Sender, dest: PeerAddr, config: Config) -> Result<Self, Error> {
         let events = EventLoop::new(config.catch_signals)?;
         sender.register(events.registry(), SOCKET)?;
         let now = Instant::now();
         let rng = XorShift::new(sender.id());
         Ok(Pinger {
             sender,
-            dest,
+            dest: dest.unmapped(),
             config,
             events,
             start: now,
@@ -246,7 +247,7 @@ impl Pinger {
             on_event(&Event::Reply(Pong {
                 seq,
                 rtt,
-                from: net::addr::unmapped(self.dest),
+                from: self.dest.clone(),
             }))
             .map_err(Error::Output)?;
         }

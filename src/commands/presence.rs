@@ -77,7 +77,11 @@ pub fn send_everywhere(
                     ifindex: target.index,
                 };
                 let sealed = outgoing.seal(open, to);
-                report(target, to, net::send_from(v4, sealed, to, Some(local)));
+                report(
+                    target,
+                    to,
+                    net::send_from(v4, sealed, &to.into(), Some(local)),
+                );
             }
         }
         if let (true, Some(v6)) = (target.ipv6, v6) {

@@ -5,11 +5,14 @@
 use super::Error;
 use super::source::{Next, Source};
 use crate::event::{EventLoop, token};
-use crate::net::{self, SendBatch, SendFailure, SendOptions, SetupError, addr::Destination};
-use crate::seal::{Envelope, Incoming, Key, Opened, Outgoing, Refusal};
+use crate::net::{
+    self, Cred, DatagramSocket, PeerAddr, SendBatch, SendFailure, SendOptions, SetupError,
+    addr::Destination,
+};
+use crate::seal::{Envelope, Incoming, Key, Opened, Outgoing, Refusal, SealDest};
 use crate::wire::{self, Message, Text};
-use mio::net::UdpSocket;
 use mio::{Interest, Registry, Token};
+use socket2::SockAddr;
 use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
@@ -97,11 +100,20 @@ fn encode_text(
 
 /// The socket, its destination, and waiting while its queue is full.
 struct Link {
-    socket: UdpSocket,
-    dest: SocketAddr,
+    socket: DatagramSocket,
+    /// `dest` as the kernel takes it.
+    to: SockAddr,
+    /// The socket is connected to the destination.
+    connected: bool,
+    /// The destination.
+    dest: PeerAddr,
+    /// What sealed datagrams to the destination are bound to.
+    seal_dest: SealDest,
     /// Where replies arrive (the connected socket's own address): sealed
     /// replies are bound to it.
-    local: SocketAddr,
+    local: PeerAddr,
+    /// What `local` binds sealed replies to, once asked.
+    local_dest: Option<SealDest>,
     /// A loop of its own for waiting while the socket's queue is full,
     /// made the first time that happens.
     room: Option<EventLoop>,
@@ -111,14 +123,39 @@ impl Link {
     /// Sends one datagram, waiting while the socket's queue is full; any
     /// other error (a [`SendFailure::Local`] one too) is returned.
     fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let mut reconnected = false;
         loop {
-            match self.socket.send_to(bytes, self.dest) {
+            let sent = if self.connected {
+                self.socket.send(bytes)
+            } else {
+                self.socket.send_to(bytes, &self.to)
+            };
+            match sent {
                 Ok(_) => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if net::is_transient_send_error(&e) => self.wait_for_room(&e)?,
+                Err(e) if self.peer_gone(&e) => {
+                    // A Unix socket is connected to the listener's socket,
+                    // not to its address: when that socket closes (the
+                    // kernel says so once, then the connection is gone),
+                    // connect to whatever listens at the address now (it
+                    // restarted), or report that nothing does.
+                    if reconnected || self.socket.connect(&self.to).is_err() {
+                        return Err(io::ErrorKind::ConnectionRefused.into());
+                    }
+                    reconnected = true;
+                }
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Whether a send error on a connected Unix-domain socket means its
+    /// peer's socket is gone (refused the first time, not connected after).
+    fn peer_gone(&self, e: &io::Error) -> bool {
+        self.connected
+            && self.socket.is_unix()
+            && matches!(e.raw_os_error(), Some(libc::ECONNREFUSED | libc::ENOTCONN))
     }
 
     /// Sends what `batch` holds, as many per call as the socket takes,
@@ -157,6 +194,13 @@ impl Link {
         Ok(sent)
     }
 
+    /// What sealed replies to this socket are bound to (computed once: a
+    /// Unix name is hashed).
+    fn local_dest(&mut self) -> SealDest {
+        let local = &self.local;
+        *self.local_dest.get_or_insert_with(|| SealDest::from(local))
+    }
+
     /// Waits (boundedly) until the socket's queue has room again.
     fn wait_for_room(&mut self, cause: &io::Error) -> io::Result<()> {
         if self.room.is_none() {
@@ -180,8 +224,9 @@ impl Link {
 impl Sender {
     /// A sender with a fresh random sender id, its socket set up with
     /// `options`. `connected`: replies are expected from `dest` alone, so
-    /// the socket is connected to it (an ICMP port unreachable then comes
-    /// back as [`Error::NotListening`]).
+    /// the socket is connected to it (an ICMP port unreachable, or a Unix
+    /// socket nobody listens on, then comes back as [`Error::NotListening`]).
+    /// A Unix-domain socket binds an abstract name first.
     pub fn new(
         dest: Destination,
         options: &SendOptions,
@@ -191,21 +236,30 @@ impl Sender {
     ) -> Result<Self, SetupError> {
         let envelope = Envelope::new(key);
         let socket = net::sender_socket(&dest, options)?;
+        let to = dest.addr.to_sockaddr()?;
         if connected {
-            socket.connect(dest.addr)?;
+            socket.connect(&to)?;
         }
         let local = socket.local_addr()?;
+        // Over a Unix socket, as much as over IPv6: the most a receiver reads.
+        let ipv6 = dest.addr.inet().is_none_or(|a| a.is_ipv6());
+        // Once: a Unix path is resolved to its canonical form.
+        let seal_dest = SealDest::from(&dest.addr);
         Ok(Sender {
             link: Link {
                 socket,
+                to,
+                connected,
                 dest: dest.addr,
+                seal_dest,
                 local,
+                local_dest: None,
                 room: None,
             },
             encoder: Encoder {
                 id: crate::util::rng::random_id(),
                 name,
-                max: wire::max_datagram(dest.addr.is_ipv6()) - envelope.outgoing.overhead(),
+                max: wire::max_datagram(ipv6) - envelope.outgoing.overhead(),
                 buf: Vec::with_capacity(2048),
             },
             next_seq: 0,
@@ -278,21 +332,27 @@ impl Sender {
         self.outgoing.overhead()
     }
 
-    /// The path MTU to the destination (a connected sender only).
+    /// The path MTU to the destination (a connected sender only). A Unix
+    /// socket has no path: loopback's MTU, what a datagram on this host
+    /// takes over IP.
     pub fn path_mtu(&self) -> io::Result<usize> {
-        net::path_mtu(&self.link.socket, self.link.dest.is_ipv6())
+        match &self.link.dest {
+            PeerAddr::Inet(dest) => net::path_mtu(&self.link.socket, dest.is_ipv6()),
+            PeerAddr::Unix(_) => Ok(net::LOOPBACK_MTU),
+        }
     }
 
     /// The destination.
-    pub fn dest(&self) -> SocketAddr {
-        self.link.dest
+    pub fn dest(&self) -> &PeerAddr {
+        &self.link.dest
     }
 
     /// Sends one udpmsg text message, at once (nothing may be queued).
     pub fn text(&mut self, body: &[u8]) -> Result<(), Error> {
         debug_assert_eq!(self.queued(), 0, "flush queued datagrams first");
         let open = self.encoder.text(body, self.next_seq, 0)?;
-        self.link.send(self.outgoing.seal(open, self.link.dest))?;
+        self.link
+            .send(self.outgoing.seal(open, self.link.seal_dest))?;
         self.next_seq += 1;
         Ok(())
     }
@@ -309,17 +369,18 @@ impl Sender {
     /// new sealed datagram) and sends an open datagram, waiting while the
     /// socket's queue is full.
     pub fn send_open(&mut self, open: &[u8]) -> io::Result<()> {
-        self.link.send(self.outgoing.seal(open, self.link.dest))
+        self.link
+            .send(self.outgoing.seal(open, self.link.seal_dest))
     }
 
     /// Queues one udpmsg text message for [`Self::flush`].
     pub fn queue_text(&mut self, body: &[u8]) -> Result<(), Error> {
         let open = self.encoder.text(body, self.next_seq, 0)?;
         // Sealed here, once: a retry after a full queue resends these bytes.
-        let dest = self.link.dest;
+        let to = &self.link.to;
         self.batch
-            .get_or_insert_with(|| SendBatch::new(dest))
-            .push(self.outgoing.seal(open, dest));
+            .get_or_insert_with(|| SendBatch::new(to.clone()))
+            .push(self.outgoing.seal(open, self.link.seal_dest));
         self.next_seq += 1;
         Ok(())
     }
@@ -327,9 +388,9 @@ impl Sender {
     /// Queues `bytes` exactly as given, no header, for [`Self::flush`].
     pub fn queue_raw(&mut self, bytes: &[u8]) -> Result<(), Error> {
         self.check_raw(bytes)?;
-        let dest = self.link.dest;
+        let to = &self.link.to;
         self.batch
-            .get_or_insert_with(|| SendBatch::new(dest))
+            .get_or_insert_with(|| SendBatch::new(to.clone()))
             .push(bytes);
         Ok(())
     }
@@ -375,20 +436,24 @@ impl Sender {
     /// else the arrival address (`SendOptions::arrival_info`). `buf` must
     /// hold [`wire::MAX_DATAGRAM`] bytes. Call until `None`.
     pub fn recv_any<'a>(&'a mut self, buf: &'a mut [u8]) -> Result<Option<Came<'a>>, Error> {
-        if self.link.local.port() == 0 {
+        if matches!(self.link.local, PeerAddr::Inet(a) if a.port() == 0) {
             // Unconnected and not bound at creation: the first send bound it.
             self.link.local = self.link.socket.local_addr()?;
+            self.link.local_dest = None;
         }
         let socket = &self.link.socket;
         let Some((len, arrival)) = net::nonblocking(|| net::recv_with_local(socket, buf))? else {
             return Ok(None);
         };
-        let local = self.link.local;
-        let dest = arrival
-            .local
-            .map_or(local, |l| SocketAddr::new(l.dest, local.port()));
+        let dest = match (arrival.local, &self.link.local) {
+            (Some(l), PeerAddr::Inet(local)) => {
+                SealDest::from(SocketAddr::new(l.dest, local.port()))
+            }
+            _ => self.link.local_dest(),
+        };
         Ok(Some(Came {
-            from: net::addr::unmapped(arrival.from),
+            from: arrival.from.unmapped(),
+            cred: arrival.cred,
             opened: self.incoming.open(&buf[..len], SystemTime::now(), dest),
         }))
     }
@@ -402,7 +467,7 @@ impl Sender {
         let Some(len) = net::nonblocking(|| socket.recv(buf))? else {
             return Ok(None);
         };
-        let local = self.link.local;
+        let local = self.link.local_dest();
         Ok(Some(
             match self.incoming.open(&buf[..len], SystemTime::now(), local) {
                 Ok(Opened::Message(message)) => Reply::Message(message),
@@ -416,7 +481,9 @@ impl Sender {
 #[derive(Debug)]
 pub struct Came<'a> {
     /// Who sent it.
-    pub from: SocketAddr,
+    pub from: PeerAddr,
+    /// Its sender's credentials (a Unix-domain socket reports them).
+    pub cred: Option<Cred>,
     /// What it turned out to be, or why it is refused.
     pub opened: Result<Opened<'a>, Refusal>,
 }

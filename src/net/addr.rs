@@ -1,6 +1,7 @@
 //! Host and port arguments: every form a socket user expects, parsed without
 //! touching the network, resolved only when a name needs it.
 
+use super::peer::{MAX_UNIX_NAME, PeerAddr, UnixAddr};
 use crate::util::words::IoWords;
 use std::ffi::CString;
 use std::fmt;
@@ -92,20 +93,51 @@ impl Family {
     }
 }
 
-/// A destination argument of `send` or `ping`: a host, or a listener by
-/// the name it answers discovery with. (New kinds of address, say a Unix
-/// socket path, become new variants here.)
+/// A destination argument of `send` or `ping`: a host, a listener by
+/// the name it answers discovery with, or a Unix-domain socket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     /// A host, with the port it may carry.
     Host(HostPort),
     /// `@name`: the one listener whose discovery answers carry this name.
     Peer(String),
+    /// `unix:/path` or `unix:@name` ([`parse_unix`]).
+    Unix(UnixAddr),
 }
 
-/// Parses a destination argument: `@name`, or any `<host>` form
-/// ([`parse_host`]). Never does DNS, never probes.
+/// The prefix of a Unix-domain socket argument.
+pub const UNIX_PREFIX: &str = "unix:";
+
+/// Parses `unix:/path/to/sock` (a socket file; any path, relative ones
+/// too) or `unix:@name` (a Linux abstract name): `None` when `arg` does
+/// not start with `unix:`, an error when what follows is no socket name.
+pub fn parse_unix(arg: &str) -> Option<Result<UnixAddr, AddrError>> {
+    let rest = arg.strip_prefix(UNIX_PREFIX)?;
+    let bad = |why| {
+        Err(AddrError::BadHost {
+            arg: arg.to_string(),
+            why,
+        })
+    };
+    Some(match rest.strip_prefix('@') {
+        Some("") => bad("'unix:@' must be followed by an abstract socket name"),
+        Some(name) if name.len() > MAX_UNIX_NAME => bad("a Unix socket name is at most 107 bytes"),
+        Some(name) => Ok(UnixAddr::abstract_name(name.as_bytes())),
+        None if rest.is_empty() => bad("'unix:' must be followed by a socket path or @name"),
+        None if rest.len() > MAX_UNIX_NAME => {
+            bad("a Unix socket path is at most 107 bytes (a relative path may be shorter)")
+        }
+        None if rest.contains('\0') => bad("a NUL byte in a socket path"),
+        None => Ok(UnixAddr::path(rest.as_bytes())),
+    })
+}
+
+/// Parses a destination argument: `unix:...`, `@name`, or any `<host>`
+/// form ([`parse_host`]). Never does DNS, never probes.
 pub fn parse_target(arg: &str) -> Result<Target, AddrError> {
+    if let Some(unix) = parse_unix(arg) {
+        return unix.map(Target::Unix);
+    }
     match arg.strip_prefix('@') {
         Some("") => Err(AddrError::BadHost {
             arg: arg.to_string(),
@@ -350,20 +382,21 @@ pub fn parse_port(arg: &str) -> Result<u16, AddrError> {
 }
 
 /// Where a `send` (or `ping`) goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Destination {
-    pub addr: SocketAddr,
+    pub addr: PeerAddr,
     /// The socket needs SO_BROADCAST (`<broadcast>`).
     pub broadcast: bool,
 }
 
-/// Turns a parsed host into a destination of `family`, asking the system
-/// resolver only for names.
+/// Turns a parsed host into a destination address of `family`, asking the
+/// system resolver only for names, and whether it is `<broadcast>` (the
+/// socket needs SO_BROADCAST).
 pub fn resolve_destination(
     host: &Host,
     port: u16,
     family: Family,
-) -> Result<Destination, AddrError> {
+) -> Result<(SocketAddr, bool), AddrError> {
     if port == 0 {
         return Err(AddrError::ZeroPort);
     }
@@ -380,7 +413,7 @@ pub fn resolve_destination(
         }
         Host::Name(name) => (resolve_name(name, port, family)?, false),
     };
-    Ok(Destination { addr, broadcast })
+    Ok((addr, broadcast))
 }
 
 /// The address to bind a listener to: `''` is every interface of
@@ -618,6 +651,30 @@ mod tests {
         ] {
             assert!(parse_host(arg).is_err(), "{arg} accepted");
         }
+    }
+
+    #[test]
+    fn parses_unix_socket_arguments() {
+        let unix = |arg: &str| parse_target(arg);
+        assert_eq!(
+            unix("unix:/run/x.sock"),
+            Ok(Target::Unix(UnixAddr::path(b"/run/x.sock")))
+        );
+        assert_eq!(
+            unix("unix:rel.sock"),
+            Ok(Target::Unix(UnixAddr::path(b"rel.sock")))
+        );
+        assert_eq!(
+            unix("unix:@name"),
+            Ok(Target::Unix(UnixAddr::abstract_name(b"name")))
+        );
+        let longest = format!("unix:/{}", "x".repeat(MAX_UNIX_NAME - 1));
+        assert!(unix(&longest).is_ok());
+        let too_long = format!("unix:/{}", "x".repeat(MAX_UNIX_NAME));
+        for arg in ["unix:", "unix:@", too_long.as_str(), "unix:/a\0b"] {
+            assert!(unix(arg).is_err(), "{arg:?} accepted");
+        }
+        assert_eq!(parse_unix("unixhost:1"), None);
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! Many datagrams per system call: `recvmmsg` into fixed buffers, `sendmmsg`
 //! from a queue. The only place that hands the kernel arrays of headers.
 
-use super::cmsg::{Arrival, Control, Local, parse_pktinfo, set_source};
+use super::cmsg::{Arrival, Control, Local, parse_control, set_source};
+use super::peer::{PeerAddr, UnixAddr};
 use socket2::SockAddr;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::AsRawFd;
 
 /// Datagrams sent per `sendmmsg` call.
@@ -25,9 +26,11 @@ pub struct SendBatch {
 }
 
 impl SendBatch {
-    pub fn new(dest: SocketAddr) -> Self {
+    /// An empty batch for `dest` (as the kernel takes it: see
+    /// [`PeerAddr::to_sockaddr`]).
+    pub fn new(dest: SockAddr) -> Self {
         SendBatch {
-            dest: SockAddr::from(dest),
+            dest,
             data: Vec::with_capacity(SEND_BATCH * 256),
             ends: Vec::with_capacity(SEND_BATCH),
             sent: 0,
@@ -139,19 +142,25 @@ pub struct ReplyBatch {
 
 struct Reply {
     end: usize,
-    to: SocketAddr,
+    to: PeerAddr,
+    /// `to` as the kernel takes it.
+    name: SockAddr,
     local: Option<Local>,
 }
 
 impl ReplyBatch {
-    /// Queues `datagram` for `to`, from `local` when given.
-    pub fn push(&mut self, datagram: &[u8], to: SocketAddr, local: Option<Local>) {
+    /// Queues `datagram` for `to`, from `local` when given; an address the
+    /// kernel cannot take (an unnamed Unix socket) is refused (`InvalidInput`).
+    pub fn push(&mut self, datagram: &[u8], to: &PeerAddr, local: Option<Local>) -> io::Result<()> {
+        let name = to.to_sockaddr()?;
         self.data.extend_from_slice(datagram);
         self.replies.push(Reply {
             end: self.data.len(),
-            to,
+            to: to.clone(),
+            name,
             local,
         });
+        Ok(())
     }
 
     /// True when nothing is queued.
@@ -166,7 +175,7 @@ impl ReplyBatch {
     pub fn send(
         &mut self,
         socket: &impl AsRawFd,
-        mut failed: impl FnMut(SocketAddr, io::Error),
+        mut failed: impl FnMut(&PeerAddr, io::Error),
     ) -> usize {
         let mut sent = 0;
         let mut start_at = 0;
@@ -174,7 +183,6 @@ impl ReplyBatch {
         while first < self.replies.len() {
             let count = (self.replies.len() - first).min(SEND_BATCH);
             let chunk = &self.replies[first..first + count];
-            let names: Vec<SockAddr> = chunk.iter().map(|r| SockAddr::from(r.to)).collect();
             let mut controls: Vec<Control> = (0..count).map(|_| Control::new()).collect();
             let mut iovs = [libc::iovec {
                 iov_base: std::ptr::null_mut(),
@@ -192,17 +200,17 @@ impl ReplyBatch {
             let mut msgs: [libc::mmsghdr; SEND_BATCH] = unsafe { std::mem::zeroed() };
             for i in 0..count {
                 let hdr = &mut msgs[i].msg_hdr;
-                hdr.msg_name = names[i].as_ptr() as *mut libc::c_void;
-                hdr.msg_namelen = names[i].len();
+                hdr.msg_name = chunk[i].name.as_ptr() as *mut libc::c_void;
+                hdr.msg_namelen = chunk[i].name.len();
                 hdr.msg_iov = &mut iovs[i];
                 hdr.msg_iovlen = 1;
-                if let Some(local) = chunk[i].local {
-                    set_source(hdr, &mut controls[i], chunk[i].to.is_ipv6(), local);
+                if let (Some(local), PeerAddr::Inet(to)) = (chunk[i].local, &chunk[i].to) {
+                    set_source(hdr, &mut controls[i], to.is_ipv6(), local);
                 }
             }
-            // SAFETY: the first `count` headers point at `names`, `iovs`
-            // (into `self.data`) and `controls`, all alive and untouched
-            // for the call.
+            // SAFETY: the first `count` headers point at the replies' names,
+            // `iovs` (into `self.data`) and `controls`, all alive and
+            // untouched for the call.
             let n = unsafe {
                 libc::sendmmsg(
                     socket.as_raw_fd(),
@@ -222,7 +230,7 @@ impl ReplyBatch {
                 if error.kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
-                failed(chunk[0].to, error);
+                failed(&chunk[0].to, error);
                 1
             } else {
                 sent += n as usize;
@@ -343,36 +351,80 @@ impl RecvBatch {
         let msg = &self.msgs[i];
         let len = (msg.msg_len as usize).min(self.slot);
         let bytes = &self.data[i * self.slot..i * self.slot + len];
-        let name = self.names[i];
-        let namelen = msg.msg_hdr.msg_namelen;
-        // SAFETY: the kernel wrote a sender address of `namelen` bytes (at
-        // most the storage's size) into `name`; try_init's storage has the
-        // same size and type, and we copy exactly that.
-        let (_, from) = unsafe {
-            SockAddr::try_init(|storage, len| {
-                *storage.cast::<libc::sockaddr_storage>() = name;
-                *len = namelen;
-                Ok(())
-            })
-        }
-        .ok()?;
-        let from = from.as_socket()?;
+        let from = sender(&self.names[i], msg.msg_hdr.msg_namelen)?;
         let truncated = msg.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
         // SAFETY: the kernel filled msg_control/msg_controllen for this
         // message; the walk stays inside them.
-        let local = unsafe { parse_pktinfo(&msg.msg_hdr) };
+        let mut cred = None;
+        let local = unsafe { parse_control(&msg.msg_hdr, &mut cred) };
         Some(Received {
             bytes,
-            arrival: Arrival { from, local },
+            arrival: Arrival { from, local, cred },
             truncated,
         })
     }
 }
 
+/// The sender the kernel wrote into `name` (`namelen` bytes of it): an
+/// IP address read directly (the flood path; an IPv4-mapped IPv6 address
+/// as the IPv4 one it stands for), anything else through
+/// [`PeerAddr::from_sockaddr`]. `None` for a family udpmsg does not use.
+fn sender(name: &libc::sockaddr_storage, namelen: libc::socklen_t) -> Option<PeerAddr> {
+    let len = namelen as usize;
+    match libc::c_int::from(name.ss_family) {
+        libc::AF_INET if len >= std::mem::size_of::<libc::sockaddr_in>() => {
+            // SAFETY: the kernel wrote a sockaddr_in (its family says so, and
+            // it is that long) into storage sized and aligned for any.
+            let sin =
+                unsafe { &*(name as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let ip = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
+            Some(PeerAddr::Inet(SocketAddr::V4(SocketAddrV4::new(
+                ip,
+                u16::from_be(sin.sin_port),
+            ))))
+        }
+        libc::AF_INET6 if len >= std::mem::size_of::<libc::sockaddr_in6>() => {
+            // SAFETY: as above, for a sockaddr_in6.
+            let sin6 =
+                unsafe { &*(name as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
+            let port = u16::from_be(sin6.sin6_port);
+            Some(PeerAddr::Inet(match ip.to_ipv4_mapped() {
+                Some(v4) => SocketAddr::V4(SocketAddrV4::new(v4, port)),
+                None => SocketAddr::V6(SocketAddrV6::new(
+                    ip,
+                    port,
+                    sin6.sin6_flowinfo,
+                    sin6.sin6_scope_id,
+                )),
+            }))
+        }
+        // No address at all (length 0): an unnamed Unix socket; the
+        // storage may still hold an earlier sender's family.
+        _ if len == 0 => Some(PeerAddr::Unix(UnixAddr::Unnamed)),
+        _ => {
+            let copy = *name;
+            // SAFETY: the kernel wrote a sender address of `namelen` bytes
+            // (at most the storage's size) into `name`; try_init's storage
+            // has the same size and type, and we copy exactly that.
+            let (_, addr) = unsafe {
+                SockAddr::try_init(|storage, len| {
+                    *storage.cast::<libc::sockaddr_storage>() = copy;
+                    *len = namelen;
+                    Ok(())
+                })
+            }
+            .ok()?;
+            PeerAddr::from_sockaddr(&addr)
+        }
+    }
+}
+
 /// One datagram of a [`RecvBatch`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Received<'a> {
     pub bytes: &'a [u8],
+    /// Where it came from (an IPv4-mapped sender unmapped) and arrived.
     pub arrival: Arrival,
     /// It was longer than the slot and was cut.
     pub truncated: bool,

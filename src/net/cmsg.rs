@@ -1,9 +1,11 @@
-//! Control messages: where a datagram arrived (IP_PKTINFO / IPV6_PKTINFO)
-//! and which address a reply leaves from.
+//! Control messages: where a datagram arrived (IP_PKTINFO / IPV6_PKTINFO),
+//! which address a reply leaves from, and who sent a Unix-domain datagram
+//! (SCM_CREDENTIALS).
 
+use super::peer::{Cred, PeerAddr};
 use socket2::SockAddr;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 
 /// Where a datagram arrived: the local address to answer from and the
@@ -26,7 +28,7 @@ impl Local {
         match self.dest {
             // A directed broadcast (10.77.255.255) is known by its reply
             // address: for it the kernel's is not the destination, so
-            // `parse_pktinfo` left `addr` unspecified.
+            // `parse_control` left `addr` unspecified.
             IpAddr::V4(dest) => {
                 dest.is_broadcast() || dest.is_multicast() || self.addr.is_unspecified()
             }
@@ -36,16 +38,18 @@ impl Local {
 }
 
 /// A received datagram's addresses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Arrival {
     /// The sender.
-    pub from: SocketAddr,
-    /// Where it arrived, when the kernel said.
+    pub from: PeerAddr,
+    /// Where it arrived, when the kernel said (IP only).
     pub local: Option<Local>,
+    /// The sender's credentials (Unix-domain sockets with SO_PASSCRED).
+    pub cred: Option<Cred>,
 }
 
 /// Control-message buffer, aligned for `cmsghdr`; room for one pktinfo of
-/// either family with plenty to spare.
+/// either family, or one set of credentials, with plenty to spare.
 #[repr(C, align(8))]
 pub(super) struct Control(pub(super) [u8; 128]);
 
@@ -67,14 +71,16 @@ pub fn enable_pktinfo(socket: &impl AsRawFd, ipv6: bool) -> io::Result<()> {
     super::set_int_option(socket, level, name, 1)
 }
 
-/// Receives one datagram with its arrival addresses (`recvmsg`).
+/// Receives one datagram with its arrival addresses and its sender's
+/// credentials, when the socket reports them (`recvmsg`).
 pub fn recv_with_local(socket: &impl AsRawFd, buf: &mut [u8]) -> io::Result<(usize, Arrival)> {
     let mut control = Control::new();
     let mut local = None;
+    let mut cred = None;
     // SAFETY: `try_init` hands us zeroed storage for the sender's address
     // and its length; every pointer given to recvmsg points into a live local
     // buffer of the stated length; the control messages are walked by
-    // `parse_pktinfo`, which stays inside msg_controllen.
+    // `parse_control`, which stays inside msg_controllen.
     let (n, from) = unsafe {
         SockAddr::try_init(|name, namelen| {
             let mut iov = libc::iovec {
@@ -93,29 +99,25 @@ pub fn recv_with_local(socket: &impl AsRawFd, buf: &mut [u8]) -> io::Result<(usi
                 return Err(io::Error::last_os_error());
             }
             *namelen = msg.msg_namelen;
-            local = parse_pktinfo(&msg);
+            local = parse_control(&msg, &mut cred);
             Ok(n as usize)
         })?
     };
-    let from = from.as_socket().ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            "datagram from an unknown address family",
-        )
-    })?;
-    Ok((n, Arrival { from, local }))
+    let from = PeerAddr::from_sockaddr(&from).ok_or_else(super::socket::unknown_family)?;
+    Ok((n, Arrival { from, local, cred }))
 }
 
 /// Sends `buf` to `to`, from `local` when given (so a host with two
 /// interfaces answers from the one the question came in on). The socket is
-/// of `to`'s family (sockets are one family each).
+/// of `to`'s family (sockets are one family each); an unnamed Unix-domain
+/// address cannot be sent to (`InvalidInput`).
 pub fn send_from(
     socket: &impl AsRawFd,
     buf: &[u8],
-    to: SocketAddr,
+    to: &PeerAddr,
     local: Option<Local>,
 ) -> io::Result<usize> {
-    let dest = SockAddr::from(to);
+    let dest = to.to_sockaddr()?;
     let mut control = Control::new();
     let mut iov = libc::iovec {
         iov_base: buf.as_ptr() as *mut libc::c_void,
@@ -127,7 +129,7 @@ pub fn send_from(
     msg.msg_namelen = dest.len();
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
-    if let Some(local) = local {
+    if let (Some(local), Some(to)) = (local, to.inet()) {
         set_source(&mut msg, &mut control, to.is_ipv6(), local);
     }
     // SAFETY: `msg` points at `dest`, `iov` (which points into `buf`) and
@@ -194,12 +196,13 @@ unsafe fn put_cmsg<T>(msg: &mut libc::msghdr, level: libc::c_int, kind: libc::c_
     }
 }
 
-/// Reads IP_PKTINFO / IPV6_PKTINFO from a received message's control data.
+/// Reads IP_PKTINFO / IPV6_PKTINFO (returned) and SCM_CREDENTIALS (put in
+/// `cred`) from a received message's control data.
 ///
 /// # Safety
 /// `msg` must be a msghdr filled by a successful recvmsg/recvmmsg, whose
 /// msg_control buffer is still alive.
-pub(super) unsafe fn parse_pktinfo(msg: &libc::msghdr) -> Option<Local> {
+pub(super) unsafe fn parse_control(msg: &libc::msghdr, cred: &mut Option<Cred>) -> Option<Local> {
     let mut found: Option<Local> = None;
     // SAFETY: per the function's contract; CMSG_* stay inside msg_controllen.
     unsafe {
@@ -239,10 +242,22 @@ pub(super) unsafe fn parse_pktinfo(msg: &libc::msghdr) -> Option<Local> {
                     dest: dst.into(),
                     ifindex: info.ipi6_ifindex,
                 });
+            } else if hdr.cmsg_level == libc::SOL_SOCKET
+                && hdr.cmsg_type == libc::SCM_CREDENTIALS
+                && hdr.cmsg_len as usize >= libc::CMSG_LEN(CRED_LEN) as usize
+            {
+                let ucred: libc::ucred = std::ptr::read_unaligned(data.cast());
+                *cred = Some(Cred {
+                    pid: ucred.pid.max(0) as u32,
+                    uid: ucred.uid,
+                });
             }
             cmsg = libc::CMSG_NXTHDR(msg, cmsg);
         }
     }
-    // A socket is of one family, so at most one kind is present.
+    // A socket is of one family: pktinfo of one kind, or credentials.
     found
 }
+
+/// Bytes of a `ucred` (pid, uid, gid).
+const CRED_LEN: u32 = std::mem::size_of::<libc::ucred>() as u32;

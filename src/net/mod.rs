@@ -3,7 +3,10 @@
 //! - here: creating and binding sockets, their options, multicast joins;
 //! - [`batch`]: many datagrams per system call (`recvmmsg`, `sendmmsg`);
 //! - [`cmsg`]: arrival addresses and reply source addresses (pktinfo);
-//! - [`iface`]: interfaces; [`addr`]: host and port arguments.
+//! - [`iface`]: interfaces; [`addr`]: host and port arguments;
+//! - [`peer`]: a peer's address, IP or Unix-domain ([`PeerAddr`]);
+//! - [`socket`]: a datagram socket of either kind ([`DatagramSocket`]);
+//! - [`unix`]: Unix-domain sockets: binding, socket files, autobind.
 //!
 //! Every system call that needs `unsafe` lives in this folder.
 //!
@@ -19,9 +22,14 @@ pub mod addr;
 pub mod batch;
 pub mod cmsg;
 pub mod iface;
+pub mod peer;
+pub mod socket;
+pub mod unix;
 
 pub use batch::{RECV_BATCH, Received, RecvBatch, ReplyBatch, SEND_BATCH, SendBatch};
 pub use cmsg::{Arrival, Local, enable_pktinfo, recv_with_local, send_from};
+pub use peer::{Cred, PeerAddr, UnixAddr};
+pub use socket::DatagramSocket;
 
 use crate::util::words::IoWords;
 use addr::{Destination, Family};
@@ -244,6 +252,11 @@ pub fn join_group(socket: &mio::net::UdpSocket, group: IpAddr, index: u32) -> io
     }
 }
 
+/// Linux's MTU of the loopback interface: what one datagram on this host
+/// takes over IP, and what a Unix-domain socket (no path, no MTU) is taken
+/// to have.
+pub const LOOPBACK_MTU: usize = 65536;
+
 /// The TTL (IPv6: hop limit) of datagrams sent to a multicast group unless
 /// `--ttl` says otherwise: 1, this link only, as every multicast tool's.
 pub const GROUP_TTL: u32 = 1;
@@ -265,6 +278,7 @@ pub struct SendOptions {
     pub multicast_loop: bool,
     /// Report each received datagram's arrival address (pktinfo): replies
     /// to an unconnected socket are sealed for the address they went to.
+    /// (A Unix-domain socket reports its senders' credentials instead.)
     pub arrival_info: bool,
 }
 
@@ -296,15 +310,22 @@ impl From<io::Error> for SetupError {
     }
 }
 
-/// A non-blocking socket for sending to `dest` with `options` (unless
-/// `--from` binds it, the kernel binds an ephemeral port of the right
-/// family on the first send or connect).
+/// A non-blocking socket for sending to `dest` with `options`. A UDP one
+/// is bound by the kernel to an ephemeral port of the right family on the
+/// first send or connect, unless `--from` binds it. A Unix-domain one is
+/// bound to an abstract name (see [`unix::sender_socket`]), and reports
+/// each reply's sender's credentials with `options.arrival_info`; the IP
+/// options do not apply.
 pub fn sender_socket(
     dest: &Destination,
     options: &SendOptions,
-) -> Result<mio::net::UdpSocket, SetupError> {
+) -> Result<DatagramSocket, SetupError> {
+    let dest_addr = match &dest.addr {
+        PeerAddr::Inet(addr) => *addr,
+        PeerAddr::Unix(_) => return Ok(unix::sender_socket(options.arrival_info)?),
+    };
     let socket = Socket::new(
-        Domain::for_address(dest.addr),
+        Domain::for_address(dest_addr),
         Type::DGRAM,
         Some(Protocol::UDP),
     )?;
@@ -313,11 +334,11 @@ pub fn sender_socket(
     }
     if let Some(index) = options.interface {
         bind_device(&socket, index)?;
-        if dest.addr.is_ipv6() && dest.addr.ip().is_multicast() {
+        if dest_addr.is_ipv6() && dest_addr.ip().is_multicast() {
             socket.set_multicast_if_v6(index)?;
         }
     }
-    match (dest.addr.ip(), options.ttl) {
+    match (dest_addr.ip(), options.ttl) {
         (IpAddr::V4(ip), ttl) if ip.is_multicast() => {
             socket.set_multicast_ttl_v4(ttl.unwrap_or(GROUP_TTL))?;
             socket.set_multicast_loop_v4(options.multicast_loop)?;
@@ -331,7 +352,7 @@ pub fn sender_socket(
         (_, None) => {}
     }
     if options.arrival_info {
-        enable_pktinfo(&socket, dest.addr.is_ipv6())?;
+        enable_pktinfo(&socket, dest_addr.is_ipv6())?;
     }
     socket.set_nonblocking(true)?;
     if let Some(from) = options.from {
@@ -339,7 +360,7 @@ pub fn sender_socket(
             .bind(&SockAddr::from(from))
             .map_err(|error| SetupError::Source { addr: from, error })?;
     }
-    Ok(mio::net::UdpSocket::from_std(socket.into()))
+    Ok(mio::net::UdpSocket::from_std(socket.into()).into())
 }
 
 /// The path MTU the kernel knows for a connected socket's destination

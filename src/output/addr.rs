@@ -1,27 +1,32 @@
-//! How every output, text and JSON, shows a socket address: `ip:port`,
+//! How every output, text and JSON, shows a peer's address: `ip:port`,
 //! IPv6 in brackets, a link-local scope by its interface's name
-//! (`[fe80::1%eth0]:47474`), as users write it to `send`.
+//! (`[fe80::1%eth0]:47474`), a Unix-domain socket as `unix:/path` or
+//! `unix:@name`: as users write them to `send`.
 
-use super::escape::{disruptive, escaped};
-use crate::net::iface;
+use super::escape::{disruptive, escape_into, escaped};
+use crate::net::{PeerAddr, UnixAddr, addr::UNIX_PREFIX, iface};
 use std::fmt;
 use std::net::{SocketAddr, SocketAddrV6};
 
 /// `addr` as udpmsg shows it (see the module doc): [`fmt::Display`]s as
-/// `192.0.2.7:47474`, `[::1]:5353` or `[fe80::1%eth0]:47474`. An
-/// IPv4-mapped IPv6 address is shown as the IPv4 address it stands for. A
-/// scope whose interface has no name (it is gone) is shown as its number.
-pub fn fmt_addr(addr: SocketAddr) -> Addr {
-    Addr(addr)
+/// `192.0.2.7:47474`, `[::1]:5353` or `[fe80::1%eth0]:47474`;
+/// `unix:/run/x.sock`, `unix:@name` (an abstract name), or `unix:` alone
+/// (a Unix socket that has no name). An IPv4-mapped IPv6 address is shown
+/// as the IPv4 address it stands for. A scope whose interface has no name
+/// (it is gone) is shown as its number. In a Unix name, bytes that are not
+/// UTF-8 are shown as `\xNN`, and characters that would drive a terminal
+/// are escaped as in peers' text.
+pub fn fmt_addr(addr: impl Into<PeerAddr>) -> Addr {
+    Addr(addr.into())
 }
 
-/// A socket address to display; see [`fmt_addr`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Addr(pub SocketAddr);
+/// A peer's address to display; see [`fmt_addr`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Addr(pub PeerAddr);
 
 impl fmt::Display for Addr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_addr(f, self.0, iface::interface_name)
+        write_addr(f, &self.0, iface::interface_name)
     }
 }
 
@@ -30,9 +35,43 @@ impl fmt::Display for Addr {
 /// a caller on a hot path can cache it, as [`ScopeNames`] does).
 pub fn write_addr<W, S>(
     out: &mut W,
-    addr: SocketAddr,
+    addr: &PeerAddr,
     scope_name: impl FnOnce(u32) -> S,
 ) -> fmt::Result
+where
+    W: fmt::Write + ?Sized,
+    S: AsRef<str>,
+{
+    match addr {
+        PeerAddr::Inet(addr) => write_inet(out, *addr, scope_name),
+        PeerAddr::Unix(unix) => write_unix(out, unix),
+    }
+}
+
+/// A Unix-domain address: `unix:` and the path, `@` and the abstract name,
+/// or nothing more.
+fn write_unix<W: fmt::Write + ?Sized>(out: &mut W, addr: &UnixAddr) -> fmt::Result {
+    out.write_str(UNIX_PREFIX)?;
+    let name = match addr {
+        UnixAddr::Path(path) => path,
+        UnixAddr::Abstract(name) => {
+            out.write_char('@')?;
+            name
+        }
+        UnixAddr::Unnamed => return Ok(()),
+    };
+    let mut shown = String::with_capacity(name.len());
+    for chunk in name.utf8_chunks() {
+        escape_into(&mut shown, chunk.valid());
+        for b in chunk.invalid() {
+            use fmt::Write as _;
+            write!(shown, "\\x{b:02x}")?;
+        }
+    }
+    out.write_str(&shown)
+}
+
+fn write_inet<W, S>(out: &mut W, addr: SocketAddr, scope_name: impl FnOnce(u32) -> S) -> fmt::Result
 where
     W: fmt::Write + ?Sized,
     S: AsRef<str>,
@@ -108,8 +147,20 @@ mod tests {
     fn shown(addr: &str) -> String {
         let addr: SocketAddr = addr.parse().unwrap();
         let mut s = String::new();
-        write_addr(&mut s, addr, |i| format!("if{i}")).unwrap();
+        write_addr(&mut s, &addr.into(), |i| format!("if{i}")).unwrap();
         s
+    }
+
+    #[test]
+    fn unix_addresses_are_shown_as_send_takes_them_escaped() {
+        let shown = |a: UnixAddr| fmt_addr(a).to_string();
+        assert_eq!(shown(UnixAddr::path(b"/run/x.sock")), "unix:/run/x.sock");
+        assert_eq!(shown(UnixAddr::abstract_name(b"0001f")), "unix:@0001f");
+        assert_eq!(shown(UnixAddr::Unnamed), "unix:");
+        assert_eq!(
+            shown(UnixAddr::abstract_name(b"a\0b\x1b[2J\xff\xe2\x80\xaec")),
+            "unix:@a\\x00b\\x1b[2J\\xff\\u202ec"
+        );
     }
 
     #[test]
@@ -125,7 +176,7 @@ mod tests {
     fn a_scope_name_is_escaped_as_peers_text_is() {
         let addr: SocketAddr = "[fe80::1%3]:9".parse().unwrap();
         let mut s = String::new();
-        write_addr(&mut s, addr, |_| "e\u{1b}[2J\u{202e}").unwrap();
+        write_addr(&mut s, &addr.into(), |_| "e\u{1b}[2J\u{202e}").unwrap();
         assert_eq!(s, "[fe80::1%e\\x1b[2J\\u202e]:9");
     }
 

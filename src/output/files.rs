@@ -6,13 +6,13 @@ use super::addr::fmt_addr;
 use super::escape::{escape_into, write_json_str};
 use crate::commands::files::receive::{Failed, Saved};
 use crate::commands::files::{Progress, Sent, Size};
+use crate::net::PeerAddr;
 use crate::util::hex::{Hex, Id};
 use crate::util::words::IoWords;
 use crate::wire::file::*;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::fmt::{self, Write as _};
 use std::io::{self, Write};
-use std::net::SocketAddr;
 use std::time::Duration;
 
 /// The progress bar's look: bytes, rate, time left.
@@ -22,13 +22,13 @@ const BAR_TEMPLATE: &str =
 /// Reports `send --file`: a bar on stderr while a file goes (only when
 /// asked: a terminal and not `--quiet`), and always one closing line.
 pub struct SendProgress {
-    dest: SocketAddr,
+    dest: PeerAddr,
     show_bar: bool,
     bar: Option<ProgressBar>,
 }
 
 impl SendProgress {
-    pub fn new(dest: SocketAddr, show_bar: bool) -> Self {
+    pub fn new(dest: PeerAddr, show_bar: bool) -> Self {
         SendProgress {
             dest,
             show_bar,
@@ -62,7 +62,7 @@ impl Progress for SendProgress {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
-        eprintln!("udpmsg: {}", SentLine(sent, self.dest));
+        eprintln!("udpmsg: {}", SentLine(sent, &self.dest));
     }
 
     fn abandon(&mut self) {
@@ -73,7 +73,7 @@ impl Progress for SendProgress {
 }
 
 /// `sent NAME (SIZE) to DEST in 1.23 s, 45.6 MB/s, blake3 HEX`.
-pub struct SentLine<'a>(pub &'a Sent, pub SocketAddr);
+pub struct SentLine<'a>(pub &'a Sent, pub &'a PeerAddr);
 
 impl fmt::Display for SentLine<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -81,6 +81,7 @@ impl fmt::Display for SentLine<'_> {
         let mut name = String::new();
         escape_into(&mut name, &sent.name);
         let secs = sent.elapsed.as_secs_f64();
+        let dest = fmt_addr(*dest);
         write!(
             f,
             "sent {name} ({} bytes, {}) to {dest} in {secs:.3} s, {:.1} MB/s, blake3 {}",
@@ -105,7 +106,7 @@ pub fn mb_per_sec(bytes: u64, elapsed: Duration) -> f64 {
 /// Writes `listen`'s text line for a stored file (no newline):
 /// `TS FROM NAME [file]: OFFERED saved as PATH (SIZE bytes, MS ms, blake3 HEX)`.
 pub fn write_saved_text(s: &mut String, saved: &Saved) -> fmt::Result {
-    write!(s, "{} {} ", Timestamp(saved.at), fmt_addr(saved.from))?;
+    write!(s, "{} {} ", Timestamp(saved.at), fmt_addr(&saved.from))?;
     escape_into(s, &saved.name);
     s.push_str(" [file]: ");
     escape_into(s, &saved.offered);
@@ -125,23 +126,29 @@ pub fn write_saved_text(s: &mut String, saved: &Saved) -> fmt::Result {
 pub fn write_saved_json(out: &mut impl Write, saved: &Saved) -> io::Result<()> {
     write!(
         out,
-        "{{\"ts\":\"{}\",\"kind\":\"file\",\"from\":\"{}\",\"name\":",
-        Timestamp(saved.at),
-        fmt_addr(saved.from)
+        "{{\"ts\":\"{}\",\"kind\":\"file\",\"from\":",
+        Timestamp(saved.at)
     )?;
+    // A Unix socket's path may hold quotes and backslashes.
+    write_json_str(out, &fmt_addr(&saved.from).to_string())?;
+    out.write_all(b",\"name\":")?;
     write_json_str(out, &saved.name)?;
     out.write_all(b",\"file\":")?;
     write_json_str(out, &saved.offered)?;
     out.write_all(b",\"path\":")?;
     write_json_str(out, &saved.path.to_string_lossy())?;
-    writeln!(
+    write!(
         out,
-        ",\"size\":{},\"blake3\":\"{}\",\"sender\":\"{}\",\"ms\":{:.3}}}",
+        ",\"size\":{},\"blake3\":\"{}\",\"sender\":\"{}\",\"ms\":{:.3}",
         saved.size,
         Hex(&saved.hash),
         Id(saved.sender),
         millis(saved.elapsed)
-    )
+    )?;
+    if let Some(cred) = saved.cred {
+        write!(out, ",\"pid\":{},\"uid\":{}", cred.pid, cred.uid)?;
+    }
+    out.write_all(b"}\n")
 }
 
 fn millis(d: Duration) -> f64 {
@@ -156,7 +163,11 @@ impl fmt::Display for FailedLine<'_> {
         let failed = self.0;
         let mut name = String::new();
         escape_into(&mut name, &failed.offered);
-        write!(f, "file {name} from {} not stored: ", fmt_addr(failed.from))?;
+        write!(
+            f,
+            "file {name} from {} not stored: ",
+            fmt_addr(&failed.from)
+        )?;
         if failed.cancelled {
             return write!(f, "the sender cancelled it");
         }
@@ -190,7 +201,8 @@ mod tests {
     fn saved() -> Saved {
         Saved {
             at: SystemTime::UNIX_EPOCH + Duration::from_millis(1_800_000_000_123),
-            from: "[fe80::1%3]:47474".parse().unwrap(),
+            from: PeerAddr::Inet("[fe80::1%3]:47474".parse().unwrap()),
+            cred: None,
             sender: 0xab,
             name: "al\u{202e}ice".into(),
             offered: "../x\u{1b}.txt".into(),
@@ -208,7 +220,7 @@ mod tests {
         write_saved_json(&mut composed, &s).unwrap();
         let expected = serde_json::json!({
             "ts": Timestamp(s.at).to_string(),
-            "from": fmt_addr(s.from).to_string(),
+            "from": fmt_addr(&s.from).to_string(),
             "kind": "file",
             "name": s.name,
             "file": s.offered,

@@ -3,8 +3,8 @@
 
 use super::{Timestamp, fmt_addr, rtt_ms, us_as_ms};
 use crate::commands::ping::{Pong, Summary};
+use crate::net::PeerAddr;
 use serde::Serialize;
-use std::net::SocketAddr;
 use std::time::SystemTime;
 
 /// One line per ping reply, which arrived at `at`.
@@ -13,14 +13,14 @@ pub fn ping_reply(reply: &Pong, at: SystemTime, json: bool) -> String {
         return to_json(&PongLine {
             ts: Timestamp(at).to_string(),
             kind: "pong",
-            from: fmt_addr(reply.from).to_string(),
+            from: fmt_addr(&reply.from).to_string(),
             seq: reply.seq,
             rtt_ms: rtt_ms(reply.rtt),
         });
     }
     format!(
         "reply from {}: seq={} rtt={:.3} ms",
-        fmt_addr(reply.from),
+        fmt_addr(&reply.from),
         reply.seq,
         rtt_ms(reply.rtt)
     )
@@ -28,7 +28,7 @@ pub fn ping_reply(reply: &Pong, at: SystemTime, json: bool) -> String {
 
 /// The summary after pinging `dest`, made at `at`: text lines, or one
 /// JSON object.
-pub fn ping_summary(dest: SocketAddr, summary: &Summary, at: SystemTime, json: bool) -> String {
+pub fn ping_summary(dest: &PeerAddr, summary: &Summary, at: SystemTime, json: bool) -> String {
     let p50 = summary.percentile_us(50.0);
     let p99 = summary.percentile_us(99.0);
     if json {
@@ -111,7 +111,7 @@ mod tests {
         let pong = Pong {
             seq: 3,
             rtt: Duration::from_nanos(1_234_567),
-            from: "[::1]:9".parse().unwrap(),
+            from: PeerAddr::Inet("[::1]:9".parse().unwrap()),
         };
         let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_800_000_000_123);
         assert_eq!(
@@ -131,9 +131,9 @@ mod tests {
             sent: 2,
             ..Summary::default()
         };
-        let dest = "127.0.0.1:9".parse().unwrap();
+        let dest = PeerAddr::Inet("127.0.0.1:9".parse().unwrap());
         assert_eq!(
-            ping_summary(dest, &summary, at, true),
+            ping_summary(&dest, &summary, at, true),
             r#"{"ts":"1970-01-01T00:00:00.000Z","kind":"summary","to":"127.0.0.1:9","sent":2,"received":0,"local_errors":0,"loss_pct":100.0}"#
         );
     }

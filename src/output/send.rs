@@ -2,12 +2,12 @@
 
 use super::fmt_addr;
 use crate::commands::deliver::Report;
+use crate::net::PeerAddr;
 use std::fmt::Write as _;
-use std::net::SocketAddr;
 
 /// One line: how many messages the listener confirmed, how many not, and
 /// what else happened on the way (without the `udpmsg: ` prefix).
-pub fn ack_summary(dest: SocketAddr, report: &Report) -> String {
+pub fn ack_summary(dest: &PeerAddr, report: &Report) -> String {
     let mut s = format!(
         "{} of {} messages confirmed by {}, {} not confirmed",
         report.confirmed,

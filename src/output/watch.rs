@@ -152,7 +152,7 @@ pub fn json_line(out: &mut String, change: &Change<'_>, at: SystemTime) {
             .iter()
             .map(|a| {
                 let mut s = String::new();
-                let _ = write_addr(&mut s, a.addr, |_| scope_name(a));
+                let _ = write_addr(&mut s, &a.addr.into(), |_| scope_name(a));
                 s
             })
             .collect(),
@@ -186,7 +186,7 @@ fn scope_name(a: &PeerAddr) -> String {
 /// as a field.
 fn push_addr(out: &mut String, a: &PeerAddr) {
     let mut shown = String::new();
-    let _ = write_addr(&mut shown, a.addr, |_| scope_name(a));
+    let _ = write_addr(&mut shown, &a.addr.into(), |_| scope_name(a));
     field(out, &shown);
 }
 

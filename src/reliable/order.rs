@@ -13,9 +13,9 @@
 //! a one-shot sender costs one compact entry for that long.
 
 use super::ranges::RangeSet;
+use crate::net::{Cred, PeerAddr};
 use hashlink::LinkedHashMap;
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
 /// Senders tracked at once; beyond that, new senders are refused
@@ -49,7 +49,9 @@ pub struct Arrived<'a> {
     pub flags: u8,
     pub name: &'a str,
     pub body: &'a [u8],
-    pub from: SocketAddr,
+    pub from: &'a PeerAddr,
+    /// The sender's credentials, when the kernel reported them.
+    pub cred: Option<Cred>,
     pub at: SystemTime,
 }
 
@@ -59,7 +61,7 @@ pub enum Release<'a> {
     /// A message, now in order (the one just accepted, or one held for it).
     Message(Arrived<'a>),
     /// Messages `first..=last` of a sender never arrived and were given up on.
-    Gap(Gap),
+    Gap(Gap<'a>),
 }
 
 /// What happened to an accepted message.
@@ -89,11 +91,11 @@ impl Verdict {
 
 /// Messages `first..=last` of a sender never arrived and were given up on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Gap {
+pub struct Gap<'a> {
     pub sender: u64,
     pub first: u64,
     pub last: u64,
-    pub from: SocketAddr,
+    pub from: &'a PeerAddr,
 }
 
 /// A message held until the ones before it arrive (owned copy).
@@ -102,7 +104,8 @@ struct Held {
     base: u64,
     flags: u8,
     at: SystemTime,
-    from: SocketAddr,
+    from: PeerAddr,
+    cred: Option<Cred>,
     name: String,
     body: Vec<u8>,
 }
@@ -121,7 +124,8 @@ impl Held {
             flags: self.flags,
             name: &self.name,
             body: &self.body,
-            from: self.from,
+            from: &self.from,
+            cred: self.cred,
             at: self.at,
         }
     }
@@ -227,7 +231,8 @@ impl Streams {
             base: msg.base,
             flags: msg.flags,
             at: msg.at,
-            from: msg.from,
+            from: msg.from.clone(),
+            cred: msg.cred,
             name: msg.name.to_string(),
             body: msg.body.to_vec(),
         };
@@ -288,7 +293,7 @@ impl Streams {
         &mut self,
         sender: u64,
         base: u64,
-        from: SocketAddr,
+        from: &PeerAddr,
         now: Instant,
         show: &mut impl FnMut(Release<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
@@ -373,11 +378,13 @@ impl Streams {
                 set_waiting(&mut self.waiting, sender, stream, None);
                 continue;
             };
+            // Owned: the stream changes before the gap is shown.
+            let from = held.from.clone();
             let gap = Gap {
                 sender,
                 first: stream.next,
                 last: first_held - 1,
-                from: held.from,
+                from: &from,
             };
             remember_skipped(stream, gap.first, gap.last);
             stream.next = first_held;

@@ -1,6 +1,7 @@
 //! The sealed envelope: XChaCha20-Poly1305 under a key derived with BLAKE3,
 //! the header authenticated, the time checked, replays refused.
 
+use super::dest::SealDest;
 use super::key::Key;
 use super::replay::Replay;
 use crate::wire::{
@@ -8,7 +9,6 @@ use crate::wire::{
 };
 use chacha20poly1305::aead::{AeadInPlace, KeyInit};
 use chacha20poly1305::{Tag, XChaCha20Poly1305, XNonce};
-use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// blake3 context string for the datagram key (never change: it is the protocol).
@@ -54,14 +54,15 @@ impl Sealer {
     }
 
     /// Seals an open datagram (as [`crate::wire::encode`] makes it) bound
-    /// to `dest`, the address and port it is sent to; every call uses a
-    /// fresh counter, so a retransmission is a new datagram.
-    pub fn seal(&mut self, open: &[u8], dest: SocketAddr) -> &[u8] {
+    /// to `dest`, the destination it is sent to; every call uses a fresh
+    /// counter, so a retransmission is a new datagram.
+    pub fn seal(&mut self, open: &[u8], dest: impl Into<SealDest>) -> &[u8] {
         self.seal_at(open, dest, now_micros(SystemTime::now()))
     }
 
     /// [`Self::seal`] with a given time (microseconds since the epoch).
-    pub fn seal_at(&mut self, open: &[u8], dest: SocketAddr, micros: u64) -> &[u8] {
+    pub fn seal_at(&mut self, open: &[u8], dest: impl Into<SealDest>, micros: u64) -> &[u8] {
+        let dest = dest.into();
         let body = open.get(HEADER_LEN..).unwrap_or_default();
         self.out.clear();
         self.out.extend_from_slice(&MAGIC);
@@ -75,7 +76,7 @@ impl Sealer {
         self.out.extend_from_slice(body);
         let (head, rest) = self.out.split_at_mut(SEALED_HEADER_LEN);
         let nonce = XNonce::from_slice(&head[field::NONCE]);
-        let ad = sealed_ad(head, dest);
+        let ad = sealed_ad(head, dest.bytes());
         // Encryption fails only for plaintexts near 2^38 bytes.
         match self.cipher.encrypt_in_place_detached(nonce, &ad, rest) {
             Ok(tag) => self.out.extend_from_slice(&tag),
@@ -135,7 +136,7 @@ impl Opener {
     }
 
     /// Opens a whole sealed datagram (header included), which arrived at
-    /// `dest` (the address and port it was sent to, as the arrival
+    /// `dest` (the destination it was sent to: for IP, as the arrival
     /// information says), into `plain`, which then holds the bincode body.
     /// Returns the sealing sender's id.
     ///
@@ -147,8 +148,9 @@ impl Opener {
         datagram: &[u8],
         plain: &mut Vec<u8>,
         now: SystemTime,
-        dest: SocketAddr,
+        dest: impl Into<SealDest>,
     ) -> Result<u64, Reject> {
+        let dest = dest.into();
         if datagram.len() < SEALED_HEADER_LEN + TAG_LEN
             || datagram[field::MAGIC] != MAGIC
             || datagram[field::MODE] != MODE_SEALED
@@ -160,7 +162,7 @@ impl Opener {
         plain.clear();
         plain.extend_from_slice(ciphertext);
         let nonce = XNonce::from_slice(&head[field::NONCE]);
-        let ad = sealed_ad(head, dest);
+        let ad = sealed_ad(head, dest.bytes());
         self.cipher
             .decrypt_in_place_detached(nonce, &ad, plain, Tag::from_slice(tag))
             .map_err(|_| {
@@ -238,6 +240,40 @@ mod tests {
         assert_eq!(plain, open_datagram()[HEADER_LEN..]);
     }
 
+    /// The same, sealed for the Unix-domain socket `/run/udpmsg.sock`
+    /// (docs/PROTOCOL.md section 9's second vector): only the tag differs.
+    const GOLDEN_SEALED_UNIX: &str = "5544504d0201887766554433221107000000000000000080982817650600\
+        975838b6b196ddd35c80f89ca6aa2e059f4dfca09e1c7877d55850289d609a6154ead6cbf766dba7b25dfbe8";
+
+    #[test]
+    fn sealing_for_a_unix_socket_matches_an_independent_implementation() {
+        let key = Key((0..32).collect::<Vec<u8>>().try_into().unwrap());
+        let unix = SealDest::unix_path(b"/run/udpmsg.sock");
+        let mut sealer = Sealer::with_ids(&key, 0x1122_3344_5566_7788, 7);
+        let sealed = sealer
+            .seal_at(&open_datagram(), unix, 1_800_000_000_000_000)
+            .to_vec();
+        let hex = crate::util::hex::Hex(&sealed).to_string();
+        assert_eq!(hex, GOLDEN_SEALED_UNIX.replace(char::is_whitespace, ""));
+        let then = UNIX_EPOCH + Duration::from_micros(1_800_000_000_000_000);
+        let mut plain = Vec::new();
+        assert!(
+            Opener::new(&key, None)
+                .open(&sealed, &mut plain, then, unix)
+                .is_ok()
+        );
+        for other in [
+            SealDest::unix_path(b"/run/udpmsg2.sock"),
+            SealDest::unix_abstract(b"/run/udpmsg.sock"),
+            SealDest::from(dest()),
+        ] {
+            assert_eq!(
+                Opener::new(&key, None).open(&sealed, &mut plain, then, other),
+                Err(Reject::Auth)
+            );
+        }
+    }
+
     #[test]
     fn a_datagram_sealed_for_one_destination_does_not_open_at_another() {
         let key = Key::generate().unwrap();
@@ -251,13 +287,18 @@ mod tests {
             "255.255.255.255:47474",
         ] {
             assert_eq!(
-                Opener::new(&key, None).open(&sealed, &mut plain, now, other.parse().unwrap()),
+                Opener::new(&key, None).open(
+                    &sealed,
+                    &mut plain,
+                    now,
+                    other.parse::<SocketAddr>().unwrap()
+                ),
                 Err(Reject::Auth),
                 "{other}"
             );
         }
         // The same address as IPv4 or IPv4-mapped IPv6 is the same destination.
-        let mapped = "[::ffff:192.0.2.7]:47474".parse().unwrap();
+        let mapped: SocketAddr = "[::ffff:192.0.2.7]:47474".parse().unwrap();
         assert!(
             Opener::new(&key, None)
                 .open(&sealed, &mut plain, now, mapped)

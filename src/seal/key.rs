@@ -132,7 +132,7 @@ pub enum FileKind {
 
 impl FileKind {
     /// The kind of `meta` (from `symlink_metadata`), `None` for a regular file.
-    fn of(meta: &std::fs::Metadata) -> Option<FileKind> {
+    pub fn of(meta: &std::fs::Metadata) -> Option<FileKind> {
         use std::os::unix::fs::FileTypeExt;
         let t = meta.file_type();
         Some(if t.is_file() {

@@ -10,26 +10,29 @@
 //!
 //! (byte ranges in [`crate::wire::field`]). The 24 bytes sender, counter and
 //! time (microseconds since the Unix epoch) are the XChaCha20 nonce; the
-//! associated data is the first 30 bytes and the address and port the
-//! datagram is sent to ([`crate::wire::sealed_ad`]); the plaintext is the
+//! associated data is the first 30 bytes and the destination the datagram
+//! is sent to ([`SealDest`]: an IP address and port, or a Unix-domain
+//! socket; [`crate::wire::sealed_ad`]); the plaintext is the
 //! bincode body of an open datagram. The datagram key is
 //! `blake3::derive_key(KEY_CONTEXT, file_key)`.
 //!
 //! - [`aead`]: sealing and opening one datagram ([`Sealer`], [`Opener`]).
+//! - [`dest`]: what a sealed datagram is bound to ([`SealDest`]).
 //! - [`replay`]: which counters each sender already used.
 //! - [`key`]: the key, and the key file.
 //! - [`Envelope`] (here): both directions of one socket, keyed or not.
 
 pub mod aead;
+pub mod dest;
 pub mod key;
 pub mod replay;
 
 pub use crate::wire::{NONCE_LEN, SEAL_OVERHEAD, SEALED_HEADER_LEN, TAG_LEN};
 pub use aead::{KEY_CONTEXT, MAX_SKEW, Opener, Reject, Sealer};
+pub use dest::{SealDest, UNIX_DEST_CONTEXT};
 pub use key::{FileKind, KEY_LEN, Key, KeyError, WriteKeyError, read_key_file, write_key_file};
 pub use replay::{MAX_REPLAY_SENDERS, REPLAY_WINDOW};
 
-use std::net::SocketAddr;
 use std::time::SystemTime;
 
 /// Why a received datagram is not acted on.
@@ -104,10 +107,10 @@ impl Outgoing {
 
     /// The bytes to send to `dest` for an open datagram: itself, or sealed
     /// for that destination (afresh on every call: a retransmission is a
-    /// new sealed datagram).
-    pub fn seal<'a>(&'a mut self, open: &'a [u8], dest: SocketAddr) -> &'a [u8] {
+    /// new sealed datagram). `dest` is converted only when sealing.
+    pub fn seal<'a>(&'a mut self, open: &'a [u8], dest: impl Into<SealDest>) -> &'a [u8] {
         match self.0.as_mut() {
-            Some(sealer) => sealer.seal(open, dest),
+            Some(sealer) => sealer.seal(open, dest.into()),
             None => open,
         }
     }
@@ -132,13 +135,14 @@ impl Incoming {
     }
 
     /// Classifies, opens (when keyed) and decodes a received datagram that
-    /// arrived at `dest` (the address and port it was sent to). A sealed
-    /// message borrows from this value's buffer until the next call.
+    /// arrived at `dest` (the destination it was sent to; converted only
+    /// when a sealed datagram is opened). A sealed message borrows from
+    /// this value's buffer until the next call.
     pub fn open<'a>(
         &'a mut self,
         datagram: &'a [u8],
         now: SystemTime,
-        dest: SocketAddr,
+        dest: impl Into<SealDest>,
     ) -> Result<Opened<'a>, Refusal> {
         use crate::wire::{Datagram, classify, decode_body};
         let kind = classify(datagram).map_err(Refusal::Malformed)?;
@@ -150,7 +154,7 @@ impl Incoming {
             (Datagram::Sealed(_), None) => Err(Refusal::NoKey),
             (Datagram::Sealed(_), Some(opener)) => {
                 opener
-                    .open(datagram, &mut self.plain, now, dest)
+                    .open(datagram, &mut self.plain, now, dest.into())
                     .map_err(Refusal::Rejected)?;
                 decode_body(&self.plain)
                     .map(Opened::Message)

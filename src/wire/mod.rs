@@ -24,7 +24,6 @@
 
 use bincode::config::{Configuration, Fixint, Limit, LittleEndian};
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// First four bytes of every udpmsg datagram.
 pub const MAGIC: [u8; 4] = *b"UDPM";
@@ -81,29 +80,23 @@ pub const SEALED_HEADER_LEN: usize = field::NONCE.end;
 /// Bytes a sealed datagram has beyond the open one.
 pub const SEAL_OVERHEAD: usize = NONCE_LEN + TAG_LEN;
 
+/// Bytes of the destination in a sealed datagram's associated data: an
+/// address (16) and a port (2), not transmitted (both ends know them).
+pub const SEALED_DEST_LEN: usize = 16 + 2;
+
 /// Bytes of a sealed datagram's associated data: its header, then the
-/// address and port it was sent to (16 + 2 bytes, not transmitted: both
-/// ends know them), so a datagram captured on its way to one destination
-/// does not open at another.
-pub const SEALED_AD_LEN: usize = SEALED_HEADER_LEN + 16 + 2;
+/// destination it was sent to ([`SEALED_DEST_LEN`] bytes, as
+/// `seal::SealDest` encodes an IP or Unix-domain address), so a datagram
+/// captured on its way to one destination does not open at another.
+pub const SEALED_AD_LEN: usize = SEALED_HEADER_LEN + SEALED_DEST_LEN;
 
 /// The associated data of a sealed datagram with header `header` (its first
-/// [`SEALED_HEADER_LEN`] bytes) sent to `dest`: the header, the destination
-/// address as 16 bytes (an IPv4 address as `::ffff:a.b.c.d`; the unspecified
-/// address stands for the loopback address of its family, where the kernel
-/// delivers it; an IPv6 scope is not part of it) and the port, u16 LE.
-pub fn sealed_ad(header: &[u8], dest: SocketAddr) -> [u8; SEALED_AD_LEN] {
+/// [`SEALED_HEADER_LEN`] bytes) sent to the destination encoded as `dest`.
+pub fn sealed_ad(header: &[u8], dest: &[u8; SEALED_DEST_LEN]) -> [u8; SEALED_AD_LEN] {
     let mut ad = [0u8; SEALED_AD_LEN];
     let n = header.len().min(SEALED_HEADER_LEN);
     ad[..n].copy_from_slice(&header[..n]);
-    let ip = match dest.ip() {
-        IpAddr::V4(v4) if v4.is_unspecified() => Ipv4Addr::LOCALHOST.to_ipv6_mapped(),
-        IpAddr::V4(v4) => v4.to_ipv6_mapped(),
-        IpAddr::V6(v6) if v6.is_unspecified() => Ipv6Addr::LOCALHOST,
-        IpAddr::V6(v6) => v6,
-    };
-    ad[SEALED_HEADER_LEN..SEALED_HEADER_LEN + 16].copy_from_slice(&ip.octets());
-    ad[SEALED_HEADER_LEN + 16..].copy_from_slice(&dest.port().to_le_bytes());
+    ad[SEALED_HEADER_LEN..].copy_from_slice(dest);
     ad
 }
 

@@ -33,6 +33,7 @@ use super::listen::{self, truncate_name};
 use super::presence::{Ears, HELLOS_PER_SOURCE, HELLOS_TOTAL, IFACE_POLL, presence_port};
 use super::source::{Next, Source};
 use crate::event::{EventLoop, Wake, token};
+use crate::net::DatagramSocket;
 use crate::net::{self, RecvBatch, iface};
 use crate::reliable::outbox::Patience;
 use crate::seal::{Envelope, Incoming, Key, Opened, Outgoing};
@@ -42,6 +43,7 @@ use members::{Change, Lookup, Member, Members, Who};
 use mio::net::UdpSocket;
 use mio::{Interest, Token, Waker};
 use room::{Room, Sent, Transmit};
+use socket2::SockAddr;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -233,7 +235,7 @@ pub struct Ended {
 
 /// One member of a room: its sockets, its presence, its messages.
 pub struct Chat {
-    sockets: Vec<UdpSocket>,
+    sockets: Vec<DatagramSocket>,
     /// The address each socket is bound to.
     locals: Vec<SocketAddr>,
     port: u16,
@@ -271,13 +273,19 @@ impl Chat {
     /// family, as [`net::bind_listeners`] makes them for `[::]`, with
     /// arrival information), all on one port that has a presence port.
     /// Announces nothing until [`Self::run`].
-    pub fn new(mut sockets: Vec<UdpSocket>, config: Config) -> io::Result<Self> {
+    pub fn new(sockets: Vec<UdpSocket>, config: Config) -> io::Result<Self> {
         if sockets.is_empty() || sockets.len() > SOCKETS {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "a chat takes one socket per address family",
             ));
         }
+        let locals = sockets
+            .iter()
+            .map(|s| s.local_addr())
+            .collect::<io::Result<Vec<_>>>()?;
+        // As the listener's handler takes them.
+        let mut sockets: Vec<DatagramSocket> = sockets.into_iter().map(Into::into).collect();
         let events = EventLoop::new(config.catch_signals)?;
         crate::event::precise_timers();
         for (i, socket) in sockets.iter_mut().enumerate() {
@@ -285,10 +293,6 @@ impl Chat {
                 .registry()
                 .register(socket, token(i), Interest::READABLE)?;
         }
-        let locals = sockets
-            .iter()
-            .map(|s| s.local_addr())
-            .collect::<io::Result<Vec<_>>>()?;
         let port = locals.first().map_or(0, |a| a.port());
         let ear_port = presence_port(port).ok_or_else(|| {
             io::Error::new(io::ErrorKind::InvalidInput, "no presence port after 65535")
@@ -515,10 +519,15 @@ impl Chat {
                     if received.truncated || received.bytes.len() > wire::MAX_DATAGRAM {
                         continue;
                     }
-                    let from = net::addr::unmapped(received.arrival.from);
+                    // The chat sockets are UDP (and the batch unmapped it).
+                    let peer = &received.arrival.from;
+                    let Some(from) = peer.inet() else {
+                        continue;
+                    };
                     let origin = Origin {
                         at,
-                        from,
+                        from: peer,
+                        cred: None,
                         local: received.arrival.local,
                         socket,
                         via,
@@ -563,7 +572,7 @@ impl Chat {
                         }
                         // Not a chat's business: another program's datagram.
                         Ok(Opened::Raw(_)) => Ok(()),
-                        Err(why) => self.handler.refused(&why, from, &mut shown),
+                        Err(why) => self.handler.refused(&why, peer, &mut shown),
                     };
                 }
                 // Shown, then confirmed: an ack means written out.
@@ -617,7 +626,10 @@ impl Chat {
                     Ok(Some(got)) => got,
                     Ok(None) | Err(_) => return true,
                 };
-            let from = net::addr::unmapped(arrival.from);
+            // Presence sockets are UDP.
+            let Some(from) = arrival.from.inet().map(net::addr::unmapped) else {
+                continue;
+            };
             let dest = arrival
                 .local
                 .map_or(bound, |l| SocketAddr::new(l.dest, bound.port()));
@@ -929,7 +941,7 @@ fn with_scope(mut addr: SocketAddr, from: SocketAddr) -> SocketAddr {
 /// The chat sockets as the room's way out: each datagram sealed for its
 /// destination (when keyed) and sent from the socket of its family.
 struct Net<'a> {
-    sockets: &'a [UdpSocket],
+    sockets: &'a [DatagramSocket],
     locals: &'a [SocketAddr],
     outgoing: &'a mut Outgoing,
     errors: &'a mut u64,
@@ -942,7 +954,10 @@ impl Transmit for Net<'_> {
             return;
         };
         let sealed = self.outgoing.seal(open, to);
-        if self.sockets[i].send_to(sealed, to).is_err() {
+        if self.sockets[i]
+            .send_to(sealed, &SockAddr::from(to))
+            .is_err()
+        {
             *self.errors += 1;
         }
     }
@@ -1000,7 +1015,12 @@ impl listen::Sink for Shown<'_, '_> {
                 body,
                 sender,
                 seq,
+                ..
             } => {
+                // The chat sockets are UDP: every sender has an IP address.
+                let Some(from) = from.inet() else {
+                    return Ok(());
+                };
                 self.stats.received += 1;
                 let who = self.members.sender(sender, name);
                 self.out.event(&Event::Message {
@@ -1019,6 +1039,9 @@ impl listen::Sink for Shown<'_, '_> {
                 first,
                 last,
             } => {
+                let Some(from) = from.inet() else {
+                    return Ok(());
+                };
                 let who = self.members.sender(sender, "");
                 self.out.event(&Event::Gap {
                     at,

@@ -15,6 +15,7 @@
 use super::name::safe_name;
 use super::store::{self, Part};
 use crate::net::Local;
+use crate::net::{Cred, PeerAddr};
 use crate::reliable::order::Arrived;
 use crate::wire::file::{
     self, FILE_ACCEPTED, FILE_BROKEN, FILE_BUSY, FILE_DONE, FILE_HASH_MISMATCH, FILE_NO_SAVE_DIR,
@@ -22,7 +23,6 @@ use crate::wire::file::{
 };
 use hashlink::LinkedHashMap;
 use std::io::{self, Write};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -69,15 +69,15 @@ impl Default for Config {
 
 /// Where a sender's replies go: the address its latest datagram came
 /// from, the local address it came to, the socket (index) it came by.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Route {
-    pub to: SocketAddr,
+    pub to: PeerAddr,
     pub local: Option<Local>,
     pub via: usize,
 }
 
 /// A status owed to a sender (a [`crate::wire::FileStatus`] to send).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Status {
     pub sender: u64,
     /// The offer's seq.
@@ -92,7 +92,9 @@ pub struct Status {
 pub struct Saved {
     /// When it was complete.
     pub at: SystemTime,
-    pub from: SocketAddr,
+    pub from: PeerAddr,
+    /// A Unix-domain sender's credentials (of its offer).
+    pub cred: Option<Cred>,
     pub sender: u64,
     /// The sender's name (as in its offer's Text).
     pub name: String,
@@ -109,7 +111,7 @@ pub struct Saved {
 /// A file that was refused or not stored.
 #[derive(Debug)]
 pub struct Failed {
-    pub from: SocketAddr,
+    pub from: PeerAddr,
     pub sender: u64,
     pub offered: String,
     /// A `FILE_*` status ([`FILE_BROKEN`] for a cancelled one).
@@ -141,7 +143,8 @@ struct Transfer {
     buf: Vec<u8>,
     hasher: blake3::Hasher,
     started: Instant,
-    from: SocketAddr,
+    from: PeerAddr,
+    cred: Option<Cred>,
 }
 
 /// What is known of one file sender.
@@ -240,7 +243,7 @@ impl Receiver {
     pub fn record(&mut self, msg: &Arrived<'_>, now: Instant) {
         if !self.peers.contains_key(&msg.sender) {
             let route = Route {
-                to: msg.from,
+                to: msg.from.clone(),
                 local: None,
                 via: 0,
             };
@@ -300,7 +303,8 @@ impl Receiver {
                     buf: Vec::new(),
                     hasher: blake3::Hasher::new(),
                     started: now,
-                    from: msg.from,
+                    from: msg.from.clone(),
+                    cred: msg.cred,
                 });
                 peer.last = Some((msg.seq, FILE_ACCEPTED, 0));
                 self.active.push(msg.sender);
@@ -310,7 +314,7 @@ impl Receiver {
                 peer.last = Some((msg.seq, status, detail));
                 self.owe(msg.sender);
                 self.outcomes.push(Outcome::Failed(Failed {
-                    from: msg.from,
+                    from: msg.from.clone(),
                     sender: msg.sender,
                     offered: name.to_string(),
                     status,
@@ -322,8 +326,9 @@ impl Receiver {
         }
     }
 
-    /// Whether another transfer from `from` would be one too many.
-    fn busy(&self, from: SocketAddr) -> bool {
+    /// Whether another transfer from `from` would be one too many (all
+    /// Unix-domain senders are this host: one source).
+    fn busy(&self, from: &PeerAddr) -> bool {
         if self.active.len() >= MAX_TRANSFERS {
             return true;
         }
@@ -332,7 +337,7 @@ impl Receiver {
             .iter()
             .filter_map(|s| self.peers.get(s))
             .filter_map(|p| p.transfer.as_ref())
-            .filter(|t| t.from.ip() == from.ip())
+            .filter(|t| t.from.inet().map(|a| a.ip()) == from.inet().map(|a| a.ip()))
             .count();
         same >= MAX_TRANSFERS_PER_SOURCE
     }
@@ -409,6 +414,7 @@ impl Receiver {
                 self.outcomes.push(Outcome::Saved(Saved {
                     at: SystemTime::now(),
                     from: t.from,
+                    cred: t.cred,
                     sender,
                     name: t.sender_name,
                     offered: t.offered,
@@ -525,7 +531,7 @@ impl Receiver {
                     seq,
                     status,
                     detail,
-                    route: peer.route,
+                    route: peer.route.clone(),
                 });
             }
         }

@@ -151,15 +151,11 @@ impl<'p> FileSend<'p> {
     ) -> Result<Self, Error> {
         let events = EventLoop::new(config.catch_signals)?;
         sender.register(events.registry(), SOCKET)?;
-        let dest = sender.dest();
+        // Over a Unix socket, IPv6's limit (as a sender's datagrams).
+        let ipv6 = sender.dest().inet().is_none_or(|a| a.is_ipv6());
         // The route's MTU; an unknown one counts as Ethernet's.
         let mtu = sender.path_mtu().unwrap_or(1500);
-        let chunk = chunk_len(
-            mtu,
-            dest.is_ipv6(),
-            sender.seal_overhead(),
-            wire::max_datagram(dest.is_ipv6()),
-        );
+        let chunk = chunk_len(mtu, ipv6, sender.seal_overhead(), wire::max_datagram(ipv6));
         let seed = sender.id() | 1;
         let patience = Patience {
             retries: None,

@@ -23,12 +23,18 @@
 //!
 //! udpmsg datagrams are never echoed (a listener answers them as it always
 //! does), so an echo server and a listener cannot loop either.
+//!
+//! On a Unix-domain socket the source is the sending socket's own name,
+//! which the kernel reports and nobody can forge, and only this host can
+//! send: no rate limit, no port rule (the bounce rule still holds). A
+//! sender whose socket has no name cannot be answered at all.
 
+use super::handler::{remote_ip, replyable};
 use super::limit::RateLimiter;
+use crate::net::PeerAddr;
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasher;
-use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 /// Echoes per second to one source address (and burst), except to this
@@ -79,14 +85,15 @@ impl Echo {
     pub fn check(
         &mut self,
         bytes: &[u8],
-        from: SocketAddr,
+        from: &PeerAddr,
         on_link: impl FnOnce() -> bool,
         now: Instant,
     ) -> Result<Allowed, &'static str> {
-        if !super::handler::replyable(from.ip()) || from.port() == 0 {
+        let port = from.inet().map(|a| a.port());
+        if !replyable(from) || port == Some(0) {
             return Err("source is a broadcast, multicast or unspecified address");
         }
-        if from.port() == self.port {
+        if port == Some(self.port) {
             return Err("source uses this listener's own port (maybe another echo server)");
         }
         self.forget(now);
@@ -101,7 +108,9 @@ impl Echo {
         if !on_link() {
             return Err("sent to a broadcast or multicast address from an off-link source");
         }
-        if !is_this_host(from.ip()) && !self.limiter.allow(from.ip(), now) {
+        if let Some(ip) = remote_ip(from)
+            && !self.limiter.allow(ip, now)
+        {
             return Err("over the echo rate limit");
         }
         Ok(Allowed(key))
@@ -129,19 +138,12 @@ impl Echo {
     }
 }
 
-/// A loopback source: only this host can send from one (Linux drops a
-/// loopback source arriving on any other interface), so the rate limit,
-/// which protects other hosts, does not apply (as for pongs).
-fn is_this_host(ip: IpAddr) -> bool {
-    ip.is_loopback()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn addr(s: &str) -> SocketAddr {
-        s.parse().unwrap()
+    fn addr(s: &str) -> PeerAddr {
+        PeerAddr::Inet(s.parse().unwrap())
     }
 
     #[test]
@@ -149,14 +151,14 @@ mod tests {
         let t0 = Instant::now();
         let mut echo = Echo::new(7000, t0);
         let b = addr("127.0.0.1:7001");
-        let first = echo.check(b"x", b, || true, t0).expect("first echo");
+        let first = echo.check(b"x", &b, || true, t0).expect("first echo");
         echo.sent(first, t0);
-        assert!(echo.check(b"x", b, || true, t0).is_err(), "bounce");
-        assert!(echo.check(b"y", b, || true, t0).is_ok(), "other bytes");
+        assert!(echo.check(b"x", &b, || true, t0).is_err(), "bounce");
+        assert!(echo.check(b"y", &b, || true, t0).is_ok(), "other bytes");
         let c = addr("127.0.0.1:7002");
-        assert!(echo.check(b"x", c, || true, t0).is_ok(), "other port");
+        assert!(echo.check(b"x", &c, || true, t0).is_ok(), "other port");
         assert!(
-            echo.check(b"x", b, || true, t0 + BOUNCE_WINDOW).is_ok(),
+            echo.check(b"x", &b, || true, t0 + BOUNCE_WINDOW).is_ok(),
             "after the window"
         );
     }
@@ -173,10 +175,29 @@ mod tests {
             "[ff02::1]:9",
             "10.0.0.1:0",
         ] {
-            assert!(echo.check(b"x", addr(from), || true, t0).is_err(), "{from}");
+            assert!(
+                echo.check(b"x", &addr(from), || true, t0).is_err(),
+                "{from}"
+            );
         }
-        assert!(echo.check(b"x", addr("10.0.0.1:9"), || false, t0).is_err());
-        assert!(echo.check(b"x", addr("10.0.0.1:9"), || true, t0).is_ok());
+        assert!(echo.check(b"x", &addr("10.0.0.1:9"), || false, t0).is_err());
+        assert!(echo.check(b"x", &addr("10.0.0.1:9"), || true, t0).is_ok());
+    }
+
+    #[test]
+    fn unix_senders_are_this_host_and_have_no_port() {
+        use crate::net::UnixAddr;
+        let t0 = Instant::now();
+        // A listener on a Unix socket has port 0; IP senders are never that.
+        let mut echo = Echo::new(0, t0);
+        let named = PeerAddr::Unix(UnixAddr::abstract_name(b"0001f"));
+        let allowed = (0..2 * ECHOES_PER_SOURCE)
+            .filter(|n| echo.check(&n.to_le_bytes(), &named, || true, t0).is_ok())
+            .count();
+        assert_eq!(allowed, 2 * ECHOES_PER_SOURCE as usize, "no rate limit");
+        let first = echo.check(b"x", &named, || true, t0).expect("echo");
+        echo.sent(first, t0);
+        assert!(echo.check(b"x", &named, || true, t0).is_err(), "bounce");
     }
 
     #[test]
@@ -185,12 +206,12 @@ mod tests {
         let mut echo = Echo::new(7000, t0);
         let far = addr("10.0.0.1:9");
         let allowed = (0..2 * ECHOES_PER_SOURCE)
-            .filter(|n| echo.check(&n.to_le_bytes(), far, || true, t0).is_ok())
+            .filter(|n| echo.check(&n.to_le_bytes(), &far, || true, t0).is_ok())
             .count();
         assert_eq!(allowed, ECHOES_PER_SOURCE as usize);
         let near = addr("127.0.0.1:9");
         let allowed = (0..2 * ECHOES_PER_SOURCE)
-            .filter(|n| echo.check(&n.to_le_bytes(), near, || true, t0).is_ok())
+            .filter(|n| echo.check(&n.to_le_bytes(), &near, || true, t0).is_ok())
             .count();
         assert_eq!(allowed, 2 * ECHOES_PER_SOURCE as usize);
     }

@@ -12,16 +12,15 @@ use super::limit::RateLimiter;
 use super::sink::{Event, Notice, Sink, Stats};
 use crate::commands::files::receive::{self, Outcome, Receiver, Route};
 use crate::net::iface::Links;
-use crate::net::{self, Local, ReplyBatch};
+use crate::net::{self, Cred, DatagramSocket, Local, PeerAddr, ReplyBatch};
 use crate::reliable::dedup::{GroupCopies, Recent};
 use crate::reliable::order::{Arrived, Release, Streams, Verdict};
 use crate::seal::{Outgoing, Refusal, Reject};
 use crate::wire::file::{self as file_wire, FileRecord};
 use crate::wire::{self, Ack, Answer, FileStatus, MAX_ACK_RANGES, Message, Ping, Refuse, Text};
-use mio::net::UdpSocket;
 use std::collections::HashMap;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime};
 
 /// Discovery answers per second to one source address (and burst): a scan
@@ -52,11 +51,13 @@ pub(crate) struct Origin<'a> {
     /// When its batch arrived.
     pub at: SystemTime,
     /// The sender, IPv4-mapped addresses unmapped.
-    pub from: SocketAddr,
-    /// The address and interface it arrived on, when the kernel said.
+    pub from: &'a PeerAddr,
+    /// The sender's credentials (Unix-domain senders).
+    pub cred: Option<Cred>,
+    /// The address and interface it arrived on, when the kernel said (IP).
     pub local: Option<Local>,
     /// The socket it arrived on: replies leave by it.
-    pub socket: &'a UdpSocket,
+    pub socket: &'a DatagramSocket,
     /// That socket's index in the listener's list (for deferred acks).
     pub via: usize,
 }
@@ -64,7 +65,7 @@ pub(crate) struct Origin<'a> {
 /// An acknowledgement owed to a sender, sent after the output is flushed.
 #[derive(Debug, Clone)]
 struct Owed {
-    to: SocketAddr,
+    to: PeerAddr,
     local: Option<Local>,
     via: usize,
     /// The seqs that arrived since the last ack (the first few): their held
@@ -166,10 +167,10 @@ impl Handler {
     /// (once, if sent to a group and heard on several interfaces), and
     /// echoed with `--echo`.
     pub fn raw(&mut self, bytes: &[u8], origin: Origin<'_>, sink: &mut dyn Sink) -> io::Result<()> {
-        if let Some(local) = origin.local
+        if let (Some(local), PeerAddr::Inet(from)) = (origin.local, origin.from)
             && local.sent_to_group()
             && !self.group_copies.first_copy(
-                origin.from,
+                *from,
                 local.dest,
                 local.ifindex,
                 bytes,
@@ -186,6 +187,7 @@ impl Handler {
         sink.event(&Event::Raw {
             at: origin.at,
             from: origin.from,
+            cred: origin.cred,
             bytes,
         })
     }
@@ -198,6 +200,9 @@ impl Handler {
         origin: Origin<'_>,
         sink: &mut dyn Sink,
     ) -> io::Result<()> {
+        if origin.from.is_unnamed() {
+            return self.unanswerable("datagram", sink);
+        }
         let Some(echo) = self.echo.as_mut() else {
             return Ok(());
         };
@@ -232,7 +237,7 @@ impl Handler {
     pub fn refused(
         &mut self,
         why: &Refusal,
-        from: SocketAddr,
+        from: &PeerAddr,
         sink: &mut dyn Sink,
     ) -> io::Result<()> {
         let counter = match why {
@@ -274,7 +279,8 @@ impl Handler {
                 }
                 self.show(message_of(&text, origin), sink)
             }
-            Message::Ping(_) if !replyable(origin.from.ip()) => Ok(()),
+            Message::Ping(_) if !replyable(origin.from) => Ok(()),
+            Message::Ping(_) if origin.from.is_unnamed() => self.unanswerable("ping", sink),
             Message::Ping(ping) => self.pong(ping, origin, sink),
             Message::Probe(probe) if probe.instance != self.instance => {
                 self.probe(probe.token, open_len, origin, sink)
@@ -294,13 +300,15 @@ impl Handler {
     }
 
     /// Answers a ping, within the pong rate limit. Pings from this host
-    /// (a loopback source) are exempt: Linux drops a datagram with a
-    /// loopback source that arrives on any other interface (a martian), so
-    /// only a local process can send one, and its pongs go back to this
-    /// host; the limit exists to protect other hosts.
+    /// (a loopback source, or a Unix-domain socket) are exempt: Linux drops
+    /// a datagram with a loopback source that arrives on any other
+    /// interface (a martian), so only a local process can send one, and its
+    /// pongs go back to this host; the limit exists to protect other hosts.
     fn pong(&mut self, ping: Ping, origin: Origin<'_>, sink: &mut dyn Sink) -> io::Result<()> {
         let from = origin.from;
-        if !from.ip().is_loopback() && !self.pongs.allow(from.ip(), Instant::now()) {
+        if let Some(ip) = remote_ip(from)
+            && !self.pongs.allow(ip, Instant::now())
+        {
             self.stats.pings_ignored += 1;
             return sink.notice(&Notice::PingIgnored {
                 from,
@@ -323,13 +331,19 @@ impl Handler {
         let name = truncate_name(&self.name);
         // Size first: a probe too small to answer must not use up the rate
         // limit that real probes share.
-        let why = if open_len < wire::ANSWER_OVERHEAD + name.len() {
+        let why = if from.is_unix() {
+            // Discovery finds IP listeners; an Answer's port means nothing here.
+            Some("a listener on a Unix socket is not found by discovery")
+        } else if open_len < wire::ANSWER_OVERHEAD + name.len() {
             Some("probe smaller than the answer (not padded)")
-        } else if !replyable(from.ip()) {
+        } else if !replyable(from) {
             Some("source is a broadcast or multicast address")
         } else if !on_link_if_group(&mut self.links, origin) {
             Some("sent to a broadcast or multicast address from an off-link source")
-        } else if !self.limiter.allow(from.ip(), Instant::now()) {
+        } else if !from
+            .inet()
+            .is_some_and(|a| self.limiter.allow(a.ip(), Instant::now()))
+        {
             Some("over the answer rate limit")
         } else {
             None
@@ -375,7 +389,7 @@ impl Handler {
         let file = text.flags & wire::FLAG_FILE != 0;
         if file {
             let route = Route {
-                to: origin.from,
+                to: origin.from.clone(),
                 local: origin.local,
                 via: origin.via,
             };
@@ -411,9 +425,12 @@ impl Handler {
             }
             _ => {}
         }
+        if verdict.acknowledged() && origin.from.is_unnamed() {
+            return self.unanswerable("message that asks for an ack", sink);
+        }
         if verdict.acknowledged() {
             let owed = self.owed.entry(text.sender).or_insert_with(|| Owed {
-                to: origin.from,
+                to: origin.from.clone(),
                 local: origin.local,
                 via: origin.via,
                 recent: Vec::new(),
@@ -421,7 +438,9 @@ impl Handler {
             });
             owed.budget += open_len;
             // The ack goes where the latest datagram came from.
-            owed.to = origin.from;
+            if owed.to != *origin.from {
+                owed.to = origin.from.clone();
+            }
             owed.local = origin.local;
             owed.via = origin.via;
             if owed.recent.len() < OWED_RECENT {
@@ -438,7 +457,7 @@ impl Handler {
 
     /// Sends every owed acknowledgement (call only once the output is
     /// flushed): the sender's stream state, cumulative and selective.
-    pub fn send_acks(&mut self, sockets: &[UdpSocket], sink: &mut dyn Sink) -> io::Result<()> {
+    pub fn send_acks(&mut self, sockets: &[DatagramSocket], sink: &mut dyn Sink) -> io::Result<()> {
         // File content confirmed by these acks is written out first.
         self.files.flush();
         show_files(&mut self.files, &mut self.stats, sink)?;
@@ -466,11 +485,15 @@ impl Handler {
             if wire::encode(&ack, wire::MAX_DATAGRAM_V4, &mut self.reply).is_err() {
                 continue;
             }
-            batch.push(
-                self.outgoing.seal(&self.reply, owed.to),
-                owed.to,
-                owed.local,
-            );
+            let sealed = self.outgoing.seal(&self.reply, &owed.to);
+            // Never fails: unnamed senders are owed nothing (acked_text).
+            if let Err(error) = batch.push(sealed, &owed.to, owed.local) {
+                self.stats.reply_errors += 1;
+                sink.notice(&Notice::ReplyFailed {
+                    to: &owed.to,
+                    error: &error,
+                })?;
+            }
         }
         self.queue_statuses();
         // One sendmmsg per socket for every ack of the batch.
@@ -479,10 +502,14 @@ impl Handler {
                 continue;
             }
             let mut failures = Vec::new();
-            self.stats.acks += batch.send(socket, |to, error| failures.push((to, error))) as u64;
+            self.stats.acks +=
+                batch.send(socket, |to, error| failures.push((to.clone(), error))) as u64;
             for (to, error) in failures {
                 self.stats.reply_errors += 1;
-                sink.notice(&Notice::ReplyFailed { to, error: &error })?;
+                sink.notice(&Notice::ReplyFailed {
+                    to: &to,
+                    error: &error,
+                })?;
             }
         }
         Ok(())
@@ -490,11 +517,12 @@ impl Handler {
 
     /// Queues the file statuses owed, after the acks of each socket.
     fn queue_statuses(&mut self) {
-        let (acks, reply, outgoing, instance) = (
+        let (acks, reply, outgoing, instance, unanswerable) = (
             &mut self.acks,
             &mut self.reply,
             &mut self.outgoing,
             self.instance,
+            &mut self.stats.unanswerable,
         );
         self.files.take_statuses(|status| {
             let Some(batch) = acks.get_mut(status.route.via) else {
@@ -511,8 +539,14 @@ impl Handler {
             if wire::encode(&message, wire::MAX_DATAGRAM_V4, reply).is_err() {
                 return;
             }
-            let to = status.route.to;
-            batch.push(outgoing.seal(reply, to), to, status.route.local);
+            let to = &status.route.to;
+            // A Unix socket without a name cannot be told.
+            if batch
+                .push(outgoing.seal(reply, to), to, status.route.local)
+                .is_err()
+            {
+                *unanswerable += 1;
+            }
         });
     }
 
@@ -536,7 +570,11 @@ impl Handler {
 
     /// The listener stops: every file transfer still running ends, its
     /// partial file removed, its sender told.
-    pub fn stop_files(&mut self, sockets: &[UdpSocket], sink: &mut dyn Sink) -> io::Result<()> {
+    pub fn stop_files(
+        &mut self,
+        sockets: &[DatagramSocket],
+        sink: &mut dyn Sink,
+    ) -> io::Result<()> {
         if self.files.running() == 0 {
             return Ok(());
         }
@@ -569,9 +607,20 @@ impl Handler {
         self.send_reply(origin, sink)
     }
 
+    /// A reply (`what` names what it would answer) cannot go: its sender's
+    /// Unix socket has no name. Counted, and shown to `-v`.
+    fn unanswerable(&mut self, what: &'static str, sink: &mut dyn Sink) -> io::Result<()> {
+        self.stats.unanswerable += 1;
+        sink.notice(&Notice::Unanswerable { what })
+    }
+
     /// Sends the reply buffer to the datagram's sender from the address the
     /// datagram came to. Returns whether it went out.
     fn send_reply(&mut self, origin: Origin<'_>, sink: &mut dyn Sink) -> io::Result<bool> {
+        if origin.from.is_unnamed() {
+            self.unanswerable("request", sink)?;
+            return Ok(false);
+        }
         let out = self.outgoing.seal(&self.reply, origin.from);
         match net::send_from(origin.socket, out, origin.from, origin.local) {
             Ok(_) => Ok(true),
@@ -587,7 +636,7 @@ impl Handler {
     }
 }
 
-fn message_of<'a>(text: &Text<'a>, origin: Origin<'_>) -> Arrived<'a> {
+fn message_of<'a>(text: &Text<'a>, origin: Origin<'a>) -> Arrived<'a> {
     Arrived {
         sender: text.sender,
         seq: text.seq,
@@ -596,6 +645,7 @@ fn message_of<'a>(text: &Text<'a>, origin: Origin<'_>) -> Arrived<'a> {
         name: text.name,
         body: text.body,
         from: origin.from,
+        cred: origin.cred,
         at: origin.at,
     }
 }
@@ -621,6 +671,7 @@ fn show_release(
             sink.event(&Event::Text {
                 at: m.at,
                 from: m.from,
+                cred: m.cred,
                 name: m.name,
                 body: m.body,
                 sender: m.sender,
@@ -655,15 +706,26 @@ fn show_files(files: &mut Receiver, stats: &mut Stats, sink: &mut dyn Sink) -> i
     Ok(())
 }
 
-/// Whether a reply may go to `ip`: never to a broadcast, multicast or
+/// Whether a reply may go to `to`: never to a broadcast, multicast or
 /// unspecified address (a forged source would make a reply reach every
 /// host). Directed broadcasts are stopped by the socket itself, which has no
-/// SO_BROADCAST.
-pub(super) fn replyable(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => !(v4.is_unspecified() || v4.is_broadcast() || v4.is_multicast()),
-        IpAddr::V6(v6) => !(v6.is_unspecified() || v6.is_multicast()),
+/// SO_BROADCAST. A Unix-domain sender cannot be forged (the kernel names
+/// it); one without a name is refused where a reply would go, and counted.
+pub(super) fn replyable(to: &PeerAddr) -> bool {
+    match to {
+        PeerAddr::Inet(addr) => match addr.ip() {
+            IpAddr::V4(v4) => !(v4.is_unspecified() || v4.is_broadcast() || v4.is_multicast()),
+            IpAddr::V6(v6) => !(v6.is_unspecified() || v6.is_multicast()),
+        },
+        PeerAddr::Unix(_) => true,
     }
+}
+
+/// The IP address of a sender on another host, whose replies are rate
+/// limited: `None` for this host itself (a loopback source: Linux drops a
+/// loopback source arriving on any other interface; a Unix-domain socket).
+pub(super) fn remote_ip(from: &PeerAddr) -> Option<IpAddr> {
+    from.inet().map(|a| a.ip()).filter(|ip| !ip.is_loopback())
 }
 
 /// RFC 6762 §11's rule: a datagram sent to a broadcast or multicast
@@ -672,12 +734,16 @@ pub(super) fn replyable(ip: IpAddr) -> bool {
 /// subnet's broadcast address, would make every listener there answer
 /// that victim. A unicast probe reaches one listener and is answered
 /// (rate limited) whatever its source. Without arrival information
-/// (never, on a listener's sockets) the source must be on some link.
+/// (never, on a listener's IP sockets) the source must be on some link.
+/// A Unix-domain datagram went to one socket.
 fn on_link_if_group(links: &mut Links, origin: Origin<'_>) -> bool {
+    let PeerAddr::Inet(from) = origin.from else {
+        return true;
+    };
     let (group, ifindex) = origin
         .local
         .map_or((true, 0), |l| (l.sent_to_group(), l.ifindex));
-    !group || links.is_on_link(ifindex, origin.from.ip(), Instant::now())
+    !group || links.is_on_link(ifindex, from.ip(), Instant::now())
 }
 
 /// The name cut to [`wire::MAX_NAME`] bytes at a character boundary.

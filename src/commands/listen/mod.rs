@@ -24,13 +24,12 @@ pub use handler::{ANSWERS_PER_SOURCE, ANSWERS_TOTAL, truncate_name};
 pub use sink::{Event, Notice, Sink, Stats};
 
 use crate::event::{EventLoop, Wake, token};
-use crate::net::{self, RecvBatch};
-use crate::seal::{Envelope, Incoming, Key, Opened};
+use crate::net::{self, DatagramSocket, PeerAddr, RecvBatch};
+use crate::seal::{Envelope, Incoming, Key, Opened, SealDest};
 use crate::wire::{self, DecodeError};
 use announce::Announcer;
 use handler::{Handler, Origin};
 use mio::Interest;
-use mio::net::UdpSocket;
 use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
@@ -122,13 +121,16 @@ enum Drained {
     Stop(Stop),
 }
 
-/// A listener over its bound sockets (one, or one per address family).
+/// A listener over its bound sockets (one, or one per address family; or
+/// one Unix-domain socket).
 pub struct Listener {
     /// Socket `i` is registered as `Token(i)`.
-    sockets: Vec<UdpSocket>,
-    /// The address each socket is bound to (the port sealed datagrams were
-    /// sent to; the address when the arrival information has none).
-    locals: Vec<SocketAddr>,
+    sockets: Vec<DatagramSocket>,
+    /// The address each socket is bound to.
+    locals: Vec<PeerAddr>,
+    /// What sealed datagrams to each socket are bound to when the arrival
+    /// information has no address (a Unix socket: always; its path resolved).
+    bound: Vec<SealDest>,
     count: Option<u64>,
     timeout: Option<Duration>,
     batch: RecvBatch,
@@ -146,9 +148,11 @@ pub struct Listener {
 
 impl Listener {
     /// Wraps bound, non-blocking sockets (see [`net::bind_listeners`]),
-    /// all on one port, at most [`MAX_SOCKETS`] of them; with
-    /// `config.catch_signals`, SIGINT and SIGTERM are caught from now on.
-    pub fn new(mut sockets: Vec<UdpSocket>, config: Config) -> io::Result<Self> {
+    /// all on one port, at most [`MAX_SOCKETS`] of them, or one Unix-domain
+    /// socket ([`net::unix::bind_listener`]); with `config.catch_signals`,
+    /// SIGINT and SIGTERM are caught from now on.
+    pub fn new(sockets: Vec<impl Into<DatagramSocket>>, config: Config) -> io::Result<Self> {
+        let mut sockets: Vec<DatagramSocket> = sockets.into_iter().map(Into::into).collect();
         if sockets.len() > MAX_SOCKETS {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -166,11 +170,17 @@ impl Listener {
             .iter()
             .map(|s| s.local_addr())
             .collect::<io::Result<Vec<_>>>()?;
-        let port = locals.first().map_or(0, |a| a.port());
+        let bound = locals.iter().map(SealDest::from).collect();
+        // A Unix socket has no port (0: no UDP source uses it).
+        let port = locals
+            .first()
+            .and_then(PeerAddr::inet)
+            .map_or(0, |a| a.port());
         let envelope = Envelope::for_listener(config.key.as_ref(), SystemTime::now());
         Ok(Listener {
             sockets,
             locals,
+            bound,
             count: config.count,
             timeout: config.timeout,
             // One byte more than any datagram, so an oversized read shows.
@@ -193,14 +203,18 @@ impl Listener {
     /// Announces this listener from now on (`listen --announce`): hellos
     /// while it runs, goodbyes when it stops, whatever stops it.
     pub fn announce(&mut self, config: &announce::Config) -> io::Result<()> {
-        let port = self.locals.first().map_or(0, |a| a.port());
+        let port = self
+            .locals
+            .first()
+            .and_then(PeerAddr::inet)
+            .map_or(0, |a| a.port());
         self.announcer = Some(Announcer::new(config, self.handler.instance(), port)?);
         Ok(())
     }
 
     /// The addresses the sockets are bound to.
-    pub fn local_addrs(&self) -> io::Result<Vec<SocketAddr>> {
-        self.sockets.iter().map(|s| s.local_addr()).collect()
+    pub fn local_addrs(&self) -> Vec<PeerAddr> {
+        self.locals.clone()
     }
 
     /// Runs until a stop condition; returns why, what was seen, and how
@@ -290,7 +304,12 @@ impl Listener {
         stats.kernel_drops = self
             .sockets
             .iter()
-            .map(net::kernel_drops)
+            .map(|socket| match socket {
+                // A full Unix-domain queue makes the sender wait: nothing
+                // is dropped.
+                DatagramSocket::Unix(_) => Some(0),
+                DatagramSocket::Udp(_) => net::kernel_drops(socket),
+            })
             .try_fold(0, |sum, d| d.map(|d| sum + d));
         Ok(Ended {
             stop,
@@ -340,18 +359,21 @@ impl Listener {
                 };
                 let origin = Origin {
                     at,
-                    from: net::addr::unmapped(received.arrival.from),
+                    from: &received.arrival.from,
+                    cred: received.arrival.cred,
                     local: received.arrival.local,
                     socket,
                     via,
                 };
-                let bound = self.locals[via];
-                let dest = received
-                    .arrival
-                    .local
-                    .map_or(bound, |l| SocketAddr::new(l.dest, bound.port()));
+                let dest = match (received.arrival.local, &self.locals[via]) {
+                    (Some(l), PeerAddr::Inet(bound)) => {
+                        Dest::Arrival(SocketAddr::new(l.dest, bound.port()))
+                    }
+                    _ => Dest::Bound(self.bound[via]),
+                };
                 let handled = if received.truncated || received.bytes.len() > wire::MAX_DATAGRAM {
-                    // Cannot happen on UDP, but a cut read must not pass as whole.
+                    // Cannot happen on UDP (a Unix datagram can be larger),
+                    // but a cut read must not pass as whole.
                     let why = crate::seal::Refusal::Malformed(DecodeError::TooLong);
                     self.handler.refused(&why, origin.from, sink)
                 } else {
@@ -409,12 +431,30 @@ impl Listener {
     }
 }
 
+/// Where a datagram was sent to, for opening it when sealed: converted
+/// only then.
+enum Dest {
+    /// The address the arrival information gave, with the bound port.
+    Arrival(SocketAddr),
+    /// What the socket's own address binds to.
+    Bound(SealDest),
+}
+
+impl From<Dest> for SealDest {
+    fn from(dest: Dest) -> SealDest {
+        match dest {
+            Dest::Arrival(addr) => SealDest::from(addr),
+            Dest::Bound(dest) => dest,
+        }
+    }
+}
+
 /// Flushes the output and then sends the acknowledgements owed, so that
 /// every message they confirm was written. A failed flush sends none and
 /// stops the listener (the error kept in `kept`, as [`output_stop`] does).
 fn acknowledge(
     handler: &mut Handler,
-    sockets: &[UdpSocket],
+    sockets: &[DatagramSocket],
     sink: &mut dyn Sink,
     kept: &mut Option<io::Error>,
 ) -> Result<(), Stop> {

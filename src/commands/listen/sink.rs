@@ -2,6 +2,7 @@
 //! refused, and the counts it reports when it stops.
 
 use crate::commands::files::receive::Outcome;
+use crate::net::{Cred, PeerAddr};
 use crate::seal::Refusal;
 use crate::wire::DecodeError;
 use std::io;
@@ -14,7 +15,10 @@ pub enum Event<'a> {
     /// A udpmsg text message.
     Text {
         at: SystemTime,
-        from: SocketAddr,
+        from: &'a PeerAddr,
+        /// The sender's credentials, when the kernel reports them (a
+        /// Unix-domain sender).
+        cred: Option<Cred>,
         name: &'a str,
         body: &'a [u8],
         sender: u64,
@@ -23,14 +27,16 @@ pub enum Event<'a> {
     /// A datagram without the udpmsg magic.
     Raw {
         at: SystemTime,
-        from: SocketAddr,
+        from: &'a PeerAddr,
+        /// As for [`Event::Text`].
+        cred: Option<Cred>,
         bytes: &'a [u8],
     },
     /// Acknowledged messages `first..=last` of a sender never arrived; the
     /// listener stopped waiting for them and shows the later ones.
     Gap {
         at: SystemTime,
-        from: SocketAddr,
+        from: &'a PeerAddr,
         sender: u64,
         first: u64,
         last: u64,
@@ -42,26 +48,42 @@ pub enum Event<'a> {
 pub enum Notice<'a> {
     /// A datagram with the magic that did not decode.
     Malformed {
-        from: SocketAddr,
+        from: &'a PeerAddr,
         error: &'a DecodeError,
     },
     /// A datagram refused by the key rules: sealed without a key, open or
     /// raw with a key, or a sealed one that failed to open or was replayed.
-    Refused { from: SocketAddr, why: &'a Refusal },
+    Refused {
+        from: &'a PeerAddr,
+        why: &'a Refusal,
+    },
     /// A reply (pong, answer, ack) could not be sent.
     ReplyFailed {
-        to: SocketAddr,
+        to: &'a PeerAddr,
         error: &'a io::Error,
     },
     /// A discovery probe was answered.
-    Answered { to: SocketAddr },
+    Answered { to: &'a PeerAddr },
     /// A discovery probe was not answered: over the rate limit, too small
-    /// to answer without amplifying, or broadcast from off-link.
-    ProbeIgnored { from: SocketAddr, why: &'static str },
+    /// to answer without amplifying, broadcast from off-link, or to a Unix
+    /// socket.
+    ProbeIgnored {
+        from: &'a PeerAddr,
+        why: &'static str,
+    },
     /// A ping was not answered (over the pong rate limit).
-    PingIgnored { from: SocketAddr, why: &'static str },
+    PingIgnored {
+        from: &'a PeerAddr,
+        why: &'static str,
+    },
     /// `--echo`: a raw datagram was not echoed (see `listen::echo`).
-    EchoIgnored { from: SocketAddr, why: &'static str },
+    EchoIgnored {
+        from: &'a PeerAddr,
+        why: &'static str,
+    },
+    /// A reply (to a `what`: a ping, a message that asks for an ack, a
+    /// datagram to echo) cannot go: the sender's Unix socket has no name.
+    Unanswerable { what: &'static str },
     /// `--announce`: a hello or goodbye went out.
     Announced {
         what: &'static str,
@@ -152,6 +174,9 @@ pub struct Stats {
     pub missing: u64,
     /// Replies that could not be sent.
     pub reply_errors: u64,
+    /// Replies (pongs, acks, echoes) not sent because the sender's Unix
+    /// socket has no name to send them to (it never bound one).
+    pub unanswerable: u64,
     /// Datagrams the kernel dropped (full receive queue), where known.
     pub kernel_drops: Option<u64>,
     /// Files stored (`--save-dir`).

@@ -456,7 +456,10 @@ impl Watcher {
                         break;
                     }
                 };
-                let from = net::addr::unmapped(arrival.from);
+                // Its sockets are UDP: every sender has an IP address.
+                let Some(from) = arrival.from.inet().map(net::addr::unmapped) else {
+                    continue;
+                };
                 let ifindex = arrival.local.map_or(0, |l: Local| l.ifindex);
                 if !self.only.is_empty() && !self.only.contains(&ifindex) {
                     continue;

@@ -25,11 +25,15 @@ pub(super) fn write_json_event(
     from_json: &[u8],
     sender: &str,
 ) -> io::Result<()> {
-    let (kind, name, body, seq) = match event {
+    let (kind, name, body, seq, cred) = match event {
         Event::Text {
-            name, body, seq, ..
-        } => ("text", Some(*name), *body, Some(*seq)),
-        Event::Raw { bytes, .. } => ("raw", None, *bytes, None),
+            name,
+            body,
+            seq,
+            cred,
+            ..
+        } => ("text", Some(*name), *body, Some(*seq), *cred),
+        Event::Raw { bytes, cred, .. } => ("raw", None, *bytes, None, *cred),
         Event::Gap { .. } => {
             // Rare, and without a peer's string: serde_json as it is.
             serde_json::to_writer(&mut *out, &JsonEvent::new(event, ts, from, sender))?;
@@ -59,6 +63,9 @@ pub(super) fn write_json_event(
         out.write_all(sender.as_bytes())?;
         out.write_all(b"\",\"seq\":")?;
         serde_json::to_writer(&mut *out, &seq)?;
+    }
+    if let Some(cred) = cred {
+        write!(out, ",\"pid\":{},\"uid\":{}", cred.pid, cred.uid)?;
     }
     out.write_all(b"}\n")
 }
@@ -91,6 +98,11 @@ struct JsonEvent<'a> {
     last: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     missing: Option<u64>,
+    /// A Unix-domain sender's credentials, when the kernel reported them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uid: Option<u32>,
 }
 
 impl<'a> JsonEvent<'a> {
@@ -99,7 +111,11 @@ impl<'a> JsonEvent<'a> {
     fn new(event: &'a Event<'a>, ts: &'a str, from: &'a str, sender: &'a str) -> Self {
         match event {
             Event::Text {
-                name, body, seq, ..
+                name,
+                body,
+                seq,
+                cred,
+                ..
             } => {
                 let text = std::str::from_utf8(body).ok();
                 JsonEvent {
@@ -114,9 +130,11 @@ impl<'a> JsonEvent<'a> {
                     first: None,
                     last: None,
                     missing: None,
+                    pid: cred.map(|c| c.pid),
+                    uid: cred.map(|c| c.uid),
                 }
             }
-            Event::Raw { bytes, .. } => {
+            Event::Raw { bytes, cred, .. } => {
                 let text = std::str::from_utf8(bytes).ok();
                 JsonEvent {
                     ts,
@@ -130,6 +148,8 @@ impl<'a> JsonEvent<'a> {
                     first: None,
                     last: None,
                     missing: None,
+                    pid: cred.map(|c| c.pid),
+                    uid: cred.map(|c| c.uid),
                 }
             }
             Event::Gap { first, last, .. } => JsonEvent {
@@ -144,6 +164,8 @@ impl<'a> JsonEvent<'a> {
                 first: Some(*first),
                 last: Some(*last),
                 missing: Some(last - first + 1),
+                pid: None,
+                uid: None,
             },
         }
     }
@@ -159,11 +181,11 @@ fn display_opt<T: fmt::Display, S: Serializer>(value: &Option<T>, s: S) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::{Cred, PeerAddr, UnixAddr};
     use crate::output::Timestamp;
     use crate::output::addr::{fmt_addr, write_addr};
     use crate::output::escape::harden_json;
     use crate::util::hex::Id;
-    use std::net::SocketAddr;
     use std::time::{Duration, SystemTime};
 
     #[test]
@@ -174,18 +196,30 @@ mod tests {
             "[fe80::1%1]:47474",
             "[fe80::1%4294967295]:1",
         ] {
-            let from: SocketAddr = from.parse().unwrap();
-            let from_text = fmt_addr(from).to_string();
-            composed_lines_equal_serialized_ones(from, &from_text);
+            let from = PeerAddr::Inet(from.parse().unwrap());
+            let from_text = fmt_addr(&from).to_string();
+            composed_lines_equal_serialized_ones(&from, &from_text, None);
         }
         // An interface name may hold quotes and backslashes.
-        let from: SocketAddr = "[fe80::1%3]:47474".parse().unwrap();
+        let from = PeerAddr::Inet("[fe80::1%3]:47474".parse().unwrap());
         let mut from_text = String::new();
-        write_addr(&mut from_text, from, |_| "a\"b\\\u{1b}").unwrap();
-        composed_lines_equal_serialized_ones(from, &from_text);
+        write_addr(&mut from_text, &from, |_| "a\"b\\\u{1b}").unwrap();
+        composed_lines_equal_serialized_ones(&from, &from_text, None);
+        // Unix-domain senders, with their credentials; names with quotes,
+        // backslashes, controls and bytes that are not UTF-8.
+        let cred = Some(Cred { pid: 4242, uid: 0 });
+        for from in [
+            UnixAddr::abstract_name(b"0001f"),
+            UnixAddr::path(b"/tmp/a \"b\\\x1b\xff.sock"),
+            UnixAddr::Unnamed,
+        ] {
+            let from = PeerAddr::Unix(from);
+            let from_text = fmt_addr(&from).to_string();
+            composed_lines_equal_serialized_ones(&from, &from_text, cred);
+        }
     }
 
-    fn composed_lines_equal_serialized_ones(from: SocketAddr, from_text: &str) {
+    fn composed_lines_equal_serialized_ones(from: &PeerAddr, from_text: &str, cred: Option<Cred>) {
         let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_800_000_000_123);
         let mut from_json = Vec::new();
         write_json_str(&mut from_json, from_text).unwrap();
@@ -193,6 +227,7 @@ mod tests {
             Event::Text {
                 at,
                 from,
+                cred,
                 name: "a\"b\\c\u{1}é\u{202e}",
                 body: "line\nwith \u{7f}, \u{85}, \u{2066} and \u{2028}".as_bytes(),
                 sender: 0xdead_beef,
@@ -201,6 +236,7 @@ mod tests {
             Event::Text {
                 at,
                 from,
+                cred,
                 name: "",
                 body: &[0xff, 0x00, 0x10],
                 sender: 1,
@@ -209,11 +245,13 @@ mod tests {
             Event::Raw {
                 at,
                 from,
+                cred,
                 bytes: b"plain",
             },
             Event::Raw {
                 at,
                 from,
+                cred,
                 bytes: &[0xc3],
             },
             Event::Gap {

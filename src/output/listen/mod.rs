@@ -9,13 +9,13 @@ use super::files;
 use super::{Format, Timestamp};
 use crate::commands::files::receive::Outcome;
 use crate::commands::listen::{Event, Notice, Sink, Stats, Stop};
+use crate::net::PeerAddr;
 use crate::seal::Refusal;
 use crate::util::hex::{Hex, Id};
 use crate::util::words::IoWords;
 use json::write_json_event;
 use std::fmt::{self, Write as _};
 use std::io::{self, Write};
-use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
 /// Output buffer: large enough that a flood costs one write per 64 KiB.
@@ -35,7 +35,7 @@ pub struct ListenOutput<W: Write> {
     ts_at: Option<u128>,
     ts: String,
     /// The last sender address and id formatted: floods come from one.
-    from: Option<SocketAddr>,
+    from: Option<PeerAddr>,
     from_text: String,
     /// `from_text` as a JSON string, quotes included.
     from_json: Vec<u8>,
@@ -86,13 +86,13 @@ impl<W: Write> Sink for ListenOutput<W> {
             Event::Gap { from, sender, .. } => (*from, Some(*sender)),
         };
         // A flood comes from few addresses: format each once, not per line.
-        if self.from != Some(from) {
+        if self.from.as_ref() != Some(from) {
             self.from_text.clear();
             let scopes = &mut self.scopes;
             let _ = write_addr(&mut self.from_text, from, |i| scopes.name(i, millis));
             self.from_json.clear();
             write_json_str(&mut self.from_json, &self.from_text)?;
-            self.from = Some(from);
+            self.from = Some(from.clone());
         }
         match self.format {
             Format::Json => {
@@ -226,12 +226,12 @@ impl fmt::Display for NoticeText<'_, '_> {
                 write!(
                     f,
                     "dropped malformed datagram from {}: {error} [{}]",
-                    fmt_addr(*from),
+                    fmt_addr(&**from),
                     error.label()
                 )
             }
             Notice::Refused { from, why } => {
-                write!(f, "dropped datagram from {}: ", fmt_addr(*from))?;
+                write!(f, "dropped datagram from {}: ", fmt_addr(&**from))?;
                 match why {
                     Refusal::RawWithKey => {
                         write!(f, "not sealed (raw; a keyed listener shows none)")
@@ -246,21 +246,25 @@ impl fmt::Display for NoticeText<'_, '_> {
                 write!(
                     f,
                     "could not reply to {}: {}",
-                    fmt_addr(*to),
+                    fmt_addr(&**to),
                     IoWords(error)
                 )
             }
             Notice::Answered { to } => {
-                write!(f, "answered discovery probe from {}", fmt_addr(*to))
+                write!(f, "answered discovery probe from {}", fmt_addr(&**to))
             }
             Notice::ProbeIgnored { from, why } => {
-                write!(f, "ignored discovery probe from {}: {why}", fmt_addr(*from))
+                write!(
+                    f,
+                    "ignored discovery probe from {}: {why}",
+                    fmt_addr(&**from)
+                )
             }
             Notice::PingIgnored { from, why } => {
-                write!(f, "ignored ping from {}: {why}", fmt_addr(*from))
+                write!(f, "ignored ping from {}: {why}", fmt_addr(&**from))
             }
             Notice::EchoIgnored { from, why } => {
-                write!(f, "did not echo datagram from {}: {why}", fmt_addr(*from))
+                write!(f, "did not echo datagram from {}: {why}", fmt_addr(&**from))
             }
             Notice::Announced {
                 what,
@@ -277,6 +281,10 @@ impl fmt::Display for NoticeText<'_, '_> {
                 "{what} to {} on {interface} failed: {}",
                 fmt_addr(*to),
                 IoWords(error)
+            ),
+            Notice::Unanswerable { what } => write!(
+                f,
+                "did not answer a {what} from a Unix socket without a name (it never bound one: nothing can reach it)"
             ),
         }
     }
@@ -323,6 +331,13 @@ pub fn listen_summary(stop: Stop, stats: &Stats) -> String {
     if stats.reply_errors > 0 {
         let _ = write!(s, ", {} replies failed", stats.reply_errors);
     }
+    if stats.unanswerable > 0 {
+        let _ = write!(
+            s,
+            ", {} not answered (sender without a name)",
+            stats.unanswerable
+        );
+    }
     match stats.kernel_drops {
         Some(n) => {
             let _ = write!(s, ", {n} dropped by the kernel");
@@ -338,9 +353,10 @@ mod tests {
 
     fn gap_line(first: u64, last: u64) -> String {
         let mut s = String::new();
+        let from = PeerAddr::Inet(([127, 0, 0, 1], 9).into());
         let event = Event::Gap {
             at: SystemTime::UNIX_EPOCH,
-            from: SocketAddr::from(([127, 0, 0, 1], 9)),
+            from: &from,
             sender: 0xab,
             first,
             last,

@@ -7,7 +7,7 @@ use std::convert::Infallible;
 /// messages, `(first, last)` of gaps.
 struct Harness {
     streams: Streams,
-    from: SocketAddr,
+    from: PeerAddr,
     at: SystemTime,
     shown: Vec<(u64, u64)>,
     gaps: Vec<(u64, u64)>,
@@ -17,7 +17,7 @@ impl Harness {
     fn new(gap_wait: Duration) -> Self {
         Harness {
             streams: Streams::new(gap_wait),
-            from: "127.0.0.1:1".parse().unwrap(),
+            from: PeerAddr::Inet("127.0.0.1:1".parse().unwrap()),
             at: SystemTime::now(),
             shown: Vec::new(),
             gaps: Vec::new(),
@@ -57,7 +57,8 @@ impl Harness {
             flags: crate::wire::FLAG_ACK,
             name: "a",
             body,
-            from: self.from,
+            from: &self.from,
+            cred: None,
             at: self.at,
         };
         let mut show = Self::record(&mut self.shown, &mut self.gaps);
