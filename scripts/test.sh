@@ -2,7 +2,8 @@
 # Runs every test: unit, wire golden vectors, and the real binary on real
 # sockets inside private network namespaces. As root it first installs, when
 # missing, the tools the tests use (iproute2, nftables, socat, OpenBSD nc,
-# tmux, man-db and groff for the manual page, python3). Not as root, the
+# tmux, man-db and groff for the manual page, python3 with PyNaCl and
+# blake3). Not as root, the
 # tests that need a network namespace FAIL, unless UDPMSG_SKIP_NETNS=1 is
 # set: then each prints a SKIPPED line and returns.
 set -euo pipefail
@@ -31,6 +32,14 @@ if [ "$(id -u)" = 0 ]; then
         echo "installing ${need[*]}" >&2
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+    fi
+    # PyNaCl and blake3: the sealing example of docs/PROTOCOL.md section 9
+    # is run against the binary (tests/unix.rs). Pinned, from PyPI.
+    if ! python3 -c 'import nacl, blake3' 2>/dev/null; then
+        echo "installing PyNaCl and blake3 for python3" >&2
+        python3 -m pip install -q --disable-pip-version-check pynacl==1.6.2 blake3==1.0.11 ||
+            python3 -m pip install -q --disable-pip-version-check --break-system-packages \
+                pynacl==1.6.2 blake3==1.0.11
     fi
 elif [ "${UDPMSG_SKIP_NETNS:-}" = 1 ]; then
     echo "*** not root, UDPMSG_SKIP_NETNS=1: tests that need a network namespace will be SKIPPED ***" >&2

@@ -1081,23 +1081,24 @@ fn the_documents_quote_what_the_code_does_for_unix_sockets() {
 /// listener's socket file (through a symbolic link: the canonical path is
 /// what counts) and for its abstract name, from sockets bound to a path
 /// and to an abstract name, and opens the sealed Pongs with the same
-/// function for its own addresses. Skipped (loudly) without PyNaCl and blake3.
+/// function for its own addresses; and the same over UDP with the
+/// section's `seal` and `unseal`, for an IP listener. Needs PyNaCl and
+/// blake3 for python3 (`scripts/test.sh` installs them): without them it
+/// fails, saying so, as the namespace tests do without root.
 #[test]
-fn the_documents_python_seals_for_a_unix_listener_and_opens_its_pongs() {
-    let test = "the_documents_python_seals_for_a_unix_listener_and_opens_its_pongs";
+fn the_documents_python_seals_for_unix_and_udp_listeners_and_opens_their_pongs() {
+    let test = "the_documents_python_seals_for_unix_and_udp_listeners_and_opens_their_pongs";
     let modules = Command::new("python3")
         .args(["-c", "import blake3, nacl"])
         .stderr(Stdio::null())
         .status();
-    if !modules.is_ok_and(|s| s.success()) {
-        common::shout(&format!(
-            "*** SKIPPED {test}: python3 with PyNaCl and blake3 is not installed ***"
-        ));
-        return;
-    }
     if !isolate(test) {
         return;
     }
+    assert!(
+        modules.is_ok_and(|s| s.success()),
+        "{test}: python3 with PyNaCl and blake3 is needed (scripts/test.sh installs them)"
+    );
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/PROTOCOL.md"))
         .expect("read docs/PROTOCOL.md");
     let section = &text[text.find("## 9. Sealed datagrams").expect("section 9")..];
@@ -1107,6 +1108,8 @@ fn the_documents_python_seals_for_a_unix_listener_and_opens_its_pongs() {
     let key = dir.key();
     let listener = Running::listen(&["--bind", &dir.unix("l.sock"), "-k", &key]);
     let abstract_listener = Running::listen(&["--bind", "unix:@pylisten", "-k", &key]);
+    let ip_listener = Running::udpmsg(&["listen", "--port", "47480", "-k", &key]);
+    assert!(ip_listener.err_line().contains("listening on"));
     std::os::unix::fs::symlink(dir.path("l.sock"), dir.path("link")).expect("symlink");
     let script = format!(
         r#"import socket, struct, time
@@ -1123,6 +1126,14 @@ for to, me in [({link:?}.encode(), {client:?}.encode()), (b"\0pylisten", b"\0pyc
     body = open_(reply[30:], reply[:30] + unix_destination(me), reply[6:30], DK)
     kind, sender, seq, stamp = struct.unpack("<IQQQ", body)
     print("pong" if kind == 5 else "kind %d" % kind, sender, seq, stamp)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.bind(("127.0.0.1", 0))
+u.settimeout(10)
+ping = b"UDPM\x02\x00" + struct.pack("<IQQQ", 4, 78, 1, 4321)
+u.sendto(seal(ping, 99, 1, "127.0.0.1", 47480), ("127.0.0.1", 47480))
+body = unseal(u.recv(70000), "127.0.0.1", u.getsockname()[1])
+kind, sender, seq, stamp = struct.unpack("<IQQQ", body)
+print("pong" if kind == 5 else "kind %d" % kind, sender, seq, stamp)
 "#,
         link = dir.path("link"),
         client = dir.path("py.sock"),
@@ -1138,8 +1149,11 @@ for to, me in [({link:?}.encode(), {client:?}.encode()), (b"\0pylisten", b"\0pyc
         "python3",
     );
     assert_eq!(run.code, 0, "python: {}", run.stderr);
-    assert_eq!(run.stdout, "pong 77 0 1234\npong 77 0 1234\n");
-    for listener in [listener, abstract_listener] {
+    assert_eq!(
+        run.stdout,
+        "pong 77 0 1234\npong 77 0 1234\npong 78 1 4321\n"
+    );
+    for listener in [listener, abstract_listener, ip_listener] {
         listener.signal(libc::SIGTERM);
         let (code, _, err) = listener.finish();
         assert_eq!(code, 0, "{err:?}");
