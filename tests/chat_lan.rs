@@ -524,3 +524,50 @@ fn json_mode_driven_by_a_pipe() {
     let status = wait_status(&mut alice.child, WAIT, "alice at EOF");
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn a_bot_faster_than_the_room_takes_is_paced_and_loses_nothing() {
+    let Some(lan) = Lan::up("ch4_", 2, &[]) else {
+        return;
+    };
+    let mut bot = Piped::start(&lan, 1, "bot", &[]);
+    let mut bob = Piped::start(&lan, 2, "bob", &[]);
+    bot.until("bob joined", WAIT, |v| is(v, "joined", "bob"));
+    bob.until("bot joined", WAIT, |v| is(v, "joined", "bot"));
+    // Far more lines at once than bob takes from one address in the
+    // second each may be retried (--patience 1s): sent as fast as the
+    // room takes them, every one arrives.
+    const LINES: usize = 120;
+    assert!(LINES > 2 * udpmsg::commands::chat::TEXTS_PER_SOURCE as usize);
+    let all: String = (0..LINES).map(|i| format!("line {i}\n")).collect();
+    let stdin = bot.stdin.as_mut().expect("stdin");
+    stdin.write_all(all.as_bytes()).expect("write");
+    drop(bot.stdin.take());
+    let status = wait_status(&mut bot.child, SLOW, "the bot at EOF");
+    let outcomes: Vec<&serde_json::Value> = {
+        while let Ok(line) = bot.lines.recv_timeout(WAIT) {
+            bot.seen
+                .push(serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}")));
+        }
+        bot.seen
+            .iter()
+            .filter(|v| v["kind"] == "delivered" || v["kind"] == "not_delivered")
+            .collect()
+    };
+    assert_eq!(outcomes.len(), LINES, "{outcomes:#?}");
+    assert!(
+        outcomes.iter().all(|v| v["kind"] == "delivered"),
+        "{outcomes:#?}"
+    );
+    assert_eq!(status.code(), Some(0));
+    let last = format!("line {}", LINES - 1);
+    bob.until("the last line", WAIT, |v| v["text"] == last.as_str());
+    let texts: Vec<&str> = bob
+        .seen
+        .iter()
+        .filter(|v| v["kind"] == "message")
+        .filter_map(|v| v["text"].as_str())
+        .collect();
+    let expected: Vec<String> = (0..LINES).map(|i| format!("line {i}")).collect();
+    assert_eq!(texts, expected, "each line once, in order");
+}

@@ -60,7 +60,8 @@ const INPUT: Token = token(4);
 pub const DEFAULT_EVERY: Duration = Duration::from_secs(5);
 /// Messages taken per second from one address (and burst): more are
 /// dropped unread, so a flooding sender's confirmed messages wait (its
-/// retransmissions slow it down) and its others are lost.
+/// retransmissions slow it down) and its others are lost. A member paces
+/// what it sends each member below this ([`room::PACE`]).
 pub const TEXTS_PER_SOURCE: u32 = 50;
 /// Messages taken per second over all addresses (and burst).
 pub const TEXTS_TOTAL: u32 = 1000;
@@ -261,6 +262,8 @@ pub struct Chat {
     /// Set by `/quit` or the end of input: leave once every message is
     /// resolved, or at this time.
     leave_by: Option<Instant>,
+    /// Input waits for the room's pacing ([`room::PACE`]) until then.
+    paced: Option<Instant>,
     /// The room was said to be full (once).
     said_full: bool,
     stats: Stats,
@@ -357,6 +360,7 @@ impl Chat {
             next_join: start + IFACE_POLL,
             probe_token: crate::util::rng::random_id(),
             leave_by: None,
+            paced: None,
             said_full: false,
             stats: Stats::default(),
             buf: vec![0u8; wire::MAX_DATAGRAM + 1],
@@ -426,6 +430,7 @@ impl Chat {
                 self.room.next_due(),
                 self.handler.next_deadline(),
                 self.leave_by,
+                self.paced,
                 Some(self.next_join),
             ]
             .into_iter()
@@ -454,8 +459,8 @@ impl Chat {
                 Wake::Timeout => {}
                 Wake::Signal(s) => break Stop::Signal(s),
             }
-            // Room to send again may have come with acks or give-ups.
-            input_ready |= self.room.has_room() && self.leave_by.is_none();
+            // Room to send again may have come with acks, give-ups or time.
+            input_ready |= self.room.has_room(Instant::now()) && self.leave_by.is_none();
         };
         if stop == Stop::Quit {
             // Out of time: what is still unconfirmed was not delivered.
@@ -766,11 +771,16 @@ impl Chat {
     /// Reads input lines while there is room to send them; false once the
     /// input has nothing more for now (or ended).
     fn input(&mut self, input: &mut Input<'_>, out: &mut Guarded<'_>) -> Result<bool, Error> {
+        self.paced = None;
         loop {
             if self.leave_by.is_some() {
                 return Ok(false);
             }
-            if !self.room.has_room() {
+            let now = Instant::now();
+            if !self.room.has_room(now) {
+                // A line may be waiting (unread): look again when the
+                // pacing allows, or when acks open the window.
+                self.paced = self.room.paced_until(now);
                 return Ok(false);
             }
             match input {
