@@ -512,13 +512,30 @@ fn json_mode_driven_by_a_pipe() {
     alice.until("carol expired", SLOW, |v| {
         is(v, "left", "carol") && v["reason"] == "expired"
     });
+    // /name: alice gets a line for it, bob none for its own.
+    let bob_id = alice.until("bob joined", WAIT, |v| is(v, "joined", "bob"))["instance"].clone();
+    bob.say("/name robert");
+    let renamed = alice.until("bob's new name", WAIT, |v| v["kind"] == "renamed");
+    assert_eq!(renamed["name"], "robert", "{renamed}");
+    assert_eq!(renamed["previous_name"], "bob", "{renamed}");
+    assert_eq!(renamed["instance"], bob_id, "{renamed}");
     // /quit: a goodbye; bob exits 4 (one message was not delivered).
     bob.say("/quit");
-    alice.until("bob's goodbye", WAIT, |v| {
-        is(v, "left", "bob") && v["reason"] == "goodbye"
+    alice.until("robert's goodbye", WAIT, |v| {
+        is(v, "left", "robert") && v["reason"] == "goodbye"
     });
     let status = wait_status(&mut bob.child, WAIT, "bob after /quit");
     assert_eq!(status.code(), Some(4));
+    while let Ok(line) = bob.lines.recv_timeout(WAIT) {
+        let v: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        bob.seen.push(v);
+    }
+    assert!(
+        !bob.seen.iter().any(|v| v["kind"] == "renamed"),
+        "a line for bob's own rename: {:#?}",
+        bob.seen
+    );
     // alice ends at EOF, everything delivered: exit 0.
     drop(alice.stdin.take());
     let status = wait_status(&mut alice.child, WAIT, "alice at EOF");

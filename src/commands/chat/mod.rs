@@ -173,10 +173,12 @@ pub enum Event<'a> {
         who: Who<'a>,
         expired: bool,
     },
+    /// A member took a new name (`/name`); `mine`: this member did.
     Renamed {
         at: SystemTime,
         old: &'a str,
         who: Who<'a>,
+        mine: bool,
     },
     /// `/who`'s answer.
     Members {
@@ -709,7 +711,12 @@ impl Chat {
                 }
                 Change::Renamed { member, old } => {
                     if let Some(who) = self.members.who(member.instance) {
-                        out.event(&Event::Renamed { at, old: &old, who });
+                        out.event(&Event::Renamed {
+                            at,
+                            old: &old,
+                            who,
+                            mine: false,
+                        });
                     }
                 }
                 Change::Moved(member) => self.room.member_moved(member.instance, member.addr),
@@ -915,6 +922,7 @@ impl Chat {
             at: SystemTime::now(),
             old: &old,
             who: self.members.me(),
+            mine: true,
         });
     }
 }
