@@ -588,3 +588,80 @@ fn a_bot_faster_than_the_room_takes_is_paced_and_loses_nothing() {
     let expected: Vec<String> = (0..LINES).map(|i| format!("line {i}")).collect();
     assert_eq!(texts, expected, "each line once, in order");
 }
+
+#[test]
+fn a_member_keeps_to_the_interface_and_family_asked() {
+    // Host 1 has eth0 (10.77.0.1) and eth1 (10.77.128.1) on the LAN.
+    let Some(lan) = Lan::up("ch5_", 4, &["--two-if", "1"]) else {
+        return;
+    };
+    let eth1 = lan.host(1).iface("eth1").expect("eth1").v4[0].to_string();
+    let eth0 = lan.host(1).v4().expect("eth0").to_string();
+    let mut one = Piped::start(&lan, 1, "one", &["--interface", "eth1", "-4"]);
+    let mut two = Piped::start(&lan, 2, "two", &[]);
+    let mut six = Piped::start(&lan, 3, "six", &["-6"]);
+    // one is heard at its eth1 address only; it hears over IPv4 only.
+    let joined = two.until("one joined", WAIT, |v| is(v, "joined", "one"));
+    assert_eq!(joined["from"], format!("{eth1}:47474"), "{joined}");
+    let joined = one.until("two joined", WAIT, |v| is(v, "joined", "two"));
+    assert_eq!(joined["from"], "10.77.0.2:47474", "{joined}");
+    one.say("through eth1");
+    let m = two.until("one's message", WAIT, |v| is(v, "message", "one"));
+    assert_eq!(m["text"], "through eth1");
+    assert_eq!(m["from"], format!("{eth1}:47474"), "{m}");
+    one.until("delivered", WAIT, |v| v["kind"] == "delivered");
+    // A newcomer that hears no broadcast hellos learns of one from its
+    // welcome (its answer to the newcomer's hellos): that too leaves by eth1.
+    nft(
+        &lan,
+        4,
+        "table ip deaf {\n  chain in {\n    type filter hook input priority 0;\n    \
+         ip daddr 10.77.255.255 udp dport 47475 drop;\n  }\n}\n",
+    );
+    let mut late = Piped::start(&lan, 4, "late", &["-4"]);
+    let joined = late.until("one joined", WAIT, |v| is(v, "joined", "one"));
+    assert_eq!(joined["from"], format!("{eth1}:47474"), "{joined}");
+    let _ = late.child.kill();
+    let _ = late.child.wait();
+    // What arrives on eth0 is not taken: a message to eth0's address is
+    // not shown, the same sender's next one, to eth1's, is.
+    for (to, text) in [(&eth0, "to eth0"), (&eth1, "to eth1")] {
+        let out = lan
+            .cmd(4, BIN)
+            .args(["send", &format!("{to}:47474"), text])
+            .output()
+            .expect("send");
+        assert!(out.status.success(), "{out:?}");
+    }
+    one.until("the datagram to eth1", WAIT, |v| v["text"] == "to eth1");
+    assert!(
+        !one.seen.iter().any(|v| v["text"] == "to eth0"),
+        "{:#?}",
+        one.seen
+    );
+    // six announces, hears and sends over IPv6 alone.
+    let joined = two.until("six joined", WAIT, |v| is(v, "joined", "six"));
+    assert!(
+        joined["from"]
+            .as_str()
+            .is_some_and(|f| f.starts_with("[fe80::")),
+        "{joined}"
+    );
+    let joined = six.until("two joined", WAIT, |v| is(v, "joined", "two"));
+    assert!(
+        joined["from"]
+            .as_str()
+            .is_some_and(|f| f.starts_with("[fe80::")),
+        "{joined}"
+    );
+    six.say("over ipv6");
+    let m = two.until("six's message", WAIT, |v| is(v, "message", "six"));
+    assert!(
+        m["from"].as_str().is_some_and(|f| f.starts_with("[fe80::")),
+        "{m}"
+    );
+    // one (IPv4 only) and six (IPv6 only) share no family: neither is a
+    // member for the other, so six's message went to two alone.
+    let d = six.until("delivered", WAIT, |v| v["kind"] == "delivered");
+    assert_eq!(d["members"], serde_json::json!(["two"]), "{d}");
+}

@@ -8,6 +8,7 @@
 //! external printer, which prints them above the line being typed and
 //! redraws it (docs/DECISIONS.md says why it is a thread).
 
+use super::reach::interface_index;
 use super::{Info, load_key, pick_name, pick_port};
 use crate::cli::ChatArgs;
 use crate::commands::chat::command::{self, Line};
@@ -16,7 +17,10 @@ use crate::commands::listen::announce;
 use crate::commands::listen::is_closed_pipe;
 use crate::commands::source::Lines;
 use crate::error::{Error, exit};
-use crate::net;
+use crate::net::{
+    self,
+    addr::{self, Family, Host},
+};
 use crate::output::chat::{ChatOutput, Screen, Writer};
 use crate::output::{Format, fmt_addr};
 use crate::reliable::outbox::{MESSAGE_PATIENCE, Patience};
@@ -26,7 +30,7 @@ use rustyline::{
     KeyEvent, Modifiers, RepeatCount,
 };
 use std::io::{self, BufWriter, IsTerminal, Write};
-use std::net::{Ipv6Addr, SocketAddr};
+
 use std::os::fd::AsRawFd;
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -70,8 +74,20 @@ pub(super) fn run(args: ChatArgs, info: Info) -> Result<u8, Error> {
             crate::wire::MAX_ROOM
         )));
     }
-    let bind = SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port);
-    let sockets = net::bind_listeners(bind, net::BindOptions::default()).map_err(|source| {
+    let family = Family::from_flags(args.family.ipv4, args.family.ipv6);
+    let interface = args
+        .iface
+        .interface
+        .as_deref()
+        .map(interface_index)
+        .transpose()?;
+    let bind = addr::resolve_bind(&Host::Any, port, family)?;
+    let options = net::BindOptions {
+        family,
+        interface,
+        ..net::BindOptions::default()
+    };
+    let sockets = net::bind_listeners(bind, options).map_err(|source| {
         if source.raw_os_error() == Some(libc::EADDRINUSE) {
             Error::PortInUse {
                 port,
@@ -98,17 +114,22 @@ pub(super) fn run(args: ChatArgs, info: Info) -> Result<u8, Error> {
             },
             gap_wait: crate::commands::listen::DEFAULT_GAP_WAIT,
             catch_signals: true,
+            interface: args.iface.interface.clone(),
         },
     )
     .map_err(|source| Error::Io {
         doing: "joining the room",
         source,
     })?;
-    let shown: Vec<String> = member
+    let mut shown = member
         .local_addrs()
         .iter()
         .map(|a| fmt_addr(*a).to_string())
-        .collect();
+        .collect::<Vec<String>>()
+        .join(" and ");
+    if let Some(name) = &args.iface.interface {
+        shown.push_str(&format!(" (interface {name})"));
+    }
     let in_room = if room.is_empty() {
         format!("the room of port {port}")
     } else {
@@ -123,14 +144,14 @@ pub(super) fn run(args: ChatArgs, info: Info) -> Result<u8, Error> {
         editor.screen.say(&format!(
             "* you are '{}' in {in_room} ({}); /who, /msg NAME text, /me, /name, /quit",
             crate::output::escape::escaped(&name),
-            shown.join(" and ")
+            shown
         ));
         editor.run(&mut member)?
     } else {
         info.line(format_args!(
             "udpmsg: chatting as '{}' in {in_room} on {}",
             crate::output::escape::escaped(&name),
-            shown.join(" and ")
+            shown
         ));
         let format = if args.json {
             Format::Json

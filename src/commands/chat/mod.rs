@@ -89,6 +89,9 @@ pub struct Config {
     pub gap_wait: Duration,
     /// Stop cleanly on SIGINT/SIGTERM.
     pub catch_signals: bool,
+    /// `--interface`: members are heard, and hellos sent, on this
+    /// interface only (the sockets given are bound to it).
+    pub interface: Option<String>,
 }
 
 /// Where input lines come from.
@@ -243,6 +246,8 @@ pub struct Chat {
     locals: Vec<SocketAddr>,
     port: u16,
     ears: Ears,
+    /// `--interface`'s index: hellos that came in on another are not heard.
+    only: Option<u32>,
     events: EventLoop,
     batch: RecvBatch,
     incoming: Incoming,
@@ -277,6 +282,8 @@ impl Chat {
     /// A member on already-bound, non-blocking sockets (one per address
     /// family, as [`net::bind_listeners`] makes them for `[::]`, with
     /// arrival information), all on one port that has a presence port.
+    /// It hears and announces on the families of those sockets only (and
+    /// on [`Config::interface`] only, to which they are bound).
     /// Announces nothing until [`Self::run`].
     pub fn new(sockets: Vec<UdpSocket>, config: Config) -> io::Result<Self> {
         if sockets.is_empty() || sockets.len() > SOCKETS {
@@ -302,14 +309,32 @@ impl Chat {
         let ear_port = presence_port(port).ok_or_else(|| {
             io::Error::new(io::ErrorKind::InvalidInput, "no presence port after 65535")
         })?;
+        let only = match config.interface.as_deref() {
+            Some(name) => Some(iface::interface_index(name).ok_or_else(|| {
+                io::Error::new(io::ErrorKind::NotFound, format!("no interface {name}"))
+            })?),
+            None => None,
+        };
+        let ipv4 = locals.iter().any(|a| a.is_ipv4());
+        let ipv6 = locals.iter().any(|a| a.is_ipv6());
         let (mut ears, deaf) = Ears::bind(ear_port);
-        if let Some((addr, e)) = deaf.into_iter().next() {
+        // A family the member does not use is not listened to either.
+        if !ipv4 {
+            ears.v4 = None;
+        }
+        if !ipv6 {
+            ears.v6 = None;
+        }
+        if let Some((addr, e)) = deaf
+            .into_iter()
+            .find(|(addr, _)| if addr.is_ipv6() { ipv6 } else { ipv4 })
+        {
             return Err(io::Error::new(
                 e.kind(),
                 format!("cannot hear presence on {addr}: {e}"),
             ));
         }
-        let _ = ears.join(&iface::ipv6_interfaces().unwrap_or_default());
+        let _ = ears.join(&ear_interfaces(only));
         if let Some(s) = ears.v4.as_mut() {
             events.registry().register(s, EAR_V4, Interest::READABLE)?;
         }
@@ -331,12 +356,12 @@ impl Chat {
         let announce = announce::Config {
             every: config.every,
             to_port: ear_port,
-            ipv4: locals.iter().any(|a| a.is_ipv4()),
-            ipv6: locals.iter().any(|a| a.is_ipv6()),
+            ipv4,
+            ipv6,
             room: config.room.clone(),
             name: config.name.clone(),
             key: config.key.clone(),
-            interface: None,
+            interface: config.interface.clone(),
         };
         let announcer = Announcer::new(&announce, me, port)?;
         let start = Instant::now();
@@ -345,6 +370,7 @@ impl Chat {
             locals,
             port,
             ears,
+            only,
             events,
             batch: RecvBatch::new(net::RECV_BATCH, wire::MAX_DATAGRAM + 1),
             incoming: listener.incoming,
@@ -390,8 +416,9 @@ impl Chat {
     /// failing; says goodbye on the way out.
     pub fn run(&mut self, mut input: Input<'_>, sink: &mut dyn Sink) -> Result<Ended, Error> {
         let mut out = Guarded { sink, error: None };
-        // Bits 0..4: the chat and presence sockets may hold datagrams.
-        let mut unread: u64 = 0b1111;
+        // The chat sockets (bits 0 and 1, those there are: one family may
+        // be missing) and the presence sockets (2, 3) may hold datagrams.
+        let mut unread: u64 = ((1 << self.sockets.len()) - 1) | (1 << EAR_V4.0) | (1 << EAR_V6.0);
         let mut input_ready = true;
         let stop = loop {
             let now = Instant::now();
@@ -403,9 +430,7 @@ impl Chat {
             }
             if now >= self.next_join {
                 self.next_join = now + IFACE_POLL;
-                let _ = self
-                    .ears
-                    .join(&iface::ipv6_interfaces().unwrap_or_default());
+                let _ = self.ears.join(&ear_interfaces(self.only));
             }
             self.deliver(now, &mut out);
             let gaps = {
@@ -637,6 +662,10 @@ impl Chat {
             let Some(from) = arrival.from.inet().map(net::addr::unmapped) else {
                 continue;
             };
+            let ifindex = arrival.local.map_or(0, |l| l.ifindex);
+            if self.only.is_some_and(|only| only != ifindex) {
+                continue;
+            }
             let dest = arrival
                 .local
                 .map_or(bound, |l| SocketAddr::new(l.dest, bound.port()));
@@ -658,8 +687,10 @@ impl Chat {
                         && let Some(to_port) = presence_port(h.port)
                         && self.welcomes.allow(from.ip(), now)
                     {
-                        self.announcer
-                            .hello_to(with_scope(SocketAddr::new(from.ip(), to_port), from));
+                        self.announcer.hello_to(
+                            with_scope(SocketAddr::new(from.ip(), to_port), from),
+                            ifindex,
+                        );
                     }
                 }
                 Ok(Opened::Message(Message::Goodbye(g))) => {
@@ -925,6 +956,16 @@ impl Chat {
             mine: true,
         });
     }
+}
+
+/// The interfaces whose IPv6 discovery group the presence socket joins:
+/// every IPv6 interface, or `only`.
+fn ear_interfaces(only: Option<u32>) -> Vec<u32> {
+    let mut all = iface::ipv6_interfaces().unwrap_or_default();
+    if let Some(only) = only {
+        all.retain(|&i| i == only);
+    }
+    all
 }
 
 /// A hello as presence's table takes it.
