@@ -63,6 +63,23 @@ impl Term {
         assert!(out.status.success(), "tmux new-session: {out:?}");
     }
 
+    /// Starts a shell (`sh`) in a terminal of its own (a tmux session
+    /// called `name`); returns the shell's process id.
+    fn shell(&self, name: &str) -> u32 {
+        let out = self
+            .tmux()
+            .args(["new-session", "-d", "-s", name, "-x", "160", "-y", "50"])
+            .args(["-P", "-F", "#{pane_pid}", "sh"])
+            .env("TERM", "xterm")
+            .output()
+            .expect("run tmux");
+        assert!(out.status.success(), "tmux new-session: {out:?}");
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("the shell's pid: {e}: {out:?}"))
+    }
+
     /// What `name`'s terminal shows, wrapped lines joined, history included.
     fn screen(&self, name: &str) -> String {
         let out = self
@@ -110,6 +127,39 @@ impl Drop for Term {
     fn drop(&mut self) {
         let _ = self.tmux().arg("kill-server").output();
     }
+}
+
+/// The first process found among the descendants of `pid` whose command
+/// name is `comm`.
+fn descendant(pid: u32, comm: &str) -> Option<u32> {
+    let mut parents = vec![pid];
+    while let Some(parent) = parents.pop() {
+        for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+            let Some(child) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+                continue;
+            };
+            // "pid (comm) state ppid ...": comm may hold spaces, not ')'.
+            let Some((head, rest)) = stat.rsplit_once(')') else {
+                continue;
+            };
+            let ppid = rest.split_whitespace().nth(1).and_then(|p| p.parse().ok());
+            if ppid != Some(parent) {
+                continue;
+            }
+            if head.split_once('(').is_some_and(|(_, c)| c == comm) {
+                return Some(child);
+            }
+            parents.push(child);
+        }
+    }
+    None
 }
 
 /// How many lines of `screen` end with `suffix` (a message line is
@@ -664,4 +714,63 @@ fn a_member_keeps_to_the_interface_and_family_asked() {
     // member for the other, so six's message went to two alone.
     let d = six.until("delivered", WAIT, |v| v["kind"] == "delivered");
     assert_eq!(d["members"], serde_json::json!(["two"]), "{d}");
+}
+
+#[test]
+fn a_signal_from_outside_leaves_the_terminal_as_it_was() {
+    let Some(lan) = Lan::up("ch6_", 2, &[]) else {
+        return;
+    };
+    let mut watcher = Piped::start(&lan, 2, "watcher", &[]);
+    let term = Term::new("ch6_");
+    let shell = term.shell("pane");
+    for (round, signal) in ["TERM", "HUP", "INT"].into_iter().enumerate() {
+        let name = format!("victim{round}");
+        term.keys(
+            "pane",
+            &format!(
+                "ip netns exec {} {BIN} chat --name {name} --announce-every {EVERY}",
+                lan.ns(1)
+            ),
+            true,
+        );
+        // It greets through the line editor: the terminal is raw now.
+        term.until("pane", &format!("* you are '{name}'"), WAIT);
+        watcher.until(&format!("{name} joined"), WAIT, |v| is(v, "joined", &name));
+        let pid = common::poll(WAIT, || descendant(shell, "udpmsg"))
+            .unwrap_or_else(|| panic!("no chat under the shell {shell}"));
+        let out = Command::new("kill")
+            .args([&format!("-{signal}"), &pid.to_string()])
+            .output()
+            .expect("kill");
+        assert!(out.status.success(), "kill -{signal}: {out:?}");
+        // It says goodbye, and what it did, as on /quit.
+        watcher.until(&format!("{name}'s goodbye after SIG{signal}"), WAIT, |v| {
+            is(v, "left", &name) && v["reason"] == "goodbye"
+        });
+        common::poll(WAIT, || {
+            (term.screen("pane").matches("udpmsg: left the room").count() > round).then_some(())
+        })
+        .unwrap_or_else(|| panic!("no summary after SIG{signal}:\n{}", term.screen("pane")));
+        // The shell's terminal echoes and edits lines again: a typed
+        // command runs (Enter is a line end), and stty says so.
+        let done = format!("done{}", 1000 + round);
+        term.keys(
+            "pane",
+            &format!("stty -a; echo done$((1000 + {round}))"),
+            true,
+        );
+        let screen = term.until("pane", &format!("\n{done}"), WAIT);
+        let stty = screen
+            .rsplit(&format!("echo done$((1000 + {round}))"))
+            .next()
+            .expect("the command line");
+        let words: Vec<&str> = stty.split_whitespace().collect();
+        for mode in ["icanon", "echo", "icrnl", "isig"] {
+            assert!(
+                words.contains(&mode) && !words.contains(&format!("-{mode}").as_str()),
+                "{mode} not back after SIG{signal}:\n{stty}"
+            );
+        }
+    }
 }

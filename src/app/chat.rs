@@ -24,6 +24,7 @@ use crate::net::{
 use crate::output::chat::{ChatOutput, Screen, Writer};
 use crate::output::{Format, fmt_addr};
 use crate::reliable::outbox::{MESSAGE_PATIENCE, Patience};
+use rustix::termios::{self, OptionalActions, Termios};
 use rustyline::error::ReadlineError;
 use rustyline::{
     Cmd, ConditionalEventHandler, Event, EventContext, EventHandler, ExternalPrinter, KeyCode,
@@ -137,6 +138,8 @@ pub(super) fn run(args: ChatArgs, info: Info) -> Result<u8, Error> {
     };
     let terminal = io::stdin().is_terminal() && io::stdout().is_terminal() && !args.json;
     let ended = if terminal {
+        // Put back on every way out, before anything more is printed.
+        let modes = TermModes::save();
         let editor = Editor::new().map_err(|source| Error::Io {
             doing: "starting the line editor",
             source,
@@ -146,7 +149,9 @@ pub(super) fn run(args: ChatArgs, info: Info) -> Result<u8, Error> {
             crate::output::escape::escaped(&name),
             shown
         ));
-        editor.run(&mut member)?
+        let ended = editor.run(&mut member);
+        drop(modes);
+        ended?
     } else {
         info.line(format_args!(
             "udpmsg: chatting as '{}' in {in_room} on {}",
@@ -207,6 +212,36 @@ fn chat_error(e: crate::commands::Error) -> Error {
             doing: "chatting",
             source: io::Error::other(other.to_string()),
         },
+    }
+}
+
+/// The terminal's modes as they were before the line editor changed them,
+/// put back when this is dropped. rustyline puts them back itself only
+/// when `readline` returns; when a signal (SIGTERM, SIGHUP, SIGINT from
+/// another process) ends the chat, its thread is still inside `readline`,
+/// and the process would exit leaving the terminal raw (no echo, no line
+/// editing) for the shell.
+struct TermModes(Option<Termios>);
+
+impl TermModes {
+    /// The modes of stdin, the terminal rustyline reads (none if it is
+    /// not one after all).
+    fn save() -> Self {
+        TermModes(termios::tcgetattr(io::stdin()).ok())
+    }
+}
+
+impl Drop for TermModes {
+    fn drop(&mut self) {
+        let Some(modes) = &self.0 else {
+            return;
+        };
+        let _ = termios::tcsetattr(io::stdin(), OptionalActions::Drain, modes);
+        // What else readline turned on (bracketed paste), and the prompt
+        // line it left: the shell's prompt or our last words go there.
+        let mut out = io::stdout().lock();
+        let _ = out.write_all(b"\x1b[?2004l\r\x1b[K");
+        let _ = out.flush();
     }
 }
 

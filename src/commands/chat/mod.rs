@@ -87,7 +87,8 @@ pub struct Config {
     pub patience: Patience,
     /// How long a member's message waits for a missing earlier one.
     pub gap_wait: Duration,
-    /// Stop cleanly on SIGINT/SIGTERM.
+    /// Stop cleanly (goodbye said) on SIGINT, SIGTERM and SIGHUP (the
+    /// terminal went away).
     pub catch_signals: bool,
     /// `--interface`: members are heard, and hellos sent, on this
     /// interface only (the sockets given are bound to it).
@@ -206,7 +207,7 @@ pub trait Sink {
 pub enum Stop {
     /// `/quit`, or the input ended.
     Quit,
-    /// SIGINT or SIGTERM.
+    /// SIGINT, SIGTERM or SIGHUP.
     Signal(i32),
     /// The output failed ([`Ended::output_error`]).
     Output,
@@ -298,7 +299,11 @@ impl Chat {
             .collect::<io::Result<Vec<_>>>()?;
         // As the listener's handler takes them.
         let mut sockets: Vec<DatagramSocket> = sockets.into_iter().map(Into::into).collect();
-        let events = EventLoop::new(config.catch_signals)?;
+        let events = if config.catch_signals {
+            EventLoop::catching(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP])?
+        } else {
+            EventLoop::catching(&[])?
+        };
         crate::event::precise_timers();
         for (i, socket) in sockets.iter_mut().enumerate() {
             events
