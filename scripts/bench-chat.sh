@@ -2,7 +2,9 @@
 # Benchmarks `udpmsg chat` on a namespace LAN (scripts/lan.sh; run as root):
 #   1. message latency between two members, from the line written to one
 #      member's stdin to the line read from the other's stdout (p50/p99),
-#      next to `udpmsg ping` between the same hosts in the same run;
+#      at 40 messages a second and far faster, next to `udpmsg ping`
+#      between the same hosts in the same run; and a bot that writes 500
+#      lines at once (how many arrive, in how long, with how many datagrams);
 #   2. a room of 20 members: time until every other member shows one
 #      message, and the CPU each member uses while idle (presence only).
 # Usage: scripts/bench-chat.sh [BINARY] (default target/release/udpmsg).
@@ -48,6 +50,10 @@ class Member:
             fields = f.read().rsplit(")", 1)[1].split()
         return int(fields[11]) + int(fields[12])
 
+    def drain(self):
+        while not self.q.empty():
+            self.q.get()
+
     def stop(self):
         self.p.kill()
         self.p.wait()
@@ -56,26 +62,62 @@ def pct(xs, p):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(p / 100 * len(xs)))]
 
-# 1. Latency, two members.
+def udp_out(k):
+    """Datagrams host k has sent (its namespace's /proc/net/snmp)."""
+    snmp = subprocess.run(["ip", "netns", "exec", f"{PREFIX}h{k}", "cat", "/proc/net/snmp"],
+                          capture_output=True, text=True, check=True).stdout
+    names, values = [l.split() for l in snmp.splitlines() if l.startswith("Udp:")][:2]
+    return int(values[names.index("OutDatagrams")])
+
+# 1. Latency, two members: a message written when the last one was shown,
+#    `gap` later (25 ms: 40 a second, what the room takes from a member; 5 ms:
+#    far faster, so the sender waits for its turn, room::PACE).
 a, b = Member(1, "a"), Member(2, "b")
 for m, other in ((a, "b"), (b, "a")):
     m.until(lambda v, o=other: v["kind"] == "joined" and v["name"] == o)
-lat = []
-for i in range(300):
-    text = f"m{i}"
-    t0 = time.monotonic()
-    a.say(text)
-    at, _ = b.until(lambda v: v["kind"] == "message" and v.get("text") == text)
-    lat.append((at - t0) * 1e3)
-    time.sleep(0.005)
+def latency(tag, gap, n=300):
+    lat = []
+    for i in range(n):
+        text = f"{tag}{i}"
+        t0 = time.monotonic()
+        a.say(text)
+        at, _ = b.until(lambda v: v["kind"] == "message" and v.get("text") == text)
+        lat.append((at - t0) * 1e3)
+        time.sleep(gap)
+    print(f"chat message, send to display, {n} messages {gap * 1e3:.0f} ms apart: "
+          f"p50 {pct(lat, 50):.3f} ms, p99 {pct(lat, 99):.3f} ms, max {max(lat):.3f} ms")
+latency("m", 0.025)
 ping = subprocess.run(
     ["ip", "netns", "exec", f"{PREFIX}h1", BIN, "ping", "10.77.0.2", "-c", "300",
      "-i", "0.005", "--json"], capture_output=True, text=True, check=True)
 summary = [json.loads(l) for l in ping.stdout.splitlines()][-1]
-print(f"chat message, send to display, 300 messages: p50 {pct(lat, 50):.3f} ms, "
-      f"p99 {pct(lat, 99):.3f} ms, max {max(lat):.3f} ms")
 print(f"udpmsg ping (round trip), 300 pings: p50 {summary['p50_ms']:.3f} ms, "
       f"p99 {summary['p99_ms']:.3f} ms")
+time.sleep(1.5)
+latency("f", 0.005)
+# A bot writes 500 lines at once (each retried for 4 s at most).
+time.sleep(1.5)
+a.drain(); b.drain()
+lines, out0, t0 = 500, udp_out(1), time.monotonic()
+a.p.stdin.write("".join(f"bot{i}\n" for i in range(lines)))
+a.p.stdin.flush()
+shown = last = 0
+try:
+    while shown < lines:
+        last, _ = b.until(lambda v: v["kind"] == "message", limit=10)
+        shown += 1
+except queue.Empty:
+    pass
+outcomes = {"delivered": 0, "not_delivered": 0}
+try:
+    while sum(outcomes.values()) < lines:
+        _, v = a.until(lambda v: v["kind"] in outcomes, limit=10)
+        outcomes[v["kind"]] += 1
+except queue.Empty:
+    pass
+print(f"a bot writes {lines} lines at once: {shown} shown (the last {last - t0:.2f} s after), "
+      f"{outcomes['delivered']} delivered, {outcomes['not_delivered']} not; "
+      f"{udp_out(1) - out0} datagrams sent")
 a.stop(); b.stop()
 
 # 2. A room of 20.

@@ -343,6 +343,12 @@ pub struct ChatArgs {
     /// delivered', 100ms to 4s [default: 4s]
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub patience: Option<Duration>,
+
+    #[command(flatten)]
+    pub iface: InterfaceArg,
+
+    #[command(flatten)]
+    pub family: FamilyArgs,
 }
 
 #[derive(Debug, Args)]
@@ -428,10 +434,8 @@ pub struct ListenArgs {
     #[arg(short, long = "group", value_name = "GROUP")]
     pub groups: Vec<String>,
 
-    /// Only this interface: datagrams that arrived on it, replies through
-    /// it, groups and discovery joined on it
-    #[arg(long, value_name = "IF")]
-    pub interface: Option<String>,
+    #[command(flatten)]
+    pub iface: InterfaceArg,
 
     /// Send every raw datagram back to its sender, byte for byte (a test
     /// server; rate limited, never to a group, never bouncing between two
@@ -647,6 +651,16 @@ pub struct PingArgs {
 
     #[command(flatten)]
     pub family: FamilyArgs,
+}
+
+/// `--interface IF` of the commands that listen on every address (`listen`,
+/// `chat`): their sockets bound to one interface.
+#[derive(Debug, Clone, Args)]
+pub struct InterfaceArg {
+    /// Only this interface: datagrams that arrived on it are taken, what is
+    /// sent leaves through it, multicast groups are joined on it
+    #[arg(long, value_name = "IF")]
+    pub interface: Option<String>,
 }
 
 /// `-4` / `-6`: one address family, for names, binding and sending.

@@ -1,5 +1,6 @@
 //! The event loop: one `mio::Poll` on one thread, deadlines as its timeout,
-//! SIGINT/SIGTERM as an event. Knows nothing of messages or the CLI.
+//! SIGINT/SIGTERM (and any other signal asked for) as an event. Knows
+//! nothing of messages or the CLI.
 
 use mio::{Events, Interest, Poll, Registry, Token};
 use signal_hook_mio::v1_0::Signals;
@@ -27,7 +28,8 @@ pub enum Wake {
     Ready(u64),
     /// The deadline passed.
     Timeout,
-    /// SIGINT or SIGTERM arrived (the signal number).
+    /// A caught signal arrived (its number): SIGINT or SIGTERM, or another
+    /// one [`EventLoop::catching`] was given.
     Signal(i32),
 }
 
@@ -48,6 +50,9 @@ pub fn precise_timers() {
     unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1000 as libc::c_ulong, 0, 0, 0) };
 }
 
+/// The signals [`EventLoop::new`] catches.
+pub const TERMINATION: [libc::c_int; 2] = [libc::SIGINT, libc::SIGTERM];
+
 /// A poll with its event buffer and (optionally) the termination signals.
 pub struct EventLoop {
     poll: Poll,
@@ -59,9 +64,15 @@ impl EventLoop {
     /// A new loop; with `catch_signals`, SIGINT and SIGTERM become
     /// [`Wake::Signal`] instead of killing the process.
     pub fn new(catch_signals: bool) -> io::Result<Self> {
+        Self::catching(if catch_signals { &TERMINATION } else { &[] })
+    }
+
+    /// A new loop on which each of `signals` becomes [`Wake::Signal`]
+    /// instead of doing what it does by default (none: nothing is caught).
+    pub fn catching(signals: &[libc::c_int]) -> io::Result<Self> {
         let poll = Poll::new()?;
-        let signals = if catch_signals {
-            let mut signals = Signals::new([libc::SIGINT, libc::SIGTERM])?;
+        let signals = if !signals.is_empty() {
+            let mut signals = Signals::new(signals)?;
             poll.registry()
                 .register(&mut signals, SIGNALS, Interest::READABLE)?;
             Some(signals)

@@ -22,6 +22,10 @@ fn docs_quote_the_chats_numbers() {
             "{} messages a second taken from one address",
             chat::TEXTS_PER_SOURCE
         ),
+        format!(
+            "sends each member at most {} datagrams a second",
+            room::PACE
+        ),
         format!("{} members", members::MAX_MEMBERS),
         format!("{} messages of one's own", room::MAX_PENDING),
         format!(
@@ -51,12 +55,20 @@ fn docs_quote_the_chats_numbers() {
         );
     }
     let decisions = doc("docs/DECISIONS.md");
-    let phrase = format!(
-        "first hellos (within {} s)",
-        members::WELCOME_WINDOW.as_secs()
-    );
-    assert!(
-        decisions.contains(&phrase),
-        "DECISIONS.md should say {phrase:?}"
-    );
+    for phrase in [
+        format!(
+            "first hellos (within {} s)",
+            members::WELCOME_WINDOW.as_secs()
+        ),
+        format!(
+            "takes at most {} messages a second from one address",
+            chat::TEXTS_PER_SOURCE
+        ),
+        format!("({} datagrams a second, as many saved up)", room::PACE),
+    ] {
+        assert!(
+            decisions.contains(&phrase),
+            "DECISIONS.md should say {phrase:?}"
+        );
+    }
 }

@@ -63,6 +63,23 @@ impl Term {
         assert!(out.status.success(), "tmux new-session: {out:?}");
     }
 
+    /// Starts a shell (`sh`) in a terminal of its own (a tmux session
+    /// called `name`); returns the shell's process id.
+    fn shell(&self, name: &str) -> u32 {
+        let out = self
+            .tmux()
+            .args(["new-session", "-d", "-s", name, "-x", "160", "-y", "50"])
+            .args(["-P", "-F", "#{pane_pid}", "sh"])
+            .env("TERM", "xterm")
+            .output()
+            .expect("run tmux");
+        assert!(out.status.success(), "tmux new-session: {out:?}");
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("the shell's pid: {e}: {out:?}"))
+    }
+
     /// What `name`'s terminal shows, wrapped lines joined, history included.
     fn screen(&self, name: &str) -> String {
         let out = self
@@ -110,6 +127,39 @@ impl Drop for Term {
     fn drop(&mut self) {
         let _ = self.tmux().arg("kill-server").output();
     }
+}
+
+/// The first process found among the descendants of `pid` whose command
+/// name is `comm`.
+fn descendant(pid: u32, comm: &str) -> Option<u32> {
+    let mut parents = vec![pid];
+    while let Some(parent) = parents.pop() {
+        for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+            let Some(child) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+                continue;
+            };
+            // "pid (comm) state ppid ...": comm may hold spaces, not ')'.
+            let Some((head, rest)) = stat.rsplit_once(')') else {
+                continue;
+            };
+            let ppid = rest.split_whitespace().nth(1).and_then(|p| p.parse().ok());
+            if ppid != Some(parent) {
+                continue;
+            }
+            if head.split_once('(').is_some_and(|(_, c)| c == comm) {
+                return Some(child);
+            }
+            parents.push(child);
+        }
+    }
+    None
 }
 
 /// How many lines of `screen` end with `suffix` (a message line is
@@ -512,15 +562,215 @@ fn json_mode_driven_by_a_pipe() {
     alice.until("carol expired", SLOW, |v| {
         is(v, "left", "carol") && v["reason"] == "expired"
     });
+    // /name: alice gets a line for it, bob none for its own.
+    let bob_id = alice.until("bob joined", WAIT, |v| is(v, "joined", "bob"))["instance"].clone();
+    bob.say("/name robert");
+    let renamed = alice.until("bob's new name", WAIT, |v| v["kind"] == "renamed");
+    assert_eq!(renamed["name"], "robert", "{renamed}");
+    assert_eq!(renamed["previous_name"], "bob", "{renamed}");
+    assert_eq!(renamed["instance"], bob_id, "{renamed}");
     // /quit: a goodbye; bob exits 4 (one message was not delivered).
     bob.say("/quit");
-    alice.until("bob's goodbye", WAIT, |v| {
-        is(v, "left", "bob") && v["reason"] == "goodbye"
+    alice.until("robert's goodbye", WAIT, |v| {
+        is(v, "left", "robert") && v["reason"] == "goodbye"
     });
     let status = wait_status(&mut bob.child, WAIT, "bob after /quit");
     assert_eq!(status.code(), Some(4));
+    while let Ok(line) = bob.lines.recv_timeout(WAIT) {
+        let v: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        bob.seen.push(v);
+    }
+    assert!(
+        !bob.seen.iter().any(|v| v["kind"] == "renamed"),
+        "a line for bob's own rename: {:#?}",
+        bob.seen
+    );
     // alice ends at EOF, everything delivered: exit 0.
     drop(alice.stdin.take());
     let status = wait_status(&mut alice.child, WAIT, "alice at EOF");
     assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn a_bot_faster_than_the_room_takes_is_paced_and_loses_nothing() {
+    let Some(lan) = Lan::up("ch4_", 2, &[]) else {
+        return;
+    };
+    let mut bot = Piped::start(&lan, 1, "bot", &[]);
+    let mut bob = Piped::start(&lan, 2, "bob", &[]);
+    bot.until("bob joined", WAIT, |v| is(v, "joined", "bob"));
+    bob.until("bot joined", WAIT, |v| is(v, "joined", "bot"));
+    // Far more lines at once than bob takes from one address in the
+    // second each may be retried (--patience 1s): sent as fast as the
+    // room takes them, every one arrives.
+    const LINES: usize = 120;
+    assert!(LINES > 2 * udpmsg::commands::chat::TEXTS_PER_SOURCE as usize);
+    let all: String = (0..LINES).map(|i| format!("line {i}\n")).collect();
+    let stdin = bot.stdin.as_mut().expect("stdin");
+    stdin.write_all(all.as_bytes()).expect("write");
+    drop(bot.stdin.take());
+    let status = wait_status(&mut bot.child, SLOW, "the bot at EOF");
+    let outcomes: Vec<&serde_json::Value> = {
+        while let Ok(line) = bot.lines.recv_timeout(WAIT) {
+            bot.seen
+                .push(serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}")));
+        }
+        bot.seen
+            .iter()
+            .filter(|v| v["kind"] == "delivered" || v["kind"] == "not_delivered")
+            .collect()
+    };
+    assert_eq!(outcomes.len(), LINES, "{outcomes:#?}");
+    assert!(
+        outcomes.iter().all(|v| v["kind"] == "delivered"),
+        "{outcomes:#?}"
+    );
+    assert_eq!(status.code(), Some(0));
+    let last = format!("line {}", LINES - 1);
+    bob.until("the last line", WAIT, |v| v["text"] == last.as_str());
+    let texts: Vec<&str> = bob
+        .seen
+        .iter()
+        .filter(|v| v["kind"] == "message")
+        .filter_map(|v| v["text"].as_str())
+        .collect();
+    let expected: Vec<String> = (0..LINES).map(|i| format!("line {i}")).collect();
+    assert_eq!(texts, expected, "each line once, in order");
+}
+
+#[test]
+fn a_member_keeps_to_the_interface_and_family_asked() {
+    // Host 1 has eth0 (10.77.0.1) and eth1 (10.77.128.1) on the LAN.
+    let Some(lan) = Lan::up("ch5_", 4, &["--two-if", "1"]) else {
+        return;
+    };
+    let eth1 = lan.host(1).iface("eth1").expect("eth1").v4[0].to_string();
+    let eth0 = lan.host(1).v4().expect("eth0").to_string();
+    let mut one = Piped::start(&lan, 1, "one", &["--interface", "eth1", "-4"]);
+    let mut two = Piped::start(&lan, 2, "two", &[]);
+    let mut six = Piped::start(&lan, 3, "six", &["-6"]);
+    // one is heard at its eth1 address only; it hears over IPv4 only.
+    let joined = two.until("one joined", WAIT, |v| is(v, "joined", "one"));
+    assert_eq!(joined["from"], format!("{eth1}:47474"), "{joined}");
+    let joined = one.until("two joined", WAIT, |v| is(v, "joined", "two"));
+    assert_eq!(joined["from"], "10.77.0.2:47474", "{joined}");
+    one.say("through eth1");
+    let m = two.until("one's message", WAIT, |v| is(v, "message", "one"));
+    assert_eq!(m["text"], "through eth1");
+    assert_eq!(m["from"], format!("{eth1}:47474"), "{m}");
+    one.until("delivered", WAIT, |v| v["kind"] == "delivered");
+    // A newcomer that hears no broadcast hellos learns of one from its
+    // welcome (its answer to the newcomer's hellos): that too leaves by eth1.
+    nft(
+        &lan,
+        4,
+        "table ip deaf {\n  chain in {\n    type filter hook input priority 0;\n    \
+         ip daddr 10.77.255.255 udp dport 47475 drop;\n  }\n}\n",
+    );
+    let mut late = Piped::start(&lan, 4, "late", &["-4"]);
+    let joined = late.until("one joined", WAIT, |v| is(v, "joined", "one"));
+    assert_eq!(joined["from"], format!("{eth1}:47474"), "{joined}");
+    let _ = late.child.kill();
+    let _ = late.child.wait();
+    // What arrives on eth0 is not taken: a message to eth0's address is
+    // not shown, the same sender's next one, to eth1's, is.
+    for (to, text) in [(&eth0, "to eth0"), (&eth1, "to eth1")] {
+        let out = lan
+            .cmd(4, BIN)
+            .args(["send", &format!("{to}:47474"), text])
+            .output()
+            .expect("send");
+        assert!(out.status.success(), "{out:?}");
+    }
+    one.until("the datagram to eth1", WAIT, |v| v["text"] == "to eth1");
+    assert!(
+        !one.seen.iter().any(|v| v["text"] == "to eth0"),
+        "{:#?}",
+        one.seen
+    );
+    // six announces, hears and sends over IPv6 alone.
+    let joined = two.until("six joined", WAIT, |v| is(v, "joined", "six"));
+    assert!(
+        joined["from"]
+            .as_str()
+            .is_some_and(|f| f.starts_with("[fe80::")),
+        "{joined}"
+    );
+    let joined = six.until("two joined", WAIT, |v| is(v, "joined", "two"));
+    assert!(
+        joined["from"]
+            .as_str()
+            .is_some_and(|f| f.starts_with("[fe80::")),
+        "{joined}"
+    );
+    six.say("over ipv6");
+    let m = two.until("six's message", WAIT, |v| is(v, "message", "six"));
+    assert!(
+        m["from"].as_str().is_some_and(|f| f.starts_with("[fe80::")),
+        "{m}"
+    );
+    // one (IPv4 only) and six (IPv6 only) share no family: neither is a
+    // member for the other, so six's message went to two alone.
+    let d = six.until("delivered", WAIT, |v| v["kind"] == "delivered");
+    assert_eq!(d["members"], serde_json::json!(["two"]), "{d}");
+}
+
+#[test]
+fn a_signal_from_outside_leaves_the_terminal_as_it_was() {
+    let Some(lan) = Lan::up("ch6_", 2, &[]) else {
+        return;
+    };
+    let mut watcher = Piped::start(&lan, 2, "watcher", &[]);
+    let term = Term::new("ch6_");
+    let shell = term.shell("pane");
+    for (round, signal) in ["TERM", "HUP", "INT"].into_iter().enumerate() {
+        let name = format!("victim{round}");
+        term.keys(
+            "pane",
+            &format!(
+                "ip netns exec {} {BIN} chat --name {name} --announce-every {EVERY}",
+                lan.ns(1)
+            ),
+            true,
+        );
+        // It greets through the line editor: the terminal is raw now.
+        term.until("pane", &format!("* you are '{name}'"), WAIT);
+        watcher.until(&format!("{name} joined"), WAIT, |v| is(v, "joined", &name));
+        let pid = common::poll(WAIT, || descendant(shell, "udpmsg"))
+            .unwrap_or_else(|| panic!("no chat under the shell {shell}"));
+        let out = Command::new("kill")
+            .args([&format!("-{signal}"), &pid.to_string()])
+            .output()
+            .expect("kill");
+        assert!(out.status.success(), "kill -{signal}: {out:?}");
+        // It says goodbye, and what it did, as on /quit.
+        watcher.until(&format!("{name}'s goodbye after SIG{signal}"), WAIT, |v| {
+            is(v, "left", &name) && v["reason"] == "goodbye"
+        });
+        common::poll(WAIT, || {
+            (term.screen("pane").matches("udpmsg: left the room").count() > round).then_some(())
+        })
+        .unwrap_or_else(|| panic!("no summary after SIG{signal}:\n{}", term.screen("pane")));
+        // The shell's terminal echoes and edits lines again: a typed
+        // command runs (Enter is a line end), and stty says so.
+        let done = format!("done{}", 1000 + round);
+        term.keys(
+            "pane",
+            &format!("stty -a; echo done$((1000 + {round}))"),
+            true,
+        );
+        let screen = term.until("pane", &format!("\n{done}"), WAIT);
+        let stty = screen
+            .rsplit(&format!("echo done$((1000 + {round}))"))
+            .next()
+            .expect("the command line");
+        let words: Vec<&str> = stty.split_whitespace().collect();
+        for mode in ["icanon", "echo", "icrnl", "isig"] {
+            assert!(
+                words.contains(&mode) && !words.contains(&format!("-{mode}").as_str()),
+                "{mode} not back after SIG{signal}:\n{stty}"
+            );
+        }
+    }
 }

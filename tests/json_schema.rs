@@ -562,8 +562,9 @@ fn watch_lines(at: SystemTime) -> Vec<String> {
 }
 
 /// Every chat kind through the chat's output: messages in text and not,
-/// from a tagged name, joins, both reasons to leave, a delivery to members
-/// and to nobody, one not delivered.
+/// from a tagged name, joins, both reasons to leave, a rename (another
+/// member's; this member's own has none), a delivery to members and to
+/// nobody, one not delivered.
 fn chat_lines(at: SystemTime, from: SocketAddr) -> Vec<String> {
     use udpmsg::commands::chat::members::Who;
     use udpmsg::commands::chat::room::{Recipient, Sent, State};
@@ -639,6 +640,19 @@ fn chat_lines(at: SystemTime, from: SocketAddr) -> Vec<String> {
             at,
             who: tagged,
             expired: false,
+        },
+        Chat::Renamed {
+            at,
+            old: "bob",
+            who: tagged,
+            mine: false,
+        },
+        // This member's own: no line (said on stderr).
+        Chat::Renamed {
+            at,
+            old: "carol",
+            who: who("caroline"),
+            mine: true,
         },
         Chat::Resolved {
             at,

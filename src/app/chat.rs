@@ -8,6 +8,7 @@
 //! external printer, which prints them above the line being typed and
 //! redraws it (docs/DECISIONS.md says why it is a thread).
 
+use super::reach::interface_index;
 use super::{Info, load_key, pick_name, pick_port};
 use crate::cli::ChatArgs;
 use crate::commands::chat::command::{self, Line};
@@ -16,17 +17,21 @@ use crate::commands::listen::announce;
 use crate::commands::listen::is_closed_pipe;
 use crate::commands::source::Lines;
 use crate::error::{Error, exit};
-use crate::net;
+use crate::net::{
+    self,
+    addr::{self, Family, Host},
+};
 use crate::output::chat::{ChatOutput, Screen, Writer};
 use crate::output::{Format, fmt_addr};
 use crate::reliable::outbox::{MESSAGE_PATIENCE, Patience};
+use rustix::termios::{self, OptionalActions, Termios};
 use rustyline::error::ReadlineError;
 use rustyline::{
     Cmd, ConditionalEventHandler, Event, EventContext, EventHandler, ExternalPrinter, KeyCode,
     KeyEvent, Modifiers, RepeatCount,
 };
 use std::io::{self, BufWriter, IsTerminal, Write};
-use std::net::{Ipv6Addr, SocketAddr};
+
 use std::os::fd::AsRawFd;
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -70,8 +75,20 @@ pub(super) fn run(args: ChatArgs, info: Info) -> Result<u8, Error> {
             crate::wire::MAX_ROOM
         )));
     }
-    let bind = SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port);
-    let sockets = net::bind_listeners(bind, net::BindOptions::default()).map_err(|source| {
+    let family = Family::from_flags(args.family.ipv4, args.family.ipv6);
+    let interface = args
+        .iface
+        .interface
+        .as_deref()
+        .map(interface_index)
+        .transpose()?;
+    let bind = addr::resolve_bind(&Host::Any, port, family)?;
+    let options = net::BindOptions {
+        family,
+        interface,
+        ..net::BindOptions::default()
+    };
+    let sockets = net::bind_listeners(bind, options).map_err(|source| {
         if source.raw_os_error() == Some(libc::EADDRINUSE) {
             Error::PortInUse {
                 port,
@@ -98,17 +115,22 @@ pub(super) fn run(args: ChatArgs, info: Info) -> Result<u8, Error> {
             },
             gap_wait: crate::commands::listen::DEFAULT_GAP_WAIT,
             catch_signals: true,
+            interface: args.iface.interface.clone(),
         },
     )
     .map_err(|source| Error::Io {
         doing: "joining the room",
         source,
     })?;
-    let shown: Vec<String> = member
+    let mut shown = member
         .local_addrs()
         .iter()
         .map(|a| fmt_addr(*a).to_string())
-        .collect();
+        .collect::<Vec<String>>()
+        .join(" and ");
+    if let Some(name) = &args.iface.interface {
+        shown.push_str(&format!(" (interface {name})"));
+    }
     let in_room = if room.is_empty() {
         format!("the room of port {port}")
     } else {
@@ -116,6 +138,8 @@ pub(super) fn run(args: ChatArgs, info: Info) -> Result<u8, Error> {
     };
     let terminal = io::stdin().is_terminal() && io::stdout().is_terminal() && !args.json;
     let ended = if terminal {
+        // Put back on every way out, before anything more is printed.
+        let modes = TermModes::save();
         let editor = Editor::new().map_err(|source| Error::Io {
             doing: "starting the line editor",
             source,
@@ -123,14 +147,16 @@ pub(super) fn run(args: ChatArgs, info: Info) -> Result<u8, Error> {
         editor.screen.say(&format!(
             "* you are '{}' in {in_room} ({}); /who, /msg NAME text, /me, /name, /quit",
             crate::output::escape::escaped(&name),
-            shown.join(" and ")
+            shown
         ));
-        editor.run(&mut member)?
+        let ended = editor.run(&mut member);
+        drop(modes);
+        ended?
     } else {
         info.line(format_args!(
             "udpmsg: chatting as '{}' in {in_room} on {}",
             crate::output::escape::escaped(&name),
-            shown.join(" and ")
+            shown
         ));
         let format = if args.json {
             Format::Json
@@ -186,6 +212,36 @@ fn chat_error(e: crate::commands::Error) -> Error {
             doing: "chatting",
             source: io::Error::other(other.to_string()),
         },
+    }
+}
+
+/// The terminal's modes as they were before the line editor changed them,
+/// put back when this is dropped. rustyline puts them back itself only
+/// when `readline` returns; when a signal (SIGTERM, SIGHUP, SIGINT from
+/// another process) ends the chat, its thread is still inside `readline`,
+/// and the process would exit leaving the terminal raw (no echo, no line
+/// editing) for the shell.
+struct TermModes(Option<Termios>);
+
+impl TermModes {
+    /// The modes of stdin, the terminal rustyline reads (none if it is
+    /// not one after all).
+    fn save() -> Self {
+        TermModes(termios::tcgetattr(io::stdin()).ok())
+    }
+}
+
+impl Drop for TermModes {
+    fn drop(&mut self) {
+        let Some(modes) = &self.0 else {
+            return;
+        };
+        let _ = termios::tcsetattr(io::stdin(), OptionalActions::Drain, modes);
+        // What else readline turned on (bracketed paste), and the prompt
+        // line it left: the shell's prompt or our last words go there.
+        let mut out = io::stdout().lock();
+        let _ = out.write_all(b"\x1b[?2004l\r\x1b[K");
+        let _ = out.flush();
     }
 }
 

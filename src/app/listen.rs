@@ -69,7 +69,7 @@ pub(super) fn run(args: ListenArgs, info: Info) -> Result<u8, Error> {
             room: String::new(),
             name: listening_name,
             key: announce_key,
-            interface: args.interface.clone(),
+            interface: args.iface.interface.clone(),
         };
         listener.announce(&config).map_err(|source| Error::Io {
             doing: "setting up announcements",
@@ -127,7 +127,7 @@ fn bind_unix(args: &ListenArgs, unix: UnixAddr) -> Result<Bound, Error> {
         Some("--port")
     } else if family != Family::Any {
         Some(family.flag())
-    } else if args.interface.is_some() {
+    } else if args.iface.interface.is_some() {
         Some("--interface")
     } else if !args.groups.is_empty() {
         Some("--group")
@@ -178,7 +178,12 @@ fn bind_inet(args: &ListenArgs) -> Result<Bound, Error> {
         ));
     }
     let family = Family::from_flags(args.family.ipv4, args.family.ipv6);
-    let interface = args.interface.as_deref().map(interface_index).transpose()?;
+    let interface = args
+        .iface
+        .interface
+        .as_deref()
+        .map(interface_index)
+        .transpose()?;
     let groups = args
         .groups
         .iter()

@@ -1,6 +1,7 @@
 //! `udpmsg chat`'s lines: what a member shows in a terminal or writes to
 //! a pipe (text), or its JSON Lines (kinds `message`, `joined`, `left`,
-//! `delivered`, `not_delivered`, and listen's `gap`; docs/JSON.md).
+//! `renamed`, `delivered`, `not_delivered`, and listen's `gap`;
+//! docs/JSON.md).
 //!
 //! Every name and text a peer chose is escaped ([`escape_into`], or JSON's
 //! [`harden_json`]); a name that alone would not say who it is is shown
@@ -368,6 +369,15 @@ struct MemberLine {
 }
 
 #[derive(Serialize)]
+struct RenamedLine<'a> {
+    ts: String,
+    kind: &'static str,
+    name: String,
+    previous_name: &'a str,
+    instance: String,
+}
+
+#[derive(Serialize)]
 struct DeliveryLine<'a> {
     ts: String,
     kind: &'static str,
@@ -431,8 +441,23 @@ fn json_line(event: &Event<'_>) -> Option<String> {
             from: None,
             reason: Some(if *expired { "expired" } else { "goodbye" }),
         }),
+        Event::Renamed {
+            at,
+            old,
+            who,
+            mine: false,
+        } => serde_json::to_string(&RenamedLine {
+            ts: ts(*at),
+            kind: "renamed",
+            name: Shown(*who).to_string(),
+            previous_name: old,
+            instance: Id(who.id).to_string(),
+        }),
         Event::Resolved { at, sent } => serde_json::to_string(&delivery_line(*at, sent)),
-        Event::Sent { .. } | Event::Renamed { .. } | Event::Members { .. } | Event::Note(_) => {
+        Event::Sent { .. }
+        | Event::Renamed { mine: true, .. }
+        | Event::Members { .. }
+        | Event::Note(_) => {
             return None;
         }
     };

@@ -60,7 +60,8 @@ const INPUT: Token = token(4);
 pub const DEFAULT_EVERY: Duration = Duration::from_secs(5);
 /// Messages taken per second from one address (and burst): more are
 /// dropped unread, so a flooding sender's confirmed messages wait (its
-/// retransmissions slow it down) and its others are lost.
+/// retransmissions slow it down) and its others are lost. A member paces
+/// what it sends each member below this ([`room::PACE`]).
 pub const TEXTS_PER_SOURCE: u32 = 50;
 /// Messages taken per second over all addresses (and burst).
 pub const TEXTS_TOTAL: u32 = 1000;
@@ -86,8 +87,12 @@ pub struct Config {
     pub patience: Patience,
     /// How long a member's message waits for a missing earlier one.
     pub gap_wait: Duration,
-    /// Stop cleanly on SIGINT/SIGTERM.
+    /// Stop cleanly (goodbye said) on SIGINT, SIGTERM and SIGHUP (the
+    /// terminal went away).
     pub catch_signals: bool,
+    /// `--interface`: members are heard, and hellos sent, on this
+    /// interface only (the sockets given are bound to it).
+    pub interface: Option<String>,
 }
 
 /// Where input lines come from.
@@ -172,10 +177,12 @@ pub enum Event<'a> {
         who: Who<'a>,
         expired: bool,
     },
+    /// A member took a new name (`/name`); `mine`: this member did.
     Renamed {
         at: SystemTime,
         old: &'a str,
         who: Who<'a>,
+        mine: bool,
     },
     /// `/who`'s answer.
     Members {
@@ -200,7 +207,7 @@ pub trait Sink {
 pub enum Stop {
     /// `/quit`, or the input ended.
     Quit,
-    /// SIGINT or SIGTERM.
+    /// SIGINT, SIGTERM or SIGHUP.
     Signal(i32),
     /// The output failed ([`Ended::output_error`]).
     Output,
@@ -240,6 +247,8 @@ pub struct Chat {
     locals: Vec<SocketAddr>,
     port: u16,
     ears: Ears,
+    /// `--interface`'s index: hellos that came in on another are not heard.
+    only: Option<u32>,
     events: EventLoop,
     batch: RecvBatch,
     incoming: Incoming,
@@ -261,6 +270,8 @@ pub struct Chat {
     /// Set by `/quit` or the end of input: leave once every message is
     /// resolved, or at this time.
     leave_by: Option<Instant>,
+    /// Input waits for the room's pacing ([`room::PACE`]) until then.
+    paced: Option<Instant>,
     /// The room was said to be full (once).
     said_full: bool,
     stats: Stats,
@@ -272,6 +283,8 @@ impl Chat {
     /// A member on already-bound, non-blocking sockets (one per address
     /// family, as [`net::bind_listeners`] makes them for `[::]`, with
     /// arrival information), all on one port that has a presence port.
+    /// It hears and announces on the families of those sockets only (and
+    /// on [`Config::interface`] only, to which they are bound).
     /// Announces nothing until [`Self::run`].
     pub fn new(sockets: Vec<UdpSocket>, config: Config) -> io::Result<Self> {
         if sockets.is_empty() || sockets.len() > SOCKETS {
@@ -286,7 +299,11 @@ impl Chat {
             .collect::<io::Result<Vec<_>>>()?;
         // As the listener's handler takes them.
         let mut sockets: Vec<DatagramSocket> = sockets.into_iter().map(Into::into).collect();
-        let events = EventLoop::new(config.catch_signals)?;
+        let events = if config.catch_signals {
+            EventLoop::catching(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP])?
+        } else {
+            EventLoop::catching(&[])?
+        };
         crate::event::precise_timers();
         for (i, socket) in sockets.iter_mut().enumerate() {
             events
@@ -297,14 +314,32 @@ impl Chat {
         let ear_port = presence_port(port).ok_or_else(|| {
             io::Error::new(io::ErrorKind::InvalidInput, "no presence port after 65535")
         })?;
+        let only = match config.interface.as_deref() {
+            Some(name) => Some(iface::interface_index(name).ok_or_else(|| {
+                io::Error::new(io::ErrorKind::NotFound, format!("no interface {name}"))
+            })?),
+            None => None,
+        };
+        let ipv4 = locals.iter().any(|a| a.is_ipv4());
+        let ipv6 = locals.iter().any(|a| a.is_ipv6());
         let (mut ears, deaf) = Ears::bind(ear_port);
-        if let Some((addr, e)) = deaf.into_iter().next() {
+        // A family the member does not use is not listened to either.
+        if !ipv4 {
+            ears.v4 = None;
+        }
+        if !ipv6 {
+            ears.v6 = None;
+        }
+        if let Some((addr, e)) = deaf
+            .into_iter()
+            .find(|(addr, _)| if addr.is_ipv6() { ipv6 } else { ipv4 })
+        {
             return Err(io::Error::new(
                 e.kind(),
                 format!("cannot hear presence on {addr}: {e}"),
             ));
         }
-        let _ = ears.join(&iface::ipv6_interfaces().unwrap_or_default());
+        let _ = ears.join(&ear_interfaces(only));
         if let Some(s) = ears.v4.as_mut() {
             events.registry().register(s, EAR_V4, Interest::READABLE)?;
         }
@@ -326,12 +361,12 @@ impl Chat {
         let announce = announce::Config {
             every: config.every,
             to_port: ear_port,
-            ipv4: locals.iter().any(|a| a.is_ipv4()),
-            ipv6: locals.iter().any(|a| a.is_ipv6()),
+            ipv4,
+            ipv6,
             room: config.room.clone(),
             name: config.name.clone(),
             key: config.key.clone(),
-            interface: None,
+            interface: config.interface.clone(),
         };
         let announcer = Announcer::new(&announce, me, port)?;
         let start = Instant::now();
@@ -340,6 +375,7 @@ impl Chat {
             locals,
             port,
             ears,
+            only,
             events,
             batch: RecvBatch::new(net::RECV_BATCH, wire::MAX_DATAGRAM + 1),
             incoming: listener.incoming,
@@ -357,6 +393,7 @@ impl Chat {
             next_join: start + IFACE_POLL,
             probe_token: crate::util::rng::random_id(),
             leave_by: None,
+            paced: None,
             said_full: false,
             stats: Stats::default(),
             buf: vec![0u8; wire::MAX_DATAGRAM + 1],
@@ -384,8 +421,9 @@ impl Chat {
     /// failing; says goodbye on the way out.
     pub fn run(&mut self, mut input: Input<'_>, sink: &mut dyn Sink) -> Result<Ended, Error> {
         let mut out = Guarded { sink, error: None };
-        // Bits 0..4: the chat and presence sockets may hold datagrams.
-        let mut unread: u64 = 0b1111;
+        // The chat sockets (bits 0 and 1, those there are: one family may
+        // be missing) and the presence sockets (2, 3) may hold datagrams.
+        let mut unread: u64 = ((1 << self.sockets.len()) - 1) | (1 << EAR_V4.0) | (1 << EAR_V6.0);
         let mut input_ready = true;
         let stop = loop {
             let now = Instant::now();
@@ -397,9 +435,7 @@ impl Chat {
             }
             if now >= self.next_join {
                 self.next_join = now + IFACE_POLL;
-                let _ = self
-                    .ears
-                    .join(&iface::ipv6_interfaces().unwrap_or_default());
+                let _ = self.ears.join(&ear_interfaces(self.only));
             }
             self.deliver(now, &mut out);
             let gaps = {
@@ -426,6 +462,7 @@ impl Chat {
                 self.room.next_due(),
                 self.handler.next_deadline(),
                 self.leave_by,
+                self.paced,
                 Some(self.next_join),
             ]
             .into_iter()
@@ -454,8 +491,8 @@ impl Chat {
                 Wake::Timeout => {}
                 Wake::Signal(s) => break Stop::Signal(s),
             }
-            // Room to send again may have come with acks or give-ups.
-            input_ready |= self.room.has_room() && self.leave_by.is_none();
+            // Room to send again may have come with acks, give-ups or time.
+            input_ready |= self.room.has_room(Instant::now()) && self.leave_by.is_none();
         };
         if stop == Stop::Quit {
             // Out of time: what is still unconfirmed was not delivered.
@@ -630,6 +667,10 @@ impl Chat {
             let Some(from) = arrival.from.inet().map(net::addr::unmapped) else {
                 continue;
             };
+            let ifindex = arrival.local.map_or(0, |l| l.ifindex);
+            if self.only.is_some_and(|only| only != ifindex) {
+                continue;
+            }
             let dest = arrival
                 .local
                 .map_or(bound, |l| SocketAddr::new(l.dest, bound.port()));
@@ -651,8 +692,10 @@ impl Chat {
                         && let Some(to_port) = presence_port(h.port)
                         && self.welcomes.allow(from.ip(), now)
                     {
-                        self.announcer
-                            .hello_to(with_scope(SocketAddr::new(from.ip(), to_port), from));
+                        self.announcer.hello_to(
+                            with_scope(SocketAddr::new(from.ip(), to_port), from),
+                            ifindex,
+                        );
                     }
                 }
                 Ok(Opened::Message(Message::Goodbye(g))) => {
@@ -704,7 +747,12 @@ impl Chat {
                 }
                 Change::Renamed { member, old } => {
                     if let Some(who) = self.members.who(member.instance) {
-                        out.event(&Event::Renamed { at, old: &old, who });
+                        out.event(&Event::Renamed {
+                            at,
+                            old: &old,
+                            who,
+                            mine: false,
+                        });
                     }
                 }
                 Change::Moved(member) => self.room.member_moved(member.instance, member.addr),
@@ -766,11 +814,16 @@ impl Chat {
     /// Reads input lines while there is room to send them; false once the
     /// input has nothing more for now (or ended).
     fn input(&mut self, input: &mut Input<'_>, out: &mut Guarded<'_>) -> Result<bool, Error> {
+        self.paced = None;
         loop {
             if self.leave_by.is_some() {
                 return Ok(false);
             }
-            if !self.room.has_room() {
+            let now = Instant::now();
+            if !self.room.has_room(now) {
+                // A line may be waiting (unread): look again when the
+                // pacing allows, or when acks open the window.
+                self.paced = self.room.paced_until(now);
                 return Ok(false);
             }
             match input {
@@ -905,8 +958,19 @@ impl Chat {
             at: SystemTime::now(),
             old: &old,
             who: self.members.me(),
+            mine: true,
         });
     }
+}
+
+/// The interfaces whose IPv6 discovery group the presence socket joins:
+/// every IPv6 interface, or `only`.
+fn ear_interfaces(only: Option<u32>) -> Vec<u32> {
+    let mut all = iface::ipv6_interfaces().unwrap_or_default();
+    if let Some(only) = only {
+        all.retain(|&i| i == only);
+    }
+    all
 }
 
 /// A hello as presence's table takes it.

@@ -3,6 +3,12 @@
 //! and is resolved once each of them confirmed it (shown it) or was given
 //! up on (its retry budget ran out, or it left the room).
 //!
+//! Each member takes at most [`super::TEXTS_PER_SOURCE`] messages a second
+//! from one address and drops the rest unread, so the datagrams to each
+//! member are paced below that ([`PACE`], retransmissions included): a
+//! member that sends faster than the room takes waits for its turn instead
+//! of losing messages to the limit and resending them into it.
+//!
 //! Socket-free: datagrams leave through a [`Transmit`] the loop provides,
 //! and acknowledgements come in through [`Room::on_ack`]. Every member gets
 //! its own stream of numbered messages from this member (a private message
@@ -13,7 +19,7 @@ use crate::reliable::outbox::{AckInfo, Outbox, Patience};
 use crate::wire::{self, FLAG_ACK, Message, Text};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Longest message a member sends, in bytes: a line longer than this is
 /// refused with a local error (it would fit in a datagram, but a chat line
@@ -22,6 +28,13 @@ pub const MAX_MESSAGE: usize = 4096;
 /// Messages waiting to be resolved at most; input is not read while this
 /// many wait (a bot that pipes faster than the room confirms is slowed).
 pub const MAX_PENDING: usize = 1024;
+
+/// Datagrams a member sends to one member per second at most, and in a
+/// burst, retransmissions included: four fifths of what a member takes from
+/// one address, so a burst that arrives bunched up and the other things
+/// that member hears from this address still fit.
+pub const PACE: u32 = super::TEXTS_PER_SOURCE * 4 / 5;
+const _: () = assert!(PACE >= 1 && PACE < super::TEXTS_PER_SOURCE);
 
 /// Where datagrams leave: the loop's sockets, sealed when keyed.
 pub trait Transmit {
@@ -74,6 +87,55 @@ impl Sent {
 struct Link {
     outbox: Outbox,
     addr: SocketAddr,
+    pace: Pace,
+}
+
+/// A token bucket of the datagrams sent to one member: [`PACE`] a second,
+/// at most [`PACE`] saved up. Every transmission takes a token, and a
+/// retransmission that finds none goes anyway (the bucket owes it), so
+/// new messages wait while retransmissions use the member's allowance.
+#[derive(Debug, Clone, Copy)]
+struct Pace {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Pace {
+    /// Tokens a new message needs; a hair under one, so float rounding
+    /// never leaves a waiting loop a nanosecond short of its token.
+    const NEEDED: f64 = 1.0 - 1e-6;
+    /// The most the bucket owes: a second of datagrams.
+    const DEBT: f64 = -(PACE as f64);
+
+    fn full(now: Instant) -> Self {
+        Pace {
+            tokens: f64::from(PACE),
+            at: now,
+        }
+    }
+
+    fn tokens(&self, now: Instant) -> f64 {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        (self.tokens + elapsed * f64::from(PACE)).min(f64::from(PACE))
+    }
+
+    fn ready(&self, now: Instant) -> bool {
+        self.tokens(now) >= Self::NEEDED
+    }
+
+    /// When [`Self::ready`] becomes true (now or later).
+    fn ready_at(&self, now: Instant) -> Instant {
+        let missing = Self::NEEDED - self.tokens(now);
+        if missing <= 0.0 {
+            return now;
+        }
+        now + Duration::from_secs_f64(missing / f64::from(PACE))
+    }
+
+    fn take(&mut self, now: Instant) {
+        self.tokens = (self.tokens(now) - 1.0).max(Self::DEBT);
+        self.at = now;
+    }
 }
 
 /// This member's messages in flight to the room.
@@ -109,8 +171,24 @@ impl Room {
     }
 
     /// True when another message may be sent now: fewer than
-    /// [`MAX_PENDING`] wait, and every member's window has room.
-    pub fn has_room(&self) -> bool {
+    /// [`MAX_PENDING`] wait, every member's window has room, and no member
+    /// was sent its [`PACE`] for now.
+    pub fn has_room(&self, now: Instant) -> bool {
+        self.window_open() && self.links.values().all(|l| l.pace.ready(now))
+    }
+
+    /// When [`Self::has_room`] turns true by time passing alone: `None`
+    /// when it is true now, or when it waits for acknowledgements (or give-ups).
+    pub fn paced_until(&self, now: Instant) -> Option<Instant> {
+        if !self.window_open() {
+            return None;
+        }
+        let at = self.links.values().map(|l| l.pace.ready_at(now)).max()?;
+        (at > now).then_some(at)
+    }
+
+    /// Fewer than [`MAX_PENDING`] wait, and every member's window has room.
+    fn window_open(&self) -> bool {
         self.pending.len() < MAX_PENDING && self.links.values().all(|l| l.outbox.has_room(1))
     }
 
@@ -140,6 +218,7 @@ impl Room {
             let link = self.links.entry(instance).or_insert_with(|| Link {
                 outbox: Outbox::new(patience, seed).with_outcomes(),
                 addr,
+                pace: Pace::full(now),
             });
             link.addr = addr;
             let seq = link.outbox.next_seq();
@@ -156,10 +235,12 @@ impl Room {
                 // Cannot happen for a body within MAX_MESSAGE.
                 continue;
             }
+            let pace = &mut link.pace;
             let _ = link
                 .outbox
                 .push(self.open.clone(), now, &mut |bytes, base| {
                     wire::set_text_base(bytes, base);
+                    pace.take(now);
                     net.send(addr, bytes);
                     Ok::<(), std::convert::Infallible>(())
                 });
@@ -213,8 +294,10 @@ impl Room {
     pub fn tick(&mut self, now: Instant, net: &mut dyn Transmit) {
         for link in self.links.values_mut() {
             let addr = link.addr;
+            let pace = &mut link.pace;
             let _ = link.outbox.resend_due(now, &mut |bytes, base| {
                 wire::set_text_base(bytes, base);
+                pace.take(now);
                 net.send(addr, bytes);
                 Ok::<(), std::convert::Infallible>(())
             });

@@ -13,12 +13,13 @@ use super::sink::{Notice, Sink};
 use crate::commands::presence::{self, IFACE_POLL, send_everywhere, sending_socket};
 use crate::net::addr::Family;
 use crate::net::iface::{self, IfaceAddr, Target};
+use crate::net::{self, Local};
 use crate::seal::{Envelope, Key, Outgoing};
 use crate::util::rng::XorShift;
 use crate::wire::{self, Goodbye, Hello, Message};
 use mio::net::UdpSocket;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 /// Default time between hellos (`--announce-every`).
@@ -180,20 +181,32 @@ impl Announcer {
     }
 
     /// Sends the hello to one address (sealed for it when keyed), at once
-    /// and outside the schedule: `chat` answers a newcomer's first hellos
-    /// this way, so it learns who is already there without waiting for
-    /// their next period. Returns whether it went.
-    pub fn hello_to(&mut self, to: SocketAddr) -> bool {
-        let socket = match to {
-            SocketAddr::V4(_) => self.v4.as_ref(),
-            SocketAddr::V6(_) => self.v6.as_ref(),
+    /// and outside the schedule, out of interface `ifindex` (0: as routed):
+    /// `chat` answers a newcomer's first hellos this way, through the
+    /// interface they came in on, so it learns who is already there (and
+    /// at which of this host's addresses) without waiting for their next
+    /// period. Returns whether it went.
+    pub fn hello_to(&mut self, to: SocketAddr, ifindex: u32) -> bool {
+        let (socket, any) = match to {
+            SocketAddr::V4(_) => (self.v4.as_ref(), IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+            SocketAddr::V6(_) => (self.v6.as_ref(), IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
         };
         let Some(socket) = socket else {
             return false;
         };
-        socket
-            .send_to(self.outgoing.seal(&self.hello, to), to)
-            .is_ok()
+        // The kernel picks the source address on that interface.
+        let from = (ifindex != 0).then_some(Local {
+            addr: any,
+            dest: to.ip(),
+            ifindex,
+        });
+        net::send_from(
+            socket,
+            self.outgoing.seal(&self.hello, to),
+            &to.into(),
+            from,
+        )
+        .is_ok()
     }
 
     /// Reads the interface addresses; true when they changed since the

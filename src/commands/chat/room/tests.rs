@@ -1,5 +1,6 @@
 use super::*;
 use crate::wire::decode_body;
+use std::time::Duration;
 
 /// Records what was sent.
 #[derive(Default)]
@@ -108,4 +109,64 @@ fn nobody_present_resolves_at_once() {
     assert_eq!(done.len(), 1);
     assert!(done[0].recipients.is_empty());
     assert!(wire.0.is_empty());
+}
+
+#[test]
+fn messages_to_a_member_are_paced_below_what_it_takes() {
+    let b = addr("10.0.0.2:47474");
+    let mut room = Room::new(1, patience());
+    let mut wire = Wire::default();
+    let t0 = Instant::now();
+    assert!(room.has_room(t0));
+    assert_eq!(room.paced_until(t0), None, "nobody to pace for");
+    let mut sent = 0;
+    while room.has_room(t0) {
+        room.send(b"x", "me", &[(2, "bob", b)], false, t0, &mut wire);
+        sent += 1;
+        assert!(sent <= PACE, "more than a burst at once");
+    }
+    assert_eq!(sent, PACE, "a burst of PACE, then a wait");
+    assert_eq!(wire.0.len(), PACE as usize);
+    // The next token comes after a PACEth of a second, not before.
+    let next = room.paced_until(t0).expect("paced");
+    let gap = next - t0;
+    let period = Duration::from_secs(1) / PACE;
+    assert!(gap <= period && gap > period * 99 / 100, "{gap:?}");
+    assert!(!room.has_room(t0 + period * 98 / 100));
+    assert!(room.has_room(next));
+    assert_eq!(room.paced_until(next), None);
+    // Over a second, PACE more and no more.
+    let mut later = 0;
+    for i in 1..=1000u32 {
+        let now = next + Duration::from_millis(u64::from(i));
+        if room.has_room(now) {
+            room.send(b"y", "me", &[(2, "bob", b)], false, now, &mut wire);
+            later += 1;
+        }
+    }
+    assert!((PACE..=PACE + 1).contains(&later), "{later}");
+}
+
+#[test]
+fn retransmissions_use_up_the_pace_of_new_messages() {
+    let b = addr("10.0.0.2:47474");
+    let mut room = Room::new(1, patience());
+    let mut wire = Wire::default();
+    let t0 = Instant::now();
+    for _ in 0..PACE - 2 {
+        room.send(b"x", "me", &[(2, "bob", b)], false, t0, &mut wire);
+    }
+    assert!(room.has_room(t0), "two tokens left");
+    // Nothing was acknowledged: once the retransmission timer runs out
+    // (well before 300 ms), every message goes again, and those datagrams
+    // count: far more than the 12 tokens 300 ms bring.
+    assert!(room.next_due().is_some(), "a retransmission timer");
+    let due = t0 + Duration::from_millis(300);
+    room.tick(due, &mut wire);
+    let resent = wire.0.len() - (PACE as usize - 2);
+    assert_eq!(resent, PACE as usize - 2);
+    assert!(!room.has_room(due), "retransmissions took the tokens");
+    let at = room.paced_until(due).expect("paced");
+    assert!(at > due);
+    assert!(room.has_room(at));
 }
