@@ -8,6 +8,7 @@
 #   sudo scripts/bench-delivery.sh                    # about 10 minutes
 #   sudo REPS=3 scripts/bench-delivery.sh --only loss,cost
 #   sudo UDPMSG_BIN=target/bench-rev/target/release/udpmsg scripts/bench-delivery.sh
+#   sudo REPS=1 scripts/bench-delivery.sh --only many,big --profile
 #
 # What each repetition does (sections, in this order; --only picks some):
 #   loss   LINES (200,000) lines `send --ack` from namespace A to a listener
@@ -33,8 +34,9 @@
 #          the listener's CPU per datagram of that stream (output /dev/null).
 #   big    BIG_BODY (60,000)-byte Texts, queue pre-filled while the receiver
 #          is stopped (as scripts/bench.sh's pre-filled row, no sender
-#          running): udpmsg listen (text to a file) vs benches/recv.c, CPU
-#          per byte (wait4), order alternating.
+#          running): udpmsg listen (text) vs benches/recv.c, CPU per byte
+#          (wait4), order alternating; both writing to a file (the goal),
+#          then both writing to /dev/null (their own processing alone).
 # After the repetitions, once:
 #   discover  scripts/bench-discover.sh with LOSS=30 (nftables on every
 #          host's input, IPv4 and IPv6): DISCOVER_RUNS (30) runs of
@@ -46,7 +48,9 @@
 # PER_ID, PINGS, RATE, BIG_BODY, BIG_CHUNKS (40), BIG_PER_CHUNK (50),
 # DISCOVER_RUNS, DISCOVER_DEFAULT_RUNS. Options: --only SECTIONS (comma
 # list of the names above), --keep (keep the work directory: raw records
-# in *.res, listener outputs, stderr files).
+# in *.res, listener outputs, stderr files), --profile (after the table:
+# where the listener's CPU goes, by perf record, for the 10,000-id
+# generator (many) and for big messages written to /dev/null (big)).
 #
 # Safety: namespaces ${P}a, ${P}b (veth pair, 10.88.79.0/24) and ${P}l
 # (lo only), P = bd<pid>; nothing is sent anywhere else. Every process has
@@ -61,10 +65,12 @@ ROOT=$(dirname "$(dirname "$SELF")")
 HELPER=$ROOT/scripts/bench-delivery.py
 
 KEEP=0
+PROFILE=0
 ONLY=loss,cost,many,ping,big,discover
 while [ $# -gt 0 ]; do
     case $1 in
         --keep) KEEP=1 ;;
+        --profile) PROFILE=1 ;;
         --only)
             [ $# -ge 2 ] || {
                 echo "bench-delivery.sh: --only needs a list" >&2
@@ -203,7 +209,9 @@ else
     # A private copy: a build started by someone else cannot swap it mid-run.
     cp "$ROOT/target/release/udpmsg" "$BIN"
     dirty=$(git -C "$ROOT" status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null | awk '{print $2}' | tr '\n' ' ')
-    BUILT="built from commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)${dirty:+ with uncommitted changes in: $dirty}"
+    BUILT="built from commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    BUILT+=" (src/, Cargo.* last changed in $(git -C "$ROOT" log -1 --format=%h -- src Cargo.toml Cargo.lock build.rs 2>/dev/null || echo unknown))"
+    BUILT+="${dirty:+ with uncommitted changes in: $dirty}"
 fi
 cc -O2 -Wall -o "$WORK/pace" "$ROOT/benches/pace.c"
 cc -O2 -Wall -o "$WORK/recv" "$ROOT/benches/recv.c"
@@ -423,7 +431,7 @@ run_ping() {
 
 # --- 5. big messages ----------------------------------------------------------
 run_big() {
-    local rep=$1 kind=$2
+    local rep=$1 kind=$2 dest=$3
     PORT=$((PORT + 1))
     local -a cmd
     if [ "$kind" = udpmsg ]; then
@@ -434,8 +442,8 @@ run_big() {
     local load
     load=$(load1)
     ip netns exec "$NS_L" timeout 300 python3 "$HELPER" prefill "$WORK/b.json" "$PORT" \
-        "$BIG_CHUNKS" "$BIG_PER_CHUNK" "$BIG_BODY" "${cmd[@]}"
-    helper record "$WORK/big.res" "@$WORK/b.json" rep="$rep" tag="$kind" load="$load"
+        "$BIG_CHUNKS" "$BIG_PER_CHUNK" "$BIG_BODY" "$dest" "${cmd[@]}"
+    helper record "$WORK/big.res" "@$WORK/b.json" rep="$rep" tag="$kind" dest="$dest" load="$load"
 }
 
 # --- the repetitions ------------------------------------------------------------
@@ -447,8 +455,10 @@ if want loss || want cost; then
     ip netns exec "$NS_A" timeout 60 "$BIN" send --ack "$NET.2" -p 47099 - <"$EXPECT" || true
     stop_pid "$LISTENER"
 fi
+REP_LOADS=""
 for ((rep = 1; rep <= REPS; rep++)); do
     log "repetition $rep/$REPS (load $(load1))"
+    REP_LOADS+="${REP_LOADS:+, }$rep: $(cut -d' ' -f1-3 /proc/loadavg)"
     if ((rep % 2)); then
         losses=$LOSSES cost="plain ack" gens="many one" pings="idle load" bigs="udpmsg c"
     else
@@ -484,9 +494,11 @@ for ((rep = 1; rep <= REPS; rep++)); do
         run_ping "$rep" "$pings"
     fi
     if want big; then
-        for kind in $bigs; do
-            log "  big messages: $kind"
-            run_big "$rep" "$kind"
+        for dest in file null; do
+            for kind in $bigs; do
+                log "  big messages: $kind, output to $dest"
+                run_big "$rep" "$kind" "$dest"
+            done
         done
     fi
 done
@@ -520,11 +532,68 @@ if want discover; then
     run_discover "$DISCOVER_DEFAULT_RUNS" default
 fi
 
+# --- profiles (--profile) -------------------------------------------------------------
+# profile_listener NAME NS: perf record of the listener started in NS with
+# the arguments after NAME ("$@" from the third on), until PROFILE_STOP
+# (a pid) ends; the report's top symbols go to $WORK/profile-NAME.txt.
+perf_top() {
+    {
+        echo "### Where the listener's CPU goes: $2"
+        echo
+        echo '```'
+        echo "self time by symbol (perf record -g, cpu-clock):"
+        perf report -i "$1" --stdio --no-children --sort dso,symbol -g none --percent-limit 1.5 2>/dev/null |
+            grep -v '^#' | grep -v '^$' | awk '{ $NF = ""; $(NF - 1) = ""; print }' | head -n 16
+        echo "inclusive (children) of the main steps:"
+        perf report -i "$1" --stdio --children --sort symbol -g none 2>/dev/null |
+            grep -E '__x64_sys_(sendmmsg|recvmmsg|write|epoll_wait) |net_rx_action|veth_xmit|__udp4_lib_rcv|Handler::send_acks|Listener::run|escape_into|from_utf8' |
+            awk '{ printf "  %s %s\n", $1, $NF == "-" ? $(NF - 2) : $NF }' | head -n 12
+        echo '```'
+        echo
+    } >>"$WORK/profile.md"
+}
+if [ "$PROFILE" = 1 ] && ! command -v perf >/dev/null 2>&1; then
+    log "perf not found: no profiles"
+elif [ "$PROFILE" = 1 ]; then
+    if want many; then
+        log "profile: the listener under the $IDS-id generator"
+        PORT=$((PORT + 1))
+        ip netns exec "$NS_B" timeout 120 perf record -q -F 10000 -g -o "$WORK/many.perf" -- \
+            "$BIN" listen --bind "$NET.2" -p "$PORT" --timeout 60s >/dev/null 2>"$WORK/perf-many.err" &
+        perfpid=$!
+        PIDS+=("$perfpid")
+        sleep 1
+        ip netns exec "$NS_A" timeout 200 python3 "$HELPER" gen "$WORK/g.json" "$NET.2" "$PORT" \
+            "$IDS" "$PER_ID" 8000 120 || true
+        # The listener is perf's child (timeout's grandchild): stop it by its pid.
+        for pid in $(ip netns pids "$NS_B"); do
+            [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = udpmsg ] && kill -TERM "$pid" 2>/dev/null
+        done
+        wait "$perfpid" || true
+        perf_top "$WORK/many.perf" "$IDS sender ids x $PER_ID (generator), output /dev/null"
+    fi
+    if want big; then
+        log "profile: the listener reading $BIG_BODY-byte Texts"
+        PORT=$((PORT + 1))
+        # prefill stops perf, not the listener, so the queue is read as it
+        # fills: the same work in another rhythm, for a profile only.
+        ip netns exec "$NS_L" timeout 300 python3 "$HELPER" prefill "$WORK/b.json" "$PORT" \
+            "$BIG_CHUNKS" "$BIG_PER_CHUNK" "$BIG_BODY" null \
+            "$(command -v perf)" record -q -F 10000 -g -o "$WORK/big.perf" -- \
+            "$BIN" listen -p "$PORT" --timeout 300s || true
+        perf_top "$WORK/big.perf" "$BIG_BODY-byte Texts, output /dev/null"
+    fi
+fi
+
 # --- report -----------------------------------------------------------------------
 echo "date: $START_DATE; $((SECONDS - T0)) s"
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), kernel $(uname -r)"
 echo "udpmsg: $BUILT"
-echo "load average: at the start $START_LOAD, at the end $(cut -d' ' -f1-3 /proc/loadavg) (per run: notes column)"
+echo "load average (1, 5, 15 min): at the start $START_LOAD; at the start of each repetition $REP_LOADS; at the end $(cut -d' ' -f1-3 /proc/loadavg); each row's notes give the range of the 1-minute figure over its runs"
 echo "parameters: REPS=$REPS LINES=$LINES LOSSES='$LOSSES' ONESHOTS=$ONESHOTS IDS=$IDS PER_ID=$PER_ID PINGS=$PINGS RATE=$RATE BIG_BODY=$BIG_BODY BIG_CHUNKS=$BIG_CHUNKS BIG_PER_CHUNK=$BIG_PER_CHUNK DISCOVER_RUNS=$DISCOVER_RUNS DISCOVER_DEFAULT_RUNS=$DISCOVER_DEFAULT_RUNS"
 echo
 helper report "$WORK"
+if [ -f "$WORK/profile.md" ]; then
+    echo
+    cat "$WORK/profile.md"
+fi
