@@ -46,7 +46,10 @@
 # Environment: UDPMSG_BIN (benchmark this binary; default: build the working
 # tree with cargo build --release), REPS (5), LINES, LOSSES, ONESHOTS, IDS,
 # PER_ID, PINGS, RATE, BIG_BODY, BIG_CHUNKS (40), BIG_PER_CHUNK (50),
-# DISCOVER_RUNS, DISCOVER_DEFAULT_RUNS. Options: --only SECTIONS (comma
+# DISCOVER_RUNS, DISCOVER_DEFAULT_RUNS, QUIET_LOAD (e.g. 1.0: before each
+# repetition and the discovery runs, wait until the 1-minute load average is
+# below it, at most QUIET_WAIT seconds, default 300; on a machine others
+# share, the load moves every figure here). Options: --only SECTIONS (comma
 # list of the names above), --keep (keep the work directory: raw records
 # in *.res, listener outputs, stderr files), --profile (after the table:
 # where the listener's CPU goes, by perf record, for the 10,000-id
@@ -105,13 +108,19 @@ BIG_CHUNKS=${BIG_CHUNKS:-40}
 BIG_PER_CHUNK=${BIG_PER_CHUNK:-50}
 DISCOVER_RUNS=${DISCOVER_RUNS:-30}
 DISCOVER_DEFAULT_RUNS=${DISCOVER_DEFAULT_RUNS:-10}
+QUIET_LOAD=${QUIET_LOAD:-}
+QUIET_WAIT=${QUIET_WAIT:-300}
 for v in REPS LINES ONESHOTS IDS PER_ID PINGS RATE BIG_BODY BIG_CHUNKS BIG_PER_CHUNK \
-    DISCOVER_RUNS DISCOVER_DEFAULT_RUNS; do
+    DISCOVER_RUNS DISCOVER_DEFAULT_RUNS QUIET_WAIT; do
     [[ ${!v} =~ ^[0-9]+$ ]] || {
         echo "bench-delivery.sh: $v must be a number, not '${!v}'" >&2
         exit 2
     }
 done
+if [ -n "$QUIET_LOAD" ] && ! [[ $QUIET_LOAD =~ ^[0-9]+(\.[0-9]+)?$ ]]; then
+    echo "bench-delivery.sh: QUIET_LOAD must be a load average like 1.0, not '$QUIET_LOAD'" >&2
+    exit 2
+fi
 for v in $LOSSES; do
     if ! [[ $v =~ ^[0-9]+$ ]] || [ "$v" -gt 99 ]; then
         echo "bench-delivery.sh: LOSSES must be percentages 0..99 separated by spaces, not '$LOSSES'" >&2
@@ -185,6 +194,19 @@ trap 'exit 143' TERM
 
 log() { echo "bench-delivery: $*" >&2; }
 load1() { cut -d' ' -f1 /proc/loadavg; }
+# quiet: with QUIET_LOAD, waits (at most QUIET_WAIT s) for the 1-minute load
+# average to drop below it.
+quiet() {
+    [ -n "$QUIET_LOAD" ] || return 0
+    local end=$((SECONDS + QUIET_WAIT))
+    while awk -v l="$(load1)" -v q="$QUIET_LOAD" 'BEGIN { exit !(l >= q) }'; do
+        if [ "$SECONDS" -ge "$end" ]; then
+            log "load still $(load1) after ${QUIET_WAIT} s; going on"
+            return 0
+        fi
+        sleep 5
+    done
+}
 # cpu_ns PID: CPU time the process used so far, in nanoseconds.
 cpu_ns() { awk '{ print $1 }' "/proc/$1/schedstat"; }
 # summary ERRFILE WORDS: the number before WORDS in a listener's summary
@@ -457,6 +479,7 @@ if want loss || want cost; then
 fi
 REP_LOADS=""
 for ((rep = 1; rep <= REPS; rep++)); do
+    quiet
     log "repetition $rep/$REPS (load $(load1))"
     REP_LOADS+="${REP_LOADS:+, }$rep: $(cut -d' ' -f1-3 /proc/loadavg)"
     if ((rep % 2)); then
@@ -507,6 +530,7 @@ done
 # run_discover RUNS TIMEOUT: bench-discover.sh on its own LAN (it removes it).
 run_discover() {
     local runs=$1 timeout=$2 load0
+    quiet
     load0=$(load1)
     log "discovery: $runs runs of discover -t $timeout, 30% loss on every host's input"
     # --foreground: in our process group, so Ctrl-C reaches it (it cleans up).
@@ -518,7 +542,7 @@ run_discover() {
     fi
     local missed
     missed=$(awk '$1 ~ /^[0-9]+$/ && NF >= 3 { printf "%s%d", sep, $3; sep = "," }' "$WORK/discover.out")
-    python3 - "$WORK/discover.res" "$timeout" "$missed" "load $load0–$(load1)" <<'EOF'
+    python3 - "$WORK/discover.res" "$timeout" "$missed" "load $load0 at the start, $(load1) at the end" <<'EOF'
 import json, sys
 dest, timeout, found, load = sys.argv[1:]
 found = [int(x) for x in found.split(",") if x]
@@ -590,7 +614,7 @@ echo "date: $START_DATE; $((SECONDS - T0)) s"
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), kernel $(uname -r)"
 echo "udpmsg: $BUILT"
 echo "load average (1, 5, 15 min): at the start $START_LOAD; at the start of each repetition $REP_LOADS; at the end $(cut -d' ' -f1-3 /proc/loadavg); each row's notes give the range of the 1-minute figure over its runs"
-echo "parameters: REPS=$REPS LINES=$LINES LOSSES='$LOSSES' ONESHOTS=$ONESHOTS IDS=$IDS PER_ID=$PER_ID PINGS=$PINGS RATE=$RATE BIG_BODY=$BIG_BODY BIG_CHUNKS=$BIG_CHUNKS BIG_PER_CHUNK=$BIG_PER_CHUNK DISCOVER_RUNS=$DISCOVER_RUNS DISCOVER_DEFAULT_RUNS=$DISCOVER_DEFAULT_RUNS"
+echo "parameters: QUIET_LOAD=${QUIET_LOAD:-none} REPS=$REPS LINES=$LINES LOSSES='$LOSSES' ONESHOTS=$ONESHOTS IDS=$IDS PER_ID=$PER_ID PINGS=$PINGS RATE=$RATE BIG_BODY=$BIG_BODY BIG_CHUNKS=$BIG_CHUNKS BIG_PER_CHUNK=$BIG_PER_CHUNK DISCOVER_RUNS=$DISCOVER_RUNS DISCOVER_DEFAULT_RUNS=$DISCOVER_DEFAULT_RUNS"
 echo
 helper report "$WORK"
 if [ -f "$WORK/profile.md" ]; then
