@@ -486,6 +486,21 @@ def cmd_report(work):
                 None if goal is None or mr is None else (mr >= goal and not bad),
                 f"{checks}; dups/line {fmt(med([r['dups'] / r['lines'] for r in recs]), '.2f')}; {loads(recs)}")
 
+    # 1b. a stalled listener
+    stall = records(work, "stall.res")
+    if stall:
+        calm = [r for r in stall if r["mode"] == "calm"]
+        hit = [r for r in stall if r["mode"] == "stalled"]
+        bad = [r for r in stall if not (r["rc"] == 0 and r["ok"])]
+        def pct(recs):
+            return [r["dups"] / r["lines"] * 100 for r in recs]
+        row(f"1b. resends after the listener is stopped {hit[0]['stall_ms'] if hit else '?'} ms mid-stream "
+            "(duplicates suppressed / lines, %; undisturbed in brackets)",
+            f"{fmt(med(pct(hit)), '.2f')} ({fmt(med(pct(calm)), '.2f')})",
+            runs_text(pct(hit), ".2f") + " (" + runs_text(pct(calm), ".2f") + ")", "(record)", None,
+            ("all shown once, in order" if not bad else f"{len(bad)} runs FAILED the check")
+            + f"; {loads(stall)}")
+
     # 2. ack cost
     cost = records(work, "cost.res")
     if cost:

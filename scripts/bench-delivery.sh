@@ -19,6 +19,11 @@
 #          input (every line once, in order). Goodput = lines / sender wall
 #          time, relative to 0%. Spurious resends at 0% = the listener's
 #          "duplicates suppressed" / lines.
+#   stall  the same 0% delivery (no nft table), with the listener stopped
+#          (SIGSTOP) for STALL_MS (30) ms once it has shown 5% of the lines,
+#          as a busy machine may deschedule it: the listener's "duplicates
+#          suppressed" / lines, next to an undisturbed run (no goal of #13;
+#          it shows what the retransmission timer does after a stall).
 #   cost   the same lines over the same veth, no nft table: `send -` and
 #          `send --ack -` (order alternating): sender wall time, and the
 #          listener's CPU per datagram it read (/proc/PID/schedstat, ns).
@@ -69,7 +74,7 @@ HELPER=$ROOT/scripts/bench-delivery.py
 
 KEEP=0
 PROFILE=0
-ONLY=loss,cost,many,ping,big,discover
+ONLY=loss,stall,cost,many,ping,big,discover
 while [ $# -gt 0 ]; do
     case $1 in
         --keep) KEEP=1 ;;
@@ -103,6 +108,7 @@ IDS=${IDS:-10000}
 PER_ID=${PER_ID:-20}
 PINGS=${PINGS:-2000}
 RATE=${RATE:-200000}
+STALL_MS=${STALL_MS:-30}
 BIG_BODY=${BIG_BODY:-60000}
 BIG_CHUNKS=${BIG_CHUNKS:-40}
 BIG_PER_CHUNK=${BIG_PER_CHUNK:-50}
@@ -110,7 +116,7 @@ DISCOVER_RUNS=${DISCOVER_RUNS:-30}
 DISCOVER_DEFAULT_RUNS=${DISCOVER_DEFAULT_RUNS:-10}
 QUIET_LOAD=${QUIET_LOAD:-}
 QUIET_WAIT=${QUIET_WAIT:-300}
-for v in REPS LINES ONESHOTS IDS PER_ID PINGS RATE BIG_BODY BIG_CHUNKS BIG_PER_CHUNK \
+for v in REPS LINES STALL_MS ONESHOTS IDS PER_ID PINGS RATE BIG_BODY BIG_CHUNKS BIG_PER_CHUNK \
     DISCOVER_RUNS DISCOVER_DEFAULT_RUNS QUIET_WAIT; do
     [[ ${!v} =~ ^[0-9]+$ ]] || {
         echo "bench-delivery.sh: $v must be a number, not '${!v}'" >&2
@@ -331,6 +337,37 @@ run_loss() {
     faults "$NS_B" none
 }
 
+# --- 1b. a listener stalled mid-stream ------------------------------------------
+run_stall() {
+    local rep=$1 mode=$2 out=$WORK/stall.out err=$WORK/stall.err
+    PORT=$((PORT + 1))
+    start_listener "$NS_B" "$NET.2" "$PORT" "$out" "$err"
+    local load sender
+    load=$(load1)
+    ip netns exec "$NS_A" python3 "$HELPER" timed "$WORK/t.json" 300 \
+        "$BIN" send --ack "$NET.2" -p "$PORT" --timeout 60s - <"$EXPECT" 2>"$WORK/send.err" &
+    sender=$!
+    PIDS+=("$sender")
+    if [ "$mode" = stalled ]; then
+        # Mid-stream: once it has shown a twentieth of the lines (at most 5 s).
+        local i
+        for ((i = 0; i < 1000; i++)); do
+            [ "$(wc -l <"$out")" -ge $((LINES / 20)) ] && break
+            sleep 0.005
+        done
+        kill -STOP "$LISTENER"
+        sleep "$(awk -v ms="$STALL_MS" 'BEGIN { printf "%.3f", ms / 1000 }')"
+        kill -CONT "$LISTENER"
+    fi
+    wait "$sender" || true
+    settle "$out" "$LINES"
+    stop_pid "$LISTENER"
+    local ok=false
+    awk '{ print $NF }' "$out" | cmp -s - "$EXPECT" && ok=true
+    helper record "$WORK/stall.res" "@$WORK/t.json" rep="$rep" mode="$mode" stall_ms="$STALL_MS" \
+        lines="$LINES" ok="$ok" dups="$(summary "$err" 'duplicates suppressed')" load="$load"
+}
+
 # --- 2. ack cost --------------------------------------------------------------
 run_cost() {
     local rep=$1 mode=$2 out=$WORK/cost.out err=$WORK/cost.err
@@ -472,7 +509,7 @@ run_big() {
 log "udpmsg: $BUILT"
 log "$REPS repetitions of: $ONLY"
 # A warm-up pass, not recorded: page cache, CPU frequency, lazy kernel state.
-if want loss || want cost; then
+if want loss || want stall || want cost; then
     start_listener "$NS_B" "$NET.2" 47099 /dev/null "$WORK/warm.err"
     ip netns exec "$NS_A" timeout 60 "$BIN" send --ack "$NET.2" -p 47099 - <"$EXPECT" || true
     stop_pid "$LISTENER"
@@ -483,15 +520,21 @@ for ((rep = 1; rep <= REPS; rep++)); do
     log "repetition $rep/$REPS (load $(load1))"
     REP_LOADS+="${REP_LOADS:+, }$rep: $(cut -d' ' -f1-3 /proc/loadavg)"
     if ((rep % 2)); then
-        losses=$LOSSES cost="plain ack" gens="many one" pings="idle load" bigs="udpmsg c"
+        losses=$LOSSES stalls="calm stalled" cost="plain ack" gens="many one" pings="idle load" bigs="udpmsg c"
     else
         losses=$(tr ' ' '\n' <<<"$LOSSES" | grep . | tac | tr '\n' ' ')
-        cost="ack plain" gens="one many" pings="load idle" bigs="c udpmsg"
+        stalls="stalled calm" cost="ack plain" gens="one many" pings="load idle" bigs="c udpmsg"
     fi
     if want loss; then
         for loss in $losses; do
             log "  loss $loss%"
             run_loss "$rep" "$loss"
+        done
+    fi
+    if want stall; then
+        for mode in $stalls; do
+            log "  stall: $mode"
+            run_stall "$rep" "$mode"
         done
     fi
     if want cost; then
