@@ -5,7 +5,7 @@
 # every run's value, the goal and the verdict. Needs root: everything runs
 # inside network namespaces this script creates and removes.
 #
-#   sudo scripts/bench-delivery.sh                    # about 10 minutes
+#   sudo scripts/bench-delivery.sh                    # about 5 minutes on a quiet machine
 #   sudo REPS=3 scripts/bench-delivery.sh --only loss,cost
 #   sudo UDPMSG_BIN=target/bench-rev/target/release/udpmsg scripts/bench-delivery.sh
 #   sudo REPS=1 scripts/bench-delivery.sh --only many,big --profile
