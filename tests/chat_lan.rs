@@ -108,6 +108,36 @@ impl Term {
         }
     }
 
+    /// Sends `keys` to `name`'s terminal in one go (tmux key names:
+    /// `Enter`), as fast as a paste.
+    fn burst(&self, name: &str, keys: &[&str]) {
+        let out = self
+            .tmux()
+            .args(["send-keys", "-t", name])
+            .args(keys)
+            .output()
+            .expect("run tmux");
+        assert!(out.status.success(), "send-keys: {out:?}");
+    }
+
+    /// Pastes `text` into `name`'s terminal: as bracketed paste (the
+    /// terminal asked for it) with `bracketed`, else as typed keys.
+    fn paste(&self, name: &str, text: &str, bracketed: bool) {
+        let out = self
+            .tmux()
+            .args(["set-buffer", "--", text])
+            .output()
+            .expect("run tmux");
+        assert!(out.status.success(), "set-buffer: {out:?}");
+        let mut paste = self.tmux();
+        paste.args(["paste-buffer", "-t", name]);
+        if bracketed {
+            paste.arg("-p");
+        }
+        let out = paste.output().expect("run tmux");
+        assert!(out.status.success(), "paste-buffer: {out:?}");
+    }
+
     /// Waits until `name`'s screen shows `what` (`limit` at most); returns it.
     fn until(&self, name: &str, what: &str, limit: Duration) -> String {
         common::poll(limit, || {
@@ -772,5 +802,99 @@ fn a_signal_from_outside_leaves_the_terminal_as_it_was() {
                 "{mode} not back after SIG{signal}:\n{stty}"
             );
         }
+    }
+    // Ctrl-Z: the shell gets its modes back while the chat is stopped
+    // (this shell, sh, does not put them back itself), and the chat reads
+    // keys again once continued.
+    term.keys(
+        "pane",
+        &format!(
+            "ip netns exec {} {BIN} chat --name stopped --announce-every {EVERY}",
+            lan.ns(1)
+        ),
+        true,
+    );
+    term.until("pane", "* you are 'stopped'", WAIT);
+    term.burst("pane", &["C-z"]);
+    term.keys("pane", "stty -a; echo done2000", true);
+    let screen = term.until("pane", "\ndone2000", WAIT);
+    let stty = screen
+        .rsplit("echo done2000")
+        .next()
+        .expect("the command line");
+    let words: Vec<&str> = stty.split_whitespace().collect();
+    for mode in ["icanon", "echo", "icrnl", "isig"] {
+        assert!(
+            words.contains(&mode) && !words.contains(&format!("-{mode}").as_str()),
+            "{mode} not back while the chat is stopped:\n{stty}"
+        );
+    }
+    term.keys("pane", "fg", true);
+    watcher.until("stopped joined", WAIT, |v| is(v, "joined", "stopped"));
+    term.keys("pane", "after fg", true);
+    watcher.until("its message after fg", WAIT, |v| v["text"] == "after fg");
+    term.keys("pane", "/quit", true);
+    watcher.until("its goodbye", WAIT, |v| {
+        is(v, "left", "stopped") && v["reason"] == "goodbye"
+    });
+}
+
+#[test]
+fn typed_ahead_and_pasted_lines_are_each_sent_in_order() {
+    let Some(lan) = Lan::up("ch7_", 2, &[]) else {
+        return;
+    };
+    let term = Term::new("ch7_");
+    term.start(&lan, 1, "alice", &[]);
+    term.start(&lan, 2, "bob", &[]);
+    term.until("alice", "* bob joined", WAIT);
+    term.until("bob", "* alice joined", WAIT);
+    let sent_by = |who: &str, lines: &[&str]| -> Vec<String> {
+        lines.iter().map(|l| format!("] {who}: {l}")).collect()
+    };
+    let in_order = |name: &str, expected: &[String]| {
+        term.until(name, expected.last().expect("a line"), WAIT);
+        let at = once_each(&term.screen(name), expected, name);
+        assert!(
+            at.windows(2).all(|w| w[0] < w[1]),
+            "{name}: out of order:\n{}",
+            term.screen(name)
+        );
+    };
+    // Three lines typed ahead, faster than the editor takes a line.
+    term.burst(
+        "bob",
+        &["line1", "Enter", "line2", "Enter", "line3", "Enter"],
+    );
+    let typed = ["line1", "line2", "line3"];
+    in_order("alice", &sent_by("bob", &typed));
+    in_order("bob", &sent_by("bob", &typed));
+    for l in typed {
+        term.until("bob", &format!("] ✓ {l}"), WAIT);
+    }
+    // Lines pasted as keys (each line end an Enter).
+    term.paste("alice", "p1\np2\np3\n", false);
+    let pasted = ["p1", "p2", "p3"];
+    in_order("bob", &sent_by("alice", &pasted));
+    // A bracketed paste of three lines, then Enter: three messages, and
+    // nothing of the pasted block left on alice's screen.
+    term.paste("alice", "b1\nb2\nb3", true);
+    term.keys("alice", "", true);
+    let block = ["b1", "b2", "b3"];
+    in_order("bob", &sent_by("alice", &block));
+    in_order("alice", &sent_by("alice", &block));
+    for l in block {
+        term.until("alice", &format!("] ✓ {l}"), WAIT);
+    }
+    let screen = term.screen("alice");
+    for l in block {
+        assert!(
+            screen
+                .lines()
+                .filter(|line| line.contains(l))
+                .all(|line| line.ends_with(&format!("] alice: {l}"))
+                    || line.ends_with(&format!("] ✓ {l}"))),
+            "a stale row of the pasted block:\n{screen}"
+        );
     }
 }
