@@ -511,6 +511,21 @@ impl Piped {
     }
 }
 
+/// Waits until something answers pings at host `k`'s room port, asked
+/// from host `from`.
+fn answering(lan: &Lan, from: usize, k: usize) {
+    let ip = lan.host(k).v4().expect("ipv4").to_string();
+    common::poll(WAIT, || {
+        let out = lan
+            .cmd(from, BIN)
+            .args(["ping", "--count", "1", "--wait", "1s", &ip])
+            .output()
+            .expect("ping");
+        out.status.success().then_some(())
+    })
+    .unwrap_or_else(|| panic!("nothing answering pings at {ip}"));
+}
+
 fn is(v: &serde_json::Value, kind: &str, name: &str) -> bool {
     v["kind"] == kind && v["name"] == name
 }
@@ -599,13 +614,15 @@ fn json_mode_driven_by_a_pipe() {
     assert_eq!(renamed["name"], "robert", "{renamed}");
     assert_eq!(renamed["previous_name"], "bob", "{renamed}");
     assert_eq!(renamed["instance"], bob_id, "{renamed}");
-    // /quit: a goodbye; bob exits 4 (one message was not delivered).
+    // /quit: a goodbye; bob exits 2: a line it read was refused (the
+    // oversized one), which a script learns before that a message was
+    // not delivered (4).
     bob.say("/quit");
     alice.until("robert's goodbye", WAIT, |v| {
         is(v, "left", "robert") && v["reason"] == "goodbye"
     });
     let status = wait_status(&mut bob.child, WAIT, "bob after /quit");
-    assert_eq!(status.code(), Some(4));
+    assert_eq!(status.code(), Some(2));
     while let Ok(line) = bob.lines.recv_timeout(WAIT) {
         let v: serde_json::Value =
             serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
@@ -897,4 +914,63 @@ fn typed_ahead_and_pasted_lines_are_each_sent_in_order() {
             "a stale row of the pasted block:\n{screen}"
         );
     }
+    // An action is confirmed as it was shown.
+    term.keys("alice", "/me waves", true);
+    term.until("bob", "] * alice waves", WAIT);
+    term.until("alice", "] ✓ * alice waves", WAIT);
+}
+
+#[test]
+fn the_readme_bot_hears_the_room_before_its_first_line() {
+    let Some(lan) = Lan::up("ch8_", 3, &[]) else {
+        return;
+    };
+    let mut bot1 = Piped::start(&lan, 1, "bot1", &[]);
+    // bot1 is there before bot2 starts.
+    answering(&lan, 2, 1);
+    // README: printf 'hello\n/quit\n' | udpmsg chat --json
+    let out = lan
+        .cmd(2, "sh")
+        .arg("-c")
+        .arg(format!("printf 'hello\\n/quit\\n' | {BIN} chat --json"))
+        .output()
+        .expect("the README's bot");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let delivered = lines
+        .iter()
+        .find(|v| v["text"] == "hello")
+        .unwrap_or_else(|| panic!("no line for its message: {stdout}"));
+    assert_eq!(delivered["kind"], "delivered", "{stdout}");
+    assert_eq!(
+        delivered["members"],
+        serde_json::json!(["bot1"]),
+        "{stdout}"
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let m = bot1.until("the bot's message", WAIT, |v| v["kind"] == "message");
+    assert_eq!(m["text"], "hello", "{m}");
+    // In a room nobody else is in, its message goes to nobody: not
+    // delivered, and the bot says so with exit 4.
+    let out = lan
+        .cmd(3, "sh")
+        .arg("-c")
+        .arg(format!(
+            "printf 'anyone?\\n' | {BIN} chat --json --room empty"
+        ))
+        .output()
+        .expect("a bot alone");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value = stdout
+        .lines()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no line: {out:?}"));
+    assert_eq!(v["kind"], "not_delivered", "{v}");
+    assert_eq!(v["reason"], "nobody", "{v}");
+    assert_eq!(v["members"], serde_json::json!([]), "{v}");
+    assert_eq!(v["unconfirmed"], serde_json::json!([]), "{v}");
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
 }

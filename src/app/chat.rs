@@ -172,12 +172,14 @@ pub(super) fn run(args: ChatArgs, info: Info) -> Result<u8, Error> {
             .run(Input::Piped(&mut lines), &mut out)
             .map_err(chat_error)?
     };
-    finish(ended, info)
+    finish(ended, !terminal, info)
 }
 
 /// The exit code of a chat that ended: 4 when some message was not
-/// delivered to every member present when it was sent.
-fn finish(ended: Ended, info: Info) -> Result<u8, Error> {
+/// delivered to every member present when it was sent (or went to
+/// nobody); from a pipe, 2 when some line was refused (nobody saw the
+/// note, so the code says it).
+fn finish(ended: Ended, piped: bool, info: Info) -> Result<u8, Error> {
     let Ended {
         stop,
         stats,
@@ -190,12 +192,19 @@ fn finish(ended: Ended, info: Info) -> Result<u8, Error> {
         return Err(Error::Output(e));
     }
     if let Stop::Signal(_) | Stop::Quit = stop {
+        let refused = match stats.refused {
+            0 => String::new(),
+            1 => ", 1 line refused".to_string(),
+            n => format!(", {n} lines refused"),
+        };
         info.line(format_args!(
-            "udpmsg: left the room: {} sent, {} delivered, {} not delivered, {} received",
+            "udpmsg: left the room: {} sent, {} delivered, {} not delivered, {} received{refused}",
             stats.sent, stats.delivered, stats.not_delivered, stats.received
         ));
     }
-    Ok(if stats.not_delivered > 0 {
+    Ok(if piped && stats.refused > 0 {
+        exit::USAGE
+    } else if stats.not_delivered > 0 {
         exit::UNCONFIRMED
     } else {
         exit::OK

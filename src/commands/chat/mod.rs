@@ -73,6 +73,20 @@ pub const WELCOMES_TOTAL: u32 = 50;
 const READ_BUDGET: usize = 64;
 /// A name a member takes is at most this long (as a listener's).
 pub const MAX_NAME: usize = wire::MAX_NAME;
+/// After its start burst of hellos, a member waits this long more for the
+/// last welcomes before it reads input ([`start_wait`]).
+pub const START_GRACE: Duration = Duration::from_millis(250);
+
+/// How long after its start a member reads no input: its start burst of
+/// hellos (each answered by every member with a welcome) and
+/// [`START_GRACE`], so that its first message goes to the room as it is,
+/// not to the nobody a member knows before it heard anyone.
+pub fn start_wait(every: Duration) -> Duration {
+    (1..announce::BURST)
+        .map(|sent| announce::gap_after(sent, every, 0.0))
+        .sum::<Duration>()
+        + START_GRACE
+}
 
 /// How a member behaves.
 #[derive(Debug, Clone)]
@@ -161,10 +175,12 @@ pub enum Event<'a> {
         body: &'a [u8],
     },
     /// A message this member sent was confirmed by every recipient, or
-    /// not by all of them: [`Sent::delivered`].
+    /// not by all of them, or went to nobody: [`Sent::delivered`].
     Resolved {
         at: SystemTime,
         sent: &'a Sent,
+        /// This member, under the name it sent it with.
+        me: Who<'a>,
     },
     Joined {
         at: SystemTime,
@@ -230,6 +246,9 @@ pub struct Stats {
     pub presence_refused: u64,
     /// Sends the system refused (counted as losses).
     pub send_errors: u64,
+    /// Input lines refused (too long, an unknown command, a command used
+    /// wrongly, `/msg` to nobody): said as a note, nothing sent.
+    pub refused: u64,
 }
 
 /// How a chat ended.
@@ -265,6 +284,8 @@ pub struct Chat {
     welcomes: RateLimiter,
     patience: Patience,
     next_join: Instant,
+    /// Input is not read before this ([`start_wait`]).
+    settled_at: Instant,
     /// The token of this member's probes (members near expiry are asked).
     probe_token: u64,
     /// Set by `/quit` or the end of input: leave once every message is
@@ -391,6 +412,7 @@ impl Chat {
             welcomes: RateLimiter::new(WELCOMES_PER_SOURCE, WELCOMES_TOTAL, start),
             patience: config.patience,
             next_join: start + IFACE_POLL,
+            settled_at: start + start_wait(config.every),
             probe_token: crate::util::rng::random_id(),
             leave_by: None,
             paced: None,
@@ -445,7 +467,10 @@ impl Chat {
             if gaps.is_err() {
                 break Stop::Output;
             }
-            if input_ready {
+            // Input waits for the room to be heard: a first message read
+            // at once would go to nobody.
+            let settling = now < self.settled_at;
+            if input_ready && !settling {
                 input_ready = self.input(&mut input, &mut out)?;
             }
             if out.error.is_some() {
@@ -464,6 +489,7 @@ impl Chat {
                 self.leave_by,
                 self.paced,
                 Some(self.next_join),
+                settling.then_some(self.settled_at),
             ]
             .into_iter()
             .flatten()
@@ -725,24 +751,17 @@ impl Chat {
         for change in std::mem::take(&mut self.changes) {
             match change {
                 Change::Joined(member) => {
-                    let who = self.members.who(member.instance).unwrap_or(Who {
-                        name: &member.name,
-                        id: member.instance,
-                        tagged: true,
-                    });
+                    // Shown as on its `left` line, should it be gone
+                    // already (it came and went in one turn).
                     out.event(&Event::Joined {
                         at,
-                        who,
+                        who: self.members.shown(&member),
                         addr: member.addr,
                     });
                 }
                 Change::Left { member, expired } => {
                     self.room.member_gone(member.instance);
-                    let who = Who {
-                        name: &member.name,
-                        id: member.instance,
-                        tagged: self.members.shared_name(&member.name, member.instance),
-                    };
+                    let who = self.members.shown(&member);
                     out.event(&Event::Left { at, who, expired });
                 }
                 Change::Renamed { member, old } => {
@@ -800,6 +819,7 @@ impl Chat {
         };
         self.room.tick(now, &mut net);
         let stats = &mut self.stats;
+        let members = &self.members;
         let at = SystemTime::now();
         self.room.take_resolved(&mut |sent| {
             if sent.delivered() {
@@ -807,7 +827,12 @@ impl Chat {
             } else {
                 stats.not_delivered += 1;
             }
-            out.event(&Event::Resolved { at, sent: &sent });
+            let me = members.me_as(&sent.name);
+            out.event(&Event::Resolved {
+                at,
+                sent: &sent,
+                me,
+            });
         });
     }
 
@@ -864,27 +889,38 @@ impl Chat {
                     let instance = member.instance;
                     self.say(text, Some(instance), out);
                 }
-                Err(why) => out.event(&Event::Note(Note::NoSuchMember {
-                    name: to,
-                    ambiguous: why == Lookup::Ambiguous,
-                })),
+                Err(why) => self.refuse(
+                    Note::NoSuchMember {
+                        name: to,
+                        ambiguous: why == Lookup::Ambiguous,
+                    },
+                    out,
+                ),
             },
             Line::Who => self.who(out),
             Line::Name(name) => self.rename(name, out),
             Line::Quit => self.leave(),
             Line::Empty => {}
-            Line::Usage(usage) => out.event(&Event::Note(Note::Usage(usage))),
-            Line::Unknown(word) => out.event(&Event::Note(Note::Unknown(word))),
+            Line::Usage(usage) => self.refuse(Note::Usage(usage), out),
+            Line::Unknown(word) => self.refuse(Note::Unknown(word), out),
         }
+    }
+
+    /// An input line that asks for nothing this member can do: said, and
+    /// counted ([`Stats::refused`]).
+    fn refuse(&mut self, note: Note<'_>, out: &mut Guarded<'_>) {
+        self.stats.refused += 1;
+        out.event(&Event::Note(note));
     }
 
     /// Sends `body` to the room, or to member `to` alone.
     fn say(&mut self, body: &[u8], to: Option<u64>, out: &mut Guarded<'_>) {
         if body.len() > room::MAX_MESSAGE {
-            out.event(&Event::Note(Note::TooLarge {
+            let note = Note::TooLarge {
                 len: body.len(),
                 max: room::MAX_MESSAGE,
-            }));
+            };
+            self.refuse(note, out);
             return;
         }
         let recipients: Vec<(u64, &str, SocketAddr)> = self
@@ -941,10 +977,11 @@ impl Chat {
     /// on (a new burst of hellos, so the room hears it at once).
     fn rename(&mut self, name: &str, out: &mut Guarded<'_>) {
         if name.len() > MAX_NAME {
-            out.event(&Event::Note(Note::BadName {
+            let note = Note::BadName {
                 len: name.len(),
                 max: MAX_NAME,
-            }));
+            };
+            self.refuse(note, out);
             return;
         }
         let old = self.members.my_name().to_string();
