@@ -322,8 +322,9 @@ pub struct ChatArgs {
     )]
     pub room: String,
 
-    /// UDP port of the room (presence on the next one) [default: 47474]
-    /// [env: UDPMSG_PORT]
+    /// UDP port of the room (presence on the next one; a member whose host
+    /// has it taken uses a port of its own) [default: 47474] [env:
+    /// UDPMSG_PORT]
     #[arg(short, long, value_name = "PORT")]
     pub port: Option<String>,
 

@@ -458,9 +458,14 @@ struct Piped {
 
 impl Piped {
     fn start(lan: &Lan, k: usize, name: &str, extra: &[&str]) -> Piped {
+        Piped::every(lan, k, name, EVERY, extra)
+    }
+
+    /// [`Piped::start`] with hellos `every` apart.
+    fn every(lan: &Lan, k: usize, name: &str, every: &str, extra: &[&str]) -> Piped {
         let mut child = lan
             .cmd(k, BIN)
-            .args(["chat", "--json", "--name", name, "--announce-every", EVERY])
+            .args(["chat", "--json", "--name", name, "--announce-every", every])
             .args(["--patience", "1s"])
             .args(extra)
             .stdin(Stdio::piped())
@@ -973,4 +978,87 @@ fn the_readme_bot_hears_the_room_before_its_first_line() {
     assert_eq!(v["members"], serde_json::json!([]), "{v}");
     assert_eq!(v["unconfirmed"], serde_json::json!([]), "{v}");
     assert_eq!(out.status.code(), Some(4), "{out:?}");
+}
+
+#[test]
+fn members_share_a_host() {
+    let Some(lan) = Lan::up("ch9_", 3, &[]) else {
+        return;
+    };
+    // a1 and a2 on host 1, b on host 2. Their hellos after the start
+    // burst are 20 minutes apart: what they know of each other comes from
+    // that burst (and its welcomes), and discover finds them by probes.
+    let every = "20m";
+    let mut a1 = Piped::every(&lan, 1, "a1", every, &[]);
+    // a1 has the room's port before a2 starts.
+    answering(&lan, 2, 1);
+    let mut a2 = Piped::every(&lan, 1, "a2", every, &[]);
+    let mut b = Piped::every(&lan, 2, "b", every, &[]);
+    for (who, others) in [
+        (&mut a1, ["a2", "b"]),
+        (&mut a2, ["a1", "b"]),
+        (&mut b, ["a1", "a2"]),
+    ] {
+        for other in others {
+            who.until(&format!("{other} joined"), WAIT, |v| is(v, "joined", other));
+        }
+    }
+    // a2 has a port of its own, which the others send to.
+    let ip1 = lan.host(1).v4().expect("ipv4").to_string();
+    let joined = b.until("a2 joined", WAIT, |v| is(v, "joined", "a2"));
+    let a2_at = joined["from"].as_str().expect("from").to_string();
+    assert!(
+        a2_at.starts_with(&format!("{ip1}:")) && !a2_at.ends_with(":47474"),
+        "{joined}"
+    );
+    // Messages flow all ways: each member's reaches the other two.
+    for (i, name) in ["a1", "a2", "b"].into_iter().enumerate() {
+        let text = format!("from {name}");
+        [&mut a1, &mut a2, &mut b][i].say(&text);
+        for (j, other) in [&mut a1, &mut a2, &mut b].into_iter().enumerate() {
+            if i == j {
+                let d = other.until("delivered", WAIT, |v| v["text"] == text.as_str());
+                assert_eq!(d["kind"], "delivered", "{d}");
+                assert_eq!(d["members"].as_array().map(Vec::len), Some(2), "{d}");
+            } else {
+                let m = other.until(&text, WAIT, |v| {
+                    v["kind"] == "message" && v["text"] == text.as_str()
+                });
+                assert_eq!(m["name"], name, "{m}");
+            }
+        }
+    }
+    // discover finds both members of host 1, each at its port; and
+    // `send @a2` reaches a2.
+    let out = lan
+        .cmd(3, BIN)
+        .args(["discover", "--json", "--expect", "3", "--timeout", "5s"])
+        .output()
+        .expect("discover");
+    let found = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    for (name, at) in [("a1", format!("{ip1}:47474")), ("a2", a2_at.clone())] {
+        assert!(
+            found.lines().any(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).expect("JSON");
+                v["name"] == name
+                    && v["addrs"]
+                        .as_array()
+                        .is_some_and(|a| a.contains(&at.as_str().into()))
+            }),
+            "{name} at {at}:\n{found}"
+        );
+    }
+    let out = lan
+        .cmd(3, BIN)
+        .args(["send", "--ack", "@a2", "by name"])
+        .output()
+        .expect("send @a2");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    a2.until("the message by name", WAIT, |v| v["text"] == "by name");
+    assert!(
+        !a1.seen.iter().any(|v| v["text"] == "by name"),
+        "{:#?}",
+        a1.seen
+    );
 }

@@ -88,24 +88,30 @@ pub(super) fn run(args: ChatArgs, info: Info) -> Result<u8, Error> {
         interface,
         ..net::BindOptions::default()
     };
-    let sockets = net::bind_listeners(bind, options).map_err(|source| {
-        if source.raw_os_error() == Some(libc::EADDRINUSE) {
-            Error::PortInUse {
-                port,
-                shared: false,
-            }
-        } else {
-            Error::Bind {
-                addr: bind.into(),
-                source,
-            }
+    let bind_error = |addr: std::net::SocketAddr| {
+        move |source| Error::Bind {
+            addr: addr.into(),
+            source,
         }
-    })?;
+    };
+    // Another member of this host (or another program) has the room's
+    // port: this one takes a port of its own, which its hellos announce.
+    let (sockets, own_port) = match net::bind_listeners(bind, options) {
+        Ok(sockets) => (sockets, false),
+        Err(e) if e.raw_os_error() == Some(libc::EADDRINUSE) => {
+            let mut own = bind;
+            own.set_port(0);
+            let sockets = net::bind_listeners(own, options).map_err(bind_error(own))?;
+            (sockets, true)
+        }
+        Err(source) => return Err(bind_error(bind)(source)),
+    };
     let room = args.room.clone();
     let mut member = Chat::new(
         sockets,
         chat::Config {
             name: name.clone(),
+            port,
             room: args.room,
             key,
             every,
@@ -130,6 +136,9 @@ pub(super) fn run(args: ChatArgs, info: Info) -> Result<u8, Error> {
         .join(" and ");
     if let Some(name) = &args.iface.interface {
         shown.push_str(&format!(" (interface {name})"));
+    }
+    if own_port {
+        shown.push_str(&format!(", as port {port} is taken on this host"));
     }
     let in_room = if room.is_empty() {
         format!("the room of port {port}")

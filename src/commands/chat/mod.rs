@@ -1,10 +1,12 @@
 //! `udpmsg chat`: a room of members on one port, found by presence, each
 //! message confirmed by every member present when it was sent.
 //!
-//! A member is a listener and a sender on one socket pair (its port, every
-//! address): it shows the messages it receives, in order and once each, and
-//! acknowledges them after they were shown ([`Handler`], as `listen`
-//! does), answers pings and probes, and sends its own messages to every
+//! A member is a listener and a sender on one socket pair (the room's port
+//! on every address, or, when another member of this host has that port,
+//! a port of its own that its hellos announce): it shows the messages it
+//! receives, in order and once each, and acknowledges them after they were
+//! shown ([`Handler`], as `listen` does), answers pings and probes, and
+//! sends its own messages to every
 //! member through one confirmed-delivery stream each ([`room`]). Members
 //! find each other by presence ([`members`]): each announces itself with
 //! hellos carrying the room, on the port's presence port, and says goodbye
@@ -92,6 +94,10 @@ pub fn start_wait(every: Duration) -> Duration {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub name: String,
+    /// The room's port: hellos go to the presence port after it. The
+    /// member's sockets are bound to it, or to a port of their own when
+    /// another member of this host has it.
+    pub port: u16,
     /// The room label its hellos carry (empty: the port's room).
     pub room: String,
     pub key: Option<Key>,
@@ -264,7 +270,10 @@ pub struct Chat {
     sockets: Vec<DatagramSocket>,
     /// The address each socket is bound to.
     locals: Vec<SocketAddr>,
+    /// The port the sockets are bound to: the room's, or one of their own.
     port: u16,
+    /// The room's port.
+    room_port: u16,
     ears: Ears,
     /// `--interface`'s index: hellos that came in on another are not heard.
     only: Option<u32>,
@@ -303,7 +312,8 @@ pub struct Chat {
 impl Chat {
     /// A member on already-bound, non-blocking sockets (one per address
     /// family, as [`net::bind_listeners`] makes them for `[::]`, with
-    /// arrival information), all on one port that has a presence port.
+    /// arrival information), all on one port: the room's
+    /// ([`Config::port`], which has a presence port), or one of their own.
     /// It hears and announces on the families of those sockets only (and
     /// on [`Config::interface`] only, to which they are bound).
     /// Announces nothing until [`Self::run`].
@@ -332,7 +342,8 @@ impl Chat {
                 .register(socket, token(i), Interest::READABLE)?;
         }
         let port = locals.first().map_or(0, |a| a.port());
-        let ear_port = presence_port(port).ok_or_else(|| {
+        let room_port = config.port;
+        let ear_port = presence_port(room_port).ok_or_else(|| {
             io::Error::new(io::ErrorKind::InvalidInput, "no presence port after 65535")
         })?;
         let only = match config.interface.as_deref() {
@@ -395,6 +406,7 @@ impl Chat {
             sockets,
             locals,
             port,
+            room_port,
             ears,
             only,
             events,
@@ -553,6 +565,7 @@ impl Chat {
     fn read(&mut self, unread: &mut u64, out: &mut Guarded<'_>) -> Result<(), Error> {
         let me = self.handler.instance();
         let mut answers = Vec::new();
+        let mut welcomes = Vec::new();
         for via in 0..self.sockets.len() {
             let bit = 1u64 << via;
             if *unread & bit == 0 {
@@ -620,6 +633,15 @@ impl Chat {
                             }
                             Ok(())
                         }
+                        Ok(Opened::Message(Message::Hello(h))) => {
+                            // A welcome: a member's hello to this member
+                            // alone, in answer to one of its own. Taken as
+                            // a hello is, never answered.
+                            if h.instance != me && hello_refused(&h).is_none() {
+                                welcomes.push(Welcome::of(&h, from));
+                            }
+                            Ok(())
+                        }
                         Ok(Opened::Message(message @ Message::Text(_))) => {
                             if self.texts.allow(from.ip(), now) {
                                 let open_len = received.bytes.len() - overhead;
@@ -661,6 +683,17 @@ impl Chat {
             };
             self.members.answered(&sighting, now, &mut self.changes);
         }
+        for welcome in welcomes {
+            if !self.hellos.allow(welcome.from.ip(), now) {
+                self.stats.presence_refused += 1;
+                continue;
+            }
+            let hello = welcome.hello();
+            let addr = with_scope(SocketAddr::new(welcome.from.ip(), hello.port), welcome.from);
+            let _ = self
+                .members
+                .hello(&watch_sighting(&hello, addr), now, &mut self.changes);
+        }
         for (bit, ipv6) in [(1u64 << EAR_V4.0, false), (1u64 << EAR_V6.0, true)] {
             if *unread & bit != 0 && self.hear(ipv6, out) {
                 *unread &= !bit;
@@ -701,28 +734,53 @@ impl Chat {
                 .local
                 .map_or(bound, |l| SocketAddr::new(l.dest, bound.port()));
             let now = Instant::now();
+            let overhead = self.presence_in.overhead();
             let opened = self
                 .presence_in
                 .open(&self.buf[..len], SystemTime::now(), dest);
             match opened {
                 Ok(Opened::Message(Message::Hello(h))) => {
-                    if hello_refused(&h, self.port).is_some() || !self.hellos.allow(from.ip(), now)
-                    {
+                    if hello_refused(&h).is_some() || !self.hellos.allow(from.ip(), now) {
                         self.stats.presence_refused += 1;
                         continue;
                     }
+                    // At its source address, on the port it announces (the
+                    // room's, or its own when it shares its host).
                     let addr = with_scope(SocketAddr::new(from.ip(), h.port), from);
                     let sighting = watch_sighting(&h, addr);
                     let welcome = self.members.hello(&sighting, now, &mut self.changes);
-                    if welcome
-                        && let Some(to_port) = presence_port(h.port)
-                        && self.welcomes.allow(from.ip(), now)
-                    {
-                        self.announcer.hello_to(
-                            with_scope(SocketAddr::new(from.ip(), to_port), from),
-                            ifindex,
-                        );
+                    // The welcome goes to the newcomer's own port: the
+                    // presence port may be shared by several members of
+                    // its host, and a datagram to it reaches one of them.
+                    if welcome && self.welcomes.allow(from.ip(), now) {
+                        self.announcer.hello_to(addr, ifindex);
                     }
+                }
+                Ok(Opened::Message(Message::Probe(p))) => {
+                    // A scan probes the presence port too, for the members
+                    // not on the room's port: this member answers there
+                    // only if it is one of them (else at the room's port).
+                    if self.port == self.room_port || p.instance == self.handler.instance() {
+                        continue;
+                    }
+                    if !self.hellos.allow(from.ip(), now) {
+                        self.stats.presence_refused += 1;
+                        continue;
+                    }
+                    let Some(via) = self.locals.iter().position(|l| l.is_ipv6() == ipv6) else {
+                        continue;
+                    };
+                    let open_len = len - overhead;
+                    let origin = Origin {
+                        at: SystemTime::now(),
+                        from: &arrival.from,
+                        cred: None,
+                        local: arrival.local,
+                        socket: &self.sockets[via],
+                        via,
+                    };
+                    let message = Message::Probe(p);
+                    let _ = self.handler.message(message, open_len, origin, &mut Quiet);
                 }
                 Ok(Opened::Message(Message::Goodbye(g))) => {
                     if !self.hellos.allow(from.ip(), now) {
@@ -1008,6 +1066,43 @@ fn ear_interfaces(only: Option<u32>) -> Vec<u32> {
         all.retain(|&i| i == only);
     }
     all
+}
+
+/// A hello that came to a chat socket (a welcome), kept until the
+/// socket's turn is over.
+struct Welcome {
+    instance: u64,
+    port: u16,
+    version: u8,
+    lifetime_ms: u32,
+    name: String,
+    room: String,
+    from: SocketAddr,
+}
+
+impl Welcome {
+    fn of(h: &wire::Hello<'_>, from: SocketAddr) -> Self {
+        Welcome {
+            instance: h.instance,
+            port: h.port,
+            version: h.version,
+            lifetime_ms: h.lifetime_ms,
+            name: h.name.to_string(),
+            room: h.room.to_string(),
+            from,
+        }
+    }
+
+    fn hello(&self) -> wire::Hello<'_> {
+        wire::Hello {
+            instance: self.instance,
+            port: self.port,
+            version: self.version,
+            lifetime_ms: self.lifetime_ms,
+            name: &self.name,
+            room: &self.room,
+        }
+    }
 }
 
 /// A hello as presence's table takes it.
