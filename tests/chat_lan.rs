@@ -1049,6 +1049,28 @@ fn members_share_a_host() {
             "{name} at {at}:\n{found}"
         );
     }
+    // A watcher started now (no hello for 20 minutes) finds both by its
+    // probes too.
+    let out = lan
+        .cmd(3, BIN)
+        .args(["discover", "--watch", "--json", "--timeout", "3s"])
+        .output()
+        .expect("discover --watch");
+    let watched = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    for (name, at) in [("a1", format!("{ip1}:47474")), ("a2", a2_at.clone())] {
+        assert!(
+            watched.lines().any(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).expect("JSON");
+                v["kind"] == "up"
+                    && v["name"] == name
+                    && v["addrs"]
+                        .as_array()
+                        .is_some_and(|a| a.contains(&at.as_str().into()))
+            }),
+            "{name} up at {at}:\n{watched}"
+        );
+    }
     let out = lan
         .cmd(3, BIN)
         .args(["send", "--ack", "@a2", "by name"])
