@@ -313,11 +313,18 @@ pub struct ChatArgs {
 
     /// The room: members of other rooms on the port are not heard
     /// [default: the port's room]
-    #[arg(short, long, value_name = "ROOM", default_value = "")]
+    #[arg(
+        short,
+        long,
+        value_name = "ROOM",
+        default_value = "",
+        hide_default_value = true
+    )]
     pub room: String,
 
-    /// UDP port of the room (presence on the next one) [default: 47474]
-    /// [env: UDPMSG_PORT]
+    /// UDP port of the room (presence on the next one; a member whose host
+    /// has it taken uses a port of its own) [default: 47474] [env:
+    /// UDPMSG_PORT]
     #[arg(short, long, value_name = "PORT")]
     pub port: Option<String>,
 

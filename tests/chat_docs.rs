@@ -26,6 +26,14 @@ fn docs_quote_the_chats_numbers() {
             "sends each member at most {} datagrams a second",
             room::PACE
         ),
+        format!(
+            "reads no line for its first {} ms",
+            chat::start_wait(chat::DEFAULT_EVERY).as_millis()
+        ),
+        format!(
+            "and {} ms for the last answers",
+            chat::START_GRACE.as_millis()
+        ),
         format!("{} members", members::MAX_MEMBERS),
         format!("{} messages of one's own", room::MAX_PENDING),
         format!(
@@ -65,6 +73,10 @@ fn docs_quote_the_chats_numbers() {
             chat::TEXTS_PER_SOURCE
         ),
         format!("({} datagrams a second, as many saved up)", room::PACE),
+        format!(
+            ": {} ms with the default period",
+            chat::start_wait(chat::DEFAULT_EVERY).as_millis()
+        ),
     ] {
         assert!(
             decisions.contains(&phrase),

@@ -563,8 +563,8 @@ fn watch_lines(at: SystemTime) -> Vec<String> {
 
 /// Every chat kind through the chat's output: messages in text and not,
 /// from a tagged name, joins, both reasons to leave, a rename (another
-/// member's; this member's own has none), a delivery to members and to
-/// nobody, one not delivered.
+/// member's; this member's own has none), deliveries to members, one not
+/// delivered, one to nobody (not delivered either).
 fn chat_lines(at: SystemTime, from: SocketAddr) -> Vec<String> {
     use udpmsg::commands::chat::members::Who;
     use udpmsg::commands::chat::room::{Recipient, Sent, State};
@@ -587,12 +587,14 @@ fn chat_lines(at: SystemTime, from: SocketAddr) -> Vec<String> {
     let sent = |recipients: Vec<Recipient>, body: &[u8]| Sent {
         number: 1,
         at,
+        name: "alice".to_string(),
         body: body.to_vec(),
         private: false,
         recipients,
     };
     let delivered = sent(vec![recipient("bob", State::Confirmed)], b"hello");
-    let nobody = sent(vec![], b"\xff");
+    let delivered_hex = sent(vec![recipient("bob", State::Confirmed)], b"\xff");
+    let nobody = sent(vec![], b"anyone?");
     let missed = sent(
         vec![
             recipient("bob", State::Confirmed),
@@ -657,12 +659,27 @@ fn chat_lines(at: SystemTime, from: SocketAddr) -> Vec<String> {
         Chat::Resolved {
             at,
             sent: &delivered,
+            me: who("alice"),
         },
-        Chat::Resolved { at, sent: &nobody },
-        Chat::Resolved { at, sent: &missed },
+        Chat::Resolved {
+            at,
+            sent: &delivered_hex,
+            me: who("alice"),
+        },
+        Chat::Resolved {
+            at,
+            sent: &nobody,
+            me: who("alice"),
+        },
+        Chat::Resolved {
+            at,
+            sent: &missed,
+            me: who("alice"),
+        },
         Chat::Resolved {
             at,
             sent: &missed_hex,
+            me: who("alice"),
         },
     ];
     let mut bytes = Vec::new();

@@ -173,9 +173,9 @@ fn watch_json_names_a_restarted_listeners_previous_instance() {
     assert_eq!(up["kind"], "up");
     assert!(up.get("room").is_none(), "no room, no field: {up}");
     assert!(up.get("previous").is_none(), "{up}");
-    // A hello for another port is not this watcher's business.
+    // A hello without a port says nowhere to find its listener.
     socket
-        .send_to(&hello(3, "other", "", 9), "127.0.0.1:47475")
+        .send_to(&hello(3, "other", "", 0), "127.0.0.1:47475")
         .expect("send");
     // A new instance at ann's address, port and name: restarted.
     socket
@@ -199,6 +199,14 @@ fn watch_json_names_a_restarted_listeners_previous_instance() {
     ] {
         assert!(keys.iter().any(|k| *k == key), "no {key}: {restarted}");
     }
+    // A hello to this port's presence port with a port of its own (a chat
+    // member whose host has the port taken): a listener there.
+    socket
+        .send_to(&hello(4, "second", "", 40123), "127.0.0.1:47475")
+        .expect("send");
+    let up = json(out.recv_timeout(WAIT).expect("up"));
+    assert_eq!(up["kind"], "up", "{up}");
+    assert_eq!(up["addrs"], serde_json::json!(["127.0.0.1:40123"]), "{up}");
     // SIGTERM: exit 0 with the summary.
     // SAFETY: kill(2) on our own child.
     unsafe {
@@ -207,10 +215,10 @@ fn watch_json_names_a_restarted_listeners_previous_instance() {
     assert_eq!(wait_until(&mut child, WAIT, "watcher"), 0);
     let summary = rest_of(&err);
     let summary = summary.last().expect("summary");
-    assert!(summary.contains("1 listeners up at the end"), "{summary}");
+    assert!(summary.contains("2 listeners up at the end"), "{summary}");
     assert!(
         summary.contains("1 ignored"),
-        "the other port's hello: {summary}"
+        "the hello without a port: {summary}"
     );
     let rest = rest_of(&out);
     assert!(rest.is_empty(), "{rest:?}");

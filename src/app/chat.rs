@@ -36,7 +36,7 @@ use std::os::fd::AsRawFd;
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use unicode_width::UnicodeWidthStr;
+use unicode_width::UnicodeWidthChar;
 
 /// The prompt of the line editor.
 const PROMPT: &str = "> ";
@@ -88,24 +88,30 @@ pub(super) fn run(args: ChatArgs, info: Info) -> Result<u8, Error> {
         interface,
         ..net::BindOptions::default()
     };
-    let sockets = net::bind_listeners(bind, options).map_err(|source| {
-        if source.raw_os_error() == Some(libc::EADDRINUSE) {
-            Error::PortInUse {
-                port,
-                shared: false,
-            }
-        } else {
-            Error::Bind {
-                addr: bind.into(),
-                source,
-            }
+    let bind_error = |addr: std::net::SocketAddr| {
+        move |source| Error::Bind {
+            addr: addr.into(),
+            source,
         }
-    })?;
+    };
+    // Another member of this host (or another program) has the room's
+    // port: this one takes a port of its own, which its hellos announce.
+    let (sockets, own_port) = match net::bind_listeners(bind, options) {
+        Ok(sockets) => (sockets, false),
+        Err(e) if e.raw_os_error() == Some(libc::EADDRINUSE) => {
+            let mut own = bind;
+            own.set_port(0);
+            let sockets = net::bind_listeners(own, options).map_err(bind_error(own))?;
+            (sockets, true)
+        }
+        Err(source) => return Err(bind_error(bind)(source)),
+    };
     let room = args.room.clone();
     let mut member = Chat::new(
         sockets,
         chat::Config {
             name: name.clone(),
+            port,
             room: args.room,
             key,
             every,
@@ -131,6 +137,9 @@ pub(super) fn run(args: ChatArgs, info: Info) -> Result<u8, Error> {
     if let Some(name) = &args.iface.interface {
         shown.push_str(&format!(" (interface {name})"));
     }
+    if own_port {
+        shown.push_str(&format!(", as port {port} is taken on this host"));
+    }
     let in_room = if room.is_empty() {
         format!("the room of port {port}")
     } else {
@@ -140,7 +149,8 @@ pub(super) fn run(args: ChatArgs, info: Info) -> Result<u8, Error> {
     let ended = if terminal {
         // Put back on every way out, before anything more is printed.
         let modes = TermModes::save();
-        let editor = Editor::new().map_err(|source| Error::Io {
+        let suspend = modes.keep_raw();
+        let editor = Editor::new(suspend).map_err(|source| Error::Io {
             doing: "starting the line editor",
             source,
         })?;
@@ -171,12 +181,14 @@ pub(super) fn run(args: ChatArgs, info: Info) -> Result<u8, Error> {
             .run(Input::Piped(&mut lines), &mut out)
             .map_err(chat_error)?
     };
-    finish(ended, info)
+    finish(ended, !terminal, info)
 }
 
 /// The exit code of a chat that ended: 4 when some message was not
-/// delivered to every member present when it was sent.
-fn finish(ended: Ended, info: Info) -> Result<u8, Error> {
+/// delivered to every member present when it was sent (or went to
+/// nobody); from a pipe, 2 when some line was refused (nobody saw the
+/// note, so the code says it).
+fn finish(ended: Ended, piped: bool, info: Info) -> Result<u8, Error> {
     let Ended {
         stop,
         stats,
@@ -189,12 +201,19 @@ fn finish(ended: Ended, info: Info) -> Result<u8, Error> {
         return Err(Error::Output(e));
     }
     if let Stop::Signal(_) | Stop::Quit = stop {
+        let refused = match stats.refused {
+            0 => String::new(),
+            1 => ", 1 line refused".to_string(),
+            n => format!(", {n} lines refused"),
+        };
         info.line(format_args!(
-            "udpmsg: left the room: {} sent, {} delivered, {} not delivered, {} received",
+            "udpmsg: left the room: {} sent, {} delivered, {} not delivered, {} received{refused}",
             stats.sent, stats.delivered, stats.not_delivered, stats.received
         ));
     }
-    Ok(if stats.not_delivered > 0 {
+    Ok(if piped && stats.refused > 0 {
+        exit::USAGE
+    } else if stats.not_delivered > 0 {
         exit::UNCONFIRMED
     } else {
         exit::OK
@@ -229,6 +248,40 @@ impl TermModes {
     fn save() -> Self {
         TermModes(termios::tcgetattr(io::stdin()).ok())
     }
+
+    /// Puts the terminal in the raw mode rustyline reads keys in, for the
+    /// whole chat, not only while `readline` runs: rustyline takes the
+    /// modes it finds as the ones to put back after each line, so between
+    /// two lines the terminal stays raw, and keys typed at that moment are
+    /// neither echoed by the terminal nor held for a line end; the next
+    /// `readline` reads them as typed. Returns the handler of Ctrl-Z, which
+    /// must put the shell's modes back while the chat is stopped.
+    fn keep_raw(&self) -> Option<Suspend> {
+        let saved = self.0.clone()?;
+        let raw = raw_modes(&saved);
+        termios::tcsetattr(io::stdin(), OptionalActions::Drain, &raw).ok()?;
+        Some(Suspend { saved, raw })
+    }
+}
+
+/// `saved` as rustyline's raw mode changes them: BRKINT, ICRNL, INPCK,
+/// ISTRIP, IXON, ECHO, ICANON, IEXTEN and ISIG off, CS8 on, one byte at a
+/// time; output processing stays, as in rustyline's.
+fn raw_modes(saved: &Termios) -> Termios {
+    let mut raw = saved.clone();
+    raw.input_modes -= termios::InputModes::BRKINT
+        | termios::InputModes::ICRNL
+        | termios::InputModes::INPCK
+        | termios::InputModes::ISTRIP
+        | termios::InputModes::IXON;
+    raw.control_modes |= termios::ControlModes::CS8;
+    raw.local_modes -= termios::LocalModes::ECHO
+        | termios::LocalModes::ICANON
+        | termios::LocalModes::IEXTEN
+        | termios::LocalModes::ISIG;
+    raw.special_codes[termios::SpecialCodeIndex::VMIN] = 1;
+    raw.special_codes[termios::SpecialCodeIndex::VTIME] = 0;
+    raw
 }
 
 impl Drop for TermModes {
@@ -245,6 +298,32 @@ impl Drop for TermModes {
     }
 }
 
+/// Ctrl-Z: stops the chat as rustyline would, but with the modes the
+/// shell had (rustyline would put back the raw ones it found), and raw
+/// again once continued.
+struct Suspend {
+    saved: Termios,
+    raw: Termios,
+}
+
+impl ConditionalEventHandler for Suspend {
+    fn handle(&self, _: &Event, _: RepeatCount, _: bool, _: &EventContext) -> Option<Cmd> {
+        let _ = termios::tcsetattr(io::stdin(), OptionalActions::Drain, &self.saved);
+        let mut out = io::stdout().lock();
+        let _ = out.write_all(b"\x1b[?2004l");
+        let _ = out.flush();
+        // To this thread itself: it stops before it goes on (a signal to
+        // the process may be taken by the loop's thread, and this one
+        // would make the terminal raw again before the stop reached it).
+        let _ = signal_hook::low_level::raise(signal_hook::consts::SIGTSTP);
+        // Continued.
+        let _ = termios::tcsetattr(io::stdin(), OptionalActions::Drain, &self.raw);
+        let _ = out.write_all(b"\x1b[?2004h");
+        let _ = out.flush();
+        Some(Cmd::Repaint)
+    }
+}
+
 /// The terminal: a line editor on its own thread, and the screen the
 /// chat's lines go to.
 struct Editor {
@@ -253,8 +332,9 @@ struct Editor {
 }
 
 impl Editor {
-    fn new() -> io::Result<Self> {
-        let config = rustyline::Config::builder().auto_add_history(true).build();
+    fn new(suspend: Option<Suspend>) -> io::Result<Self> {
+        // History gets each line sent, not a pasted block whole.
+        let config = rustyline::Config::builder().auto_add_history(false).build();
         let mut editor = rustyline::DefaultEditor::with_config(config).map_err(readline_io)?;
         let printer = editor.create_external_printer().map_err(readline_io)?;
         let screen = TermScreen(Arc::new(Mutex::new(Shared {
@@ -266,6 +346,12 @@ impl Editor {
             KeyEvent(KeyCode::Enter, Modifiers::NONE),
             EventHandler::Conditional(Box::new(Accept(screen.0.clone()))),
         );
+        if let Some(suspend) = suspend {
+            editor.bind_sequence(
+                KeyEvent::ctrl('Z'),
+                EventHandler::Conditional(Box::new(suspend)),
+            );
+        }
         Ok(Editor { editor, screen })
     }
 
@@ -291,6 +377,13 @@ impl Editor {
 }
 
 /// Reads lines until Ctrl-D, Ctrl-C or `/quit`, handing each to the chat.
+///
+/// Keys typed ahead, or lines pasted, arrive faster than lines are read:
+/// rustyline reads what the terminal has in one go, and keeps what is past
+/// the first line end for the next `readline` (its `buffer-redux` feature;
+/// without it, that was lost: kkawakam/rustyline#690), so each line is
+/// sent in turn. A bracketed paste of several lines is one `readline`
+/// with line ends in it: each of its lines is a message of its own.
 fn edit(
     mut editor: rustyline::DefaultEditor,
     shared: Arc<Mutex<Shared>>,
@@ -298,22 +391,56 @@ fn edit(
     waker: Arc<mio::Waker>,
 ) {
     // Ctrl-C, Ctrl-D (or a terminal error) end the input, as /quit does.
-    while let Ok(line) = editor.readline(PROMPT) {
+    'editing: while let Ok(typed) = editor.readline(PROMPT) {
         let cols = editor
             .dimensions()
             .map_or(80, |(c, _)| usize::from(c).max(1));
-        accepted(&shared, &line, cols);
-        let quit = command::parse(line.as_bytes()) == Line::Quit;
-        if tx.send(line.into_bytes()).is_err() {
-            break;
-        }
-        let _ = waker.wake();
-        if quit {
-            break;
+        accepted(&shared, &typed, cols);
+        for line in typed.split('\n').filter(|l| !l.is_empty()) {
+            let _ = editor.add_history_entry(line);
+            let quit = command::parse(line.as_bytes()) == Line::Quit;
+            if tx.send(line.as_bytes().to_vec()).is_err() {
+                break 'editing;
+            }
+            let _ = waker.wake();
+            if quit {
+                break 'editing;
+            }
         }
     }
     drop(tx);
     let _ = waker.wake();
+}
+
+/// How many rows the prompt and `line` took on a terminal `cols` wide,
+/// counted as rustyline lays them out: a line end (a pasted block has
+/// them) starts a row, a character that does not fit on the row goes to
+/// the next, a tab goes to the next multiple of 8, and a row filled to
+/// the last column moves the cursor to the next.
+fn rows(line: &str, cols: usize) -> usize {
+    const TAB: usize = 8;
+    let (mut row, mut col) = (0, 0);
+    for c in PROMPT.chars().chain(line.chars()) {
+        if c == '\n' {
+            row += 1;
+            col = 0;
+            continue;
+        }
+        let width = if c == '\t' {
+            TAB - col % TAB
+        } else {
+            c.width().unwrap_or(0)
+        };
+        col += width;
+        if col > cols {
+            row += 1;
+            col = width;
+        }
+    }
+    if col == cols {
+        row += 1;
+    }
+    row + 1
 }
 
 /// After Enter: the typed line is erased (the chat shows it as a message
@@ -321,7 +448,7 @@ fn edit(
 fn accepted(shared: &Mutex<Shared>, line: &str, cols: usize) {
     let mut shared = shared.lock().unwrap_or_else(PoisonError::into_inner);
     // The editor left the prompt and line on screen, then a line break.
-    let rows = (PROMPT.width() + line.width()) / cols + 1;
+    let rows = rows(line, cols);
     let mut out = io::stdout().lock();
     let _ = write!(out, "\x1b[{rows}A\r\x1b[J");
     for queued in std::mem::take(&mut shared.queued) {
@@ -381,5 +508,30 @@ fn readline_io(e: ReadlineError) -> io::Error {
     match e {
         ReadlineError::Io(e) => e,
         other => io::Error::other(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rows;
+
+    #[test]
+    fn rows_count_line_ends_wraps_and_a_full_last_row() {
+        // "> " and the line on one row, then the line break.
+        assert_eq!(rows("hello", 80), 1);
+        // A pasted block: a row per line.
+        assert_eq!(rows("b1\nb2\nb3", 80), 3);
+        // 2 + 8 columns on a 10-column terminal: the cursor goes below.
+        assert_eq!(rows("12345678", 10), 2);
+        assert_eq!(rows("1234567", 10), 1);
+        // A wide character that does not fit goes to the next row whole.
+        assert_eq!(rows("1234567語", 10), 2);
+        assert_eq!(rows("123456語", 10), 2);
+        assert_eq!(rows("12345語", 10), 1);
+        // Wrapped lines and line ends together.
+        assert_eq!(rows("123456789012\nab", 10), 3);
+        // A tab goes to the next multiple of 8.
+        assert_eq!(rows("\tx", 80), 1);
+        assert_eq!(rows("\t\t", 10), 2);
     }
 }

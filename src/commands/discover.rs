@@ -330,15 +330,22 @@ impl<'c> Scanner<'c> {
         });
         let _ = wire::encode(&message, wire::MAX_DATAGRAM_V4, &mut probe);
         self.sent_at.push(now);
-        send_everywhere(
-            Some(&self.v4),
-            self.v6.as_ref(),
-            &self.targets,
-            self.config.port,
-            &probe,
-            &mut self.envelope.outgoing,
-            &mut |target, to, sent| report(sent, &target.interface, to, trace),
-        );
+        // The port, and its presence port: chat members that share their
+        // host with another one answer there (PROTOCOL.md 7, Chat).
+        for port in [Some(self.config.port), presence_port(self.config.port)]
+            .into_iter()
+            .flatten()
+        {
+            send_everywhere(
+                Some(&self.v4),
+                self.v6.as_ref(),
+                &self.targets,
+                port,
+                &probe,
+                &mut self.envelope.outgoing,
+                &mut |target, to, sent| report(sent, &target.interface, to, trace),
+            );
+        }
     }
 
     /// Reads answers from the probe sockets, and hellos and goodbyes from
@@ -397,6 +404,12 @@ impl<'c> Scanner<'c> {
                         let Some(rtt) = answer_rtt(&answer, self.token_base, &self.sent_at) else {
                             continue;
                         };
+                        // A listener on the presence port itself is not one
+                        // of the port's (it answered a probe sent there for
+                        // chat members).
+                        if Some(from.port()) == presence_port(self.config.port) {
+                            continue;
+                        }
                         if answer.name.len() > wire::MAX_NAME {
                             // A listener answers with at most MAX_NAME bytes; a
                             // longer name only costs memory and screen.
@@ -418,7 +431,7 @@ impl<'c> Scanner<'c> {
                         }
                     }
                     Ok(Opened::Message(Message::Hello(hello))) if presence => {
-                        if let Some(why) = hello_refused(&hello, self.config.port) {
+                        if let Some(why) = hello_refused(&hello) {
                             trace(&Trace::Refused { from, why });
                             continue;
                         }
@@ -456,11 +469,14 @@ fn answer_rtt(answer: &Answer<'_>, token_base: u64, sent_at: &[Instant]) -> Opti
     Some(Instant::now().saturating_duration_since(*round_at))
 }
 
-/// Why a hello is not taken (for another port, or longer than any
-/// listener sends), if it is not.
-pub fn hello_refused(hello: &Hello<'_>, port: u16) -> Option<&'static str> {
-    if hello.port != port {
-        Some("hello for another port")
+/// Why a hello is not taken (no port, or longer than any listener
+/// sends), if it is not. Its `port` need not be the one watched: a hello
+/// that came to a port's presence port is about that port's listeners,
+/// and a chat member that shares its host with another one listens on a
+/// port of its own, which its hellos announce.
+pub fn hello_refused(hello: &Hello<'_>) -> Option<&'static str> {
+    if hello.port == 0 {
+        Some("hello without a port")
     } else if hello.name.len() > wire::MAX_NAME || hello.room.len() > wire::MAX_ROOM {
         Some("name or room longer than 255 bytes")
     } else {

@@ -156,9 +156,17 @@ fn says(s: &mut String, who: Who<'_>, to: Option<Who<'_>>, body: &[u8]) -> fmt::
     Ok(())
 }
 
-/// The start of a message, quoted in its delivery line.
-fn quote(s: &mut String, body: &[u8]) {
+/// The start of a message, quoted in its delivery line as it was shown:
+/// `/me waves` by `me` as `* bob waves`.
+fn quote(s: &mut String, me: Who<'_>, body: &[u8]) {
     let text = String::from_utf8_lossy(body);
+    let text = match text.strip_prefix("/me ") {
+        Some(action) => {
+            let _ = write!(s, "* {} ", Shown(me));
+            action
+        }
+        None => &text,
+    };
     let mut chars = text.chars();
     let head: String = chars.by_ref().take(QUOTE_CHARS).collect();
     escape_into(s, &head);
@@ -209,7 +217,7 @@ fn text_line(
                 Shown(*who)
             )?;
         }
-        Event::Resolved { sent, .. } => {
+        Event::Resolved { sent, me, .. } => {
             write!(s, "{} ", clock(sent.at))?;
             let missing: Vec<&str> = sent
                 .recipients
@@ -217,12 +225,13 @@ fn text_line(
                 .filter(|r| r.state != State::Confirmed)
                 .map(|r| r.name.as_str())
                 .collect();
-            if sent.recipients.is_empty() {
-                s.push_str("nobody else is here: ");
-                quote(s, &sent.body);
+            if sent.nobody() {
+                s.push_str("not delivered: nobody else is here (");
+                quote(s, *me, &sent.body);
+                s.push(')');
             } else if missing.is_empty() {
                 s.push_str("✓ ");
-                quote(s, &sent.body);
+                quote(s, *me, &sent.body);
             } else {
                 s.push_str("not delivered to: ");
                 for (i, name) in missing.iter().enumerate() {
@@ -232,7 +241,7 @@ fn text_line(
                     escape_into(s, name);
                 }
                 s.push_str(" (");
-                quote(s, &sent.body);
+                quote(s, *me, &sent.body);
                 s.push(')');
             }
         }
@@ -387,6 +396,8 @@ struct DeliveryLine<'a> {
     members: Vec<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     unconfirmed: Option<Vec<&'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
 }
 
 /// One event as a JSON line; `None` for what is not one of the chat's
@@ -453,7 +464,7 @@ fn json_line(event: &Event<'_>) -> Option<String> {
             previous_name: old,
             instance: Id(who.id).to_string(),
         }),
-        Event::Resolved { at, sent } => serde_json::to_string(&delivery_line(*at, sent)),
+        Event::Resolved { at, sent, .. } => serde_json::to_string(&delivery_line(*at, sent)),
         Event::Sent { .. }
         | Event::Renamed { mine: true, .. }
         | Event::Members { .. }
@@ -473,7 +484,7 @@ fn delivery_line(at: SystemTime, sent: &Sent) -> DeliveryLine<'_> {
         .filter(|r| r.state != State::Confirmed)
         .map(|r| r.name.as_str())
         .collect();
-    let delivered = unconfirmed.is_empty();
+    let delivered = sent.delivered();
     DeliveryLine {
         ts: ts(at),
         kind: if delivered {
@@ -485,5 +496,10 @@ fn delivery_line(at: SystemTime, sent: &Sent) -> DeliveryLine<'_> {
         body: Body::of(&sent.body),
         members,
         unconfirmed: (!delivered).then_some(unconfirmed),
+        reason: (!delivered).then_some(if sent.nobody() {
+            "nobody"
+        } else {
+            "unconfirmed"
+        }),
     }
 }

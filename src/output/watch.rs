@@ -246,7 +246,7 @@ pub fn watch_summary(stats: &Stats) -> String {
         (stats.untracked, "from listeners not tracked (table full)"),
         (stats.rate_limited, "over the hello rate limit"),
         (stats.refused, "refused (key or malformed)"),
-        (stats.ignored, "ignored (another port, too long)"),
+        (stats.ignored, "ignored (no port, too long)"),
     ] {
         if n > 0 {
             let _ = write!(s, "; {n} {what}");

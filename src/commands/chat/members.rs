@@ -326,6 +326,28 @@ impl Members {
         self.shared(name, instance)
     }
 
+    /// How `member` is shown on its `joined` and `left` lines: by the
+    /// name it had then, tagged by who is in the room now, whether it is
+    /// still a member or not (one that came and went in one turn is shown
+    /// the same on both).
+    pub fn shown<'a>(&self, member: &'a Member) -> Who<'a> {
+        Who {
+            name: &member.name,
+            id: member.instance,
+            tagged: self.shared(&member.name, member.instance),
+        }
+    }
+
+    /// How this member is shown under `name` (the one it had when it sent
+    /// a message), tagged by who is in the room now.
+    pub fn me_as<'a>(&self, name: &'a str) -> Who<'a> {
+        Who {
+            name,
+            id: self.me,
+            tagged: self.shared(name, self.me),
+        }
+    }
+
     fn shared(&self, name: &str, instance: u64) -> bool {
         (instance != self.me && self.my_name == name)
             || self

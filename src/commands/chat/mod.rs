@@ -1,10 +1,12 @@
 //! `udpmsg chat`: a room of members on one port, found by presence, each
 //! message confirmed by every member present when it was sent.
 //!
-//! A member is a listener and a sender on one socket pair (its port, every
-//! address): it shows the messages it receives, in order and once each, and
-//! acknowledges them after they were shown ([`Handler`], as `listen`
-//! does), answers pings and probes, and sends its own messages to every
+//! A member is a listener and a sender on one socket pair (the room's port
+//! on every address, or, when another member of this host has that port,
+//! a port of its own that its hellos announce): it shows the messages it
+//! receives, in order and once each, and acknowledges them after they were
+//! shown ([`Handler`], as `listen` does), answers pings and probes, and
+//! sends its own messages to every
 //! member through one confirmed-delivery stream each ([`room`]). Members
 //! find each other by presence ([`members`]): each announces itself with
 //! hellos carrying the room, on the port's presence port, and says goodbye
@@ -73,11 +75,29 @@ pub const WELCOMES_TOTAL: u32 = 50;
 const READ_BUDGET: usize = 64;
 /// A name a member takes is at most this long (as a listener's).
 pub const MAX_NAME: usize = wire::MAX_NAME;
+/// After its start burst of hellos, a member waits this long more for the
+/// last welcomes before it reads input ([`start_wait`]).
+pub const START_GRACE: Duration = Duration::from_millis(250);
+
+/// How long after its start a member reads no input: its start burst of
+/// hellos (each answered by every member with a welcome) and
+/// [`START_GRACE`], so that its first message goes to the room as it is,
+/// not to the nobody a member knows before it heard anyone.
+pub fn start_wait(every: Duration) -> Duration {
+    (1..announce::BURST)
+        .map(|sent| announce::gap_after(sent, every, 0.0))
+        .sum::<Duration>()
+        + START_GRACE
+}
 
 /// How a member behaves.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub name: String,
+    /// The room's port: hellos go to the presence port after it. The
+    /// member's sockets are bound to it, or to a port of their own when
+    /// another member of this host has it.
+    pub port: u16,
     /// The room label its hellos carry (empty: the port's room).
     pub room: String,
     pub key: Option<Key>,
@@ -161,10 +181,12 @@ pub enum Event<'a> {
         body: &'a [u8],
     },
     /// A message this member sent was confirmed by every recipient, or
-    /// not by all of them: [`Sent::delivered`].
+    /// not by all of them, or went to nobody: [`Sent::delivered`].
     Resolved {
         at: SystemTime,
         sent: &'a Sent,
+        /// This member, under the name it sent it with.
+        me: Who<'a>,
     },
     Joined {
         at: SystemTime,
@@ -230,6 +252,9 @@ pub struct Stats {
     pub presence_refused: u64,
     /// Sends the system refused (counted as losses).
     pub send_errors: u64,
+    /// Input lines refused (too long, an unknown command, a command used
+    /// wrongly, `/msg` to nobody): said as a note, nothing sent.
+    pub refused: u64,
 }
 
 /// How a chat ended.
@@ -245,7 +270,10 @@ pub struct Chat {
     sockets: Vec<DatagramSocket>,
     /// The address each socket is bound to.
     locals: Vec<SocketAddr>,
+    /// The port the sockets are bound to: the room's, or one of their own.
     port: u16,
+    /// The room's port.
+    room_port: u16,
     ears: Ears,
     /// `--interface`'s index: hellos that came in on another are not heard.
     only: Option<u32>,
@@ -265,6 +293,8 @@ pub struct Chat {
     welcomes: RateLimiter,
     patience: Patience,
     next_join: Instant,
+    /// Input is not read before this ([`start_wait`]).
+    settled_at: Instant,
     /// The token of this member's probes (members near expiry are asked).
     probe_token: u64,
     /// Set by `/quit` or the end of input: leave once every message is
@@ -282,7 +312,8 @@ pub struct Chat {
 impl Chat {
     /// A member on already-bound, non-blocking sockets (one per address
     /// family, as [`net::bind_listeners`] makes them for `[::]`, with
-    /// arrival information), all on one port that has a presence port.
+    /// arrival information), all on one port: the room's
+    /// ([`Config::port`], which has a presence port), or one of their own.
     /// It hears and announces on the families of those sockets only (and
     /// on [`Config::interface`] only, to which they are bound).
     /// Announces nothing until [`Self::run`].
@@ -311,7 +342,8 @@ impl Chat {
                 .register(socket, token(i), Interest::READABLE)?;
         }
         let port = locals.first().map_or(0, |a| a.port());
-        let ear_port = presence_port(port).ok_or_else(|| {
+        let room_port = config.port;
+        let ear_port = presence_port(room_port).ok_or_else(|| {
             io::Error::new(io::ErrorKind::InvalidInput, "no presence port after 65535")
         })?;
         let only = match config.interface.as_deref() {
@@ -374,6 +406,7 @@ impl Chat {
             sockets,
             locals,
             port,
+            room_port,
             ears,
             only,
             events,
@@ -391,6 +424,7 @@ impl Chat {
             welcomes: RateLimiter::new(WELCOMES_PER_SOURCE, WELCOMES_TOTAL, start),
             patience: config.patience,
             next_join: start + IFACE_POLL,
+            settled_at: start + start_wait(config.every),
             probe_token: crate::util::rng::random_id(),
             leave_by: None,
             paced: None,
@@ -445,7 +479,10 @@ impl Chat {
             if gaps.is_err() {
                 break Stop::Output;
             }
-            if input_ready {
+            // Input waits for the room to be heard: a first message read
+            // at once would go to nobody.
+            let settling = now < self.settled_at;
+            if input_ready && !settling {
                 input_ready = self.input(&mut input, &mut out)?;
             }
             if out.error.is_some() {
@@ -464,6 +501,7 @@ impl Chat {
                 self.leave_by,
                 self.paced,
                 Some(self.next_join),
+                settling.then_some(self.settled_at),
             ]
             .into_iter()
             .flatten()
@@ -527,6 +565,7 @@ impl Chat {
     fn read(&mut self, unread: &mut u64, out: &mut Guarded<'_>) -> Result<(), Error> {
         let me = self.handler.instance();
         let mut answers = Vec::new();
+        let mut welcomes = Vec::new();
         for via in 0..self.sockets.len() {
             let bit = 1u64 << via;
             if *unread & bit == 0 {
@@ -594,6 +633,15 @@ impl Chat {
                             }
                             Ok(())
                         }
+                        Ok(Opened::Message(Message::Hello(h))) => {
+                            // A welcome: a member's hello to this member
+                            // alone, in answer to one of its own. Taken as
+                            // a hello is, never answered.
+                            if h.instance != me && hello_refused(&h).is_none() {
+                                welcomes.push(Welcome::of(&h, from));
+                            }
+                            Ok(())
+                        }
                         Ok(Opened::Message(message @ Message::Text(_))) => {
                             if self.texts.allow(from.ip(), now) {
                                 let open_len = received.bytes.len() - overhead;
@@ -635,6 +683,17 @@ impl Chat {
             };
             self.members.answered(&sighting, now, &mut self.changes);
         }
+        for welcome in welcomes {
+            if !self.hellos.allow(welcome.from.ip(), now) {
+                self.stats.presence_refused += 1;
+                continue;
+            }
+            let hello = welcome.hello();
+            let addr = with_scope(SocketAddr::new(welcome.from.ip(), hello.port), welcome.from);
+            let _ = self
+                .members
+                .hello(&watch_sighting(&hello, addr), now, &mut self.changes);
+        }
         for (bit, ipv6) in [(1u64 << EAR_V4.0, false), (1u64 << EAR_V6.0, true)] {
             if *unread & bit != 0 && self.hear(ipv6, out) {
                 *unread &= !bit;
@@ -675,28 +734,53 @@ impl Chat {
                 .local
                 .map_or(bound, |l| SocketAddr::new(l.dest, bound.port()));
             let now = Instant::now();
+            let overhead = self.presence_in.overhead();
             let opened = self
                 .presence_in
                 .open(&self.buf[..len], SystemTime::now(), dest);
             match opened {
                 Ok(Opened::Message(Message::Hello(h))) => {
-                    if hello_refused(&h, self.port).is_some() || !self.hellos.allow(from.ip(), now)
-                    {
+                    if hello_refused(&h).is_some() || !self.hellos.allow(from.ip(), now) {
                         self.stats.presence_refused += 1;
                         continue;
                     }
+                    // At its source address, on the port it announces (the
+                    // room's, or its own when it shares its host).
                     let addr = with_scope(SocketAddr::new(from.ip(), h.port), from);
                     let sighting = watch_sighting(&h, addr);
                     let welcome = self.members.hello(&sighting, now, &mut self.changes);
-                    if welcome
-                        && let Some(to_port) = presence_port(h.port)
-                        && self.welcomes.allow(from.ip(), now)
-                    {
-                        self.announcer.hello_to(
-                            with_scope(SocketAddr::new(from.ip(), to_port), from),
-                            ifindex,
-                        );
+                    // The welcome goes to the newcomer's own port: the
+                    // presence port may be shared by several members of
+                    // its host, and a datagram to it reaches one of them.
+                    if welcome && self.welcomes.allow(from.ip(), now) {
+                        self.announcer.hello_to(addr, ifindex);
                     }
+                }
+                Ok(Opened::Message(Message::Probe(p))) => {
+                    // A scan probes the presence port too, for the members
+                    // not on the room's port: this member answers there
+                    // only if it is one of them (else at the room's port).
+                    if self.port == self.room_port || p.instance == self.handler.instance() {
+                        continue;
+                    }
+                    if !self.hellos.allow(from.ip(), now) {
+                        self.stats.presence_refused += 1;
+                        continue;
+                    }
+                    let Some(via) = self.locals.iter().position(|l| l.is_ipv6() == ipv6) else {
+                        continue;
+                    };
+                    let open_len = len - overhead;
+                    let origin = Origin {
+                        at: SystemTime::now(),
+                        from: &arrival.from,
+                        cred: None,
+                        local: arrival.local,
+                        socket: &self.sockets[via],
+                        via,
+                    };
+                    let message = Message::Probe(p);
+                    let _ = self.handler.message(message, open_len, origin, &mut Quiet);
                 }
                 Ok(Opened::Message(Message::Goodbye(g))) => {
                     if !self.hellos.allow(from.ip(), now) {
@@ -725,24 +809,17 @@ impl Chat {
         for change in std::mem::take(&mut self.changes) {
             match change {
                 Change::Joined(member) => {
-                    let who = self.members.who(member.instance).unwrap_or(Who {
-                        name: &member.name,
-                        id: member.instance,
-                        tagged: true,
-                    });
+                    // Shown as on its `left` line, should it be gone
+                    // already (it came and went in one turn).
                     out.event(&Event::Joined {
                         at,
-                        who,
+                        who: self.members.shown(&member),
                         addr: member.addr,
                     });
                 }
                 Change::Left { member, expired } => {
                     self.room.member_gone(member.instance);
-                    let who = Who {
-                        name: &member.name,
-                        id: member.instance,
-                        tagged: self.members.shared_name(&member.name, member.instance),
-                    };
+                    let who = self.members.shown(&member);
                     out.event(&Event::Left { at, who, expired });
                 }
                 Change::Renamed { member, old } => {
@@ -800,6 +877,7 @@ impl Chat {
         };
         self.room.tick(now, &mut net);
         let stats = &mut self.stats;
+        let members = &self.members;
         let at = SystemTime::now();
         self.room.take_resolved(&mut |sent| {
             if sent.delivered() {
@@ -807,7 +885,12 @@ impl Chat {
             } else {
                 stats.not_delivered += 1;
             }
-            out.event(&Event::Resolved { at, sent: &sent });
+            let me = members.me_as(&sent.name);
+            out.event(&Event::Resolved {
+                at,
+                sent: &sent,
+                me,
+            });
         });
     }
 
@@ -864,27 +947,38 @@ impl Chat {
                     let instance = member.instance;
                     self.say(text, Some(instance), out);
                 }
-                Err(why) => out.event(&Event::Note(Note::NoSuchMember {
-                    name: to,
-                    ambiguous: why == Lookup::Ambiguous,
-                })),
+                Err(why) => self.refuse(
+                    Note::NoSuchMember {
+                        name: to,
+                        ambiguous: why == Lookup::Ambiguous,
+                    },
+                    out,
+                ),
             },
             Line::Who => self.who(out),
             Line::Name(name) => self.rename(name, out),
             Line::Quit => self.leave(),
             Line::Empty => {}
-            Line::Usage(usage) => out.event(&Event::Note(Note::Usage(usage))),
-            Line::Unknown(word) => out.event(&Event::Note(Note::Unknown(word))),
+            Line::Usage(usage) => self.refuse(Note::Usage(usage), out),
+            Line::Unknown(word) => self.refuse(Note::Unknown(word), out),
         }
+    }
+
+    /// An input line that asks for nothing this member can do: said, and
+    /// counted ([`Stats::refused`]).
+    fn refuse(&mut self, note: Note<'_>, out: &mut Guarded<'_>) {
+        self.stats.refused += 1;
+        out.event(&Event::Note(note));
     }
 
     /// Sends `body` to the room, or to member `to` alone.
     fn say(&mut self, body: &[u8], to: Option<u64>, out: &mut Guarded<'_>) {
         if body.len() > room::MAX_MESSAGE {
-            out.event(&Event::Note(Note::TooLarge {
+            let note = Note::TooLarge {
                 len: body.len(),
                 max: room::MAX_MESSAGE,
-            }));
+            };
+            self.refuse(note, out);
             return;
         }
         let recipients: Vec<(u64, &str, SocketAddr)> = self
@@ -941,10 +1035,11 @@ impl Chat {
     /// on (a new burst of hellos, so the room hears it at once).
     fn rename(&mut self, name: &str, out: &mut Guarded<'_>) {
         if name.len() > MAX_NAME {
-            out.event(&Event::Note(Note::BadName {
+            let note = Note::BadName {
                 len: name.len(),
                 max: MAX_NAME,
-            }));
+            };
+            self.refuse(note, out);
             return;
         }
         let old = self.members.my_name().to_string();
@@ -971,6 +1066,43 @@ fn ear_interfaces(only: Option<u32>) -> Vec<u32> {
         all.retain(|&i| i == only);
     }
     all
+}
+
+/// A hello that came to a chat socket (a welcome), kept until the
+/// socket's turn is over.
+struct Welcome {
+    instance: u64,
+    port: u16,
+    version: u8,
+    lifetime_ms: u32,
+    name: String,
+    room: String,
+    from: SocketAddr,
+}
+
+impl Welcome {
+    fn of(h: &wire::Hello<'_>, from: SocketAddr) -> Self {
+        Welcome {
+            instance: h.instance,
+            port: h.port,
+            version: h.version,
+            lifetime_ms: h.lifetime_ms,
+            name: h.name.to_string(),
+            room: h.room.to_string(),
+            from,
+        }
+    }
+
+    fn hello(&self) -> wire::Hello<'_> {
+        wire::Hello {
+            instance: self.instance,
+            port: self.port,
+            version: self.version,
+            lifetime_ms: self.lifetime_ms,
+            name: &self.name,
+            room: &self.room,
+        }
+    }
 }
 
 /// A hello as presence's table takes it.

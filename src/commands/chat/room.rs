@@ -65,16 +65,25 @@ pub struct Sent {
     /// Its number among this member's messages, from 1.
     pub number: u64,
     pub at: SystemTime,
+    /// The name it was sent under (its sender may take another since).
+    pub name: String,
     pub body: Vec<u8>,
     /// Sent to one member only (`/msg`).
     pub private: bool,
+    /// The members present when it was sent (none: nobody else was there).
     pub recipients: Vec<Recipient>,
 }
 
 impl Sent {
-    /// True when every recipient confirmed it.
+    /// True when it went to someone, and every recipient confirmed it. A
+    /// message to nobody was delivered to nobody: not delivered.
     pub fn delivered(&self) -> bool {
-        self.recipients.iter().all(|r| r.state == State::Confirmed)
+        !self.nobody() && self.recipients.iter().all(|r| r.state == State::Confirmed)
+    }
+
+    /// True when nobody else was in the room when it was sent.
+    pub fn nobody(&self) -> bool {
+        self.recipients.is_empty()
     }
 
     fn resolved(&self) -> bool {
@@ -256,6 +265,7 @@ impl Room {
             Sent {
                 number,
                 at: SystemTime::now(),
+                name: name.to_string(),
                 body: body.to_vec(),
                 private,
                 recipients,

@@ -131,7 +131,7 @@ pub struct Stats {
     /// Datagrams refused by the key rules or the decoder.
     pub refused: u64,
     /// Hellos and answers with names or rooms longer than any listener
-    /// sends, or for another port.
+    /// sends, or hellos without a port.
     pub ignored: u64,
 }
 
@@ -399,23 +399,30 @@ impl Watcher {
         self.stats.rounds += 1;
         self.last_round = Some(now);
         let mut result = Ok(());
-        send_everywhere(
-            self.probes[0].as_ref(),
-            self.probes[1].as_ref(),
-            &self.targets,
-            self.config.port,
-            &probe,
-            &mut self.envelope.outgoing,
-            &mut |target, to, sent| {
-                if let (Err(error), true) = (sent, result.is_ok()) {
-                    result = sink.trace(&Trace::SendFailed {
-                        to,
-                        interface: &target.interface,
-                        error: &error,
-                    });
-                }
-            },
-        );
+        // The port, and its presence port: chat members that share their
+        // host with another one answer there (PROTOCOL.md 7, Chat).
+        for port in [Some(self.config.port), presence_port(self.config.port)]
+            .into_iter()
+            .flatten()
+        {
+            send_everywhere(
+                self.probes[0].as_ref(),
+                self.probes[1].as_ref(),
+                &self.targets,
+                port,
+                &probe,
+                &mut self.envelope.outgoing,
+                &mut |target, to, sent| {
+                    if let (Err(error), true) = (sent, result.is_ok()) {
+                        result = sink.trace(&Trace::SendFailed {
+                            to,
+                            interface: &target.interface,
+                            error: &error,
+                        });
+                    }
+                },
+            );
+        }
         result
     }
 
@@ -520,7 +527,9 @@ impl Watcher {
         let port = self.config.port;
         let (sighting, goodbye) = match message {
             Message::Answer(a) if !presence => {
-                if a.token & !0xff != self.token_base {
+                // A listener on the presence port itself is not one of the
+                // port's (it answered a probe sent there for chat members).
+                if a.token & !0xff != self.token_base || Some(from.port()) == presence_port(port) {
                     return Ok(());
                 }
                 if a.name.len() > wire::MAX_NAME {
@@ -543,7 +552,7 @@ impl Watcher {
                 (Some(sighting), None)
             }
             Message::Hello(h) if presence => {
-                if let Some(why) = hello_refused(&h, port) {
+                if let Some(why) = hello_refused(&h) {
                     self.stats.ignored += 1;
                     return sink.trace(&Trace::Refused { from, why });
                 }

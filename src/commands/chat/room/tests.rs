@@ -108,6 +108,8 @@ fn nobody_present_resolves_at_once() {
     room.take_resolved(&mut |s| done.push(s));
     assert_eq!(done.len(), 1);
     assert!(done[0].recipients.is_empty());
+    // Delivered to nobody is not delivered.
+    assert!(done[0].nobody() && !done[0].delivered());
     assert!(wire.0.is_empty());
 }
 
