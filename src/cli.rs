@@ -49,6 +49,18 @@ pub enum Command {
     Man,
 }
 
+/// Each subcommand's one-line description: the first line of its
+/// `--help`, its line in `udpmsg --help` and in the manual page.
+pub const LISTEN_ABOUT: &str = "Print every datagram that arrives; answer pings";
+pub const SEND_ABOUT: &str = "Send one message, or stdin: a message a line (--raw: one datagram)";
+pub const DISCOVER_ABOUT: &str = "Find udpmsg listeners on the local network";
+pub const PING_ABOUT: &str = "Measure round-trip times to a listener";
+pub const KEYGEN_ABOUT: &str = "Write a new random shared key (mode 0600) for --key-file";
+pub const CHAT_ABOUT: &str = "Chat with the room on the local network (serverless, confirmed)";
+pub const COMPLETIONS_ABOUT: &str =
+    "Print a shell completion script (bash, zsh, fish, elvish, powershell)";
+pub const MAN_ABOUT: &str = "Print the manual page (roff), for man -l - or a man1 directory";
+
 const LISTEN_HELP: &str = "Examples:
   udpmsg listen
   udpmsg listen --port 9000 --json --count 10
@@ -158,9 +170,24 @@ impl Cli {
     /// `udpmsg send` is mostly process start-up, and building the other four
     /// subcommands' arguments cost a third of its user-space instructions.
     pub fn command() -> clap::Command {
-        let sub = |name: &'static str, about: &'static str, after_help: &'static str| {
-            clap::Command::new(name).about(about).after_help(after_help)
-        };
+        // `about` is set twice: before `defer`, for `udpmsg --help`'s list
+        // (deferred arguments are not built for it), and after the arguments
+        // are added, because the derive sets the `///` comment of every
+        // flattened group (`FamilyArgs`, `ReachArgs`...) as the command's
+        // about: the last one would be the first line of `--help` and of the
+        // subcommand's section in the manual page.
+        macro_rules! sub {
+            ($name:literal, $args:ty, $about:expr, $after_help:expr) => {
+                clap::Command::new($name)
+                    .about($about)
+                    .after_help($after_help)
+                    .defer(|command| {
+                        <$args>::augment_args(command)
+                            .about($about)
+                            .long_about(None)
+                    })
+            };
+        }
         clap::Command::new("udpmsg")
             .version(env!("CARGO_PKG_VERSION"))
             .about("Send, receive and discover UDP messages on your local network")
@@ -185,63 +212,28 @@ impl Cli {
                          errors, warnings and -v reports still print",
                     ),
             )
-            .subcommand(
-                sub(
-                    "listen",
-                    "Print every datagram that arrives; answer pings",
-                    LISTEN_HELP,
-                )
-                .defer(ListenArgs::augment_args),
-            )
-            .subcommand(
-                sub(
-                    "send",
-                    "Send one message, or stdin: a message a line (--raw: one datagram)",
-                    SEND_HELP,
-                )
-                .defer(SendArgs::augment_args),
-            )
-            .subcommand(
-                sub(
-                    "discover",
-                    "Find udpmsg listeners on the local network",
-                    DISCOVER_HELP,
-                )
-                .defer(DiscoverArgs::augment_args),
-            )
-            .subcommand(
-                sub("ping", "Measure round-trip times to a listener", PING_HELP)
-                    .defer(PingArgs::augment_args),
-            )
-            .subcommand(
-                sub(
-                    "keygen",
-                    "Write a new random shared key (mode 0600) for --key-file",
-                    KEYGEN_HELP,
-                )
-                .defer(KeygenArgs::augment_args),
-            )
-            .subcommand(
-                sub(
-                    "chat",
-                    "Chat with the room on the local network (serverless, confirmed)",
-                    CHAT_HELP,
-                )
-                .defer(ChatArgs::augment_args),
-            )
-            .subcommand(
-                sub(
-                    "completions",
-                    "Print a shell completion script (bash, zsh, fish, elvish, powershell)",
-                    COMPLETIONS_HELP,
-                )
-                .defer(CompletionsArgs::augment_args),
-            )
-            .subcommand(sub(
-                "man",
-                "Print the manual page (roff), for man -l - or a man1 directory",
-                MAN_HELP,
+            .subcommand(sub!("listen", ListenArgs, LISTEN_ABOUT, LISTEN_HELP))
+            .subcommand(sub!("send", SendArgs, SEND_ABOUT, SEND_HELP))
+            .subcommand(sub!(
+                "discover",
+                DiscoverArgs,
+                DISCOVER_ABOUT,
+                DISCOVER_HELP
             ))
+            .subcommand(sub!("ping", PingArgs, PING_ABOUT, PING_HELP))
+            .subcommand(sub!("keygen", KeygenArgs, KEYGEN_ABOUT, KEYGEN_HELP))
+            .subcommand(sub!("chat", ChatArgs, CHAT_ABOUT, CHAT_HELP))
+            .subcommand(sub!(
+                "completions",
+                CompletionsArgs,
+                COMPLETIONS_ABOUT,
+                COMPLETIONS_HELP
+            ))
+            .subcommand(
+                clap::Command::new("man")
+                    .about(MAN_ABOUT)
+                    .after_help(MAN_HELP),
+            )
     }
 
     /// The whole definition with every subcommand's arguments built (not

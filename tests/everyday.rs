@@ -1066,3 +1066,57 @@ fn man_page_renders_without_warnings_and_covers_every_subcommand() {
     assert_eq!(checked.code, 0, "{}", checked.stderr);
     assert_eq!(checked.stderr, "", "groff warns");
 }
+
+/// The subcommands `udpmsg --help` lists, each with its one-line description.
+fn listed_subcommands() -> Vec<(String, String)> {
+    let run = udpmsg(&["--help"], b"");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let listed: Vec<(String, String)> = run
+        .stdout
+        .lines()
+        .skip_while(|l| *l != "Commands:")
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| {
+            let (name, about) = l.trim().split_once(' ')?;
+            Some((name.to_string(), about.trim().to_string()))
+        })
+        .filter(|(name, _)| name != "help")
+        .collect();
+    assert!(listed.len() >= 8, "{}", run.stdout);
+    listed
+}
+
+#[test]
+fn each_subcommand_help_and_man_section_begin_with_its_own_description() {
+    if !isolate("each_subcommand_help_and_man_section_begin_with_its_own_description") {
+        return;
+    }
+    let listed = listed_subcommands();
+    for (name, about) in &listed {
+        for flag in ["--help", "-h"] {
+            let run = udpmsg(&[name, flag], b"");
+            assert_eq!(run.code, 0, "{name} {flag}: {}", run.stderr);
+            assert_eq!(
+                run.stdout.lines().next(),
+                Some(about.as_str()),
+                "{name} {flag}"
+            );
+        }
+    }
+    let run = udpmsg(&["man"], b"");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    for (name, about) in &listed {
+        let heading = format!(".SS \"udpmsg {name}\"");
+        let at = lines
+            .iter()
+            .position(|l| *l == heading)
+            .unwrap_or_else(|| panic!("no section {heading}"));
+        let first = lines.get(at + 1).map(|l| l.replace("\\-", "-"));
+        assert_eq!(first.as_deref(), Some(about.as_str()), "man: udpmsg {name}");
+    }
+    // The description of a group of options shared by several subcommands
+    // is nobody's description.
+    assert!(!run.stdout.contains("one address family"), "{}", run.stdout);
+}
