@@ -5,7 +5,7 @@
 //! (`UNIX-SENDTO`, `UNIX-RECVFROM`) and OpenBSD nc (`nc -U -u`, which binds
 //! a path of its own for replies); `listen --echo`; a sender without a name
 //! (socat's), which cannot be answered; the socket file: created with the
-//! umask or `--mode`, removed on SIGTERM, `--timeout` and `--count`, a stale
+//! umask or `--mode`, removed on SIGTERM, SIGINT, SIGHUP, `--timeout` and `--count`, a stale
 //! one replaced, a live one or anything that is not a socket never; sealed
 //! datagrams bound to the socket they were sent to.
 //!
@@ -737,8 +737,8 @@ fn an_unnamed_sender_is_counted_never_answered() {
 // ---------------------------------------------------------------- the socket file
 
 #[test]
-fn the_socket_file_goes_on_sigterm_timeout_and_count() {
-    if !isolate("the_socket_file_goes_on_sigterm_timeout_and_count") {
+fn the_socket_file_goes_on_every_signal_timeout_and_count() {
+    if !isolate("the_socket_file_goes_on_every_signal_timeout_and_count") {
         return;
     }
     let dir = Dir::new("cleanup");
@@ -771,6 +771,14 @@ fn the_socket_file_goes_on_sigterm_timeout_and_count() {
     let (code, _, _) = listener.finish();
     assert_eq!(code, 0);
     assert!(!is_socket(&path), "left after SIGINT");
+
+    // And SIGHUP: its terminal closed.
+    let listener = Running::listen(&["--bind", &target]);
+    listener.signal(libc::SIGHUP);
+    let (code, _, err) = listener.finish();
+    assert_eq!(code, 0, "{err:?}");
+    assert!(summary(&err).contains("hung up"), "{err:?}");
+    assert!(!is_socket(&path), "left after SIGHUP");
 }
 
 #[test]

@@ -38,7 +38,7 @@ pub(super) fn run(args: ListenArgs, info: Info) -> Result<u8, Error> {
     };
     let listening = format!("udpmsg: listening on {shown} as '{name}'{groups}");
     let (listening_name, announce_key) = (name.clone(), key.clone());
-    // Made before saying so: SIGINT/SIGTERM are caught from then on.
+    // Made before saying so: SIGINT/SIGTERM/SIGHUP are caught from then on.
     let mut listener = Listener::new(
         sockets,
         listen::Config {

@@ -277,7 +277,7 @@ fn note_port_word(args: &SendArgs, port: u16, info: Info) {
 }
 
 /// `send --ack`: every message confirmed, or exit 4 with a summary.
-/// Ctrl-C or SIGTERM ends it with the same summary (exit 0 only when every
+/// Ctrl-C, SIGTERM or SIGHUP ends it with the same summary (exit 0 only when every
 /// message read so far was confirmed).
 fn send_confirmed(
     args: &SendArgs,

@@ -34,7 +34,7 @@ pub struct Config {
     pub count: Option<u64>,
     /// Send the messages as raw datagrams, not udpmsg texts.
     pub raw: bool,
-    /// Stop cleanly on SIGINT/SIGTERM.
+    /// Stop cleanly on SIGINT/SIGTERM/SIGHUP.
     pub catch_signals: bool,
 }
 

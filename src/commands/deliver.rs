@@ -30,7 +30,7 @@ pub struct Config {
     pub timeout: Duration,
     /// When to give up on one message.
     pub patience: Patience,
-    /// Stop cleanly on SIGINT/SIGTERM, with a report.
+    /// Stop cleanly on SIGINT/SIGTERM/SIGHUP, with a report.
     pub catch_signals: bool,
 }
 
@@ -53,7 +53,7 @@ pub struct Report {
     /// Sends or receives refused because nothing listened on the port for a
     /// while (after a listener had answered: a restart in progress).
     pub port_closed: u64,
-    /// Ctrl-C or SIGTERM ended the send (the signal number).
+    /// Ctrl-C, SIGTERM or SIGHUP ended the send (the signal number).
     pub interrupted: Option<i32>,
     /// The input had not ended when the send stopped.
     pub input_left: bool,

@@ -16,11 +16,7 @@ pub fn ack_summary(dest: &PeerAddr, report: &Report) -> String {
         report.unconfirmed
     );
     if let Some(signal) = report.interrupted {
-        let what = match signal {
-            libc::SIGINT => "interrupted",
-            libc::SIGTERM => "terminated",
-            _ => "stopped by a signal",
-        };
+        let what = crate::util::words::signal_words(signal);
         let _ = write!(s, "; {what}");
         if report.input_left {
             s.push_str(" before the input ended");

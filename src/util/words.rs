@@ -1,5 +1,6 @@
-//! Words for an I/O error: what the system says, without Rust's
-//! "(os error N)" suffix, which repeats the words as a number.
+//! Words for an I/O error (what the system says, without Rust's
+//! "(os error N)" suffix, which repeats the words as a number) and for the
+//! signal that ended a command.
 
 use std::fmt;
 use std::io;
@@ -19,6 +20,18 @@ impl fmt::Display for IoWords<'_> {
             None => &text,
         };
         f.write_str(text)
+    }
+}
+
+/// What a signal that ended a command did, in a summary's words: Ctrl-C
+/// "interrupted", SIGTERM "terminated", SIGHUP (the terminal closed) "hung
+/// up".
+pub fn signal_words(signal: i32) -> &'static str {
+    match signal {
+        libc::SIGINT => "interrupted",
+        libc::SIGTERM => "terminated",
+        libc::SIGHUP => "hung up",
+        _ => "stopped by a signal",
     }
 }
 

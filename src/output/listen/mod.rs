@@ -295,8 +295,9 @@ pub fn listen_summary(stop: Stop, stats: &Stats) -> String {
     let why = match stop {
         Stop::Count => "count reached".to_string(),
         Stop::Timeout => "timeout".to_string(),
-        Stop::Signal(libc::SIGINT) => "interrupted".to_string(),
-        Stop::Signal(libc::SIGTERM) => "terminated".to_string(),
+        Stop::Signal(n @ (libc::SIGINT | libc::SIGTERM | libc::SIGHUP)) => {
+            crate::util::words::signal_words(n).to_string()
+        }
         Stop::Signal(n) => format!("signal {n}"),
         Stop::OutputClosed => "output closed".to_string(),
         Stop::OutputFailed => "output failed".to_string(),
