@@ -413,7 +413,7 @@ fn black_hole_gives_up_at_the_timeout_with_a_summary() {
 }
 
 #[test]
-fn closed_port_is_reported_at_once_by_send_ack_and_ping() {
+fn closed_port_is_reported_at_once_by_send_ack_send_wait_and_ping() {
     if !isolate("closed_port_is_reported_at_once") {
         return;
     }
@@ -421,7 +421,7 @@ fn closed_port_is_reported_at_once_by_send_ack_and_ping() {
     let dest = format!("127.0.0.1:{port}");
     // Each waits 60 s for an answer that cannot come, far past the deadline
     // of the run: only the ICMP error can end it in time.
-    let runs: [(&[&str], Vec<u8>); 3] = [
+    let runs: [(&[&str], Vec<u8>); 5] = [
         (
             &[
                 "send",
@@ -439,6 +439,13 @@ fn closed_port_is_reported_at_once_by_send_ack_and_ping() {
         (
             &["ping", "127.0.0.1", "-p", &port, "-c", "3", "-W", "60s"],
             vec![],
+        ),
+        // send --wait takes replies from anyone (its socket is not
+        // connected), yet hears the destination's refusal.
+        (&["send", "--raw", &dest, "q", "--wait", "60s"], vec![]),
+        (
+            &["send", &dest, "--wait", "60s", "--count", "2"],
+            numbered(3),
         ),
     ];
     for (args, stdin) in runs {

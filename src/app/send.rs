@@ -74,6 +74,11 @@ pub(super) fn run(args: SendArgs, info: Info) -> Result<u8, Error> {
         // Replies to an unconnected socket are sealed for the address
         // they came to, which only the arrival information tells.
         arrival_info: args.wait.is_some(),
+        // And only the ICMP errors it asks for tell it that nothing
+        // listens at a unicast destination.
+        icmp_errors: args.wait.is_some()
+            && !dest.broadcast
+            && dest.addr.inet().is_some_and(|a| !a.ip().is_multicast()),
         ..options
     };
     // Connecting (--ack) can fail (a broadcast address: EACCES): said as a send.
