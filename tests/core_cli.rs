@@ -640,6 +640,67 @@ fn largest_text_and_raw_messages_fit_in_one_datagram() {
     assert_eq!(got, body.as_bytes());
 }
 
+#[test]
+fn an_oversized_stdin_line_is_skipped_alike_by_send_ack_and_wait() {
+    if !isolate("an_oversized_stdin_line_is_skipped_alike_by_send_ack_and_wait") {
+        return;
+    }
+    let l = Listener::start(&["--echo"]);
+    let max_text = wire::max_text_body(NAME, wire::MAX_DATAGRAM_V4);
+    let stdin = format!("first\n{}\nlast\n", "b".repeat(max_text + 1));
+    let too_large = format!(
+        "udpmsg: line 2 not sent: message too large: {} bytes, at most {max_text} fit in one datagram",
+        max_text + 1
+    );
+    for extra in [&[][..], &["--ack"], &["--wait", "200ms"]] {
+        let mut args = vec!["send", "-n", NAME];
+        args.extend_from_slice(extra);
+        let dest = l.dest();
+        args.extend([dest.as_str(), "-"]);
+        let run = udpmsg(&args, stdin.as_bytes());
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        let err: Vec<&str> = run.stderr.lines().collect();
+        assert_eq!(err.first(), Some(&too_large.as_str()), "{args:?}: {err:?}");
+        // Then one summary line, and the line after it went.
+        assert_eq!(err.len(), 2, "{args:?}: {err:?}");
+        assert!(l.line().ends_with("tester: first"), "{args:?}");
+        assert!(l.line().ends_with("tester: last"), "{args:?}");
+        if extra == ["--ack"] {
+            assert!(
+                err[1].starts_with("udpmsg: 2 of 2 messages confirmed by ")
+                    && err[1].ends_with("; 1 line too large for one datagram, not sent"),
+                "{err:?}"
+            );
+        } else {
+            assert!(err[1].contains("too large for one datagram"), "{err:?}");
+            assert!(err[1].contains("(2 sent)"), "{err:?}");
+        }
+    }
+    // --wait --count: the replies counted (echoed raw lines) do not hide
+    // the line that was not sent.
+    let raw = format!("first\n{}\nlast\n", "r".repeat(wire::MAX_DATAGRAM_V4 + 1));
+    let run = udpmsg(
+        &[
+            "send",
+            "--raw",
+            "--lines",
+            &l.dest(),
+            "--wait",
+            "5s",
+            "--count",
+            "2",
+        ],
+        raw.as_bytes(),
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(run.stdout.lines().count(), 2, "{}", run.stdout);
+    assert!(
+        run.stderr.starts_with("udpmsg: line 2 not sent: "),
+        "{}",
+        run.stderr
+    );
+}
+
 // ---------------------------------------------------------------- text output
 
 #[test]

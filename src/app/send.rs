@@ -132,6 +132,13 @@ pub(super) fn run(args: SendArgs, info: Info) -> Result<u8, Error> {
     }
     if args.ack {
         let mut source: Box<dyn Source> = match message {
+            // Refused before anything is sent, as without --ack.
+            Some(body) if body.len() > sender.max_body() => {
+                return Err(failed(commands::Error::TooLarge {
+                    len: body.len(),
+                    max: sender.max_body(),
+                }));
+            }
             Some(body) => Box::new(Fixed::new(vec![body])),
             // Confirmed sends wait for acks and input in one event loop.
             None => {
@@ -283,7 +290,9 @@ fn note_port_word(args: &SendArgs, port: u16, info: Info) {
 
 /// `send --ack`: every message confirmed, or exit 4 with a summary.
 /// Ctrl-C, SIGTERM or SIGHUP ends it with the same summary (exit 0 only when every
-/// message read so far was confirmed).
+/// message read so far was confirmed). A stdin line too large for one
+/// datagram is reported and skipped, the others still go, and the end is
+/// the summary and exit 2 (as `send` without `--ack` ends).
 fn send_confirmed(
     args: &SendArgs,
     sender: Sender,
@@ -299,7 +308,16 @@ fn send_confirmed(
         },
         catch_signals: true,
     };
-    let report = Delivery::new(sender, source, config).and_then(Delivery::run)?;
+    let mut skipped = |line: u64, e: &commands::Error| {
+        eprintln!("udpmsg: line {line} not sent: {e}");
+    };
+    let report = Delivery::new(sender, source, config, &mut skipped).and_then(Delivery::run)?;
+    let summary = format!("udpmsg: {}", output::send::ack_summary(shown, &report));
+    if report.too_large > 0 {
+        // Not informational: it says why the exit code is 2.
+        eprintln!("{summary}");
+        return Ok(exit::USAGE);
+    }
     let complete = report.unconfirmed == 0 && !report.input_left;
     let eventful = report.interrupted.is_some()
         || report.local_errors > 0
@@ -308,7 +326,6 @@ fn send_confirmed(
     if complete && !eventful {
         return Ok(exit::OK);
     }
-    let summary = format!("udpmsg: {}", output::send::ack_summary(shown, &report));
     if report.unconfirmed == 0 {
         // Everything confirmed: what happened on the way is information.
         info.line(summary);

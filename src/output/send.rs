@@ -24,6 +24,18 @@ pub fn ack_summary(dest: &PeerAddr, report: &Report) -> String {
     } else if report.input_left {
         s.push_str("; the input did not end");
     }
+    if report.too_large > 0 {
+        let lines = if report.too_large == 1 {
+            "line"
+        } else {
+            "lines"
+        };
+        let _ = write!(
+            s,
+            "; {} {lines} too large for one datagram, not sent",
+            report.too_large
+        );
+    }
     if report.local_errors > 0 {
         let _ = write!(
             s,
