@@ -137,7 +137,7 @@ fn veth_with_default_route() {
 /// Asserts `keygen [--force] path` is refused with exit 2 and one line that
 /// names the path and what is there.
 fn assert_keygen_refuses(path: &str, kind: &str) {
-    for force in [None, Some("--force"), Some("-f")] {
+    for force in [None, Some("--force")] {
         let mut args = vec!["keygen"];
         args.extend(force);
         args.push(path);
@@ -443,7 +443,7 @@ fn empty_udpmsg_variables_count_as_unset() {
     // ping and discover too.
     let run = udpmsg_env(&["ping", "127.0.0.1", "-c", "1"], &empty, b"");
     assert_eq!(run.code, 0, "ping: {}", run.stderr);
-    let run = udpmsg_env(&["discover", "-i", "lo", "--expect", "1"], &empty, b"");
+    let run = udpmsg_env(&["discover", "-I", "lo", "--expect", "1"], &empty, b"");
     assert_eq!(run.code, 0, "discover: {}", run.stderr);
 }
 
@@ -457,7 +457,7 @@ fn bad_udpmsg_variables_are_named_in_the_error() {
         &["send", "127.0.0.1", "hi"][..],
         &["listen"],
         &["ping", "127.0.0.1", "-c", "1"],
-        &["discover", "-i", "lo"],
+        &["discover", "-I", "lo"],
     ] {
         let run = udpmsg_env(args, &[("UDPMSG_PORT", "x")], b"");
         let line = run.one_line_error(2, &format!("UDPMSG_PORT=x {args:?}"));
@@ -612,7 +612,7 @@ fn discover_expect_more_than_answer_exits_6_saying_how_many() {
     let probe = |expect: &str| {
         udpmsg(
             &[
-                "discover", "-i", "lo", "-p", &port, "-t", "500ms", "--expect", expect,
+                "discover", "-I", "lo", "-p", &port, "-t", "500ms", "--expect", expect,
             ],
             b"",
         )

@@ -169,7 +169,7 @@ fn a_closed_pipe_stays_quiet_with_exit_0_for_ping_and_discover() {
     let port = l.port().to_string();
     let r = run_io(
         command(&[
-            "discover", "-i", "lo", "-p", &port, "--expect", "1", "-t", "10s",
+            "discover", "-I", "lo", "-p", &port, "--expect", "1", "-t", "10s",
         ]),
         Stdio::null(),
         widowed_pipe(),
@@ -291,7 +291,7 @@ fn share_port_listeners_both_start_warn_once_and_are_both_discovered() {
 
     let r = udpmsg(
         &[
-            "discover", "-i", "lo", "-p", "47211", "--json", "--expect", "2", "-t", "60s",
+            "discover", "-I", "lo", "-p", "47211", "--json", "--expect", "2", "-t", "60s",
         ],
         b"",
     );
@@ -482,7 +482,7 @@ fn quiet_silences_hints_and_notes_but_not_warnings_or_errors() {
     }
     // discover: the hints when nobody answered go; before or after the
     // subcommand alike.
-    let nobody = ["-i", "lo", "-p", "47231", "-t", "100ms"];
+    let nobody = ["-I", "lo", "-p", "47231", "-t", "100ms"];
     let r = udpmsg(&[&["discover"][..], &nobody].concat(), b"");
     assert!(r.stderr.contains("no listener answered"), "{r:?}");
     for args in [
@@ -501,7 +501,7 @@ fn quiet_silences_hints_and_notes_but_not_warnings_or_errors() {
     );
     let r = udpmsg(
         &[
-            "discover", "-q", "-i", "qdown0", "-p", "47231", "-t", "100ms",
+            "discover", "-q", "-I", "qdown0", "-p", "47231", "-t", "100ms",
         ],
         b"",
     );
