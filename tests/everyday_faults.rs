@@ -606,3 +606,62 @@ fn quiet_send_from_a_terminal_drops_the_hint_line() {
     assert_eq!(err, "");
     assert!(l.line().ends_with(": typed"));
 }
+
+/// Moves this test thread into a private mount namespace (after
+/// `isolate()`): what it mounts is seen by it and its children only.
+fn private_mounts() {
+    // SAFETY: unshare(CLONE_NEWNS) moves only this thread into a copy of
+    // the mount namespace; the harness gives every test its own thread.
+    let rc = unsafe { libc::unshare(libc::CLONE_NEWNS) };
+    assert_eq!(rc, 0, "unshare: {}", std::io::Error::last_os_error());
+    run_ok("mount", &["--make-rprivate", "/"]);
+}
+
+#[test]
+fn a_save_dir_that_cannot_take_files_is_refused_at_start() {
+    if !isolate("a_save_dir_that_cannot_take_files_is_refused_at_start") {
+        return;
+    }
+    private_mounts();
+    let dir = std::env::temp_dir().join(format!("udpmsg-savedir-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create the save dir");
+    let path = dir.to_str().expect("utf-8 temp path").to_string();
+    let refused = |cmd: Command, why: &str| {
+        let run = run_io(cmd, Stdio::null(), Stdio::piped(), "listen --save-dir");
+        let line = run.one_line_error(2, why);
+        assert_eq!(
+            line,
+            format!("udpmsg: --save-dir {path}: cannot write files there: {why}")
+        );
+        assert_eq!(run.stdout, "", "{why}");
+    };
+    let listen = ["listen", "--save-dir", &path, "-p", "0", "-t", "100ms"];
+
+    // Writable: it starts (and runs out its time), leaving nothing behind
+    // of its trial.
+    let run = run_io(command(&listen), Stdio::null(), Stdio::piped(), "listen");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let left = || std::fs::read_dir(&dir).expect("read dir").count();
+    assert_eq!(left(), 0);
+
+    // Not writable by the user it runs as (a root-owned 0755 directory,
+    // the listener as nobody): said at start, not at the first offer.
+    let mut nobody = Command::new("setpriv");
+    nobody.args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN]);
+    nobody.args(listen).env_remove("UDPMSG_KEY_FILE");
+    refused(nobody, "Permission denied");
+
+    // Read-only (a read-only bind mount of it in this namespace).
+    run_ok("mount", &["--bind", &path, &path]);
+    run_ok("mount", &["-o", "remount,bind,ro", &path]);
+    refused(command(&listen), "Read-only file system");
+    run_ok("umount", &[&path]);
+
+    // A file system that makes no files at all (a proc mounted on it).
+    run_ok("mount", &["-t", "proc", "proc", &path]);
+    refused(command(&listen), "its file system takes no new files");
+    run_ok("umount", &[&path]);
+    assert_eq!(left(), 0);
+    std::fs::remove_dir(&dir).expect("remove the save dir");
+}

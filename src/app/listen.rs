@@ -3,7 +3,7 @@
 use super::reach::{self, interface_index};
 use super::{Info, load_key, pick_name, pick_port};
 use crate::cli::ListenArgs;
-use crate::commands::files::receive;
+use crate::commands::files::{receive, store};
 use crate::commands::listen::{self, Ended, Listener, Stop, announce};
 use crate::commands::presence::presence_port;
 use crate::error::{Error, exit};
@@ -415,7 +415,25 @@ fn no_presence_port(port: u16) -> Error {
 fn file_config(args: &ListenArgs) -> Result<receive::Config, Error> {
     if let Some(dir) = &args.save_dir {
         match std::fs::metadata(dir) {
-            Ok(meta) if meta.is_dir() => {}
+            // A trial partial file, made as a transfer makes one and removed
+            // at once: a directory that cannot take one (read-only, not
+            // ours, /proc) is the operator's to fix now, not a sender's
+            // failure later.
+            Ok(meta) if meta.is_dir() => {
+                if let Err(e) = store::Part::create(dir, 0) {
+                    // The directory is there, so "not found" is a file
+                    // system that makes no new files (/proc, /sys).
+                    let why = if e.kind() == io::ErrorKind::NotFound {
+                        "its file system takes no new files".to_string()
+                    } else {
+                        IoWords(&e).to_string()
+                    };
+                    return Err(Error::Usage(format!(
+                        "--save-dir {}: cannot write files there: {why}",
+                        dir.display()
+                    )));
+                }
+            }
             Ok(_) => {
                 return Err(Error::Usage(format!(
                     "--save-dir {}: not a directory",
