@@ -405,7 +405,7 @@ pub struct ListenArgs {
     pub overwrite: bool,
 
     /// Abandon a transfer (removing its partial file) when its sender has
-    /// sent nothing for DUR [default: 30s]
+    /// sent nothing for DUR, 1s to 24h [default: 30s]
     #[arg(long, value_name = "DUR", value_parser = parse_duration, requires = "save_dir")]
     pub file_wait: Option<Duration>,
 
@@ -746,8 +746,12 @@ pub fn parse_duration(arg: &str) -> Result<Duration, String> {
         }
         return Err(format!("'{arg}' is not a valid duration"));
     }
-    humantime::parse_duration(arg)
-        .map_err(|e| format!("'{arg}' is not a duration like 500ms, 2s or 1m ({e})"))
+    // humantime's own words ("expected number at 0") point into a string
+    // the user did not see; what matters is the form wanted.
+    humantime::parse_duration(arg).map_err(|e| match e {
+        humantime::DurationError::NumberOverflow => format!("'{arg}' is too long a duration"),
+        _ => format!("'{arg}' is not a duration like 500ms, 2s or 1m"),
+    })
 }
 
 #[cfg(test)]
@@ -965,6 +969,13 @@ mod tests {
         assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
         assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
         assert!(parse_duration("-1").is_err());
-        assert!(parse_duration("soon").is_err());
+        assert_eq!(
+            parse_duration("abc"),
+            Err("'abc' is not a duration like 500ms, 2s or 1m".into())
+        );
+        assert_eq!(
+            parse_duration("9999999999999999y"),
+            Err("'9999999999999999y' is too long a duration".into())
+        );
     }
 }

@@ -665,3 +665,50 @@ fn a_save_dir_that_cannot_take_files_is_refused_at_start() {
     assert_eq!(left(), 0);
     std::fs::remove_dir(&dir).expect("remove the save dir");
 }
+
+#[test]
+fn file_wait_is_bounded_as_the_other_periods_are() {
+    if !isolate("file_wait_is_bounded_as_the_other_periods_are") {
+        return;
+    }
+    let dir = std::env::temp_dir();
+    let dir = dir.to_str().expect("utf-8 temp dir");
+    // 0 would abandon every transfer at its first pause.
+    for wait in ["0", "999ms", "25h"] {
+        let run = udpmsg(
+            &["listen", "-p", "0", "--save-dir", dir, "--file-wait", wait],
+            b"",
+        );
+        let line = run.one_line_error(2, wait);
+        assert_eq!(line, "udpmsg: --file-wait must be between 1s and 24h");
+    }
+    // The help and the README say the same bounds.
+    let readme = include_str!("../README.md")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(readme.contains("(`--file-wait`, 1s to 24h)"));
+    let help = udpmsg(&["listen", "--help"], b"");
+    assert!(
+        help.stdout.contains("sent nothing for DUR, 1s to 24h"),
+        "{}",
+        help.stdout
+    );
+    for wait in ["1s", "24h"] {
+        let run = udpmsg(
+            &[
+                "listen",
+                "-p",
+                "0",
+                "--save-dir",
+                dir,
+                "--file-wait",
+                wait,
+                "-t",
+                "1ms",
+            ],
+            b"",
+        );
+        assert_eq!(run.code, 0, "{wait}: {}", run.stderr);
+    }
+}

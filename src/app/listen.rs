@@ -450,10 +450,26 @@ fn file_config(args: &ListenArgs) -> Result<receive::Config, Error> {
         }
     }
     let defaults = receive::Config::default();
+    let wait = args.file_wait.unwrap_or(defaults.wait);
+    if !(MIN_FILE_WAIT..=MAX_FILE_WAIT).contains(&wait) {
+        return Err(Error::Usage(format!(
+            "--file-wait must be between {}s and {}h",
+            MIN_FILE_WAIT.as_secs(),
+            MAX_FILE_WAIT.as_secs() / 3600
+        )));
+    }
     Ok(receive::Config {
         dir: args.save_dir.clone(),
         max_size: args.max_file_size.unwrap_or(defaults.max_size),
         overwrite: args.overwrite,
-        wait: args.file_wait.unwrap_or(defaults.wait),
+        wait,
     })
 }
+
+/// Shortest `--file-wait`: a sender with data in flight retransmits within
+/// a quarter of a second (`reliable::rtt::MAX_RTO`), so a shorter wait
+/// would abandon transfers that are only slow.
+const MIN_FILE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+/// Longest `--file-wait`: a day (a partial file held longer is forgotten,
+/// not waited for).
+const MAX_FILE_WAIT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
