@@ -207,7 +207,7 @@ fn watch_json_names_a_restarted_listeners_previous_instance() {
     assert_eq!(wait_until(&mut child, WAIT, "watcher"), 0);
     let summary = rest_of(&err);
     let summary = summary.last().expect("summary");
-    assert!(summary.contains("1 listeners up at the end"), "{summary}");
+    assert!(summary.contains("1 listener up at the end"), "{summary}");
     assert!(
         summary.contains("1 ignored"),
         "the other port's hello: {summary}"

@@ -138,7 +138,12 @@ impl Listener {
 /// The number before `what` in a summary (`... 12 replayed, ...`); 0 when
 /// the summary leaves it out (it lists only counters above zero).
 fn count_in(summary: &str, what: &str) -> u64 {
-    let Some(at) = summary.find(&format!(" {what}")) else {
+    // A count of 1 is said in the singular ("1 ping answered").
+    let Some(at) = summary.find(&format!(" {what}")).or_else(|| {
+        summary
+            .find(&format!(" 1 {}", common::singular(what)))
+            .map(|at| at + 2)
+    }) else {
         return 0;
     };
     summary[..at]

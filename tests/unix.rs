@@ -731,7 +731,7 @@ fn an_unnamed_sender_is_counted_never_answered() {
     assert!(out.iter().any(|l| l.contains("ack me")), "{out:?}");
     let summary = summary(&err);
     assert!(summary.contains("3 not answered"), "{summary}");
-    assert!(summary.contains("1 pings answered"), "{summary}");
+    assert!(summary.contains("1 ping answered"), "{summary}");
 }
 
 // ---------------------------------------------------------------- the socket file
@@ -1165,6 +1165,6 @@ print("pong" if kind == 5 else "kind %d" % kind, sender, seq, stamp)
         listener.signal(libc::SIGTERM);
         let (code, _, err) = listener.finish();
         assert_eq!(code, 0, "{err:?}");
-        assert!(summary(&err).contains("1 pings answered"), "{err:?}");
+        assert!(summary(&err).contains("1 ping answered"), "{err:?}");
     }
 }

@@ -3,6 +3,7 @@
 use super::fmt_addr;
 use crate::commands::deliver::Report;
 use crate::net::PeerAddr;
+use crate::util::words::plural;
 use std::fmt::Write as _;
 
 /// One line: how many messages the listener confirmed, how many not, and
@@ -25,11 +26,7 @@ pub fn ack_summary(dest: &PeerAddr, report: &Report) -> String {
         s.push_str("; the input did not end");
     }
     if report.too_large > 0 {
-        let lines = if report.too_large == 1 {
-            "line"
-        } else {
-            "lines"
-        };
+        let lines = plural(report.too_large, "line", "lines");
         let _ = write!(
             s,
             "; {} {lines} too large for one datagram, not sent",
@@ -39,22 +36,25 @@ pub fn ack_summary(dest: &PeerAddr, report: &Report) -> String {
     if report.local_errors > 0 {
         let _ = write!(
             s,
-            "; {} sends refused by this system (firewall or route), retried",
-            report.local_errors
+            "; {} {} refused by this system (firewall or route), retried",
+            report.local_errors,
+            plural(report.local_errors, "send", "sends")
         );
     }
     if report.port_closed > 0 {
         let _ = write!(
             s,
-            "; the port was closed for a while ({} datagrams refused), retried",
-            report.port_closed
+            "; the port was closed for a while ({} {} refused), retried",
+            report.port_closed,
+            plural(report.port_closed, "datagram", "datagrams")
         );
     }
     if report.restarts > 0 {
         let _ = write!(
             s,
-            "; the listener changed {} time(s) (restarted?), unconfirmed messages were sent again",
-            report.restarts
+            "; the listener changed {} {} (restarted?), unconfirmed messages were sent again",
+            report.restarts,
+            plural(report.restarts, "time", "times")
         );
     }
     s
