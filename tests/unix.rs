@@ -799,6 +799,7 @@ fn a_stale_socket_is_replaced_a_live_one_never() {
     let run = udpmsg(&["listen", "--bind", &target, "--timeout", "5s"], b"");
     let line = run.one_line_error(1, "live socket");
     assert!(line.contains("already in use"), "{line}");
+    assert!(line.ends_with("pick another path"), "{line}");
     assert_ok(&udpmsg(&["send", &target, "still here"], b""), "send");
     assert_eq!(listener.json()["text"], "still here");
 
@@ -824,6 +825,8 @@ fn a_stale_socket_is_replaced_a_live_one_never() {
     let run = udpmsg(&["listen", "--bind", "unix:@taken", "--timeout", "5s"], b"");
     let line = run.one_line_error(1, "abstract name in use");
     assert!(line.contains("unix:@taken is already in use"), "{line}");
+    // It is a name, not a path.
+    assert!(line.ends_with("pick another name"), "{line}");
 }
 
 #[test]
@@ -998,7 +1001,10 @@ fn options_for_ip_are_refused_for_unix_sockets() {
     let long = format!("unix:/{}", "x".repeat(MAX_UNIX_NAME));
     let run = udpmsg(&["send", &long, "hi"], b"");
     let line = run.one_line_error(2, "too long");
-    assert!(line.contains("at most 107 bytes"), "{line}");
+    assert!(
+        line.ends_with(": a Unix socket path is at most 107 bytes"),
+        "{line}"
+    );
     // Nothing was created.
     assert!(!Path::new(&dir.path("x.sock")).exists());
 }
