@@ -9,7 +9,7 @@ mod common;
 use common::full::FullDisk;
 use common::{
     BIN, Listener, Output, WAIT, command, drain, exit_code, isolate, line_reader, listening_addr,
-    poll, run_ok, udp, udpmsg, wait_status, wait_until,
+    poll, run_ok, udp, udpmsg, udpmsg_within, wait_status, wait_until,
 };
 use serde_json::Value;
 use std::fs::File;
@@ -711,4 +711,32 @@ fn file_wait_is_bounded_as_the_other_periods_are() {
         );
         assert_eq!(run.code, 0, "{wait}: {}", run.stderr);
     }
+}
+
+#[test]
+fn send_file_of_a_fifo_or_directory_is_a_bad_argument() {
+    if !isolate("send_file_of_a_fifo_or_directory_is_a_bad_argument") {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("udpmsg-notfile-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    let fifo = dir.join("fifo");
+    run_ok("mkfifo", &[fifo.to_str().expect("utf-8")]);
+    let mut l = Listener::start(&["--save-dir", dir.to_str().expect("utf-8")]);
+    // A FIFO nobody writes to: refused before it is opened (which would
+    // wait for a writer forever); a directory alike.
+    for (path, kind) in [(&fifo, "a FIFO (named pipe)"), (&dir, "a directory")] {
+        let path = path.to_str().expect("utf-8");
+        let run = udpmsg_within(&["send", "--file", path, &l.dest()], b"", WAIT);
+        let line = run.one_line_error(2, kind);
+        assert!(
+            line.starts_with(&format!(
+                "udpmsg: --file {path}: {kind}, not a regular file;"
+            )),
+            "{line}"
+        );
+    }
+    l.assert_alive();
+    std::fs::remove_dir_all(&dir).expect("remove temp dir");
 }
