@@ -5,7 +5,7 @@ use super::{Info, load_key, pick_name, pick_port};
 use crate::cli::ListenArgs;
 use crate::commands::files::{receive, store};
 use crate::commands::listen::{self, Ended, Listener, Stop, announce};
-use crate::commands::presence::presence_port;
+use crate::commands::presence::{self, presence_port};
 use crate::error::{Error, exit};
 use crate::net::addr::{self, Family, Host};
 use crate::net::unix::{SocketFile, UnixBindError};
@@ -32,11 +32,12 @@ pub(super) fn run(args: ListenArgs, info: Info) -> Result<u8, Error> {
         locals,
         every,
         file,
+        warnings,
     } = match addr::parse_unix(&args.bind).transpose()? {
         Some(unix) => bind_unix(&args, unix)?,
         None => bind_inet(&args)?,
     };
-    let listening = format!("udpmsg: listening on {shown} as '{name}'{groups}");
+    let listening = listening_line(&args, &shown, &name, &groups);
     let (listening_name, announce_key) = (name.clone(), key.clone());
     // Made before saying so: SIGINT/SIGTERM/SIGHUP are caught from then on.
     let mut listener = Listener::new(
@@ -77,6 +78,9 @@ pub(super) fn run(args: ListenArgs, info: Info) -> Result<u8, Error> {
         })?;
     }
     info.line(listening);
+    for warning in warnings {
+        eprintln!("udpmsg: warning: {warning}");
+    }
     let format = if args.json {
         Format::Json
     } else {
@@ -116,6 +120,22 @@ struct Bound {
     every: Option<std::time::Duration>,
     /// A Unix socket's file, removed when this is dropped.
     file: Option<SocketFile>,
+    /// What to warn of once the listener is up.
+    warnings: Vec<String>,
+}
+
+/// `udpmsg: listening on ADDRS as 'NAME'`, then what narrows or adds to
+/// what it takes: `--interface`, the groups, `--save-dir`.
+fn listening_line(args: &ListenArgs, shown: &str, name: &str, groups: &str) -> String {
+    let mut line = format!("udpmsg: listening on {shown} as '{name}'");
+    if let Some(interface) = &args.iface.interface {
+        line.push_str(&format!(", on {interface} only"));
+    }
+    line.push_str(groups);
+    if let Some(dir) = &args.save_dir {
+        line.push_str(&format!(", saving files in {}", dir.display()));
+    }
+    line
 }
 
 /// Binds a Unix-domain listener (`--bind unix:...`): the options that
@@ -165,6 +185,7 @@ fn bind_unix(args: &ListenArgs, unix: UnixAddr) -> Result<Bound, Error> {
         locals: Vec::new(),
         every: None,
         file: bound.file,
+        warnings: Vec::new(),
     })
 }
 
@@ -266,6 +287,10 @@ fn bind_inet(args: &ListenArgs) -> Result<Bound, Error> {
     for (group, on) in groups.iter().zip(&joined) {
         in_groups.push_str(&format!(", in group {} ({})", group.ip, on.join(", ")));
     }
+    let warnings = match every {
+        Some(_) => announce_warnings(args, bind.port(), &locals, family),
+        None => Vec::new(),
+    };
     Ok(Bound {
         sockets: sockets.into_iter().map(DatagramSocket::from).collect(),
         shown: shown.join(" and "),
@@ -273,7 +298,37 @@ fn bind_inet(args: &ListenArgs) -> Result<Bound, Error> {
         locals,
         every,
         file: None,
+        warnings,
     })
+}
+
+/// What an announcing listener warns of at start: hellos to a port no
+/// watcher uses by default (`-p 0`), or no interface to send them on
+/// (loopback is one only when named). Once: the interfaces that come up
+/// later are announced on without a word.
+fn announce_warnings(
+    args: &ListenArgs,
+    asked: u16,
+    locals: &[SocketAddr],
+    family: Family,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let port = locals.first().map_or(0, |a| a.port());
+    if asked == 0
+        && let Some(to) = presence_port(port)
+    {
+        warnings.push(format!(
+            "--announce on a port picked at random (-p 0): hellos go to port {to}, which only 'discover --watch -p {port}' hears"
+        ));
+    }
+    let only: Vec<String> = args.iface.interface.iter().cloned().collect();
+    if presence::targets(&only, family).is_ok_and(|t| t.is_empty()) {
+        warnings.push(match &args.iface.interface {
+            Some(i) => format!("--announce: {i} has no address to announce on now; hellos go out once it has one"),
+            None => "--announce: no interface to announce on now (loopback only with --interface lo); hellos go out once one is up".to_string(),
+        });
+    }
+    warnings
 }
 
 /// A multicast group to join, and the interface its `%scope` names.
