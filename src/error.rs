@@ -448,6 +448,19 @@ fn command_words(
                     f,
                     "network unreachable (no route to the group; name the interface with --interface)"
                 ),
+                // '<broadcast>' leaves by the default route unless bound
+                // to an interface.
+                Some(libc::ENETUNREACH)
+                    if dest.inet().is_some_and(|a| match a.ip() {
+                        std::net::IpAddr::V4(ip) => ip.is_broadcast(),
+                        std::net::IpAddr::V6(_) => false,
+                    }) =>
+                {
+                    write!(
+                        f,
+                        "network unreachable (no default route for 255.255.255.255; name the interface with --interface)"
+                    )
+                }
                 Some(libc::ENETUNREACH) => write!(f, "network unreachable (no route)"),
                 Some(libc::EHOSTUNREACH) => write!(f, "host unreachable"),
                 Some(libc::EMSGSIZE) => write!(f, "message too long for the path"),

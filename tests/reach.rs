@@ -925,3 +925,36 @@ fn listen_interface_lo_and_send_interface_lo_talk() {
         assert_ok(&udpmsg(&ping, b""), "ping --interface lo");
     }
 }
+
+#[test]
+fn broadcast_without_a_default_route_points_to_interface_which_works() {
+    if !isolate("broadcast_without_a_default_route_points_to_interface_which_works") {
+        return;
+    }
+    // Only lo, no default route: 255.255.255.255 has no way out.
+    let run = udpmsg(&["send", "<broadcast>", "hi"], b"");
+    let line = run.one_line_error(1, "no route");
+    assert_eq!(
+        line,
+        "udpmsg: cannot send to 255.255.255.255:47474: network unreachable (no default route for 255.255.255.255; name the interface with --interface)"
+    );
+    // Following the hint: out of lo, to a listener there.
+    let l = Listener::start(&[]);
+    let port = l.port().to_string();
+    let run = udpmsg(
+        &[
+            "send",
+            "<broadcast>",
+            "-I",
+            "lo",
+            "-p",
+            &port,
+            "-n",
+            "b",
+            "hi",
+        ],
+        b"",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(l.line().ends_with("b: hi"));
+}
