@@ -400,7 +400,9 @@ fn black_hole_gives_up_at_the_timeout_with_a_summary() {
             "{args:?} gave up after {took:?}, before its --timeout 1s"
         );
         let err: Vec<&str> = out.stderr.lines().collect();
-        assert_eq!(err.len(), 1, "one summary line: {:?}", out.stderr);
+        // The summary, and the hint that a keyed listener would be silent.
+        assert_eq!(err.len(), 2, "a summary line and a hint: {:?}", out.stderr);
+        assert!(err[1].starts_with("udpmsg: hint: "), "{}", err[1]);
         assert!(
             err[0].starts_with(&format!("udpmsg: 0 of {n} messages confirmed by {host}")),
             "{}",

@@ -1583,3 +1583,46 @@ fn flood_of_forged_and_replayed_sealed_datagrams_is_survived_in_bounded_memory()
         assert_eq!(count_in(&summary, "dropped by the kernel"), 0, "{summary}");
     }
 }
+
+#[test]
+fn send_ack_and_ping_that_nothing_answered_hint_at_the_key() {
+    if !isolate("send_ack_and_ping_that_nothing_answered_hint_at_the_key") {
+        return;
+    }
+    let dir = Dir::new("hint");
+    let key = dir.key("k");
+    let other = dir.key("other");
+    let keyed = Listener::start(&["-k", &key]);
+    let dest = keyed.dest();
+    let no_key = "udpmsg: hint: a listener started with --key-file answers only datagrams sealed with its key: give the same --key-file here";
+    let wrong_key = "udpmsg: hint: a listener answers sealed datagrams only when its --key-file holds the same key";
+    for (extra, hint) in [(vec![], no_key), (vec!["-k", other.as_str()], wrong_key)] {
+        let mut ack = vec!["send", "--ack", "-t", "300ms", &dest];
+        ack.extend(&extra);
+        ack.push("hi");
+        let run = udpmsg(&ack, b"");
+        assert_eq!(run.code, 4, "{ack:?}: {}", run.stderr);
+        let err: Vec<&str> = run.stderr.lines().collect();
+        assert_eq!(err.len(), 2, "{err:?}");
+        assert!(
+            err[0].starts_with("udpmsg: 0 of 1 messages confirmed"),
+            "{err:?}"
+        );
+        assert_eq!(err[1], hint);
+
+        let mut ping = vec!["ping", &dest, "-c", "1", "-W", "200ms"];
+        ping.extend(&extra);
+        let run = udpmsg(&ping, b"");
+        assert_eq!(run.code, 4, "{ping:?}: {}", run.stdout);
+        assert_eq!(run.stderr.trim_end(), hint, "{ping:?}");
+        // A hint, so -q silences it.
+        ping.push("-q");
+        let run = udpmsg(&ping, b"");
+        assert_eq!((run.code, run.stderr.as_str()), (4, ""), "{ping:?}");
+    }
+    // With the key: answered, no hint.
+    let run = run_ok(&["send", "--ack", &keyed.dest(), "-k", &key, "hi"], b"");
+    assert_eq!(run.stderr, "");
+    let run = run_ok(&["ping", &keyed.dest(), "-k", &key, "-c", "1"], b"");
+    assert_eq!(run.stderr, "");
+}

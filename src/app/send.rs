@@ -147,7 +147,8 @@ pub(super) fn run(args: SendArgs, info: Info) -> Result<u8, Error> {
                 hexed(Lines::polled(stdin.lock(), fd), args.hex)
             }
         };
-        return send_confirmed(&args, sender, source.as_mut(), &shown, info).map_err(failed);
+        let keyed = key.is_some();
+        return send_confirmed(&args, sender, source.as_mut(), &shown, keyed, info).map_err(failed);
     }
     let mut sender = sender;
     let body = match message {
@@ -298,6 +299,7 @@ fn send_confirmed(
     sender: Sender,
     source: &mut dyn Source,
     shown: &PeerAddr,
+    keyed: bool,
     info: Info,
 ) -> Result<u8, crate::commands::Error> {
     let config = deliver::Config {
@@ -333,6 +335,11 @@ fn send_confirmed(
     } else {
         // Not informational: it says what was not confirmed.
         eprintln!("{summary}");
+        // Nothing at all came back (and the wait was not cut short): a
+        // keyed listener is silent to what is not sealed with its key.
+        if report.confirmed == 0 && report.interrupted.is_none() {
+            info.line(output::send::key_hint(keyed));
+        }
         Ok(exit::UNCONFIRMED)
     }
 }

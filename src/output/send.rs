@@ -59,3 +59,15 @@ pub fn ack_summary(dest: &PeerAddr, report: &Report) -> String {
     }
     s
 }
+
+/// The hint after a `send --ack` or `ping` that nothing answered, as
+/// `discover` hints when nobody answered: a listener with a key is silent
+/// to what is not sealed with that same key (`keyed`: whether this sender
+/// has a key).
+pub fn key_hint(keyed: bool) -> &'static str {
+    if keyed {
+        "udpmsg: hint: a listener answers sealed datagrams only when its --key-file holds the same key"
+    } else {
+        "udpmsg: hint: a listener started with --key-file answers only datagrams sealed with its key: give the same --key-file here"
+    }
+}
