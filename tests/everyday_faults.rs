@@ -626,6 +626,9 @@ fn a_save_dir_that_cannot_take_files_is_refused_at_start() {
     let dir = std::env::temp_dir().join(format!("udpmsg-savedir-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create the save dir");
+    // root's, writable by root alone, whatever the umask.
+    let mode = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755);
+    std::fs::set_permissions(&dir, mode).expect("chmod 755");
     let path = dir.to_str().expect("utf-8 temp path").to_string();
     let refused = |cmd: Command, why: &str| {
         let run = run_io(cmd, Stdio::null(), Stdio::piped(), "listen --save-dir");
