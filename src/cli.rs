@@ -49,6 +49,18 @@ pub enum Command {
     Man,
 }
 
+/// Each subcommand's one-line description: the first line of its
+/// `--help`, its line in `udpmsg --help` and in the manual page.
+pub const LISTEN_ABOUT: &str = "Print every datagram that arrives; answer pings";
+pub const SEND_ABOUT: &str = "Send one message, or stdin: a message a line (--raw: one datagram)";
+pub const DISCOVER_ABOUT: &str = "Find udpmsg listeners on the local network";
+pub const PING_ABOUT: &str = "Measure round-trip times to a listener";
+pub const KEYGEN_ABOUT: &str = "Write a new random shared key (mode 0600) for --key-file";
+pub const CHAT_ABOUT: &str = "Chat with the room on the local network (serverless, confirmed)";
+pub const COMPLETIONS_ABOUT: &str =
+    "Print a shell completion script (bash, zsh, fish, elvish, powershell)";
+pub const MAN_ABOUT: &str = "Print the manual page (roff), for man -l - or a man1 directory";
+
 const LISTEN_HELP: &str = "Examples:
   udpmsg listen
   udpmsg listen --port 9000 --json --count 10
@@ -94,7 +106,7 @@ error); --lines sends one datagram per line instead. --hex reads every message
 const DISCOVER_HELP: &str = "Examples:
   udpmsg discover
   udpmsg discover --expect 3 --json     # exit 6 if fewer than 3 answer
-  udpmsg discover --interface lo        # this machine only (127.255.255.255)
+  udpmsg discover -I lo                 # this machine only (127.255.255.255)
   udpmsg discover --watch               # a line whenever a listener comes or goes
 
 Probes go to the broadcast address of every up IPv4 interface and to the
@@ -127,6 +139,7 @@ their id. Without a key anyone on the LAN can join or pose as a newcomer.";
 const PING_HELP: &str = "Examples:
   udpmsg ping 192.0.2.7 -c 5
   udpmsg ping ::1 --interval 0 -c 1000 --json
+  udpmsg ping 192.0.2.7 -i 200ms -W 2s -I eth1   # as ping(8): interval, wait, interface
   udpmsg ping @alice --from 192.0.2.10   # by listener name, from one address
 
 Exit codes: 0 when at least one reply came, 4 when none did, 5 when nothing
@@ -158,9 +171,24 @@ impl Cli {
     /// `udpmsg send` is mostly process start-up, and building the other four
     /// subcommands' arguments cost a third of its user-space instructions.
     pub fn command() -> clap::Command {
-        let sub = |name: &'static str, about: &'static str, after_help: &'static str| {
-            clap::Command::new(name).about(about).after_help(after_help)
-        };
+        // `about` is set twice: before `defer`, for `udpmsg --help`'s list
+        // (deferred arguments are not built for it), and after the arguments
+        // are added, because the derive sets the `///` comment of every
+        // flattened group (`FamilyArgs`, `ReachArgs`...) as the command's
+        // about: the last one would be the first line of `--help` and of the
+        // subcommand's section in the manual page.
+        macro_rules! sub {
+            ($name:literal, $args:ty, $about:expr, $after_help:expr) => {
+                clap::Command::new($name)
+                    .about($about)
+                    .after_help($after_help)
+                    .defer(|command| {
+                        <$args>::augment_args(command)
+                            .about($about)
+                            .long_about(None)
+                    })
+            };
+        }
         clap::Command::new("udpmsg")
             .version(env!("CARGO_PKG_VERSION"))
             .about("Send, receive and discover UDP messages on your local network")
@@ -185,63 +213,28 @@ impl Cli {
                          errors, warnings and -v reports still print",
                     ),
             )
-            .subcommand(
-                sub(
-                    "listen",
-                    "Print every datagram that arrives; answer pings",
-                    LISTEN_HELP,
-                )
-                .defer(ListenArgs::augment_args),
-            )
-            .subcommand(
-                sub(
-                    "send",
-                    "Send one message, or stdin: a message a line (--raw: one datagram)",
-                    SEND_HELP,
-                )
-                .defer(SendArgs::augment_args),
-            )
-            .subcommand(
-                sub(
-                    "discover",
-                    "Find udpmsg listeners on the local network",
-                    DISCOVER_HELP,
-                )
-                .defer(DiscoverArgs::augment_args),
-            )
-            .subcommand(
-                sub("ping", "Measure round-trip times to a listener", PING_HELP)
-                    .defer(PingArgs::augment_args),
-            )
-            .subcommand(
-                sub(
-                    "keygen",
-                    "Write a new random shared key (mode 0600) for --key-file",
-                    KEYGEN_HELP,
-                )
-                .defer(KeygenArgs::augment_args),
-            )
-            .subcommand(
-                sub(
-                    "chat",
-                    "Chat with the room on the local network (serverless, confirmed)",
-                    CHAT_HELP,
-                )
-                .defer(ChatArgs::augment_args),
-            )
-            .subcommand(
-                sub(
-                    "completions",
-                    "Print a shell completion script (bash, zsh, fish, elvish, powershell)",
-                    COMPLETIONS_HELP,
-                )
-                .defer(CompletionsArgs::augment_args),
-            )
-            .subcommand(sub(
-                "man",
-                "Print the manual page (roff), for man -l - or a man1 directory",
-                MAN_HELP,
+            .subcommand(sub!("listen", ListenArgs, LISTEN_ABOUT, LISTEN_HELP))
+            .subcommand(sub!("send", SendArgs, SEND_ABOUT, SEND_HELP))
+            .subcommand(sub!(
+                "discover",
+                DiscoverArgs,
+                DISCOVER_ABOUT,
+                DISCOVER_HELP
             ))
+            .subcommand(sub!("ping", PingArgs, PING_ABOUT, PING_HELP))
+            .subcommand(sub!("keygen", KeygenArgs, KEYGEN_ABOUT, KEYGEN_HELP))
+            .subcommand(sub!("chat", ChatArgs, CHAT_ABOUT, CHAT_HELP))
+            .subcommand(sub!(
+                "completions",
+                CompletionsArgs,
+                COMPLETIONS_ABOUT,
+                COMPLETIONS_HELP
+            ))
+            .subcommand(
+                clap::Command::new("man")
+                    .about(MAN_ABOUT)
+                    .after_help(MAN_HELP),
+            )
     }
 
     /// The whole definition with every subcommand's arguments built (not
@@ -300,7 +293,7 @@ pub struct KeygenArgs {
 
     /// Replace an existing regular file (never a symlink, FIFO, device or
     /// directory)
-    #[arg(short, long)]
+    #[arg(long)]
     pub force: bool,
 }
 
@@ -374,7 +367,7 @@ pub struct ListenArgs {
 
     /// Address to bind; default '' is every interface (IPv4 and IPv6);
     /// unix:/path/to/sock or unix:@name for a Unix-domain socket
-    #[arg(short, long, value_name = "HOST", default_value = "")]
+    #[arg(long, value_name = "HOST", default_value = "")]
     pub bind: String,
 
     /// With --bind unix:/path: the socket file's permissions, in octal
@@ -419,7 +412,7 @@ pub struct ListenArgs {
     pub overwrite: bool,
 
     /// Abandon a transfer (removing its partial file) when its sender has
-    /// sent nothing for DUR [default: 30s]
+    /// sent nothing for DUR, 1s to 24h [default: 30s]
     #[arg(long, value_name = "DUR", value_parser = parse_duration, requires = "save_dir")]
     pub file_wait: Option<Duration>,
 
@@ -524,7 +517,7 @@ pub struct SendArgs {
     pub timeout: Option<Duration>,
 
     /// With --ack: retransmissions per message [default: as many as fit in 4s]
-    #[arg(short, long, value_name = "N", requires = "ack")]
+    #[arg(long, value_name = "N", requires = "ack")]
     pub retries: Option<u32>,
 
     /// Shared key file (from 'udpmsg keygen'): seal every datagram
@@ -539,7 +532,7 @@ pub struct SendArgs {
     /// After the last message, keep the socket open for DUR and print every
     /// datagram that comes back, udpmsg or raw, as listen does; exit 4 if
     /// none (or fewer than --count) came
-    #[arg(short, long, value_name = "DUR", value_parser = parse_duration, conflicts_with = "ack")]
+    #[arg(short = 'W', long, value_name = "DUR", value_parser = parse_duration, conflicts_with = "ack")]
     pub wait: Option<Duration>,
 
     /// With --wait: stop after N replies
@@ -585,15 +578,16 @@ pub struct DiscoverArgs {
 
     /// Keep running and print one line per listener that comes (+), goes
     /// (-) or changes (=)
-    #[arg(short, long, conflicts_with = "expect")]
+    #[arg(long, conflicts_with = "expect")]
     pub watch: bool,
 
     /// With --watch: time between probe rounds [default: 10s]
-    #[arg(long, value_name = "DUR", value_parser = parse_duration, requires = "watch")]
+    #[arg(short, long, value_name = "DUR", value_parser = parse_duration, requires = "watch")]
     pub interval: Option<Duration>,
 
-    /// Probe only this interface (repeatable); 'lo' probes this machine
-    #[arg(short, long = "interface", value_name = "NAME")]
+    /// Probe only this interface (repeatable: each is probed); 'lo' probes
+    /// this machine
+    #[arg(short = 'I', long = "interface", value_name = "IF")]
     pub interfaces: Vec<String>,
 
     /// One JSON object per listener, nothing else on stdout (docs/JSON.md)
@@ -664,9 +658,10 @@ pub struct PingArgs {
 /// `chat`): their sockets bound to one interface.
 #[derive(Debug, Clone, Args)]
 pub struct InterfaceArg {
-    /// Only this interface: datagrams that arrived on it are taken, what is
-    /// sent leaves through it, multicast groups are joined on it
-    #[arg(long, value_name = "IF")]
+    /// Only this interface (one: the socket is bound to it): datagrams that
+    /// arrived on it are taken, what is sent leaves through it, multicast
+    /// groups are joined on it
+    #[arg(short = 'I', long, value_name = "IF")]
     pub interface: Option<String>,
 }
 
@@ -690,8 +685,9 @@ pub struct ReachArgs {
     #[arg(long, value_name = "ADDR[:PORT]")]
     pub from: Option<String>,
 
-    /// Send through this interface only, and take replies only from it
-    #[arg(long, value_name = "IF")]
+    /// Send through this interface only (one: the socket is bound to it),
+    /// and take replies only from it
+    #[arg(short = 'I', long, value_name = "IF")]
     pub interface: Option<String>,
 
     /// With @NAME: how long to wait for that listener to answer discovery
@@ -757,17 +753,184 @@ pub fn parse_duration(arg: &str) -> Result<Duration, String> {
         }
         return Err(format!("'{arg}' is not a valid duration"));
     }
-    humantime::parse_duration(arg)
-        .map_err(|e| format!("'{arg}' is not a duration like 500ms, 2s or 1m ({e})"))
+    // humantime's own words ("expected number at 0") point into a string
+    // the user did not see; what matters is the form wanted.
+    humantime::parse_duration(arg).map_err(|e| match e {
+        humantime::DurationError::NumberOverflow => format!("'{arg}' is too long a duration"),
+        _ => format!("'{arg}' is not a duration like 500ms, 2s or 1m"),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::{BTreeMap, BTreeSet};
 
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Every short letter of the command line: (letter, long option,
+    /// command), for the top level and each subcommand but clap's `help`.
+    fn short_letters() -> Vec<(char, String, String)> {
+        fn walk(command: &clap::Command, out: &mut Vec<(char, String, String)>) {
+            for arg in command.get_arguments() {
+                for letter in arg.get_short_and_visible_aliases().unwrap_or_default() {
+                    let long = arg
+                        .get_long()
+                        .unwrap_or_else(|| panic!("-{letter} has no long form"));
+                    out.push((letter, format!("--{long}"), command.get_name().into()));
+                }
+            }
+            for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+                walk(sub, out);
+            }
+        }
+        let mut out = Vec::new();
+        walk(&Cli::full_command(), &mut out);
+        out
+    }
+
+    #[test]
+    fn a_short_letter_means_one_long_option_in_every_subcommand() {
+        let letters = short_letters();
+        assert!(letters.len() > 30, "{letters:?}");
+        let mut by_letter: BTreeMap<char, BTreeSet<&str>> = BTreeMap::new();
+        let mut by_long: BTreeMap<&str, BTreeSet<char>> = BTreeMap::new();
+        for (letter, long, _) in &letters {
+            by_letter.entry(*letter).or_default().insert(long);
+            by_long.entry(long).or_default().insert(*letter);
+        }
+        let ambiguous: Vec<_> = by_letter.iter().filter(|(_, l)| l.len() > 1).collect();
+        assert!(
+            ambiguous.is_empty(),
+            "one letter, several options: {ambiguous:?}"
+        );
+        let spelt_twice: Vec<_> = by_long.iter().filter(|(_, l)| l.len() > 1).collect();
+        assert!(
+            spelt_twice.is_empty(),
+            "one option, several letters: {spelt_twice:?}"
+        );
+    }
+
+    /// The table of short letters in docs/DECISIONS.md is the command line's.
+    #[test]
+    fn the_letter_table_in_decisions_is_the_command_line() {
+        let doc = include_str!("../docs/DECISIONS.md");
+        let section = doc
+            .split("\n## ")
+            .find(|s| s.starts_with("Short options"))
+            .expect("a section on short options in docs/DECISIONS.md");
+        let mut documented: BTreeMap<(char, String), BTreeSet<String>> = BTreeMap::new();
+        for row in section.lines().filter(|l| l.starts_with("| `-")) {
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            let letter = cells[1].trim_matches('`').trim_start_matches('-');
+            let long = cells[2].trim_matches('`').to_string();
+            let mut chars = letter.chars();
+            let (Some(letter), None) = (chars.next(), chars.next()) else {
+                panic!("not one letter: {row}");
+            };
+            let commands = cells[3].split(", ").map(String::from).collect();
+            assert!(
+                documented.insert((letter, long), commands).is_none(),
+                "{row}"
+            );
+        }
+        let mut actual: BTreeMap<(char, String), BTreeSet<String>> = BTreeMap::new();
+        let every: BTreeSet<String> = Cli::full_command()
+            .get_subcommands()
+            .map(|s| s.get_name().to_string())
+            .filter(|n| n != "help")
+            .chain(["udpmsg".to_string()])
+            .collect();
+        for (letter, long, command) in short_letters() {
+            actual.entry((letter, long)).or_default().insert(command);
+        }
+        for commands in actual.values_mut() {
+            if *commands == every {
+                *commands = BTreeSet::from(["every command".to_string()]);
+            }
+        }
+        assert_eq!(documented, actual);
+    }
+
+    /// The words of a shell command line after `udpmsg`, up to a comment,
+    /// pipe or redirection; single and double quotes as the shell takes
+    /// them (no escapes: the examples need none).
+    fn example_words(line: &str) -> Option<Vec<String>> {
+        let (_, rest) = line.split_once("udpmsg ")?;
+        let mut words = vec!["udpmsg".to_string()];
+        let mut word: Option<String> = None;
+        let mut quote: Option<char> = None;
+        for c in rest.chars() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), c) => word.get_or_insert_default().push(c),
+                (None, '\'' | '"') => {
+                    quote = Some(c);
+                    word.get_or_insert_default();
+                }
+                (None, '#' | '|' | '>' | ';' | '&') if word.is_none() => break,
+                (None, c) if c.is_whitespace() => words.extend(word.take()),
+                (None, c) => word.get_or_insert_default().push(c),
+            }
+        }
+        words.extend(word);
+        Some(words)
+    }
+
+    /// Every example in the README and in each `--help` is a command line
+    /// clap accepts: no option letter or name the examples use is stale.
+    #[test]
+    fn every_example_parses() {
+        let helps = [
+            LISTEN_HELP,
+            SEND_HELP,
+            DISCOVER_HELP,
+            PING_HELP,
+            KEYGEN_HELP,
+            CHAT_HELP,
+            COMPLETIONS_HELP,
+            MAN_HELP,
+        ];
+        let readme = include_str!("../README.md");
+        let lines = helps
+            .iter()
+            .flat_map(|h| h.lines())
+            .chain(readme.lines().filter(|l| l.starts_with("    ")))
+            .filter(|l| l.trim_start().starts_with("udpmsg ") || l.contains("| udpmsg "));
+        let mut checked = 0;
+        for line in lines {
+            let Some(words) = example_words(line) else {
+                continue;
+            };
+            if let Err(e) = Cli::command().try_get_matches_from(&words) {
+                panic!("{line}\n{words:?}\n{e}");
+            }
+            checked += 1;
+        }
+        assert!(checked > 60, "{checked} examples");
+    }
+
+    #[test]
+    fn only_discover_takes_several_interfaces() {
+        let parse = |args: &[&str]| Cli::command().try_get_matches_from(args);
+        assert!(parse(&["udpmsg", "discover", "-I", "lo", "-I", "lo"]).is_ok());
+        // The others bind their socket to one device (SO_BINDTODEVICE).
+        for line in [
+            &["udpmsg", "listen", "-I", "lo", "--interface", "lo"][..],
+            &["udpmsg", "chat", "-I", "lo", "-I", "lo"],
+            &["udpmsg", "send", "-I", "lo", "-I", "lo", "::1", "x"],
+            &["udpmsg", "ping", "-I", "lo", "-I", "lo", "::1"],
+        ] {
+            let e = parse(line).expect_err(line[1]);
+            assert_eq!(
+                e.kind(),
+                clap::error::ErrorKind::ArgumentConflict,
+                "{line:?}"
+            );
+        }
     }
 
     #[test]
@@ -813,6 +976,13 @@ mod tests {
         assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
         assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
         assert!(parse_duration("-1").is_err());
-        assert!(parse_duration("soon").is_err());
+        assert_eq!(
+            parse_duration("abc"),
+            Err("'abc' is not a duration like 500ms, 2s or 1m".into())
+        );
+        assert_eq!(
+            parse_duration("9999999999999999y"),
+            Err("'9999999999999999y' is too long a duration".into())
+        );
     }
 }

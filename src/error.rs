@@ -2,8 +2,8 @@
 
 use crate::commands::files::FileFailure;
 use crate::commands::{self, source::BadHexLine};
-use crate::net::PeerAddr;
 use crate::net::addr::AddrError;
+use crate::net::{PeerAddr, UnixAddr};
 use crate::output::fmt_addr;
 use crate::seal::{FileKind, KeyError, WriteKeyError};
 use crate::util::hex::HexError;
@@ -254,11 +254,18 @@ impl fmt::Display for Error {
                     _ => write!(f, "{}", IoWords(source)),
                 }
             }
-            Error::UnixInUse { addr } => write!(
-                f,
-                "{} is already in use (a listener answers there); stop it, or pick another path",
-                fmt_addr(addr)
-            ),
+            Error::UnixInUse { addr } => {
+                // An abstract socket has a name, not a path.
+                let other = match addr {
+                    PeerAddr::Unix(UnixAddr::Abstract(_)) => "name",
+                    _ => "path",
+                };
+                write!(
+                    f,
+                    "{} is already in use (a listener answers there); stop it, or pick another {other}",
+                    fmt_addr(addr)
+                )
+            }
             Error::NotASocket { addr, kind } => {
                 let path = fmt_addr(addr).to_string();
                 let path = path.strip_prefix("unix:").unwrap_or(&path);
@@ -441,6 +448,19 @@ fn command_words(
                     f,
                     "network unreachable (no route to the group; name the interface with --interface)"
                 ),
+                // '<broadcast>' leaves by the default route unless bound
+                // to an interface.
+                Some(libc::ENETUNREACH)
+                    if dest.inet().is_some_and(|a| match a.ip() {
+                        std::net::IpAddr::V4(ip) => ip.is_broadcast(),
+                        std::net::IpAddr::V6(_) => false,
+                    }) =>
+                {
+                    write!(
+                        f,
+                        "network unreachable (no default route for 255.255.255.255; name the interface with --interface)"
+                    )
+                }
                 Some(libc::ENETUNREACH) => write!(f, "network unreachable (no route)"),
                 Some(libc::EHOSTUNREACH) => write!(f, "host unreachable"),
                 Some(libc::EMSGSIZE) => write!(f, "message too long for the path"),

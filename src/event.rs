@@ -1,6 +1,6 @@
 //! The event loop: one `mio::Poll` on one thread, deadlines as its timeout,
-//! SIGINT/SIGTERM (and any other signal asked for) as an event. Knows
-//! nothing of messages or the CLI.
+//! SIGINT/SIGTERM/SIGHUP (and any other signal asked for) as an event.
+//! Knows nothing of messages or the CLI.
 
 use mio::{Events, Interest, Poll, Registry, Token};
 use signal_hook_mio::v1_0::Signals;
@@ -28,8 +28,8 @@ pub enum Wake {
     Ready(u64),
     /// The deadline passed.
     Timeout,
-    /// A caught signal arrived (its number): SIGINT or SIGTERM, or another
-    /// one [`EventLoop::catching`] was given.
+    /// A caught signal arrived (its number): one of [`TERMINATION`], or
+    /// another one [`EventLoop::catching`] was given.
     Signal(i32),
 }
 
@@ -50,8 +50,24 @@ pub fn precise_timers() {
     unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1000 as libc::c_ulong, 0, 0, 0) };
 }
 
-/// The signals [`EventLoop::new`] catches.
-pub const TERMINATION: [libc::c_int; 2] = [libc::SIGINT, libc::SIGTERM];
+/// The signals [`EventLoop::new`] catches: Ctrl-C, `kill`, and SIGHUP
+/// (the terminal closed, an ssh session dropped), after which a command
+/// ends as cleanly as after the other two (goodbye said, summary printed,
+/// partial and socket files removed).
+pub const TERMINATION: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+
+/// Whether the process started with SIGHUP ignored (`nohup`, a daemon
+/// manager): then it stays ignored, as `nohup` promises, rather than
+/// caught and turned into a clean exit.
+fn hangup_ignored() -> bool {
+    // SAFETY: sigaction with a null new action only reads the current
+    // disposition of a valid signal into `old`, a zeroed sigaction we own.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(libc::SIGHUP, std::ptr::null(), &mut old) == 0
+            && old.sa_sigaction == libc::SIG_IGN
+    }
+}
 
 /// A poll with its event buffer and (optionally) the termination signals.
 pub struct EventLoop {
@@ -61,7 +77,7 @@ pub struct EventLoop {
 }
 
 impl EventLoop {
-    /// A new loop; with `catch_signals`, SIGINT and SIGTERM become
+    /// A new loop; with `catch_signals`, the [`TERMINATION`] signals become
     /// [`Wake::Signal`] instead of killing the process.
     pub fn new(catch_signals: bool) -> io::Result<Self> {
         Self::catching(if catch_signals { &TERMINATION } else { &[] })
@@ -69,8 +85,15 @@ impl EventLoop {
 
     /// A new loop on which each of `signals` becomes [`Wake::Signal`]
     /// instead of doing what it does by default (none: nothing is caught).
+    /// SIGHUP is left alone when the process started with it ignored.
     pub fn catching(signals: &[libc::c_int]) -> io::Result<Self> {
         let poll = Poll::new()?;
+        let keep_ignored = signals.contains(&libc::SIGHUP) && hangup_ignored();
+        let signals: Vec<libc::c_int> = signals
+            .iter()
+            .copied()
+            .filter(|&s| !(keep_ignored && s == libc::SIGHUP))
+            .collect();
         let signals = if !signals.is_empty() {
             let mut signals = Signals::new(signals)?;
             poll.registry()

@@ -400,7 +400,9 @@ fn black_hole_gives_up_at_the_timeout_with_a_summary() {
             "{args:?} gave up after {took:?}, before its --timeout 1s"
         );
         let err: Vec<&str> = out.stderr.lines().collect();
-        assert_eq!(err.len(), 1, "one summary line: {:?}", out.stderr);
+        // The summary, and the hint that a keyed listener would be silent.
+        assert_eq!(err.len(), 2, "a summary line and a hint: {:?}", out.stderr);
+        assert!(err[1].starts_with("udpmsg: hint: "), "{}", err[1]);
         assert!(
             err[0].starts_with(&format!("udpmsg: 0 of {n} messages confirmed by {host}")),
             "{}",
@@ -413,7 +415,7 @@ fn black_hole_gives_up_at_the_timeout_with_a_summary() {
 }
 
 #[test]
-fn closed_port_is_reported_at_once_by_send_ack_and_ping() {
+fn closed_port_is_reported_at_once_by_send_ack_send_wait_and_ping() {
     if !isolate("closed_port_is_reported_at_once") {
         return;
     }
@@ -421,7 +423,7 @@ fn closed_port_is_reported_at_once_by_send_ack_and_ping() {
     let dest = format!("127.0.0.1:{port}");
     // Each waits 60 s for an answer that cannot come, far past the deadline
     // of the run: only the ICMP error can end it in time.
-    let runs: [(&[&str], Vec<u8>); 3] = [
+    let runs: [(&[&str], Vec<u8>); 5] = [
         (
             &[
                 "send",
@@ -439,6 +441,13 @@ fn closed_port_is_reported_at_once_by_send_ack_and_ping() {
         (
             &["ping", "127.0.0.1", "-p", &port, "-c", "3", "-W", "60s"],
             vec![],
+        ),
+        // send --wait takes replies from anyone (its socket is not
+        // connected), yet hears the destination's refusal.
+        (&["send", "--raw", &dest, "q", "--wait", "60s"], vec![]),
+        (
+            &["send", &dest, "--wait", "60s", "--count", "2"],
+            numbered(3),
         ),
     ];
     for (args, stdin) in runs {

@@ -13,6 +13,7 @@ use common::{
 use serde_json::Value;
 use std::io::Write;
 use std::net::{SocketAddr, UdpSocket};
+use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime};
 use udpmsg::wire;
@@ -639,6 +640,67 @@ fn largest_text_and_raw_messages_fit_in_one_datagram() {
     assert_eq!(got, body.as_bytes());
 }
 
+#[test]
+fn an_oversized_stdin_line_is_skipped_alike_by_send_ack_and_wait() {
+    if !isolate("an_oversized_stdin_line_is_skipped_alike_by_send_ack_and_wait") {
+        return;
+    }
+    let l = Listener::start(&["--echo"]);
+    let max_text = wire::max_text_body(NAME, wire::MAX_DATAGRAM_V4);
+    let stdin = format!("first\n{}\nlast\n", "b".repeat(max_text + 1));
+    let too_large = format!(
+        "udpmsg: line 2 not sent: message too large: {} bytes, at most {max_text} fit in one datagram",
+        max_text + 1
+    );
+    for extra in [&[][..], &["--ack"], &["--wait", "200ms"]] {
+        let mut args = vec!["send", "-n", NAME];
+        args.extend_from_slice(extra);
+        let dest = l.dest();
+        args.extend([dest.as_str(), "-"]);
+        let run = udpmsg(&args, stdin.as_bytes());
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        let err: Vec<&str> = run.stderr.lines().collect();
+        assert_eq!(err.first(), Some(&too_large.as_str()), "{args:?}: {err:?}");
+        // Then one summary line, and the line after it went.
+        assert_eq!(err.len(), 2, "{args:?}: {err:?}");
+        assert!(l.line().ends_with("tester: first"), "{args:?}");
+        assert!(l.line().ends_with("tester: last"), "{args:?}");
+        if extra == ["--ack"] {
+            assert!(
+                err[1].starts_with("udpmsg: 2 of 2 messages confirmed by ")
+                    && err[1].ends_with("; 1 line too large for one datagram, not sent"),
+                "{err:?}"
+            );
+        } else {
+            assert!(err[1].contains("too large for one datagram"), "{err:?}");
+            assert!(err[1].contains("(2 sent)"), "{err:?}");
+        }
+    }
+    // --wait --count: the replies counted (echoed raw lines) do not hide
+    // the line that was not sent.
+    let raw = format!("first\n{}\nlast\n", "r".repeat(wire::MAX_DATAGRAM_V4 + 1));
+    let run = udpmsg(
+        &[
+            "send",
+            "--raw",
+            "--lines",
+            &l.dest(),
+            "--wait",
+            "5s",
+            "--count",
+            "2",
+        ],
+        raw.as_bytes(),
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(run.stdout.lines().count(), 2, "{}", run.stdout);
+    assert!(
+        run.stderr.starts_with("udpmsg: line 2 not sent: "),
+        "{}",
+        run.stderr
+    );
+}
+
 // ---------------------------------------------------------------- text output
 
 #[test]
@@ -769,6 +831,97 @@ fn sigint_exits_zero_with_one_line_summary_of_counts() {
         return;
     }
     signal_gives_clean_exit_and_summary(libc::SIGINT, "interrupted");
+}
+
+#[test]
+fn sighup_exits_zero_with_one_line_summary_of_counts() {
+    if !isolate("sighup_exits_zero_with_one_line_summary_of_counts") {
+        return;
+    }
+    signal_gives_clean_exit_and_summary(libc::SIGHUP, "hung up");
+}
+
+#[test]
+fn ping_and_send_ack_end_with_their_summary_on_sighup() {
+    if !isolate("ping_and_send_ack_end_with_their_summary_on_sighup") {
+        return;
+    }
+    let l = Listener::start(&[]);
+    let hang_up = |child: &std::process::Child| {
+        // SAFETY: kill(2) on our own child, not yet reaped.
+        let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGHUP) };
+        assert_eq!(rc, 0);
+    };
+    // ping until stopped: after one reply, a hangup ends it with the summary.
+    let mut ping = command(&["ping", &l.dest()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ping");
+    let out = common::line_reader(ping.stdout.take().expect("stdout"), None);
+    out.recv_timeout(WAIT).expect("a reply line");
+    hang_up(&ping);
+    assert_eq!(wait_until(&mut ping, WAIT, "ping after SIGHUP"), 0);
+    let rest = common::rest_of(&out);
+    assert!(
+        rest.iter().any(|l| l.ends_with(" udpmsg ping ---")),
+        "{rest:?}"
+    );
+    // send --ack following a stdin that has not ended: the summary says
+    // what was confirmed and why it stopped.
+    let mut send = command(&["send", "--ack", &l.dest(), "-n", NAME, "-"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn send --ack");
+    let mut stdin = send.stdin.take().expect("stdin");
+    stdin.write_all(b"one\n").expect("write");
+    assert!(l.line().ends_with("tester: one"));
+    let err = common::line_reader(send.stderr.take().expect("stderr"), None);
+    hang_up(&send);
+    let code = wait_until(&mut send, WAIT, "send --ack after SIGHUP");
+    drop(stdin);
+    let said = common::rest_of(&err);
+    let summary = said
+        .iter()
+        .find(|l| l.contains(" messages confirmed by "))
+        .unwrap_or_else(|| panic!("no summary: {said:?}"));
+    assert!(
+        summary.contains("; hung up before the input ended"),
+        "{summary}"
+    );
+    // The ack may still have been on its way: exit 0 only if it was in.
+    let confirmed = summary.contains("1 of 1 messages confirmed");
+    assert_eq!(code, if confirmed { 0 } else { 4 }, "{said:?}");
+}
+
+#[test]
+fn a_listener_started_with_sighup_ignored_keeps_ignoring_it() {
+    if !isolate("a_listener_started_with_sighup_ignored_keeps_ignoring_it") {
+        return;
+    }
+    // As `nohup udpmsg listen` starts it.
+    let mut cmd = command(&["listen", "--port", "0"]);
+    // SAFETY: between fork and exec only async-signal-safe signal(2).
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGHUP, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let mut l = Listener::spawn_cmd(cmd, None, false, "listen under nohup");
+    l.signal(libc::SIGHUP);
+    // Still there: it shows what comes after the SIGHUP.
+    send_ok(&[&l.dest(), "-n", NAME, "after the hangup"]);
+    assert!(l.line().ends_with("tester: after the hangup"));
+    l.assert_alive();
+    let (code, _, err) = l.terminate();
+    assert_eq!(code, 0, "{err:?}");
+    assert!(
+        err.last()
+            .is_some_and(|l| l.starts_with("udpmsg listen: terminated: 1 received")),
+        "{err:?}"
+    );
 }
 
 #[test]

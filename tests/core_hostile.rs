@@ -261,17 +261,24 @@ fn mutants(
 
 /// The number before `what` in a summary line (`... 12 malformed, ...`).
 fn count_in(summary: &str, what: &str) -> u64 {
-    let at = summary
-        .find(&format!(" {what}"))
-        .unwrap_or_else(|| panic!("no '{what}' in summary: {summary}"));
+    let at =
+        find_count(summary, what).unwrap_or_else(|| panic!("no '{what}' in summary: {summary}"));
     number_before(summary, at, what)
 }
 
 /// [`count_in`] for a counter the summary leaves out when it is zero.
 fn count_or_zero(summary: &str, what: &str) -> u64 {
-    summary
-        .find(&format!(" {what}"))
-        .map_or(0, |at| number_before(summary, at, what))
+    find_count(summary, what).map_or(0, |at| number_before(summary, at, what))
+}
+
+/// Where `what` follows its count in `summary`; a count of 1 is said in
+/// the singular ("1 duplicate suppressed").
+fn find_count(summary: &str, what: &str) -> Option<usize> {
+    summary.find(&format!(" {what}")).or_else(|| {
+        summary
+            .find(&format!(" 1 {}", common::singular(what)))
+            .map(|at| at + 2)
+    })
 }
 
 fn number_before(summary: &str, at: usize, what: &str) -> u64 {

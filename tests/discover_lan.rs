@@ -351,7 +351,8 @@ fn summary_count(summary: &str, what: &str) -> u64 {
     summary
         .split(", ")
         .find_map(|part| {
-            part.strip_suffix(what)?
+            part.strip_suffix(what)
+                .or_else(|| part.strip_suffix(common::singular(what).as_str()))?
                 .trim()
                 .rsplit(' ')
                 .next()?

@@ -137,7 +137,7 @@ fn veth_with_default_route() {
 /// Asserts `keygen [--force] path` is refused with exit 2 and one line that
 /// names the path and what is there.
 fn assert_keygen_refuses(path: &str, kind: &str) {
-    for force in [None, Some("--force"), Some("-f")] {
+    for force in [None, Some("--force")] {
         let mut args = vec!["keygen"];
         args.extend(force);
         args.push(path);
@@ -443,7 +443,7 @@ fn empty_udpmsg_variables_count_as_unset() {
     // ping and discover too.
     let run = udpmsg_env(&["ping", "127.0.0.1", "-c", "1"], &empty, b"");
     assert_eq!(run.code, 0, "ping: {}", run.stderr);
-    let run = udpmsg_env(&["discover", "-i", "lo", "--expect", "1"], &empty, b"");
+    let run = udpmsg_env(&["discover", "-I", "lo", "--expect", "1"], &empty, b"");
     assert_eq!(run.code, 0, "discover: {}", run.stderr);
 }
 
@@ -457,7 +457,7 @@ fn bad_udpmsg_variables_are_named_in_the_error() {
         &["send", "127.0.0.1", "hi"][..],
         &["listen"],
         &["ping", "127.0.0.1", "-c", "1"],
-        &["discover", "-i", "lo"],
+        &["discover", "-I", "lo"],
     ] {
         let run = udpmsg_env(args, &[("UDPMSG_PORT", "x")], b"");
         let line = run.one_line_error(2, &format!("UDPMSG_PORT=x {args:?}"));
@@ -612,7 +612,7 @@ fn discover_expect_more_than_answer_exits_6_saying_how_many() {
     let probe = |expect: &str| {
         udpmsg(
             &[
-                "discover", "-i", "lo", "-p", &port, "-t", "500ms", "--expect", expect,
+                "discover", "-I", "lo", "-p", &port, "-t", "500ms", "--expect", expect,
             ],
             b"",
         )
@@ -1065,4 +1065,58 @@ fn man_page_renders_without_warnings_and_covers_every_subcommand() {
     let checked = run_captured(groff, page.as_bytes(), WAIT, "groff -ww");
     assert_eq!(checked.code, 0, "{}", checked.stderr);
     assert_eq!(checked.stderr, "", "groff warns");
+}
+
+/// The subcommands `udpmsg --help` lists, each with its one-line description.
+fn listed_subcommands() -> Vec<(String, String)> {
+    let run = udpmsg(&["--help"], b"");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let listed: Vec<(String, String)> = run
+        .stdout
+        .lines()
+        .skip_while(|l| *l != "Commands:")
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| {
+            let (name, about) = l.trim().split_once(' ')?;
+            Some((name.to_string(), about.trim().to_string()))
+        })
+        .filter(|(name, _)| name != "help")
+        .collect();
+    assert!(listed.len() >= 8, "{}", run.stdout);
+    listed
+}
+
+#[test]
+fn each_subcommand_help_and_man_section_begin_with_its_own_description() {
+    if !isolate("each_subcommand_help_and_man_section_begin_with_its_own_description") {
+        return;
+    }
+    let listed = listed_subcommands();
+    for (name, about) in &listed {
+        for flag in ["--help", "-h"] {
+            let run = udpmsg(&[name, flag], b"");
+            assert_eq!(run.code, 0, "{name} {flag}: {}", run.stderr);
+            assert_eq!(
+                run.stdout.lines().next(),
+                Some(about.as_str()),
+                "{name} {flag}"
+            );
+        }
+    }
+    let run = udpmsg(&["man"], b"");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    for (name, about) in &listed {
+        let heading = format!(".SS \"udpmsg {name}\"");
+        let at = lines
+            .iter()
+            .position(|l| *l == heading)
+            .unwrap_or_else(|| panic!("no section {heading}"));
+        let first = lines.get(at + 1).map(|l| l.replace("\\-", "-"));
+        assert_eq!(first.as_deref(), Some(about.as_str()), "man: udpmsg {name}");
+    }
+    // The description of a group of options shared by several subcommands
+    // is nobody's description.
+    assert!(!run.stdout.contains("one address family"), "{}", run.stdout);
 }

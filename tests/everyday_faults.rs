@@ -9,7 +9,7 @@ mod common;
 use common::full::FullDisk;
 use common::{
     BIN, Listener, Output, WAIT, command, drain, exit_code, isolate, line_reader, listening_addr,
-    poll, run_ok, udp, udpmsg, wait_status, wait_until,
+    poll, run_ok, udp, udpmsg, udpmsg_within, wait_status, wait_until,
 };
 use serde_json::Value;
 use std::fs::File;
@@ -169,7 +169,7 @@ fn a_closed_pipe_stays_quiet_with_exit_0_for_ping_and_discover() {
     let port = l.port().to_string();
     let r = run_io(
         command(&[
-            "discover", "-i", "lo", "-p", &port, "--expect", "1", "-t", "10s",
+            "discover", "-I", "lo", "-p", &port, "--expect", "1", "-t", "10s",
         ]),
         Stdio::null(),
         widowed_pipe(),
@@ -291,7 +291,7 @@ fn share_port_listeners_both_start_warn_once_and_are_both_discovered() {
 
     let r = udpmsg(
         &[
-            "discover", "-i", "lo", "-p", "47211", "--json", "--expect", "2", "-t", "60s",
+            "discover", "-I", "lo", "-p", "47211", "--json", "--expect", "2", "-t", "60s",
         ],
         b"",
     );
@@ -482,7 +482,7 @@ fn quiet_silences_hints_and_notes_but_not_warnings_or_errors() {
     }
     // discover: the hints when nobody answered go; before or after the
     // subcommand alike.
-    let nobody = ["-i", "lo", "-p", "47231", "-t", "100ms"];
+    let nobody = ["-I", "lo", "-p", "47231", "-t", "100ms"];
     let r = udpmsg(&[&["discover"][..], &nobody].concat(), b"");
     assert!(r.stderr.contains("no listener answered"), "{r:?}");
     for args in [
@@ -501,7 +501,7 @@ fn quiet_silences_hints_and_notes_but_not_warnings_or_errors() {
     );
     let r = udpmsg(
         &[
-            "discover", "-q", "-i", "qdown0", "-p", "47231", "-t", "100ms",
+            "discover", "-q", "-I", "qdown0", "-p", "47231", "-t", "100ms",
         ],
         b"",
     );
@@ -605,4 +605,141 @@ fn quiet_send_from_a_terminal_drops_the_hint_line() {
     let err = send_from_a_terminal(&host, &["-q"]);
     assert_eq!(err, "");
     assert!(l.line().ends_with(": typed"));
+}
+
+/// Moves this test thread into a private mount namespace (after
+/// `isolate()`): what it mounts is seen by it and its children only.
+fn private_mounts() {
+    // SAFETY: unshare(CLONE_NEWNS) moves only this thread into a copy of
+    // the mount namespace; the harness gives every test its own thread.
+    let rc = unsafe { libc::unshare(libc::CLONE_NEWNS) };
+    assert_eq!(rc, 0, "unshare: {}", std::io::Error::last_os_error());
+    run_ok("mount", &["--make-rprivate", "/"]);
+}
+
+#[test]
+fn a_save_dir_that_cannot_take_files_is_refused_at_start() {
+    if !isolate("a_save_dir_that_cannot_take_files_is_refused_at_start") {
+        return;
+    }
+    private_mounts();
+    let dir = std::env::temp_dir().join(format!("udpmsg-savedir-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create the save dir");
+    // root's, writable by root alone, whatever the umask.
+    let mode = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755);
+    std::fs::set_permissions(&dir, mode).expect("chmod 755");
+    let path = dir.to_str().expect("utf-8 temp path").to_string();
+    let refused = |cmd: Command, why: &str| {
+        let run = run_io(cmd, Stdio::null(), Stdio::piped(), "listen --save-dir");
+        let line = run.one_line_error(2, why);
+        assert_eq!(
+            line,
+            format!("udpmsg: --save-dir {path}: cannot write files there: {why}")
+        );
+        assert_eq!(run.stdout, "", "{why}");
+    };
+    let listen = ["listen", "--save-dir", &path, "-p", "0", "-t", "100ms"];
+
+    // Writable: it starts (and runs out its time), leaving nothing behind
+    // of its trial.
+    let run = run_io(command(&listen), Stdio::null(), Stdio::piped(), "listen");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let left = || std::fs::read_dir(&dir).expect("read dir").count();
+    assert_eq!(left(), 0);
+
+    // Not writable by the user it runs as (a root-owned 0755 directory,
+    // the listener as nobody): said at start, not at the first offer.
+    let mut nobody = Command::new("setpriv");
+    nobody.args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN]);
+    nobody.args(listen).env_remove("UDPMSG_KEY_FILE");
+    refused(nobody, "Permission denied");
+
+    // Read-only (a read-only bind mount of it in this namespace).
+    run_ok("mount", &["--bind", &path, &path]);
+    run_ok("mount", &["-o", "remount,bind,ro", &path]);
+    refused(command(&listen), "Read-only file system");
+    run_ok("umount", &[&path]);
+
+    // A file system that makes no files at all (a proc mounted on it).
+    run_ok("mount", &["-t", "proc", "proc", &path]);
+    refused(command(&listen), "its file system takes no new files");
+    run_ok("umount", &[&path]);
+    assert_eq!(left(), 0);
+    std::fs::remove_dir(&dir).expect("remove the save dir");
+}
+
+#[test]
+fn file_wait_is_bounded_as_the_other_periods_are() {
+    if !isolate("file_wait_is_bounded_as_the_other_periods_are") {
+        return;
+    }
+    let dir = std::env::temp_dir();
+    let dir = dir.to_str().expect("utf-8 temp dir");
+    // 0 would abandon every transfer at its first pause.
+    for wait in ["0", "999ms", "25h"] {
+        let run = udpmsg(
+            &["listen", "-p", "0", "--save-dir", dir, "--file-wait", wait],
+            b"",
+        );
+        let line = run.one_line_error(2, wait);
+        assert_eq!(line, "udpmsg: --file-wait must be between 1s and 24h");
+    }
+    // The help and the README say the same bounds.
+    let readme = include_str!("../README.md")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(readme.contains("(`--file-wait`, 1s to 24h)"));
+    let help = udpmsg(&["listen", "--help"], b"");
+    assert!(
+        help.stdout.contains("sent nothing for DUR, 1s to 24h"),
+        "{}",
+        help.stdout
+    );
+    for wait in ["1s", "24h"] {
+        let run = udpmsg(
+            &[
+                "listen",
+                "-p",
+                "0",
+                "--save-dir",
+                dir,
+                "--file-wait",
+                wait,
+                "-t",
+                "1ms",
+            ],
+            b"",
+        );
+        assert_eq!(run.code, 0, "{wait}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn send_file_of_a_fifo_or_directory_is_a_bad_argument() {
+    if !isolate("send_file_of_a_fifo_or_directory_is_a_bad_argument") {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("udpmsg-notfile-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    let fifo = dir.join("fifo");
+    run_ok("mkfifo", &[fifo.to_str().expect("utf-8")]);
+    let mut l = Listener::start(&["--save-dir", dir.to_str().expect("utf-8")]);
+    // A FIFO nobody writes to: refused before it is opened (which would
+    // wait for a writer forever); a directory alike.
+    for (path, kind) in [(&fifo, "a FIFO (named pipe)"), (&dir, "a directory")] {
+        let path = path.to_str().expect("utf-8");
+        let run = udpmsg_within(&["send", "--file", path, &l.dest()], b"", WAIT);
+        let line = run.one_line_error(2, kind);
+        assert!(
+            line.starts_with(&format!(
+                "udpmsg: --file {path}: {kind}, not a regular file;"
+            )),
+            "{line}"
+        );
+    }
+    l.assert_alive();
+    std::fs::remove_dir_all(&dir).expect("remove temp dir");
 }

@@ -359,3 +359,61 @@ fn the_numbers_the_readme_quotes_are_the_code_constants() {
         );
     }
 }
+
+#[test]
+fn an_announcing_listener_warns_once_of_a_random_port_and_no_interface() {
+    if !isolate("an_announcing_listener_warns_once_of_a_random_port_and_no_interface") {
+        return;
+    }
+    // Only lo is up (left out unless named) and the port is picked at
+    // random: each said once, after the listening line.
+    let mut l = Listener::start(&["--announce", "--announce-every", "100ms"]);
+    let port = l.port();
+    let warnings = [
+        format!(
+            "udpmsg: warning: --announce on a port picked at random (-p 0): hellos go to port {}, which only 'discover --watch -p {port}' hears",
+            port + 1
+        ),
+        "udpmsg: warning: --announce: no interface to announce on now (loopback only with --interface lo); hellos go out once one is up".to_string(),
+    ];
+    for want in &warnings {
+        assert_eq!(l.try_err_line(WAIT).as_ref(), Some(want));
+    }
+    // Not again at the next periods: only the summary is left.
+    let _ = udpmsg(&["ping", &l.dest(), "-c", "3", "-i", "100ms"], b"");
+    let (code, _, err) = l.terminate();
+    assert_eq!(code, 0, "{err:?}");
+    assert_eq!(err.len(), 1, "{err:?}");
+    assert!(err[0].starts_with("udpmsg listen: terminated: "), "{err:?}");
+
+    // A port of its own and lo named: nothing to warn of, and the line says
+    // the interface and where files go.
+    let dir = std::env::temp_dir();
+    let dir = dir.to_str().expect("utf-8 temp dir");
+    let run = udpmsg(
+        &[
+            "listen",
+            "--announce",
+            "-n",
+            "here",
+            "-p",
+            "47474",
+            "-I",
+            "lo",
+            "--save-dir",
+            dir,
+            "-t",
+            "300ms",
+        ],
+        b"",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(
+        lines[0],
+        format!(
+            "udpmsg: listening on [::]:47474 and 0.0.0.0:47474 as 'here', on lo only, saving files in {dir}"
+        )
+    );
+}

@@ -453,6 +453,33 @@ fn every_clean_exit_says_goodbye() {
         let down = watch.until(WAIT, &format!("{name} down"), |e| e.is("down", name));
         assert_eq!(down.reason, "goodbye", "{down:?}");
     }
+    // SIGHUP (its terminal closed): a goodbye too, and the summary.
+    let mut hung = HostListener::announcing(&lan, 2, "hungup", &[]);
+    watch.until(WAIT, "hungup up", |e| e.is("up", "hungup"));
+    hung.signal(libc::SIGHUP);
+    let status = wait_status(&mut hung.child, WAIT, "listener after SIGHUP");
+    assert!(status.success(), "listener exit after SIGHUP: {status:?}");
+    let down = watch.until(WAIT, "hungup down", |e| e.is("down", "hungup"));
+    assert_eq!(down.reason, "goodbye", "{down:?}");
+    let said = rest_of(&hung.stderr);
+    assert!(
+        said.last()
+            .is_some_and(|l| l.starts_with("udpmsg listen: hung up: ")),
+        "{said:#?}"
+    );
+    // The watcher itself ends on SIGHUP with its summary.
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe {
+        libc::kill(watch.child.id() as libc::pid_t, libc::SIGHUP);
+    }
+    let status = wait_status(&mut watch.child, WAIT, "watcher after SIGHUP");
+    assert!(status.success(), "watcher exit after SIGHUP: {status:?}");
+    let said = rest_of(&watch.err);
+    assert!(
+        said.last()
+            .is_some_and(|l| l.starts_with("udpmsg discover --watch: ")),
+        "{said:#?}"
+    );
 }
 
 #[test]

@@ -10,7 +10,7 @@ mod common;
 
 use common::{
     BIN, Listener, Output, WAIT, command, isolate, line_reader, rest_of, run_captured, run_ok, udp,
-    udpmsg, wait_for, wait_until,
+    udpmsg, udpmsg_within, wait_for, wait_until,
 };
 use serde_json::Value;
 use std::io::Write;
@@ -357,6 +357,58 @@ fn send_wait_without_enough_replies_exits_4() {
     assert_eq!(run.code, 4, "{}", run.stderr);
     assert_eq!(run.stdout.lines().count(), 1, "{}", run.stdout);
     assert!(run.stderr.contains("1 of 2 replies"), "{}", run.stderr);
+}
+
+#[test]
+fn send_wait_hears_a_refusal_from_its_destination_but_not_once_it_replied() {
+    if !isolate("send_wait_hears_a_refusal_from_its_destination_but_not_once_it_replied") {
+        return;
+    }
+    // IPv6 too: nothing on the port, exit 5 at once, as ping and --ack.
+    let port = free_port();
+    let dest = format!("[::1]:{port}");
+    let run = udpmsg_within(&["send", "--raw", &dest, "q", "--wait", "60s"], b"", WAIT);
+    let line = run.one_line_error(5, "closed IPv6 port");
+    assert_eq!(line, format!("udpmsg: nothing is listening on {dest}"));
+
+    // A service that answered and then went away: its refusal of a later
+    // message does not end the wait (replies from anyone still count).
+    let service = udp("127.0.0.1:0");
+    let dest = service.local_addr().expect("addr").to_string();
+    let mut ask = command(&[
+        "send", "--raw", "--lines", &dest, "--wait", "500ms", "-c", "2",
+    ])
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("spawn send --wait");
+    let mut stdin = ask.stdin.take().expect("stdin");
+    let out = line_reader(ask.stdout.take().expect("stdout"), None);
+    stdin.write_all(b"one\n").expect("write");
+    let mut buf = [0u8; 64];
+    let (len, from) = service.recv_from(&mut buf).expect("the first question");
+    assert_eq!(&buf[..len], b"one");
+    service.send_to(b"answer", from).expect("reply");
+    assert!(
+        out.recv_timeout(WAIT)
+            .expect("the reply shown")
+            .ends_with("answer"),
+        "the reply"
+    );
+    drop(service);
+    stdin.write_all(b"two\n").expect("write");
+    drop(stdin);
+    let code = wait_until(&mut ask, WAIT, "send --wait");
+    let err = String::from_utf8_lossy(&{
+        let mut e = Vec::new();
+        std::io::Read::read_to_end(&mut ask.stderr.take().expect("stderr"), &mut e)
+            .expect("stderr");
+        e
+    })
+    .into_owned();
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("1 of 2 replies came"), "{err}");
 }
 
 #[test]
@@ -872,4 +924,37 @@ fn listen_interface_lo_and_send_interface_lo_talk() {
         ping.extend(&k);
         assert_ok(&udpmsg(&ping, b""), "ping --interface lo");
     }
+}
+
+#[test]
+fn broadcast_without_a_default_route_points_to_interface_which_works() {
+    if !isolate("broadcast_without_a_default_route_points_to_interface_which_works") {
+        return;
+    }
+    // Only lo, no default route: 255.255.255.255 has no way out.
+    let run = udpmsg(&["send", "<broadcast>", "hi"], b"");
+    let line = run.one_line_error(1, "no route");
+    assert_eq!(
+        line,
+        "udpmsg: cannot send to 255.255.255.255:47474: network unreachable (no default route for 255.255.255.255; name the interface with --interface)"
+    );
+    // Following the hint: out of lo, to a listener there.
+    let l = Listener::start(&[]);
+    let port = l.port().to_string();
+    let run = udpmsg(
+        &[
+            "send",
+            "<broadcast>",
+            "-I",
+            "lo",
+            "-p",
+            &port,
+            "-n",
+            "b",
+            "hi",
+        ],
+        b"",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(l.line().ends_with("b: hi"));
 }

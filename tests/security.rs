@@ -138,7 +138,12 @@ impl Listener {
 /// The number before `what` in a summary (`... 12 replayed, ...`); 0 when
 /// the summary leaves it out (it lists only counters above zero).
 fn count_in(summary: &str, what: &str) -> u64 {
-    let Some(at) = summary.find(&format!(" {what}")) else {
+    // A count of 1 is said in the singular ("1 ping answered").
+    let Some(at) = summary.find(&format!(" {what}")).or_else(|| {
+        summary
+            .find(&format!(" 1 {}", common::singular(what)))
+            .map(|at| at + 2)
+    }) else {
         return 0;
     };
     summary[..at]
@@ -465,9 +470,10 @@ fn keygen_writes_a_private_hex_key_and_replaces_it_only_with_force() {
     assert!(is_key_text(&key2), "{key2:?}");
     assert_ne!(key1, key2, "a new random key");
     assert_eq!(mode(&path), 0o600);
+    // Spelt out: -f is send's --file (docs/DECISIONS.md, short options).
     let short = udpmsg(&["keygen", "-f", &path], b"");
-    assert_eq!(short.code, 0, "{}", short.stderr);
-    assert_ne!(std::fs::read_to_string(&path).expect("read"), key2);
+    assert_eq!(short.code, 2, "{}", short.stderr);
+    assert_eq!(std::fs::read_to_string(&path).expect("read"), key2);
 
     // Keys are random: a handful never repeat.
     let mut seen = std::collections::HashSet::new();
@@ -1576,4 +1582,47 @@ fn flood_of_forged_and_replayed_sealed_datagrams_is_survived_in_bounded_memory()
     if summary.contains("dropped by the kernel") {
         assert_eq!(count_in(&summary, "dropped by the kernel"), 0, "{summary}");
     }
+}
+
+#[test]
+fn send_ack_and_ping_that_nothing_answered_hint_at_the_key() {
+    if !isolate("send_ack_and_ping_that_nothing_answered_hint_at_the_key") {
+        return;
+    }
+    let dir = Dir::new("hint");
+    let key = dir.key("k");
+    let other = dir.key("other");
+    let keyed = Listener::start(&["-k", &key]);
+    let dest = keyed.dest();
+    let no_key = "udpmsg: hint: a listener started with --key-file answers only datagrams sealed with its key: give the same --key-file here";
+    let wrong_key = "udpmsg: hint: a listener answers sealed datagrams only when its --key-file holds the same key";
+    for (extra, hint) in [(vec![], no_key), (vec!["-k", other.as_str()], wrong_key)] {
+        let mut ack = vec!["send", "--ack", "-t", "300ms", &dest];
+        ack.extend(&extra);
+        ack.push("hi");
+        let run = udpmsg(&ack, b"");
+        assert_eq!(run.code, 4, "{ack:?}: {}", run.stderr);
+        let err: Vec<&str> = run.stderr.lines().collect();
+        assert_eq!(err.len(), 2, "{err:?}");
+        assert!(
+            err[0].starts_with("udpmsg: 0 of 1 messages confirmed"),
+            "{err:?}"
+        );
+        assert_eq!(err[1], hint);
+
+        let mut ping = vec!["ping", &dest, "-c", "1", "-W", "200ms"];
+        ping.extend(&extra);
+        let run = udpmsg(&ping, b"");
+        assert_eq!(run.code, 4, "{ping:?}: {}", run.stdout);
+        assert_eq!(run.stderr.trim_end(), hint, "{ping:?}");
+        // A hint, so -q silences it.
+        ping.push("-q");
+        let run = udpmsg(&ping, b"");
+        assert_eq!((run.code, run.stderr.as_str()), (4, ""), "{ping:?}");
+    }
+    // With the key: answered, no hint.
+    let run = run_ok(&["send", "--ack", &keyed.dest(), "-k", &key, "hi"], b"");
+    assert_eq!(run.stderr, "");
+    let run = run_ok(&["ping", &keyed.dest(), "-k", &key, "-c", "1"], b"");
+    assert_eq!(run.stderr, "");
 }

@@ -5,7 +5,7 @@
 //! (`UNIX-SENDTO`, `UNIX-RECVFROM`) and OpenBSD nc (`nc -U -u`, which binds
 //! a path of its own for replies); `listen --echo`; a sender without a name
 //! (socat's), which cannot be answered; the socket file: created with the
-//! umask or `--mode`, removed on SIGTERM, `--timeout` and `--count`, a stale
+//! umask or `--mode`, removed on SIGTERM, SIGINT, SIGHUP, `--timeout` and `--count`, a stale
 //! one replaced, a live one or anything that is not a socket never; sealed
 //! datagrams bound to the socket they were sent to.
 //!
@@ -731,14 +731,14 @@ fn an_unnamed_sender_is_counted_never_answered() {
     assert!(out.iter().any(|l| l.contains("ack me")), "{out:?}");
     let summary = summary(&err);
     assert!(summary.contains("3 not answered"), "{summary}");
-    assert!(summary.contains("1 pings answered"), "{summary}");
+    assert!(summary.contains("1 ping answered"), "{summary}");
 }
 
 // ---------------------------------------------------------------- the socket file
 
 #[test]
-fn the_socket_file_goes_on_sigterm_timeout_and_count() {
-    if !isolate("the_socket_file_goes_on_sigterm_timeout_and_count") {
+fn the_socket_file_goes_on_every_signal_timeout_and_count() {
+    if !isolate("the_socket_file_goes_on_every_signal_timeout_and_count") {
         return;
     }
     let dir = Dir::new("cleanup");
@@ -771,6 +771,14 @@ fn the_socket_file_goes_on_sigterm_timeout_and_count() {
     let (code, _, _) = listener.finish();
     assert_eq!(code, 0);
     assert!(!is_socket(&path), "left after SIGINT");
+
+    // And SIGHUP: its terminal closed.
+    let listener = Running::listen(&["--bind", &target]);
+    listener.signal(libc::SIGHUP);
+    let (code, _, err) = listener.finish();
+    assert_eq!(code, 0, "{err:?}");
+    assert!(summary(&err).contains("hung up"), "{err:?}");
+    assert!(!is_socket(&path), "left after SIGHUP");
 }
 
 #[test]
@@ -791,6 +799,7 @@ fn a_stale_socket_is_replaced_a_live_one_never() {
     let run = udpmsg(&["listen", "--bind", &target, "--timeout", "5s"], b"");
     let line = run.one_line_error(1, "live socket");
     assert!(line.contains("already in use"), "{line}");
+    assert!(line.ends_with("pick another path"), "{line}");
     assert_ok(&udpmsg(&["send", &target, "still here"], b""), "send");
     assert_eq!(listener.json()["text"], "still here");
 
@@ -816,6 +825,8 @@ fn a_stale_socket_is_replaced_a_live_one_never() {
     let run = udpmsg(&["listen", "--bind", "unix:@taken", "--timeout", "5s"], b"");
     let line = run.one_line_error(1, "abstract name in use");
     assert!(line.contains("unix:@taken is already in use"), "{line}");
+    // It is a name, not a path.
+    assert!(line.ends_with("pick another name"), "{line}");
 }
 
 #[test]
@@ -990,7 +1001,10 @@ fn options_for_ip_are_refused_for_unix_sockets() {
     let long = format!("unix:/{}", "x".repeat(MAX_UNIX_NAME));
     let run = udpmsg(&["send", &long, "hi"], b"");
     let line = run.one_line_error(2, "too long");
-    assert!(line.contains("at most 107 bytes"), "{line}");
+    assert!(
+        line.ends_with(": a Unix socket path is at most 107 bytes"),
+        "{line}"
+    );
     // Nothing was created.
     assert!(!Path::new(&dir.path("x.sock")).exists());
 }
@@ -1157,6 +1171,6 @@ print("pong" if kind == 5 else "kind %d" % kind, sender, seq, stamp)
         listener.signal(libc::SIGTERM);
         let (code, _, err) = listener.finish();
         assert_eq!(code, 0, "{err:?}");
-        assert!(summary(&err).contains("1 pings answered"), "{err:?}");
+        assert!(summary(&err).contains("1 ping answered"), "{err:?}");
     }
 }

@@ -6,6 +6,7 @@ use crate::commands::discover;
 use crate::error::{Error, exit};
 use crate::net::{addr, iface};
 use crate::output;
+use crate::util::words::plural;
 use std::time::SystemTime;
 
 pub(super) fn run(args: DiscoverArgs, info: Info) -> Result<u8, Error> {
@@ -52,15 +53,17 @@ pub(super) fn run(args: DiscoverArgs, info: Info) -> Result<u8, Error> {
     ))?;
     if scan.overflow > 0 {
         eprintln!(
-            "udpmsg: {} answers from listeners not listed (at most {} are; the first to answer)",
+            "udpmsg: {} {} from listeners not listed (at most {} are; the first to answer)",
             scan.overflow,
+            plural(scan.overflow, "answer", "answers"),
             discover::MAX_PEERS
         );
     }
     if scan.addrs_overflow > 0 {
         eprintln!(
-            "udpmsg: {} answers from addresses not listed (at most {} per listener)",
+            "udpmsg: {} {} from addresses not listed (at most {} per listener)",
             scan.addrs_overflow,
+            plural(scan.addrs_overflow, "answer", "answers"),
             discover::MAX_ADDRS
         );
     }

@@ -3,9 +3,9 @@
 use super::reach::{self, interface_index};
 use super::{Info, load_key, pick_name, pick_port};
 use crate::cli::ListenArgs;
-use crate::commands::files::receive;
+use crate::commands::files::{receive, store};
 use crate::commands::listen::{self, Ended, Listener, Stop, announce};
-use crate::commands::presence::presence_port;
+use crate::commands::presence::{self, presence_port};
 use crate::error::{Error, exit};
 use crate::net::addr::{self, Family, Host};
 use crate::net::unix::{SocketFile, UnixBindError};
@@ -32,13 +32,14 @@ pub(super) fn run(args: ListenArgs, info: Info) -> Result<u8, Error> {
         locals,
         every,
         file,
+        warnings,
     } = match addr::parse_unix(&args.bind).transpose()? {
         Some(unix) => bind_unix(&args, unix)?,
         None => bind_inet(&args)?,
     };
-    let listening = format!("udpmsg: listening on {shown} as '{name}'{groups}");
+    let listening = listening_line(&args, &shown, &name, &groups);
     let (listening_name, announce_key) = (name.clone(), key.clone());
-    // Made before saying so: SIGINT/SIGTERM are caught from then on.
+    // Made before saying so: SIGINT/SIGTERM/SIGHUP are caught from then on.
     let mut listener = Listener::new(
         sockets,
         listen::Config {
@@ -77,6 +78,9 @@ pub(super) fn run(args: ListenArgs, info: Info) -> Result<u8, Error> {
         })?;
     }
     info.line(listening);
+    for warning in warnings {
+        eprintln!("udpmsg: warning: {warning}");
+    }
     let format = if args.json {
         Format::Json
     } else {
@@ -116,6 +120,22 @@ struct Bound {
     every: Option<std::time::Duration>,
     /// A Unix socket's file, removed when this is dropped.
     file: Option<SocketFile>,
+    /// What to warn of once the listener is up.
+    warnings: Vec<String>,
+}
+
+/// `udpmsg: listening on ADDRS as 'NAME'`, then what narrows or adds to
+/// what it takes: `--interface`, the groups, `--save-dir`.
+fn listening_line(args: &ListenArgs, shown: &str, name: &str, groups: &str) -> String {
+    let mut line = format!("udpmsg: listening on {shown} as '{name}'");
+    if let Some(interface) = &args.iface.interface {
+        line.push_str(&format!(", on {interface} only"));
+    }
+    line.push_str(groups);
+    if let Some(dir) = &args.save_dir {
+        line.push_str(&format!(", saving files in {}", dir.display()));
+    }
+    line
 }
 
 /// Binds a Unix-domain listener (`--bind unix:...`): the options that
@@ -165,6 +185,7 @@ fn bind_unix(args: &ListenArgs, unix: UnixAddr) -> Result<Bound, Error> {
         locals: Vec::new(),
         every: None,
         file: bound.file,
+        warnings: Vec::new(),
     })
 }
 
@@ -266,6 +287,10 @@ fn bind_inet(args: &ListenArgs) -> Result<Bound, Error> {
     for (group, on) in groups.iter().zip(&joined) {
         in_groups.push_str(&format!(", in group {} ({})", group.ip, on.join(", ")));
     }
+    let warnings = match every {
+        Some(_) => announce_warnings(args, bind.port(), &locals, family),
+        None => Vec::new(),
+    };
     Ok(Bound {
         sockets: sockets.into_iter().map(DatagramSocket::from).collect(),
         shown: shown.join(" and "),
@@ -273,7 +298,37 @@ fn bind_inet(args: &ListenArgs) -> Result<Bound, Error> {
         locals,
         every,
         file: None,
+        warnings,
     })
+}
+
+/// What an announcing listener warns of at start: hellos to a port no
+/// watcher uses by default (`-p 0`), or no interface to send them on
+/// (loopback is one only when named). Once: the interfaces that come up
+/// later are announced on without a word.
+fn announce_warnings(
+    args: &ListenArgs,
+    asked: u16,
+    locals: &[SocketAddr],
+    family: Family,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let port = locals.first().map_or(0, |a| a.port());
+    if asked == 0
+        && let Some(to) = presence_port(port)
+    {
+        warnings.push(format!(
+            "--announce on a port picked at random (-p 0): hellos go to port {to}, which only 'discover --watch -p {port}' hears"
+        ));
+    }
+    let only: Vec<String> = args.iface.interface.iter().cloned().collect();
+    if presence::targets(&only, family).is_ok_and(|t| t.is_empty()) {
+        warnings.push(match &args.iface.interface {
+            Some(i) => format!("--announce: {i} has no address to announce on now; hellos go out once it has one"),
+            None => "--announce: no interface to announce on now (loopback only with --interface lo); hellos go out once one is up".to_string(),
+        });
+    }
+    warnings
 }
 
 /// A multicast group to join, and the interface its `%scope` names.
@@ -415,7 +470,25 @@ fn no_presence_port(port: u16) -> Error {
 fn file_config(args: &ListenArgs) -> Result<receive::Config, Error> {
     if let Some(dir) = &args.save_dir {
         match std::fs::metadata(dir) {
-            Ok(meta) if meta.is_dir() => {}
+            // A trial partial file, made as a transfer makes one and removed
+            // at once: a directory that cannot take one (read-only, not
+            // ours, /proc) is the operator's to fix now, not a sender's
+            // failure later.
+            Ok(meta) if meta.is_dir() => {
+                if let Err(e) = store::Part::create(dir, 0) {
+                    // The directory is there, so "not found" is a file
+                    // system that makes no new files (/proc, /sys).
+                    let why = if e.kind() == io::ErrorKind::NotFound {
+                        "its file system takes no new files".to_string()
+                    } else {
+                        IoWords(&e).to_string()
+                    };
+                    return Err(Error::Usage(format!(
+                        "--save-dir {}: cannot write files there: {why}",
+                        dir.display()
+                    )));
+                }
+            }
             Ok(_) => {
                 return Err(Error::Usage(format!(
                     "--save-dir {}: not a directory",
@@ -432,10 +505,26 @@ fn file_config(args: &ListenArgs) -> Result<receive::Config, Error> {
         }
     }
     let defaults = receive::Config::default();
+    let wait = args.file_wait.unwrap_or(defaults.wait);
+    if !(MIN_FILE_WAIT..=MAX_FILE_WAIT).contains(&wait) {
+        return Err(Error::Usage(format!(
+            "--file-wait must be between {}s and {}h",
+            MIN_FILE_WAIT.as_secs(),
+            MAX_FILE_WAIT.as_secs() / 3600
+        )));
+    }
     Ok(receive::Config {
         dir: args.save_dir.clone(),
         max_size: args.max_file_size.unwrap_or(defaults.max_size),
         overwrite: args.overwrite,
-        wait: args.file_wait.unwrap_or(defaults.wait),
+        wait,
     })
 }
+
+/// Shortest `--file-wait`: a sender with data in flight retransmits within
+/// a quarter of a second (`reliable::rtt::MAX_RTO`), so a shorter wait
+/// would abandon transfers that are only slow.
+const MIN_FILE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+/// Longest `--file-wait`: a day (a partial file held longer is forgotten,
+/// not waited for).
+const MAX_FILE_WAIT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);

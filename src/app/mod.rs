@@ -38,8 +38,7 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         Command::Listen(args) => listen::run(args, info),
         Command::Send(args) => send::run(args, info),
         Command::Discover(args) => discover::run(args, info),
-        // ping prints its results on stdout and has no informational lines.
-        Command::Ping(args) => ping::run(args),
+        Command::Ping(args) => ping::run(args, info),
         Command::Keygen(args) => keygen::run(args, info),
         Command::Chat(args) => chat::run(args, info),
         Command::Completions(args) => generate::completions(args),

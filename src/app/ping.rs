@@ -1,7 +1,7 @@
 //! `udpmsg ping`: resolve, ping, print each reply and the summary.
 
 use super::reach::{self, Reach};
-use super::{load_key, write_stdout};
+use super::{Info, load_key, write_stdout};
 use crate::cli::PingArgs;
 use crate::commands::listen::is_closed_pipe;
 use crate::commands::ping::{self, Event, Pinger};
@@ -13,7 +13,10 @@ use crate::util::words::IoWords;
 use std::io::{self, Write};
 use std::time::SystemTime;
 
-pub(super) fn run(args: PingArgs) -> Result<u8, Error> {
+/// Pings, prints each reply and the summary on stdout; its one
+/// informational line (stderr, silenced by `--quiet`) is the key hint when
+/// no reply came.
+pub(super) fn run(args: PingArgs, info: Info) -> Result<u8, Error> {
     let key = load_key(args.key_file.as_deref(), args.no_key)?;
     let Reach {
         dest,
@@ -90,9 +93,11 @@ pub(super) fn run(args: PingArgs) -> Result<u8, Error> {
         "{}\n",
         output::ping::ping_summary(&shown, &summary, SystemTime::now(), json)
     ))?;
-    Ok(if summary.received > 0 {
-        exit::OK
-    } else {
-        exit::UNCONFIRMED
-    })
+    if summary.received > 0 {
+        return Ok(exit::OK);
+    }
+    if summary.sent > summary.local_errors {
+        info.line(output::send::key_hint(key.is_some()));
+    }
+    Ok(exit::UNCONFIRMED)
 }

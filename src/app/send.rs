@@ -74,6 +74,11 @@ pub(super) fn run(args: SendArgs, info: Info) -> Result<u8, Error> {
         // Replies to an unconnected socket are sealed for the address
         // they came to, which only the arrival information tells.
         arrival_info: args.wait.is_some(),
+        // And only the ICMP errors it asks for tell it that nothing
+        // listens at a unicast destination.
+        icmp_errors: args.wait.is_some()
+            && !dest.broadcast
+            && dest.addr.inet().is_some_and(|a| !a.ip().is_multicast()),
         ..options
     };
     // Connecting (--ack) can fail (a broadcast address: EACCES): said as a send.
@@ -127,6 +132,13 @@ pub(super) fn run(args: SendArgs, info: Info) -> Result<u8, Error> {
     }
     if args.ack {
         let mut source: Box<dyn Source> = match message {
+            // Refused before anything is sent, as without --ack.
+            Some(body) if body.len() > sender.max_body() => {
+                return Err(failed(commands::Error::TooLarge {
+                    len: body.len(),
+                    max: sender.max_body(),
+                }));
+            }
             Some(body) => Box::new(Fixed::new(vec![body])),
             // Confirmed sends wait for acks and input in one event loop.
             None => {
@@ -135,7 +147,8 @@ pub(super) fn run(args: SendArgs, info: Info) -> Result<u8, Error> {
                 hexed(Lines::polled(stdin.lock(), fd), args.hex)
             }
         };
-        return send_confirmed(&args, sender, source.as_mut(), &shown, info).map_err(failed);
+        let keyed = key.is_some();
+        return send_confirmed(&args, sender, source.as_mut(), &shown, keyed, info).map_err(failed);
     }
     let mut sender = sender;
     let body = match message {
@@ -277,13 +290,16 @@ fn note_port_word(args: &SendArgs, port: u16, info: Info) {
 }
 
 /// `send --ack`: every message confirmed, or exit 4 with a summary.
-/// Ctrl-C or SIGTERM ends it with the same summary (exit 0 only when every
-/// message read so far was confirmed).
+/// Ctrl-C, SIGTERM or SIGHUP ends it with the same summary (exit 0 only when every
+/// message read so far was confirmed). A stdin line too large for one
+/// datagram is reported and skipped, the others still go, and the end is
+/// the summary and exit 2 (as `send` without `--ack` ends).
 fn send_confirmed(
     args: &SendArgs,
     sender: Sender,
     source: &mut dyn Source,
     shown: &PeerAddr,
+    keyed: bool,
     info: Info,
 ) -> Result<u8, crate::commands::Error> {
     let config = deliver::Config {
@@ -294,7 +310,16 @@ fn send_confirmed(
         },
         catch_signals: true,
     };
-    let report = Delivery::new(sender, source, config).and_then(Delivery::run)?;
+    let mut skipped = |line: u64, e: &commands::Error| {
+        eprintln!("udpmsg: line {line} not sent: {e}");
+    };
+    let report = Delivery::new(sender, source, config, &mut skipped).and_then(Delivery::run)?;
+    let summary = format!("udpmsg: {}", output::send::ack_summary(shown, &report));
+    if report.too_large > 0 {
+        // Not informational: it says why the exit code is 2.
+        eprintln!("{summary}");
+        return Ok(exit::USAGE);
+    }
     let complete = report.unconfirmed == 0 && !report.input_left;
     let eventful = report.interrupted.is_some()
         || report.local_errors > 0
@@ -303,7 +328,6 @@ fn send_confirmed(
     if complete && !eventful {
         return Ok(exit::OK);
     }
-    let summary = format!("udpmsg: {}", output::send::ack_summary(shown, &report));
     if report.unconfirmed == 0 {
         // Everything confirmed: what happened on the way is information.
         info.line(summary);
@@ -311,6 +335,11 @@ fn send_confirmed(
     } else {
         // Not informational: it says what was not confirmed.
         eprintln!("{summary}");
+        // Nothing at all came back (and the wait was not cut short): a
+        // keyed listener is silent to what is not sealed with its key.
+        if report.confirmed == 0 && report.interrupted.is_none() {
+            info.line(output::send::key_hint(keyed));
+        }
         Ok(exit::UNCONFIRMED)
     }
 }

@@ -9,8 +9,9 @@ use crate::commands::send::Sender;
 use crate::error::{Error, Sending, exit};
 use crate::net::SetupError;
 use crate::output::files::SendProgress;
-use crate::seal::Key;
+use crate::seal::{FileKind, Key};
 use std::io::{self, IsTerminal};
+use std::path::Path;
 
 pub(super) fn run(args: &SendArgs, key: Option<Key>, info: Info) -> Result<u8, Error> {
     check_flags(args)?;
@@ -38,6 +39,9 @@ pub(super) fn run(args: &SendArgs, key: Option<Key>, info: Info) -> Result<u8, E
         error,
     };
     // Every file is opened before anything is sent: a typo fails at once.
+    for path in &args.files {
+        check_regular(path)?;
+    }
     let offers = args
         .files
         .iter()
@@ -62,6 +66,20 @@ pub(super) fn run(args: &SendArgs, key: Option<Key>, info: Info) -> Result<u8, E
         files.send(offer).map_err(failed)?;
     }
     Ok(exit::OK)
+}
+
+/// Refuses a path that is not a regular file (after symlinks) as a bad
+/// argument, before it is opened: a FIFO (`<(cmd)`, a named pipe) has no
+/// size to offer, and opening one nobody writes to would wait forever. A
+/// path that cannot be looked up is left to the open, which says why.
+fn check_regular(path: &Path) -> Result<(), Error> {
+    match std::fs::metadata(path).as_ref().map(FileKind::of) {
+        Ok(Some(kind)) => Err(Error::Usage(format!(
+            "--file {}: {kind}, not a regular file; --file sends files of a known size (save the output to a file first)",
+            path.display()
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Refuses what cannot go with `--file`.

@@ -9,6 +9,11 @@
 //! question to a group or a broadcast address is answered by many, and
 //! some services answer from another port (TFTP). Each is shown with the
 //! address it came from. With a key only sealed udpmsg texts count.
+//!
+//! The socket is not connected, so a closed port is learnt from the ICMP
+//! errors it asked for ([`crate::net::SendOptions::icmp_errors`]): when the
+//! destination refused before anything came back, the run ends at once
+//! with [`Error::NotListening`].
 
 use super::Error;
 use super::listen::{Event, Sink};
@@ -34,7 +39,7 @@ pub struct Config {
     pub count: Option<u64>,
     /// Send the messages as raw datagrams, not udpmsg texts.
     pub raw: bool,
-    /// Stop cleanly on SIGINT/SIGTERM.
+    /// Stop cleanly on SIGINT/SIGTERM/SIGHUP.
     pub catch_signals: bool,
 }
 
@@ -53,8 +58,10 @@ pub struct Asked {
 }
 
 /// Sends every message of `source` through `sender` (unconnected, with
-/// arrival information: see [`net::SendOptions::arrival_info`]) and shows
-/// every reply through `sink` until `config` says stop. A message that
+/// arrival information: see [`net::SendOptions::arrival_info`]; for a
+/// unicast destination with [`net::SendOptions::icmp_errors`] too) and
+/// shows every reply through `sink` until `config` says stop, or until the
+/// destination refused before any reply came ([`Error::NotListening`]). A message that
 /// cannot go (too large, or refused by this host for now) is handed to
 /// `skipped` with its 1-based number, and the rest still go. An error the
 /// sink returns ends the run as [`Error::Output`].
@@ -77,6 +84,7 @@ pub fn ask(
     };
     let mut deadline: Option<Instant> = None;
     let mut input_waits = false;
+    let mut refused = false;
     loop {
         if !asking.asked.input_done && !input_waits {
             input_waits = asking.send_available(source, &events, skipped)?;
@@ -85,6 +93,11 @@ pub fn ask(
             }
         }
         asking.read_replies(sink)?;
+        // Nothing listens there, and nobody else answered: no use waiting.
+        if asking.sender.refused()? && asking.asked.replies == 0 {
+            refused = true;
+            break;
+        }
         if asking.count_reached() || deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }
@@ -103,6 +116,9 @@ pub fn ask(
         }
     }
     sink.finish().map_err(Error::Output)?;
+    if refused {
+        return Err(Error::NotListening);
+    }
     Ok(asking.asked)
 }
 

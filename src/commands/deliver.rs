@@ -30,7 +30,7 @@ pub struct Config {
     pub timeout: Duration,
     /// When to give up on one message.
     pub patience: Patience,
-    /// Stop cleanly on SIGINT/SIGTERM, with a report.
+    /// Stop cleanly on SIGINT/SIGTERM/SIGHUP, with a report.
     pub catch_signals: bool,
 }
 
@@ -53,10 +53,13 @@ pub struct Report {
     /// Sends or receives refused because nothing listened on the port for a
     /// while (after a listener had answered: a restart in progress).
     pub port_closed: u64,
-    /// Ctrl-C or SIGTERM ended the send (the signal number).
+    /// Ctrl-C, SIGTERM or SIGHUP ended the send (the signal number).
     pub interrupted: Option<i32>,
     /// The input had not ended when the send stopped.
     pub input_left: bool,
+    /// Messages read but not sent: too large for one datagram (each was
+    /// handed to the caller's `skipped` with its number).
+    pub too_large: u64,
 }
 
 /// One confirmed send in progress.
@@ -72,6 +75,12 @@ pub struct Delivery<'s> {
     input_done: bool,
     /// The source has nothing now; it is armed with the event loop.
     input_pending: bool,
+    /// Messages read so far (for reporting one that cannot go).
+    number: u64,
+    /// Messages too large to send, skipped.
+    too_large: u64,
+    /// Told of each message that cannot go, with its 1-based number.
+    skipped: &'s mut dyn FnMut(u64, &Error),
     local_errors: u64,
     /// ICMP port unreachable after a listener had answered.
     port_closed: u64,
@@ -84,11 +93,14 @@ pub struct Delivery<'s> {
 
 impl<'s> Delivery<'s> {
     /// Prepares to send every message of `source` through `sender` (which
-    /// must be connected, so a closed port is reported).
+    /// must be connected, so a closed port is reported). A message too
+    /// large for one datagram is handed to `skipped` with its 1-based
+    /// number, and the rest still go (as `send` without `--ack` does).
     pub fn new(
         mut sender: Sender,
         source: &'s mut dyn Source,
         config: Config,
+        skipped: &'s mut dyn FnMut(u64, &Error),
     ) -> Result<Self, Error> {
         let events = EventLoop::new(config.catch_signals)?;
         sender.register(events.registry(), SOCKET)?;
@@ -102,6 +114,9 @@ impl<'s> Delivery<'s> {
             deadline: None,
             input_done: false,
             input_pending: false,
+            number: 0,
+            too_large: 0,
+            skipped,
             local_errors: 0,
             port_closed: 0,
             interrupted: None,
@@ -148,6 +163,7 @@ impl<'s> Delivery<'s> {
             port_closed: self.port_closed,
             interrupted: self.interrupted,
             input_left: !self.input_done,
+            too_large: self.too_large,
         })
     }
 
@@ -183,9 +199,20 @@ impl<'s> Delivery<'s> {
                     return Ok(());
                 }
             };
+            self.number += 1;
             self.open.clear();
-            self.sender
-                .encode_text(body, self.outbox.next_seq(), FLAG_ACK, &mut self.open)?;
+            match self
+                .sender
+                .encode_text(body, self.outbox.next_seq(), FLAG_ACK, &mut self.open)
+            {
+                Ok(()) => {}
+                Err(e @ Error::TooLarge { .. }) => {
+                    self.too_large += 1;
+                    (self.skipped)(self.number, &e);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
             let datagram = self.open.clone();
             let (outbox, mut send) = self.outbox_and_link();
             outbox.push(datagram, Instant::now(), &mut send)?;

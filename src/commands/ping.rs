@@ -27,7 +27,7 @@ pub struct Config {
     pub interval: Duration,
     /// How long to wait for each reply before counting it lost.
     pub wait: Duration,
-    /// Stop cleanly on SIGINT/SIGTERM with a summary.
+    /// Stop cleanly on SIGINT/SIGTERM/SIGHUP with a summary.
     pub catch_signals: bool,
 }
 

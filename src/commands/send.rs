@@ -123,7 +123,8 @@ impl Link {
     /// Sends one datagram, waiting while the socket's queue is full; any
     /// other error (a [`SendFailure::Local`] one too) is returned.
     fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
-        let mut reconnected = false;
+        // One more try after a refusal that was about an earlier datagram.
+        let mut retried = false;
         loop {
             let sent = if self.connected {
                 self.socket.send(bytes)
@@ -134,16 +135,28 @@ impl Link {
                 Ok(_) => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if net::is_transient_send_error(&e) => self.wait_for_room(&e)?,
+                // The pending error of an unconnected UDP socket that asked
+                // for ICMP errors: an earlier datagram bounced (the error
+                // queue says where it went), and this one was not sent.
+                // Reading the error cleared it: send again, once.
+                Err(e)
+                    if !self.connected
+                        && !retried
+                        && !self.socket.is_unix()
+                        && e.kind() == io::ErrorKind::ConnectionRefused =>
+                {
+                    retried = true;
+                }
                 Err(e) if self.peer_gone(&e) => {
                     // A Unix socket is connected to the listener's socket,
                     // not to its address: when that socket closes (the
                     // kernel says so once, then the connection is gone),
                     // connect to whatever listens at the address now (it
                     // restarted), or report that nothing does.
-                    if reconnected || self.socket.connect(&self.to).is_err() {
+                    if retried || self.socket.connect(&self.to).is_err() {
                         return Err(io::ErrorKind::ConnectionRefused.into());
                     }
-                    reconnected = true;
+                    retried = true;
                 }
                 Err(e) => return Err(e),
             }
@@ -442,7 +455,20 @@ impl Sender {
             self.link.local_dest = None;
         }
         let socket = &self.link.socket;
-        let Some((len, arrival)) = net::nonblocking(|| net::recv_with_local(socket, buf))? else {
+        let unconnected_udp = !self.link.connected && !socket.is_unix();
+        let Some((len, arrival)) = net::nonblocking(|| {
+            loop {
+                match net::recv_with_local(socket, buf) {
+                    // An unconnected socket's pending ICMP error, cleared by
+                    // this call: [`Self::refused`] reads where it came from.
+                    Err(e) if unconnected_udp && e.kind() == io::ErrorKind::ConnectionRefused => {
+                        continue;
+                    }
+                    other => return other,
+                }
+            }
+        })?
+        else {
             return Ok(None);
         };
         let dest = match (arrival.local, &self.link.local) {
@@ -456,6 +482,24 @@ impl Sender {
             cred: arrival.cred,
             opened: self.incoming.open(&buf[..len], SystemTime::now(), dest),
         }))
+    }
+
+    /// Whether the destination said that nothing listens on its port (an
+    /// ICMP port unreachable for a datagram sent to it), read from the
+    /// socket's error queue, which this empties. Only a socket set up with
+    /// [`SendOptions::icmp_errors`] is told; a connected one is told by its
+    /// calls instead ([`Error::NotListening`]).
+    pub fn refused(&mut self) -> Result<bool, Error> {
+        let mut refused = false;
+        let dest = self.link.dest.inet();
+        while let Some(bounced) = net::errqueue::recv_error(&self.link.socket)? {
+            refused |= bounced.refused()
+                && dest.is_some_and(|d| {
+                    net::addr::unmapped(d).ip() == net::addr::unmapped(bounced.to).ip()
+                        && d.port() == bounced.to.port()
+                });
+        }
+        Ok(refused)
     }
 
     /// Reads one datagram that came back to the socket: `None` once the

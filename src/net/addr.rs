@@ -124,9 +124,7 @@ pub fn parse_unix(arg: &str) -> Option<Result<UnixAddr, AddrError>> {
         Some(name) if name.len() > MAX_UNIX_NAME => bad("a Unix socket name is at most 107 bytes"),
         Some(name) => Ok(UnixAddr::abstract_name(name.as_bytes())),
         None if rest.is_empty() => bad("'unix:' must be followed by a socket path or @name"),
-        None if rest.len() > MAX_UNIX_NAME => {
-            bad("a Unix socket path is at most 107 bytes (a relative path may be shorter)")
-        }
+        None if rest.len() > MAX_UNIX_NAME => bad("a Unix socket path is at most 107 bytes"),
         None if rest.contains('\0') => bad("a NUL byte in a socket path"),
         None => Ok(UnixAddr::path(rest.as_bytes())),
     })

@@ -3,6 +3,7 @@
 //! - here: creating and binding sockets, their options, multicast joins;
 //! - [`batch`]: many datagrams per system call (`recvmmsg`, `sendmmsg`);
 //! - [`cmsg`]: arrival addresses and reply source addresses (pktinfo);
+//! - [`errqueue`]: ICMP errors for an unconnected socket (IP_RECVERR);
 //! - [`iface`]: interfaces; [`addr`]: host and port arguments;
 //! - [`peer`]: a peer's address, IP or Unix-domain ([`PeerAddr`]);
 //! - [`socket`]: a datagram socket of either kind ([`DatagramSocket`]);
@@ -21,6 +22,7 @@
 pub mod addr;
 pub mod batch;
 pub mod cmsg;
+pub mod errqueue;
 pub mod iface;
 pub mod peer;
 pub mod socket;
@@ -280,6 +282,10 @@ pub struct SendOptions {
     /// to an unconnected socket are sealed for the address they went to.
     /// (A Unix-domain socket reports its senders' credentials instead.)
     pub arrival_info: bool,
+    /// Queue the ICMP errors of what is sent ([`errqueue`]): an
+    /// unconnected socket then learns that its destination's port is
+    /// closed. (A Unix-domain socket is told at once, by the send.)
+    pub icmp_errors: bool,
 }
 
 /// Why a sending socket could not be set up.
@@ -353,6 +359,9 @@ pub fn sender_socket(
     }
     if options.arrival_info {
         enable_pktinfo(&socket, dest_addr.is_ipv6())?;
+    }
+    if options.icmp_errors {
+        errqueue::enable(&socket, dest_addr.is_ipv6())?;
     }
     socket.set_nonblocking(true)?;
     if let Some(from) = options.from {

@@ -8,7 +8,7 @@ use crate::commands::files::receive::{Failed, Saved};
 use crate::commands::files::{Progress, Sent, Size};
 use crate::net::PeerAddr;
 use crate::util::hex::{Hex, Id};
-use crate::util::words::IoWords;
+use crate::util::words::{IoWords, plural};
 use crate::wire::file::*;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::fmt::{self, Write as _};
@@ -82,12 +82,16 @@ impl fmt::Display for SentLine<'_> {
         escape_into(&mut name, &sent.name);
         let secs = sent.elapsed.as_secs_f64();
         let dest = fmt_addr(*dest);
+        let n = sent.size;
+        write!(f, "sent {name} ({n} {}", plural(n, "byte", "bytes"))?;
+        // The size in larger units only where it says more than the bytes.
+        if n >= 1024 {
+            write!(f, ", {}", Size(n))?;
+        }
         write!(
             f,
-            "sent {name} ({} bytes, {}) to {dest} in {secs:.3} s, {:.1} MB/s, blake3 {}",
-            sent.size,
-            Size(sent.size),
-            mb_per_sec(sent.size, sent.elapsed),
+            ") to {dest} in {secs:.3} s, {:.1} MB/s, blake3 {}",
+            mb_per_sec(n, sent.elapsed),
             Hex(&sent.hash)
         )
     }
@@ -196,6 +200,32 @@ mod tests {
     use super::*;
     use crate::output::escape::harden_json;
     use std::path::PathBuf;
+
+    #[test]
+    fn the_sent_line_says_the_size_once_unless_a_unit_adds_to_it() {
+        let dest = PeerAddr::Inet(([127, 0, 0, 1], 47474).into());
+        let line = |size: u64| {
+            let sent = Sent {
+                name: "a.txt".into(),
+                size,
+                elapsed: Duration::from_secs(1),
+                hash: [0xab; crate::wire::file::HASH_LEN],
+            };
+            SentLine(&sent, &dest).to_string()
+        };
+        let hash = "ab".repeat(crate::wire::file::HASH_LEN);
+        assert_eq!(
+            line(3),
+            format!("sent a.txt (3 bytes) to 127.0.0.1:47474 in 1.000 s, 0.0 MB/s, blake3 {hash}")
+        );
+        assert!(
+            line(1).starts_with("sent a.txt (1 byte) to "),
+            "{}",
+            line(1)
+        );
+        assert!(line(1023).starts_with("sent a.txt (1023 bytes) to "));
+        assert!(line(1536).starts_with("sent a.txt (1536 bytes, 1.5 KiB) to "));
+    }
     use std::time::SystemTime;
 
     fn saved() -> Saved {

@@ -3,6 +3,7 @@
 use super::fmt_addr;
 use crate::commands::deliver::Report;
 use crate::net::PeerAddr;
+use crate::util::words::plural;
 use std::fmt::Write as _;
 
 /// One line: how many messages the listener confirmed, how many not, and
@@ -16,11 +17,7 @@ pub fn ack_summary(dest: &PeerAddr, report: &Report) -> String {
         report.unconfirmed
     );
     if let Some(signal) = report.interrupted {
-        let what = match signal {
-            libc::SIGINT => "interrupted",
-            libc::SIGTERM => "terminated",
-            _ => "stopped by a signal",
-        };
+        let what = crate::util::words::signal_words(signal);
         let _ = write!(s, "; {what}");
         if report.input_left {
             s.push_str(" before the input ended");
@@ -28,26 +25,49 @@ pub fn ack_summary(dest: &PeerAddr, report: &Report) -> String {
     } else if report.input_left {
         s.push_str("; the input did not end");
     }
+    if report.too_large > 0 {
+        let lines = plural(report.too_large, "line", "lines");
+        let _ = write!(
+            s,
+            "; {} {lines} too large for one datagram, not sent",
+            report.too_large
+        );
+    }
     if report.local_errors > 0 {
         let _ = write!(
             s,
-            "; {} sends refused by this system (firewall or route), retried",
-            report.local_errors
+            "; {} {} refused by this system (firewall or route), retried",
+            report.local_errors,
+            plural(report.local_errors, "send", "sends")
         );
     }
     if report.port_closed > 0 {
         let _ = write!(
             s,
-            "; the port was closed for a while ({} datagrams refused), retried",
-            report.port_closed
+            "; the port was closed for a while ({} {} refused), retried",
+            report.port_closed,
+            plural(report.port_closed, "datagram", "datagrams")
         );
     }
     if report.restarts > 0 {
         let _ = write!(
             s,
-            "; the listener changed {} time(s) (restarted?), unconfirmed messages were sent again",
-            report.restarts
+            "; the listener changed {} {} (restarted?), unconfirmed messages were sent again",
+            report.restarts,
+            plural(report.restarts, "time", "times")
         );
     }
     s
+}
+
+/// The hint after a `send --ack` or `ping` that nothing answered, as
+/// `discover` hints when nobody answered: a listener with a key is silent
+/// to what is not sealed with that same key (`keyed`: whether this sender
+/// has a key).
+pub fn key_hint(keyed: bool) -> &'static str {
+    if keyed {
+        "udpmsg: hint: a listener answers sealed datagrams only when its --key-file holds the same key"
+    } else {
+        "udpmsg: hint: a listener started with --key-file answers only datagrams sealed with its key: give the same --key-file here"
+    }
 }

@@ -20,7 +20,7 @@ use crate::commands::watch::table::{Change, Kind, PeerAddr, Reason};
 use crate::commands::watch::{Sink, Stats, Trace};
 use crate::net::iface;
 use crate::util::hex::Id;
-use crate::util::words::IoWords;
+use crate::util::words::{IoWords, plural};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -230,17 +230,18 @@ pub fn trace_text(trace: &Trace<'_>) -> String {
 
 /// The line `discover --watch` prints on stderr when it stops.
 pub fn watch_summary(stats: &Stats) -> String {
+    let count = |n: u64, one: &str, many: &str| format!("{n} {}", plural(n, one, many));
     let mut s = format!(
-        "udpmsg discover --watch: {} listeners up at the end; {} up, {} down, {} changed; \
-         heard {} hellos, {} goodbyes, {} answers to {} probe rounds",
-        stats.tracking,
+        "udpmsg discover --watch: {} up at the end; {} up, {} down, {} changed; \
+         heard {}, {}, {} to {}",
+        count(stats.tracking as u64, "listener", "listeners"),
         stats.ups,
         stats.downs,
         stats.changes,
-        stats.hellos,
-        stats.goodbyes,
-        stats.answers,
-        stats.rounds
+        count(stats.hellos, "hello", "hellos"),
+        count(stats.goodbyes, "goodbye", "goodbyes"),
+        count(stats.answers, "answer", "answers"),
+        count(stats.rounds, "probe round", "probe rounds"),
     );
     for (n, what) in [
         (stats.untracked, "from listeners not tracked (table full)"),
@@ -258,6 +259,23 @@ pub fn watch_summary(stats: &Stats) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_summary_says_one_listener_and_two_hellos() {
+        let stats = Stats {
+            tracking: 1,
+            hellos: 2,
+            goodbyes: 1,
+            answers: 0,
+            rounds: 1,
+            ..Stats::default()
+        };
+        assert_eq!(
+            watch_summary(&stats),
+            "udpmsg discover --watch: 1 listener up at the end; 0 up, 0 down, 0 changed; \
+             heard 2 hellos, 1 goodbye, 0 answers to 1 probe round"
+        );
+    }
 
     #[test]
     fn fields_never_hold_the_separator() {

@@ -241,7 +241,7 @@ pub fn write_key_file(path: &Path, force: bool) -> Result<(), WriteKeyError> {
     // writes into a device or through a symlink), so keygen's key still goes
     // only into its own new file. Closing it would take renameat2's
     // RENAME_EXCHANGE, a check of what came out, and a swap back (itself
-    // racy). What the check is for, a mistaken path (`-f /dev/full` as
+    // racy). What the check is for, a mistaken path (`--force /dev/full` as
     // root, a FIFO), does not race.
     std::fs::rename(&temp, path).map_err(|e| {
         let _ = std::fs::remove_file(&temp);

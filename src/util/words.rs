@@ -1,5 +1,6 @@
-//! Words for an I/O error: what the system says, without Rust's
-//! "(os error N)" suffix, which repeats the words as a number.
+//! Words for an I/O error (what the system says, without Rust's
+//! "(os error N)" suffix, which repeats the words as a number), for the
+//! signal that ended a command, and for a count of things.
 
 use std::fmt;
 use std::io;
@@ -22,9 +23,35 @@ impl fmt::Display for IoWords<'_> {
     }
 }
 
+/// What a signal that ended a command did, in a summary's words: Ctrl-C
+/// "interrupted", SIGTERM "terminated", SIGHUP (the terminal closed) "hung
+/// up".
+pub fn signal_words(signal: i32) -> &'static str {
+    match signal {
+        libc::SIGINT => "interrupted",
+        libc::SIGTERM => "terminated",
+        libc::SIGHUP => "hung up",
+        _ => "stopped by a signal",
+    }
+}
+
+/// `one` for a count of 1, `many` for any other: "1 file stored",
+/// "0 files stored", "2 files stored".
+pub fn plural<'a>(n: u64, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_is_singular_and_every_other_count_plural() {
+        assert_eq!(plural(1, "file", "files"), "file");
+        for n in [0, 2, 11, u64::MAX] {
+            assert_eq!(plural(n, "file", "files"), "files");
+        }
+    }
 
     #[test]
     fn os_errors_lose_the_number() {

@@ -473,3 +473,23 @@ pub fn encoded(message: &udpmsg::wire::Message<'_>) -> Vec<u8> {
     udpmsg::wire::encode(message, udpmsg::wire::MAX_DATAGRAM, &mut out).expect("encode");
     out
 }
+
+/// The words a summary uses for a count of 1 in place of `what`, its
+/// words for any other count: "ping answered" for "pings answered",
+/// "reply failed" for "replies failed"; words that do not change come
+/// back as they are ("stale", "raw refused").
+pub fn singular(what: &str) -> String {
+    let (first, rest) = what.split_once(' ').unwrap_or((what, ""));
+    let one = if let Some(stem) = first.strip_suffix("ies") {
+        format!("{stem}y")
+    } else if let Some(stem) = first.strip_suffix('s') {
+        stem.to_string()
+    } else {
+        first.to_string()
+    };
+    if rest.is_empty() {
+        one
+    } else {
+        format!("{one} {rest}")
+    }
+}

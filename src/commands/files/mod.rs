@@ -109,11 +109,7 @@ impl fmt::Display for FileFailure {
             FileFailure::Interrupted { signal, .. } => write!(
                 f,
                 "{} before the file was complete",
-                if *signal == libc::SIGINT {
-                    "interrupted"
-                } else {
-                    "terminated"
-                }
+                crate::util::words::signal_words(*signal)
             ),
             FileFailure::Read { error, .. } => {
                 write!(f, "cannot read it: {}", crate::util::words::IoWords(error))

@@ -64,7 +64,7 @@ pub struct Config {
     pub count: Option<u64>,
     /// Stop after this long.
     pub timeout: Option<Duration>,
-    /// Stop cleanly on SIGINT/SIGTERM (off in tests that drive the loop).
+    /// Stop cleanly on SIGINT/SIGTERM/SIGHUP (off in tests that drive the loop).
     pub catch_signals: bool,
     /// Shared key: only sealed datagrams are accepted and replies are sealed.
     pub key: Option<Key>,
@@ -83,7 +83,7 @@ pub enum Stop {
     Count,
     /// `--timeout` passed.
     Timeout,
-    /// SIGINT or SIGTERM (the signal number).
+    /// SIGINT, SIGTERM or SIGHUP (the signal number).
     Signal(i32),
     /// The output was closed (a pipe whose reader left: `| head`).
     OutputClosed,
@@ -139,7 +139,7 @@ pub struct Listener {
     /// Set when output fails (not a closed pipe); taken by [`Self::run`].
     output_error: Option<io::Error>,
     /// Made (signal handlers installed, sockets registered) with the
-    /// listener, so SIGINT/SIGTERM are caught from the moment `listen`
+    /// listener, so SIGINT/SIGTERM/SIGHUP are caught from the moment `listen`
     /// says it is listening.
     events: EventLoop,
     /// `--announce`: hellos while running, goodbyes when stopping.
@@ -150,7 +150,7 @@ impl Listener {
     /// Wraps bound, non-blocking sockets (see [`net::bind_listeners`]),
     /// all on one port, at most [`MAX_SOCKETS`] of them, or one Unix-domain
     /// socket ([`net::unix::bind_listener`]); with `config.catch_signals`,
-    /// SIGINT and SIGTERM are caught from now on.
+    /// SIGINT, SIGTERM and SIGHUP are caught from now on.
     pub fn new(sockets: Vec<impl Into<DatagramSocket>>, config: Config) -> io::Result<Self> {
         let mut sockets: Vec<DatagramSocket> = sockets.into_iter().map(Into::into).collect();
         if sockets.len() > MAX_SOCKETS {

@@ -67,7 +67,7 @@ pub struct Config {
     /// Shared key: probes are sealed, only sealed answers, hellos and
     /// goodbyes count.
     pub key: Option<Key>,
-    /// Stop cleanly on SIGINT/SIGTERM.
+    /// Stop cleanly on SIGINT/SIGTERM/SIGHUP.
     pub catch_signals: bool,
 }
 

@@ -12,7 +12,7 @@ use crate::commands::listen::{Event, Notice, Sink, Stats, Stop};
 use crate::net::PeerAddr;
 use crate::seal::Refusal;
 use crate::util::hex::{Hex, Id};
-use crate::util::words::IoWords;
+use crate::util::words::{IoWords, plural};
 use json::write_json_event;
 use std::fmt::{self, Write as _};
 use std::io::{self, Write};
@@ -295,8 +295,9 @@ pub fn listen_summary(stop: Stop, stats: &Stats) -> String {
     let why = match stop {
         Stop::Count => "count reached".to_string(),
         Stop::Timeout => "timeout".to_string(),
-        Stop::Signal(libc::SIGINT) => "interrupted".to_string(),
-        Stop::Signal(libc::SIGTERM) => "terminated".to_string(),
+        Stop::Signal(n @ (libc::SIGINT | libc::SIGTERM | libc::SIGHUP)) => {
+            crate::util::words::signal_words(n).to_string()
+        }
         Stop::Signal(n) => format!("signal {n}"),
         Stop::OutputClosed => "output closed".to_string(),
         Stop::OutputFailed => "output failed".to_string(),
@@ -305,31 +306,40 @@ pub fn listen_summary(stop: Stop, stats: &Stats) -> String {
         "udpmsg listen: {why}: {} received, {} raw, {} malformed",
         stats.received, stats.raw, stats.malformed
     );
-    for (n, what) in [
-        (stats.sealed, "sealed (no key)"),
-        (stats.unsealed, "unsealed refused"),
-        (stats.raw_refused, "raw refused"),
-        (stats.forged, "forged or wrong key"),
-        (stats.replayed, "replayed"),
-        (stats.stale, "stale"),
-        (stats.pings, "pings answered"),
-        (stats.pings_ignored, "pings ignored"),
-        (stats.answers, "probes answered"),
-        (stats.probes_ignored, "probes ignored"),
-        (stats.acks, "acks sent"),
-        (stats.echoed, "echoed"),
-        (stats.echoes_ignored, "not echoed"),
-        (stats.duplicates, "duplicates suppressed"),
-        (stats.missing, "messages missing (gaps)"),
-        (stats.files, "files stored"),
-        (stats.files_failed, "files not stored"),
+    for (n, one, many) in [
+        (stats.sealed, "sealed (no key)", "sealed (no key)"),
+        (stats.unsealed, "unsealed refused", "unsealed refused"),
+        (stats.raw_refused, "raw refused", "raw refused"),
+        (stats.forged, "forged or wrong key", "forged or wrong key"),
+        (stats.replayed, "replayed", "replayed"),
+        (stats.stale, "stale", "stale"),
+        (stats.pings, "ping answered", "pings answered"),
+        (stats.pings_ignored, "ping ignored", "pings ignored"),
+        (stats.answers, "probe answered", "probes answered"),
+        (stats.probes_ignored, "probe ignored", "probes ignored"),
+        (stats.acks, "ack sent", "acks sent"),
+        (stats.echoed, "echoed", "echoed"),
+        (stats.echoes_ignored, "not echoed", "not echoed"),
+        (
+            stats.duplicates,
+            "duplicate suppressed",
+            "duplicates suppressed",
+        ),
+        (
+            stats.missing,
+            "message missing (gaps)",
+            "messages missing (gaps)",
+        ),
+        (stats.files, "file stored", "files stored"),
+        (stats.files_failed, "file not stored", "files not stored"),
     ] {
         if n > 0 {
-            let _ = write!(s, ", {n} {what}");
+            let _ = write!(s, ", {n} {}", plural(n, one, many));
         }
     }
     if stats.reply_errors > 0 {
-        let _ = write!(s, ", {} replies failed", stats.reply_errors);
+        let n = stats.reply_errors;
+        let _ = write!(s, ", {n} {} failed", plural(n, "reply", "replies"));
     }
     if stats.unanswerable > 0 {
         let _ = write!(
@@ -350,6 +360,34 @@ pub fn listen_summary(stop: Stop, stats: &Stats) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_count_of_one_is_said_in_the_singular() {
+        let one = Stats {
+            received: 1,
+            pings: 1,
+            files: 1,
+            files_failed: 1,
+            reply_errors: 1,
+            kernel_drops: Some(0),
+            ..Stats::default()
+        };
+        assert_eq!(
+            listen_summary(Stop::Timeout, &one),
+            "udpmsg listen: timeout: 1 received, 0 raw, 0 malformed, 1 ping answered, \
+             1 file stored, 1 file not stored, 1 reply failed, 0 dropped by the kernel"
+        );
+        let two = Stats {
+            files: 2,
+            files_failed: 2,
+            ..one
+        };
+        let said = listen_summary(Stop::Timeout, &two);
+        assert!(
+            said.contains(", 2 files stored, 2 files not stored, "),
+            "{said}"
+        );
+    }
 
     fn gap_line(first: u64, last: u64) -> String {
         let mut s = String::new();
