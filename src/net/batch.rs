@@ -17,10 +17,10 @@ pub const RECV_BATCH: usize = 32;
 /// this many bytes (but at least 2: callers take a batch of fewer than 2
 /// for an empty queue), so the buffers it fills are the same few, still in
 /// the cache when the kernel copies into them and when they are read.
-/// Filling 32 slots of 64 KiB (2 MiB) instead doubled the kernel's copy and
-/// made the listener's scan of each body read memory: 60 KB datagrams
-/// cost 1.49x the CPU of a C `recvfrom` loop with one buffer, 1.26x with
-/// this (1.33x with 256 KiB; BENCHMARKS.md, goal 5).
+/// Filling 32 slots of 64 KiB (2 MiB) instead made the kernel's copy cost
+/// twice the C receiver's and the listener's scan of each body read
+/// memory: 60 KB datagrams cost 1.47x the CPU of a C `recvfrom` loop
+/// with one buffer, 1.32x with this (BENCHMARKS.md, "Goal 5 again").
 pub const RECV_HOT_BYTES: usize = 128 * 1024;
 
 /// Datagrams to one destination, queued to go out in one system call

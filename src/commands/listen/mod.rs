@@ -37,9 +37,9 @@ use std::time::{Duration, Instant, SystemTime};
 /// At most this many sockets per listener (`listen` opens one or two).
 pub const MAX_SOCKETS: usize = 64;
 
-/// Full batches (as many datagrams as `recvmmsg` asked for) read from one socket in a row
-/// before signals, timers, output and the other socket get a turn: a flood
-/// cannot make Ctrl-C or `--timeout` wait.
+/// Full batches (as many datagrams as `recvmmsg` asked for) read from one
+/// socket in a row before signals, timers, output and the other socket get
+/// a turn: a flood cannot make Ctrl-C or `--timeout` wait.
 const DRAIN_BUDGET: usize = 64;
 
 /// The pause after a batch of several datagrams, but not a full one, before
