@@ -1,6 +1,7 @@
-//! The listener's output buffer: whole lines, written out once 64 KiB have
+//! The listener's output buffer: lines written out once 64 KiB have
 //! gathered, and a big body that needs no escaping written from where it
-//! is (the receive buffer) in the same system call as the lines before it.
+//! is (the receive buffer) in the same system call as the lines before it,
+//! up to a 64 KiB boundary of the output.
 
 use std::io::{self, IoSlice, Write};
 
@@ -9,19 +10,27 @@ use std::io::{self, IoSlice, Write};
 pub const OUT_BUFFER: usize = 64 * 1024;
 
 /// A body shown as it is and at least this long is not copied into the
-/// buffer: it goes out from where it is, between the buffered bytes and
-/// the rest of its line, in one `writev`. Below it a copy costs less than
-/// the system call it would take.
+/// buffer: it goes out from where it is, after the buffered bytes, in one
+/// `writev`. Below it a copy costs less than the system call it would take.
 pub const IN_PLACE: usize = 16 * 1024;
 
-/// Lines composed in place ([`Lines::buf`]) and written out whole, so the
-/// writer (stdout's line buffer among them) always gets complete lines.
+/// Writes of a big body end on a multiple of this many bytes of output, as
+/// stdio's 64 KiB blocks do: a file takes whole aligned blocks for less.
+/// 60 KB datagrams written as they come (one unaligned `writev` each) cost
+/// a C receiver 362–414 ns/KB, in 64 KiB-aligned pieces 300–316.
+pub const BLOCK: u64 = 64 * 1024;
+
+/// Lines composed in place ([`Lines::buf`]) and written out in big
+/// pieces. The writer is not line-buffered (stdout as a file): a piece
+/// that ends on a [`BLOCK`] boundary may end inside a line, whose rest
+/// follows with the next write or [`Lines::flush`].
 pub struct Lines<W: Write> {
-    /// Complete lines not yet written, then the line being composed.
+    /// Lines not yet written (the first may be the rest of one), then the
+    /// line being composed.
     buf: Vec<u8>,
-    /// The rest of a line whose body goes out in place.
-    tail: Vec<u8>,
     out: W,
+    /// Bytes written so far: where the buffer starts in the output.
+    written: u64,
 }
 
 impl<W: Write> Lines<W> {
@@ -30,8 +39,8 @@ impl<W: Write> Lines<W> {
             // Room for a full buffer and a line that fills it (longer
             // ones, escaped bodies, grow it).
             buf: Vec::with_capacity(OUT_BUFFER + IN_PLACE),
-            tail: Vec::with_capacity(256),
             out,
+            written: 0,
         }
     }
 
@@ -56,29 +65,30 @@ impl<W: Write> Lines<W> {
 
     /// Ends the line composed in [`Lines::buf`] with `body`, shown as it
     /// is, and what `tail` writes (ending with a newline). A body of at
-    /// least [`IN_PLACE`] bytes is not copied: the buffer, the body and the
-    /// tail go out in one vectored write, ending with a complete line. If
-    /// that fails, the line and the lines before it are dropped (the
-    /// listener stops at any output error).
+    /// least [`IN_PLACE`] bytes that reaches a [`BLOCK`] boundary of the
+    /// output is not copied up to there: the buffer and that much of the
+    /// body go out in one vectored write; the rest is buffered. If that
+    /// fails, the line and the lines before it are dropped (the listener
+    /// stops at any output error).
     pub fn end_with(&mut self, body: &[u8], tail: impl FnOnce(&mut Vec<u8>)) -> io::Result<()> {
-        if body.len() < IN_PLACE {
+        let start = self.written + self.buf.len() as u64;
+        let boundary = (start + body.len() as u64) / BLOCK * BLOCK;
+        if body.len() < IN_PLACE || boundary <= start {
             self.buf.extend_from_slice(body);
             tail(&mut self.buf);
             return self.end_line();
         }
-        self.tail.clear();
-        tail(&mut self.tail);
-        let mut parts = [
-            IoSlice::new(&self.buf),
-            IoSlice::new(body),
-            IoSlice::new(&self.tail),
-        ];
+        let (now, rest) = body.split_at((boundary - start) as usize);
+        let mut parts = [IoSlice::new(&self.buf), IoSlice::new(now)];
         let written = write_all_vectored(&mut self.out, &mut parts);
+        self.written = boundary;
         self.buf.clear();
+        self.buf.extend_from_slice(rest);
+        tail(&mut self.buf);
         written
     }
 
-    /// Writes out every complete line (and the writer's own buffer).
+    /// Writes out everything buffered (and the writer's own buffer).
     pub fn flush(&mut self) -> io::Result<()> {
         self.flush_buf()?;
         self.out.flush()
@@ -105,6 +115,7 @@ impl<W: Write> Lines<W> {
                 Err(e) => break Err(e),
             }
         };
+        self.written += written as u64;
         self.buf.drain(..written);
         result
     }
@@ -131,4 +142,61 @@ fn write_all_vectored(out: &mut impl Write, mut parts: &mut [IoSlice<'_>]) -> io
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A writer that keeps what it got and where each write ended.
+    #[derive(Default)]
+    struct Recorder {
+        written: Vec<u8>,
+        ends: Vec<usize>,
+    }
+
+    impl Write for Recorder {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.written.extend_from_slice(buf);
+            self.ends.push(self.written.len());
+            Ok(buf.len())
+        }
+
+        fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+            let n = bufs.iter().map(|b| b.len()).sum();
+            for buf in bufs {
+                self.written.extend_from_slice(buf);
+            }
+            self.ends.push(self.written.len());
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn big_bodies_go_out_in_pieces_that_end_on_block_boundaries() {
+        let mut lines = Lines::new(Recorder::default());
+        let mut want = Vec::new();
+        for i in 0..40u8 {
+            let prefix = format!("line {i}: ");
+            let body = vec![b'a' + i % 26; 60_000 + usize::from(i) * 37];
+            lines.buf().extend_from_slice(prefix.as_bytes());
+            lines.end_with(&body, |tail| tail.push(b'\n')).unwrap();
+            want.extend_from_slice(prefix.as_bytes());
+            want.extend_from_slice(&body);
+            want.push(b'\n');
+        }
+        lines.flush().unwrap();
+        let out = lines.get_ref();
+        assert_eq!(out.written, want);
+        let (last, pieces) = out.ends.split_last().unwrap();
+        assert_eq!(*last, want.len());
+        assert!(pieces.len() >= 30, "{pieces:?}");
+        for end in pieces {
+            assert_eq!(*end as u64 % BLOCK, 0, "{:?}", out.ends);
+        }
+    }
 }

@@ -614,8 +614,8 @@ mod tests {
                 });
                 prop_assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&want));
                 prop_assert_eq!(got, want);
-                // Short writes and interruptions, under a line buffer as
-                // stdout has.
+                // Short writes and interruptions, under a line buffer
+                // (which cuts the output's blocks at line ends).
                 let stingy = io::LineWriter::new(Stingy { written: Vec::new(), max, calls: 0 });
                 let (got, want) = written_and_reference(stingy, format, &specs, |s| {
                     s.out.get_ref().get_ref().written.clone()
