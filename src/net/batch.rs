@@ -20,7 +20,7 @@ pub const RECV_BATCH: usize = 32;
 /// Filling 32 slots of 64 KiB (2 MiB) instead made the kernel's copy cost
 /// twice the C receiver's and the listener's scan of each body read
 /// memory: 60 KB datagrams cost 1.47x the CPU of a C `recvfrom` loop
-/// with one buffer, 1.32x with this (BENCHMARKS.md, "Goal 5 again").
+/// with one buffer, 1.34x with this (BENCHMARKS.md, "Goal 5 again").
 pub const RECV_HOT_BYTES: usize = 128 * 1024;
 
 /// Datagrams to one destination, queued to go out in one system call
