@@ -14,6 +14,7 @@ use crate::output::{self, Format, ListenOutput};
 use crate::util::words::IoWords;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsFd;
 
 pub(super) fn run(args: ListenArgs, info: Info) -> Result<u8, Error> {
     let key = load_key(args.key_file.as_deref(), args.no_key)?;
@@ -86,7 +87,15 @@ pub(super) fn run(args: ListenArgs, info: Info) -> Result<u8, Error> {
     } else {
         Format::Text
     };
-    let mut out = ListenOutput::new(io::stdout().lock(), format, args.verbose);
+    // Stdout as a file, not through std's line buffer, which would cut the
+    // output's 64 KiB blocks at line ends (see output::listen's `Lines`).
+    let stdout = std::fs::File::from(io::stdout().as_fd().try_clone_to_owned().map_err(
+        |source| Error::Io {
+            doing: "opening stdout",
+            source,
+        },
+    )?);
+    let mut out = ListenOutput::new(stdout, format, args.verbose);
     let Ended {
         stop,
         stats,

@@ -10,8 +10,18 @@ use std::os::fd::AsRawFd;
 
 /// Datagrams sent per `sendmmsg` call.
 pub const SEND_BATCH: usize = 32;
-/// Datagrams received per `recvmmsg` call.
+/// Datagrams received per `recvmmsg` call (fewer while they are big: see
+/// [`RECV_HOT_BYTES`]).
 pub const RECV_BATCH: usize = 32;
+/// While datagrams are big, a `recvmmsg` asks for only as many as fit in
+/// this many bytes (but at least 2: callers take a batch of fewer than 2
+/// for an empty queue), so the buffers it fills are the same few, still in
+/// the cache when the kernel copies into them and when they are read.
+/// Filling 32 slots of 64 KiB (2 MiB) instead made the kernel's copy cost
+/// twice the C receiver's and the listener's scan of each body read
+/// memory: 60 KB datagrams cost 1.47x the CPU of a C `recvfrom` loop
+/// with one buffer, 1.34x with this (BENCHMARKS.md, "Goal 5 again").
+pub const RECV_HOT_BYTES: usize = 128 * 1024;
 
 /// Datagrams to one destination, queued to go out in one system call
 /// (`sendmmsg`). [`SendBatch::send`] sends what has not gone yet; the
@@ -261,6 +271,9 @@ pub struct RecvBatch {
     msgs: Box<[libc::mmsghdr]>,
     /// Datagrams the last [`Self::recv`] filled.
     len: usize,
+    /// Datagrams the next [`Self::recv`] asks for: all entries, or fewer
+    /// after a batch with a big one (see [`RECV_HOT_BYTES`]).
+    want: usize,
 }
 
 impl RecvBatch {
@@ -290,6 +303,7 @@ impl RecvBatch {
             .into_boxed_slice(),
             msgs: msgs.into_boxed_slice(),
             len: 0,
+            want: count,
         };
         for i in 0..count {
             batch.iovs[i] = libc::iovec {
@@ -315,13 +329,14 @@ impl RecvBatch {
         self.msgs[i].msg_len = 0;
     }
 
-    /// Receives up to the batch size without blocking; returns how many
-    /// arrived (`WouldBlock` when none).
+    /// Receives up to [`Self::asked`] datagrams without blocking; returns
+    /// how many arrived (`WouldBlock` when none). Fewer than asked means the
+    /// queue is empty.
     pub fn recv(&mut self, socket: &impl AsRawFd) -> io::Result<usize> {
-        let count = self.msgs.len();
+        let count = self.want;
         // Only the entries the last call used (and the one after, which it
         // may have touched) need their lengths restored.
-        for i in 0..(self.len + 1).min(count) {
+        for i in 0..(self.len + 1).min(self.msgs.len()) {
             self.reset(i);
         }
         // SAFETY: every msghdr points into buffers owned by self, which
@@ -340,7 +355,19 @@ impl RecvBatch {
             return Err(io::Error::last_os_error());
         }
         self.len = n as usize;
+        let biggest = self.msgs[..self.len]
+            .iter()
+            .map(|m| m.msg_len as usize)
+            .max()
+            .unwrap_or(0);
+        self.want =
+            (RECV_HOT_BYTES / biggest.max(1)).clamp(2.min(self.msgs.len()), self.msgs.len());
         Ok(self.len)
+    }
+
+    /// How many datagrams the next [`Self::recv`] asks for.
+    pub fn asked(&self) -> usize {
+        self.want
     }
 
     /// Datagram `i` of the last [`Self::recv`].
@@ -428,4 +455,33 @@ pub struct Received<'a> {
     pub arrival: Arrival,
     /// It was longer than the slot and was cut.
     pub truncated: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixDatagram;
+
+    #[test]
+    fn after_a_big_datagram_only_a_few_are_asked_for_until_they_are_small_again() {
+        // A Unix pair: a datagram is queued on the other end by the time
+        // `send` returns, so every count below is exact.
+        let (tx, rx) = UnixDatagram::pair().expect("a socket pair");
+        let mut batch = RecvBatch::new(RECV_BATCH, 65_536);
+        assert_eq!(batch.asked(), RECV_BATCH);
+        tx.send(&[b'x'; 40_000]).expect("send");
+        assert_eq!(batch.recv(&rx).expect("one datagram"), 1);
+        assert_eq!(batch.asked(), RECV_HOT_BYTES / 40_000);
+        assert_eq!(batch.asked(), 3);
+        for _ in 0..5 {
+            tx.send(&[b'y'; 1000]).expect("send");
+        }
+        assert_eq!(batch.recv(&rx).expect("three asked for"), 3);
+        assert_eq!(batch.asked(), RECV_BATCH, "small again: all");
+        assert_eq!(batch.recv(&rx).expect("the rest"), 2);
+        // Never fewer than two, however big.
+        tx.send(&[b'z'; 65_000]).expect("send");
+        assert_eq!(batch.recv(&rx).expect("one datagram"), 1);
+        assert_eq!(batch.asked(), 2);
+    }
 }

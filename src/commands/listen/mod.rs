@@ -37,9 +37,9 @@ use std::time::{Duration, Instant, SystemTime};
 /// At most this many sockets per listener (`listen` opens one or two).
 pub const MAX_SOCKETS: usize = 64;
 
-/// Full batches (of [`net::RECV_BATCH`]) read from one socket in a row
-/// before signals, timers, output and the other socket get a turn: a flood
-/// cannot make Ctrl-C or `--timeout` wait.
+/// Full batches (as many datagrams as `recvmmsg` asked for) read from one
+/// socket in a row before signals, timers, output and the other socket get
+/// a turn: a flood cannot make Ctrl-C or `--timeout` wait.
 const DRAIN_BUDGET: usize = 64;
 
 /// The pause after a batch of several datagrams, but not a full one, before
@@ -343,6 +343,7 @@ impl Listener {
     fn drain_socket(&mut self, via: usize, sink: &mut dyn Sink) -> io::Result<Drained> {
         let socket = &self.sockets[via];
         for _ in 0..DRAIN_BUDGET {
+            let asked = self.batch.asked();
             let count = match self.batch.recv(socket) {
                 Ok(count) => count,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Drained::Empty),
@@ -414,7 +415,7 @@ impl Listener {
                 // will raise a new readiness event.
                 return Ok(Drained::Empty);
             }
-            if count < net::RECV_BATCH {
+            if count < asked {
                 // Several arrived while the last batch was handled: a
                 // stream. Let the next ones gather rather than wake for
                 // every two, then give signals, timers and output a turn.

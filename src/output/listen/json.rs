@@ -2,8 +2,10 @@
 //! byte for byte against serde's serialization of [`JsonEvent`] (with the
 //! characters serde_json leaves raw escaped, see `escape`).
 
-use super::super::escape::write_json_str;
+use super::lines::Lines;
 use crate::commands::listen::Event;
+use crate::net::Cred;
+use crate::output::escape::{Shown, push_json_escaped, shown_json};
 use crate::util::hex::Hex;
 use serde::Serialize;
 use serde::ser::Serializer;
@@ -14,11 +16,14 @@ use std::io::{self, Write};
 /// here: the fields udpmsg formats itself (time, id, numbers) never need
 /// escaping, the address (`from`) comes as a JSON string too (`from_json`,
 /// quotes included: made once per address, as its scope's interface name
-/// may need escaping), and [`write_json_str`] escapes the ones a peer chose
-/// (name, text). The bytes are exactly what serializing [`JsonEvent`] gives,
-/// hardened by `escape::harden_json` (a test pins it).
-pub(super) fn write_json_event(
-    out: &mut impl Write,
+/// may need escaping), and the strings a peer chose (name, text) are
+/// escaped as `escape::push_json_escaped` says. A text that needs no
+/// escaping is found in one scan and written as it is, a big one from
+/// where it is ([`Lines::end_with`]). The bytes are exactly what
+/// serializing [`JsonEvent`] gives, hardened by `escape::harden_json` (a
+/// test pins it).
+pub(super) fn write_json_event<W: Write>(
+    out: &mut Lines<W>,
     event: &Event<'_>,
     ts: &str,
     from: &str,
@@ -36,38 +41,61 @@ pub(super) fn write_json_event(
         Event::Raw { bytes, cred, .. } => ("raw", None, *bytes, None, *cred),
         Event::Gap { .. } => {
             // Rare, and without a peer's string: serde_json as it is.
-            serde_json::to_writer(&mut *out, &JsonEvent::new(event, ts, from, sender))?;
-            return out.write_all(b"\n");
+            let buf = out.buf();
+            serde_json::to_writer(&mut *buf, &JsonEvent::new(event, ts, from, sender))?;
+            buf.push(b'\n');
+            return out.end_line();
         }
     };
-    out.write_all(b"{\"ts\":\"")?;
-    out.write_all(ts.as_bytes())?;
-    out.write_all(b"\",\"kind\":\"")?;
-    out.write_all(kind.as_bytes())?;
-    out.write_all(b"\",\"from\":")?;
-    out.write_all(from_json)?;
-    out.write_all(b",\"name\":")?;
+    let buf = out.buf();
+    buf.extend_from_slice(b"{\"ts\":\"");
+    buf.extend_from_slice(ts.as_bytes());
+    buf.extend_from_slice(b"\",\"kind\":\"");
+    buf.extend_from_slice(kind.as_bytes());
+    buf.extend_from_slice(b"\",\"from\":");
+    buf.extend_from_slice(from_json);
+    buf.extend_from_slice(b",\"name\":");
     match name {
-        Some(name) => write_json_str(out, name)?,
-        None => out.write_all(b"null")?,
-    }
-    match std::str::from_utf8(body) {
-        Ok(text) => {
-            out.write_all(b",\"text\":")?;
-            write_json_str(out, text)?;
+        Some(name) => {
+            buf.push(b'"');
+            push_json_escaped(buf, name);
+            buf.push(b'"');
         }
-        Err(_) => write!(out, ",\"hex\":\"{}\"", Hex(body))?,
+        None => buf.extend_from_slice(b"null"),
     }
+    let rest = |tail: &mut Vec<u8>| write_json_rest(tail, seq, sender, cred);
+    match shown_json(body) {
+        Shown::AsIs => {
+            buf.extend_from_slice(b",\"text\":\"");
+            return out.end_with(body, |tail| {
+                tail.push(b'"');
+                rest(tail);
+            });
+        }
+        Shown::Escaped { head, rest: text } => {
+            buf.extend_from_slice(b",\"text\":\"");
+            buf.extend_from_slice(head);
+            push_json_escaped(buf, text);
+            buf.push(b'"');
+        }
+        Shown::NotUtf8 => write!(buf, ",\"hex\":\"{}\"", Hex(body))?,
+    }
+    rest(buf);
+    out.end_line()
+}
+
+/// The fields after the text or hex, and the end of the line.
+fn write_json_rest(out: &mut Vec<u8>, seq: Option<u64>, sender: &str, cred: Option<Cred>) {
+    // Writing to a Vec cannot fail.
     if let Some(seq) = seq {
-        out.write_all(b",\"sender\":\"")?;
-        out.write_all(sender.as_bytes())?;
-        out.write_all(b"\",\"seq\":")?;
-        serde_json::to_writer(&mut *out, &seq)?;
+        out.extend_from_slice(b",\"sender\":\"");
+        out.extend_from_slice(sender.as_bytes());
+        let _ = write!(out, "\",\"seq\":{seq}");
     }
     if let Some(cred) = cred {
-        write!(out, ",\"pid\":{},\"uid\":{}", cred.pid, cred.uid)?;
+        let _ = write!(out, ",\"pid\":{},\"uid\":{}", cred.pid, cred.uid);
     }
-    out.write_all(b"}\n")
+    out.extend_from_slice(b"}\n");
 }
 
 /// One JSON line of `listen --json`, as docs/JSON.md documents it (the
@@ -181,10 +209,10 @@ fn display_opt<T: fmt::Display, S: Serializer>(value: &Option<T>, s: S) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::net::{Cred, PeerAddr, UnixAddr};
+    use crate::net::{PeerAddr, UnixAddr};
     use crate::output::Timestamp;
     use crate::output::addr::{fmt_addr, write_addr};
-    use crate::output::escape::harden_json;
+    use crate::output::escape::{harden_json, write_json_str};
     use crate::util::hex::Id;
     use std::time::{Duration, SystemTime};
 
@@ -268,12 +296,13 @@ mod tests {
                 Event::Text { sender, .. } | Event::Gap { sender, .. } => Id(*sender).to_string(),
                 _ => String::new(),
             };
-            let mut composed = Vec::new();
+            let mut composed = Lines::new(Vec::new());
             write_json_event(&mut composed, event, &ts, from_text, &from_json, &sender).unwrap();
+            composed.flush().unwrap();
             let serialized =
                 serde_json::to_string(&JsonEvent::new(event, &ts, from_text, &sender)).unwrap();
             assert_eq!(
-                String::from_utf8(composed).unwrap(),
+                String::from_utf8(composed.get_ref().clone()).unwrap(),
                 format!("{}\n", harden_json(&serialized))
             );
         }

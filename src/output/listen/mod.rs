@@ -2,9 +2,10 @@
 //! JSON line (buffered, flushed when idle), `-v` notices, and the summary.
 
 mod json;
+mod lines;
 
 use super::addr::{ScopeNames, fmt_addr, write_addr};
-use super::escape::{escape_into, write_json_str};
+use super::escape::{Shown, push_text_escaped, shown_text, write_json_str};
 use super::files;
 use super::{Format, Timestamp};
 use crate::commands::files::receive::Outcome;
@@ -14,19 +15,18 @@ use crate::seal::Refusal;
 use crate::util::hex::{Hex, Id};
 use crate::util::words::{IoWords, plural};
 use json::write_json_event;
+use lines::Lines;
 use std::fmt::{self, Write as _};
 use std::io::{self, Write};
 use std::time::{Duration, Instant, SystemTime};
 
-/// Output buffer: large enough that a flood costs one write per 64 KiB.
-const OUT_BUFFER: usize = 64 * 1024;
 /// During a flood, output is flushed at most this often (a quiet listener
 /// flushes each message at once).
 pub const FLUSH_EVERY: Duration = Duration::from_millis(10);
 
 /// A listener sink that writes to stdout, buffered, flushed when idle.
 pub struct ListenOutput<W: Write> {
-    out: io::BufWriter<W>,
+    out: Lines<W>,
     format: Format,
     verbose: bool,
     line: String,
@@ -50,7 +50,7 @@ pub struct ListenOutput<W: Write> {
 impl<W: Write> ListenOutput<W> {
     pub fn new(out: W, format: Format, verbose: bool) -> Self {
         ListenOutput {
-            out: io::BufWriter::with_capacity(OUT_BUFFER, out),
+            out: Lines::new(out),
             format,
             verbose,
             line: String::with_capacity(256),
@@ -112,24 +112,22 @@ impl<W: Write> Sink for ListenOutput<W> {
                     &self.sender_text,
                 )
             }
-            Format::Text => {
-                self.line.clear();
-                // Writing to a String cannot fail.
-                let _ = write_text_event(&mut self.line, event, &self.ts, &self.from_text);
-                self.line.push('\n');
-                self.out.write_all(self.line.as_bytes())
-            }
+            Format::Text => write_text_event(&mut self.out, event, &self.ts, &self.from_text),
         }
     }
 
     fn file(&mut self, outcome: &Outcome) -> io::Result<()> {
         match (outcome, self.format) {
-            (Outcome::Saved(saved), Format::Json) => files::write_saved_json(&mut self.out, saved),
+            (Outcome::Saved(saved), Format::Json) => {
+                files::write_saved_json(self.out.buf(), saved)?;
+                self.out.end_line()
+            }
             (Outcome::Saved(saved), Format::Text) => {
                 self.line.clear();
                 let _ = files::write_saved_text(&mut self.line, saved);
                 self.line.push('\n');
-                self.out.write_all(self.line.as_bytes())
+                self.out.buf().extend_from_slice(self.line.as_bytes());
+                self.out.end_line()
             }
             // Not a result on stdout: said on stderr, whatever the format.
             (Outcome::Failed(failed), _) => {
@@ -151,7 +149,7 @@ impl<W: Write> Sink for ListenOutput<W> {
     }
 
     fn idle(&mut self, now: Instant) -> io::Result<Option<Instant>> {
-        if self.out.buffer().is_empty() {
+        if self.out.is_empty() {
             return Ok(None);
         }
         let due = self.last_flush + FLUSH_EVERY;
@@ -173,29 +171,28 @@ impl<W: Write> Sink for ListenOutput<W> {
     }
 }
 
-fn write_text_event(s: &mut String, event: &Event<'_>, ts: &str, from: &str) -> fmt::Result {
-    match event {
+/// Writes one text line: `TS FROM NAME: TEXT` (`TS FROM [raw]: TEXT` for a
+/// raw datagram), the text escaped, or ` [hex]: ` (`[raw hex]: `) and its
+/// bytes when it is not UTF-8; or a gap's line. A body that needs no
+/// escaping is found in one scan and written as it is, a big one from
+/// where it is ([`Lines::end_with`]).
+fn write_text_event<W: Write>(
+    out: &mut Lines<W>,
+    event: &Event<'_>,
+    ts: &str,
+    from: &str,
+) -> io::Result<()> {
+    let buf = out.buf();
+    buf.extend_from_slice(ts.as_bytes());
+    buf.push(b' ');
+    buf.extend_from_slice(from.as_bytes());
+    buf.push(b' ');
+    let (label, hex_label, body) = match event {
         Event::Text { name, body, .. } => {
-            write!(s, "{ts} {from} ")?;
-            escape_into(s, name);
-            match std::str::from_utf8(body) {
-                Ok(text) => {
-                    s.push_str(": ");
-                    escape_into(s, text);
-                }
-                Err(_) => write!(s, " [hex]: {}", Hex(body))?,
-            }
+            push_text_escaped(buf, name);
+            (": ", " [hex]: ", body)
         }
-        Event::Raw { bytes, .. } => {
-            write!(s, "{ts} {from} ")?;
-            match std::str::from_utf8(bytes) {
-                Ok(text) => {
-                    s.push_str("[raw]: ");
-                    escape_into(s, text);
-                }
-                Err(_) => write!(s, "[raw hex]: {}", Hex(bytes))?,
-            }
-        }
+        Event::Raw { bytes, .. } => ("[raw]: ", "[raw hex]: ", bytes),
         Event::Gap {
             sender,
             first,
@@ -204,17 +201,31 @@ fn write_text_event(s: &mut String, event: &Event<'_>, ts: &str, from: &str) -> 
         } => {
             let n = last - first + 1;
             write!(
-                s,
-                "{ts} {from} [gap]: {n} message(s) never arrived (sender {}, seq {first}",
+                buf,
+                "[gap]: {n} message(s) never arrived (sender {}, seq {first}",
                 Id(*sender)
             )?;
             if last != first {
-                write!(s, "-{last}")?;
+                write!(buf, "-{last}")?;
             }
-            s.push(')');
+            buf.extend_from_slice(b")\n");
+            return out.end_line();
         }
+    };
+    match shown_text(body) {
+        Shown::AsIs => {
+            buf.extend_from_slice(label.as_bytes());
+            return out.end_with(body, |tail| tail.push(b'\n'));
+        }
+        Shown::Escaped { head, rest } => {
+            buf.extend_from_slice(label.as_bytes());
+            buf.extend_from_slice(head);
+            push_text_escaped(buf, rest);
+        }
+        Shown::NotUtf8 => write!(buf, "{hex_label}{}", Hex(body))?,
     }
-    Ok(())
+    buf.push(b'\n');
+    out.end_line()
 }
 
 struct NoticeText<'a, 'b>(&'a Notice<'b>);
@@ -360,6 +371,10 @@ pub fn listen_summary(stop: Stop, stats: &Stats) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::Cred;
+    use crate::output::escape::tests::{body, reference_json, reference_text};
+    use lines::IN_PLACE;
+    use proptest::prelude::*;
 
     #[test]
     fn a_count_of_one_is_said_in_the_singular() {
@@ -390,7 +405,7 @@ mod tests {
     }
 
     fn gap_line(first: u64, last: u64) -> String {
-        let mut s = String::new();
+        let mut lines = Lines::new(Vec::new());
         let from = PeerAddr::Inet(([127, 0, 0, 1], 9).into());
         let event = Event::Gap {
             at: SystemTime::UNIX_EPOCH,
@@ -399,8 +414,10 @@ mod tests {
             first,
             last,
         };
-        write_text_event(&mut s, &event, "TS", "127.0.0.1:9").expect("write to a String");
-        s
+        write_text_event(&mut lines, &event, "TS", "127.0.0.1:9").expect("write to a Vec");
+        lines.flush().expect("write to a Vec");
+        let line = String::from_utf8(lines.get_ref().clone()).expect("UTF-8");
+        line.strip_suffix('\n').expect("a whole line").to_string()
     }
 
     #[test]
@@ -413,5 +430,199 @@ mod tests {
             gap_line(7, 7),
             "TS 127.0.0.1:9 [gap]: 1 message(s) never arrived (sender 00000000000000ab, seq 7)"
         );
+    }
+
+    /// A text line as the listener wrote it before the one-pass writer:
+    /// the whole body checked as UTF-8, then escaped a character at a time
+    /// into a String.
+    fn reference_text_line(event: &Event<'_>, ts: &str, from: &str) -> String {
+        let mut s = format!("{ts} {from} ");
+        match event {
+            Event::Text { name, body, .. } => {
+                s += &reference_text(name);
+                match std::str::from_utf8(body) {
+                    Ok(text) => s += &format!(": {}", reference_text(text)),
+                    Err(_) => s += &format!(" [hex]: {}", Hex(body)),
+                }
+            }
+            Event::Raw { bytes, .. } => match std::str::from_utf8(bytes) {
+                Ok(text) => s += &format!("[raw]: {}", reference_text(text)),
+                Err(_) => s += &format!("[raw hex]: {}", Hex(bytes)),
+            },
+            Event::Gap { .. } => unreachable!("not generated"),
+        }
+        s + "\n"
+    }
+
+    /// A JSON line as serde_json writes it, hardened (what
+    /// `json::tests` pins the composed lines to), with the text escaped
+    /// a character at a time.
+    fn reference_json_line(event: &Event<'_>, ts: &str, from: &str) -> String {
+        let (name, body, seq, sender, cred) = match event {
+            Event::Text {
+                name,
+                body,
+                seq,
+                sender,
+                cred,
+                ..
+            } => (Some(*name), *body, Some(*seq), Some(*sender), *cred),
+            Event::Raw { bytes, cred, .. } => (None, *bytes, None, None, *cred),
+            Event::Gap { .. } => unreachable!("not generated"),
+        };
+        let kind = if name.is_some() { "text" } else { "raw" };
+        let from = format!("\"{}\"", reference_json(from));
+        let name = name.map_or("null".to_string(), |n| format!("\"{}\"", reference_json(n)));
+        let mut s =
+            format!("{{\"ts\":\"{ts}\",\"kind\":\"{kind}\",\"from\":{from},\"name\":{name}");
+        match std::str::from_utf8(body) {
+            Ok(text) => s += &format!(",\"text\":\"{}\"", reference_json(text)),
+            Err(_) => s += &format!(",\"hex\":\"{}\"", Hex(body)),
+        }
+        if let (Some(seq), Some(sender)) = (seq, sender) {
+            s += &format!(",\"sender\":\"{}\",\"seq\":{seq}", Id(sender));
+        }
+        if let Some(cred) = cred {
+            s += &format!(",\"pid\":{},\"uid\":{}", cred.pid, cred.uid);
+        }
+        s + "}\n"
+    }
+
+    /// A writer that takes at most `max` bytes a call and is interrupted
+    /// every third call, as a pipe or a signal may make any writer.
+    struct Stingy {
+        written: Vec<u8>,
+        max: usize,
+        calls: usize,
+    }
+
+    impl Stingy {
+        fn interrupted(&mut self) -> bool {
+            self.calls += 1;
+            self.calls.is_multiple_of(3)
+        }
+    }
+
+    impl Write for Stingy {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.interrupted() {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            let n = buf.len().min(self.max);
+            self.written.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+
+        fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+            if self.interrupted() {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            let mut n = 0;
+            for buf in bufs {
+                let take = buf.len().min(self.max - n);
+                self.written.extend_from_slice(&buf[..take]);
+                n += take;
+            }
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A body: a small one, or one of at least [`IN_PLACE`] bytes (a
+    /// small one inside printable filler, which the listener writes from
+    /// where it is when nothing in it needs escaping, up to a block
+    /// boundary of the output: two or three of them cross one).
+    fn any_body() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            3 => body(),
+            1 => (body(), IN_PLACE..4 * IN_PLACE, any::<prop::sample::Index>()).prop_map(
+                |(inner, len, at)| {
+                    let mut big: Vec<u8> = (0..len).map(|i| b' ' + (i % 95) as u8).collect();
+                    let at = at.index(big.len());
+                    big.splice(at..at, inner);
+                    big
+                }
+            ),
+        ]
+    }
+
+    /// Events as [`any_event`] makes them: (text or raw, name, body, cred).
+    type EventSpec = (bool, String, Vec<u8>, bool);
+
+    fn any_event() -> impl Strategy<Value = EventSpec> {
+        let name = body().prop_map(|b| String::from_utf8_lossy(&b).into_owned());
+        (any::<bool>(), name, any_body(), any::<bool>())
+    }
+
+    /// Everything `ListenOutput` writes for `specs`, and what the reference
+    /// writers make of them.
+    fn written_and_reference<W: Write>(
+        out: W,
+        format: Format,
+        specs: &[EventSpec],
+        written: impl Fn(&ListenOutput<W>) -> Vec<u8>,
+    ) -> (Vec<u8>, Vec<u8>) {
+        let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_800_000_000_123);
+        let from = PeerAddr::Inet("[2001:db8::1]:47474".parse().expect("an address"));
+        let ts = Timestamp(at).to_string();
+        let from_text = fmt_addr(&from).to_string();
+        let mut sink = ListenOutput::new(out, format, false);
+        let mut reference = String::new();
+        for (i, (text, name, body, cred)) in specs.iter().enumerate() {
+            let cred = cred.then_some(Cred { pid: 42, uid: 7 });
+            let event = if *text {
+                Event::Text {
+                    at,
+                    from: &from,
+                    cred,
+                    name,
+                    body,
+                    sender: 0xfeed,
+                    seq: i as u64,
+                }
+            } else {
+                Event::Raw {
+                    at,
+                    from: &from,
+                    cred,
+                    bytes: body,
+                }
+            };
+            sink.event(&event).expect("write to a Vec");
+            reference += &match format {
+                Format::Text => reference_text_line(&event, &ts, &from_text),
+                Format::Json => reference_json_line(&event, &ts, &from_text),
+            };
+        }
+        sink.finish().expect("write to a Vec");
+        (written(&sink), reference.into_bytes())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn listener_lines_are_the_char_by_char_ones_whatever_the_writer(
+            specs in prop::collection::vec(any_event(), 1..6),
+            max in prop_oneof![Just(usize::MAX), 1..5000usize],
+        ) {
+            for format in [Format::Text, Format::Json] {
+                let (got, want) = written_and_reference(Vec::new(), format, &specs, |s| {
+                    s.out.get_ref().clone()
+                });
+                prop_assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&want));
+                prop_assert_eq!(got, want);
+                // Short writes and interruptions, under a line buffer
+                // (which cuts the output's blocks at line ends).
+                let stingy = io::LineWriter::new(Stingy { written: Vec::new(), max, calls: 0 });
+                let (got, want) = written_and_reference(stingy, format, &specs, |s| {
+                    s.out.get_ref().get_ref().written.clone()
+                });
+                prop_assert_eq!(got, want);
+            }
+        }
     }
 }
