@@ -838,6 +838,9 @@ fn a_signal_from_outside_leaves_the_terminal_as_it_was() {
     );
     term.until("pane", "* you are 'stopped'", WAIT);
     term.burst("pane", &["C-z"]);
+    // Keys typed before the shell has the terminal back would go to the
+    // chat as it stops.
+    term.until("pane", "Stopped", WAIT);
     term.keys("pane", "stty -a; echo done2000", true);
     let screen = term.until("pane", "\ndone2000", WAIT);
     let stty = screen
