@@ -18,7 +18,6 @@
 use super::cmsg::{Control, put_cmsg};
 use socket2::SockAddr;
 use std::io;
-use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 
 /// Datagrams in one segmented send, at most (the kernel's own limit is 64
@@ -131,8 +130,7 @@ impl Segments {
     /// socket's peer when `None` (a connected socket: no route lookup per
     /// send). Nothing is taken off the queue: [`Self::clear`] once it went.
     /// An error means nothing went.
-    pub fn send(&self, socket: &impl AsRawFd, to: Option<SocketAddr>) -> io::Result<()> {
-        let dest = to.map(SockAddr::from);
+    pub fn send(&self, socket: &impl AsRawFd, to: Option<&SockAddr>) -> io::Result<()> {
         let mut control = Control::new();
         let mut iov = libc::iovec {
             iov_base: self.data.as_ptr() as *mut libc::c_void,
@@ -140,7 +138,7 @@ impl Segments {
         };
         // SAFETY: all-zero bytes are a valid msghdr (no name, no data).
         let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-        if let Some(dest) = &dest {
+        if let Some(dest) = to {
             msg.msg_name = dest.as_ptr() as *mut libc::c_void;
             msg.msg_namelen = dest.len();
         }
