@@ -16,7 +16,7 @@
 
 use super::{FileFailure, Progress, Sent};
 use crate::commands::Error;
-use crate::commands::send::{Reply, Sender};
+use crate::commands::send::{Reply, Sender, Unsent};
 use crate::event::{EventLoop, Wake, token};
 use crate::net;
 use crate::reliable::outbox::{AckInfo, Outbox, Patience};
@@ -156,6 +156,8 @@ impl<'p> FileSend<'p> {
         // The route's MTU; an unknown one counts as Ethernet's.
         let mtu = sender.path_mtu().unwrap_or(1500);
         let chunk = chunk_len(mtu, ipv6, sender.seal_overhead(), wire::max_datagram(ipv6));
+        // Chunks of one size go out in runs (UDP GSO) where the kernel can.
+        sender.segment_sends();
         let seed = sender.id() | 1;
         let patience = Patience {
             retries: None,
@@ -220,11 +222,12 @@ impl<'p> FileSend<'p> {
             &mut self.record,
         );
         let name = self.sender.name().to_string();
-        cur.asking = self.push_record(&name)?;
+        cur.asking = self.push_record(&name, Instant::now())?;
         loop {
             if cur.phase == Phase::Streaming {
                 self.fill(cur)?;
             }
+            self.flush()?;
             if let Some(sent) = self.read_replies(cur)? {
                 return Ok(sent);
             }
@@ -232,6 +235,7 @@ impl<'p> FileSend<'p> {
             let now = Instant::now();
             self.check(cur, now)?;
             self.ask_again(cur, now)?;
+            self.flush()?;
             if cur.phase == Phase::Streaming && self.outbox.has_room(self.chunk) {
                 continue;
             }
@@ -316,8 +320,15 @@ impl<'p> FileSend<'p> {
     }
 
     /// Encodes `self.record` as the next acknowledged file Text (carrying
-    /// `name`), sends it, and returns its open datagram.
-    fn push_record(&mut self, name: &str) -> Result<Vec<u8>, Error> {
+    /// `name`), sends it (queued: see [`Self::flush`]), and returns its
+    /// open datagram.
+    fn push_record(&mut self, name: &str, now: Instant) -> Result<Vec<u8>, Error> {
+        self.push_chunk(name, now)?;
+        Ok(self.open.clone())
+    }
+
+    /// [`Self::push_record`] without keeping a copy (content chunks).
+    fn push_chunk(&mut self, name: &str, now: Instant) -> Result<(), Error> {
         self.open.clear();
         self.sender.encode_text_named(
             &self.record,
@@ -326,22 +337,24 @@ impl<'p> FileSend<'p> {
             name,
             &mut self.open,
         )?;
-        let bytes = self.open.clone();
         let (sender, flags) = (&mut self.sender, &mut self.flags);
         self.outbox
-            .push(self.open.clone(), Instant::now(), &mut |bytes, base| {
+            .push(self.open.clone(), now, &mut |bytes, base| {
                 wire::set_text_base(bytes, base);
                 transmit(sender, flags, bytes)
-            })?;
-        Ok(bytes)
+            })
     }
 
     /// Sends chunks while the window has room; after the last, the end.
     fn fill(&mut self, cur: &mut Current) -> Result<(), Error> {
         while self.outbox.has_room(self.chunk) {
+            // Read for each: a full window takes milliseconds to go out,
+            // and a send time read too early makes the round trip look
+            // long (a queue, to the congestion window).
+            let now = Instant::now();
             if cur.pos == cur.block.len() {
                 if cur.read == cur.offer.size {
-                    return self.end(cur);
+                    return self.end(cur, now);
                 }
                 self.read_block(cur)?;
             }
@@ -350,9 +363,16 @@ impl<'p> FileSend<'p> {
             encode_chunk(cur.sent, &cur.block[cur.pos..end], &mut self.record);
             cur.sent += (end - cur.pos) as u64;
             cur.pos = end;
-            self.push_record("")?;
+            self.push_chunk("", now)?;
         }
         Ok(())
+    }
+
+    /// Sends what is queued (datagrams go out in runs: [`transmit`]).
+    fn flush(&mut self) -> Result<(), Error> {
+        self.sender
+            .flush_open()
+            .or_else(|unsent| lost(&mut self.flags, unsent))
     }
 
     /// Reads the next block of the file, hashing it; the file must hold
@@ -397,13 +417,13 @@ impl<'p> FileSend<'p> {
     }
 
     /// All content is out: sends the end with the hash.
-    fn end(&mut self, cur: &mut Current) -> Result<(), Error> {
+    fn end(&mut self, cur: &mut Current, now: Instant) -> Result<(), Error> {
         let hash = *cur.hasher.finalize().as_bytes();
         cur.hash = Some(hash);
         self.record.clear();
         encode_record(&FileRecord::End { hash }, &mut self.record);
         cur.end_seq = Some(self.outbox.next_seq());
-        cur.asking = self.push_record("")?;
+        cur.asking = self.push_record("", now)?;
         cur.phase = Phase::Ended;
         cur.ask_at = None;
         cur.ask_wait = FIRST_ASK;
@@ -412,6 +432,8 @@ impl<'p> FileSend<'p> {
 
     /// Tells the listener to drop the transfer (best effort, not waited for).
     fn cancel(&mut self) {
+        // What is queued goes first (best effort too): the Cancel is last.
+        let _ = self.sender.flush_open();
         self.record.clear();
         encode_record(&FileRecord::Cancel, &mut self.record);
         self.open.clear();
@@ -541,21 +563,29 @@ struct SendFlags {
     closed: bool,
 }
 
-/// Sends one datagram; a send the local system refuses is a loss (the
-/// outbox retries it), not the end.
+/// Sends one datagram: queued, to go out with the next ones of its size in
+/// one system call (see [`Sender::queue_open`]; [`FileSend::flush`] sends
+/// the rest before any wait). A send the local system refuses is a loss
+/// (the outbox retries it), not the end.
 fn transmit(sender: &mut Sender, flags: &mut SendFlags, bytes: &[u8]) -> Result<(), Error> {
-    match sender.send_open(bytes) {
-        Ok(()) => Ok(()),
+    sender
+        .queue_open(bytes)
+        .or_else(|unsent| lost(flags, unsent))
+}
+
+/// Datagrams that did not go: a loss, unless nothing can go any more.
+fn lost(flags: &mut SendFlags, unsent: Unsent) -> Result<(), Error> {
+    match unsent.error {
         // A closed port: the replies tell whether the listener said why
         // before it went (read them first, see `read_replies`).
-        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+        e if e.kind() == io::ErrorKind::ConnectionRefused => {
             flags.closed = true;
             Ok(())
         }
-        Err(e) if net::classify_send_error(&e) == net::SendFailure::Local => {
-            flags.local_errors += 1;
+        e if net::classify_send_error(&e) == net::SendFailure::Local => {
+            flags.local_errors += unsent.datagrams as u64;
             Ok(())
         }
-        Err(e) => Err(e.into()),
+        e => Err(e.into()),
     }
 }

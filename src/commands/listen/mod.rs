@@ -161,6 +161,14 @@ impl Listener {
         }
         let events = EventLoop::new(config.catch_signals)?;
         crate::event::precise_timers();
+        for socket in &sockets {
+            // Runs of one sender's datagrams may then come as one buffer
+            // (a file's chunks: one system call per 64 KiB, not per
+            // chunk), split again in `drain_socket`. Best effort: before
+            // Linux 5.0 (and on a Unix socket) each datagram comes on its
+            // own, as always.
+            let _ = net::gso::enable_gro(socket);
+        }
         for (i, socket) in sockets.iter_mut().enumerate() {
             events
                 .registry()
@@ -371,34 +379,53 @@ impl Listener {
                     }
                     _ => Dest::Bound(self.bound[via]),
                 };
-                let handled = if received.truncated || received.bytes.len() > wire::MAX_DATAGRAM {
-                    // Cannot happen on UDP (a Unix datagram can be larger),
-                    // but a cut read must not pass as whole.
-                    let why = crate::seal::Refusal::Malformed(DecodeError::TooLong);
-                    self.handler.refused(&why, origin.from, sink)
-                } else {
-                    let overhead = self.incoming.overhead();
-                    match self.incoming.open(received.bytes, at, dest) {
-                        Ok(Opened::Raw(bytes)) => self.handler.raw(bytes, origin, sink),
-                        Ok(Opened::Message(message)) => {
-                            let open_len = received.bytes.len() - overhead;
-                            self.handler.message(message, open_len, origin, sink)
+                // Usually one datagram; a run of them when the kernel
+                // coalesced a sender's datagrams (UDP_GRO).
+                for (bytes, cut) in received.datagrams() {
+                    let handled = if cut || bytes.len() > wire::MAX_DATAGRAM {
+                        // Cannot happen on UDP (a Unix datagram can be larger),
+                        // but a cut read must not pass as whole.
+                        let why = crate::seal::Refusal::Malformed(DecodeError::TooLong);
+                        self.handler.refused(&why, origin.from, sink)
+                    } else {
+                        let overhead = self.incoming.overhead();
+                        match self.incoming.open(bytes, at, dest) {
+                            Ok(Opened::Raw(bytes)) => self.handler.raw(bytes, origin, sink),
+                            Ok(Opened::Message(message)) => {
+                                let open_len = bytes.len() - overhead;
+                                self.handler.message(message, open_len, origin, sink)
+                            }
+                            Err(why) => self.handler.refused(&why, origin.from, sink),
                         }
-                        Err(why) => self.handler.refused(&why, origin.from, sink),
+                    };
+                    if let Err(e) = handled {
+                        return Ok(Drained::Stop(output_stop(&mut self.output_error, e)));
                     }
-                };
-                if let Err(e) = handled {
-                    return Ok(Drained::Stop(output_stop(&mut self.output_error, e)));
+                    if self.count_reached() {
+                        let stop = acknowledge(
+                            &mut self.handler,
+                            &self.sockets,
+                            sink,
+                            &mut self.output_error,
+                        )
+                        .err();
+                        return Ok(Drained::Stop(stop.unwrap_or(Stop::Count)));
+                    }
                 }
-                if self.count_reached() {
-                    let stop = acknowledge(
+                // A coalesced run is up to 64 KiB of one sender's stream:
+                // acknowledged on its own, as TCP acks each coalesced
+                // segment. One ack for a whole batch of them could stand
+                // for a sender's whole window, and its loss would leave
+                // the sender nothing to go on but its timer.
+                if received.segment.is_some()
+                    && let Err(stop) = acknowledge(
                         &mut self.handler,
                         &self.sockets,
                         sink,
                         &mut self.output_error,
                     )
-                    .err();
-                    return Ok(Drained::Stop(stop.unwrap_or(Stop::Count)));
+                {
+                    return Ok(Drained::Stop(stop));
                 }
             }
             if let Err(stop) = acknowledge(
@@ -433,6 +460,7 @@ impl Listener {
 
 /// Where a datagram was sent to, for opening it when sealed: converted
 /// only then.
+#[derive(Clone, Copy)]
 enum Dest {
     /// The address the arrival information gave, with the bound port.
     Arrival(SocketAddr),
