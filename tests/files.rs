@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::veth::Veth;
 use common::*;
 use std::fs;
 use std::io::{Read, Write};
@@ -569,61 +570,6 @@ fn ctrl_c_on_either_side_removes_the_partial_file() {
 }
 
 // ---------------------------------------------------------------- sharing
-
-/// A second network namespace `B` beside this thread's, joined to it by a
-/// veth pair (10.77.0.1 here, 10.77.0.2 there). Dropping it kills what
-/// still runs in `B` and deletes it.
-struct Veth {
-    ns: String,
-    dev: String,
-}
-
-impl Veth {
-    fn new() -> Veth {
-        let tag = std::process::id() % 100_000;
-        let veth = Veth {
-            ns: format!("udpf{tag}"),
-            dev: format!("udpf{tag}a"),
-        };
-        let _ = Command::new("ip")
-            .args(["netns", "del", &veth.ns])
-            .stderr(Stdio::null())
-            .status();
-        let (ns, dev) = (&veth.ns, &veth.dev);
-        sh(&format!(
-            "ip netns add {ns} && ip link add {dev} type veth peer name {dev}b netns {ns} && \
-             ip addr add 10.77.0.1/24 dev {dev} && ip link set {dev} up && \
-             ip -n {ns} addr add 10.77.0.2/24 dev {dev}b && ip -n {ns} link set {dev}b up && \
-             ip -n {ns} link set lo up"
-        ));
-        veth
-    }
-
-    /// `program args...` run in `B`.
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.ns]).args(args);
-        cmd
-    }
-}
-
-impl Drop for Veth {
-    fn drop(&mut self) {
-        if let Ok(out) = Command::new("ip")
-            .args(["netns", "pids", &self.ns])
-            .output()
-        {
-            for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-                if let Ok(pid) = pid.parse::<i32>() {
-                    // SAFETY: kill has no memory-safety preconditions; only
-                    // processes this test started run in its namespace.
-                    unsafe { libc::kill(pid, libc::SIGKILL) };
-                }
-            }
-        }
-        let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
-    }
-}
 
 /// Bytes a TCP receiver (`nc -l` in `B`, its stdout here) got, and when.
 struct TcpCount {

@@ -222,6 +222,22 @@ impl Receiver {
         self.owe(sender);
     }
 
+    /// A record of a known sender arrived by `route` while the listener
+    /// is stopping and takes no records: its last status is sent again
+    /// (its transfer ended, and the sender may not know). Returns whether
+    /// one is owed; an unknown sender gets nothing.
+    pub fn answer_again(&mut self, sender: u64, route: Route) -> bool {
+        let Some(peer) = self.peers.get_mut(&sender) else {
+            return false;
+        };
+        if peer.last.is_none() {
+            return false;
+        }
+        peer.route = route;
+        self.owe(sender);
+        true
+    }
+
     /// The sender cancelled its transfer (acted on when the Cancel arrives,
     /// not when its turn comes).
     pub fn cancel(&mut self, sender: u64) {

@@ -38,8 +38,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 const READ_BLOCK: usize = 1 << 20;
 /// First wait for a status after the record it answers was confirmed,
 /// before that record is sent again to ask; doubled up to [`MAX_ASK`].
-const FIRST_ASK: Duration = Duration::from_millis(50);
-const MAX_ASK: Duration = Duration::from_secs(1);
+pub const FIRST_ASK: Duration = Duration::from_millis(50);
+pub const MAX_ASK: Duration = Duration::from_secs(1);
 /// Copies of a Cancel sent on Ctrl-C (it is not waited for).
 const CANCEL_COPIES: usize = 3;
 

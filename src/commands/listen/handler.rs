@@ -111,6 +111,14 @@ pub(crate) struct Handler {
     acks: Vec<ReplyBatch>,
     /// File transfers (`--save-dir`).
     files: Receiver,
+    /// Stopping ([`Self::close`]): only repeats of what was acknowledged
+    /// are answered; nothing new is taken.
+    closing: bool,
+    /// Senders whose repeats were answered while closing, since the last
+    /// [`Self::take_repeats`].
+    repeats: Vec<u64>,
+    /// When acknowledgements (or file statuses) last went out.
+    last_ack: Option<Instant>,
     pub stats: Stats,
 }
 
@@ -140,8 +148,30 @@ impl Handler {
             ranges: Vec::with_capacity(MAX_ACK_RANGES * wire::ACK_RANGE_LEN),
             acks: Vec::new(),
             files: Receiver::new(files),
+            closing: false,
+            repeats: Vec::new(),
+            last_ack: None,
             stats: Stats::default(),
         }
+    }
+
+    /// The listener is stopping but lingers (see `super::Listener`): from
+    /// now on only repeats of acknowledged messages and file records are
+    /// answered (their sender may have lost the last ack or file status),
+    /// and nothing new is shown, stored or answered.
+    pub fn close(&mut self) {
+        self.closing = true;
+    }
+
+    /// The senders whose repeats were answered since the last call (a
+    /// sender once per repeat).
+    pub fn take_repeats(&mut self) -> std::vec::Drain<'_, u64> {
+        self.repeats.drain(..)
+    }
+
+    /// When acknowledgements or file statuses last went out, if ever.
+    pub fn last_ack(&self) -> Option<Instant> {
+        self.last_ack
     }
 
     /// This listener process's random id (in answers, acks and hellos).
@@ -167,6 +197,9 @@ impl Handler {
     /// (once, if sent to a group and heard on several interfaces), and
     /// echoed with `--echo`.
     pub fn raw(&mut self, bytes: &[u8], origin: Origin<'_>, sink: &mut dyn Sink) -> io::Result<()> {
+        if self.closing {
+            return Ok(());
+        }
         if let (Some(local), PeerAddr::Inet(from)) = (origin.local, origin.from)
             && local.sent_to_group()
             && !self.group_copies.first_copy(
@@ -265,6 +298,9 @@ impl Handler {
         origin: Origin<'_>,
         sink: &mut dyn Sink,
     ) -> io::Result<()> {
+        if self.closing {
+            return self.repeated(message, open_len, origin, sink);
+        }
         match message {
             Message::Text(text) if text.flags & wire::FLAG_ACK != 0 => {
                 self.acked_text(&text, open_len, origin, sink)
@@ -297,6 +333,41 @@ impl Handler {
             | Message::Goodbye(_)
             | Message::FileStatus(_) => Ok(()),
         }
+    }
+
+    /// While closing: answers a repeat of an acknowledged message (its ack
+    /// again, and a file record's status) and, for a file record that is
+    /// not one, the status of that sender's last transfer (it ended while
+    /// the sender kept sending); ignores everything else.
+    fn repeated(
+        &mut self,
+        message: Message<'_>,
+        open_len: usize,
+        origin: Origin<'_>,
+        sink: &mut dyn Sink,
+    ) -> io::Result<()> {
+        let Message::Text(text) = message else {
+            return Ok(());
+        };
+        if text.flags & wire::FLAG_ACK == 0 {
+            return Ok(());
+        }
+        if self.streams.is_repeat(text.sender, text.seq, text.base) {
+            self.repeats.push(text.sender);
+            return self.acked_text(&text, open_len, origin, sink);
+        }
+        if text.flags & wire::FLAG_FILE == 0 {
+            return Ok(());
+        }
+        let route = Route {
+            to: origin.from.clone(),
+            local: origin.local,
+            via: origin.via,
+        };
+        if self.files.answer_again(text.sender, route) {
+            self.repeats.push(text.sender);
+        }
+        Ok(())
     }
 
     /// Answers a ping, within the pong rate limit. Pings from this host
@@ -504,6 +575,7 @@ impl Handler {
             let mut failures = Vec::new();
             self.stats.acks +=
                 batch.send(socket, |to, error| failures.push((to.clone(), error))) as u64;
+            self.last_ack = Some(Instant::now());
             for (to, error) in failures {
                 self.stats.reply_errors += 1;
                 sink.notice(&Notice::ReplyFailed {
