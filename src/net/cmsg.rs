@@ -183,7 +183,12 @@ pub(super) fn set_source(msg: &mut libc::msghdr, control: &mut Control, ipv6: bo
 ///
 /// `msg.msg_control` must point at an aligned buffer of at least
 /// `CMSG_SPACE(size_of::<T>())` bytes.
-pub(super) unsafe fn put_cmsg<T>(msg: &mut libc::msghdr, level: libc::c_int, kind: libc::c_int, value: T) {
+pub(super) unsafe fn put_cmsg<T>(
+    msg: &mut libc::msghdr,
+    level: libc::c_int,
+    kind: libc::c_int,
+    value: T,
+) {
     let size = std::mem::size_of::<T>() as u32;
     // SAFETY: the caller's buffer holds CMSG_SPACE(size) bytes, so the
     // first header and its data fit in it; the data is written unaligned.
