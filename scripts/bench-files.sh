@@ -68,10 +68,11 @@ cpu() { awk 'END { print $1 + $2 }' "$1"; }
 
 run_udpmsg() {
     rm -f "$WORK/in/"*
-    # No `timeout` here: the listener is stopped below, as the child of time.
-    ip netns exec "$B" /usr/bin/time -f "%U %S" -o "$WORK/cpu.recv" \
+    # --count 1: the listener exits once the file is stored and its sender
+    # knows it (it lingers for a sender that missed its last status).
+    ip netns exec "$B" timeout 660 /usr/bin/time -f "%U %S" -o "$WORK/cpu.recv" \
         "$BIN" listen -q -p 9000 --bind 10.66.0.2 --save-dir "$WORK/in" \
-        --max-file-size 8G > /dev/null &
+        --max-file-size 8G --count 1 > /dev/null &
     local lp=$!
     sleep 0.3
     local s e
@@ -80,9 +81,6 @@ run_udpmsg() {
         "$BIN" send -q --file "$WORK/src/file.bin" --timeout 30s 10.66.0.2:9000 2> "$WORK/send.err" \
         || { echo "udpmsg send failed: $(cat "$WORK/send.err")" >&2; pkill -TERM -P "$lp"; exit 1; }
     e=$(date +%s.%N)
-    # Stopped only now (not by --count): a listener gone at once would
-    # leave a sender that missed its last status to a closed port.
-    pkill -TERM -P "$lp"
     wait "$lp"
     cmp -s "$WORK/src/file.bin" "$WORK/in/file.bin" || { echo "udpmsg: file differs" >&2; exit 1; }
     echo "$(echo "$e - $s" | bc) $(cpu "$WORK/cpu.send") $(cpu "$WORK/cpu.recv")"
