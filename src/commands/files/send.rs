@@ -21,7 +21,8 @@ use crate::event::{EventLoop, Wake, token};
 use crate::net;
 use crate::reliable::outbox::{AckInfo, Outbox, Patience};
 use crate::wire::file::{
-    self, FILE_ACCEPTED, FILE_DONE, FileRecord, HASH_LEN, chunk_len, encode_chunk, encode_record,
+    self, FILE_ACCEPTED, FILE_DONE, FileRecord, HASH_LEN, chunk_len, encode_chunk_text,
+    encode_record,
 };
 use crate::wire::{self, FLAG_ACK, FLAG_FILE, FileStatus, Message};
 use mio::Token;
@@ -323,12 +324,6 @@ impl<'p> FileSend<'p> {
     /// `name`), sends it (queued: see [`Self::flush`]), and returns its
     /// open datagram.
     fn push_record(&mut self, name: &str, now: Instant) -> Result<Vec<u8>, Error> {
-        self.push_chunk(name, now)?;
-        Ok(self.open.clone())
-    }
-
-    /// [`Self::push_record`] without keeping a copy (content chunks).
-    fn push_chunk(&mut self, name: &str, now: Instant) -> Result<(), Error> {
         self.open.clear();
         self.sender.encode_text_named(
             &self.record,
@@ -337,12 +332,18 @@ impl<'p> FileSend<'p> {
             name,
             &mut self.open,
         )?;
+        self.push_open(self.open.clone(), now)?;
+        Ok(self.open.clone())
+    }
+
+    /// Hands the open datagram of message [`Outbox::next_seq`] to the
+    /// outbox, which sends it (queued: see [`Self::flush`]).
+    fn push_open(&mut self, open: Vec<u8>, now: Instant) -> Result<(), Error> {
         let (sender, flags) = (&mut self.sender, &mut self.flags);
-        self.outbox
-            .push(self.open.clone(), now, &mut |bytes, base| {
-                wire::set_text_base(bytes, base);
-                transmit(sender, flags, bytes)
-            })
+        self.outbox.push(open, now, &mut |bytes, base| {
+            wire::set_text_base(bytes, base);
+            transmit(sender, flags, bytes)
+        })
     }
 
     /// Sends chunks while the window has room; after the last, the end.
@@ -359,11 +360,22 @@ impl<'p> FileSend<'p> {
                 self.read_block(cur)?;
             }
             let end = (cur.pos + self.chunk).min(cur.block.len());
-            self.record.clear();
-            encode_chunk(cur.sent, &cur.block[cur.pos..end], &mut self.record);
+            // Straight from the block into the datagram the outbox keeps:
+            // the content's one copy on this side.
+            let seq = self.outbox.next_seq();
+            let mut open = Vec::new();
+            encode_chunk_text(
+                self.sender.id(),
+                seq,
+                seq,
+                FLAG_ACK | FLAG_FILE,
+                cur.sent,
+                &cur.block[cur.pos..end],
+                &mut open,
+            );
             cur.sent += (end - cur.pos) as u64;
             cur.pos = end;
-            self.push_chunk("", now)?;
+            self.push_open(open, now)?;
         }
         Ok(())
     }
