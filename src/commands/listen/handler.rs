@@ -474,7 +474,7 @@ impl Handler {
         let verdict = self
             .streams
             .accept(message_of(text, origin), now, &mut |release| {
-                show_release(release, stats, files, sink)
+                show_release(release, Some(now), stats, files, sink)
             });
         show_files(&mut self.files, &mut self.stats, sink)?;
         let verdict = verdict?;
@@ -633,7 +633,7 @@ impl Handler {
     ) -> io::Result<()> {
         let (stats, files) = (&mut self.stats, &mut self.files);
         let released = self.streams.expire(now, force, &mut |release| {
-            show_release(release, stats, files, sink)
+            show_release(release, Some(now), stats, files, sink)
         });
         self.files.expire(now);
         show_files(&mut self.files, &mut self.stats, sink)?;
@@ -659,6 +659,7 @@ impl Handler {
     fn show(&mut self, message: Arrived<'_>, sink: &mut dyn Sink) -> io::Result<()> {
         show_release(
             Release::Message(message),
+            None,
             &mut self.stats,
             &mut self.files,
             sink,
@@ -723,16 +724,18 @@ fn message_of<'a>(text: &Text<'a>, origin: Origin<'a>) -> Arrived<'a> {
 }
 
 /// Shows what ordering released: a message (counted) or a gap; a file
-/// record goes to the file receiver instead.
+/// record goes to the file receiver instead (at `now`, read when `None`:
+/// the caller's reading saves one per datagram).
 fn show_release(
     release: Release<'_>,
+    now: Option<Instant>,
     stats: &mut Stats,
     files: &mut Receiver,
     sink: &mut dyn Sink,
 ) -> io::Result<()> {
     match release {
         Release::Message(m) if m.flags & wire::FLAG_FILE != 0 => {
-            files.record(&m, Instant::now());
+            files.record(&m, now.unwrap_or_else(Instant::now));
             Ok(())
         }
         // A gap in a file's content ends that transfer (shown as a failed
