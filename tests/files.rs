@@ -569,6 +569,53 @@ fn ctrl_c_on_either_side_removes_the_partial_file() {
     assert!(err.contains("the listener stopped"), "{err}");
 }
 
+/// The listener's address in the veth pair's other namespace.
+const B: &str = "10.77.0.2";
+
+#[test]
+fn a_sender_whose_listener_is_killed_mid_transfer_says_it_stopped() {
+    if !isolate("a_sender_whose_listener_is_killed_mid_transfer_says_it_stopped") {
+        return;
+    }
+    let veth = Veth::new();
+    // Ethernet frames at 8 Mbit/s from this side: 3 MiB take seconds.
+    sh(&format!(
+        "tc qdisc add dev {} root tbf rate 8mbit burst 32kbit latency 50ms",
+        veth.dev
+    ));
+    let src = TempDir::new("src");
+    let dir = TempDir::new("dst");
+    let f = file(&src, "big.bin", &content(3 << 20, 11));
+    let mut cmd = veth.command(&[BIN, "listen", "--port", "0", "--bind", B]);
+    cmd.args(["--save-dir", dir.s()]);
+    let mut listener = Listener::spawn_cmd(cmd, None, false, "listen in B");
+    let dest = format!("{B}:{}", listener.port());
+    // Nothing listens at first: nothing ever answered, so exit 5.
+    let nobody = format!("{B}:{}", listener.port() ^ 1);
+    let out = udpmsg(&["send", "--file", &f, &nobody], b"");
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("nothing is listening"),
+        "{}",
+        out.stderr
+    );
+    let mut send = spawn_send(&dest, &[&f], &[]);
+    let err = drain(send.stderr.take().expect("stderr"));
+    // Content is written: the offer was accepted, chunks acknowledged.
+    wait_for(WAIT, "content in a partial file", || {
+        let part = parts_in(dir.path()).pop()?;
+        let len = fs::metadata(dir.join(&part)).ok()?.len();
+        (len > 0).then_some(())
+    });
+    listener.child.kill().expect("SIGKILL the listener");
+    let _ = listener.child.wait();
+    let code = wait_until(&mut send, WAIT, "send to a killed listener");
+    let err = String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned();
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("the listener stopped"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
 // ---------------------------------------------------------------- leftovers
 
 /// Starts `udpmsg listen --port 0 --save-dir DIR` and returns it with the

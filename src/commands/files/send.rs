@@ -484,7 +484,8 @@ impl<'p> FileSend<'p> {
             let reply = match self.sender.recv_reply(&mut self.buf) {
                 Ok(Some(reply)) => reply,
                 Ok(None) => break,
-                Err(Error::NotListening) if !closed => {
+                // Each echo is of a send of ours: finitely many.
+                Err(Error::NotListening) => {
                     closed = true;
                     continue;
                 }
@@ -524,7 +525,7 @@ impl<'p> FileSend<'p> {
         }
         let Some(s) = status else {
             return if closed {
-                Err(Error::NotListening)
+                Err(self.port_closed(cur))
             } else {
                 Ok(None)
             };
@@ -557,6 +558,19 @@ impl<'p> FileSend<'p> {
                 size: cur.offer.size,
             })),
             _ => Ok(None),
+        }
+    }
+
+    /// The port closed without a final status: nothing listens there if
+    /// nothing ever answered; else the listener stopped (killed, say) and
+    /// the transfer is lost.
+    fn port_closed(&self, cur: &Current) -> Error {
+        if self.outbox.heard_listener() || cur.phase != Phase::Offered {
+            Error::File(FileFailure::ListenerGone {
+                file: cur.offer.name.clone(),
+            })
+        } else {
+            Error::NotListening
         }
     }
 
