@@ -49,7 +49,10 @@ const DRAIN_BUDGET: usize = 64;
 /// recvmmsg) costs more than handling them; after the pause, a stream of
 /// 250,000 datagrams/s comes in batches of 12 or more (the timer slack makes
 /// the pause 50–100 µs). A lone datagram (ping, interactive messages,
-/// discovery) is handled at once and never waits.
+/// discovery) is handled at once and never waits, and so is a batch that
+/// holds [`net::RECV_BATCH`] datagrams or more in coalesced runs (UDP_GRO):
+/// the kernel gathered them already, and a pause would only lengthen the
+/// sender's round trip (a file transfer's window shrinks with it).
 const GATHER: Duration = Duration::from_micros(50);
 
 /// After a stop no signal asked for (`--count`, `--timeout`), a listener
@@ -438,6 +441,7 @@ impl Listener {
             };
             // One clock read per batch: its datagrams arrived together.
             let at = SystemTime::now();
+            let mut datagrams = 0;
             for i in 0..count {
                 let Some(received) = self.batch.get(i) else {
                     continue;
@@ -459,6 +463,7 @@ impl Listener {
                 // Usually one datagram; a run of them when the kernel
                 // coalesced a sender's datagrams (UDP_GRO).
                 for (bytes, cut) in received.datagrams() {
+                    datagrams += 1;
                     let handled = if cut || bytes.len() > wire::MAX_DATAGRAM {
                         // Cannot happen on UDP (a Unix datagram can be larger),
                         // but a cut read must not pass as whole.
@@ -521,8 +526,11 @@ impl Listener {
             if count < net::RECV_BATCH {
                 // Several arrived while the last batch was handled: a
                 // stream. Let the next ones gather rather than wake for
-                // every two, then give signals, timers and output a turn.
-                std::thread::sleep(GATHER);
+                // every two (unless the kernel gathered them), then give
+                // signals, timers and output a turn.
+                if datagrams < net::RECV_BATCH {
+                    std::thread::sleep(GATHER);
+                }
                 return Ok(Drained::Budget);
             }
         }
