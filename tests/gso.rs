@@ -168,3 +168,12 @@ fn the_listener_splits_runs_and_acknowledges_each() {
     );
     listener.assert_alive();
 }
+
+#[test]
+fn the_documented_run_limits_are_the_code_constants() {
+    let decisions =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/DECISIONS.md"))
+            .expect("read docs/DECISIONS.md");
+    assert_eq!((net::gso::MAX_SEGMENTS, net::gso::MAX_BYTES), (64, 65_000));
+    assert!(decisions.contains("at most 64 datagrams or 65,000 bytes"));
+}
