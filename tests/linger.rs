@@ -1,5 +1,5 @@
-//! A listener that stops by `--count` lingers for the senders it answered
-//! last: on a two-host LAN of namespaces (a veth pair), nftables drops the
+//! A listener that stops by `--count` or `--timeout` lingers for the
+//! senders it answered last: on a two-host LAN of namespaces (a veth pair), nftables drops the
 //! listener's last file status or ack, and the sender still hears it (its
 //! repeat is answered) and exits 0; and while it lingers the listener
 //! takes nothing new.
@@ -175,6 +175,43 @@ fn the_last_ack_at_count_is_answered_again_when_lost() {
         .map(|l| l.rsplit_once(": ").map_or(l.as_str(), |(_, t)| t))
         .collect();
     assert_eq!(texts, ["a", "b", "c"], "{lines:?}");
+}
+
+#[test]
+fn a_listener_stopped_by_its_timeout_answers_a_sender_that_missed_every_ack() {
+    if !isolate("a_listener_stopped_by_its_timeout_answers_a_sender_that_missed_every_ack") {
+        return;
+    }
+    let veth = Veth::new();
+    let timeout = std::time::Duration::from_secs(1);
+    let mut listener = listener_in(&veth, &["--timeout", "1s"]);
+    // Its deadline was set before it said it listens.
+    let stopped_by = std::time::Instant::now() + timeout;
+    // Every ack of the line is dropped until the listener's --timeout
+    // stopped it: the sender keeps asking (its retries come far more often
+    // than the linger's quiet time), and only the lingering listener can
+    // answer. Without the linger the port is closed by then: exit 5.
+    drop_first(listener.port(), &acks_up_to(1), 999_999);
+    let dest = format!("{B}:{}", listener.port());
+    let mut send = command(&["send", "--ack", &dest, "late"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn send --ack");
+    let err = drain(send.stderr.take().expect("stderr"));
+    wait_for(timeout * 3, "the listener's --timeout to pass", || {
+        (std::time::Instant::now() >= stopped_by).then_some(())
+    });
+    assert!(dropped() > 0, "an ack was dropped");
+    run_ok("nft", &["delete", "table", "inet", "linger"]);
+    let code = wait_until(&mut send, WAIT, "send --ack");
+    let err = String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned();
+    assert_eq!(code, 0, "{err}");
+    let (code, lines, err) = listener.finish_lines();
+    assert_eq!(code, 0, "{err:?}");
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].ends_with(": late"), "{lines:?}");
 }
 
 #[test]
