@@ -195,6 +195,7 @@ fn file_exit_code(failure: &FileFailure) -> u8 {
         },
         FileFailure::NoProgress { .. }
         | FileFailure::ListenerChanged { .. }
+        | FileFailure::ListenerGone { .. }
         | FileFailure::Interrupted { .. } => exit::UNCONFIRMED,
         FileFailure::Read { .. } => exit::FAILURE,
     }

@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::veth::Veth;
 use common::*;
 use std::fs;
 use std::io::{Read, Write};
@@ -568,62 +569,182 @@ fn ctrl_c_on_either_side_removes_the_partial_file() {
     assert!(err.contains("the listener stopped"), "{err}");
 }
 
-// ---------------------------------------------------------------- sharing
+/// The listener's address in the veth pair's other namespace.
+const B: &str = "10.77.0.2";
 
-/// A second network namespace `B` beside this thread's, joined to it by a
-/// veth pair (10.77.0.1 here, 10.77.0.2 there). Dropping it kills what
-/// still runs in `B` and deletes it.
-struct Veth {
-    ns: String,
-    dev: String,
+#[test]
+fn a_sender_whose_listener_is_killed_mid_transfer_says_it_stopped() {
+    if !isolate("a_sender_whose_listener_is_killed_mid_transfer_says_it_stopped") {
+        return;
+    }
+    let veth = Veth::new();
+    // Ethernet frames at 8 Mbit/s from this side: 3 MiB take seconds.
+    sh(&format!(
+        "tc qdisc add dev {} root tbf rate 8mbit burst 32kbit latency 50ms",
+        veth.dev
+    ));
+    let src = TempDir::new("src");
+    let dir = TempDir::new("dst");
+    let f = file(&src, "big.bin", &content(3 << 20, 11));
+    let mut cmd = veth.command(&[BIN, "listen", "--port", "0", "--bind", B]);
+    cmd.args(["--save-dir", dir.s()]);
+    let mut listener = Listener::spawn_cmd(cmd, None, false, "listen in B");
+    let dest = format!("{B}:{}", listener.port());
+    // Nothing listens at first: nothing ever answered, so exit 5.
+    let nobody = format!("{B}:{}", listener.port() ^ 1);
+    let out = udpmsg(&["send", "--file", &f, &nobody], b"");
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("nothing is listening"),
+        "{}",
+        out.stderr
+    );
+    let mut send = spawn_send(&dest, &[&f], &[]);
+    let err = drain(send.stderr.take().expect("stderr"));
+    // Content is written: the offer was accepted, chunks acknowledged.
+    wait_for(WAIT, "content in a partial file", || {
+        let part = parts_in(dir.path()).pop()?;
+        let len = fs::metadata(dir.join(&part)).ok()?.len();
+        (len > 0).then_some(())
+    });
+    listener.child.kill().expect("SIGKILL the listener");
+    let _ = listener.child.wait();
+    let code = wait_until(&mut send, WAIT, "send to a killed listener");
+    let err = String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned();
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("the listener stopped"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
 }
 
-impl Veth {
-    fn new() -> Veth {
-        let tag = std::process::id() % 100_000;
-        let veth = Veth {
-            ns: format!("udpf{tag}"),
-            dev: format!("udpf{tag}a"),
-        };
-        let _ = Command::new("ip")
-            .args(["netns", "del", &veth.ns])
-            .stderr(Stdio::null())
-            .status();
-        let (ns, dev) = (&veth.ns, &veth.dev);
-        sh(&format!(
-            "ip netns add {ns} && ip link add {dev} type veth peer name {dev}b netns {ns} && \
-             ip addr add 10.77.0.1/24 dev {dev} && ip link set {dev} up && \
-             ip -n {ns} addr add 10.77.0.2/24 dev {dev}b && ip -n {ns} link set {dev}b up && \
-             ip -n {ns} link set lo up"
-        ));
-        veth
-    }
+// ---------------------------------------------------------------- leftovers
 
-    /// `program args...` run in `B`.
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.ns]).args(args);
-        cmd
-    }
-}
-
-impl Drop for Veth {
-    fn drop(&mut self) {
-        if let Ok(out) = Command::new("ip")
-            .args(["netns", "pids", &self.ns])
-            .output()
-        {
-            for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-                if let Ok(pid) = pid.parse::<i32>() {
-                    // SAFETY: kill has no memory-safety preconditions; only
-                    // processes this test started run in its namespace.
-                    unsafe { libc::kill(pid, libc::SIGKILL) };
-                }
+/// Starts `udpmsg listen --port 0 --save-dir DIR` and returns it with the
+/// stderr lines it printed before saying it listens.
+fn listen_saying(dir: &TempDir) -> (Listener, Vec<String>) {
+    let mut child = command(&["listen", "--port", "0", "--save-dir", dir.s()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn listen");
+    let out = line_reader(child.stdout.take().expect("stdout"), None);
+    let err = line_reader(child.stderr.take().expect("stderr"), None);
+    let mut said = Vec::new();
+    let addr = wait_for(WAIT, "the listening line", || {
+        let line = err.recv_timeout(Duration::from_millis(100)).ok()?;
+        match listening_addr(&line) {
+            Some(addr) => Some(addr),
+            None => {
+                said.push(line);
+                None
             }
         }
-        let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
-    }
+    });
+    let listener = Listener {
+        child,
+        addr,
+        out,
+        err,
+    };
+    (listener, said)
 }
+
+/// Plants a partial file as a killed listener leaves it, `age` old.
+fn plant_part(dir: &TempDir, tag: u64, age: Duration) -> String {
+    let name = format!("{PART_PREFIX}00000000000000aa-{tag:016x}{PART_SUFFIX}");
+    let f = fs::File::create(dir.join(&name)).expect("plant");
+    f.set_modified(std::time::SystemTime::now() - age)
+        .expect("set mtime");
+    name
+}
+
+#[test]
+fn a_killed_listeners_partial_file_is_removed_by_the_next_listener() {
+    if !isolate("a_killed_listeners_partial_file_is_removed_by_the_next_listener") {
+        return;
+    }
+    slow_lo("8mbit");
+    let src = TempDir::new("src");
+    let dir = TempDir::new("dst");
+    let f = file(&src, "big.bin", &content(3 << 20, 9));
+    let mut killed = Listener::start(&["--save-dir", dir.s()]);
+    let mut send = spawn_send(&killed.dest(), &[&f], &[]);
+    let part = wait_for(WAIT, "a partial file", || parts_in(dir.path()).pop());
+    killed.child.kill().expect("SIGKILL the listener");
+    let _ = killed.child.wait();
+    let _ = send.kill();
+    let _ = send.wait();
+    assert_eq!(parts_in(dir.path()), [part], "left behind");
+    let (mut next, said) = listen_saying(&dir);
+    assert_eq!(
+        said,
+        [format!(
+            "udpmsg: removed 1 partial file a killed listener left in {}",
+            dir.s()
+        )]
+    );
+    assert!(parts_in(dir.path()).is_empty());
+    next.terminate();
+}
+
+#[test]
+fn partial_files_are_removed_only_when_no_other_listener_uses_the_directory() {
+    if !isolate("partial_files_are_removed_only_when_no_other_listener_uses_the_directory") {
+        return;
+    }
+    slow_lo("8mbit");
+    let src = TempDir::new("src");
+    let dir = TempDir::new("dst");
+    let f = file(&src, "big.bin", &content(3 << 20, 10));
+    // A transfer runs: its sender is paused, its partial file held.
+    let mut running = Listener::start(&["--save-dir", dir.s()]);
+    let mut send = spawn_send(&running.dest(), &[&f], &[]);
+    let live = wait_for(WAIT, "a partial file", || parts_in(dir.path()).pop());
+    // SAFETY: kill(2) on our own child, not yet reaped.
+    assert_eq!(unsafe { libc::kill(send.id() as i32, libc::SIGSTOP) }, 0);
+    // Old too, as a transfer whose sender went quiet: its lock tells.
+    fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join(&live))
+        .and_then(|f| f.set_modified(std::time::SystemTime::now() - Duration::from_secs(120)))
+        .expect("age the live partial file");
+    // A killed listener's, old; and one as fresh as a file just created
+    // (that is not locked yet for a moment: never named while others run).
+    let stale = plant_part(&dir, 1, Duration::from_secs(120));
+    let fresh = plant_part(&dir, 2, Duration::ZERO);
+    // Another listener beside the running one names the old one, removes
+    // nothing, and leaves the running transfer's file alone.
+    let (mut beside, said) = listen_saying(&dir);
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(said[0].starts_with(&format!(
+        "udpmsg: warning: 1 partial file in {} belongs to no running transfer",
+        dir.s()
+    )));
+    assert!(
+        said[0].ends_with(&format!("rm -- '{}'", dir.join(&stale).display())),
+        "{}",
+        said[0]
+    );
+    let mut parts = vec![live, stale.clone(), fresh.clone()];
+    parts.sort();
+    assert_eq!(parts_in(dir.path()), parts);
+    beside.terminate();
+    // The transfer ends (the listener stops): its file goes with it.
+    running.terminate();
+    let _ = send.kill();
+    let _ = send.wait();
+    let mut parts = vec![stale, fresh];
+    parts.sort();
+    assert_eq!(parts_in(dir.path()), parts);
+    // Alone now: the next listener removes what nobody holds.
+    let (mut alone, said) = listen_saying(&dir);
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(said[0].starts_with("udpmsg: removed 2 partial files"));
+    assert!(parts_in(dir.path()).is_empty());
+    alone.terminate();
+}
+
+// ---------------------------------------------------------------- sharing
 
 /// Bytes a TCP receiver (`nc -l` in `B`, its stdout here) got, and when.
 struct TcpCount {
@@ -763,6 +884,11 @@ fn the_documented_numbers_are_the_code_constants() {
         Duration::from_secs(10)
     );
     assert!(readme.contains("no progress for 10 s"));
+    assert_eq!(
+        udpmsg::commands::files::store::STALE_AGE,
+        Duration::from_secs(60)
+    );
+    assert!(readme.contains("those older than a minute in a warning"));
 }
 
 /// `127.0.0.1:port` of a listener.

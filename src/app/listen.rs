@@ -25,6 +25,12 @@ pub(super) fn run(args: ListenArgs, info: Info) -> Result<u8, Error> {
         ));
     }
     let files = file_config(&args)?;
+    // Held while the listener runs: partial files of its transfers are its
+    // own, and those of killed listeners are found (see files::store).
+    let _claim = files
+        .dir
+        .as_deref()
+        .and_then(|dir| claim_save_dir(dir, info));
     let name = pick_name(args.name.clone())?;
     let Bound {
         sockets,
@@ -474,6 +480,32 @@ fn no_presence_port(port: u16) -> Error {
         "--announce: announcements go to the next port, and port {port} has none"
     ))
 }
+/// Claims the save directory; says what became of the partial files
+/// killed listeners left there. Without locks there (a file system
+/// without `flock`) the listener runs all the same, and says so.
+fn claim_save_dir(dir: &std::path::Path, info: Info) -> Option<store::Claim> {
+    match store::claim(dir) {
+        Ok((claim, found)) => {
+            let (note, warnings) = output::files::leftovers_lines(dir, &found);
+            if let Some(note) = note {
+                info.line(note);
+            }
+            for warning in warnings {
+                eprintln!("{warning}");
+            }
+            Some(claim)
+        }
+        Err(e) => {
+            eprintln!(
+                "udpmsg: warning: cannot lock --save-dir {} ({}): partial files a killed listener left there are not looked for",
+                dir.display(),
+                IoWords(&e)
+            );
+            None
+        }
+    }
+}
+
 /// What the listener does with offered files: `--save-dir` must name a
 /// directory (checked now, not at the first offer).
 fn file_config(args: &ListenArgs) -> Result<receive::Config, Error> {

@@ -37,6 +37,113 @@ pub struct Sender {
     /// Datagrams queued by [`Sender::queue_text`] and [`Sender::queue_raw`];
     /// made on first use (a one-shot send never needs it).
     batch: Option<SendBatch>,
+    /// Sealed datagrams queued by [`Sender::queue_open`].
+    segmented: Segmented,
+}
+
+/// Queued datagrams that did not go ([`Sender::queue_open`],
+/// [`Sender::flush_open`]): lost, for the caller to count or retry.
+#[derive(Debug)]
+pub struct Unsent {
+    /// Why (the first error).
+    pub error: io::Error,
+    /// How many did not go.
+    pub datagrams: usize,
+}
+
+/// Datagrams to go out together: as one segmented send (UDP GSO) when the
+/// kernel and the path take it, else one by one.
+#[derive(Debug, Default)]
+struct Segmented {
+    segments: net::gso::Segments,
+    /// Sends may be segmented: asked for, the kernel has it, and no
+    /// segmented send was refused yet.
+    gso: bool,
+}
+
+impl Segmented {
+    /// Queues `datagram`, sending what is queued first when it cannot
+    /// join it, and everything once nothing more can join. An error is
+    /// about datagrams queued before (this one is queued either way).
+    fn queue(&mut self, link: &mut Link, datagram: &[u8]) -> Result<(), Unsent> {
+        let mut result = Ok(());
+        if !self.segments.push(datagram) {
+            result = self.flush(link);
+            // An empty queue takes any datagram.
+            self.segments.push(datagram);
+        }
+        if self.segments.is_full() {
+            result = match (result, self.flush(link)) {
+                (Err(mut first), Err(second)) => {
+                    first.datagrams += second.datagrams;
+                    Err(first)
+                }
+                (first, second) => first.and(second),
+            };
+        }
+        result
+    }
+
+    /// Sends everything queued; the queue is empty afterwards.
+    fn flush(&mut self, link: &mut Link) -> Result<(), Unsent> {
+        if self.segments.is_empty() {
+            return Ok(());
+        }
+        let result = self.send(link);
+        self.segments.clear();
+        result
+    }
+
+    fn send(&mut self, link: &mut Link) -> Result<(), Unsent> {
+        let count = self.segments.len();
+        if self.gso && count > 1 {
+            loop {
+                let to = (!link.connected).then_some(&link.to);
+                match self.segments.send(&link.socket, to) {
+                    Ok(()) => return Ok(()),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) if net::is_transient_send_error(&e) => {
+                        link.wait_for_room(&e).map_err(|error| Unsent {
+                            error,
+                            datagrams: count,
+                        })?;
+                    }
+                    // This device or path does not take them (or no
+                    // longer, after an MTU change): one by one from now on.
+                    Err(e) if net::gso::is_refusal(&e) => {
+                        self.gso = false;
+                        break;
+                    }
+                    Err(error) => {
+                        return Err(Unsent {
+                            error,
+                            datagrams: count,
+                        });
+                    }
+                }
+            }
+        }
+        let mut lost = None;
+        for (i, datagram) in self.segments.each().enumerate() {
+            match link.send(datagram) {
+                Ok(()) => {}
+                Err(e) if net::classify_send_error(&e) == SendFailure::Local => {
+                    lost.get_or_insert(Unsent {
+                        error: e,
+                        datagrams: 0,
+                    })
+                    .datagrams += 1;
+                }
+                Err(error) => {
+                    return Err(Unsent {
+                        error,
+                        datagrams: count - i,
+                    });
+                }
+            }
+        }
+        lost.map_or(Ok(()), Err)
+    }
 }
 
 /// Encodes text messages of one sender.
@@ -279,6 +386,7 @@ impl Sender {
             outgoing: envelope.outgoing,
             incoming: envelope.incoming,
             batch: None,
+            segmented: Segmented::default(),
         })
     }
 
@@ -384,6 +492,30 @@ impl Sender {
     pub fn send_open(&mut self, open: &[u8]) -> io::Result<()> {
         self.link
             .send(self.outgoing.seal(open, self.link.seal_dest))
+    }
+
+    /// From now on [`Self::queue_open`] hands runs of equal-sized
+    /// datagrams to the kernel in one send (UDP GSO) where it can; returns
+    /// whether this kernel can.
+    pub fn segment_sends(&mut self) -> bool {
+        self.segmented.gso = net::gso::supported(&self.link.socket);
+        self.segmented.gso
+    }
+
+    /// Seals `open` (as [`Self::send_open`] does) and queues it to go out
+    /// with the datagrams queued before it, in one system call: the queue
+    /// is sent first when `open` cannot join it (another size), and as
+    /// soon as nothing more can join. Call [`Self::flush_open`] before
+    /// waiting. An error is about earlier datagrams that did not go (this
+    /// one is queued either way).
+    pub fn queue_open(&mut self, open: &[u8]) -> Result<(), Unsent> {
+        let sealed = self.outgoing.seal(open, self.link.seal_dest);
+        self.segmented.queue(&mut self.link, sealed)
+    }
+
+    /// Sends what [`Self::queue_open`] queued.
+    pub fn flush_open(&mut self) -> Result<(), Unsent> {
+        self.segmented.flush(&mut self.link)
     }
 
     /// Queues one udpmsg text message for [`Self::flush`].

@@ -382,12 +382,13 @@ impl RecvBatch {
         let truncated = msg.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
         // SAFETY: the kernel filled msg_control/msg_controllen for this
         // message; the walk stays inside them.
-        let mut cred = None;
-        let local = unsafe { parse_control(&msg.msg_hdr, &mut cred) };
+        let (mut cred, mut segment) = (None, None);
+        let local = unsafe { parse_control(&msg.msg_hdr, &mut cred, &mut segment) };
         Some(Received {
             bytes,
             arrival: Arrival { from, local, cred },
             truncated,
+            segment,
         })
     }
 }
@@ -447,7 +448,9 @@ fn sender(name: &libc::sockaddr_storage, namelen: libc::socklen_t) -> Option<Pee
     }
 }
 
-/// One datagram of a [`RecvBatch`].
+/// One buffer of a [`RecvBatch`]: one datagram, or with `UDP_GRO`
+/// ([`super::gso::enable_gro`]) several of one sender coalesced by the
+/// kernel; [`Received::datagrams`] tells them apart.
 #[derive(Debug, Clone)]
 pub struct Received<'a> {
     pub bytes: &'a [u8],
@@ -455,6 +458,123 @@ pub struct Received<'a> {
     pub arrival: Arrival,
     /// It was longer than the slot and was cut.
     pub truncated: bool,
+    /// Coalesced datagrams: each is this long but the last, which may be
+    /// shorter. `None`: `bytes` is one datagram.
+    pub segment: Option<usize>,
+}
+
+impl<'a> Received<'a> {
+    /// The datagrams in this buffer, in the order they arrived, each with
+    /// whether it was cut (only the last can be, when the buffer was).
+    pub fn datagrams(&self) -> Datagrams<'a> {
+        Datagrams {
+            rest: self.bytes,
+            size: self.segment.unwrap_or(self.bytes.len()).max(1),
+            coalesced: self.segment.is_some(),
+            truncated: self.truncated,
+            first: true,
+        }
+    }
+}
+
+/// The datagrams of one [`Received`] buffer: `(bytes, truncated)`.
+#[derive(Debug, Clone)]
+pub struct Datagrams<'a> {
+    rest: &'a [u8],
+    size: usize,
+    coalesced: bool,
+    truncated: bool,
+    /// Nothing was handed out yet (an empty datagram is still one).
+    first: bool,
+}
+
+impl<'a> Iterator for Datagrams<'a> {
+    type Item = (&'a [u8], bool);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() && !self.first {
+            return None;
+        }
+        self.first = false;
+        let (datagram, rest) = self.rest.split_at(self.size.min(self.rest.len()));
+        self.rest = rest;
+        // A cut buffer of coalesced datagrams: those before the cut are
+        // whole, the one the cut went through is not (those after it are
+        // lost, as if the network had dropped them).
+        let cut = match self.coalesced {
+            true => self.truncated && rest.is_empty() && datagram.len() < self.size,
+            false => self.truncated,
+        };
+        Some((datagram, cut))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, SocketAddr};
+
+    fn received(bytes: &[u8], segment: Option<usize>, truncated: bool) -> Received<'_> {
+        Received {
+            bytes,
+            arrival: Arrival {
+                from: PeerAddr::Inet(SocketAddr::from((Ipv4Addr::LOCALHOST, 1))),
+                local: None,
+                cred: None,
+            },
+            truncated,
+            segment,
+        }
+    }
+
+    fn split(r: Received<'_>) -> Vec<(Vec<u8>, bool)> {
+        r.datagrams().map(|(d, cut)| (d.to_vec(), cut)).collect()
+    }
+
+    #[test]
+    fn a_coalesced_buffer_splits_into_its_datagrams() {
+        let bytes: Vec<u8> = (0..25).collect();
+        let parts = split(received(&bytes, Some(10), false));
+        assert_eq!(
+            parts,
+            vec![
+                ((0..10).collect(), false),
+                ((10..20).collect(), false),
+                ((20..25).collect(), false),
+            ]
+        );
+        // Exactly a multiple: no empty datagram after the last.
+        assert_eq!(split(received(&bytes[..20], Some(10), false)).len(), 2);
+    }
+
+    #[test]
+    fn a_plain_buffer_is_one_datagram_even_when_empty() {
+        assert_eq!(
+            split(received(b"abc", None, false)),
+            vec![(b"abc".to_vec(), false)]
+        );
+        assert_eq!(split(received(b"", None, false)), vec![(Vec::new(), false)]);
+        assert_eq!(
+            split(received(b"abc", None, true)),
+            vec![(b"abc".to_vec(), true)]
+        );
+    }
+
+    #[test]
+    fn only_the_datagram_a_cut_went_through_is_cut() {
+        let bytes = [7u8; 25];
+        let cuts: Vec<bool> = split(received(&bytes, Some(10), true))
+            .into_iter()
+            .map(|(_, cut)| cut)
+            .collect();
+        assert_eq!(cuts, vec![false, false, true]);
+        // Cut at a boundary: what is there is whole (the rest is lost).
+        let cuts: Vec<bool> = split(received(&bytes[..20], Some(10), true))
+            .into_iter()
+            .map(|(_, cut)| cut)
+            .collect();
+        assert_eq!(cuts, vec![false, false]);
+    }
 }
 
 #[cfg(test)]

@@ -99,7 +99,8 @@ pub fn recv_with_local(socket: &impl AsRawFd, buf: &mut [u8]) -> io::Result<(usi
                 return Err(io::Error::last_os_error());
             }
             *namelen = msg.msg_namelen;
-            local = parse_control(&msg, &mut cred);
+            // No UDP_GRO on the sockets read here: one datagram each.
+            local = parse_control(&msg, &mut cred, &mut None);
             Ok(n as usize)
         })?
     };
@@ -182,7 +183,12 @@ pub(super) fn set_source(msg: &mut libc::msghdr, control: &mut Control, ipv6: bo
 ///
 /// `msg.msg_control` must point at an aligned buffer of at least
 /// `CMSG_SPACE(size_of::<T>())` bytes.
-unsafe fn put_cmsg<T>(msg: &mut libc::msghdr, level: libc::c_int, kind: libc::c_int, value: T) {
+pub(super) unsafe fn put_cmsg<T>(
+    msg: &mut libc::msghdr,
+    level: libc::c_int,
+    kind: libc::c_int,
+    value: T,
+) {
     let size = std::mem::size_of::<T>() as u32;
     // SAFETY: the caller's buffer holds CMSG_SPACE(size) bytes, so the
     // first header and its data fit in it; the data is written unaligned.
@@ -196,13 +202,19 @@ unsafe fn put_cmsg<T>(msg: &mut libc::msghdr, level: libc::c_int, kind: libc::c_
     }
 }
 
-/// Reads IP_PKTINFO / IPV6_PKTINFO (returned) and SCM_CREDENTIALS (put in
-/// `cred`) from a received message's control data.
+/// Reads IP_PKTINFO / IPV6_PKTINFO (returned), SCM_CREDENTIALS (put in
+/// `cred`) and UDP_GRO's segment size (put in `segment`: the buffer holds
+/// datagrams of that size, the last maybe shorter, coalesced by the
+/// kernel) from a received message's control data.
 ///
 /// # Safety
 /// `msg` must be a msghdr filled by a successful recvmsg/recvmmsg, whose
 /// msg_control buffer is still alive.
-pub(super) unsafe fn parse_control(msg: &libc::msghdr, cred: &mut Option<Cred>) -> Option<Local> {
+pub(super) unsafe fn parse_control(
+    msg: &libc::msghdr,
+    cred: &mut Option<Cred>,
+    segment: &mut Option<usize>,
+) -> Option<Local> {
     let mut found: Option<Local> = None;
     // SAFETY: per the function's contract; CMSG_* stay inside msg_controllen.
     unsafe {
@@ -251,6 +263,10 @@ pub(super) unsafe fn parse_control(msg: &libc::msghdr, cred: &mut Option<Cred>) 
                     pid: ucred.pid.max(0) as u32,
                     uid: ucred.uid,
                 });
+            } else if hdr.cmsg_level == libc::SOL_UDP && hdr.cmsg_type == libc::UDP_GRO {
+                // The kernel writes the segment size as an int.
+                let size: libc::c_int = std::ptr::read_unaligned(data.cast());
+                *segment = usize::try_from(size).ok().filter(|&s| s > 0);
             }
             cmsg = libc::CMSG_NXTHDR(msg, cmsg);
         }

@@ -4,6 +4,8 @@
 //! - [`batch`]: many datagrams per system call (`recvmmsg`, `sendmmsg`);
 //! - [`cmsg`]: arrival addresses and reply source addresses (pktinfo);
 //! - [`errqueue`]: ICMP errors for an unconnected socket (IP_RECVERR);
+//! - [`gso`]: many equal-sized datagrams per send (`UDP_SEGMENT`), and
+//!   coalesced arrivals (`UDP_GRO`);
 //! - [`iface`]: interfaces; [`addr`]: host and port arguments;
 //! - [`peer`]: a peer's address, IP or Unix-domain ([`PeerAddr`]);
 //! - [`socket`]: a datagram socket of either kind ([`DatagramSocket`]);
@@ -23,12 +25,13 @@ pub mod addr;
 pub mod batch;
 pub mod cmsg;
 pub mod errqueue;
+pub mod gso;
 pub mod iface;
 pub mod peer;
 pub mod socket;
 pub mod unix;
 
-pub use batch::{RECV_BATCH, Received, RecvBatch, ReplyBatch, SEND_BATCH, SendBatch};
+pub use batch::{Datagrams, RECV_BATCH, Received, RecvBatch, ReplyBatch, SEND_BATCH, SendBatch};
 pub use cmsg::{Arrival, Local, enable_pktinfo, recv_with_local, send_from};
 pub use peer::{Cred, PeerAddr, UnixAddr};
 pub use socket::DatagramSocket;

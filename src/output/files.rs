@@ -195,6 +195,59 @@ impl fmt::Display for FailedLine<'_> {
     }
 }
 
+/// Partial files named in a warning at most (then how many more).
+const LEFTOVERS_NAMED: usize = 8;
+
+/// What `listen --save-dir DIR` says about the partial files killed
+/// listeners left in DIR: `(note, warnings)`. The note (files removed) is
+/// informational; the warnings (files kept because another listener uses
+/// DIR, with the command that removes them, and files that could not be
+/// removed) always print.
+pub fn leftovers_lines(
+    dir: &std::path::Path,
+    found: &crate::commands::files::store::Leftovers,
+) -> (Option<String>, Vec<String>) {
+    let dir_shown = dir.display();
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let note = (!found.removed.is_empty()).then(|| {
+        let n = found.removed.len();
+        format!(
+            "udpmsg: removed {n} partial file{} a killed listener left in {dir_shown}",
+            plural(n)
+        )
+    });
+    let mut warnings = Vec::new();
+    if !found.kept.is_empty() {
+        let n = found.kept.len();
+        let mut line = format!(
+            "udpmsg: warning: {n} partial file{} in {dir_shown} belong{} to no running transfer (a listener was killed); another listener uses the directory, so they stay; to remove them: rm --",
+            plural(n),
+            if n == 1 { "s" } else { "" }
+        );
+        for path in found.kept.iter().take(LEFTOVERS_NAMED) {
+            line.push(' ');
+            line.push_str(&shell_quoted(&path.to_string_lossy()));
+        }
+        if n > LEFTOVERS_NAMED {
+            let _ = write!(line, " (and {} more)", n - LEFTOVERS_NAMED);
+        }
+        warnings.push(line);
+    }
+    for (path, error) in &found.failed {
+        warnings.push(format!(
+            "udpmsg: warning: cannot remove the partial file {}: {}",
+            path.display(),
+            IoWords(error)
+        ));
+    }
+    (note, warnings)
+}
+
+/// `s` as one word for a POSIX shell, in single quotes.
+fn shell_quoted(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,6 +337,38 @@ mod tests {
                 "[file]: ../x\\x1b.txt saved as /in/x_.txt (12 bytes, 1234.567 ms, blake3 5a5a"
             ),
             "{line}"
+        );
+    }
+
+    #[test]
+    fn leftovers_are_told_with_a_command_that_removes_them() {
+        use crate::commands::files::store::Leftovers;
+        use std::path::{Path, PathBuf};
+        let dir = Path::new("/in/it's");
+        let found = Leftovers {
+            removed: vec![PathBuf::from("/in/it's/.udpmsg-a.part")],
+            kept: (0..10)
+                .map(|i| PathBuf::from(format!("/in/it's/.udpmsg-{i}.part")))
+                .collect(),
+            failed: Vec::new(),
+        };
+        let (note, warnings) = leftovers_lines(dir, &found);
+        assert_eq!(
+            note.as_deref(),
+            Some("udpmsg: removed 1 partial file a killed listener left in /in/it's")
+        );
+        assert_eq!(warnings.len(), 1);
+        let w = &warnings[0];
+        assert!(
+            w.starts_with(
+                "udpmsg: warning: 10 partial files in /in/it's belong to no running transfer"
+            ),
+            "{w}"
+        );
+        assert!(w.contains(r"rm -- '/in/it'\''s/.udpmsg-0.part' "), "{w}");
+        assert!(
+            w.ends_with(r"'/in/it'\''s/.udpmsg-7.part' (and 2 more)"),
+            "{w}"
         );
     }
 }

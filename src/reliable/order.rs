@@ -248,6 +248,24 @@ impl Streams {
         Ok(Verdict::Held)
     }
 
+    /// Whether message `seq` of `sender` (carrying `base`) was accepted
+    /// before, released or held, so that accepting it again changes
+    /// nothing but its acknowledgement (a stopping listener answers only
+    /// such repeats). A message given up on is none; neither is one whose
+    /// base would release a gap.
+    pub fn is_repeat(&self, sender: u64, seq: u64, base: u64) -> bool {
+        let Some(stream) = self.streams.get(&sender) else {
+            return false;
+        };
+        if base > stream.next {
+            return false;
+        }
+        if seq < stream.next {
+            return !stream.skipped.iter().any(|&(a, b)| a <= seq && seq <= b);
+        }
+        stream.held.contains_key(&seq)
+    }
+
     /// What an acknowledgement for `sender` says: every message below
     /// `next` was released, and held ranges, at most `max_ranges`. When
     /// there are more: the lowest quarter (what blocks progress), then

@@ -4,6 +4,7 @@
 
 pub mod full;
 mod skip;
+pub mod veth;
 #[allow(unused_imports)] // not every test file uses both
 pub use skip::{SKIP_NETNS, shout};
 

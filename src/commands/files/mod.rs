@@ -35,6 +35,10 @@ pub enum FileFailure {
     /// Another listener process answered mid-transfer (a restart): what the
     /// old one had received is gone.
     ListenerChanged { file: String },
+    /// The listener's port closed mid-transfer, without a final status
+    /// (killed, say) after it had answered: it stopped, which is not
+    /// "nothing listening".
+    ListenerGone { file: String },
     /// Ctrl-C or SIGTERM (the signal number).
     Interrupted { file: String, signal: i32 },
     /// The local file could not be read, or changed size while sent.
@@ -48,6 +52,7 @@ impl FileFailure {
             FileFailure::Status { file, .. }
             | FileFailure::NoProgress { file, .. }
             | FileFailure::ListenerChanged { file }
+            | FileFailure::ListenerGone { file }
             | FileFailure::Interrupted { file, .. } => file.clone(),
             FileFailure::Read { path, .. } => path.display().to_string(),
         }
@@ -105,6 +110,10 @@ impl fmt::Display for FileFailure {
             FileFailure::ListenerChanged { .. } => write!(
                 f,
                 "another listener process answered (a restart?): the transfer was lost"
+            ),
+            FileFailure::ListenerGone { .. } => write!(
+                f,
+                "the listener stopped before the file was complete (its port closed without a word)"
             ),
             FileFailure::Interrupted { signal, .. } => write!(
                 f,

@@ -36,7 +36,7 @@ pub const MAX_TRANSFERS: usize = 32;
 /// Transfers at once from one source address.
 pub const MAX_TRANSFERS_PER_SOURCE: usize = 4;
 /// Content is written in pieces of up to this many bytes (and at every
-/// batch's end, before its acks).
+/// batch's end, before its acks), and hashed in pieces of this many.
 const WRITE_BUFFER: usize = 1 << 20;
 /// Senders whose last status is remembered (to repeat it when asked).
 const MAX_PEERS: usize = 4096;
@@ -140,7 +140,10 @@ struct Transfer {
     /// Content bytes received (written or in `buf`).
     received: u64,
     part: Part,
+    /// Content received and not hashed yet; its first `written` bytes are
+    /// written.
     buf: Vec<u8>,
+    written: usize,
     hasher: blake3::Hasher,
     started: Instant,
     from: PeerAddr,
@@ -222,6 +225,22 @@ impl Receiver {
         self.owe(sender);
     }
 
+    /// A record of a known sender arrived by `route` while the listener
+    /// is stopping and takes no records: its last status is sent again
+    /// (its transfer ended, and the sender may not know). Returns whether
+    /// one is owed; an unknown sender gets nothing.
+    pub fn answer_again(&mut self, sender: u64, route: Route) -> bool {
+        let Some(peer) = self.peers.get_mut(&sender) else {
+            return false;
+        };
+        if peer.last.is_none() {
+            return false;
+        }
+        peer.route = route;
+        self.owe(sender);
+        true
+    }
+
     /// The sender cancelled its transfer (acted on when the Cancel arrives,
     /// not when its turn comes).
     pub fn cancel(&mut self, sender: u64) {
@@ -301,6 +320,7 @@ impl Receiver {
                     received: 0,
                     part,
                     buf: Vec::new(),
+                    written: 0,
                     hasher: blake3::Hasher::new(),
                     started: now,
                     from: msg.from.clone(),
@@ -396,6 +416,8 @@ impl Receiver {
             self.fail(sender, FILE_BROKEN, 0, None, false);
             return;
         }
+        t.hasher.update(&t.buf);
+        t.buf.clear();
         let got = *t.hasher.finalize().as_bytes();
         if got != hash {
             peer.transfer = Some(t);
@@ -597,13 +619,19 @@ impl Receiver {
     }
 }
 
-/// Writes a transfer's buffered content to its partial file, hashing it.
+/// Writes what a transfer buffered and did not write yet to its partial
+/// file. The buffer is hashed (and emptied) only once it holds
+/// [`WRITE_BUFFER`] bytes, not at every write: BLAKE3 hashes large pieces
+/// several chunks at a time, and a piece ending mid-chunk costs extra.
 fn write_out(t: &mut Transfer) -> io::Result<()> {
-    if t.buf.is_empty() {
-        return Ok(());
+    if t.written < t.buf.len() {
+        t.part.file.write_all(&t.buf[t.written..])?;
+        t.written = t.buf.len();
     }
-    t.part.file.write_all(&t.buf)?;
-    t.hasher.update(&t.buf);
-    t.buf.clear();
+    if t.buf.len() >= WRITE_BUFFER {
+        t.hasher.update(&t.buf);
+        t.buf.clear();
+        t.written = 0;
+    }
     Ok(())
 }

@@ -16,12 +16,13 @@
 
 use super::{FileFailure, Progress, Sent};
 use crate::commands::Error;
-use crate::commands::send::{Reply, Sender};
+use crate::commands::send::{Reply, Sender, Unsent};
 use crate::event::{EventLoop, Wake, token};
 use crate::net;
 use crate::reliable::outbox::{AckInfo, Outbox, Patience};
 use crate::wire::file::{
-    self, FILE_ACCEPTED, FILE_DONE, FileRecord, HASH_LEN, chunk_len, encode_chunk, encode_record,
+    self, FILE_ACCEPTED, FILE_DONE, FileRecord, HASH_LEN, chunk_len, encode_chunk_text,
+    encode_record,
 };
 use crate::wire::{self, FLAG_ACK, FLAG_FILE, FileStatus, Message};
 use mio::Token;
@@ -38,8 +39,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 const READ_BLOCK: usize = 1 << 20;
 /// First wait for a status after the record it answers was confirmed,
 /// before that record is sent again to ask; doubled up to [`MAX_ASK`].
-const FIRST_ASK: Duration = Duration::from_millis(50);
-const MAX_ASK: Duration = Duration::from_secs(1);
+pub const FIRST_ASK: Duration = Duration::from_millis(50);
+pub const MAX_ASK: Duration = Duration::from_secs(1);
 /// Copies of a Cancel sent on Ctrl-C (it is not waited for).
 const CANCEL_COPIES: usize = 3;
 
@@ -156,6 +157,8 @@ impl<'p> FileSend<'p> {
         // The route's MTU; an unknown one counts as Ethernet's.
         let mtu = sender.path_mtu().unwrap_or(1500);
         let chunk = chunk_len(mtu, ipv6, sender.seal_overhead(), wire::max_datagram(ipv6));
+        // Chunks of one size go out in runs (UDP GSO) where the kernel can.
+        sender.segment_sends();
         let seed = sender.id() | 1;
         let patience = Patience {
             retries: None,
@@ -220,11 +223,12 @@ impl<'p> FileSend<'p> {
             &mut self.record,
         );
         let name = self.sender.name().to_string();
-        cur.asking = self.push_record(&name)?;
+        cur.asking = self.push_record(&name, Instant::now())?;
         loop {
             if cur.phase == Phase::Streaming {
                 self.fill(cur)?;
             }
+            self.flush()?;
             if let Some(sent) = self.read_replies(cur)? {
                 return Ok(sent);
             }
@@ -232,6 +236,7 @@ impl<'p> FileSend<'p> {
             let now = Instant::now();
             self.check(cur, now)?;
             self.ask_again(cur, now)?;
+            self.flush()?;
             if cur.phase == Phase::Streaming && self.outbox.has_room(self.chunk) {
                 continue;
             }
@@ -316,8 +321,9 @@ impl<'p> FileSend<'p> {
     }
 
     /// Encodes `self.record` as the next acknowledged file Text (carrying
-    /// `name`), sends it, and returns its open datagram.
-    fn push_record(&mut self, name: &str) -> Result<Vec<u8>, Error> {
+    /// `name`), sends it (queued: see [`Self::flush`]), and returns its
+    /// open datagram.
+    fn push_record(&mut self, name: &str, now: Instant) -> Result<Vec<u8>, Error> {
         self.open.clear();
         self.sender.encode_text_named(
             &self.record,
@@ -326,33 +332,59 @@ impl<'p> FileSend<'p> {
             name,
             &mut self.open,
         )?;
-        let bytes = self.open.clone();
+        self.push_open(self.open.clone(), now)?;
+        Ok(self.open.clone())
+    }
+
+    /// Hands the open datagram of message [`Outbox::next_seq`] to the
+    /// outbox, which sends it (queued: see [`Self::flush`]).
+    fn push_open(&mut self, open: Vec<u8>, now: Instant) -> Result<(), Error> {
         let (sender, flags) = (&mut self.sender, &mut self.flags);
-        self.outbox
-            .push(self.open.clone(), Instant::now(), &mut |bytes, base| {
-                wire::set_text_base(bytes, base);
-                transmit(sender, flags, bytes)
-            })?;
-        Ok(bytes)
+        self.outbox.push(open, now, &mut |bytes, base| {
+            wire::set_text_base(bytes, base);
+            transmit(sender, flags, bytes)
+        })
     }
 
     /// Sends chunks while the window has room; after the last, the end.
     fn fill(&mut self, cur: &mut Current) -> Result<(), Error> {
         while self.outbox.has_room(self.chunk) {
+            // Read for each: a full window takes milliseconds to go out,
+            // and a send time read too early makes the round trip look
+            // long (a queue, to the congestion window).
+            let now = Instant::now();
             if cur.pos == cur.block.len() {
                 if cur.read == cur.offer.size {
-                    return self.end(cur);
+                    return self.end(cur, now);
                 }
                 self.read_block(cur)?;
             }
             let end = (cur.pos + self.chunk).min(cur.block.len());
-            self.record.clear();
-            encode_chunk(cur.sent, &cur.block[cur.pos..end], &mut self.record);
+            // Straight from the block into the datagram the outbox keeps:
+            // the content's one copy on this side.
+            let seq = self.outbox.next_seq();
+            let mut open = Vec::new();
+            encode_chunk_text(
+                self.sender.id(),
+                seq,
+                seq,
+                FLAG_ACK | FLAG_FILE,
+                cur.sent,
+                &cur.block[cur.pos..end],
+                &mut open,
+            );
             cur.sent += (end - cur.pos) as u64;
             cur.pos = end;
-            self.push_record("")?;
+            self.push_open(open, now)?;
         }
         Ok(())
+    }
+
+    /// Sends what is queued (datagrams go out in runs: [`transmit`]).
+    fn flush(&mut self) -> Result<(), Error> {
+        self.sender
+            .flush_open()
+            .or_else(|unsent| lost(&mut self.flags, unsent))
     }
 
     /// Reads the next block of the file, hashing it; the file must hold
@@ -397,13 +429,13 @@ impl<'p> FileSend<'p> {
     }
 
     /// All content is out: sends the end with the hash.
-    fn end(&mut self, cur: &mut Current) -> Result<(), Error> {
+    fn end(&mut self, cur: &mut Current, now: Instant) -> Result<(), Error> {
         let hash = *cur.hasher.finalize().as_bytes();
         cur.hash = Some(hash);
         self.record.clear();
         encode_record(&FileRecord::End { hash }, &mut self.record);
         cur.end_seq = Some(self.outbox.next_seq());
-        cur.asking = self.push_record("")?;
+        cur.asking = self.push_record("", now)?;
         cur.phase = Phase::Ended;
         cur.ask_at = None;
         cur.ask_wait = FIRST_ASK;
@@ -412,6 +444,8 @@ impl<'p> FileSend<'p> {
 
     /// Tells the listener to drop the transfer (best effort, not waited for).
     fn cancel(&mut self) {
+        // What is queued goes first (best effort too): the Cancel is last.
+        let _ = self.sender.flush_open();
         self.record.clear();
         encode_record(&FileRecord::Cancel, &mut self.record);
         self.open.clear();
@@ -450,7 +484,8 @@ impl<'p> FileSend<'p> {
             let reply = match self.sender.recv_reply(&mut self.buf) {
                 Ok(Some(reply)) => reply,
                 Ok(None) => break,
-                Err(Error::NotListening) if !closed => {
+                // Each echo is of a send of ours: finitely many.
+                Err(Error::NotListening) => {
                     closed = true;
                     continue;
                 }
@@ -490,7 +525,7 @@ impl<'p> FileSend<'p> {
         }
         let Some(s) = status else {
             return if closed {
-                Err(Error::NotListening)
+                Err(self.port_closed(cur))
             } else {
                 Ok(None)
             };
@@ -526,6 +561,19 @@ impl<'p> FileSend<'p> {
         }
     }
 
+    /// The port closed without a final status: nothing listens there if
+    /// nothing ever answered; else the listener stopped (killed, say) and
+    /// the transfer is lost.
+    fn port_closed(&self, cur: &Current) -> Error {
+        if self.outbox.heard_listener() || cur.phase != Phase::Offered {
+            Error::File(FileFailure::ListenerGone {
+                file: cur.offer.name.clone(),
+            })
+        } else {
+            Error::NotListening
+        }
+    }
+
     /// Sends refused by this host (a firewall rule), counted as losses.
     pub fn local_errors(&self) -> u64 {
         self.flags.local_errors
@@ -541,21 +589,29 @@ struct SendFlags {
     closed: bool,
 }
 
-/// Sends one datagram; a send the local system refuses is a loss (the
-/// outbox retries it), not the end.
+/// Sends one datagram: queued, to go out with the next ones of its size in
+/// one system call (see [`Sender::queue_open`]; [`FileSend::flush`] sends
+/// the rest before any wait). A send the local system refuses is a loss
+/// (the outbox retries it), not the end.
 fn transmit(sender: &mut Sender, flags: &mut SendFlags, bytes: &[u8]) -> Result<(), Error> {
-    match sender.send_open(bytes) {
-        Ok(()) => Ok(()),
+    sender
+        .queue_open(bytes)
+        .or_else(|unsent| lost(flags, unsent))
+}
+
+/// Datagrams that did not go: a loss, unless nothing can go any more.
+fn lost(flags: &mut SendFlags, unsent: Unsent) -> Result<(), Error> {
+    match unsent.error {
         // A closed port: the replies tell whether the listener said why
         // before it went (read them first, see `read_replies`).
-        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+        e if e.kind() == io::ErrorKind::ConnectionRefused => {
             flags.closed = true;
             Ok(())
         }
-        Err(e) if net::classify_send_error(&e) == net::SendFailure::Local => {
-            flags.local_errors += 1;
+        e if net::classify_send_error(&e) == net::SendFailure::Local => {
+            flags.local_errors += unsent.datagrams as u64;
             Ok(())
         }
-        Err(e) => Err(e.into()),
+        e => Err(e.into()),
     }
 }

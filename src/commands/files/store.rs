@@ -1,10 +1,26 @@
-//! The save directory: a partial file per transfer, the free space, and
-//! putting a finished file in place without replacing another.
+//! The save directory: a partial file per transfer, the free space,
+//! putting a finished file in place without replacing another, and the
+//! partial files a killed listener left behind.
+//!
+//! Partial files a listener left when it was killed (SIGKILL, a crash,
+//! a power cut) are found by locks, not by guessing from their age. A
+//! listener holds a shared `flock` on the save directory itself while it
+//! runs ([`claim`]), and an exclusive one on each partial file while it
+//! writes it ([`Part`]); the kernel drops both when the process dies, however
+//! it dies. So a partial file nobody holds a lock on belongs to no running
+//! transfer. A listener that starts while no other one uses the directory
+//! (it gets the directory's lock exclusively) removes such files: no
+//! listener can be creating one at that moment. One that starts beside
+//! others only names them (a file another listener is just creating is
+//! not locked yet for a moment).
 
 use super::name::numbered;
+use rustix::fs::{FlockOperation, flock};
 use std::fs::{self, File, OpenOptions};
 use std::io;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 /// Prefix of partial files: a dot (stored names never start with one, so
 /// a partial file is never mistaken for a finished one) and the program.
@@ -15,6 +31,8 @@ pub const PART_SUFFIX: &str = ".part";
 const MAX_NUMBERED: u32 = 10_000;
 
 /// A partial file in the save directory, removed on drop unless placed.
+/// Its writer holds an exclusive `flock` on it while it exists (see the
+/// module's documentation).
 #[derive(Debug)]
 pub struct Part {
     pub file: File,
@@ -22,8 +40,8 @@ pub struct Part {
 }
 
 impl Part {
-    /// A new, empty partial file for `sender` in `dir`; never an existing
-    /// path (O_EXCL: not even a symlink someone left there).
+    /// A new, empty partial file for `sender` in `dir`, locked; never an
+    /// existing path (O_EXCL: not even a symlink someone left there).
     pub fn create(dir: &Path, sender: u64) -> io::Result<Part> {
         loop {
             let tag = crate::util::rng::random_id();
@@ -32,6 +50,10 @@ impl Part {
             ));
             match OpenOptions::new().write(true).create_new(true).open(&path) {
                 Ok(file) => {
+                    // Blocking: only a listener looking for leftovers holds
+                    // it (for a moment) besides us. Best effort: a file
+                    // system without locks has no cleaning up either.
+                    let _ = flock(&file, FlockOperation::LockExclusive);
                     return Ok(Part {
                         file,
                         path: Some(path),
@@ -107,6 +129,113 @@ fn place(part: &Path, dir: &Path, name: &str, overwrite: bool) -> io::Result<Pat
         io::ErrorKind::AlreadyExists,
         format!("{MAX_NUMBERED} files named like '{name}' exist already"),
     ))
+}
+
+/// A partial file in the save directory that no running transfer holds
+/// must be at least this old to be named in a warning while another
+/// listener uses the directory (one being created is unlocked for a
+/// moment).
+pub const STALE_AGE: Duration = Duration::from_secs(60);
+/// How long [`claim`] tries for the directory's shared lock while another
+/// listener holds it exclusively (it is removing leftovers: moments).
+const CLAIM_PATIENCE: Duration = Duration::from_secs(2);
+
+/// A listener's hold on its save directory: a shared `flock` on the
+/// directory, held until dropped (see the module's documentation).
+#[derive(Debug)]
+pub struct Claim {
+    _dir: File,
+}
+
+/// The partial files [`claim`] found that no running transfer holds.
+#[derive(Debug, Default)]
+pub struct Leftovers {
+    /// Removed: no other listener used the directory.
+    pub removed: Vec<PathBuf>,
+    /// Left where they are, as another listener uses the directory (only
+    /// those older than [`STALE_AGE`]).
+    pub kept: Vec<PathBuf>,
+    /// Could not be removed, and why.
+    pub failed: Vec<(PathBuf, io::Error)>,
+}
+
+/// Claims `dir` for a listener, and deals with the partial files killed
+/// listeners left there: removed when no other listener uses `dir`,
+/// otherwise reported. An error means `dir` cannot be locked (a file
+/// system without `flock`): nothing was looked at.
+pub fn claim(dir: &Path) -> io::Result<(Claim, Leftovers)> {
+    let handle = File::open(dir)?;
+    let alone = match flock(&handle, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => true,
+        Err(rustix::io::Errno::WOULDBLOCK) => false,
+        Err(e) => return Err(e.into()),
+    };
+    let leftovers = leftovers(dir, alone)?;
+    // From exclusive to shared, or shared at last; another listener's
+    // exclusive hold lasts while it removes leftovers.
+    let start = std::time::Instant::now();
+    loop {
+        match flock(&handle, FlockOperation::NonBlockingLockShared) {
+            Ok(()) => break,
+            Err(rustix::io::Errno::WOULDBLOCK) if start.elapsed() < CLAIM_PATIENCE => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok((Claim { _dir: handle }, leftovers))
+}
+
+/// The partial files in `dir` nobody holds a lock on: removed when
+/// `alone`, else listed when older than [`STALE_AGE`].
+fn leftovers(dir: &Path, alone: bool) -> io::Result<Leftovers> {
+    let mut found = Leftovers::default();
+    let now = SystemTime::now();
+    for entry in fs::read_dir(dir)? {
+        let Ok(entry) = entry else {
+            continue;
+        };
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            continue;
+        };
+        if !(name.starts_with(PART_PREFIX) && name.ends_with(PART_SUFFIX)) {
+            continue;
+        }
+        let path = entry.path();
+        // Never through a symlink, and never blocking on a FIFO.
+        let Ok(file) = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(&path)
+        else {
+            continue;
+        };
+        let Ok(meta) = file.metadata() else {
+            continue;
+        };
+        // Only a regular file can be ours; one being written is locked.
+        if !meta.is_file() || flock(&file, FlockOperation::NonBlockingLockExclusive).is_err() {
+            continue;
+        }
+        if alone {
+            match fs::remove_file(&path) {
+                Ok(()) => found.removed.push(path),
+                Err(e) => found.failed.push((path, e)),
+            }
+        } else {
+            let age = meta
+                .modified()
+                .ok()
+                .and_then(|m| now.duration_since(m).ok());
+            if age.is_some_and(|a| a >= STALE_AGE) {
+                found.kept.push(path);
+            }
+        }
+    }
+    found.removed.sort();
+    found.kept.sort();
+    Ok(found)
 }
 
 /// Bytes an unprivileged writer may still put in `dir`'s file system.

@@ -111,6 +111,14 @@ pub(crate) struct Handler {
     acks: Vec<ReplyBatch>,
     /// File transfers (`--save-dir`).
     files: Receiver,
+    /// Stopping ([`Self::close`]): only repeats of what was acknowledged
+    /// are answered; nothing new is taken.
+    closing: bool,
+    /// Senders whose repeats were answered while closing, since the last
+    /// [`Self::take_repeats`].
+    repeats: Vec<u64>,
+    /// When acknowledgements (or file statuses) last went out.
+    last_ack: Option<Instant>,
     pub stats: Stats,
 }
 
@@ -140,8 +148,30 @@ impl Handler {
             ranges: Vec::with_capacity(MAX_ACK_RANGES * wire::ACK_RANGE_LEN),
             acks: Vec::new(),
             files: Receiver::new(files),
+            closing: false,
+            repeats: Vec::new(),
+            last_ack: None,
             stats: Stats::default(),
         }
+    }
+
+    /// The listener is stopping but lingers (see `super::Listener`): from
+    /// now on only repeats of acknowledged messages and file records are
+    /// answered (their sender may have lost the last ack or file status),
+    /// and nothing new is shown, stored or answered.
+    pub fn close(&mut self) {
+        self.closing = true;
+    }
+
+    /// The senders whose repeats were answered since the last call (a
+    /// sender once per repeat).
+    pub fn take_repeats(&mut self) -> std::vec::Drain<'_, u64> {
+        self.repeats.drain(..)
+    }
+
+    /// When acknowledgements or file statuses last went out, if ever.
+    pub fn last_ack(&self) -> Option<Instant> {
+        self.last_ack
     }
 
     /// This listener process's random id (in answers, acks and hellos).
@@ -167,6 +197,9 @@ impl Handler {
     /// (once, if sent to a group and heard on several interfaces), and
     /// echoed with `--echo`.
     pub fn raw(&mut self, bytes: &[u8], origin: Origin<'_>, sink: &mut dyn Sink) -> io::Result<()> {
+        if self.closing {
+            return Ok(());
+        }
         if let (Some(local), PeerAddr::Inet(from)) = (origin.local, origin.from)
             && local.sent_to_group()
             && !self.group_copies.first_copy(
@@ -265,6 +298,9 @@ impl Handler {
         origin: Origin<'_>,
         sink: &mut dyn Sink,
     ) -> io::Result<()> {
+        if self.closing {
+            return self.repeated(message, open_len, origin, sink);
+        }
         match message {
             Message::Text(text) if text.flags & wire::FLAG_ACK != 0 => {
                 self.acked_text(&text, open_len, origin, sink)
@@ -297,6 +333,41 @@ impl Handler {
             | Message::Goodbye(_)
             | Message::FileStatus(_) => Ok(()),
         }
+    }
+
+    /// While closing: answers a repeat of an acknowledged message (its ack
+    /// again, and a file record's status) and, for a file record that is
+    /// not one, the status of that sender's last transfer (it ended while
+    /// the sender kept sending); ignores everything else.
+    fn repeated(
+        &mut self,
+        message: Message<'_>,
+        open_len: usize,
+        origin: Origin<'_>,
+        sink: &mut dyn Sink,
+    ) -> io::Result<()> {
+        let Message::Text(text) = message else {
+            return Ok(());
+        };
+        if text.flags & wire::FLAG_ACK == 0 {
+            return Ok(());
+        }
+        if self.streams.is_repeat(text.sender, text.seq, text.base) {
+            self.repeats.push(text.sender);
+            return self.acked_text(&text, open_len, origin, sink);
+        }
+        if text.flags & wire::FLAG_FILE == 0 {
+            return Ok(());
+        }
+        let route = Route {
+            to: origin.from.clone(),
+            local: origin.local,
+            via: origin.via,
+        };
+        if self.files.answer_again(text.sender, route) {
+            self.repeats.push(text.sender);
+        }
+        Ok(())
     }
 
     /// Answers a ping, within the pong rate limit. Pings from this host
@@ -403,7 +474,7 @@ impl Handler {
         let verdict = self
             .streams
             .accept(message_of(text, origin), now, &mut |release| {
-                show_release(release, stats, files, sink)
+                show_release(release, Some(now), stats, files, sink)
             });
         show_files(&mut self.files, &mut self.stats, sink)?;
         let verdict = verdict?;
@@ -504,6 +575,7 @@ impl Handler {
             let mut failures = Vec::new();
             self.stats.acks +=
                 batch.send(socket, |to, error| failures.push((to.clone(), error))) as u64;
+            self.last_ack = Some(Instant::now());
             for (to, error) in failures {
                 self.stats.reply_errors += 1;
                 sink.notice(&Notice::ReplyFailed {
@@ -561,7 +633,7 @@ impl Handler {
     ) -> io::Result<()> {
         let (stats, files) = (&mut self.stats, &mut self.files);
         let released = self.streams.expire(now, force, &mut |release| {
-            show_release(release, stats, files, sink)
+            show_release(release, Some(now), stats, files, sink)
         });
         self.files.expire(now);
         show_files(&mut self.files, &mut self.stats, sink)?;
@@ -587,6 +659,7 @@ impl Handler {
     fn show(&mut self, message: Arrived<'_>, sink: &mut dyn Sink) -> io::Result<()> {
         show_release(
             Release::Message(message),
+            None,
             &mut self.stats,
             &mut self.files,
             sink,
@@ -651,16 +724,18 @@ fn message_of<'a>(text: &Text<'a>, origin: Origin<'a>) -> Arrived<'a> {
 }
 
 /// Shows what ordering released: a message (counted) or a gap; a file
-/// record goes to the file receiver instead.
+/// record goes to the file receiver instead (at `now`, read when `None`:
+/// the caller's reading saves one per datagram).
 fn show_release(
     release: Release<'_>,
+    now: Option<Instant>,
     stats: &mut Stats,
     files: &mut Receiver,
     sink: &mut dyn Sink,
 ) -> io::Result<()> {
     match release {
         Release::Message(m) if m.flags & wire::FLAG_FILE != 0 => {
-            files.record(&m, Instant::now());
+            files.record(&m, now.unwrap_or_else(Instant::now));
             Ok(())
         }
         // A gap in a file's content ends that transfer (shown as a failed

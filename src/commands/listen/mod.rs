@@ -30,6 +30,7 @@ use crate::wire::{self, DecodeError};
 use announce::Announcer;
 use handler::{Handler, Origin};
 use mio::Interest;
+use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
@@ -48,8 +49,28 @@ const DRAIN_BUDGET: usize = 64;
 /// recvmmsg) costs more than handling them; after the pause, a stream of
 /// 250,000 datagrams/s comes in batches of 12 or more (the timer slack makes
 /// the pause 50–100 µs). A lone datagram (ping, interactive messages,
-/// discovery) is handled at once and never waits.
+/// discovery) is handled at once and never waits, and so is a batch that
+/// holds [`net::RECV_BATCH`] datagrams or more in coalesced runs (UDP_GRO):
+/// the kernel gathered them already, and a pause would only lengthen the
+/// sender's round trip (a file transfer's window shrinks with it).
 const GATHER: Duration = Duration::from_micros(50);
+
+/// After a stop no signal asked for (`--count`, `--timeout`), a listener
+/// that acknowledged something lately lingers, as TCP's TIME_WAIT does: a
+/// sender whose last ack or file status was lost asks again (it resends
+/// the message, or repeats the file record), and a listener already gone
+/// would leave it with a closed port ("nothing is listening") although
+/// its message was shown or its file stored. While lingering, only such
+/// repeats are answered; nothing new is shown, stored or acknowledged.
+/// It ends once no repeat came for this long since the last ack went
+/// (longer than a sender's first retry: its retransmission timeout, at
+/// most 250 ms plus jitter, or the 50 ms before a file sender asks for
+/// its status again)...
+pub const LINGER_QUIET: Duration = Duration::from_millis(400);
+/// ...or for three times the gap between a sender's last two repeats (a
+/// sender that keeps missing the answer waits twice as long each time),
+/// and at the latest this long after the stop.
+pub const LINGER_MAX: Duration = Duration::from_secs(3);
 
 /// Default for [`Config::gap_wait`]: longer than a sender's default
 /// patience, so a gap is only given up once its sender has stopped retrying.
@@ -144,6 +165,9 @@ pub struct Listener {
     events: EventLoop,
     /// `--announce`: hellos while running, goodbyes when stopping.
     announcer: Option<Announcer>,
+    /// Stopped, and lingering for repeats (see [`LINGER_QUIET`]): the
+    /// stop conditions are behind.
+    lingering: bool,
 }
 
 impl Listener {
@@ -161,6 +185,14 @@ impl Listener {
         }
         let events = EventLoop::new(config.catch_signals)?;
         crate::event::precise_timers();
+        for socket in &sockets {
+            // Runs of one sender's datagrams may then come as one buffer
+            // (a file's chunks: one system call per 64 KiB, not per
+            // chunk), split again in `drain_socket`. Best effort: before
+            // Linux 5.0 (and on a Unix socket) each datagram comes on its
+            // own, as always.
+            let _ = net::gso::enable_gro(socket);
+        }
         for (i, socket) in sockets.iter_mut().enumerate() {
             events
                 .registry()
@@ -197,6 +229,7 @@ impl Listener {
             output_error: None,
             events,
             announcer: None,
+            lingering: false,
         })
     }
 
@@ -300,6 +333,9 @@ impl Listener {
             // this point changes nothing: we are stopping.)
             output_stop(&mut self.output_error, e);
         }
+        if matches!(stop, Stop::Count | Stop::Timeout) && self.output_error.is_none() {
+            self.linger(sink)?;
+        }
         let mut stats = self.handler.stats.clone();
         stats.kernel_drops = self
             .sockets
@@ -316,6 +352,58 @@ impl Listener {
             stats,
             output_error: self.output_error.take(),
         })
+    }
+
+    /// After a stop no signal asked for: answers repeats of what was
+    /// acknowledged, and takes nothing new, until none came for a while
+    /// (see [`LINGER_QUIET`]), [`LINGER_MAX`] passed, or a signal came.
+    /// Returns at once when nothing was acknowledged lately.
+    fn linger(&mut self, sink: &mut dyn Sink) -> io::Result<()> {
+        let Some(last_ack) = self.handler.last_ack() else {
+            return Ok(());
+        };
+        let start = Instant::now();
+        let latest = start + LINGER_MAX;
+        let mut quiet_until = last_ack + LINGER_QUIET;
+        if quiet_until <= start {
+            return Ok(());
+        }
+        self.handler.close();
+        self.lingering = true;
+        // When each sender's latest repeat came (its first one: since the
+        // last ack went).
+        let mut heard: HashMap<u64, Instant> = HashMap::new();
+        let all = match self.sockets.len() {
+            0 => 0,
+            n => u64::MAX >> (64 - n),
+        };
+        let mut unread = all;
+        loop {
+            if let Some(_stop) = self.drain(&mut unread, sink)? {
+                // Output failed (kept in `output_error`): nothing to wait for.
+                return Ok(());
+            }
+            let now = Instant::now();
+            for sender in self.handler.take_repeats() {
+                let previous = heard.insert(sender, now).unwrap_or(last_ack);
+                let gap = now.saturating_duration_since(previous);
+                quiet_until = quiet_until.max(now + LINGER_QUIET.max(gap * 3));
+            }
+            let end = quiet_until.min(latest);
+            if now >= end {
+                return Ok(());
+            }
+            let wake = if unread == 0 {
+                self.events.wait(Some(end))?
+            } else {
+                self.events.poll_now()?
+            };
+            match wake {
+                Wake::Ready(ready) => unread |= ready & all,
+                Wake::Timeout => {}
+                Wake::Signal(_) => return Ok(()),
+            }
+        }
     }
 
     /// Reads each socket marked in `unread` until it would block, and
@@ -354,6 +442,7 @@ impl Listener {
             };
             // One clock read per batch: its datagrams arrived together.
             let at = SystemTime::now();
+            let mut datagrams = 0;
             for i in 0..count {
                 let Some(received) = self.batch.get(i) else {
                     continue;
@@ -372,34 +461,54 @@ impl Listener {
                     }
                     _ => Dest::Bound(self.bound[via]),
                 };
-                let handled = if received.truncated || received.bytes.len() > wire::MAX_DATAGRAM {
-                    // Cannot happen on UDP (a Unix datagram can be larger),
-                    // but a cut read must not pass as whole.
-                    let why = crate::seal::Refusal::Malformed(DecodeError::TooLong);
-                    self.handler.refused(&why, origin.from, sink)
-                } else {
-                    let overhead = self.incoming.overhead();
-                    match self.incoming.open(received.bytes, at, dest) {
-                        Ok(Opened::Raw(bytes)) => self.handler.raw(bytes, origin, sink),
-                        Ok(Opened::Message(message)) => {
-                            let open_len = received.bytes.len() - overhead;
-                            self.handler.message(message, open_len, origin, sink)
+                // Usually one datagram; a run of them when the kernel
+                // coalesced a sender's datagrams (UDP_GRO).
+                for (bytes, cut) in received.datagrams() {
+                    datagrams += 1;
+                    let handled = if cut || bytes.len() > wire::MAX_DATAGRAM {
+                        // Cannot happen on UDP (a Unix datagram can be larger),
+                        // but a cut read must not pass as whole.
+                        let why = crate::seal::Refusal::Malformed(DecodeError::TooLong);
+                        self.handler.refused(&why, origin.from, sink)
+                    } else {
+                        let overhead = self.incoming.overhead();
+                        match self.incoming.open(bytes, at, dest) {
+                            Ok(Opened::Raw(bytes)) => self.handler.raw(bytes, origin, sink),
+                            Ok(Opened::Message(message)) => {
+                                let open_len = bytes.len() - overhead;
+                                self.handler.message(message, open_len, origin, sink)
+                            }
+                            Err(why) => self.handler.refused(&why, origin.from, sink),
                         }
-                        Err(why) => self.handler.refused(&why, origin.from, sink),
+                    };
+                    if let Err(e) = handled {
+                        return Ok(Drained::Stop(output_stop(&mut self.output_error, e)));
                     }
-                };
-                if let Err(e) = handled {
-                    return Ok(Drained::Stop(output_stop(&mut self.output_error, e)));
+                    if self.count_reached() {
+                        let stop = acknowledge(
+                            &mut self.handler,
+                            &self.sockets,
+                            sink,
+                            &mut self.output_error,
+                        )
+                        .err();
+                        return Ok(Drained::Stop(stop.unwrap_or(Stop::Count)));
+                    }
                 }
-                if self.count_reached() {
-                    let stop = acknowledge(
+                // A coalesced run is up to 64 KiB of one sender's stream:
+                // acknowledged on its own, as TCP acks each coalesced
+                // segment. One ack for a whole batch of them could stand
+                // for a sender's whole window, and its loss would leave
+                // the sender nothing to go on but its timer.
+                if received.segment.is_some()
+                    && let Err(stop) = acknowledge(
                         &mut self.handler,
                         &self.sockets,
                         sink,
                         &mut self.output_error,
                     )
-                    .err();
-                    return Ok(Drained::Stop(stop.unwrap_or(Stop::Count)));
+                {
+                    return Ok(Drained::Stop(stop));
                 }
             }
             if let Err(stop) = acknowledge(
@@ -418,8 +527,11 @@ impl Listener {
             if count < asked {
                 // Several arrived while the last batch was handled: a
                 // stream. Let the next ones gather rather than wake for
-                // every two, then give signals, timers and output a turn.
-                std::thread::sleep(GATHER);
+                // every two (unless the kernel gathered them), then give
+                // signals, timers and output a turn.
+                if datagrams < net::RECV_BATCH {
+                    std::thread::sleep(GATHER);
+                }
                 return Ok(Drained::Budget);
             }
         }
@@ -427,13 +539,16 @@ impl Listener {
     }
 
     fn count_reached(&self) -> bool {
-        self.count
-            .is_some_and(|count| self.handler.stats.shown() >= count)
+        !self.lingering
+            && self
+                .count
+                .is_some_and(|count| self.handler.stats.shown() >= count)
     }
 }
 
 /// Where a datagram was sent to, for opening it when sealed: converted
 /// only then.
+#[derive(Clone, Copy)]
 enum Dest {
     /// The address the arrival information gave, with the bound port.
     Arrival(SocketAddr),

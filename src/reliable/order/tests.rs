@@ -280,3 +280,27 @@ fn held_messages_cost_their_records_too() {
     assert!(h.streams.held_bytes() <= MAX_HELD_BYTES);
     assert_eq!(h.accept_based(999_999, 1, 0, b"", now), Verdict::Refused);
 }
+
+#[test]
+fn repeats_are_what_was_accepted_before() {
+    let now = Instant::now();
+    let mut h = Harness::new(Duration::from_secs(6));
+    assert!(!h.streams.is_repeat(1, 0, 0), "an unknown sender");
+    assert_eq!(h.accept(1, 0, now), Verdict::Shown);
+    assert_eq!(h.accept(1, 1, now), Verdict::Shown);
+    assert_eq!(h.accept(1, 3, now), Verdict::Held);
+    assert!(h.streams.is_repeat(1, 0, 0));
+    assert!(h.streams.is_repeat(1, 1, 0));
+    assert!(h.streams.is_repeat(1, 3, 0), "held");
+    assert!(!h.streams.is_repeat(1, 2, 0), "the missing one is new");
+    assert!(!h.streams.is_repeat(1, 4, 0), "so is the next");
+    assert!(
+        !h.streams.is_repeat(1, 3, 3),
+        "a base past the gap releases it"
+    );
+    // Given up (the base moved past it): a late copy is not a repeat.
+    assert_eq!(h.accept_based(1, 4, 3, b"x", now), Verdict::Shown);
+    assert_eq!(h.gaps, vec![(2, 2)]);
+    assert!(!h.streams.is_repeat(1, 2, 3));
+    assert!(h.streams.is_repeat(1, 4, 3));
+}
