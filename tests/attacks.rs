@@ -133,7 +133,9 @@ fn lines_confirmed_before_the_listener_was_killed_are_all_in_its_output() {
         std::thread::sleep(Duration::from_millis(10 * round));
         listener.kill().expect("kill -9 the listener");
         let _ = listener.wait();
-        let code = exit_code(wait_status(&mut sender, WAIT * 2, "send --ack"));
+        // With its listener gone, the sender retries each of the 5,000
+        // lines before it gives up on it: seconds, more on a loaded machine.
+        let code = exit_code(wait_status(&mut sender, WAIT * 6, "send --ack"));
         let err = String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned();
         let shown = texts(&out);
         let k = match code {
