@@ -49,7 +49,8 @@ pub struct Arrival {
 }
 
 /// Control-message buffer, aligned for `cmsghdr`; room for one pktinfo of
-/// either family, or one set of credentials, with plenty to spare.
+/// either family, or one set of credentials, or one `sock_extended_err`
+/// with the offender's address (an IPv6 one at most), with room to spare.
 #[repr(C, align(8))]
 pub(super) struct Control(pub(super) [u8; 128]);
 
@@ -75,13 +76,34 @@ pub fn enable_pktinfo(socket: &impl AsRawFd, ipv6: bool) -> io::Result<()> {
 /// credentials, when the socket reports them (`recvmsg`).
 pub fn recv_with_local(socket: &impl AsRawFd, buf: &mut [u8]) -> io::Result<(usize, Arrival)> {
     let mut control = Control::new();
-    let mut local = None;
     let mut cred = None;
-    // SAFETY: `try_init` hands us zeroed storage for the sender's address
-    // and its length; every pointer given to recvmsg points into a live local
-    // buffer of the stated length; the control messages are walked by
-    // `parse_control`, which stays inside msg_controllen.
-    let (n, from) = unsafe {
+    let (n, local, from) = recvmsg_into(socket, buf, &mut control, 0, |msg| {
+        // SAFETY: `recvmsg_into` passes a header a successful recvmsg
+        // filled, its control buffer alive. No UDP_GRO on the sockets read
+        // here: one datagram each.
+        unsafe { parse_control(msg, &mut cred, &mut None) }
+    })?;
+    let from = PeerAddr::from_sockaddr(&from).ok_or_else(super::socket::unknown_family)?;
+    Ok((n, Arrival { from, local, cred }))
+}
+
+/// One `recvmsg` with `flags` of a datagram into `buf` and its control
+/// messages into `control`; `read` looks at the filled header (its control
+/// messages are valid while it runs) only when recvmsg succeeded. Returns
+/// the byte count, what `read` returned, and the header's address (the
+/// sender's; on the error queue, where the datagram was going).
+pub(super) fn recvmsg_into<T>(
+    socket: &impl AsRawFd,
+    buf: &mut [u8],
+    control: &mut Control,
+    flags: libc::c_int,
+    read: impl FnOnce(&libc::msghdr) -> T,
+) -> io::Result<(usize, T, SockAddr)> {
+    // SAFETY: `try_init` hands us zeroed storage for the address and its
+    // length; every pointer given to recvmsg points into a live buffer of
+    // the stated length (`buf`, `control`, the storage), all borrowed for
+    // the whole call; `read` sees the header only after recvmsg filled it.
+    let ((n, value), addr) = unsafe {
         SockAddr::try_init(|name, namelen| {
             let mut iov = libc::iovec {
                 iov_base: buf.as_mut_ptr().cast(),
@@ -94,18 +116,15 @@ pub fn recv_with_local(socket: &impl AsRawFd, buf: &mut [u8]) -> io::Result<(usi
             msg.msg_iovlen = 1;
             msg.msg_control = control.0.as_mut_ptr().cast();
             msg.msg_controllen = control.0.len();
-            let n = libc::recvmsg(socket.as_raw_fd(), &mut msg, 0);
+            let n = libc::recvmsg(socket.as_raw_fd(), &mut msg, flags);
             if n < 0 {
                 return Err(io::Error::last_os_error());
             }
             *namelen = msg.msg_namelen;
-            // No UDP_GRO on the sockets read here: one datagram each.
-            local = parse_control(&msg, &mut cred, &mut None);
-            Ok(n as usize)
+            Ok((n as usize, read(&msg)))
         })?
     };
-    let from = PeerAddr::from_sockaddr(&from).ok_or_else(super::socket::unknown_family)?;
-    Ok((n, Arrival { from, local, cred }))
+    Ok((n, value, addr))
 }
 
 /// Sends `buf` to `to`, from `local` when given (so a host with two

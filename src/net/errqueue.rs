@@ -9,7 +9,7 @@
 //! socket's pending error (`ECONNREFUSED`) is set too, which the next
 //! `send` or `recv` returns once (it says nothing of which destination).
 
-use socket2::SockAddr;
+use super::cmsg::{Control, recvmsg_into};
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
@@ -42,11 +42,6 @@ impl Bounced {
     }
 }
 
-/// Control-message buffer, aligned for `cmsghdr`: room for one
-/// `sock_extended_err` with the offender's address (an IPv6 one at most).
-#[repr(C, align(8))]
-struct Control([u8; 128]);
-
 /// Reads the next error queued on `socket` ([`enable`]): `None` when there
 /// is none. Errors that did not come from an ICMP message (a local one)
 /// come back too, with the address the datagram was going to; an entry
@@ -64,39 +59,17 @@ pub fn recv_error(socket: &impl AsRawFd) -> io::Result<Option<Bounced>> {
 /// Reads one entry of the error queue: `None` when it is empty, else the
 /// address the datagram was going to and the error, when it says them.
 fn recv_entry(socket: &impl AsRawFd) -> io::Result<Option<(Option<SocketAddr>, Option<i32>)>> {
-    let mut control = Control([0; 128]);
+    let mut control = Control::new();
     // The datagram that bounced comes back too; its bytes are not needed.
     let mut payload = [0u8; 1];
-    let mut errno = None;
-    // SAFETY: `try_init` hands us zeroed storage for the address the
-    // datagram was going to and its length; every pointer given to
-    // recvmsg points into a live local buffer of the stated length; the
-    // control messages are walked by `extended_errno`, which stays inside
-    // msg_controllen.
-    let result = unsafe {
-        SockAddr::try_init(|name, namelen| {
-            let mut iov = libc::iovec {
-                iov_base: payload.as_mut_ptr().cast(),
-                iov_len: payload.len(),
-            };
-            let mut msg: libc::msghdr = std::mem::zeroed();
-            msg.msg_name = name.cast();
-            msg.msg_namelen = *namelen;
-            msg.msg_iov = &mut iov;
-            msg.msg_iovlen = 1;
-            msg.msg_control = control.0.as_mut_ptr().cast();
-            msg.msg_controllen = control.0.len();
-            let flags = libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT;
-            if libc::recvmsg(socket.as_raw_fd(), &mut msg, flags) < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            *namelen = msg.msg_namelen;
-            errno = extended_errno(&msg);
-            Ok(())
-        })
-    };
+    let flags = libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT;
+    let result = recvmsg_into(socket, &mut payload, &mut control, flags, |msg| {
+        // SAFETY: `recvmsg_into` passes a header a successful recvmsg
+        // filled, its control buffer alive.
+        unsafe { extended_errno(msg) }
+    });
     match result {
-        Ok(((), to)) => Ok(Some((to.as_socket(), errno))),
+        Ok((_, errno, to)) => Ok(Some((to.as_socket(), errno))),
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
         Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(Some((None, None))),
         Err(e) => Err(e),
