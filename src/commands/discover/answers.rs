@@ -2,8 +2,7 @@
 //! and goodbyes, each checked, and the bounded list of peers heard.
 
 use super::{MAX_ADDRS, MAX_PEERS, Peer, Scanner, Trace};
-use crate::commands::presence::presence_port;
-use crate::net::iface;
+use crate::commands::presence::{self, presence_port};
 use crate::net::{self, Local};
 use crate::seal::Opened;
 use crate::wire::{self, Answer, Hello, Message};
@@ -55,14 +54,7 @@ impl Scanner<'_> {
                     continue;
                 };
                 let ifindex = arrival.local.map_or(0, |l: Local| l.ifindex);
-                let interface = match ifindex {
-                    0 => "",
-                    i => self
-                        .interface_names
-                        .entry(i)
-                        .or_insert_with(|| iface::interface_name(i))
-                        .as_str(),
-                };
+                let interface = presence::cached_interface_name(&mut self.interface_names, ifindex);
                 let opened = self.envelope.incoming.open(&self.buf[..len], now, dest);
                 match opened {
                     Ok(Opened::Message(Message::Answer(answer))) if !presence => {

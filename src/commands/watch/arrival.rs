@@ -4,8 +4,8 @@
 use super::table::{self, Change, Sighting, Via};
 use super::{Sink, Stats, Trace, Watcher};
 use crate::commands::discover::hello_refused;
-use crate::commands::presence::presence_port;
-use crate::net::iface;
+use crate::commands::listen::limit::RateLimiter;
+use crate::commands::presence::{self, presence_port};
 use crate::seal::{Opened, Refusal};
 use crate::wire::{self, Message};
 use std::io;
@@ -24,14 +24,7 @@ impl Watcher {
         sink: &mut dyn Sink,
     ) -> io::Result<()> {
         let now = Instant::now();
-        let interface = match ifindex {
-            0 => "",
-            i => self
-                .interface_names
-                .entry(i)
-                .or_insert_with(|| iface::interface_name(i))
-                .as_str(),
-        };
+        let interface = presence::cached_interface_name(&mut self.interface_names, ifindex);
         let opened = self
             .envelope
             .incoming
@@ -80,12 +73,8 @@ impl Watcher {
                     self.stats.ignored += 1;
                     return sink.trace(&Trace::Refused { from, why });
                 }
-                if !self.limiter.allow(from.ip(), now) {
-                    self.stats.rate_limited += 1;
-                    return sink.trace(&Trace::Refused {
-                        from,
-                        why: "over the hello rate limit",
-                    });
+                if over_limit(&mut self.limiter, &mut self.stats, from, now, sink)? {
+                    return Ok(());
                 }
                 self.stats.hellos += 1;
                 let sighting = Sighting {
@@ -103,12 +92,8 @@ impl Watcher {
                 (Some(sighting), None)
             }
             Message::Goodbye(g) if presence => {
-                if !self.limiter.allow(from.ip(), now) {
-                    self.stats.rate_limited += 1;
-                    return sink.trace(&Trace::Refused {
-                        from,
-                        why: "over the hello rate limit",
-                    });
+                if over_limit(&mut self.limiter, &mut self.stats, from, now, sink)? {
+                    return Ok(());
                 }
                 self.stats.goodbyes += 1;
                 (None, Some(g.instance))
@@ -141,6 +126,27 @@ pub(super) fn report(change: Change<'_>, stats: &mut Stats, sink: &mut dyn Sink)
         table::Kind::Changed => stats.changes += 1,
     }
     sink.change(&change, SystemTime::now())
+}
+
+/// Whether a hello or goodbye from `from` is over the rate limit they
+/// share (counted and traced if so). Takes the fields, not the watcher:
+/// the interface name borrowed from it is still in use.
+fn over_limit(
+    limiter: &mut RateLimiter,
+    stats: &mut Stats,
+    from: SocketAddr,
+    now: Instant,
+    sink: &mut dyn Sink,
+) -> io::Result<bool> {
+    if limiter.allow(from.ip(), now) {
+        return Ok(false);
+    }
+    stats.rate_limited += 1;
+    sink.trace(&Trace::Refused {
+        from,
+        why: "over the hello rate limit",
+    })?;
+    Ok(true)
 }
 
 /// The words for a refused datagram.
