@@ -12,8 +12,8 @@
 //! count, so only key holders can take a place).
 //!
 //! - here: what a scan is given and returns, and its sockets ([`Scanner`]);
-//! - [`rounds`]: when probe rounds go out, and sending them;
-//! - [`answers`]: reading and checking answers, hellos and goodbyes, and
+//! - `rounds`: when probe rounds go out, and sending them;
+//! - `answers`: reading and checking answers, hellos and goodbyes, and
 //!   the bounded list of peers heard.
 
 mod answers;

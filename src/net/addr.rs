@@ -3,8 +3,8 @@
 //!
 //! - here: the address family asked for ([`Family`]) and why an argument
 //!   was refused ([`AddrError`]);
-//! - [`parse`]: host, port, `@name` and `unix:` arguments, no network;
-//! - [`resolve`]: parsed hosts to socket addresses (the system resolver).
+//! - `parse`: host, port, `@name` and `unix:` arguments, no network;
+//! - `resolve`: parsed hosts to socket addresses (the system resolver).
 
 mod parse;
 mod resolve;

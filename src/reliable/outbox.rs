@@ -26,9 +26,9 @@
 //! throughput.
 //!
 //! - here: the messages in flight, pushing and sending them, the counts;
-//! - [`ack`]: what an acknowledgement confirms or says is held;
-//! - [`resend`]: what is found lost and resent, when, and giving up;
-//! - [`cwnd`]: the congestion window.
+//! - `ack`: what an acknowledgement confirms or says is held;
+//! - `resend`: what is found lost and resent, when, and giving up;
+//! - `cwnd`: the congestion window.
 
 mod ack;
 mod cwnd;
