@@ -14,6 +14,7 @@ use crate::net::iface::{self, DISCOVERY_GROUP_V6, Target};
 use crate::net::{self, Local};
 use crate::seal::Outgoing;
 use mio::net::UdpSocket;
+use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::time::Duration;
@@ -50,6 +51,19 @@ pub fn targets(only: &[String], family: Family) -> io::Result<Vec<Target>> {
     }
     targets.retain(|t| !t.broadcasts.is_empty() || t.ipv6);
     Ok(targets)
+}
+
+/// The name of interface `index` (empty for 0: not known), looked up once
+/// per index and kept in `names`: a scan or a watcher hears many datagrams
+/// on each interface.
+pub fn cached_interface_name(names: &mut HashMap<u32, String>, index: u32) -> &str {
+    match index {
+        0 => "",
+        i => names
+            .entry(i)
+            .or_insert_with(|| iface::interface_name(i))
+            .as_str(),
+    }
 }
 
 /// Sends `open` (an encoded datagram, sealed afresh for each destination

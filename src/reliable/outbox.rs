@@ -24,9 +24,21 @@
 //! when messages are lost while a queue builds. Loss on a path without a
 //! queue is taken as the link's, not congestion: a lossy LAN keeps its
 //! throughput.
+//!
+//! - here: the messages in flight, pushing and sending them, the counts;
+//! - `ack`: what an acknowledgement confirms or says is held;
+//! - `resend`: what is found lost and resent, when, and giving up;
+//! - `cwnd`: the congestion window.
 
-use super::rtt::{self, Rtt};
+mod ack;
+mod cwnd;
+mod resend;
+
+pub use cwnd::{DELAY_BACKOFF, INITIAL_CWND, LOSS_BACKOFF, MAX_CWND, MIN_CWND};
+
+use super::rtt::Rtt;
 use crate::util::rng::XorShift;
+use cwnd::Cwnd;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -38,17 +50,6 @@ pub const WINDOW: u64 = 8000;
 /// and its memory of idle senders (10 s), so a listener never skips, or
 /// forgets, a message its sender is still trying to deliver.
 pub const MESSAGE_PATIENCE: Duration = Duration::from_secs(4);
-/// The congestion window at the start, in bytes.
-pub const INITIAL_CWND: usize = 64 << 10;
-/// The congestion window never shrinks below this (nor below one message).
-pub const MIN_CWND: usize = 16 << 10;
-/// Nor grows beyond this: a listener's receive queue must hold it.
-pub const MAX_CWND: usize = 8 << 20;
-/// On loss the window keeps this fraction of itself.
-pub const LOSS_BACKOFF: f64 = 0.7;
-/// While the round trip shows a queue, the window keeps this fraction of
-/// itself per round trip.
-pub const DELAY_BACKOFF: f64 = 0.9;
 /// What each message counts in the window beyond its bytes: the kernel's
 /// cost of a datagram in a queue, so that a window of tiny messages is not
 /// thousands of datagrams.
@@ -126,61 +127,6 @@ pub struct AckInfo<'a> {
     pub held: &'a [(u64, u64)],
 }
 
-/// The congestion window (bytes), AIMD with slow start.
-#[derive(Debug)]
-struct Cwnd {
-    bytes: usize,
-    ssthresh: usize,
-    /// Losses of messages sent before this one count as the same event.
-    recover_at: u64,
-    /// When the window last shrank for delay.
-    delayed_at: Option<Instant>,
-}
-
-impl Cwnd {
-    /// `acked` bytes got through; `queueing`: the round trip says a queue
-    /// is building (see [`Rtt::queueing`]), which stops the growth.
-    fn grow(&mut self, acked: usize, queueing: bool) {
-        if queueing {
-            // Delay is the first sign of congestion: more would only
-            // lengthen the queue (and take a share from others' flows).
-            return;
-        }
-        let step = if self.bytes < self.ssthresh {
-            acked
-        } else {
-            (1500 * acked / self.bytes.max(1)).max(1)
-        };
-        self.bytes = (self.bytes + step).min(MAX_CWND);
-    }
-
-    /// The round trip says a queue is building: the window gives up
-    /// [`DELAY_BACKOFF`] of itself, once per round trip, so a flow that
-    /// keeps a queue full (TCP) gets the link's share it asks for, and our
-    /// own queue stays short.
-    fn delayed(&mut self, now: Instant, srtt: Duration) {
-        if self.delayed_at.is_some_and(|t| now < t + srtt) {
-            return;
-        }
-        self.delayed_at = Some(now);
-        self.bytes = ((self.bytes as f64 * DELAY_BACKOFF) as usize).max(MIN_CWND);
-        self.ssthresh = self.ssthresh.min(self.bytes);
-    }
-
-    /// A message sent as `seq` was lost; `queueing`: the round trip says a
-    /// queue is building (see [`Rtt::queueing`]). Only such a loss is
-    /// congestion: loss on a path without a queue is the link's own, and
-    /// backing off for it would only starve the sender.
-    fn lost(&mut self, seq: u64, next_seq: u64, queueing: bool) {
-        if seq < self.recover_at || !queueing {
-            return;
-        }
-        self.bytes = ((self.bytes as f64 * LOSS_BACKOFF) as usize).max(MIN_CWND);
-        self.ssthresh = self.bytes;
-        self.recover_at = next_seq;
-    }
-}
-
 /// One transmission, in the order they happened. It still stands for its
 /// message while that is `Sent` and was last sent by this try (later tries
 /// add entries of their own).
@@ -238,12 +184,7 @@ impl Outbox {
             rtt: Rtt::default(),
             rng: XorShift::new(seed),
             patience,
-            cwnd: Cwnd {
-                bytes: INITIAL_CWND,
-                ssthresh: MAX_CWND,
-                recover_at: 0,
-                delayed_at: None,
-            },
+            cwnd: Cwnd::new(),
             in_flight: 0,
             listener: None,
             latest_received: None,
@@ -399,78 +340,6 @@ impl Outbox {
         None
     }
 
-    /// Resends what is known lost (received-after, or the timer ran out),
-    /// and gives up on messages out of patience.
-    pub fn resend_due<E>(
-        &mut self,
-        now: Instant,
-        send: &mut impl FnMut(&mut [u8], u64) -> Result<(), E>,
-    ) -> Result<(), E> {
-        let gave_up = self.give_up_impatient(now);
-        let reorder = self.rtt.srtt().map_or(Duration::from_millis(1), |s| s / 4);
-        // After a listener change everything on the wire goes again now;
-        // otherwise, when the timer ran out, whatever was sent a timeout ago.
-        let restarted = std::mem::take(&mut self.resend_all);
-        let timer = restarted || self.timer_due().is_some_and(|t| t <= now);
-        if timer && !restarted {
-            self.timeouts += 1;
-            self.progress_at = now;
-        }
-        let rto = if restarted {
-            Duration::ZERO
-        } else {
-            self.rtt.rto()
-        };
-        // Transmissions lost by the acks' word, or by the timer: all sent
-        // a timeout ago and not heard of. Only those made before this pass:
-        // a resend goes to the back of the queue.
-        let before = self.transmissions;
-        while let Some((sending, index)) = self.oldest_sending() {
-            if sending.number >= before {
-                break;
-            }
-            let (sent, seq) = (sending.at, sending.seq);
-            let by_ack = self.latest_received.is_some_and(|t| sent + reorder < t);
-            let by_timer = timer && sent + rto <= now;
-            if !by_ack && !by_timer {
-                break;
-            }
-            self.sendings.pop_front();
-            if by_ack {
-                self.cwnd.lost(seq, self.next_seq, self.rtt.queueing());
-            }
-            let flight = &self.flights[index];
-            if self.patience.retries.is_some_and(|r| flight.tries > r) {
-                self.finish(index, false);
-                continue;
-            }
-            self.transmit(index, now, send)?;
-        }
-        if gave_up || self.flights.front().is_some_and(|f| f.state == State::Done) {
-            self.pop_done();
-            self.nudge(now, send)?;
-        }
-        Ok(())
-    }
-
-    /// Gives up on every message that has been tried for as long as the
-    /// patience allows; true if any.
-    fn give_up_impatient(&mut self, now: Instant) -> bool {
-        let mut any = false;
-        for index in 0..self.flights.len() {
-            let flight = &self.flights[index];
-            if now.saturating_duration_since(flight.first_sent) < self.patience.time {
-                // Later messages were first sent later still.
-                break;
-            }
-            if flight.state != State::Done {
-                self.finish(index, false);
-                any = true;
-            }
-        }
-        any
-    }
-
     /// Marks flight `index` done: confirmed, or given up on.
     fn finish(&mut self, index: usize, confirmed: bool) {
         let flight = &mut self.flights[index];
@@ -486,134 +355,6 @@ impl Outbox {
         } else {
             self.tally.given_up += 1;
         }
-    }
-
-    /// After giving up on a message, sends the oldest message the listener
-    /// holds again: it carries the new base, so the listener stops waiting
-    /// for what was given up and releases (and confirms) what it holds now,
-    /// not after its gap wait.
-    fn nudge<E>(
-        &mut self,
-        now: Instant,
-        send: &mut impl FnMut(&mut [u8], u64) -> Result<(), E>,
-    ) -> Result<(), E> {
-        let base = self.base();
-        let Some(flight) = self.flights.iter_mut().find(|f| f.state == State::Held) else {
-            return Ok(());
-        };
-        send(&mut flight.bytes, base)?;
-        self.tally.resent += 1;
-        flight.last_sent = now;
-        Ok(())
-    }
-
-    /// Records an acknowledgement; returns how many messages it confirmed.
-    pub fn on_ack(&mut self, ack: AckInfo<'_>, now: Instant) -> u64 {
-        if self.listener.is_some_and(|l| l != ack.instance) {
-            self.listener_changed(now);
-        }
-        self.listener = Some(ack.instance);
-        let Some(front) = self.flights.front().map(|f| f.seq) else {
-            return 0;
-        };
-        let mut confirmed = 0;
-        let mut newly = 0usize;
-        let upto = ack
-            .next
-            .saturating_sub(front)
-            .min(self.flights.len() as u64) as usize;
-        for index in 0..upto {
-            if self.flights[index].state == State::Done {
-                continue;
-            }
-            newly += self.received(index, now);
-            self.finish(index, true);
-            confirmed += 1;
-        }
-        let last = self.flights.len() as u64 - 1;
-        for &(first, end) in ack.held {
-            let (Some(a), Some(b)) = (first.checked_sub(front), end.checked_sub(front)) else {
-                continue;
-            };
-            for index in a..=b.min(last) {
-                let index = index as usize;
-                if self.flights[index].state == State::Sent {
-                    newly += self.received(index, now);
-                    self.in_flight -= self.flights[index].cost();
-                    self.flights[index].state = State::Held;
-                }
-            }
-        }
-        if newly > 0 {
-            let queueing = self.rtt.queueing();
-            self.cwnd.grow(newly, queueing);
-            if queueing {
-                self.cwnd.delayed(now, self.rtt.srtt().unwrap_or_default());
-            }
-        }
-        if newly > 0 || confirmed > 0 {
-            // Progress: the timer starts over.
-            self.progress_at = now;
-            self.timeouts = 0;
-        }
-        self.pop_done();
-        confirmed
-    }
-
-    /// Flight `index` got to the listener: samples the round trip when that
-    /// is unambiguous (Karn's rule: sent once) and returns its cost if it
-    /// was in flight.
-    fn received(&mut self, index: usize, now: Instant) -> usize {
-        let flight = &self.flights[index];
-        if flight.state != State::Sent {
-            return 0;
-        }
-        if flight.tries == 1 {
-            let sent = flight.last_sent;
-            self.latest_received = Some(self.latest_received.map_or(sent, |t| t.max(sent)));
-            self.rtt
-                .sample(now.saturating_duration_since(flight.first_sent));
-        }
-        flight.cost()
-    }
-
-    /// Another listener process answers now: it has none of what the old
-    /// one held, so everything not confirmed goes again, at once.
-    fn listener_changed(&mut self, now: Instant) {
-        self.tally.restarts += 1;
-        let mut held_again = Vec::new();
-        for flight in self.flights.iter_mut() {
-            if flight.state == State::Held {
-                flight.state = State::Sent;
-                self.in_flight += flight.bytes.len() + DATAGRAM_COST;
-                // Stands for it again as of now.
-                held_again.push((flight.seq, flight.tries));
-            }
-        }
-        for (seq, tries) in held_again {
-            self.record(now, seq, tries);
-        }
-        // Everything not confirmed goes again on the next pass.
-        self.resend_all = true;
-        self.latest_received = None;
-    }
-
-    /// When the retransmission timer runs out, if anything is on the wire.
-    fn timer_due(&mut self) -> Option<Instant> {
-        let (Sending { at: sent, .. }, _) = self.oldest_sending()?;
-        let rto = rtt::backoff(self.rtt.rto(), self.timeouts + 1, &mut self.rng);
-        Some(sent.max(self.progress_at) + rto)
-    }
-
-    /// When something is next due: the timer, or the oldest message's
-    /// patience running out.
-    pub fn next_due(&mut self) -> Option<Instant> {
-        let patience = self
-            .flights
-            .iter()
-            .find(|f| f.state != State::Done)
-            .map(|f| f.first_sent + self.patience.time);
-        [self.timer_due(), patience].into_iter().flatten().min()
     }
 
     fn pop_done(&mut self) {

@@ -1,3 +1,5 @@
+//! Tests of the watcher's table, driven without sockets or clocks.
+
 use super::*;
 
 const INTERVAL: Duration = Duration::from_secs(1);
