@@ -3,6 +3,7 @@
 
 use super::*;
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 #[test]
 fn cli_definition_is_consistent() {
