@@ -1,21 +1,20 @@
 //! `udpmsg send` and `send --ack`: resolve, build the sender and the
 //! source of messages, run, and turn the outcome into an exit code.
 
+mod message;
+mod modes;
+
 use super::reach::{self, Reach};
 use super::{Info, load_key, pick_name};
 use crate::cli::SendArgs;
 use crate::commands;
-use crate::commands::ask;
-use crate::commands::deliver::{self, Delivery};
-use crate::commands::listen::is_closed_pipe;
-use crate::commands::send::{self, Sender};
-use crate::commands::source::{self, Fixed, HexLines, Lines, Source, WholeError};
+use crate::commands::send::Sender;
+use crate::commands::source::{Fixed, Lines, Source};
 use crate::error::{Error, Sending, exit};
 use crate::net::{PeerAddr, SendOptions, SetupError};
-use crate::output::{self, Format, ListenOutput, escape::escaped, fmt_addr};
-use crate::reliable::outbox::{MESSAGE_PATIENCE, Patience};
-use crate::util::hex;
-use crate::util::words::IoWords;
+use crate::output::{escape::escaped, fmt_addr};
+use message::{hexed, message_bytes, stdin_datagram};
+use modes::{send_confirmed, send_lines, send_waiting};
 use std::io::{self, IsTerminal};
 use std::os::fd::AsRawFd;
 
@@ -209,22 +208,6 @@ fn check_destination(args: &SendArgs, dest: &PeerAddr, broadcast: bool) -> Resul
     Ok(())
 }
 
-/// All of stdin as one raw datagram of at most `max` bytes (`--raw`).
-fn stdin_datagram(
-    max: usize,
-    hex: bool,
-    failed: impl FnOnce(crate::commands::Error) -> Error,
-) -> Result<Vec<u8>, Error> {
-    source::read_whole(io::stdin().lock(), max, hex).map_err(|e| match e {
-        WholeError::TooLarge { max } => Error::StdinTooLarge { max },
-        WholeError::Hex(error) => Error::BadHex {
-            what: "stdin",
-            error,
-        },
-        WholeError::Io(e) => failed(crate::commands::Error::Input(e)),
-    })
-}
-
 /// Refuses flags that cannot go together.
 fn check_flags(args: &SendArgs, keyed: bool) -> Result<(), Error> {
     if args.raw && keyed {
@@ -239,28 +222,6 @@ fn check_flags(args: &SendArgs, keyed: bool) -> Result<(), Error> {
         ));
     }
     Ok(())
-}
-
-/// The message the arguments give: the words joined by spaces, or with
-/// `--hex` the bytes those hex digits stand for.
-fn message_bytes(args: &SendArgs) -> Result<Vec<u8>, Error> {
-    let text = args.message.join(" ");
-    if !args.hex {
-        return Ok(text.into_bytes());
-    }
-    hex::parse(&text).map_err(|error| Error::BadHex {
-        what: "the message",
-        error,
-    })
-}
-
-/// Stdin lines, decoded from hex with `--hex`.
-fn hexed<S: Source + 'static>(lines: S, hex: bool) -> Box<dyn Source> {
-    if hex {
-        Box::new(HexLines::new(lines))
-    } else {
-        Box::new(lines)
-    }
 }
 
 /// The nc habit, `udpmsg send host 9000 hello`: when no port was given and
@@ -287,170 +248,4 @@ fn note_port_word(args: &SendArgs, port: u16, info: Info) {
     info.note(format_args!(
         "sending \"{message}\" to port {port}; for port {asked} write {host}:{asked} or -p {asked}"
     ));
-}
-
-/// `send --ack`: every message confirmed, or exit 4 with a summary.
-/// Ctrl-C, SIGTERM or SIGHUP ends it with the same summary (exit 0 only when every
-/// message read so far was confirmed). A stdin line too large for one
-/// datagram is reported and skipped, the others still go, and the end is
-/// the summary and exit 2 (as `send` without `--ack` ends).
-fn send_confirmed(
-    args: &SendArgs,
-    sender: Sender,
-    source: &mut dyn Source,
-    shown: &PeerAddr,
-    keyed: bool,
-    info: Info,
-) -> Result<u8, crate::commands::Error> {
-    let config = deliver::Config {
-        timeout: args.timeout.unwrap_or(deliver::DEFAULT_TIMEOUT),
-        patience: Patience {
-            retries: args.retries,
-            time: MESSAGE_PATIENCE,
-        },
-        catch_signals: true,
-    };
-    let mut skipped = |line: u64, e: &commands::Error| {
-        eprintln!("udpmsg: line {line} not sent: {e}");
-    };
-    let report = Delivery::new(sender, source, config, &mut skipped).and_then(Delivery::run)?;
-    let summary = format!("udpmsg: {}", output::send::ack_summary(shown, &report));
-    if report.too_large > 0 {
-        // Not informational: it says why the exit code is 2.
-        eprintln!("{summary}");
-        return Ok(exit::USAGE);
-    }
-    let complete = report.unconfirmed == 0 && !report.input_left;
-    let eventful = report.interrupted.is_some()
-        || report.local_errors > 0
-        || report.restarts > 0
-        || report.port_closed > 0;
-    if complete && !eventful {
-        return Ok(exit::OK);
-    }
-    if report.unconfirmed == 0 {
-        // Everything confirmed: what happened on the way is information.
-        info.line(summary);
-        Ok(exit::OK)
-    } else {
-        // Not informational: it says what was not confirmed.
-        eprintln!("{summary}");
-        // Nothing at all came back (and the wait was not cut short): a
-        // keyed listener is silent to what is not sealed with its key.
-        if report.confirmed == 0 && report.interrupted.is_none() {
-            info.line(output::send::key_hint(keyed));
-        }
-        Ok(exit::UNCONFIRMED)
-    }
-}
-
-/// `send --wait`: every message of `source` sent, every reply shown on
-/// stdout as `listen` shows it; exit 4 when none came (or fewer than
-/// `--count`). Lines that cannot go are reported and skipped, as without
-/// `--wait`.
-fn send_waiting(
-    args: &SendArgs,
-    wait: std::time::Duration,
-    sender: Sender,
-    source: &mut dyn Source,
-    failed: impl FnOnce(crate::commands::Error) -> Error,
-) -> Result<u8, Error> {
-    let format = if args.json {
-        Format::Json
-    } else {
-        Format::Text
-    };
-    let mut out = ListenOutput::new(io::stdout().lock(), format, false);
-    let config = ask::Config {
-        wait,
-        count: args.count,
-        raw: args.raw,
-        catch_signals: true,
-    };
-    let (mut refused, mut failed_lines) = (0u64, 0u64);
-    let result = ask::ask(sender, source, config, &mut out, &mut |line, e| {
-        match e {
-            commands::Error::Io(e) => {
-                failed_lines += 1;
-                eprintln!("udpmsg: line {line} not sent: {}", IoWords(e));
-            }
-            e => {
-                refused += 1;
-                eprintln!("udpmsg: line {line} not sent: {e}");
-            }
-        };
-    });
-    let asked = match result {
-        Ok(asked) => asked,
-        Err(commands::Error::Output(e)) if is_closed_pipe(&e) => return Ok(exit::OK),
-        Err(commands::Error::Output(e)) => return Err(Error::Output(e)),
-        Err(e) => return Err(failed(e)),
-    };
-    if failed_lines > 0 {
-        return Err(Error::LinesNotSent {
-            failed: failed_lines,
-            refused,
-            sent: asked.sent,
-        });
-    }
-    if refused > 0 {
-        return Err(Error::LinesRefused {
-            refused,
-            sent: asked.sent,
-        });
-    }
-    let wanted = args.count.unwrap_or(1);
-    if asked.replies >= wanted {
-        return Ok(exit::OK);
-    }
-    // Not informational: it says why the exit code is 4.
-    let waited = match asked.interrupted {
-        Some(_) => "before the interrupt".to_string(),
-        None => format!(
-            "within {} of the last message",
-            humantime::format_duration(wait)
-        ),
-    };
-    match args.count {
-        Some(n) => eprintln!("udpmsg: {} of {n} replies came {waited}", asked.replies),
-        None => eprintln!("udpmsg: no reply came {waited}"),
-    }
-    Ok(exit::UNCONFIRMED)
-}
-
-/// Fire-and-forget: each message of `source` as one datagram; lines too
-/// large (exit 2 at the end) or refused by this host (exit 1 at the end)
-/// are reported and skipped.
-fn send_lines(
-    sender: &mut Sender,
-    source: &mut dyn Source,
-    raw: bool,
-    failed: impl FnOnce(crate::commands::Error) -> Error,
-) -> Result<u8, Error> {
-    let (mut refused, mut failed_lines) = (0u64, 0u64);
-    let sent = send::send_all(sender, source, raw, |line, e| {
-        match e {
-            commands::Error::TooLarge { .. } => {
-                refused += 1;
-                eprintln!("udpmsg: line {line} not sent: {e}");
-            }
-            commands::Error::Io(e) => {
-                failed_lines += 1;
-                eprintln!("udpmsg: line {line} not sent: {}", IoWords(e));
-            }
-            e => eprintln!("udpmsg: line {line} not sent: {e}"),
-        };
-    })
-    .map_err(failed)?;
-    if failed_lines > 0 {
-        return Err(Error::LinesNotSent {
-            failed: failed_lines,
-            refused,
-            sent,
-        });
-    }
-    if refused > 0 {
-        return Err(Error::LinesRefused { refused, sent });
-    }
-    Ok(exit::OK)
 }
