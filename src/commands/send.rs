@@ -4,7 +4,6 @@
 
 use super::Error;
 use super::source::{Next, Source};
-use crate::event::{EventLoop, token};
 use crate::net::{
     self, Cred, DatagramSocket, PeerAddr, SendBatch, SendFailure, SendOptions, SetupError,
     addr::Destination,
@@ -15,14 +14,11 @@ use mio::{Interest, Registry, Token};
 use socket2::SockAddr;
 use std::io;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant, SystemTime};
-
-/// Token of the sender's socket in [`Sender::wait_for_room`]'s own loop.
-const ROOM: Token = token(0);
+use std::time::{Duration, SystemTime};
 
 /// How long to back off when the kernel's queues are full: ENOBUFS raises
 /// no readiness event, so it is waited out; a full socket buffer is waited
-/// for (at most this long, in case the edge was consumed before).
+/// for (at most this long).
 const FULL_QUEUE_BACKOFF: Duration = Duration::from_millis(1);
 const FULL_SOCKET_WAIT: Duration = Duration::from_millis(50);
 
@@ -221,9 +217,6 @@ struct Link {
     local: PeerAddr,
     /// What `local` binds sealed replies to, once asked.
     local_dest: Option<SealDest>,
-    /// A loop of its own for waiting while the socket's queue is full,
-    /// made the first time that happens.
-    room: Option<EventLoop>,
 }
 
 impl Link {
@@ -323,21 +316,19 @@ impl Link {
 
     /// Waits (boundedly) until the socket's queue has room again.
     fn wait_for_room(&mut self, cause: &io::Error) -> io::Result<()> {
-        if self.room.is_none() {
-            let room = EventLoop::new(false)?;
-            room.registry()
-                .register(&mut self.socket, ROOM, Interest::WRITABLE)?;
-            self.room = Some(room);
-        }
-        let Some(room) = self.room.as_mut() else {
-            return Ok(());
-        };
         let wait = if cause.kind() == io::ErrorKind::WouldBlock {
             FULL_SOCKET_WAIT
         } else {
             FULL_QUEUE_BACKOFF
         };
-        room.wait(Some(Instant::now() + wait)).map(|_| ())
+        if cause.kind() == io::ErrorKind::WouldBlock {
+            self.socket.wait_writable(wait)
+        } else {
+            // The queue is full below the socket (ENOBUFS): nothing to
+            // wait on but time.
+            std::thread::sleep(wait);
+            Ok(())
+        }
     }
 }
 
@@ -374,7 +365,6 @@ impl Sender {
                 seal_dest,
                 local,
                 local_dest: None,
-                room: None,
             },
             encoder: Encoder {
                 id: crate::util::rng::random_id(),

@@ -9,6 +9,7 @@ use mio::{Interest, Registry, Token};
 use socket2::{SockAddr, SockRef};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::time::Duration;
 
 /// A non-blocking datagram socket: UDP or Unix-domain.
 #[derive(Debug)]
@@ -18,6 +19,27 @@ pub enum DatagramSocket {
 }
 
 impl DatagramSocket {
+    /// Waits until the socket can take another datagram, `limit` at most
+    /// (`poll(2)`, not the event loop: the socket stays registered with one
+    /// loop only, as mio requires). A signal ends the wait early; the
+    /// caller just tries again.
+    pub fn wait_writable(&self, limit: Duration) -> io::Result<()> {
+        let mut fd = libc::pollfd {
+            fd: self.as_raw_fd(),
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+        let ms = libc::c_int::try_from(limit.as_millis().max(1)).unwrap_or(libc::c_int::MAX);
+        // SAFETY: one pollfd, a live local, and its count.
+        if unsafe { libc::poll(&mut fd, 1, ms) } < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
     /// The address the socket is bound to.
     pub fn local_addr(&self) -> io::Result<PeerAddr> {
         let addr = SockRef::from(self).local_addr()?;
