@@ -11,7 +11,7 @@
 mod editor;
 mod terminal;
 
-use super::reach::interface_index;
+use super::reach::named_interface;
 use super::{Info, load_key, pick_name, pick_port};
 use crate::cli::ChatArgs;
 use crate::commands::chat::{self, Chat, Ended, Input, Stop};
@@ -68,12 +68,7 @@ pub(super) fn run(args: ChatArgs, info: Info) -> Result<u8, Error> {
         )));
     }
     let family = Family::from_flags(args.family.ipv4, args.family.ipv6);
-    let interface = args
-        .iface
-        .interface
-        .as_deref()
-        .map(interface_index)
-        .transpose()?;
+    let interface = named_interface(args.iface.interface.as_deref())?;
     let bind = addr::resolve_bind(&Host::Any, port, family)?;
     let options = net::BindOptions {
         family,
