@@ -18,14 +18,14 @@
 //! chat.
 //!
 //! - here: the event loop ([`Chat`]): readiness, timers, stopping;
-//! - [`setup`]: the sockets, presence ears and announcer a member starts with;
-//! - [`receive`]: what arrives on the chat sockets (messages, acks, answers,
+//! - `setup`: the sockets, presence ears and announcer a member starts with;
+//! - `receive`: what arrives on the chat sockets (messages, acks, answers,
 //!   welcomes);
-//! - [`heard`]: what arrives on the presence port, and who came and went;
-//! - [`input`]: input lines, and what each asks for;
-//! - [`transmit`]: this member's datagrams on their way out, and its
+//! - `heard`: what arrives on the presence port, and who came and went;
+//! - `input`: input lines, and what each asks for;
+//! - `transmit`: this member's datagrams on their way out, and its
 //!   messages resolved;
-//! - [`sink`]: what a member hands to its output;
+//! - `sink`: what a member hands to its output;
 //! - [`members`]: who is in the room, and how names are shown;
 //! - [`room`]: which member confirmed which message;
 //! - [`command`]: what an input line asks for.
