@@ -1,6 +1,6 @@
 //! `udpmsg listen`: bind, say where, run the listener, print its summary.
 
-use super::reach::{self, interface_index};
+use super::reach::{self, named_interface};
 use super::{Info, load_key, pick_name, pick_port};
 use crate::cli::ListenArgs;
 use crate::commands::files::{receive, store};
@@ -214,12 +214,7 @@ fn bind_inet(args: &ListenArgs) -> Result<Bound, Error> {
         ));
     }
     let family = Family::from_flags(args.family.ipv4, args.family.ipv6);
-    let interface = args
-        .iface
-        .interface
-        .as_deref()
-        .map(interface_index)
-        .transpose()?;
+    let interface = named_interface(args.iface.interface.as_deref())?;
     let groups = args
         .groups
         .iter()

@@ -39,11 +39,7 @@ pub(super) fn reach(
     let flags = Family::from_flags(family.ipv4, family.ipv6);
     let target = addr::parse_target(host)?;
     let mut family = flags;
-    let interface = reach
-        .interface
-        .as_deref()
-        .map(interface_index)
-        .transpose()?;
+    let interface = named_interface(reach.interface.as_deref())?;
     let from = reach
         .from
         .as_deref()
@@ -155,6 +151,11 @@ pub(super) fn interface_index(name: &str) -> Result<u32, Error> {
         Some(index) => Ok(index),
         None => Err(unknown_interface(name)),
     }
+}
+
+/// The index of `--interface`'s interface, when one was named.
+pub(super) fn named_interface(name: Option<&str>) -> Result<Option<u32>, Error> {
+    name.map(interface_index).transpose()
 }
 
 /// The error for an interface this host does not have.
