@@ -53,6 +53,16 @@ pub fn targets(only: &[String], family: Family) -> io::Result<Vec<Target>> {
     Ok(targets)
 }
 
+/// `addr` (a port a hello or welcome named, at the address it came from)
+/// with the scope `from` arrived with: a link-local IPv6 address means
+/// nothing without its interface.
+pub fn with_scope_of(mut addr: SocketAddr, from: SocketAddr) -> SocketAddr {
+    if let (SocketAddr::V6(to), SocketAddr::V6(from)) = (&mut addr, from) {
+        to.set_scope_id(from.scope_id());
+    }
+    addr
+}
+
 /// The name of interface `index` (empty for 0: not known), looked up once
 /// per index and kept in `names`: a scan or a watcher hears many datagrams
 /// on each interface.

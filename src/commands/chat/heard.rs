@@ -9,6 +9,7 @@ use super::transmit::Net;
 use super::{Chat, READ_BUDGET};
 use crate::commands::discover::{MAX_ANSWER, hello_refused};
 use crate::commands::listen::handler::Origin;
+use crate::commands::presence;
 use crate::net;
 use crate::seal::Opened;
 use crate::wire::{self, Message};
@@ -60,7 +61,7 @@ impl Chat {
                     }
                     // At its source address, on the port it announces (the
                     // room's, or its own when it shares its host).
-                    let addr = with_scope(SocketAddr::new(from.ip(), h.port), from);
+                    let addr = presence::with_scope_of(SocketAddr::new(from.ip(), h.port), from);
                     let sighting = watch_sighting(&h, addr);
                     let welcome = self.members.hello(&sighting, now, &mut self.changes);
                     // The welcome goes to the newcomer's own port: the
@@ -200,13 +201,4 @@ pub(super) fn watch_sighting<'a>(
             room: h.room,
         },
     }
-}
-
-/// `addr` with the scope `from` arrived with (a link-local IPv6 address
-/// means nothing without its interface).
-pub(super) fn with_scope(mut addr: SocketAddr, from: SocketAddr) -> SocketAddr {
-    if let (SocketAddr::V6(a), SocketAddr::V6(f)) = (&mut addr, from) {
-        a.set_scope_id(f.scope_id());
-    }
-    addr
 }

@@ -5,12 +5,13 @@
 //!
 //! [`Handler`]: crate::commands::listen::handler::Handler
 
-use super::heard::{watch_sighting, with_scope};
+use super::heard::watch_sighting;
 use super::sink::{Guarded, Shown};
 use super::{Chat, EAR_V4, EAR_V6, READ_BUDGET};
 use crate::commands::Error;
 use crate::commands::discover::hello_refused;
 use crate::commands::listen::{self, handler::Origin};
+use crate::commands::presence;
 use crate::seal::Opened;
 use crate::wire::{self, Message};
 use std::io;
@@ -148,7 +149,10 @@ impl Chat {
                 continue;
             }
             let hello = welcome.hello();
-            let addr = with_scope(SocketAddr::new(welcome.from.ip(), hello.port), welcome.from);
+            let addr = presence::with_scope_of(
+                SocketAddr::new(welcome.from.ip(), hello.port),
+                welcome.from,
+            );
             let _ = self
                 .members
                 .hello(&watch_sighting(&hello, addr), now, &mut self.changes);

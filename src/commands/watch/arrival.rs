@@ -82,7 +82,7 @@ impl Watcher {
                     name: h.name,
                     port: h.port,
                     version: h.version,
-                    addr: SocketAddr::new(from.ip(), h.port).with_scope_of(from),
+                    addr: presence::with_scope_of(SocketAddr::new(from.ip(), h.port), from),
                     interface,
                     via: Via::Hello {
                         lifetime: Duration::from_millis(u64::from(h.lifetime_ms)),
@@ -157,19 +157,5 @@ fn refusal_words(why: &Refusal) -> &'static str {
         Refusal::NoKey => "sealed, and this watcher has no key",
         Refusal::Malformed(e) => e.label(),
         Refusal::Rejected(r) => r.label(),
-    }
-}
-
-/// An IPv6 address keeps the scope it arrived with.
-trait WithScope {
-    fn with_scope_of(self, from: SocketAddr) -> SocketAddr;
-}
-
-impl WithScope for SocketAddr {
-    fn with_scope_of(mut self, from: SocketAddr) -> SocketAddr {
-        if let (SocketAddr::V6(to), SocketAddr::V6(from)) = (&mut self, from) {
-            to.set_scope_id(from.scope_id());
-        }
-        self
     }
 }
