@@ -5,7 +5,7 @@
 //! on every address, or, when another member of this host has that port,
 //! a port of its own that its hellos announce): it shows the messages it
 //! receives, in order and once each, and acknowledges them after they were
-//! shown ([`Handler`], as `listen` does), answers pings and probes, and
+//! shown (by `listen`'s handler), answers pings and probes, and
 //! sends its own messages to every
 //! member through one confirmed-delivery stream each ([`room`]). Members
 //! find each other by presence ([`members`]): each announces itself with
