@@ -2,6 +2,8 @@
 //! arrivals, and how many datagrams a receive asks for.
 
 use super::*;
+use crate::net::cmsg::Arrival;
+use crate::net::peer::PeerAddr;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::os::unix::net::UnixDatagram;
 

@@ -2,6 +2,7 @@
 
 use super::*;
 use std::convert::Infallible;
+use std::time::Instant;
 
 /// Drives a [`Streams`] and records what it releases: `(sender, seq)` of
 /// messages, `(first, last)` of gaps.
