@@ -1,6 +1,11 @@
 //! The command line: the command tree and its parsing; each subcommand's
 //! arguments, the groups they share, the value parsers and the help words
 //! live in the modules below.
+//!
+//! The doc comments of the argument structs are `--help` text, written for
+//! a terminal, not rustdoc: `[v6]:PORT` and `'<broadcast>'` are what the
+//! user types.
+#![allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
 
 mod chat;
 mod completions;

@@ -35,7 +35,8 @@ fn reorders_or_breaks(c: char) -> bool {
 }
 
 /// Whether `c` is escaped in text and JSON output alike: control
-/// characters (C0, DEL, C1; text keeps the tab) and [`reorders_or_breaks`].
+/// characters (C0, DEL, C1; text keeps the tab) and the Unicode characters
+/// that reorder or break a line (`reorders_or_breaks`).
 pub fn disruptive(c: char) -> bool {
     c.is_control() || reorders_or_breaks(c)
 }
