@@ -263,9 +263,11 @@ impl Sender {
 
     /// Sends every queued datagram (`sendmmsg`), waiting while the socket's
     /// queue is full; returns how many went. A datagram this host refused
-    /// for now ([`SendFailure::Local`](net::SendFailure::Local): a firewall rule, no route) is lost:
+    /// for now ([`SendFailure::Local`]: a firewall rule, no route) is lost:
     /// `lost` gets its index among the queued ones and the error, and the
     /// rest still go.
+    ///
+    /// [`SendFailure::Local`]: net::SendFailure::Local
     pub fn flush(&mut self, lost: &mut dyn FnMut(usize, io::Error)) -> Result<u64, Error> {
         match self.batch.as_mut() {
             Some(batch) => Ok(self.link.send_batch(batch, lost)?),

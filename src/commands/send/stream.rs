@@ -10,13 +10,15 @@ use crate::net;
 /// order. A message that cannot go is reported through `skipped` with its
 /// 1-based number, and the rest still go: one too large for a datagram
 /// ([`Error::TooLarge`]), or one this host refused to send for now
-/// ([`Error::Io`] with a [`SendFailure::Local`](net::SendFailure::Local) error: a firewall rule, no
+/// ([`Error::Io`] with a [`SendFailure::Local`] error: a firewall rule, no
 /// route). Reading the input failing ([`Error::Input`]) or any other send
 /// error stops the stream. Returns how many went.
 ///
 /// Messages already at hand go out together, up to [`net::SEND_BATCH`] per
 /// system call; the input is never waited on while some are queued, so
 /// `tail -f log | udpmsg send host -` sends each line as it comes.
+///
+/// [`SendFailure::Local`]: net::SendFailure::Local
 pub fn send_all(
     sender: &mut Sender,
     input: &mut dyn Source,
