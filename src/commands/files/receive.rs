@@ -22,11 +22,13 @@ mod content;
 mod ending;
 mod offer;
 
-use super::store::Part;
+use super::store::{self, Part};
 use crate::net::Local;
 use crate::net::{Cred, PeerAddr};
 use crate::reliable::order::Arrived;
-use crate::wire::file::{self, FILE_BROKEN, FileRecord, HASH_LEN};
+use crate::wire::file::{
+    self, FILE_BROKEN, FILE_NO_SPACE, FILE_WRITE_FAILED, FileRecord, HASH_LEN,
+};
 use hashlink::LinkedHashMap;
 use std::io;
 use std::path::PathBuf;
@@ -335,5 +337,14 @@ impl Receiver {
     /// Transfers running now.
     pub fn running(&self) -> usize {
         self.active.len()
+    }
+}
+
+/// The status for a failed write: the disk is full, or something else.
+fn write_status(e: &io::Error) -> u8 {
+    if store::is_no_space(e) {
+        FILE_NO_SPACE
+    } else {
+        FILE_WRITE_FAILED
     }
 }

@@ -46,10 +46,7 @@ impl Listener {
         // When each sender's latest repeat came (its first one: since the
         // last ack went).
         let mut heard: HashMap<u64, Instant> = HashMap::new();
-        let all = match self.sockets.len() {
-            0 => 0,
-            n => u64::MAX >> (64 - n),
-        };
+        let all = self.all_sockets();
         let mut unread = all;
         loop {
             if let Some(_stop) = self.drain(&mut unread, sink)? {

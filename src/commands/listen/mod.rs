@@ -217,10 +217,7 @@ impl Listener {
         // wait; after that, only those the poll reported, until drained
         // (mio is edge-triggered). Reading only those saves a recvmmsg that
         // would find nothing on every wake when listening on both families.
-        let all = match self.sockets.len() {
-            0 => 0,
-            n => u64::MAX >> (64 - n),
-        };
+        let all = self.all_sockets();
         let mut unread = all;
         let stop = loop {
             if let Some(stop) = self.drain(&mut unread, sink)? {
@@ -311,6 +308,14 @@ impl Listener {
             stats,
             output_error: self.output_error.take(),
         })
+    }
+
+    /// Bit i set for every socket i (the mask of `unread`).
+    fn all_sockets(&self) -> u64 {
+        match self.sockets.len() {
+            0 => 0,
+            n => u64::MAX >> (64 - n),
+        }
     }
 
     fn count_reached(&self) -> bool {

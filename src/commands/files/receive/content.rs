@@ -1,12 +1,9 @@
 //! A file's content: chunks buffered, written out before their acks go,
 //! hashed, and at the end checked and put in place.
 
-use super::{Failed, Outcome, Receiver, Saved, Transfer, WRITE_BUFFER};
+use super::{Failed, Outcome, Receiver, Saved, Transfer, WRITE_BUFFER, write_status};
 use crate::commands::files::name::safe_name;
-use crate::commands::files::store;
-use crate::wire::file::{
-    FILE_BROKEN, FILE_DONE, FILE_HASH_MISMATCH, FILE_NO_SPACE, FILE_WRITE_FAILED, HASH_LEN,
-};
+use crate::wire::file::{FILE_BROKEN, FILE_DONE, FILE_HASH_MISMATCH, HASH_LEN};
 use std::io::{self, Write};
 use std::time::{Instant, SystemTime};
 
@@ -86,11 +83,7 @@ impl Receiver {
                 }));
             }
             Err(e) => {
-                let status = if store::is_no_space(&e) {
-                    FILE_NO_SPACE
-                } else {
-                    FILE_WRITE_FAILED
-                };
+                let status = write_status(&e);
                 peer.last = Some((t.offer_seq, status, 0));
                 self.owe(sender);
                 self.outcomes.push(Outcome::Failed(Failed {

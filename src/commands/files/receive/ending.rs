@@ -1,20 +1,14 @@
 //! Transfers that end without a file: a failed write, a broken stream, a
 //! silent sender, the listener stopping.
 
-use super::{Failed, Outcome, Receiver, STATUS_MEMORY, Transfer};
-use crate::commands::files::store;
-use crate::wire::file::{FILE_BROKEN, FILE_NO_SPACE, FILE_STOPPED, FILE_WRITE_FAILED};
+use super::{Failed, Outcome, Receiver, STATUS_MEMORY, Transfer, write_status};
+use crate::wire::file::{FILE_BROKEN, FILE_STOPPED};
 use std::io;
 use std::time::Instant;
 
 impl Receiver {
     pub(super) fn fail_io(&mut self, sender: u64, e: io::Error) {
-        let status = if store::is_no_space(&e) {
-            FILE_NO_SPACE
-        } else {
-            FILE_WRITE_FAILED
-        };
-        self.fail(sender, status, 0, Some(e), false);
+        self.fail(sender, write_status(&e), 0, Some(e), false);
     }
 
     /// Ends `sender`'s running transfer, if any, with `status`: its partial

@@ -1,7 +1,9 @@
 //! Checking an offer before any content flows: a save directory, the size
 //! limit, the number of transfers, the free space; then its partial file.
 
-use super::{Failed, MAX_TRANSFERS, MAX_TRANSFERS_PER_SOURCE, Outcome, Receiver, Transfer};
+use super::{
+    Failed, MAX_TRANSFERS, MAX_TRANSFERS_PER_SOURCE, Outcome, Receiver, Transfer, write_status,
+};
 use crate::commands::files::store::{self, Part};
 use crate::net::PeerAddr;
 use crate::reliable::order::Arrived;
@@ -30,14 +32,8 @@ impl Receiver {
                     if size > free {
                         Err(refuse(FILE_NO_SPACE, free, None))
                     } else {
-                        Part::create(dir, msg.sender).map_err(|e| {
-                            let status = if store::is_no_space(&e) {
-                                FILE_NO_SPACE
-                            } else {
-                                FILE_WRITE_FAILED
-                            };
-                            refuse(status, 0, Some(e))
-                        })
+                        Part::create(dir, msg.sender)
+                            .map_err(|e| refuse(write_status(&e), 0, Some(e)))
                     }
                 }
             },

@@ -3,9 +3,9 @@
 
 use super::{Current, FileSend, Phase};
 use crate::commands::Error;
+use crate::commands::deliver::on_ack;
 use crate::commands::files::{FileFailure, Sent};
 use crate::commands::send::Reply;
-use crate::reliable::outbox::AckInfo;
 use crate::wire::file::{self, FILE_ACCEPTED, FILE_DONE, HASH_LEN};
 use crate::wire::{FileStatus, Message};
 use std::time::Instant;
@@ -33,14 +33,8 @@ impl FileSend<'_> {
             };
             match reply {
                 Reply::Message(Message::Ack(ack)) if ack.sender == id => {
-                    self.held.clear();
-                    self.held.extend(ack.ranges());
-                    let info = AckInfo {
-                        instance: ack.instance,
-                        next: ack.next,
-                        held: &self.held,
-                    };
-                    if self.outbox.on_ack(info, Instant::now()) > 0 {
+                    let confirmed = on_ack(&mut self.outbox, &mut self.held, &ack, Instant::now());
+                    if confirmed > 0 {
                         cur.progress_at = Instant::now();
                     }
                 }
