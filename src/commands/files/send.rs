@@ -18,6 +18,9 @@
 //! - `content`: reading, hashing and chunking the content, the end;
 //! - `transmit`: records through the outbox onto the wire, the Cancel;
 //! - `replies`: acks and file statuses.
+//!
+//! [`FLAG_FILE`]: wire::FLAG_FILE
+//! [`FileStatus`]: wire::FileStatus
 
 mod content;
 mod replies;

@@ -30,6 +30,8 @@ impl FileSend<'_> {
 
     /// Hands the open datagram of message [`Outbox::next_seq`] to the
     /// outbox, which sends it (queued: see [`Self::flush`]).
+    ///
+    /// [`Outbox::next_seq`]: crate::reliable::outbox::Outbox::next_seq
     pub(super) fn push_open(&mut self, open: Vec<u8>, now: Instant) -> Result<(), Error> {
         let (sender, flags) = (&mut self.sender, &mut self.flags);
         self.outbox.push(open, now, &mut |bytes, base| {

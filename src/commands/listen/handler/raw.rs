@@ -42,7 +42,7 @@ impl Handler {
     }
 
     /// `--echo`: sends `bytes` back to their source, from the address they
-    /// came to, unless the echo rules say not to (see [`super::echo`]).
+    /// came to, unless the echo rules say not to (see [`crate::commands::listen::echo`]).
     fn echo_back(
         &mut self,
         bytes: &[u8],
