@@ -1,19 +1,30 @@
 //! `udpmsg listen`: bind, say where, run the listener, print its summary.
+//!
+//! - here: running it, binding (IP or Unix), the "listening on" line;
+//! - `files`: `--save-dir` and the file options;
+//! - `groups`: `--group`, multicast groups joined;
+//! - `announcing`: `--announce`, its period and warnings.
+
+mod announcing;
+mod files;
+mod groups;
 
 use super::reach::{self, named_interface};
 use super::{Info, load_key, pick_name, pick_port};
 use crate::cli::ListenArgs;
-use crate::commands::files::{receive, store};
 use crate::commands::listen::{self, Ended, Listener, Stop, announce};
-use crate::commands::presence::{self, presence_port};
+use crate::commands::presence::presence_port;
 use crate::error::{Error, exit};
-use crate::net::addr::{self, Family, Host};
+use crate::net::addr::{self, Family};
 use crate::net::unix::{SocketFile, UnixBindError};
 use crate::net::{self, DatagramSocket, PeerAddr, UnixAddr, iface};
 use crate::output::{self, Format, ListenOutput};
 use crate::util::words::IoWords;
+use announcing::{announce_every, announce_warnings, no_presence_port};
+use files::{claim_save_dir, file_config};
+use groups::{Group, join, parse_group};
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::os::fd::AsFd;
 
 pub(super) fn run(args: ListenArgs, info: Info) -> Result<u8, Error> {
@@ -311,256 +322,3 @@ fn bind_inet(args: &ListenArgs) -> Result<Bound, Error> {
         warnings,
     })
 }
-
-/// What an announcing listener warns of at start: hellos to a port no
-/// watcher uses by default (`-p 0`), or no interface to send them on
-/// (loopback is one only when named). Once: the interfaces that come up
-/// later are announced on without a word.
-fn announce_warnings(
-    args: &ListenArgs,
-    asked: u16,
-    locals: &[SocketAddr],
-    family: Family,
-) -> Vec<String> {
-    let mut warnings = Vec::new();
-    let port = locals.first().map_or(0, |a| a.port());
-    if asked == 0
-        && let Some(to) = presence_port(port)
-    {
-        warnings.push(format!(
-            "--announce on a port picked at random (-p 0): hellos go to port {to}, which only 'discover --watch -p {port}' hears"
-        ));
-    }
-    let only: Vec<String> = args.iface.interface.iter().cloned().collect();
-    if presence::targets(&only, family).is_ok_and(|t| t.is_empty()) {
-        warnings.push(match &args.iface.interface {
-            Some(i) => format!("--announce: {i} has no address to announce on now; hellos go out once it has one"),
-            None => "--announce: no interface to announce on now (loopback only with --interface lo); hellos go out once one is up".to_string(),
-        });
-    }
-    warnings
-}
-
-/// A multicast group to join, and the interface its `%scope` names.
-struct Group {
-    ip: IpAddr,
-    scope: Option<u32>,
-}
-
-/// Parses a `--group`: a multicast address of the family allowed, with a
-/// `%scope` (IPv6) that agrees with `--interface`.
-fn parse_group(arg: &str, family: Family, interface: Option<u32>) -> Result<Group, Error> {
-    let bad = |why: &str| Error::Usage(format!("bad --group '{arg}': {why}"));
-    let parsed = addr::parse_host(arg)?;
-    let (ip, scope) = match parsed.host {
-        Host::Ip(ip, scope) if parsed.port.is_none() && ip.is_multicast() => (ip, scope),
-        Host::Ip(..) | Host::Name(_) if parsed.port.is_none() => {
-            return Err(bad(
-                "not a multicast address (224.0.0.0/4, ff00::/8; the port is --port)",
-            ));
-        }
-        _ => {
-            return Err(bad(
-                "a multicast address without a port (the port is --port)",
-            ));
-        }
-    };
-    if !family.allows(ip) {
-        return Err(addr::AddrError::WrongFamily {
-            arg: arg.to_string(),
-            family,
-            by: family.flag().to_string(),
-        }
-        .into());
-    }
-    let scope = (scope != 0).then_some(scope);
-    if let (Some(scope), Some(interface)) = (scope, interface)
-        && scope != interface
-    {
-        return Err(bad("its %interface is not the one --interface names"));
-    }
-    Ok(Group {
-        ip,
-        scope: scope.or(interface),
-    })
-}
-
-/// Joins `group` with the wildcard socket of its family: on the interface
-/// its scope or `--interface` names, else on every up interface with an
-/// address of its family. Returns the interfaces joined; a failure on some
-/// is a warning, on all an error.
-fn join(
-    group: &Group,
-    sockets: &[mio::net::UdpSocket],
-    locals: &[SocketAddr],
-) -> Result<Vec<String>, Error> {
-    let v6 = group.ip.is_ipv6();
-    let Some(socket) = sockets
-        .iter()
-        .zip(locals)
-        .find(|(_, l)| l.is_ipv6() == v6 && l.ip().is_unspecified())
-        .map(|(s, _)| s)
-    else {
-        let family = if v6 { "IPv6" } else { "IPv4" };
-        return Err(Error::Usage(format!(
-            "--group {} is {family}, and the listener has no {family} socket",
-            group.ip
-        )));
-    };
-    let interfaces = match group.scope {
-        Some(index) => vec![(index, iface::interface_name(index))],
-        None => iface::group_interfaces(v6).map_err(|source| Error::Io {
-            doing: "listing the network interfaces",
-            source,
-        })?,
-    };
-    let mut joined = Vec::new();
-    let mut failures = Vec::new();
-    for (index, name) in interfaces {
-        match net::join_group(socket, group.ip, index) {
-            Ok(()) => joined.push(name),
-            Err(e) => failures.push((name, e)),
-        }
-    }
-    if joined.is_empty() {
-        return Err(Error::Join {
-            group: group.ip,
-            failures,
-        });
-    }
-    for (name, e) in &failures {
-        eprintln!(
-            "udpmsg: warning: cannot join {} on {name}: {}",
-            group.ip,
-            IoWords(e)
-        );
-    }
-    Ok(joined)
-}
-
-/// `--announce`'s period, checked: only a listener on every address
-/// announces (a hello says "here" for every interface), every 100 ms to 20
-/// minutes.
-fn announce_every(
-    announce: bool,
-    every: Option<std::time::Duration>,
-    bind: std::net::SocketAddr,
-) -> Result<Option<std::time::Duration>, Error> {
-    if !announce {
-        return Ok(None);
-    }
-    if !bind.ip().is_unspecified() {
-        return Err(Error::Usage(format!(
-            "--announce needs a listener on every address (--bind '', 0.0.0.0 or ::), not {}",
-            bind.ip()
-        )));
-    }
-    if bind.port() != 0 && presence_port(bind.port()).is_none() {
-        return Err(no_presence_port(bind.port()));
-    }
-    let every = every.unwrap_or(announce::DEFAULT_EVERY);
-    if !(announce::MIN_EVERY..=announce::MAX_EVERY).contains(&every) {
-        return Err(Error::Usage(format!(
-            "--announce-every must be between {} and {}",
-            humantime::format_duration(announce::MIN_EVERY),
-            humantime::format_duration(announce::MAX_EVERY)
-        )));
-    }
-    Ok(Some(every))
-}
-
-/// Announcements go to the next port: the last port has none.
-fn no_presence_port(port: u16) -> Error {
-    Error::Usage(format!(
-        "--announce: announcements go to the next port, and port {port} has none"
-    ))
-}
-/// Claims the save directory; says what became of the partial files
-/// killed listeners left there. Without locks there (a file system
-/// without `flock`) the listener runs all the same, and says so.
-fn claim_save_dir(dir: &std::path::Path, info: Info) -> Option<store::Claim> {
-    match store::claim(dir) {
-        Ok((claim, found)) => {
-            let (note, warnings) = output::files::leftovers_lines(dir, &found);
-            if let Some(note) = note {
-                info.line(note);
-            }
-            for warning in warnings {
-                eprintln!("{warning}");
-            }
-            Some(claim)
-        }
-        Err(e) => {
-            eprintln!(
-                "udpmsg: warning: cannot lock --save-dir {} ({}): partial files a killed listener left there are not looked for",
-                dir.display(),
-                IoWords(&e)
-            );
-            None
-        }
-    }
-}
-
-/// What the listener does with offered files: `--save-dir` must name a
-/// directory (checked now, not at the first offer).
-fn file_config(args: &ListenArgs) -> Result<receive::Config, Error> {
-    if let Some(dir) = &args.save_dir {
-        match std::fs::metadata(dir) {
-            // A trial partial file, made as a transfer makes one and removed
-            // at once: a directory that cannot take one (read-only, not
-            // ours, /proc) is the operator's to fix now, not a sender's
-            // failure later.
-            Ok(meta) if meta.is_dir() => {
-                if let Err(e) = store::Part::create(dir, 0) {
-                    // The directory is there, so "not found" is a file
-                    // system that makes no new files (/proc, /sys).
-                    let why = if e.kind() == io::ErrorKind::NotFound {
-                        "its file system takes no new files".to_string()
-                    } else {
-                        IoWords(&e).to_string()
-                    };
-                    return Err(Error::Usage(format!(
-                        "--save-dir {}: cannot write files there: {why}",
-                        dir.display()
-                    )));
-                }
-            }
-            Ok(_) => {
-                return Err(Error::Usage(format!(
-                    "--save-dir {}: not a directory",
-                    dir.display()
-                )));
-            }
-            Err(e) => {
-                return Err(Error::Usage(format!(
-                    "--save-dir {}: {}",
-                    dir.display(),
-                    IoWords(&e)
-                )));
-            }
-        }
-    }
-    let defaults = receive::Config::default();
-    let wait = args.file_wait.unwrap_or(defaults.wait);
-    if !(MIN_FILE_WAIT..=MAX_FILE_WAIT).contains(&wait) {
-        return Err(Error::Usage(format!(
-            "--file-wait must be between {}s and {}h",
-            MIN_FILE_WAIT.as_secs(),
-            MAX_FILE_WAIT.as_secs() / 3600
-        )));
-    }
-    Ok(receive::Config {
-        dir: args.save_dir.clone(),
-        max_size: args.max_file_size.unwrap_or(defaults.max_size),
-        overwrite: args.overwrite,
-        wait,
-    })
-}
-
-/// Shortest `--file-wait`: a sender with data in flight retransmits within
-/// a quarter of a second (`reliable::rtt::MAX_RTO`), so a shorter wait
-/// would abandon transfers that are only slow.
-const MIN_FILE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
-/// Longest `--file-wait`: a day (a partial file held longer is forgotten,
-/// not waited for).
-const MAX_FILE_WAIT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);

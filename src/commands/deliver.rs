@@ -13,7 +13,7 @@ use super::source::{Next, Source};
 use crate::event::{EventLoop, Wake, token};
 use crate::net;
 use crate::reliable::outbox::{AckInfo, Outbox, Patience};
-use crate::wire::{self, FLAG_ACK, Message};
+use crate::wire::{self, Ack, FLAG_ACK, Message};
 use mio::Token;
 use std::time::{Duration, Instant};
 
@@ -285,14 +285,7 @@ impl<'s> Delivery<'s> {
             };
             match reply {
                 Reply::Message(Message::Ack(ack)) if ack.sender == id => {
-                    self.held.clear();
-                    self.held.extend(ack.ranges());
-                    let info = AckInfo {
-                        instance: ack.instance,
-                        next: ack.next,
-                        held: &self.held,
-                    };
-                    self.outbox.on_ack(info, Instant::now());
+                    on_ack(&mut self.outbox, &mut self.held, &ack, Instant::now());
                 }
                 Reply::Message(Message::Refuse(refuse)) if refuse.sender == id => {
                     return Err(Error::Refused {
@@ -335,4 +328,22 @@ fn transmit(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Hands `ack` to `outbox`, its held ranges decoded into `held` (kept by
+/// the caller to reuse its room); returns how many messages it confirmed.
+pub(super) fn on_ack(
+    outbox: &mut Outbox,
+    held: &mut Vec<(u64, u64)>,
+    ack: &Ack<'_>,
+    now: Instant,
+) -> u64 {
+    held.clear();
+    held.extend(ack.ranges());
+    let info = AckInfo {
+        instance: ack.instance,
+        next: ack.next,
+        held,
+    };
+    outbox.on_ack(info, now)
 }

@@ -1,26 +1,32 @@
 //! `udpmsg send`: the one sender type every sending command uses (text or
 //! raw, sealed when keyed, batched with `sendmmsg`), and fire-and-forget
 //! sending of a stream of messages without dropping any on this side.
+//!
+//! - here: [`Sender`], its setup, queues, and what comes back to it;
+//! - `link`: the socket and destination, one send or a batch, waiting
+//!   while the queue is full;
+//! - `segmented`: runs of datagrams sent as one segmented send (UDP GSO);
+//! - `encode`: text messages into bytes;
+//! - `stream`: [`send_all`], a stream of messages fire-and-forget.
+
+mod encode;
+mod link;
+mod segmented;
+mod stream;
+
+pub use stream::send_all;
 
 use super::Error;
-use super::source::{Next, Source};
-use crate::net::{
-    self, Cred, DatagramSocket, PeerAddr, SendBatch, SendFailure, SendOptions, SetupError,
-    addr::Destination,
-};
+use crate::net::{self, Cred, PeerAddr, SendBatch, SendOptions, SetupError, addr::Destination};
 use crate::seal::{Envelope, Incoming, Key, Opened, Outgoing, Refusal, SealDest};
-use crate::wire::{self, Message, Text};
+use crate::wire::{self, Message};
+use encode::{Encoder, encode_text};
+use link::Link;
 use mio::{Interest, Registry, Token};
-use socket2::SockAddr;
+use segmented::Segmented;
 use std::io;
 use std::net::SocketAddr;
-use std::time::{Duration, SystemTime};
-
-/// How long to back off when the kernel's queues are full: ENOBUFS raises
-/// no readiness event, so it is waited out; a full socket buffer is waited
-/// for (at most this long).
-const FULL_QUEUE_BACKOFF: Duration = Duration::from_millis(1);
-const FULL_SOCKET_WAIT: Duration = Duration::from_millis(50);
+use std::time::SystemTime;
 
 /// Sends udpmsg text or raw datagrams to one destination, and receives what
 /// comes back to its socket (acks, pongs).
@@ -45,291 +51,6 @@ pub struct Unsent {
     pub error: io::Error,
     /// How many did not go.
     pub datagrams: usize,
-}
-
-/// Datagrams to go out together: as one segmented send (UDP GSO) when the
-/// kernel and the path take it, else one by one.
-#[derive(Debug, Default)]
-struct Segmented {
-    segments: net::gso::Segments,
-    /// Sends may be segmented: asked for, the kernel has it, and no
-    /// segmented send was refused yet.
-    gso: bool,
-}
-
-impl Segmented {
-    /// Queues `datagram`, sending what is queued first when it cannot
-    /// join it, and everything once nothing more can join. An error is
-    /// about datagrams queued before (this one is queued either way).
-    fn queue(&mut self, link: &mut Link, datagram: &[u8]) -> Result<(), Unsent> {
-        let mut result = Ok(());
-        if !self.segments.push(datagram) {
-            result = self.flush(link);
-            // An empty queue takes any datagram.
-            self.segments.push(datagram);
-        }
-        if self.segments.is_full() {
-            result = match (result, self.flush(link)) {
-                (Err(mut first), Err(second)) => {
-                    first.datagrams += second.datagrams;
-                    Err(first)
-                }
-                (first, second) => first.and(second),
-            };
-        }
-        result
-    }
-
-    /// Sends everything queued; the queue is empty afterwards.
-    fn flush(&mut self, link: &mut Link) -> Result<(), Unsent> {
-        if self.segments.is_empty() {
-            return Ok(());
-        }
-        let result = self.send(link);
-        self.segments.clear();
-        result
-    }
-
-    fn send(&mut self, link: &mut Link) -> Result<(), Unsent> {
-        let count = self.segments.len();
-        if self.gso && count > 1 {
-            loop {
-                let to = (!link.connected).then_some(&link.to);
-                match self.segments.send(&link.socket, to) {
-                    Ok(()) => return Ok(()),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) if net::is_transient_send_error(&e) => {
-                        link.wait_for_room(&e).map_err(|error| Unsent {
-                            error,
-                            datagrams: count,
-                        })?;
-                    }
-                    // This device or path does not take them (or no
-                    // longer, after an MTU change): one by one from now on.
-                    Err(e) if net::gso::is_refusal(&e) => {
-                        self.gso = false;
-                        break;
-                    }
-                    Err(error) => {
-                        return Err(Unsent {
-                            error,
-                            datagrams: count,
-                        });
-                    }
-                }
-            }
-        }
-        let mut lost = None;
-        for (i, datagram) in self.segments.each().enumerate() {
-            match link.send(datagram) {
-                Ok(()) => {}
-                Err(e) if net::classify_send_error(&e) == SendFailure::Local => {
-                    lost.get_or_insert(Unsent {
-                        error: e,
-                        datagrams: 0,
-                    })
-                    .datagrams += 1;
-                }
-                Err(error) => {
-                    return Err(Unsent {
-                        error,
-                        datagrams: count - i,
-                    });
-                }
-            }
-        }
-        lost.map_or(Ok(()), Err)
-    }
-}
-
-/// Encodes text messages of one sender.
-struct Encoder {
-    /// This process's sender id (text messages and pings carry it).
-    id: u64,
-    name: String,
-    /// Largest open datagram to the destination (sealing adds to it).
-    max: usize,
-    buf: Vec<u8>,
-}
-
-impl Encoder {
-    fn max_body(&self) -> usize {
-        wire::max_text_body(&self.name, self.max)
-    }
-
-    /// Encodes text message `seq` with `flags` into `out` (open, unsealed).
-    fn text_into(&self, body: &[u8], seq: u64, flags: u8, out: &mut Vec<u8>) -> Result<(), Error> {
-        encode_text(self.id, &self.name, self.max, body, seq, flags, out)
-    }
-
-    /// Encodes text message `seq` into the encoder's own buffer.
-    fn text(&mut self, body: &[u8], seq: u64, flags: u8) -> Result<&[u8], Error> {
-        let Encoder { id, name, max, buf } = self;
-        buf.clear();
-        encode_text(*id, name, *max, body, seq, flags, buf)?;
-        Ok(buf)
-    }
-}
-
-/// Encodes one text message of at most `max` bytes into `out` (its base is
-/// its own seq: a caller that retransmits updates it in place).
-fn encode_text(
-    sender: u64,
-    name: &str,
-    max: usize,
-    body: &[u8],
-    seq: u64,
-    flags: u8,
-    out: &mut Vec<u8>,
-) -> Result<(), Error> {
-    let max_body = wire::max_text_body(name, max);
-    let too_large = || Error::TooLarge {
-        len: body.len(),
-        max: max_body,
-    };
-    if body.len() > max_body {
-        return Err(too_large());
-    }
-    let message = Message::Text(Text {
-        sender,
-        seq,
-        base: seq,
-        flags,
-        name,
-        body,
-    });
-    wire::encode(&message, max, out).map_err(|_| too_large())
-}
-
-/// The socket, its destination, and waiting while its queue is full.
-struct Link {
-    socket: DatagramSocket,
-    /// `dest` as the kernel takes it.
-    to: SockAddr,
-    /// The socket is connected to the destination.
-    connected: bool,
-    /// The destination.
-    dest: PeerAddr,
-    /// What sealed datagrams to the destination are bound to.
-    seal_dest: SealDest,
-    /// Where replies arrive (the connected socket's own address): sealed
-    /// replies are bound to it.
-    local: PeerAddr,
-    /// What `local` binds sealed replies to, once asked.
-    local_dest: Option<SealDest>,
-}
-
-impl Link {
-    /// Sends one datagram, waiting while the socket's queue is full; any
-    /// other error (a [`SendFailure::Local`] one too) is returned.
-    fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
-        // One more try after a refusal that was about an earlier datagram.
-        let mut retried = false;
-        loop {
-            let sent = if self.connected {
-                self.socket.send(bytes)
-            } else {
-                self.socket.send_to(bytes, &self.to)
-            };
-            match sent {
-                Ok(_) => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if net::is_transient_send_error(&e) => self.wait_for_room(&e)?,
-                // The pending error of an unconnected UDP socket that asked
-                // for ICMP errors: an earlier datagram bounced (the error
-                // queue says where it went), and this one was not sent.
-                // Reading the error cleared it: send again, once.
-                Err(e)
-                    if !self.connected
-                        && !retried
-                        && !self.socket.is_unix()
-                        && e.kind() == io::ErrorKind::ConnectionRefused =>
-                {
-                    retried = true;
-                }
-                Err(e) if self.peer_gone(&e) => {
-                    // A Unix socket is connected to the listener's socket,
-                    // not to its address: when that socket closes (the
-                    // kernel says so once, then the connection is gone),
-                    // connect to whatever listens at the address now (it
-                    // restarted), or report that nothing does.
-                    if retried || self.socket.connect(&self.to).is_err() {
-                        return Err(io::ErrorKind::ConnectionRefused.into());
-                    }
-                    retried = true;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    /// Whether a send error on a connected Unix-domain socket means its
-    /// peer's socket is gone (refused the first time, not connected after).
-    fn peer_gone(&self, e: &io::Error) -> bool {
-        self.connected
-            && self.socket.is_unix()
-            && matches!(e.raw_os_error(), Some(libc::ECONNREFUSED | libc::ENOTCONN))
-    }
-
-    /// Sends what `batch` holds, as many per call as the socket takes,
-    /// waiting while its queue is full. A datagram this host refused
-    /// ([`SendFailure::Local`]) is skipped and handed to `lost` with its
-    /// index in the batch and the error; the others still go. Returns how
-    /// many went.
-    fn send_batch(
-        &mut self,
-        batch: &mut SendBatch,
-        lost: &mut dyn FnMut(usize, io::Error),
-    ) -> io::Result<u64> {
-        let mut sent = 0;
-        let mut index = 0;
-        while batch.unsent() > 0 {
-            match batch.send(&self.socket) {
-                Ok(n) => {
-                    sent += n as u64;
-                    index += n;
-                }
-                Err(e) => match net::classify_send_error(&e) {
-                    SendFailure::QueueFull if e.kind() == io::ErrorKind::Interrupted => {}
-                    SendFailure::QueueFull => self.wait_for_room(&e)?,
-                    // sendmmsg reports an error only when the first datagram
-                    // of the call failed (a later one's error is dropped and
-                    // that datagram is simply tried again by the next call).
-                    SendFailure::Local => {
-                        batch.skip_one();
-                        lost(index, e);
-                        index += 1;
-                    }
-                    SendFailure::Fatal => return Err(e),
-                },
-            }
-        }
-        Ok(sent)
-    }
-
-    /// What sealed replies to this socket are bound to (computed once: a
-    /// Unix name is hashed).
-    fn local_dest(&mut self) -> SealDest {
-        let local = &self.local;
-        *self.local_dest.get_or_insert_with(|| SealDest::from(local))
-    }
-
-    /// Waits (boundedly) until the socket's queue has room again.
-    fn wait_for_room(&mut self, cause: &io::Error) -> io::Result<()> {
-        let wait = if cause.kind() == io::ErrorKind::WouldBlock {
-            FULL_SOCKET_WAIT
-        } else {
-            FULL_QUEUE_BACKOFF
-        };
-        if cause.kind() == io::ErrorKind::WouldBlock {
-            self.socket.wait_writable(wait)
-        } else {
-            // The queue is full below the socket (ENOBUFS): nothing to
-            // wait on but time.
-            std::thread::sleep(wait);
-            Ok(())
-        }
-    }
 }
 
 impl Sender {
@@ -545,6 +266,8 @@ impl Sender {
     /// for now ([`SendFailure::Local`]: a firewall rule, no route) is lost:
     /// `lost` gets its index among the queued ones and the error, and the
     /// rest still go.
+    ///
+    /// [`SendFailure::Local`]: net::SendFailure::Local
     pub fn flush(&mut self, lost: &mut dyn FnMut(usize, io::Error)) -> Result<u64, Error> {
         match self.batch.as_mut() {
             Some(batch) => Ok(self.link.send_batch(batch, lost)?),
@@ -661,69 +384,4 @@ pub enum Reply<'a> {
     Message(Message<'a>),
     /// Anything else: raw, malformed, forged, replayed.
     Ignored,
-}
-
-/// Sends each message of `input` (udpmsg text, or raw bytes with `raw`), in
-/// order. A message that cannot go is reported through `skipped` with its
-/// 1-based number, and the rest still go: one too large for a datagram
-/// ([`Error::TooLarge`]), or one this host refused to send for now
-/// ([`Error::Io`] with a [`SendFailure::Local`] error: a firewall rule, no
-/// route). Reading the input failing ([`Error::Input`]) or any other send
-/// error stops the stream. Returns how many went.
-///
-/// Messages already at hand go out together, up to [`net::SEND_BATCH`] per
-/// system call; the input is never waited on while some are queued, so
-/// `tail -f log | udpmsg send host -` sends each line as it comes.
-pub fn send_all(
-    sender: &mut Sender,
-    input: &mut dyn Source,
-    raw: bool,
-    mut skipped: impl FnMut(u64, &Error),
-) -> Result<u64, Error> {
-    let mut number = 0u64;
-    let mut sent = 0u64;
-    // The message number of each queued datagram, for reporting a loss.
-    let mut queued = Vec::with_capacity(net::SEND_BATCH);
-    loop {
-        let mut ended = false;
-        while !sender.queue_full() {
-            // With datagrams queued, only what is already in memory.
-            let next = if sender.queued() == 0 {
-                input.next().map_err(Error::Input)?
-            } else {
-                match input.next_buffered() {
-                    Some(next) => next,
-                    None => break,
-                }
-            };
-            let body = match next {
-                Next::Message(body) => body,
-                // Only pollable sources are pending; this loop reads blocking.
-                Next::Pending => continue,
-                Next::End => {
-                    ended = true;
-                    break;
-                }
-            };
-            number += 1;
-            let result = if raw {
-                sender.queue_raw(body)
-            } else {
-                sender.queue_text(body)
-            };
-            match result {
-                Ok(()) => queued.push(number),
-                Err(e @ Error::TooLarge { .. }) => skipped(number, &e),
-                Err(e) => return Err(e),
-            }
-        }
-        sent += sender.flush(&mut |index, e| {
-            let number = queued.get(index).copied().unwrap_or(number);
-            skipped(number, &Error::Io(e));
-        })?;
-        queued.clear();
-        if ended {
-            return Ok(sent);
-        }
-    }
 }

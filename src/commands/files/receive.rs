@@ -11,18 +11,26 @@
 //! and only then is the file put in place under a safe name. Any failure
 //! (a full disk, a gap in the content, a silent sender, Ctrl-C) removes
 //! the partial file and, where the sender can still hear it, says why.
+//!
+//! - here: the records' dispatch, what is known of each sender, the
+//!   statuses owed and the outcomes;
+//! - `offer`: checking an offer;
+//! - `content`: chunks written and hashed, the end checked, the file placed;
+//! - `ending`: transfers that end without a file.
 
-use super::name::safe_name;
+mod content;
+mod ending;
+mod offer;
+
 use super::store::{self, Part};
 use crate::net::Local;
 use crate::net::{Cred, PeerAddr};
 use crate::reliable::order::Arrived;
 use crate::wire::file::{
-    self, FILE_ACCEPTED, FILE_BROKEN, FILE_BUSY, FILE_DONE, FILE_HASH_MISMATCH, FILE_NO_SAVE_DIR,
-    FILE_NO_SPACE, FILE_STOPPED, FILE_TOO_LARGE, FILE_WRITE_FAILED, FileRecord, HASH_LEN,
+    self, FILE_BROKEN, FILE_NO_SPACE, FILE_WRITE_FAILED, FileRecord, HASH_LEN,
 };
 use hashlink::LinkedHashMap;
-use std::io::{self, Write};
+use std::io;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -278,258 +286,6 @@ impl Receiver {
         }
     }
 
-    fn offer(&mut self, msg: &Arrived<'_>, size: u64, name: &str, now: Instant) {
-        // A new offer while one runs: the sender gave the old one up.
-        self.fail(msg.sender, FILE_BROKEN, 0, None, false);
-        let refuse = |status: u8, detail: u64, error: Option<io::Error>| (status, detail, error);
-        let decision = match &self.config.dir {
-            None => Err(refuse(FILE_NO_SAVE_DIR, 0, None)),
-            Some(_) if size > self.config.max_size => {
-                Err(refuse(FILE_TOO_LARGE, self.config.max_size, None))
-            }
-            Some(_) if self.busy(msg.from) => Err(refuse(FILE_BUSY, 0, None)),
-            Some(dir) => match store::free_space(dir) {
-                Err(e) => Err(refuse(FILE_WRITE_FAILED, 0, Some(e))),
-                Ok(free) => {
-                    let free = free.saturating_sub(self.reserved());
-                    if size > free {
-                        Err(refuse(FILE_NO_SPACE, free, None))
-                    } else {
-                        Part::create(dir, msg.sender).map_err(|e| {
-                            let status = if store::is_no_space(&e) {
-                                FILE_NO_SPACE
-                            } else {
-                                FILE_WRITE_FAILED
-                            };
-                            refuse(status, 0, Some(e))
-                        })
-                    }
-                }
-            },
-        };
-        let Some(peer) = self.peers.get_mut(&msg.sender) else {
-            return;
-        };
-        match decision {
-            Ok(part) => {
-                peer.transfer = Some(Transfer {
-                    offer_seq: msg.seq,
-                    offered: name.to_string(),
-                    sender_name: msg.name.to_string(),
-                    size,
-                    received: 0,
-                    part,
-                    buf: Vec::new(),
-                    written: 0,
-                    hasher: blake3::Hasher::new(),
-                    started: now,
-                    from: msg.from.clone(),
-                    cred: msg.cred,
-                });
-                peer.last = Some((msg.seq, FILE_ACCEPTED, 0));
-                self.active.push(msg.sender);
-                self.owe(msg.sender);
-            }
-            Err((status, detail, error)) => {
-                peer.last = Some((msg.seq, status, detail));
-                self.owe(msg.sender);
-                self.outcomes.push(Outcome::Failed(Failed {
-                    from: msg.from.clone(),
-                    sender: msg.sender,
-                    offered: name.to_string(),
-                    status,
-                    detail,
-                    cancelled: false,
-                    error,
-                }));
-            }
-        }
-    }
-
-    /// Whether another transfer from `from` would be one too many (all
-    /// Unix-domain senders are this host: one source).
-    fn busy(&self, from: &PeerAddr) -> bool {
-        if self.active.len() >= MAX_TRANSFERS {
-            return true;
-        }
-        let same = self
-            .active
-            .iter()
-            .filter_map(|s| self.peers.get(s))
-            .filter_map(|p| p.transfer.as_ref())
-            .filter(|t| t.from.inet().map(|a| a.ip()) == from.inet().map(|a| a.ip()))
-            .count();
-        same >= MAX_TRANSFERS_PER_SOURCE
-    }
-
-    /// What the running transfers still need of the disk.
-    fn reserved(&self) -> u64 {
-        self.active
-            .iter()
-            .filter_map(|s| self.peers.get(s))
-            .filter_map(|p| p.transfer.as_ref())
-            .map(|t| t.size - t.received)
-            .sum()
-    }
-
-    fn chunk(&mut self, sender: u64, offset: u64, data: &[u8]) {
-        let Some(t) = self
-            .peers
-            .get_mut(&sender)
-            .and_then(|p| p.transfer.as_mut())
-        else {
-            // Content of a transfer that ended: its sender may not know.
-            self.owe(sender);
-            return;
-        };
-        if offset != t.received || data.len() as u64 > t.size - t.received {
-            self.fail(sender, FILE_BROKEN, 0, None, false);
-            return;
-        }
-        t.buf.extend_from_slice(data);
-        t.received += data.len() as u64;
-        if t.buf.len() >= WRITE_BUFFER
-            && let Err(e) = write_out(t)
-        {
-            self.fail_io(sender, e);
-        }
-    }
-
-    fn end(&mut self, sender: u64, hash: [u8; HASH_LEN], now: Instant) {
-        let Some(peer) = self.peers.get_mut(&sender) else {
-            return;
-        };
-        let Some(mut t) = peer.transfer.take() else {
-            self.owe(sender);
-            return;
-        };
-        self.active.retain(|&s| s != sender);
-        if let Err(e) = write_out(&mut t) {
-            peer.transfer = Some(t);
-            self.active.push(sender);
-            self.fail_io(sender, e);
-            return;
-        }
-        if t.received != t.size {
-            peer.transfer = Some(t);
-            self.active.push(sender);
-            self.fail(sender, FILE_BROKEN, 0, None, false);
-            return;
-        }
-        t.hasher.update(&t.buf);
-        t.buf.clear();
-        let got = *t.hasher.finalize().as_bytes();
-        if got != hash {
-            peer.transfer = Some(t);
-            self.active.push(sender);
-            self.fail(sender, FILE_HASH_MISMATCH, 0, None, false);
-            return;
-        }
-        let Some(dir) = self.config.dir.as_deref() else {
-            return;
-        };
-        let name = safe_name(&t.offered);
-        match t.part.place(dir, &name, self.config.overwrite) {
-            Ok(path) => {
-                peer.last = Some((t.offer_seq, FILE_DONE, t.size));
-                self.owe(sender);
-                self.outcomes.push(Outcome::Saved(Saved {
-                    at: SystemTime::now(),
-                    from: t.from,
-                    cred: t.cred,
-                    sender,
-                    name: t.sender_name,
-                    offered: t.offered,
-                    path,
-                    size: t.size,
-                    hash: got,
-                    elapsed: now.saturating_duration_since(t.started),
-                }));
-            }
-            Err(e) => {
-                let status = if store::is_no_space(&e) {
-                    FILE_NO_SPACE
-                } else {
-                    FILE_WRITE_FAILED
-                };
-                peer.last = Some((t.offer_seq, status, 0));
-                self.owe(sender);
-                self.outcomes.push(Outcome::Failed(Failed {
-                    from: t.from,
-                    sender,
-                    offered: t.offered,
-                    status,
-                    detail: 0,
-                    cancelled: false,
-                    error: Some(e),
-                }));
-            }
-        }
-    }
-
-    /// Writes out what every transfer has buffered: call before the acks
-    /// that confirm it go out.
-    pub fn flush(&mut self) {
-        for i in (0..self.active.len()).rev() {
-            let Some(&sender) = self.active.get(i) else {
-                continue;
-            };
-            let Some(t) = self
-                .peers
-                .get_mut(&sender)
-                .and_then(|p| p.transfer.as_mut())
-            else {
-                continue;
-            };
-            if let Err(e) = write_out(t) {
-                self.fail_io(sender, e);
-            }
-        }
-    }
-
-    fn fail_io(&mut self, sender: u64, e: io::Error) {
-        let status = if store::is_no_space(&e) {
-            FILE_NO_SPACE
-        } else {
-            FILE_WRITE_FAILED
-        };
-        self.fail(sender, status, 0, Some(e), false);
-    }
-
-    /// Ends `sender`'s running transfer, if any, with `status`: its partial
-    /// file is removed and the sender told (unless it cancelled).
-    fn fail(
-        &mut self,
-        sender: u64,
-        status: u8,
-        detail: u64,
-        error: Option<io::Error>,
-        cancelled: bool,
-    ) {
-        let Some(peer) = self.peers.get_mut(&sender) else {
-            return;
-        };
-        let Some(t) = peer.transfer.take() else {
-            return;
-        };
-        self.active.retain(|&s| s != sender);
-        peer.last = Some((t.offer_seq, status, detail));
-        // Dropping the transfer removes its partial file.
-        let Transfer { from, offered, .. } = t;
-        if !cancelled {
-            self.owe(sender);
-        }
-        self.outcomes.push(Outcome::Failed(Failed {
-            from,
-            sender,
-            offered,
-            status,
-            detail,
-            cancelled,
-            error,
-        }));
-    }
-
     fn owe(&mut self, sender: u64) {
         if let Some(peer) = self.peers.get_mut(&sender)
             && peer.last.is_some()
@@ -578,60 +334,17 @@ impl Receiver {
             .min()
     }
 
-    /// Abandons the transfers of senders silent for the configured wait
-    /// and forgets statuses older than [`STATUS_MEMORY`].
-    pub fn expire(&mut self, now: Instant) {
-        let wait = self.config.wait;
-        let silent: Vec<u64> = self
-            .active
-            .iter()
-            .copied()
-            .filter(|s| {
-                self.peers
-                    .get(s)
-                    .is_some_and(|p| now.saturating_duration_since(p.heard) >= wait)
-            })
-            .collect();
-        for sender in silent {
-            self.fail(sender, FILE_BROKEN, 0, None, false);
-        }
-        while let Some((&sender, peer)) = self.peers.front() {
-            if peer.transfer.is_some()
-                || peer.owed
-                || now.saturating_duration_since(peer.heard) < STATUS_MEMORY
-            {
-                break;
-            }
-            self.peers.remove(&sender);
-        }
-    }
-
-    /// The listener stops: every running transfer ends ([`FILE_STOPPED`]).
-    pub fn stop(&mut self) {
-        for sender in self.active.clone() {
-            self.fail(sender, FILE_STOPPED, 0, None, false);
-        }
-    }
-
     /// Transfers running now.
     pub fn running(&self) -> usize {
         self.active.len()
     }
 }
 
-/// Writes what a transfer buffered and did not write yet to its partial
-/// file. The buffer is hashed (and emptied) only once it holds
-/// [`WRITE_BUFFER`] bytes, not at every write: BLAKE3 hashes large pieces
-/// several chunks at a time, and a piece ending mid-chunk costs extra.
-fn write_out(t: &mut Transfer) -> io::Result<()> {
-    if t.written < t.buf.len() {
-        t.part.file.write_all(&t.buf[t.written..])?;
-        t.written = t.buf.len();
+/// The status for a failed write: the disk is full, or something else.
+fn write_status(e: &io::Error) -> u8 {
+    if store::is_no_space(e) {
+        FILE_NO_SPACE
+    } else {
+        FILE_WRITE_FAILED
     }
-    if t.buf.len() >= WRITE_BUFFER {
-        t.hasher.update(&t.buf);
-        t.buf.clear();
-        t.written = 0;
-    }
-    Ok(())
 }

@@ -13,34 +13,47 @@
 //!
 //! A transfer never times out while it makes progress; `timeout` bounds
 //! the time without any (no ack confirming more, no status).
+//!
+//! - here: [`FileSend`], one file's run from offer to "in place", giving up;
+//! - `content`: reading, hashing and chunking the content, the end;
+//! - `transmit`: records through the outbox onto the wire, the Cancel;
+//! - `replies`: acks and file statuses.
+//!
+//! [`FLAG_FILE`]: wire::FLAG_FILE
+//! [`FileStatus`]: wire::FileStatus
+
+mod content;
+mod replies;
+mod transmit;
 
 use super::{FileFailure, Progress, Sent};
 use crate::commands::Error;
-use crate::commands::send::{Reply, Sender, Unsent};
+use crate::commands::send::Sender;
 use crate::event::{EventLoop, Wake, token};
-use crate::net;
-use crate::reliable::outbox::{AckInfo, Outbox, Patience};
-use crate::wire::file::{
-    self, FILE_ACCEPTED, FILE_DONE, FileRecord, HASH_LEN, chunk_len, encode_chunk_text,
-    encode_record,
-};
-use crate::wire::{self, FLAG_ACK, FLAG_FILE, FileStatus, Message};
+use crate::reliable::outbox::{Outbox, Patience};
+use crate::wire;
+use crate::wire::file::{FileRecord, HASH_LEN, chunk_len, encode_record};
 use mio::Token;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use transmit::{SendFlags, transmit};
 
 const SOCKET: Token = token(0);
 
 /// Default bound on the time without progress.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Content is read (and hashed) in blocks of this size.
 const READ_BLOCK: usize = 1 << 20;
+
 /// First wait for a status after the record it answers was confirmed,
 /// before that record is sent again to ask; doubled up to [`MAX_ASK`].
 pub const FIRST_ASK: Duration = Duration::from_millis(50);
+
 pub const MAX_ASK: Duration = Duration::from_secs(1);
+
 /// Copies of a Cancel sent on Ctrl-C (it is not waited for).
 const CANCEL_COPIES: usize = 3;
 
@@ -320,298 +333,8 @@ impl<'p> FileSend<'p> {
         Ok(())
     }
 
-    /// Encodes `self.record` as the next acknowledged file Text (carrying
-    /// `name`), sends it (queued: see [`Self::flush`]), and returns its
-    /// open datagram.
-    fn push_record(&mut self, name: &str, now: Instant) -> Result<Vec<u8>, Error> {
-        self.open.clear();
-        self.sender.encode_text_named(
-            &self.record,
-            self.outbox.next_seq(),
-            FLAG_ACK | FLAG_FILE,
-            name,
-            &mut self.open,
-        )?;
-        self.push_open(self.open.clone(), now)?;
-        Ok(self.open.clone())
-    }
-
-    /// Hands the open datagram of message [`Outbox::next_seq`] to the
-    /// outbox, which sends it (queued: see [`Self::flush`]).
-    fn push_open(&mut self, open: Vec<u8>, now: Instant) -> Result<(), Error> {
-        let (sender, flags) = (&mut self.sender, &mut self.flags);
-        self.outbox.push(open, now, &mut |bytes, base| {
-            wire::set_text_base(bytes, base);
-            transmit(sender, flags, bytes)
-        })
-    }
-
-    /// Sends chunks while the window has room; after the last, the end.
-    fn fill(&mut self, cur: &mut Current) -> Result<(), Error> {
-        while self.outbox.has_room(self.chunk) {
-            // Read for each: a full window takes milliseconds to go out,
-            // and a send time read too early makes the round trip look
-            // long (a queue, to the congestion window).
-            let now = Instant::now();
-            if cur.pos == cur.block.len() {
-                if cur.read == cur.offer.size {
-                    return self.end(cur, now);
-                }
-                self.read_block(cur)?;
-            }
-            let end = (cur.pos + self.chunk).min(cur.block.len());
-            // Straight from the block into the datagram the outbox keeps:
-            // the content's one copy on this side.
-            let seq = self.outbox.next_seq();
-            let mut open = Vec::new();
-            encode_chunk_text(
-                self.sender.id(),
-                seq,
-                seq,
-                FLAG_ACK | FLAG_FILE,
-                cur.sent,
-                &cur.block[cur.pos..end],
-                &mut open,
-            );
-            cur.sent += (end - cur.pos) as u64;
-            cur.pos = end;
-            self.push_open(open, now)?;
-        }
-        Ok(())
-    }
-
-    /// Sends what is queued (datagrams go out in runs: [`transmit`]).
-    fn flush(&mut self) -> Result<(), Error> {
-        self.sender
-            .flush_open()
-            .or_else(|unsent| lost(&mut self.flags, unsent))
-    }
-
-    /// Reads the next block of the file, hashing it; the file must hold
-    /// exactly the size offered.
-    fn read_block(&mut self, cur: &mut Current) -> Result<(), Error> {
-        let want = (cur.offer.size - cur.read).min(READ_BLOCK as u64) as usize;
-        cur.block.resize(want, 0);
-        cur.pos = 0;
-        let changed = || {
-            io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the file changed size while it was being sent",
-            )
-        };
-        let mut filled = 0;
-        while filled < want {
-            match cur.offer.file.read(&mut cur.block[filled..]) {
-                Ok(0) => return Err(self.read_failed(cur, changed())),
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(self.read_failed(cur, e)),
-            }
-        }
-        cur.read += want as u64;
-        cur.hasher.update(&cur.block);
-        if cur.read == cur.offer.size {
-            // Longer than offered: it changed too.
-            let mut probe = [0u8; 1];
-            if matches!(cur.offer.file.read(&mut probe), Ok(n) if n > 0) {
-                return Err(self.read_failed(cur, changed()));
-            }
-        }
-        Ok(())
-    }
-
-    fn read_failed(&mut self, cur: &Current, error: io::Error) -> Error {
-        self.cancel();
-        Error::File(FileFailure::Read {
-            path: cur.offer.path.clone(),
-            error,
-        })
-    }
-
-    /// All content is out: sends the end with the hash.
-    fn end(&mut self, cur: &mut Current, now: Instant) -> Result<(), Error> {
-        let hash = *cur.hasher.finalize().as_bytes();
-        cur.hash = Some(hash);
-        self.record.clear();
-        encode_record(&FileRecord::End { hash }, &mut self.record);
-        cur.end_seq = Some(self.outbox.next_seq());
-        cur.asking = self.push_record("", now)?;
-        cur.phase = Phase::Ended;
-        cur.ask_at = None;
-        cur.ask_wait = FIRST_ASK;
-        Ok(())
-    }
-
-    /// Tells the listener to drop the transfer (best effort, not waited for).
-    fn cancel(&mut self) {
-        // What is queued goes first (best effort too): the Cancel is last.
-        let _ = self.sender.flush_open();
-        self.record.clear();
-        encode_record(&FileRecord::Cancel, &mut self.record);
-        self.open.clear();
-        let seq = self.outbox.next_seq();
-        if self
-            .sender
-            .encode_text_named(&self.record, seq, FLAG_ACK | FLAG_FILE, "", &mut self.open)
-            .is_err()
-        {
-            return;
-        }
-        wire::set_text_base(&mut self.open, self.outbox.base());
-        for _ in 0..CANCEL_COPIES {
-            let _ = self.sender.send_open(&self.open);
-        }
-    }
-
-    fn resend_due(&mut self) -> Result<(), Error> {
-        let (sender, flags) = (&mut self.sender, &mut self.flags);
-        self.outbox.resend_due(Instant::now(), &mut |bytes, base| {
-            wire::set_text_base(bytes, base);
-            transmit(sender, flags, bytes)
-        })
-    }
-
-    /// Reads acks and statuses until the socket would block; returns the
-    /// file when the listener said it is in place.
-    fn read_replies(&mut self, cur: &mut Current) -> Result<Option<Sent>, Error> {
-        let id = self.sender.id();
-        let mut status: Option<FileStatus> = None;
-        // A closed port (an ICMP error) is reported by the socket before
-        // the datagrams queued behind it: a listener that stopped said why
-        // first, so that is read too.
-        let mut closed = std::mem::take(&mut self.flags.closed);
-        loop {
-            let reply = match self.sender.recv_reply(&mut self.buf) {
-                Ok(Some(reply)) => reply,
-                Ok(None) => break,
-                // Each echo is of a send of ours: finitely many.
-                Err(Error::NotListening) => {
-                    closed = true;
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            match reply {
-                Reply::Message(Message::Ack(ack)) if ack.sender == id => {
-                    self.held.clear();
-                    self.held.extend(ack.ranges());
-                    let info = AckInfo {
-                        instance: ack.instance,
-                        next: ack.next,
-                        held: &self.held,
-                    };
-                    if self.outbox.on_ack(info, Instant::now()) > 0 {
-                        cur.progress_at = Instant::now();
-                    }
-                }
-                Reply::Message(Message::Refuse(refuse)) if refuse.sender == id => {
-                    return Err(Error::Refused {
-                        reason: refuse.reason,
-                    });
-                }
-                Reply::Message(Message::FileStatus(s))
-                    if s.sender == id && s.seq == cur.offer_seq =>
-                {
-                    status = Some(s);
-                }
-                _ => {}
-            }
-        }
-        if cur.phase != Phase::Offered {
-            let first_chunk = cur.offer_seq + 1;
-            let chunks = self.outbox.base().saturating_sub(first_chunk);
-            let confirmed = (chunks.saturating_mul(self.chunk as u64)).min(cur.sent);
-            self.progress.advance(confirmed);
-        }
-        let Some(s) = status else {
-            return if closed {
-                Err(self.port_closed(cur))
-            } else {
-                Ok(None)
-            };
-        };
-        cur.progress_at = Instant::now();
-        match s.status {
-            FILE_ACCEPTED if cur.phase == Phase::Offered => {
-                cur.phase = Phase::Streaming;
-                cur.ask_at = None;
-                Ok(None)
-            }
-            FILE_ACCEPTED => Ok(None),
-            FILE_DONE if cur.phase == Phase::Ended => {
-                let sent = Sent {
-                    name: cur.offer.name.clone(),
-                    size: cur.offer.size,
-                    elapsed: cur.started.elapsed(),
-                    hash: cur.hash.unwrap_or([0; HASH_LEN]),
-                };
-                self.progress.advance(cur.offer.size);
-                self.progress.done(&sent);
-                Ok(Some(sent))
-            }
-            // "Done" before the end was sent cannot be this transfer's.
-            FILE_DONE => Ok(None),
-            other if file::is_final(other) => Err(Error::File(FileFailure::Status {
-                file: cur.offer.name.clone(),
-                status: other,
-                detail: s.detail,
-                size: cur.offer.size,
-            })),
-            _ => Ok(None),
-        }
-    }
-
-    /// The port closed without a final status: nothing listens there if
-    /// nothing ever answered; else the listener stopped (killed, say) and
-    /// the transfer is lost.
-    fn port_closed(&self, cur: &Current) -> Error {
-        if self.outbox.heard_listener() || cur.phase != Phase::Offered {
-            Error::File(FileFailure::ListenerGone {
-                file: cur.offer.name.clone(),
-            })
-        } else {
-            Error::NotListening
-        }
-    }
-
     /// Sends refused by this host (a firewall rule), counted as losses.
     pub fn local_errors(&self) -> u64 {
         self.flags.local_errors
-    }
-}
-
-/// What sending found out on the way.
-#[derive(Debug, Default)]
-struct SendFlags {
-    /// Sends refused by this host (a firewall rule): losses.
-    local_errors: u64,
-    /// A send reported the port closed (ICMP): nothing listens any more.
-    closed: bool,
-}
-
-/// Sends one datagram: queued, to go out with the next ones of its size in
-/// one system call (see [`Sender::queue_open`]; [`FileSend::flush`] sends
-/// the rest before any wait). A send the local system refuses is a loss
-/// (the outbox retries it), not the end.
-fn transmit(sender: &mut Sender, flags: &mut SendFlags, bytes: &[u8]) -> Result<(), Error> {
-    sender
-        .queue_open(bytes)
-        .or_else(|unsent| lost(flags, unsent))
-}
-
-/// Datagrams that did not go: a loss, unless nothing can go any more.
-fn lost(flags: &mut SendFlags, unsent: Unsent) -> Result<(), Error> {
-    match unsent.error {
-        // A closed port: the replies tell whether the listener said why
-        // before it went (read them first, see `read_replies`).
-        e if e.kind() == io::ErrorKind::ConnectionRefused => {
-            flags.closed = true;
-            Ok(())
-        }
-        e if net::classify_send_error(&e) == net::SendFailure::Local => {
-            flags.local_errors += unsent.datagrams as u64;
-            Ok(())
-        }
-        e => Err(e.into()),
     }
 }

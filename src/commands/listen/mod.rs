@@ -7,7 +7,9 @@
 //! stops because of what a peer sent: malformed datagrams are counted and
 //! skipped, and ICMP errors echoed onto the socket are ignored.
 //!
-//! - here: the receive loop ([`Listener`]): readiness, batches, stopping;
+//! - here: the receive loop ([`Listener`]): readiness, stopping;
+//! - `drain`: reading the sockets in batches, acks after each flush;
+//! - `linger`: after a stop, repeats answered for a while (TIME_WAIT);
 //! - [`handler`]: what one datagram does;
 //! - [`sink`]: what the listener hands to its output;
 //! - [`limit`]: the rate limits on answers, pongs and echoes;
@@ -15,62 +17,29 @@
 //! - [`announce`]: `--announce`, hellos and goodbyes.
 
 pub mod announce;
+mod drain;
 pub mod echo;
 pub mod handler;
 pub mod limit;
+mod linger;
 pub mod sink;
 
 pub use handler::{ANSWERS_PER_SOURCE, ANSWERS_TOTAL, truncate_name};
+pub use linger::{LINGER_MAX, LINGER_QUIET};
 pub use sink::{Event, Notice, Sink, Stats};
 
 use crate::event::{EventLoop, Wake, token};
 use crate::net::{self, DatagramSocket, PeerAddr, RecvBatch};
-use crate::seal::{Envelope, Incoming, Key, Opened, SealDest};
-use crate::wire::{self, DecodeError};
+use crate::seal::{Envelope, Incoming, Key, SealDest};
+use crate::wire;
 use announce::Announcer;
-use handler::{Handler, Origin};
+use handler::Handler;
 use mio::Interest;
-use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
 /// At most this many sockets per listener (`listen` opens one or two).
 pub const MAX_SOCKETS: usize = 64;
-
-/// Full batches (as many datagrams as `recvmmsg` asked for) read from one
-/// socket in a row before signals, timers, output and the other socket get
-/// a turn: a flood cannot make Ctrl-C or `--timeout` wait.
-const DRAIN_BUDGET: usize = 64;
-
-/// The pause after a batch of several datagrams, but not a full one, before
-/// reading again. A listener that keeps up with a fast sender otherwise
-/// wakes for every two or three datagrams, and each wake (epoll_wait plus
-/// recvmmsg) costs more than handling them; after the pause, a stream of
-/// 250,000 datagrams/s comes in batches of 12 or more (the timer slack makes
-/// the pause 50–100 µs). A lone datagram (ping, interactive messages,
-/// discovery) is handled at once and never waits, and so is a batch that
-/// holds [`net::RECV_BATCH`] datagrams or more in coalesced runs (UDP_GRO):
-/// the kernel gathered them already, and a pause would only lengthen the
-/// sender's round trip (a file transfer's window shrinks with it).
-const GATHER: Duration = Duration::from_micros(50);
-
-/// After a stop no signal asked for (`--count`, `--timeout`), a listener
-/// that acknowledged something lately lingers, as TCP's TIME_WAIT does: a
-/// sender whose last ack or file status was lost asks again (it resends
-/// the message, or repeats the file record), and a listener already gone
-/// would leave it with a closed port ("nothing is listening") although
-/// its message was shown or its file stored. While lingering, only such
-/// repeats are answered; nothing new is shown, stored or acknowledged.
-/// It ends once no repeat came for this long since the last ack went
-/// (longer than a sender's first retry: its retransmission timeout, at
-/// most 250 ms plus jitter, or the 50 ms before a file sender asks for
-/// its status again)...
-pub const LINGER_QUIET: Duration = Duration::from_millis(400);
-/// ...or for three times the gap between a sender's last two repeats (a
-/// sender that keeps missing the answer waits twice as long each time),
-/// and at the latest this long after the stop.
-pub const LINGER_MAX: Duration = Duration::from_secs(3);
 
 /// Default for [`Config::gap_wait`]: longer than a sender's default
 /// patience, so a gap is only given up once its sender has stopped retrying.
@@ -130,16 +99,6 @@ pub struct Ended {
 /// end, not a failure.
 pub fn is_closed_pipe(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::BrokenPipe
-}
-
-/// How reading one socket ended.
-enum Drained {
-    /// The queue is empty.
-    Empty,
-    /// The budget ran out, or a pause let more gather: more may wait.
-    Budget,
-    /// A stop condition came up.
-    Stop(Stop),
 }
 
 /// A listener over its bound sockets (one, or one per address family; or
@@ -258,10 +217,7 @@ impl Listener {
         // wait; after that, only those the poll reported, until drained
         // (mio is edge-triggered). Reading only those saves a recvmmsg that
         // would find nothing on every wake when listening on both families.
-        let all = match self.sockets.len() {
-            0 => 0,
-            n => u64::MAX >> (64 - n),
-        };
+        let all = self.all_sockets();
         let mut unread = all;
         let stop = loop {
             if let Some(stop) = self.drain(&mut unread, sink)? {
@@ -354,188 +310,12 @@ impl Listener {
         })
     }
 
-    /// After a stop no signal asked for: answers repeats of what was
-    /// acknowledged, and takes nothing new, until none came for a while
-    /// (see [`LINGER_QUIET`]), [`LINGER_MAX`] passed, or a signal came.
-    /// Returns at once when nothing was acknowledged lately.
-    fn linger(&mut self, sink: &mut dyn Sink) -> io::Result<()> {
-        let Some(last_ack) = self.handler.last_ack() else {
-            return Ok(());
-        };
-        let start = Instant::now();
-        let latest = start + LINGER_MAX;
-        let mut quiet_until = last_ack + LINGER_QUIET;
-        if quiet_until <= start {
-            return Ok(());
-        }
-        self.handler.close();
-        self.lingering = true;
-        // When each sender's latest repeat came (its first one: since the
-        // last ack went).
-        let mut heard: HashMap<u64, Instant> = HashMap::new();
-        let all = match self.sockets.len() {
+    /// Bit i set for every socket i (the mask of `unread`).
+    fn all_sockets(&self) -> u64 {
+        match self.sockets.len() {
             0 => 0,
             n => u64::MAX >> (64 - n),
-        };
-        let mut unread = all;
-        loop {
-            if let Some(_stop) = self.drain(&mut unread, sink)? {
-                // Output failed (kept in `output_error`): nothing to wait for.
-                return Ok(());
-            }
-            let now = Instant::now();
-            for sender in self.handler.take_repeats() {
-                let previous = heard.insert(sender, now).unwrap_or(last_ack);
-                let gap = now.saturating_duration_since(previous);
-                quiet_until = quiet_until.max(now + LINGER_QUIET.max(gap * 3));
-            }
-            let end = quiet_until.min(latest);
-            if now >= end {
-                return Ok(());
-            }
-            let wake = if unread == 0 {
-                self.events.wait(Some(end))?
-            } else {
-                self.events.poll_now()?
-            };
-            match wake {
-                Wake::Ready(ready) => unread |= ready & all,
-                Wake::Timeout => {}
-                Wake::Signal(_) => return Ok(()),
-            }
         }
-    }
-
-    /// Reads each socket marked in `unread` until it would block, and
-    /// unmarks it; returns a stop reason if one came up.
-    fn drain(&mut self, unread: &mut u64, sink: &mut dyn Sink) -> io::Result<Option<Stop>> {
-        if self.count_reached() {
-            return Ok(Some(Stop::Count));
-        }
-        for via in 0..self.sockets.len() {
-            let bit = 1u64 << via;
-            if *unread & bit == 0 {
-                continue;
-            }
-            match self.drain_socket(via, sink)? {
-                Drained::Empty => *unread &= !bit,
-                Drained::Budget => {}
-                Drained::Stop(stop) => return Ok(Some(stop)),
-            }
-        }
-        Ok(None)
-    }
-
-    /// Reads socket `via` until it is empty, a stop condition comes up, or
-    /// [`DRAIN_BUDGET`] batches were read.
-    fn drain_socket(&mut self, via: usize, sink: &mut dyn Sink) -> io::Result<Drained> {
-        let socket = &self.sockets[via];
-        for _ in 0..DRAIN_BUDGET {
-            let asked = self.batch.asked();
-            let count = match self.batch.recv(socket) {
-                Ok(count) => count,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Drained::Empty),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                // The ICMP echo of a reply we sent to a port that closed since.
-                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
-                Err(e) => return Err(e),
-            };
-            // One clock read per batch: its datagrams arrived together.
-            let at = SystemTime::now();
-            let mut datagrams = 0;
-            for i in 0..count {
-                let Some(received) = self.batch.get(i) else {
-                    continue;
-                };
-                let origin = Origin {
-                    at,
-                    from: &received.arrival.from,
-                    cred: received.arrival.cred,
-                    local: received.arrival.local,
-                    socket,
-                    via,
-                };
-                let dest = match (received.arrival.local, &self.locals[via]) {
-                    (Some(l), PeerAddr::Inet(bound)) => {
-                        Dest::Arrival(SocketAddr::new(l.dest, bound.port()))
-                    }
-                    _ => Dest::Bound(self.bound[via]),
-                };
-                // Usually one datagram; a run of them when the kernel
-                // coalesced a sender's datagrams (UDP_GRO).
-                for (bytes, cut) in received.datagrams() {
-                    datagrams += 1;
-                    let handled = if cut || bytes.len() > wire::MAX_DATAGRAM {
-                        // Cannot happen on UDP (a Unix datagram can be larger),
-                        // but a cut read must not pass as whole.
-                        let why = crate::seal::Refusal::Malformed(DecodeError::TooLong);
-                        self.handler.refused(&why, origin.from, sink)
-                    } else {
-                        let overhead = self.incoming.overhead();
-                        match self.incoming.open(bytes, at, dest) {
-                            Ok(Opened::Raw(bytes)) => self.handler.raw(bytes, origin, sink),
-                            Ok(Opened::Message(message)) => {
-                                let open_len = bytes.len() - overhead;
-                                self.handler.message(message, open_len, origin, sink)
-                            }
-                            Err(why) => self.handler.refused(&why, origin.from, sink),
-                        }
-                    };
-                    if let Err(e) = handled {
-                        return Ok(Drained::Stop(output_stop(&mut self.output_error, e)));
-                    }
-                    if self.count_reached() {
-                        let stop = acknowledge(
-                            &mut self.handler,
-                            &self.sockets,
-                            sink,
-                            &mut self.output_error,
-                        )
-                        .err();
-                        return Ok(Drained::Stop(stop.unwrap_or(Stop::Count)));
-                    }
-                }
-                // A coalesced run is up to 64 KiB of one sender's stream:
-                // acknowledged on its own, as TCP acks each coalesced
-                // segment. One ack for a whole batch of them could stand
-                // for a sender's whole window, and its loss would leave
-                // the sender nothing to go on but its timer.
-                if received.segment.is_some()
-                    && let Err(stop) = acknowledge(
-                        &mut self.handler,
-                        &self.sockets,
-                        sink,
-                        &mut self.output_error,
-                    )
-                {
-                    return Ok(Drained::Stop(stop));
-                }
-            }
-            if let Err(stop) = acknowledge(
-                &mut self.handler,
-                &self.sockets,
-                sink,
-                &mut self.output_error,
-            ) {
-                return Ok(Drained::Stop(stop));
-            }
-            if count < 2 {
-                // A short batch means the queue was empty: new datagrams
-                // will raise a new readiness event.
-                return Ok(Drained::Empty);
-            }
-            if count < asked {
-                // Several arrived while the last batch was handled: a
-                // stream. Let the next ones gather rather than wake for
-                // every two (unless the kernel gathered them), then give
-                // signals, timers and output a turn.
-                if datagrams < net::RECV_BATCH {
-                    std::thread::sleep(GATHER);
-                }
-                return Ok(Drained::Budget);
-            }
-        }
-        Ok(Drained::Budget)
     }
 
     fn count_reached(&self) -> bool {
@@ -544,43 +324,6 @@ impl Listener {
                 .count
                 .is_some_and(|count| self.handler.stats.shown() >= count)
     }
-}
-
-/// Where a datagram was sent to, for opening it when sealed: converted
-/// only then.
-#[derive(Clone, Copy)]
-enum Dest {
-    /// The address the arrival information gave, with the bound port.
-    Arrival(SocketAddr),
-    /// What the socket's own address binds to.
-    Bound(SealDest),
-}
-
-impl From<Dest> for SealDest {
-    fn from(dest: Dest) -> SealDest {
-        match dest {
-            Dest::Arrival(addr) => SealDest::from(addr),
-            Dest::Bound(dest) => dest,
-        }
-    }
-}
-
-/// Flushes the output and then sends the acknowledgements owed, so that
-/// every message they confirm was written. A failed flush sends none and
-/// stops the listener (the error kept in `kept`, as [`output_stop`] does).
-fn acknowledge(
-    handler: &mut Handler,
-    sockets: &[DatagramSocket],
-    sink: &mut dyn Sink,
-    kept: &mut Option<io::Error>,
-) -> Result<(), Stop> {
-    if !handler.acks_owed() {
-        return Ok(());
-    }
-    sink.flush().map_err(|e| output_stop(kept, e))?;
-    handler
-        .send_acks(sockets, sink)
-        .map_err(|e| output_stop(kept, e))
 }
 
 /// The stop for an output error: a closed pipe ends quietly; any other
