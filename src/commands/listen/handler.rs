@@ -3,7 +3,7 @@
 //! hands each datagram here with the socket to reply on.
 //!
 //! Acknowledgements wait: the handler notes which senders are owed one,
-//! and the loop sends them ([`Handler::send_acks`]) only after the output
+//! and the loop sends them (`Handler::send_acks`) only after the output
 //! was flushed, so "confirmed" means written. One ack per sender covers
 //! everything that arrived from it in the batch.
 //!

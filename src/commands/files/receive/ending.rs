@@ -46,7 +46,7 @@ impl Receiver {
     }
 
     /// Abandons the transfers of senders silent for the configured wait
-    /// and forgets statuses older than [`STATUS_MEMORY`].
+    /// and forgets statuses older than `STATUS_MEMORY`.
     pub fn expire(&mut self, now: Instant) {
         let wait = self.config.wait;
         let silent: Vec<u64> = self

@@ -26,7 +26,7 @@ pub const ANSWERS_TOTAL: u32 = 200;
 /// sends one ping per round trip, and a routed round trip takes a
 /// millisecond or more); a LAN flood ping (`-i 0` at 5–30k/s) gets its first
 /// thousand at full speed, then this rate. Loopback is exempt (see
-/// [`Handler::pong`]), which keeps `udpmsg ping -i 0` on this host (tens of
+/// `Handler::pong`), which keeps `udpmsg ping -i 0` on this host (tens of
 /// thousands a second, the benchmark) unlimited.
 pub const PONGS_PER_SOURCE: u32 = 1_000;
 
