@@ -447,7 +447,9 @@ ping_once() {
 import json, sys
 try:
     d = json.load(open(sys.argv[1]))
-    print(d["p50_us"], d["p99_us"], d["received"], d["sent"])
+    # docs/JSON.md: times in milliseconds, to the microsecond.
+    us = lambda ms: round(ms * 1000)
+    print(us(d["p50_ms"]), us(d["p99_ms"]), d["received"], d["sent"])
 except Exception:
     print(0, 0, 0, 0)' "$WORK/ping.json")
 }
