@@ -88,6 +88,7 @@ impl Chat {
                     let open_len = len - overhead;
                     let origin = Origin {
                         at: SystemTime::now(),
+                        now,
                         from: &arrival.from,
                         cred: None,
                         local: arrival.local,

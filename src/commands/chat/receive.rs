@@ -62,6 +62,7 @@ impl Chat {
                     };
                     let origin = Origin {
                         at,
+                        now,
                         from: peer,
                         cred: None,
                         local: received.arrival.local,

@@ -10,7 +10,7 @@ use crate::seal::{Opened, SealDest};
 use crate::wire::{self, DecodeError};
 use std::io;
 use std::net::SocketAddr;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Full batches (as many datagrams as `recvmmsg` asked for) read from one
 /// socket in a row before signals, timers, output and the other socket get
@@ -80,6 +80,7 @@ impl Listener {
             };
             // One clock read per batch: its datagrams arrived together.
             let at = SystemTime::now();
+            let now = Instant::now();
             let mut datagrams = 0;
             for i in 0..count {
                 let Some(received) = self.batch.get(i) else {
@@ -87,6 +88,7 @@ impl Listener {
                 };
                 let origin = Origin {
                     at,
+                    now,
                     from: &received.arrival.from,
                     cred: received.arrival.cred,
                     local: received.arrival.local,

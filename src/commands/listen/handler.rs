@@ -43,6 +43,9 @@ use std::time::{Duration, Instant, SystemTime};
 pub(crate) struct Origin<'a> {
     /// When its batch arrived.
     pub at: SystemTime,
+    /// The same moment on the monotonic clock (for timers and memories:
+    /// one clock read per batch, not per datagram).
+    pub now: Instant,
     /// The sender, IPv4-mapped addresses unmapped.
     pub from: &'a PeerAddr,
     /// The sender's credentials (Unix-domain senders).
@@ -210,10 +213,7 @@ impl Handler {
                 self.acked_text(&text, open_len, origin, sink)
             }
             Message::Text(text) => {
-                if !self
-                    .recent
-                    .first_time(text.sender, text.seq, Instant::now())
-                {
+                if !self.recent.first_time(text.sender, text.seq, origin.now) {
                     self.stats.duplicates += 1;
                     return Ok(());
                 }

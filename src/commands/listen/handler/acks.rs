@@ -75,7 +75,7 @@ impl Handler {
         origin: Origin<'_>,
         sink: &mut dyn Sink,
     ) -> io::Result<()> {
-        let now = Instant::now();
+        let now = origin.now;
         let file = text.flags & wire::FLAG_FILE != 0;
         if file {
             let route = Route {

@@ -48,7 +48,7 @@ impl Handler {
     ) -> io::Result<()> {
         let from = origin.from;
         if let Some(ip) = remote_ip(from)
-            && !self.pongs.allow(ip, Instant::now())
+            && !self.pongs.allow(ip, origin.now)
         {
             self.stats.pings_ignored += 1;
             return sink.notice(&Notice::PingIgnored {

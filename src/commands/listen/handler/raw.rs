@@ -18,13 +18,9 @@ impl Handler {
         }
         if let (Some(local), PeerAddr::Inet(from)) = (origin.local, origin.from)
             && local.sent_to_group()
-            && !self.group_copies.first_copy(
-                *from,
-                local.dest,
-                local.ifindex,
-                bytes,
-                Instant::now(),
-            )
+            && !self
+                .group_copies
+                .first_copy(*from, local.dest, local.ifindex, bytes, origin.now)
         {
             self.stats.duplicates += 1;
             return Ok(());
