@@ -9,6 +9,7 @@
 
 mod common;
 
+use common::Dir;
 use common::{WAIT, command, exit_code, isolate, listening_addr, udp, wait_for, wait_status};
 use serde_json::Value;
 use std::fs::File;
@@ -18,31 +19,6 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use udpmsg::seal::{Key, MAX_REPLAY_SENDERS, Sealer};
 use udpmsg::wire::{self, FLAG_ACK, Message, Ping, Text};
-
-/// A temporary directory, removed when dropped.
-struct Dir(std::path::PathBuf);
-
-impl Dir {
-    fn new(test: &str) -> Dir {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let dir =
-            std::env::temp_dir().join(format!("udpmsg-{test}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        Dir(dir)
-    }
-
-    fn path(&self, name: &str) -> std::path::PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// `udpmsg listen --bind 127.0.0.1 --json <args>` with stdout into `out`;
 /// returns it once it says where it listens.
@@ -97,7 +73,7 @@ fn lines_confirmed_before_the_listener_was_killed_are_all_in_its_output() {
         return;
     }
     let dir = Dir::new("kill9");
-    let input = dir.path("input");
+    let input = dir.join("input");
     let lines = 5_000;
     let mut f = File::create(&input).expect("input");
     for n in 1..=lines {
@@ -106,7 +82,7 @@ fn lines_confirmed_before_the_listener_was_killed_are_all_in_its_output() {
     drop(f);
     let mut partial = 0;
     for round in 0..4u64 {
-        let out = dir.path(&format!("out{round}"));
+        let out = dir.join(&format!("out{round}"));
         let (mut listener, addr) = listener_to_file(&["--port", "0"], &out);
         // Few retries: with the listener gone, the rest is given up quickly.
         let mut sender = command(&[
@@ -171,7 +147,7 @@ fn a_listener_restarted_mid_stream_gets_the_rest_exactly_once() {
         return;
     }
     let dir = Dir::new("restart");
-    let (out_a, out_b) = (dir.path("a"), dir.path("b"));
+    let (out_a, out_b) = (dir.join("a"), dir.join("b"));
     let (mut a, addr) = listener_to_file(&["--port", "0"], &out_a);
     let mut sender = command(&["send", "--ack", "--timeout", "10s", &addr.to_string(), "-"])
         .stdin(Stdio::piped())
@@ -262,7 +238,7 @@ fn many_forged_senders_holding_empty_messages_cost_bounded_memory() {
         return;
     }
     let dir = Dir::new("held");
-    let out = dir.path("out");
+    let out = dir.join("out");
     let (listener, addr) = listener_to_file(&["--port", "0"], &out);
     let peer = udp("127.0.0.1:0");
     // 512 senders, each 1024 empty messages ahead of the one it never
@@ -316,7 +292,7 @@ fn future_times_of_forgotten_senders_do_not_lock_new_senders_out() {
         return;
     }
     let dir = Dir::new("future");
-    let key_path = dir.path("key");
+    let key_path = dir.join("key");
     let key = Key::generate().expect("key");
     std::fs::write(&key_path, format!("{}\n", key.to_hex())).expect("key file");
     std::fs::set_permissions(
@@ -325,7 +301,7 @@ fn future_times_of_forgotten_senders_do_not_lock_new_senders_out() {
     )
     .expect("chmod");
     let key_arg = key_path.to_str().expect("utf-8");
-    let out = dir.path("out");
+    let out = dir.join("out");
     let (mut listener, addr) = listener_to_file(&["--port", "0", "-k", key_arg], &out);
     let peer = udp("127.0.0.1:0");
     // A key holder with a clock 59 s ahead (or a hostile one) seals from
@@ -388,7 +364,7 @@ fn forged_sender_ids_cannot_lock_senders_out_blindly() {
         return;
     }
     let dir = Dir::new("busy");
-    let out = dir.path("out");
+    let out = dir.join("out");
     let (mut listener, addr) = listener_to_file(&["--port", "0"], &out);
     // Yesterday 1,024 forged ids filled the table for 30 s.
     forge_senders(addr, 1024, 0x5000_0000);
@@ -433,7 +409,7 @@ fn an_ack_is_never_larger_than_the_texts_it_answers() {
         return;
     }
     let dir = Dir::new("ackamp");
-    let out = dir.path("out");
+    let out = dir.join("out");
     let (mut listener, addr) = listener_to_file(&["--port", "0"], &out);
     // A forged sender with holes below every text: each would be answered
     // by an ack listing ever more held ranges.

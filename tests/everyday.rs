@@ -11,17 +11,18 @@
 
 mod common;
 
+use common::Dir;
 use common::{
     BIN, Listener, Output, WAIT, command, isolate, run_captured, run_ok, udp, udpmsg, wait_for,
 };
 use std::net::UdpSocket;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use udpmsg::error::exit;
 use udpmsg::net::addr::DEFAULT_PORT;
 use udpmsg::wire;
@@ -30,40 +31,6 @@ use udpmsg::wire;
 const QUIET: Duration = Duration::from_millis(300);
 
 // ---------------------------------------------------------------- helpers
-
-/// A temporary directory, removed when the test ends.
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(test: &str) -> Dir {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let dir = std::env::temp_dir().join(format!(
-            "udpmsg-everyday-{test}-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        Dir(dir)
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.0.join(name).display().to_string()
-    }
-
-    /// Writes `text` to file `name` and returns its path.
-    fn file(&self, name: &str, text: &str) -> String {
-        let path = self.path(name);
-        std::fs::write(&path, text).expect("write temp file");
-        path
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// `udpmsg args...` with `env` set (the udpmsg variables otherwise cleared).
 fn udpmsg_env(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Output {
@@ -194,7 +161,7 @@ fn keygen_refuses_fifos_sockets_symlinks_and_directories_even_with_force() {
     );
     assert!(!Path::new(&dir.path("nowhere")).exists());
     assert_eq!(
-        std::fs::read_dir(&dir.0).expect("list").count(),
+        std::fs::read_dir(dir.root()).expect("list").count(),
         6,
         "no temporary file left behind"
     );

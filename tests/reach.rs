@@ -9,121 +9,21 @@
 mod common;
 
 use common::{
-    BIN, Listener, Output, WAIT, command, isolate, line_reader, rest_of, run_captured, run_ok, udp,
-    udpmsg, udpmsg_within, wait_for, wait_until,
+    BIN, Listener, Output, WAIT, command, isolate, line_reader, run_captured, run_ok, udp, udpmsg,
+    udpmsg_within, wait_for, wait_until,
 };
+use common::{Dir, Running};
 use serde_json::Value;
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::Receiver;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::process::{Command, Stdio};
+use std::time::Instant;
 use udpmsg::commands::listen::echo::BOUNCE_WINDOW;
 
 // ---------------------------------------------------------------- helpers
 
-/// A temporary directory, removed when the test ends.
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(test: &str) -> Dir {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let dir = std::env::temp_dir().join(format!(
-            "udpmsg-reach-{test}-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        Dir(dir)
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.0.join(name).display().to_string()
-    }
-
-    /// A new key file made by `udpmsg keygen`.
-    fn key(&self) -> String {
-        let path = self.path("key");
-        let run = udpmsg(&["keygen", &path, "-q"], b"");
-        assert_eq!(run.code, 0, "keygen: {}", run.stderr);
-        path
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn assert_ok(run: &Output, what: &str) {
     assert_eq!(run.code, 0, "{what}: exit {}: {}", run.code, run.stderr);
-}
-
-/// A running program with its stdout read line by line and its stdin
-/// open (for programs that answer what they are told to); killed on drop.
-struct Running {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    out: Receiver<String>,
-    err: Receiver<String>,
-}
-
-impl Running {
-    fn spawn(mut cmd: Command, what: &str) -> Running {
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
-        let out = line_reader(child.stdout.take().expect("stdout"), None);
-        let err = line_reader(child.stderr.take().expect("stderr"), None);
-        Running {
-            stdin: child.stdin.take(),
-            child,
-            out,
-            err,
-        }
-    }
-
-    /// `udpmsg args...`, running.
-    fn udpmsg(args: &[&str]) -> Running {
-        Self::spawn(command(args), &format!("udpmsg {args:?}"))
-    }
-
-    fn line(&self) -> String {
-        self.out
-            .recv_timeout(WAIT)
-            .unwrap_or_else(|e| panic!("no output line within {WAIT:?}: {e}"))
-    }
-
-    fn json(&self) -> Value {
-        let line = self.line();
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"))
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        stdin.write_all(bytes).expect("write stdin");
-        stdin.flush().expect("flush stdin");
-    }
-
-    /// Closes stdin, waits for the exit; the code and the remaining lines.
-    fn finish(mut self) -> (i32, Vec<String>, Vec<String>) {
-        drop(self.stdin.take());
-        let code = wait_until(&mut self.child, WAIT * 3, "program");
-        (code, rest_of(&self.out), rest_of(&self.err))
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Waits until some socket is bound to UDP `port` on 127.0.0.1.

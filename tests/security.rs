@@ -13,6 +13,7 @@ mod common;
 
 use chacha20poly1305::aead::{AeadInPlace, KeyInit};
 use chacha20poly1305::{Tag, XChaCha20Poly1305, XNonce};
+use common::Dir;
 use common::{
     Listener, Output, Rng, WAIT, command, drain, exit_code, isolate, udp, udpmsg, wait_for,
     wait_until,
@@ -22,7 +23,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use udpmsg::seal::{self, Key, Opener, SEAL_OVERHEAD, Sealer};
@@ -34,41 +35,6 @@ const QUIET: Duration = Duration::from_millis(300);
 const SEED: u64 = 0x5eed_0fc0_ffee_1100;
 
 // ---------------------------------------------------------------- helpers
-
-/// A directory of key files, removed when the test ends.
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(test: &str) -> Dir {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let dir = std::env::temp_dir().join(format!(
-            "udpmsg-security-{test}-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        Dir(dir)
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.0.join(name).display().to_string()
-    }
-
-    /// A fresh key file made by `udpmsg keygen`.
-    fn key(&self, name: &str) -> String {
-        let path = self.path(name);
-        let run = udpmsg(&["keygen", &path], b"");
-        assert_eq!(run.code, 0, "keygen {path}: {}", run.stderr);
-        path
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Asserts `udpmsg args...` succeeded.
 fn run_ok(args: &[&str], stdin: &[u8]) -> Output {
@@ -478,7 +444,7 @@ fn keygen_writes_a_private_hex_key_and_replaces_it_only_with_force() {
     // Keys are random: a handful never repeat.
     let mut seen = std::collections::HashSet::new();
     for i in 0..5 {
-        let p = dir.key(&format!("r{i}"));
+        let p = dir.key_named(&format!("r{i}"));
         assert!(seen.insert(std::fs::read_to_string(&p).expect("read")));
     }
 
@@ -495,7 +461,7 @@ fn key_file_readable_by_others_warns_but_works() {
         return;
     }
     let dir = Dir::new("readable");
-    let key = dir.key("k");
+    let key = dir.key_named("k");
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     let mut l = Listen::start_json(&["--key-file", &key]);
     let sent = run_ok(
@@ -523,7 +489,7 @@ fn malformed_or_missing_key_files_are_one_clear_error() {
         return;
     }
     let dir = Dir::new("malformed");
-    let good = std::fs::read_to_string(dir.key("good")).expect("read");
+    let good = std::fs::read_to_string(dir.key_named("good")).expect("read");
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("empty", Vec::new()),
         ("short", b"abc\n".to_vec()),
@@ -632,7 +598,7 @@ fn raw_with_a_key_is_a_usage_error() {
         return;
     }
     let dir = Dir::new("raw");
-    let key = dir.key("k");
+    let key = dir.key_named("k");
     let catcher = udp("127.0.0.1:0");
     catcher
         .set_read_timeout(Some(QUIET))
@@ -672,7 +638,7 @@ fn same_key_message_is_shown() {
         return;
     }
     let dir = Dir::new("same");
-    let key = dir.key("k");
+    let key = dir.key_named("k");
     let mut l = Listen::start_json(&["--key-file", &key]);
     run_ok(
         &[
@@ -728,8 +694,8 @@ fn keyed_listener_shows_only_its_key_and_counts_the_rest() {
         return;
     }
     let dir = Dir::new("counts");
-    let key = dir.key("k");
-    let other = dir.key("other");
+    let key = dir.key_named("k");
+    let other = dir.key_named("other");
 
     let mut l = Listen::start_json(&["--key-file", &key, "-v"]);
     let peer = udp("127.0.0.1:0");
@@ -873,7 +839,7 @@ fn stale_and_future_sealed_datagrams_are_refused() {
         return;
     }
     let dir = Dir::new("stale");
-    let key = dir.key("k");
+    let key = dir.key_named("k");
     let cipher = datagram_key(&key);
     let mut l = Listen::start_json(&["--key-file", &key]);
     let peer = udp("127.0.0.1:0");
@@ -957,7 +923,7 @@ fn keyless_listener_counts_sealed_datagrams_and_never_shows_them() {
         return;
     }
     let dir = Dir::new("keyless");
-    let key = dir.key("k");
+    let key = dir.key_named("k");
     let sealed = capture_send(&["--key-file", &key, "secret"]);
     let mut l = Listen::start_json(&[]);
     let peer = udp("127.0.0.1:0");
@@ -1007,8 +973,8 @@ fn acknowledged_send_with_a_key_shows_200_lines_once_in_order() {
         return;
     }
     let dir = Dir::new("ack");
-    let key = dir.key("k");
-    let other = dir.key("other");
+    let key = dir.key_named("k");
+    let other = dir.key_named("other");
     let mut l = Listen::start_json(&["--key-file", &key]);
     let lines: Vec<String> = (0..200).map(|i| format!("line {i:03}")).collect();
     let stdin = format!("{}\n", lines.join("\n"));
@@ -1094,8 +1060,8 @@ fn keyed_ping_gets_sealed_replies_and_others_get_none() {
         return;
     }
     let dir = Dir::new("ping");
-    let key = dir.key("k");
-    let other = dir.key("other");
+    let key = dir.key_named("k");
+    let other = dir.key_named("other");
     let mut l = Listen::start_json(&["--key-file", &key]);
     let ok = run_ok(
         &["ping", &l.dest(), "-k", &key, "-c", "3", "-i", "100ms"],
@@ -1195,8 +1161,8 @@ fn keyed_discovery_finds_only_listeners_with_the_same_key() {
         return;
     }
     let dir = Dir::new("discover");
-    let key = dir.key("k");
-    let other = dir.key("other");
+    let key = dir.key_named("k");
+    let other = dir.key_named("other");
     // Bound to every address: discovery on lo goes to 127.255.255.255.
     let mut l = Listen::start_json(&["--bind", "", "-n", "keyed-peer", "--key-file", &key]);
     let found = discover(l.port(), &["-k", &key, "-t", "3s", "--expect", "1"]);
@@ -1327,7 +1293,7 @@ fn a_captured_acked_stream_replayed_to_another_listener_shows_nothing() {
         return;
     }
     let dir = Dir::new("replay-elsewhere");
-    let key = dir.key("k");
+    let key = dir.key_named("k");
     // X is the victim's listener. Y and Z hold the same key: Y on another
     // port of the same address, Z on the same port of another address of
     // the host. Both run before the capture, so the start rule cannot be
@@ -1389,7 +1355,7 @@ fn a_captured_acked_stream_replayed_after_its_listener_restarted_shows_nothing()
         return;
     }
     let dir = Dir::new("replay-restart");
-    let key = dir.key("k");
+    let key = dir.key_named("k");
     let mut x = listen_at("127.0.0.1", 0, &key);
     let stream = capture_acked_stream(&x, &key);
     let port = x.port();
@@ -1459,8 +1425,8 @@ fn flood_of_forged_and_replayed_sealed_datagrams_is_survived_in_bounded_memory()
     }
     let started = Instant::now();
     let dir = Dir::new("flood");
-    let key = dir.key("k");
-    let other = dir.key("other");
+    let key = dir.key_named("k");
+    let other = dir.key_named("other");
     let k = read_key(&key);
     let mut l = Listen::start_json(&["--key-file", &key]);
     let peer = udp("127.0.0.1:0");
@@ -1590,8 +1556,8 @@ fn send_ack_and_ping_that_nothing_answered_hint_at_the_key() {
         return;
     }
     let dir = Dir::new("hint");
-    let key = dir.key("k");
-    let other = dir.key("other");
+    let key = dir.key_named("k");
+    let other = dir.key_named("other");
     let keyed = Listener::start(&["-k", &key]);
     let dest = keyed.dest();
     let no_key = "udpmsg: hint: a listener started with --key-file answers only datagrams sealed with its key: give the same --key-file here";

@@ -15,152 +15,27 @@
 
 mod common;
 
-use common::{
-    BIN, WAIT, command, encoded, isolate, line_reader, rest_of, run_captured, udpmsg, wait_for,
-    wait_until,
-};
+use common::{BIN, WAIT, command, encoded, isolate, run_captured, udpmsg, wait_for};
+use common::{Dir, Running};
 use serde_json::Value;
-use std::io::Write;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixDatagram, UnixListener};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::Receiver;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use udpmsg::net::peer::MAX_UNIX_NAME;
 use udpmsg::seal::{SealDest, Sealer};
 use udpmsg::wire::{Message, Ping};
 
 // ---------------------------------------------------------------- helpers
 
-/// A temporary directory, removed when the test ends.
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(test: &str) -> Dir {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        // Short: a socket path is at most 107 bytes.
-        let dir = std::env::temp_dir().join(format!("um-{test}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        Dir(dir)
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.0.join(name).display().to_string()
-    }
-
-    /// `unix:` and the path of `name` in this directory.
-    fn unix(&self, name: &str) -> String {
-        format!("unix:{}", self.path(name))
-    }
-
-    /// A new key file made by `udpmsg keygen`.
-    fn key(&self) -> String {
-        let path = self.path("key");
-        let run = udpmsg(&["keygen", &path, "-q"], b"");
-        assert_eq!(run.code, 0, "keygen: {}", run.stderr);
-        path
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A running program with stdout and stderr read line by line and stdin
-/// open; killed on drop.
-struct Running {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    out: Receiver<String>,
-    err: Receiver<String>,
-}
-
-impl Running {
-    fn spawn(mut cmd: Command, what: &str) -> Running {
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
-        let out = line_reader(child.stdout.take().expect("stdout"), None);
-        let err = line_reader(child.stderr.take().expect("stderr"), None);
-        Running {
-            stdin: child.stdin.take(),
-            child,
-            out,
-            err,
-        }
-    }
-
-    fn program(program: &str, args: &[&str]) -> Running {
-        let mut cmd = Command::new(program);
-        cmd.args(args);
-        Self::spawn(cmd, &format!("{program} (scripts/test.sh installs it)"))
-    }
-
-    /// `udpmsg args...`, running.
-    fn udpmsg(args: &[&str]) -> Running {
-        Self::spawn(command(args), &format!("udpmsg {args:?}"))
-    }
-
-    /// `udpmsg listen args...`, once it said it is listening (on `addr`).
-    fn listen(args: &[&str]) -> Running {
-        let mut all = vec!["listen"];
-        all.extend_from_slice(args);
-        let listener = Self::udpmsg(&all);
-        let line = listener.err_line();
-        assert!(line.contains("listening on unix:"), "{line}");
-        listener
-    }
-
-    fn line(&self) -> String {
-        self.out
-            .recv_timeout(WAIT)
-            .unwrap_or_else(|e| panic!("no output line within {WAIT:?}: {e}"))
-    }
-
-    fn err_line(&self) -> String {
-        self.err
-            .recv_timeout(WAIT)
-            .unwrap_or_else(|e| panic!("no stderr line within {WAIT:?}: {e}"))
-    }
-
-    fn json(&self) -> Value {
-        let line = self.line();
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"))
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        stdin.write_all(bytes).expect("write stdin");
-        stdin.flush().expect("flush stdin");
-    }
-
-    fn signal(&self, sig: i32) {
-        // SAFETY: kill(2) on the pid of our own, not yet reaped, child.
-        let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, sig) };
-        assert_eq!(rc, 0, "kill: {}", std::io::Error::last_os_error());
-    }
-
-    /// Waits for the exit; the code and the remaining lines.
-    fn finish(mut self) -> (i32, Vec<String>, Vec<String>) {
-        drop(self.stdin.take());
-        let code = wait_until(&mut self.child, WAIT * 3, "program");
-        (code, rest_of(&self.out), rest_of(&self.err))
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `udpmsg listen args...` on a Unix socket, once it said it is listening.
+fn listen(args: &[&str]) -> Running {
+    let mut all = vec!["listen"];
+    all.extend_from_slice(args);
+    let listener = Running::udpmsg(&all);
+    let line = listener.err_line();
+    assert!(line.contains("listening on unix:"), "{line}");
+    listener
 }
 
 fn assert_ok(run: &common::Output, what: &str) {
@@ -212,7 +87,7 @@ fn udpmsg_to_udpmsg(target: &str, key: Option<&str>) {
     let keyed: Vec<&str> = key.map_or(vec![], |k| vec!["-k", k]);
     let mut args = vec!["--bind", target, "--json", "-v"];
     args.extend(&keyed);
-    let listener = Running::listen(&args);
+    let listener = listen(&args);
 
     let mut send = vec!["send", target, "-n", "app", "hello"];
     send.extend(&keyed);
@@ -285,7 +160,7 @@ fn send_ack_and_ping_reach_a_listener_on_a_socket_file() {
     if !isolate("send_ack_and_ping_reach_a_listener_on_a_socket_file") {
         return;
     }
-    let dir = Dir::new("file");
+    let dir = Dir::short("file");
     udpmsg_to_udpmsg(&dir.unix("l.sock"), None);
     udpmsg_to_udpmsg(&dir.unix("k.sock"), Some(&dir.key()));
 }
@@ -295,7 +170,7 @@ fn send_ack_and_ping_reach_a_listener_on_an_abstract_name() {
     if !isolate("send_ack_and_ping_reach_a_listener_on_an_abstract_name") {
         return;
     }
-    let dir = Dir::new("abstract");
+    let dir = Dir::short("abstract");
     udpmsg_to_udpmsg("unix:@udpmsg-test", None);
     udpmsg_to_udpmsg("unix:@udpmsg-keyed", Some(&dir.key()));
 }
@@ -305,14 +180,14 @@ fn a_keyed_listener_refuses_what_is_not_sealed_for_it() {
     if !isolate("a_keyed_listener_refuses_what_is_not_sealed_for_it") {
         return;
     }
-    let dir = Dir::new("sealed");
+    let dir = Dir::short("sealed");
     let key_path = dir.key();
     let key = udpmsg::seal::read_key_file(Path::new(&key_path))
         .expect("key")
         .0;
     let (a, b) = (dir.path("a.sock"), dir.path("b.sock"));
-    let listener_a = Running::listen(&["--bind", &dir.unix("a.sock"), "-k", &key_path, "--json"]);
-    let listener_b = Running::listen(&["--bind", &dir.unix("b.sock"), "-k", &key_path, "-v"]);
+    let listener_a = listen(&["--bind", &dir.unix("a.sock"), "-k", &key_path, "--json"]);
+    let listener_b = listen(&["--bind", &dir.unix("b.sock"), "-k", &key_path, "-v"]);
 
     // Unkeyed: refused.
     assert_ok(
@@ -370,9 +245,9 @@ fn a_symlink_or_relative_path_to_the_socket_is_the_same_destination() {
     if !isolate("a_symlink_or_relative_path_to_the_socket_is_the_same_destination") {
         return;
     }
-    let dir = Dir::new("canon");
+    let dir = Dir::short("canon");
     let key = dir.key();
-    let listener = Running::listen(&["--bind", &dir.unix("real.sock"), "-k", &key, "--json"]);
+    let listener = listen(&["--bind", &dir.unix("real.sock"), "-k", &key, "--json"]);
     std::os::unix::fs::symlink(dir.path("real.sock"), dir.path("link.sock")).expect("symlink");
     let run = udpmsg(
         &["send", "--ack", "unix:link.sock", "-k", &key, "via link"],
@@ -380,12 +255,12 @@ fn a_symlink_or_relative_path_to_the_socket_is_the_same_destination() {
     );
     // Relative to the sender's working directory.
     let mut cmd = command(&["send", "--ack", "unix:link.sock", "-k", &key, "via link"]);
-    cmd.current_dir(&dir.0);
+    cmd.current_dir(dir.root());
     let relative = run_captured(cmd, b"", WAIT * 3, "send --ack (relative)");
     assert_ok(&relative, "send --ack to a relative symlink");
     assert_eq!(listener.json()["text"], "via link");
     let mut cmd = command(&["ping", "-c", "1", "unix:./real.sock", "-k", &key]);
-    cmd.current_dir(&dir.0);
+    cmd.current_dir(dir.root());
     assert_ok(
         &run_captured(cmd, b"", WAIT * 3, "ping"),
         "ping ./real.sock",
@@ -402,9 +277,9 @@ fn send_ack_goes_on_when_the_listener_restarts() {
     if !isolate("send_ack_goes_on_when_the_listener_restarts") {
         return;
     }
-    let dir = Dir::new("restart");
+    let dir = Dir::short("restart");
     let target = dir.unix("l.sock");
-    let first = Running::listen(&["--bind", &target, "--json"]);
+    let first = listen(&["--bind", &target, "--json"]);
     let mut sender = Running::udpmsg(&["send", "--ack", &target, "--timeout", "20s", "-"]);
     sender.write(b"before\n");
     assert_eq!(first.json()["text"], "before");
@@ -413,7 +288,7 @@ fn send_ack_goes_on_when_the_listener_restarts() {
     assert_eq!(code, 0, "{err:?}");
     // Sent while nothing listens: waits, and goes to the next listener.
     sender.write(b"between\n");
-    let second = Running::listen(&["--bind", &target, "--json"]);
+    let second = listen(&["--bind", &target, "--json"]);
     sender.write(b"after\n");
     let mut shown = vec![
         second.json()["text"]
@@ -436,7 +311,7 @@ fn send_file_goes_over_a_unix_socket_keyed_or_not() {
     if !isolate("send_file_goes_over_a_unix_socket_keyed_or_not") {
         return;
     }
-    let dir = Dir::new("files");
+    let dir = Dir::short("files");
     let key = dir.key();
     let inbox = dir.path("in");
     std::fs::create_dir(&inbox).expect("inbox");
@@ -459,7 +334,7 @@ fn send_file_goes_over_a_unix_socket_keyed_or_not() {
         if keyed {
             args.extend(["-k", key.as_str()]);
         }
-        let listener = Running::listen(&args);
+        let listener = listen(&args);
         let mut send = vec!["send", "--file", file.as_str(), target.as_str()];
         if keyed {
             send.extend(["-k", key.as_str()]);
@@ -488,9 +363,9 @@ fn socat_and_nc_send_to_a_unix_listener_and_nc_gets_its_echo() {
     if !isolate("socat_and_nc_send_to_a_unix_listener_and_nc_gets_its_echo") {
         return;
     }
-    let dir = Dir::new("raw-in");
+    let dir = Dir::short("raw-in");
     let path = dir.path("l.sock");
-    let listener = Running::listen(&["--bind", &dir.unix("l.sock"), "--json", "--echo"]);
+    let listener = listen(&["--bind", &dir.unix("l.sock"), "--json", "--echo"]);
 
     // socat sends unnamed: shown, not echoed (nothing can reach it).
     let run = run_captured(
@@ -558,7 +433,7 @@ fn send_wait_asks_socat_and_nc_over_unix_sockets() {
     if !isolate("send_wait_asks_socat_and_nc_over_unix_sockets") {
         return;
     }
-    let dir = Dir::new("raw-out");
+    let dir = Dir::short("raw-out");
     // socat's echo service on a socket file, as its manual writes it.
     let echo = dir.path("echo.sock");
     let _socat = Running::program(
@@ -626,7 +501,7 @@ fn udpmsg_sends_raw_to_a_socat_receiver() {
     if !isolate("udpmsg_sends_raw_to_a_socat_receiver") {
         return;
     }
-    let dir = Dir::new("raw-recv");
+    let dir = Dir::short("raw-recv");
     let path = dir.path("r.sock");
     // It stops after a second without datagrams.
     let socat = Running::program(
@@ -659,7 +534,7 @@ fn listen_echo_on_a_unix_socket_answers_udpmsg_send_wait() {
     if !isolate("listen_echo_on_a_unix_socket_answers_udpmsg_send_wait") {
         return;
     }
-    let listener = Running::listen(&["--bind", "unix:@echo", "--echo"]);
+    let listener = listen(&["--bind", "unix:@echo", "--echo"]);
     let run = udpmsg(
         &[
             "send",
@@ -688,9 +563,9 @@ fn an_unnamed_sender_is_counted_never_answered() {
     if !isolate("an_unnamed_sender_is_counted_never_answered") {
         return;
     }
-    let dir = Dir::new("unnamed");
+    let dir = Dir::short("unnamed");
     let path = dir.path("l.sock");
-    let listener = Running::listen(&["--bind", &dir.unix("l.sock"), "-v", "--echo"]);
+    let listener = listen(&["--bind", &dir.unix("l.sock"), "-v", "--echo"]);
     let unnamed = UnixDatagram::unbound().expect("socket");
     let ping = encoded(&Message::Ping(Ping {
         sender: 1,
@@ -741,24 +616,24 @@ fn the_socket_file_goes_on_every_signal_timeout_and_count() {
     if !isolate("the_socket_file_goes_on_every_signal_timeout_and_count") {
         return;
     }
-    let dir = Dir::new("cleanup");
+    let dir = Dir::short("cleanup");
     let path = dir.path("l.sock");
     let target = dir.unix("l.sock");
 
-    let listener = Running::listen(&["--bind", &target]);
+    let listener = listen(&["--bind", &target]);
     assert!(is_socket(&path));
     listener.signal(libc::SIGTERM);
     let (code, _, err) = listener.finish();
     assert_eq!(code, 0, "{err:?}");
     assert!(!is_socket(&path), "left after SIGTERM");
 
-    let listener = Running::listen(&["--bind", &target, "--timeout", "300ms"]);
+    let listener = listen(&["--bind", &target, "--timeout", "300ms"]);
     let (code, _, err) = listener.finish();
     assert_eq!(code, 0, "{err:?}");
     assert!(summary(&err).contains("timeout"), "{err:?}");
     assert!(!is_socket(&path), "left after --timeout");
 
-    let listener = Running::listen(&["--bind", &target, "--count", "1"]);
+    let listener = listen(&["--bind", &target, "--count", "1"]);
     assert_ok(&udpmsg(&["send", &target, "one"], b""), "send");
     let (code, out, err) = listener.finish();
     assert_eq!(code, 0, "{err:?}");
@@ -766,14 +641,14 @@ fn the_socket_file_goes_on_every_signal_timeout_and_count() {
     assert!(!is_socket(&path), "left after --count");
 
     // SIGINT too.
-    let listener = Running::listen(&["--bind", &target]);
+    let listener = listen(&["--bind", &target]);
     listener.signal(libc::SIGINT);
     let (code, _, _) = listener.finish();
     assert_eq!(code, 0);
     assert!(!is_socket(&path), "left after SIGINT");
 
     // And SIGHUP: its terminal closed.
-    let listener = Running::listen(&["--bind", &target]);
+    let listener = listen(&["--bind", &target]);
     listener.signal(libc::SIGHUP);
     let (code, _, err) = listener.finish();
     assert_eq!(code, 0, "{err:?}");
@@ -786,13 +661,13 @@ fn a_stale_socket_is_replaced_a_live_one_never() {
     if !isolate("a_stale_socket_is_replaced_a_live_one_never") {
         return;
     }
-    let dir = Dir::new("stale");
+    let dir = Dir::short("stale");
     let path = dir.path("l.sock");
     let target = dir.unix("l.sock");
     // A socket whose process is gone leaves its file behind.
     drop(UnixDatagram::bind(&path).expect("bind"));
     assert!(is_socket(&path));
-    let listener = Running::listen(&["--bind", &target, "--json"]);
+    let listener = listen(&["--bind", &target, "--json"]);
 
     // A second listener on the live socket: refused, and the first one
     // keeps its file and its senders.
@@ -821,7 +696,7 @@ fn a_stale_socket_is_replaced_a_live_one_never() {
     assert!(is_socket(&stream));
 
     // So is an abstract name in use.
-    let _abstract = Running::listen(&["--bind", "unix:@taken"]);
+    let _abstract = listen(&["--bind", "unix:@taken"]);
     let run = udpmsg(&["listen", "--bind", "unix:@taken", "--timeout", "5s"], b"");
     let line = run.one_line_error(1, "abstract name in use");
     assert!(line.contains("unix:@taken is already in use"), "{line}");
@@ -834,7 +709,7 @@ fn anything_but_a_socket_is_never_replaced() {
     if !isolate("anything_but_a_socket_is_never_replaced") {
         return;
     }
-    let dir = Dir::new("notsock");
+    let dir = Dir::short("notsock");
     let file = dir.path("file");
     std::fs::write(&file, b"precious").expect("write");
     let fifo = dir.path("fifo");
@@ -885,7 +760,7 @@ fn the_file_has_the_umask_mode_or_mode() {
     if !isolate("the_file_has_the_umask_mode_or_mode") {
         return;
     }
-    let dir = Dir::new("mode");
+    let dir = Dir::short("mode");
     let path = dir.path("l.sock");
     let mode_of = |args: &[&str], umask: &str| {
         let mut cmd = Command::new("sh");
@@ -923,7 +798,7 @@ fn nothing_listening_on_a_unix_socket_is_exit_5() {
     if !isolate("nothing_listening_on_a_unix_socket_is_exit_5") {
         return;
     }
-    let dir = Dir::new("none");
+    let dir = Dir::short("none");
     let stale = dir.path("stale.sock");
     drop(UnixDatagram::bind(&stale).expect("bind"));
     for target in [
@@ -951,7 +826,7 @@ fn options_for_ip_are_refused_for_unix_sockets() {
     if !isolate("options_for_ip_are_refused_for_unix_sockets") {
         return;
     }
-    let dir = Dir::new("opts");
+    let dir = Dir::short("opts");
     let target = dir.unix("x.sock");
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["send", &target, "hi", "-p", "9"], "--port is for IP"),
@@ -1014,7 +889,7 @@ fn udpmsg_port_does_not_apply_to_unix_sockets() {
     if !isolate("udpmsg_port_does_not_apply_to_unix_sockets") {
         return;
     }
-    let listener = Running::listen(&["--bind", "unix:@env"]);
+    let listener = listen(&["--bind", "unix:@env"]);
     let mut cmd = command(&["send", "unix:@env", "despite UDPMSG_PORT"]);
     cmd.env("UDPMSG_PORT", "9");
     assert_ok(
@@ -1118,10 +993,10 @@ fn the_documents_python_seals_for_unix_and_udp_listeners_and_opens_their_pongs()
     let section = &text[text.find("## 9. Sealed datagrams").expect("section 9")..];
     let start = section.find("```python\n").expect("the example") + "```python\n".len();
     let example = &section[start..start + section[start..].find("```").expect("its end")];
-    let dir = Dir::new("py");
+    let dir = Dir::short("py");
     let key = dir.key();
-    let listener = Running::listen(&["--bind", &dir.unix("l.sock"), "-k", &key]);
-    let abstract_listener = Running::listen(&["--bind", "unix:@pylisten", "-k", &key]);
+    let listener = listen(&["--bind", &dir.unix("l.sock"), "-k", &key]);
+    let abstract_listener = listen(&["--bind", "unix:@pylisten", "-k", &key]);
     let ip_listener = Running::udpmsg(&["listen", "--port", "47480", "-k", &key]);
     assert!(ip_listener.err_line().contains("listening on"));
     std::os::unix::fs::symlink(dir.path("l.sock"), dir.path("link")).expect("symlink");

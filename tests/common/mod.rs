@@ -2,9 +2,15 @@
 //! waits that always have a deadline.
 #![allow(dead_code)]
 
+mod dir;
 pub mod full;
+mod running;
 mod skip;
 pub mod veth;
+#[allow(unused_imports)] // not every test file uses them
+pub use dir::Dir;
+#[allow(unused_imports)]
+pub use running::Running;
 #[allow(unused_imports)] // not every test file uses both
 pub use skip::{SKIP_NETNS, shout};
 
