@@ -1,15 +1,12 @@
 //! The numbers README.md, docs/PROTOCOL.md and docs/DECISIONS.md quote
 //! about `udpmsg chat` are the code's.
 
+mod common;
+
+use common::docs::doc;
 use udpmsg::commands::chat::{self, members, room};
 use udpmsg::commands::watch::table::REFRESH_AT;
 use udpmsg::reliable::outbox::MESSAGE_PATIENCE;
-
-fn doc(path: &str) -> String {
-    let text = std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR")))
-        .unwrap_or_else(|e| panic!("{path}: {e}"));
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
 
 #[test]
 fn docs_quote_the_chats_numbers() {

@@ -3,6 +3,9 @@
 //! phrase is built from the constant it quotes, so changing one without
 //! the other fails here.
 
+mod common;
+
+use common::docs::{assert_says, doc, squeeze, thousands};
 use std::time::Duration;
 use udpmsg::cli::Cli;
 use udpmsg::commands::listen::echo::{BOUNCE_WINDOW, ECHOES_PER_SOURCE, ECHOES_TOTAL};
@@ -10,39 +13,10 @@ use udpmsg::commands::resolve::NAME_SETTLE;
 use udpmsg::net::GROUP_TTL;
 use udpmsg::reliable::dedup::GROUP_COPIES_FOR;
 
-/// A document with every run of white space made one space, so phrases
-/// match across line breaks.
-fn doc(path: &str) -> String {
-    let full = format!("{}/{path}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("read {full}: {e}"));
-    squeeze(&text)
-}
-
-fn squeeze(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// `n` with a comma between thousands, as the documents write numbers.
-fn thousands(n: u32) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// Whole seconds as the documents write them (`2 s`).
 fn secs(d: Duration) -> String {
     assert_eq!(d.subsec_nanos(), 0, "{d:?} is not whole seconds");
     format!("{} s", d.as_secs())
-}
-
-fn assert_says(doc: &str, name: &str, phrase: &str) {
-    assert!(doc.contains(phrase), "{name} should say {phrase:?}");
 }
 
 #[test]

@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::docs::{assert_says, doc, thousands};
+
 use udpmsg::commands::discover::{MAX_ADDRS, MAX_ANSWER, MAX_PEERS};
 use udpmsg::commands::listen::handler::{
     ANSWERS_PER_SOURCE, ANSWERS_TOTAL, PONGS_PER_SOURCE, PONGS_TOTAL,
@@ -13,31 +15,6 @@ use udpmsg::commands::listen::handler::{
 use udpmsg::commands::listen::limit::{IDLE, RATE_TABLE};
 use udpmsg::net::iface::DISCOVERY_GROUP_V6;
 use udpmsg::wire::MAX_NAME;
-
-/// A document with every run of white space made one space, so phrases
-/// match across line breaks.
-fn doc(path: &str) -> String {
-    let full = format!("{}/{path}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("read {full}: {e}"));
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// `n` with a comma between thousands, as the documents write numbers.
-fn thousands(n: u32) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-fn assert_says(doc: &str, name: &str, phrase: &str) {
-    assert!(doc.contains(phrase), "{name} should say {phrase:?}");
-}
 
 #[test]
 fn readme_quotes_the_limits_the_code_applies() {

@@ -15,6 +15,8 @@
 
 mod common;
 
+use common::docs::doc;
+
 use common::{BIN, WAIT, command, encoded, isolate, run_captured, udpmsg, wait_for};
 use common::{Dir, Running};
 use serde_json::Value;
@@ -900,13 +902,6 @@ fn udpmsg_port_does_not_apply_to_unix_sockets() {
 }
 
 // ---------------------------------------------------------------- the documents
-
-/// A document with every run of white space made one space.
-fn doc(path: &str) -> String {
-    let full = format!("{}/{path}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("read {full}: {e}"));
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

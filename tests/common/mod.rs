@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 mod dir;
+pub mod docs;
 pub mod full;
 mod running;
 mod skip;
