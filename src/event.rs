@@ -45,9 +45,7 @@ impl Wake {
 /// pauses then cost what they say, and replies wait less behind them.
 /// Best effort (`prctl` cannot fail here for a valid value).
 pub fn precise_timers() {
-    // SAFETY: PR_SET_TIMERSLACK takes an unsigned long value; the other
-    // arguments are unused. It affects only the calling thread.
-    unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1000 as libc::c_ulong, 0, 0, 0) };
+    crate::net::process::precise_timers();
 }
 
 /// The signals [`EventLoop::new`] catches: Ctrl-C, `kill`, and SIGHUP
@@ -60,13 +58,7 @@ pub const TERMINATION: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SI
 /// manager): then it stays ignored, as `nohup` promises, rather than
 /// caught and turned into a clean exit.
 fn hangup_ignored() -> bool {
-    // SAFETY: sigaction with a null new action only reads the current
-    // disposition of a valid signal into `old`, a zeroed sigaction we own.
-    unsafe {
-        let mut old: libc::sigaction = std::mem::zeroed();
-        libc::sigaction(libc::SIGHUP, std::ptr::null(), &mut old) == 0
-            && old.sa_sigaction == libc::SIG_IGN
-    }
+    crate::net::process::signal_ignored(libc::SIGHUP)
 }
 
 /// A poll with its event buffer and (optionally) the termination signals.

@@ -8,6 +8,8 @@
 //! - `errors`: what a socket error means ([`classify_send_error`],
 //!   [`nonblocking`]);
 //! - `host`: this host's name ([`hostname`]);
+//! - [`process`]: the timer slack and signal dispositions the event loop
+//!   needs;
 //! - [`batch`]: many datagrams per system call (`recvmmsg`, `sendmmsg`);
 //! - [`cmsg`]: arrival addresses and reply source addresses (pktinfo);
 //! - [`errqueue`]: ICMP errors for an unconnected socket (IP_RECVERR);
@@ -38,6 +40,7 @@ pub mod gso;
 mod host;
 pub mod iface;
 pub mod peer;
+pub mod process;
 mod sender;
 pub mod socket;
 mod sockopt;
