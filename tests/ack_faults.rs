@@ -764,3 +764,42 @@ fn giving_up_on_the_first_message_of_a_full_window_does_not_stall_the_rest() {
         format!("udpmsg: 299 of 300 messages confirmed by {host}, 1 not confirmed"),
     );
 }
+
+#[test]
+fn what_the_listener_holds_is_confirmed_when_the_gaps_below_are_given_up() {
+    if !isolate("what_the_listener_holds_is_confirmed") {
+        return;
+    }
+    let l = Listener::start(&["--json", "--bind", "127.0.0.1"]);
+    // Every copy of seq 2 and of seq 7 is dropped (seq is little-endian:
+    // its first byte is the low one).
+    nft(
+        None,
+        &format!(
+            "table ip fault {{\n  chain in {{ type filter hook input priority 0; udp dport {} @th,208,64 {{ 0x0200000000000000, 0x0700000000000000 }} drop; }}\n}}\n",
+            l.port()
+        ),
+    );
+    let host = format!("127.0.0.1:{}", l.port());
+    let out = udpmsg(&["send", "--ack", &host, "--timeout", "20s"], &numbered(13));
+    // 2 and 7 are given up after their patience; everything the listener
+    // held above them is shown and confirmed, not given up with them.
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert_eq!(
+        out.stderr.trim_end(),
+        format!("udpmsg: 11 of 13 messages confirmed by {host}, 2 not confirmed"),
+    );
+    let got = lines(&l, 13, WAIT);
+    let texts: Vec<u64> = got
+        .iter()
+        .filter(|v| v["kind"] == "text")
+        .map(text_seq)
+        .collect();
+    assert_eq!(texts, [0, 1, 3, 4, 5, 6, 8, 9, 10, 11, 12]);
+    let gaps: Vec<(Option<u64>, Option<u64>)> = got
+        .iter()
+        .filter(|v| v["kind"] == "gap")
+        .map(|v| (v["first"].as_u64(), v["last"].as_u64()))
+        .collect();
+    assert_eq!(gaps, [(Some(2), Some(2)), (Some(7), Some(7))]);
+}

@@ -929,6 +929,10 @@ fn the_numbers_the_document_quotes_are_the_code_constants() {
             secs(DEFAULT_GAP_WAIT),
             secs(FORGET_AFTER)
         ),
+        format!(
+            "only when that resend goes unanswered for {}",
+            secs(MESSAGE_PATIENCE)
+        ),
         // Section 9.
         format!("context = \"{KEY_CONTEXT}\""),
         format!("within **{}** of the receiver's clock", secs(MAX_SKEW)),

@@ -92,6 +92,9 @@ struct Flight {
     last_sent: Instant,
     tries: u32,
     state: State,
+    /// When it was sent again to carry a new base past a message given up
+    /// below it (the listener held it): its patience runs from then.
+    nudged_at: Option<Instant>,
 }
 
 impl Flight {
@@ -281,6 +284,7 @@ impl Outbox {
             last_sent: now,
             tries: 0,
             state: State::Sent,
+            nudged_at: None,
         };
         self.in_flight += flight.cost();
         self.flights.push_back(flight);

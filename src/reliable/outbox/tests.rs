@@ -365,3 +365,89 @@ fn every_message_gets_through_heavy_loss_both_ways() {
         assert_eq!(tally.given_up, 0, "{loss}%: {tally:?}");
     }
 }
+
+#[test]
+fn what_the_listener_holds_is_not_given_up_with_the_gap_below_it() {
+    let t0 = Instant::now();
+    let mut out = outbox();
+    let mut wire = Vec::new();
+    for i in 0..13 {
+        push(&mut out, i, t0, &mut wire);
+    }
+    // 2 never arrives; the listener shows 0 and 1 and holds 3..=12.
+    out.on_ack(ack(2, &[(3, 12)]), t0 + MS);
+    assert_eq!(out.tally().confirmed, 2);
+    // Patience runs out for 2 (and, by their first send, for the held
+    // ones too): only 2 is given up, and the oldest held one goes again
+    // with base 3, so the listener releases what it holds at once.
+    let late = t0 + MESSAGE_PATIENCE + MS;
+    let sent = wire.len();
+    let Ok(()) = out.resend_due(late, &mut sink(&mut wire));
+    assert_eq!(out.tally().given_up, 1, "{:?}", out.tally());
+    assert_eq!(&wire[sent..], [(3, 3)], "held 3 again, carrying base 3");
+    assert_eq!(out.on_ack(ack(13, &[]), late + MS), 10);
+    assert!(out.is_empty());
+    assert_eq!(out.tally().confirmed, 12);
+}
+
+#[test]
+fn a_nudge_that_is_lost_goes_again_and_a_silent_listener_ends_it() {
+    let t0 = Instant::now();
+    let mut out = outbox();
+    let mut wire = Vec::new();
+    for i in 0..5 {
+        push(&mut out, i, t0, &mut wire);
+    }
+    out.on_ack(ack(0, &[(1, 4)]), t0 + MS);
+    let late = t0 + MESSAGE_PATIENCE + MS;
+    let Ok(()) = out.resend_due(late, &mut sink(&mut wire));
+    assert_eq!(out.tally().given_up, 1);
+    let nudges = wire.len();
+    // The nudge is lost: its timer sends it again.
+    let Ok(()) = out.resend_due(late + Duration::from_secs(1), &mut sink(&mut wire));
+    assert!(wire.len() > nudges, "the nudge went again");
+    assert_eq!(wire.last(), Some(&(1, 1)));
+    // Nothing answers for a whole patience after the nudge: the listener
+    // is gone, and what it held is given up too (the outbox empties).
+    let Ok(()) = out.resend_due(late + MESSAGE_PATIENCE + MS, &mut sink(&mut wire));
+    assert!(out.is_empty(), "{:?}", out.tally());
+    assert_eq!(out.tally().given_up, 5);
+    assert_eq!(out.next_due(), None);
+}
+
+#[test]
+fn each_gap_given_up_nudges_the_listener_past_it() {
+    let t0 = Instant::now();
+    let mut out = Outbox::new(
+        Patience {
+            retries: Some(0),
+            time: MESSAGE_PATIENCE,
+        },
+        1,
+    );
+    let mut wire = Vec::new();
+    for i in 0..6 {
+        push(&mut out, i, t0, &mut wire);
+    }
+    // 0 confirmed; 1 and 3 lost; 2, 4 and 5 held.
+    out.on_ack(ack(1, &[(2, 2), (4, 5)]), t0 + MS);
+    // Their timer: 1 and 3 are out of retries; 2 goes again with base 2.
+    let t1 = t0 + Duration::from_secs(1);
+    let sent = wire.len();
+    let Ok(()) = out.resend_due(t1, &mut sink(&mut wire));
+    assert_eq!(out.tally().given_up, 2);
+    assert_eq!(&wire[sent..], [(2, 2)]);
+    // The listener shows 2 and waits for 3 (base 2 cannot say 3 was given
+    // up); once 2 is confirmed the base passes 3: 4 goes with base 4.
+    assert_eq!(out.on_ack(ack(3, &[(4, 5)]), t1 + MS), 1);
+    let sent = wire.len();
+    let Ok(()) = out.resend_due(t1 + MS, &mut sink(&mut wire));
+    assert_eq!(
+        &wire[sent..],
+        [(4, 4)],
+        "nudged past the second gap at once"
+    );
+    assert_eq!(out.on_ack(ack(6, &[]), t1 + 2 * MS), 2);
+    assert!(out.is_empty());
+    assert_eq!(out.tally().confirmed, 4);
+}
