@@ -127,3 +127,40 @@ fn resolve_timeout_default() -> Duration {
     let default = arg.get_default_values().first().expect("a default");
     udpmsg::cli::parse_duration(&default.to_string_lossy()).expect("a duration")
 }
+
+/// Every reason a `discover --watch` change line can give is in README,
+/// docs/JSON.md and `discover --help` (the three listed different sets).
+#[test]
+fn every_changed_reason_is_named_in_the_readme_json_md_and_help() {
+    use udpmsg::commands::watch::table::Reason;
+    let readme = doc("README.md");
+    let json = doc("docs/JSON.md");
+    let mut command = Cli::full_command();
+    let help = squeeze(
+        &command
+            .find_subcommand_mut("discover")
+            .expect("discover")
+            .render_long_help()
+            .to_string(),
+    );
+    // Where each lists them.
+    let from = |text: &str, start: &str, len: usize| -> String {
+        let at = text.find(start).unwrap_or_else(|| panic!("no {start:?}"));
+        text[at..].chars().take(len).collect()
+    };
+    let readme = from(&readme, "`=` **changed**", 300);
+    let json = from(&json, "### `changed`", 300);
+    let help = from(&help, "'=' changed", 60);
+    for reason in [
+        Reason::Addrs,
+        Reason::Name,
+        Reason::Port,
+        Reason::Room,
+        Reason::Restarted,
+    ] {
+        let word = reason.word();
+        assert_says(&readme, "README.md", &format!("`{word}`"));
+        assert_says(&json, "docs/JSON.md", &format!("`{word}`"));
+        assert!(help.contains(word), "discover --help does not name {word}");
+    }
+}

@@ -93,8 +93,8 @@ once, with every address it answered from; listeners started with
 --watch keeps running: it probes at start and every --interval, hears the
 hellos and goodbyes of announcing listeners (on port+1), and prints one line
 per change: '+' up, '-' down (goodbye, or expired: not heard for the
-lifetime its hellos gave, or for 3 intervals), '=' changed (addresses, name,
-restarted), as ';'-separated fields:
+lifetime its hellos gave, or for 3 intervals), '=' changed (addrs, name,
+port, room, restarted), as ';'-separated fields:
   EVENT;TIME;REASON;NAME;INSTANCE;ADDRESSES;INTERFACES;ROOM";
 
 pub(super) const CHAT_HELP: &str = "Examples:
