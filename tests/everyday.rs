@@ -605,6 +605,8 @@ fn a_count_of_zero_is_refused_without_rust_notation() {
     for args in [
         &["discover", "--expect", "0"][..],
         &["ping", "127.0.0.1", "-c", "0"],
+        &["listen", "-c", "0"],
+        &["send", "127.0.0.1", "x", "-W", "1s", "--count", "0"],
     ] {
         let run = udpmsg(args, b"");
         assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);

@@ -1,6 +1,6 @@
 //! `udpmsg listen`'s arguments.
 
-use super::{FamilyArgs, InterfaceArg, parse_duration, parse_mode, parse_size};
+use super::{FamilyArgs, InterfaceArg, parse_count, parse_duration, parse_mode, parse_size};
 use clap::Args;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -32,7 +32,7 @@ pub struct ListenArgs {
     pub json: bool,
 
     /// Exit 0 after N datagrams were shown (raw ones included)
-    #[arg(short, long, value_name = "N")]
+    #[arg(short, long, value_name = "N", value_parser = parse_count)]
     pub count: Option<u64>,
 
     /// Share the port with other listeners that share it too (SO_REUSEADDR);
