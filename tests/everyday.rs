@@ -620,6 +620,16 @@ fn a_count_of_zero_is_refused_without_rust_notation() {
 }
 
 #[test]
+fn a_ping_wait_of_zero_is_refused() {
+    if !isolate("a_ping_wait_of_zero_is_refused") {
+        return;
+    }
+    let run = udpmsg(&["ping", "127.0.0.1", "-c", "1", "-W", "0"], b"");
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("longer than 0"), "{}", run.stderr);
+}
+
+#[test]
 fn exit_codes_in_readme_and_help_match_the_code() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
         .expect("read README.md");

@@ -30,7 +30,7 @@ pub use help::{
 };
 pub use keygen::KeygenArgs;
 pub use listen::ListenArgs;
-pub use parse::{parse_count, parse_duration, parse_mode, parse_size};
+pub use parse::{parse_count, parse_duration, parse_mode, parse_size, parse_wait};
 pub use ping::PingArgs;
 pub use send::SendArgs;
 

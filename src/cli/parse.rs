@@ -51,6 +51,15 @@ pub fn parse_mode(arg: &str) -> Result<u32, String> {
     }
 }
 
+/// A duration longer than zero (a wait that could not see any reply is
+/// a mistake, not a choice).
+pub fn parse_wait(arg: &str) -> Result<Duration, String> {
+    match parse_duration(arg)? {
+        Duration::ZERO => Err("the wait must be longer than 0".into()),
+        wait => Ok(wait),
+    }
+}
+
 /// Parses `500ms`, `2s`, `1m`, `1h 30m`, or a bare number of seconds (`0`, `2.5`).
 pub fn parse_duration(arg: &str) -> Result<Duration, String> {
     let arg = arg.trim();

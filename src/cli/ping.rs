@@ -1,6 +1,6 @@
 //! `udpmsg ping`'s arguments.
 
-use super::{FamilyArgs, ReachArgs, parse_count, parse_duration};
+use super::{FamilyArgs, ReachArgs, parse_count, parse_duration, parse_wait};
 use clap::Args;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -25,7 +25,7 @@ pub struct PingArgs {
     pub interval: Duration,
 
     /// How long to wait for each reply
-    #[arg(short = 'W', long, value_name = "DUR", value_parser = parse_duration, default_value = "1s")]
+    #[arg(short = 'W', long, value_name = "DUR", value_parser = parse_wait, default_value = "1s")]
     pub wait: Duration,
 
     /// JSON Lines: a "pong" object per reply, then a "summary" (docs/JSON.md)
