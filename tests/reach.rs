@@ -858,3 +858,35 @@ fn broadcast_without_a_default_route_points_to_interface_which_works() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(l.line().ends_with("b: hi"));
 }
+
+#[test]
+fn a_name_with_no_interface_to_look_on_says_so() {
+    if !isolate("a_name_with_no_interface_to_look_on_says_so") {
+        return;
+    }
+    // Only lo is up here: a name scan has nothing to probe unless told to
+    // use lo (and then finds the listener).
+    let l = Listener::start(&["--json", "-n", "alice"]);
+    let run = udpmsg(&["send", "@alice", "hi", "-p", &l.port().to_string()], b"");
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("no interface to look for listeners on")
+            && run.stderr.contains("--interface lo"),
+        "{}",
+        run.stderr
+    );
+    let run = udpmsg(
+        &[
+            "send",
+            "@alice",
+            "hi",
+            "-p",
+            &l.port().to_string(),
+            "-I",
+            "lo",
+        ],
+        b"",
+    );
+    assert_ok(&run, "send @alice -I lo");
+    assert_eq!(l.json()["text"], "hi");
+}

@@ -201,16 +201,18 @@ fn find_peer(
             port,
             waited: reach.resolve_timeout,
             heard: Vec::new(),
+            unprobed: false,
         }),
         Resolved::Ambiguous(peers) => Err(Error::AmbiguousPeer {
             name: name.to_string(),
             addrs: peers.into_iter().map(|p| p.addrs).collect(),
         }),
-        Resolved::Nobody { heard } => Err(Error::NoSuchPeer {
+        Resolved::Nobody { heard, unprobed } => Err(Error::NoSuchPeer {
             name: name.to_string(),
             port,
             waited: reach.resolve_timeout,
             heard,
+            unprobed,
         }),
     }
 }

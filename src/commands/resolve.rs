@@ -43,8 +43,9 @@ pub enum Resolved {
     /// not say which one is meant.
     Ambiguous(Vec<Peer>),
     /// Nobody answered to it within the scan's timeout; `heard` are the
-    /// names of the listeners that did answer (sorted, without repeats).
-    Nobody { heard: Vec<String> },
+    /// names of the listeners that did answer (sorted, without repeats);
+    /// `unprobed`: there was no interface to probe at all.
+    Nobody { heard: Vec<String>, unprobed: bool },
 }
 
 /// Looks up `name`: what `known` knows first (one listener there is the
@@ -74,7 +75,10 @@ pub fn resolve(name: &str, config: &discover::Config, known: &dyn Known) -> io::
         0 => {
             let mut heard: Vec<String> = others.into_iter().map(|p| p.name).collect();
             heard.dedup();
-            Resolved::Nobody { heard }
+            Resolved::Nobody {
+                heard,
+                unprobed: scan.probed.is_empty(),
+            }
         }
         1 => Resolved::One(matching.remove(0)),
         _ => Resolved::Ambiguous(matching),

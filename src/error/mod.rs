@@ -84,12 +84,13 @@ pub enum Error {
     /// `--interface` named an interface this host does not have.
     UnknownInterface { name: String, existing: Vec<String> },
     /// `@name`: no listener answered to it within `waited`; `heard` are the
-    /// names that did answer.
+    /// names that did answer; `unprobed`: no interface could be probed.
     NoSuchPeer {
         name: String,
         port: u16,
         waited: std::time::Duration,
         heard: Vec<String>,
+        unprobed: bool,
     },
     /// `@name`: several listeners answer to it (each with its addresses).
     AmbiguousPeer {

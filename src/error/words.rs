@@ -123,11 +123,16 @@ impl fmt::Display for Error {
                 "no interface '{name}' on this host; it has: {}",
                 existing.join(", ")
             ),
+            Error::NoSuchPeer { unprobed: true, .. } => write!(
+                f,
+                "no interface to look for listeners on: none is up with an IPv4 broadcast or IPv6 link-local address (use --interface lo for this machine)"
+            ),
             Error::NoSuchPeer {
                 name,
                 port,
                 waited,
                 heard,
+                ..
             } => {
                 let name = crate::output::escape::escaped(name);
                 write!(
