@@ -185,7 +185,7 @@ impl fmt::Display for Error {
                 if failures.is_empty() {
                     return write!(
                         f,
-                        "cannot join {group}: no interface is up with an address of its family (name one with --interface)"
+                        "cannot join {group}: no interface but loopback is up with an address of its family (name one with --interface, lo too)"
                     );
                 }
                 let each: Vec<String> = failures
