@@ -410,7 +410,7 @@ fn send_reports_each_line_the_firewall_refuses_and_sends_the_rest() {
         [
             "udpmsg: line 2 not sent: Operation not permitted",
             "udpmsg: line 4 not sent: Operation not permitted",
-            "udpmsg: 2 line(s) could not be sent (3 sent)",
+            "udpmsg: 2 lines could not be sent (3 sent)",
         ],
         "{r:?}"
     );

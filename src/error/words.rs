@@ -7,7 +7,7 @@ use crate::net::addr::AddrError;
 use crate::net::{PeerAddr, UnixAddr};
 use crate::output::fmt_addr;
 use crate::seal::{KeyError, WriteKeyError};
-use crate::util::words::IoWords;
+use crate::util::words::{IoWords, plural};
 use std::fmt;
 
 /// Most characters of a variable's value an error line shows.
@@ -20,16 +20,26 @@ impl fmt::Display for Error {
             Error::Addr(e) => write!(f, "{e}"),
             Error::LinesRefused { refused, sent } => write!(
                 f,
-                "{refused} line(s) too large for one datagram were not sent ({sent} sent)"
+                "{refused} {} too large for one datagram {} not sent ({sent} sent)",
+                plural(*refused, "line", "lines"),
+                plural(*refused, "was", "were")
             ),
             Error::LinesNotSent {
                 failed,
                 refused,
                 sent,
             } => {
-                write!(f, "{failed} line(s) could not be sent")?;
+                write!(
+                    f,
+                    "{failed} {} could not be sent",
+                    plural(*failed, "line", "lines")
+                )?;
                 if *refused > 0 {
-                    write!(f, " and {refused} were too large for one datagram")?;
+                    write!(
+                        f,
+                        " and {refused} {} too large for one datagram",
+                        plural(*refused, "was", "were")
+                    )?;
                 }
                 write!(f, " ({sent} sent)")
             }
@@ -265,8 +275,6 @@ fn command_words(
                         "network unreachable (no default route for 255.255.255.255; name the interface with --interface)"
                     )
                 }
-                Some(libc::ENETUNREACH) => write!(f, "network unreachable (no route)"),
-                Some(libc::EHOSTUNREACH) => write!(f, "host unreachable"),
                 Some(libc::EMSGSIZE) => write!(f, "message too long for the path"),
                 _ => write!(f, "{}", IoWords(source)),
             }

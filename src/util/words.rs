@@ -12,6 +12,12 @@ pub struct IoWords<'a>(pub &'a io::Error);
 
 impl fmt::Display for IoWords<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The routing errors in the words every send failure uses.
+        match self.0.raw_os_error() {
+            Some(libc::ENETUNREACH) => return f.write_str("network unreachable (no route)"),
+            Some(libc::EHOSTUNREACH) => return f.write_str("host unreachable"),
+            _ => {}
+        }
         let text = self.0.to_string();
         let text = match self.0.raw_os_error() {
             Some(code) => text
