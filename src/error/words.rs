@@ -108,7 +108,7 @@ impl fmt::Display for Error {
                 match &**error {
                     Error::Addr(AddrError::BadPort { .. }) => write!(
                         f,
-                        "not a port (a number from 1 to 65535, or a UDP service name)"
+                        "not a port (a number up to 65535, or a UDP service name)"
                     ),
                     Error::Key(KeyError::Read { source, .. }) => {
                         write!(f, "cannot read key file: {}", IoWords(source))
