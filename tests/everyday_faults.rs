@@ -521,7 +521,7 @@ fn quiet_silences_hints_and_notes_but_not_warnings_or_errors() {
     // An error stays.
     let r = udpmsg(&["keygen", "-q", key], b"");
     assert!(
-        r.one_line_error(1, "keygen -q over a file")
+        r.one_line_error(2, "keygen -q over a file")
             .contains("already exists"),
         "{r:?}"
     );

@@ -62,7 +62,7 @@ impl Error {
             Error::Addr(_) => USAGE,
             Error::Key(KeyError::Malformed { .. }) => USAGE,
             Error::Keygen {
-                source: WriteKeyError::NotRegular(_),
+                source: WriteKeyError::NotRegular(_) | WriteKeyError::Exists,
                 ..
             } => USAGE,
             Error::Bind { .. }
