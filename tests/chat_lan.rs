@@ -897,9 +897,13 @@ fn typed_ahead_and_pasted_lines_are_each_sent_in_order() {
     for l in typed {
         term.until("bob", &format!("] ✓ {l}"), WAIT);
     }
-    // Lines pasted as keys (each line end an Enter).
-    term.paste("alice", "p1\np2\np3\n", false);
-    let pasted = ["p1", "p2", "p3"];
+    // Lines pasted as keys (each line end an Enter): many, so that the
+    // chat prints (its own lines, confirmations) while the editor takes
+    // the next Enter (the two once waited for each other forever).
+    let pasted: Vec<String> = (1..=30).map(|i| format!("p{i}")).collect();
+    let block: String = pasted.iter().map(|l| format!("{l}\n")).collect();
+    term.paste("alice", &block, false);
+    let pasted: Vec<&str> = pasted.iter().map(String::as_str).collect();
     in_order("bob", &sent_by("alice", &pasted));
     // A bracketed paste of three lines, then Enter: three messages, and
     // nothing of the pasted block left on alice's screen.

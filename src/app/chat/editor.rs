@@ -40,14 +40,16 @@ impl Editor {
         let config = rustyline::Config::builder().auto_add_history(false).build();
         let mut editor = rustyline::DefaultEditor::with_config(config).map_err(readline_io)?;
         let printer = editor.create_external_printer().map_err(readline_io)?;
-        let screen = TermScreen(Arc::new(Mutex::new(Shared {
-            printer: Box::new(printer),
-            accepting: false,
-            queued: Vec::new(),
-        })));
+        let screen = TermScreen {
+            shared: Arc::new(Mutex::new(Shared {
+                accepting: false,
+                queued: Vec::new(),
+            })),
+            printer: Arc::new(Mutex::new(Box::new(printer))),
+        };
         editor.bind_sequence(
             KeyEvent(KeyCode::Enter, Modifiers::NONE),
-            EventHandler::Conditional(Box::new(Accept(screen.0.clone()))),
+            EventHandler::Conditional(Box::new(Accept(screen.shared.clone()))),
         );
         if let Some(suspend) = suspend {
             editor.bind_sequence(
@@ -66,7 +68,7 @@ impl Editor {
         })?;
         let (tx, rx) = mpsc::channel();
         let Editor { editor, screen } = self;
-        let shared = screen.0.clone();
+        let shared = screen.shared.clone();
         std::thread::Builder::new()
             .name("line editor".into())
             .spawn(move || edit(editor, shared, tx, waker))
@@ -163,7 +165,6 @@ fn accepted(shared: &Mutex<Shared>, line: &str, cols: usize) {
 
 /// What the loop's thread and the editor's thread share.
 struct Shared {
-    printer: Box<dyn ExternalPrinter + Send>,
     /// Enter was pressed and the editor has not erased the line yet:
     /// lines wait, so they are not printed into the line or erased with it.
     accepting: bool,
@@ -184,8 +185,18 @@ impl ConditionalEventHandler for Accept {
 }
 
 /// The chat's lines, printed above the line being typed.
+///
+/// The printer is locked apart from the shared state, and never while that
+/// is held: rustyline's printer hands each line over a channel of one
+/// (`sync_channel(1)`) that only the editor's thread empties, inside
+/// `readline`, and that thread takes the shared state's lock on Enter. A
+/// line printed with the state locked could wait for an editor waiting
+/// for the lock (both then wait forever: seen with pasted lines).
 #[derive(Clone)]
-pub(super) struct TermScreen(Arc<Mutex<Shared>>);
+pub(super) struct TermScreen {
+    shared: Arc<Mutex<Shared>>,
+    printer: Arc<Mutex<Box<dyn ExternalPrinter + Send>>>,
+}
 
 impl TermScreen {
     pub(super) fn say(&self, line: &str) {
@@ -195,13 +206,16 @@ impl TermScreen {
 
 impl Screen for TermScreen {
     fn line(&mut self, line: &str) -> io::Result<()> {
-        let mut shared = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if shared.accepting {
-            shared.queued.push(line.to_string());
-            return Ok(());
+        {
+            let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
+            if shared.accepting {
+                shared.queued.push(line.to_string());
+                return Ok(());
+            }
         }
-        shared
-            .printer
+        self.printer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
             .print(format!("{line}\n"))
             .map_err(readline_io)
     }
