@@ -8,7 +8,6 @@ mod common;
 use common::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
@@ -119,35 +118,15 @@ fn fault_rules(net: u8, loss: u32, dup: u32) -> String {
 
 /// Loads an nftables ruleset into `ns` (None: this thread's namespace).
 fn nft(ns: Option<&str>, rules: &str) {
-    let mut cmd = match ns {
+    let cmd = match ns {
         Some(ns) => {
             let mut c = Command::new("ip");
-            c.args(["netns", "exec", ns, "nft", "-f", "-"]);
+            c.args(["netns", "exec", ns, "nft"]);
             c
         }
-        None => {
-            let mut c = Command::new("nft");
-            c.args(["-f", "-"]);
-            c
-        }
+        None => Command::new("nft"),
     };
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn nft");
-    child
-        .stdin
-        .take()
-        .expect("nft stdin")
-        .write_all(rules.as_bytes())
-        .expect("write ruleset");
-    let out = child.wait_with_output().expect("nft");
-    assert!(
-        out.status.success(),
-        "nft failed: {}\n{rules}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    nft_load(cmd, rules);
 }
 
 /// Moves this test thread into the named namespace: sockets it opens and

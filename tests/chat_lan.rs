@@ -12,7 +12,7 @@ mod common;
 #[path = "common/lan.rs"]
 mod lan;
 
-use common::{BIN, WAIT, line_reader, wait_status};
+use common::{BIN, WAIT, line_reader, nft_load, wait_status};
 use lan::Lan;
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -223,25 +223,7 @@ fn once_each(screen: &str, suffixes: &[String], who: &str) -> Vec<usize> {
 
 /// Runs nft rules in host `k`.
 fn nft(lan: &Lan, k: usize, rules: &str) {
-    let mut child = lan
-        .cmd(k, "nft")
-        .args(["-f", "-"])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn nft");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(rules.as_bytes())
-        .expect("write rules");
-    let out = child.wait_with_output().expect("nft");
-    assert!(
-        out.status.success(),
-        "nft in host {k}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    nft_load(lan.cmd(k, "nft"), rules);
 }
 
 #[test]

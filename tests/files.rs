@@ -126,18 +126,7 @@ fn lossy_lo(loss: u32, dup: u32) {
   chain out {{ type filter hook output priority 0; ip daddr 127.0.0.0/8 numgen random mod 100 < {dup} dup to ip daddr; }}
 }}\n"
     );
-    let mut child = Command::new("nft")
-        .args(["-f", "-"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .expect("spawn nft");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(rules.as_bytes())
-        .expect("rules");
-    assert!(child.wait().expect("nft").success(), "nft rules");
+    nft_load(Command::new("nft"), &rules);
 }
 
 /// The listener's next stdout line, parsed.

@@ -9,7 +9,6 @@ mod common;
 use common::veth::Veth;
 use common::*;
 use std::fs;
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use udpmsg::wire::file::FILE_DONE;
@@ -54,17 +53,7 @@ fn drop_first(port: u16, what: &str, times: u32) {
   chain in {{ type filter hook input priority 0; udp sport {port} {what} numgen inc mod 1000000 < {times} counter drop; }}
 }}\n"
     );
-    let mut nft = Command::new("nft")
-        .args(["-f", "-"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .expect("spawn nft");
-    nft.stdin
-        .take()
-        .expect("stdin")
-        .write_all(rules.as_bytes())
-        .expect("rules");
-    assert!(nft.wait().expect("nft").success(), "nft rules");
+    nft_load(Command::new("nft"), &rules);
 }
 
 /// How many datagrams the rule of [`drop_first`] dropped.

@@ -14,7 +14,9 @@ mod common;
 #[path = "common/lan.rs"]
 mod lan;
 
-use common::{BIN, WAIT, line_reader, listening_addr, rest_of, run_captured, wait_status};
+use common::{
+    BIN, WAIT, line_reader, listening_addr, nft_load, rest_of, run_captured, wait_status,
+};
 use lan::Lan;
 use std::net::UdpSocket;
 use std::process::{Child, Stdio};
@@ -837,26 +839,7 @@ fn discover_lists_listeners_it_hears_announcing() {
 // nftables inside a host.
 
 fn nft(lan: &Lan, k: usize, rules: &str) {
-    use std::io::Write;
-    let mut child = lan
-        .cmd(k, "nft")
-        .args(["-f", "-"])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn nft");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(rules.as_bytes())
-        .expect("write rules");
-    let out = child.wait_with_output().expect("nft");
-    assert!(
-        out.status.success(),
-        "nft in host {k}: {}\n{rules}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    nft_load(lan.cmd(k, "nft"), rules);
 }
 
 /// Packets the `loss` table of host `k` dropped.

@@ -15,7 +15,7 @@ mod common;
 #[path = "common/lan.rs"]
 mod lan;
 
-use common::{BIN, Listener, Output, WAIT, run_captured};
+use common::{BIN, Listener, Output, WAIT, nft_load, run_captured};
 use lan::Lan;
 use serde_json::Value;
 use std::path::PathBuf;
@@ -190,10 +190,7 @@ fn the_ttl_on_the_wire_is_the_ttl_asked() {
             ip daddr 10.77.0.2 udp dport 5000 ip ttl 33 counter
         }
     }";
-    let mut nft = lan.cmd(2, "nft");
-    nft.args(["-f", "-"]);
-    let out = run_captured(nft, rules.as_bytes(), WAIT, "nft -f");
-    assert_eq!(out.code, 0, "nft: {}", out.stderr);
+    nft_load(lan.cmd(2, "nft"), rules);
     let h2 = listen(
         &lan,
         2,

@@ -180,6 +180,14 @@ impl Output {
     }
 }
 
+/// Loads an nftables ruleset: `cmd` is `nft` (or `ip netns exec NS nft`),
+/// given the rules on stdin (`-f -`); fails the test if nft refuses them.
+pub fn nft_load(mut cmd: Command, rules: &str) {
+    cmd.args(["-f", "-"]);
+    let out = run_captured(cmd, rules.as_bytes(), WAIT, "nft -f -");
+    assert_eq!(out.code, 0, "nft failed: {}\n{rules}", out.stderr);
+}
+
 /// Runs `cmd` to completion with `stdin` as its input and both outputs
 /// captured, killing it (and failing) after `limit`.
 pub fn run_captured(mut cmd: Command, stdin: &[u8], limit: Duration, what: &str) -> Output {
