@@ -14,13 +14,15 @@ it); `record` appends it, with the script's own fields, to a results file.
       they start: {"n", "ran", "ok", "failed", "rcs", "seconds", "p50_ms",
       "p99_ms", "max_ms"}; each run is killed after 10 s, and no new run
       starts after LIMIT_S.
-  gen OUT HOST PORT IDS PER WINDOW LIMIT_S
+  gen OUT HOST PORT IDS PER WINDOW LIMIT_S [bundle|plain]
       many senders from one socket: IDS acknowledged-mode sender ids, PER
       Texts each ("I SEQ"), sent round-robin over the ids (encoded as
-      docs/PROTOCOL.md section 4.1 says), at most WINDOW unconfirmed per id,
-      acks read as they come, unconfirmed Texts not held resent after
-      200 ms: {"ids", "per", "sent", "resent", "acks", "refused",
-      "all_acked", "confirmed", "seconds"}.
+      docs/PROTOCOL.md section 4.1 says; with FLAG_BUNDLE unless "plain",
+      so their acks may come together in Acks datagrams, 4.11), at most
+      WINDOW unconfirmed per id, acks read as they come, unconfirmed Texts
+      not held resent after 200 ms: {"ids", "per", "bundle", "sent",
+      "resent", "acks", "replies", "refused", "all_acked", "confirmed",
+      "seconds"} ("acks": entries, "replies": datagrams).
   check-gen OUTPUT IDS PER
       checks a listener's text output of `gen`: every "I SEQ" once, and per
       I in SEQ order; prints {"shown_lines", "shown_ok", "shown_why"}.
@@ -52,8 +54,8 @@ import time
 
 # --- protocol v2, from docs/PROTOCOL.md sections 2 and 4 -------------------
 HEADER = b"UDPM\x02\x00"
-TEXT, ACK, REFUSE = 0, 1, 6
-FLAG_ACK = 0x01
+TEXT, ACK, REFUSE, ACKS = 0, 1, 6, 10
+FLAG_ACK, FLAG_BUNDLE = 0x01, 0x04
 
 
 def encode_text(sender, seq, base, flags, name, body):
@@ -62,22 +64,44 @@ def encode_text(sender, seq, base, flags, name, body):
             + struct.pack("<Q", len(name)) + name + struct.pack("<Q", len(body)) + body)
 
 
-def decode_reply(data):
-    """An Ack (4.2) as ("ack", sender, next, [(first, last)]) or a Refuse
-    (4.6) as ("refuse", sender, seq, reason); None for anything else."""
+def decode_replies(data):
+    """The Acks (4.2, and each entry of an Acks, 4.11) in a reply, as
+    ("ack", sender, next, [(first, last)]), or its Refuse (4.6) as
+    ("refuse", sender, seq, reason); [] for anything else."""
     if len(data) < 10 or data[:6] != HEADER:
-        return None
+        return []
     (tag,) = struct.unpack_from("<I", data, 6)
     if tag == ACK and len(data) >= 42:
-        _instance, sender, nxt, rlen = struct.unpack_from("<QQQQ", data, 10)
-        if rlen % 16 or 42 + rlen != len(data):
-            return None
-        ranges = [struct.unpack_from("<QQ", data, 42 + 16 * k) for k in range(rlen // 16)]
-        return ("ack", sender, nxt, ranges)
+        entry = decode_entry(data, 18)
+        return [entry[0]] if entry and entry[1] == len(data) else []
+    if tag == ACKS and len(data) >= 26:
+        (elen,) = struct.unpack_from("<Q", data, 18)
+        if 26 + elen != len(data):
+            return []
+        out, pos = [], 26
+        while pos < len(data):
+            entry = decode_entry(data, pos)
+            if entry is None:
+                return []
+            out.append(entry[0])
+            pos = entry[1]
+        return out
     if tag == REFUSE and len(data) == 35:
         _instance, sender, seq, reason = struct.unpack_from("<QQQB", data, 10)
-        return ("refuse", sender, seq, reason)
-    return None
+        return [("refuse", sender, seq, reason)]
+    return []
+
+
+def decode_entry(data, pos):
+    """An Ack's sender, next and ranges at `pos`: (the ack, where it ends)."""
+    if len(data) < pos + 24:
+        return None
+    sender, nxt, rlen = struct.unpack_from("<QQQ", data, pos)
+    pos += 24
+    if rlen % 16 or pos + rlen > len(data):
+        return None
+    ranges = [struct.unpack_from("<QQ", data, pos + 16 * k) for k in range(rlen // 16)]
+    return ("ack", sender, nxt, ranges), pos + rlen
 
 
 def put(path, record):
@@ -193,8 +217,11 @@ def cmd_oneshots(out, n, limit, *cmd):
 
 
 # --- gen: many senders from one socket ---------------------------------------
-def cmd_gen(out, host, port, ids, per, window, limit):
+def cmd_gen(out, host, port, ids, per, window, limit, mode="bundle"):
     nids, per, window, limit = int(ids), int(per), int(window), float(limit)
+    if mode not in ("bundle", "plain"):
+        sys.exit(f"gen: {mode!r} is neither bundle nor plain")
+    flags = FLAG_ACK | (FLAG_BUNDLE if mode == "bundle" else 0)
     rto = 0.2  # no loss is expected on a bare veth; this only covers drops
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     for opt, force in ((socket.SO_RCVBUF, 33), (socket.SO_SNDBUF, 32)):  # *BUFFORCE
@@ -219,10 +246,10 @@ def cmd_gen(out, host, port, ids, per, window, limit):
     last = [0.0] * nids         # last send or progress
     refused = [False] * nids
     done = 0
-    stats = {"sent": 0, "resent": 0, "acks": 0, "refused": 0}
+    stats = {"sent": 0, "resent": 0, "acks": 0, "replies": 0, "refused": 0}
 
     def send(i, seq):
-        data = encode_text(senders[i], seq, acked[i], FLAG_ACK, name, f"{i} {seq}".encode())
+        data = encode_text(senders[i], seq, acked[i], flags, name, f"{i} {seq}".encode())
         for _ in range(10000):
             try:
                 sock.send(data)
@@ -242,27 +269,27 @@ def cmd_gen(out, host, port, ids, per, window, limit):
                 return
             except ConnectionRefusedError:
                 sys.exit("gen: nothing listens on the port")
-            reply = decode_reply(data)
-            if reply is None:
-                continue
-            i = index.get(reply[1])
-            if i is None:
-                continue
-            if reply[0] == "refuse":
-                if not refused[i]:
-                    refused[i] = True
-                    stats["refused"] += 1
-                    done += 1
-                continue
-            stats["acks"] += 1
-            if refused[i] or acked[i] >= per:
-                continue
-            if reply[2] > acked[i]:
-                acked[i] = reply[2]
-                last[i] = time.monotonic()
-                if acked[i] >= per:
-                    done += 1
-            held[i] = reply[3]
+            replies = decode_replies(data)
+            stats["replies"] += 1 if replies else 0
+            for reply in replies:
+                i = index.get(reply[1])
+                if i is None:
+                    continue
+                if reply[0] == "refuse":
+                    if not refused[i]:
+                        refused[i] = True
+                        stats["refused"] += 1
+                        done += 1
+                    continue
+                stats["acks"] += 1
+                if refused[i] or acked[i] >= per:
+                    continue
+                if reply[2] > acked[i]:
+                    acked[i] = reply[2]
+                    last[i] = time.monotonic()
+                    if acked[i] >= per:
+                        done += 1
+                held[i] = reply[3]
 
     start = time.monotonic()
     deadline = start + limit
@@ -306,7 +333,7 @@ def cmd_gen(out, host, port, ids, per, window, limit):
         if not progressed and done < nids:
             select.select([sock], [], [], 0.002)
     seconds = time.monotonic() - start
-    put(out, {"ids": nids, "per": per, **stats, "seconds": seconds,
+    put(out, {"ids": nids, "per": per, "bundle": mode == "bundle", **stats, "seconds": seconds,
                  "all_acked": done == nids and stats["refused"] == 0,
                  "confirmed": sum(min(a, per) for a in acked)})
 
@@ -544,7 +571,8 @@ def cmd_report(work):
         many = [r for r in gen if r["ids"] > 1]
         one = [r for r in gen if r["ids"] == 1]
         allok = all(r["all_acked"] and r["shown_ok"] for r in many)
-        row(f"3b. {many[0]['ids']:,} concurrent sender ids × {many[0]['per']} (one socket): all acked",
+        how = "one socket, FLAG_BUNDLE" if many[0].get("bundle") else "one socket, no FLAG_BUNDLE"
+        row(f"3b. {many[0]['ids']:,} concurrent sender ids × {many[0]['per']} ({how}): all acked",
             f"{sum(1 for r in many if r['all_acked'] and r['shown_ok'])}/{len(many)} runs; "
             f"{fmt(med([r['seconds'] for r in many]), '.1f')} s",
             "resent " + runs_text([r["resent"] for r in many], "d") + "; refused "
@@ -558,7 +586,7 @@ def cmd_report(work):
             f"{fmt(m, '.2f')}x ({fmt(med(mc), '.2f')} vs {fmt(med(oc), '.2f')} µs)",
             runs_text([a / b for a, b in zip(mc, oc)], ".2f") + "x (pairwise)", "≤ 1.5x",
             None if m is None else m <= 1.5,
-            f"acks/datagram {fmt(med([r['acks_sent'] / max(r['dgrams'], 1) for r in many]), '.2f')} vs "
+            f"ack datagrams/datagram {fmt(med([r['acks_sent'] / max(r['dgrams'], 1) for r in many]), '.3f')} vs "
             f"{fmt(med([r['acks_sent'] / max(r['dgrams'], 1) for r in one]), '.3f')}; {loads(gen)}")
 
     # 4. latency under load

@@ -31,8 +31,9 @@
 #          the other against one listener, all must exit 0 and be shown
 #          once; (b) scripts/bench-delivery.py gen: IDS (10,000) sender ids
 #          x PER_ID (20) acknowledged Texts from one socket, round-robin,
-#          then 1 id x the same total (order alternating): all acked, each
-#          shown once in order, listener CPU per datagram.
+#          with FLAG_BUNDLE (GEN_ACKS=plain: without, so one Ack per id and
+#          batch), then 1 id x the same total (order alternating): all
+#          acked, each shown once in order, listener CPU per datagram.
 #   ping   in a loopback-only namespace: `ping -i 1ms -c PINGS` (2000) p50 /
 #          p99 with the listener idle, and while benches/pace.c streams RATE
 #          (200,000) 64-byte datagrams a second at it (order alternating);
@@ -50,7 +51,7 @@
 #
 # Environment: UDPMSG_BIN (benchmark this binary; default: build the working
 # tree with cargo build --release), REPS (5), LINES, LOSSES, ONESHOTS, IDS,
-# PER_ID, PINGS, RATE, BIG_BODY, BIG_CHUNKS (40), BIG_PER_CHUNK (50),
+# PER_ID, GEN_ACKS (bundle), PINGS, RATE, BIG_BODY, BIG_CHUNKS (40), BIG_PER_CHUNK (50),
 # DISCOVER_RUNS, DISCOVER_DEFAULT_RUNS, QUIET_LOAD (e.g. 1.0: before each
 # repetition and the discovery runs, wait until the 1-minute load average is
 # below it, at most QUIET_WAIT seconds, default 300; on a machine others
@@ -106,6 +107,7 @@ LOSSES=${LOSSES:-0 1 5 10 30}
 ONESHOTS=${ONESHOTS:-10000}
 IDS=${IDS:-10000}
 PER_ID=${PER_ID:-20}
+GEN_ACKS=${GEN_ACKS:-bundle}
 PINGS=${PINGS:-2000}
 RATE=${RATE:-200000}
 STALL_MS=${STALL_MS:-30}
@@ -123,6 +125,11 @@ for v in REPS LINES STALL_MS ONESHOTS IDS PER_ID PINGS RATE BIG_BODY BIG_CHUNKS 
         exit 2
     }
 done
+case $GEN_ACKS in bundle | plain) ;; *)
+    echo "bench-delivery.sh: GEN_ACKS must be bundle or plain, not '$GEN_ACKS'" >&2
+    exit 2
+    ;;
+esac
 if [ -n "$QUIET_LOAD" ] && ! [[ $QUIET_LOAD =~ ^[0-9]+(\.[0-9]+)?$ ]]; then
     echo "bench-delivery.sh: QUIET_LOAD must be a load average like 1.0, not '$QUIET_LOAD'" >&2
     exit 2
@@ -423,7 +430,7 @@ run_gen() {
     local load
     load=$(load1)
     ip netns exec "$NS_A" timeout 200 python3 "$HELPER" gen "$WORK/g.json" "$NET.2" "$PORT" \
-        "$ids" "$per" 8000 120
+        "$ids" "$per" 8000 120 "$GEN_ACKS"
     settle "$out" $((ids * per))
     local cpu
     cpu=$(cpu_ns "$LISTENER")
@@ -633,7 +640,7 @@ elif [ "$PROFILE" = 1 ]; then
         PIDS+=("$perfpid")
         sleep 1
         ip netns exec "$NS_A" timeout 200 python3 "$HELPER" gen "$WORK/g.json" "$NET.2" "$PORT" \
-            "$IDS" "$PER_ID" 8000 120 || true
+            "$IDS" "$PER_ID" 8000 120 "$GEN_ACKS" || true
         # The listener is perf's child (timeout's grandchild): stop it by its pid.
         for pid in $(ip netns pids "$NS_B"); do
             [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = udpmsg ] && kill -TERM "$pid" 2>/dev/null
@@ -659,7 +666,7 @@ echo "date: $START_DATE; $((SECONDS - T0)) s"
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), kernel $(uname -r)"
 echo "udpmsg: $BUILT"
 echo "load average (1, 5, 15 min): at the start $START_LOAD; at the start of each repetition $REP_LOADS; at the end $(cut -d' ' -f1-3 /proc/loadavg); each row's notes give the range of the 1-minute figure over its runs"
-echo "parameters: QUIET_LOAD=${QUIET_LOAD:-none} REPS=$REPS LINES=$LINES LOSSES='$LOSSES' ONESHOTS=$ONESHOTS IDS=$IDS PER_ID=$PER_ID PINGS=$PINGS RATE=$RATE BIG_BODY=$BIG_BODY BIG_CHUNKS=$BIG_CHUNKS BIG_PER_CHUNK=$BIG_PER_CHUNK DISCOVER_RUNS=$DISCOVER_RUNS DISCOVER_DEFAULT_RUNS=$DISCOVER_DEFAULT_RUNS"
+echo "parameters: QUIET_LOAD=${QUIET_LOAD:-none} REPS=$REPS LINES=$LINES LOSSES='$LOSSES' ONESHOTS=$ONESHOTS IDS=$IDS PER_ID=$PER_ID GEN_ACKS=$GEN_ACKS PINGS=$PINGS RATE=$RATE BIG_BODY=$BIG_BODY BIG_CHUNKS=$BIG_CHUNKS BIG_PER_CHUNK=$BIG_PER_CHUNK DISCOVER_RUNS=$DISCOVER_RUNS DISCOVER_DEFAULT_RUNS=$DISCOVER_DEFAULT_RUNS"
 echo
 helper report "$WORK"
 if [ -f "$WORK/profile.md" ]; then

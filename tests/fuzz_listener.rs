@@ -50,8 +50,8 @@ use udpmsg::reliable::dedup::RECENT_FOR;
 use udpmsg::reliable::order::MAX_AHEAD;
 use udpmsg::seal::{Envelope, Incoming, Key, MAX_SKEW, Opened, Sealer};
 use udpmsg::wire::{
-    self, Ack, Answer, Datagram, FLAG_ACK, FLAG_FILE, MAX_ACK_RANGES, Message, Ping, Probe, Refuse,
-    Text,
+    self, Ack, Answer, Datagram, FLAG_ACK, FLAG_BUNDLE, FLAG_FILE, MAX_ACK_RANGES, Message, Ping,
+    Probe, Refuse, Text,
 };
 
 /// Sequences tried by default.
@@ -234,7 +234,12 @@ fn text() -> impl Strategy<Value = TextSpec> {
         1 => Just(Some(u64::MAX)),
         1 => Just(None),
     ];
-    let flags = prop_oneof![5 => Just(FLAG_ACK), 4 => Just(0u8), 1 => any::<u8>()];
+    let flags = prop_oneof![
+        4 => Just(FLAG_ACK),
+        2 => Just(FLAG_ACK | FLAG_BUNDLE),
+        4 => Just(0u8),
+        1 => any::<u8>()
+    ];
     (
         sender,
         seq,
@@ -785,6 +790,9 @@ struct Model {
     sealer_known: bool,
     /// A sender gave up more ranges than the listener remembers.
     beyond_memory: bool,
+    /// Senders with an acknowledged Text that set FLAG_BUNDLE: only they may
+    /// have entries in an Acks (PROTOCOL.md 4.11).
+    bundling: HashSet<u64>,
 }
 
 fn shown_text(t: &Text<'_>) -> Shown {
@@ -900,6 +908,7 @@ impl Model {
             Message::Probe(_) => self.stats.probes_ignored += 1,
             // Announcements are never answered (section 7, Presence).
             Message::Ack(_)
+            | Message::Acks(_)
             | Message::Answer(_)
             | Message::Pong(_)
             | Message::Refuse(_)
@@ -911,6 +920,9 @@ impl Model {
 
     /// An acknowledged text: exactly once, in `seq` order, per sender.
     fn acked_text(&mut self, t: &Text<'_>, k: usize) {
+        if t.flags & FLAG_BUNDLE != 0 {
+            self.bundling.insert(t.sender);
+        }
         let mut out = Out {
             sender: t.sender,
             shown: &mut self.shown,
@@ -998,10 +1010,15 @@ struct Replies {
     answers: Vec<u64>,
     acks: Vec<AckSeen>,
     instances: HashSet<u64>,
+    /// Senders that set FLAG_BUNDLE (the model's): only they may have
+    /// entries in an Acks.
+    bundling: HashSet<u64>,
+    /// Ack and Acks datagrams.
+    ack_datagrams: u64,
 }
 
 impl Replies {
-    fn new(key: Option<&Key>, dest: SocketAddr) -> Self {
+    fn new(key: Option<&Key>, dest: SocketAddr, bundling: HashSet<u64>) -> Self {
         Replies {
             incoming: Envelope::new(key).incoming,
             dest,
@@ -1009,6 +1026,8 @@ impl Replies {
             answers: Vec::new(),
             acks: Vec::new(),
             instances: HashSet::new(),
+            bundling,
+            ack_datagrams: 0,
         }
     }
 
@@ -1030,12 +1049,32 @@ impl Replies {
                 self.answers.push(a.token);
             }
             Ok(Opened::Message(Message::Ack(a))) => {
+                self.ack_datagrams += 1;
                 self.instances.insert(a.instance);
                 self.acks.push(AckSeen {
                     sender: a.sender,
                     state: (a.next, a.ranges().collect()),
                     written: heard.written,
                 });
+            }
+            // Several senders' acks at once (4.11): each entry is an Ack.
+            // Only senders that set FLAG_BUNDLE get one, and only two or
+            // more at a time.
+            Ok(Opened::Message(Message::Acks(bundle))) => {
+                self.ack_datagrams += 1;
+                self.instances.insert(bundle.instance);
+                prop_assert!(bundle.acks().count() >= 2, "an Acks of one");
+                for a in bundle.acks() {
+                    prop_assert!(
+                        self.bundling.contains(&a.sender),
+                        "an Acks entry for a sender that never set FLAG_BUNDLE"
+                    );
+                    self.acks.push(AckSeen {
+                        sender: a.sender,
+                        state: (a.next, a.ranges().collect()),
+                        written: heard.written,
+                    });
+                }
             }
             // What became of an offered file (here: refused, no save dir).
             Ok(Opened::Message(Message::FileStatus(f))) => {
@@ -1321,7 +1360,7 @@ fn run_case(setup: Setup, items: &[Item], key: &Key, other: &Key) -> Result<(), 
     prop_assert_eq!(shown, want);
 
     // Every reply, read by the sink while the listener ran and here after.
-    let mut replies = Replies::new(setup.key(key), peer_addr);
+    let mut replies = Replies::new(setup.key(key), peer_addr, model.bundling.clone());
     let written = run.collect.written;
     run.collect.write();
     for heard in &run.collect.heard {
@@ -1356,7 +1395,8 @@ fn run_case(setup: Setup, items: &[Item], key: &Key, other: &Key) -> Result<(), 
     } else {
         want.raw += 1;
     }
-    want.acks = replies.acks.len() as u64;
+    // The listener counts ack datagrams: an Acks is one.
+    want.acks = replies.ack_datagrams;
     want.kernel_drops = stats.kernel_drops.map(|_| 0);
     let answerable = model.answered.len();
     if answerable > ANSWERS_PER_SOURCE as usize {

@@ -8,6 +8,11 @@ command line around it, used by tests/python_peer.rs:
     pypeer.py send-acked HOST PORT NAME WORD...
                                             send each word as an acknowledged Text
                                             (section 7), print the Acks (see send_acked())
+    pypeer.py send-many HOST PORT NAME IDS bundle|plain WORD...
+                                            send each word as the acknowledged Text seq i
+                                            of IDS senders, all from one socket (with
+                                            FLAG_BUNDLE or without), print each reply
+                                            datagram (see send_many())
     pypeer.py listen HOST PORT [SECONDS]    print "listening on HOST:PORT", then
                                             wait for one Text and print "NAME: TEXT"
     pypeer.py listen-acked HOST PORT COUNT [SECONDS]
@@ -34,12 +39,13 @@ import time
 
 MAGIC, VERSION, MODE_OPEN, MODE_SEALED = b"UDPM", 2, 0, 1
 HEADER = MAGIC + bytes([VERSION, MODE_OPEN])
-TEXT, ACK, PROBE, ANSWER, PING, PONG, REFUSE, HELLO, GOODBYE, FILE_STATUS = range(10)
+TEXT, ACK, PROBE, ANSWER, PING, PONG, REFUSE, HELLO, GOODBYE, FILE_STATUS, ACKS = range(11)
 KINDS = ["text", "ack", "probe", "answer", "ping", "pong", "refuse", "hello", "goodbye",
-         "file_status"]
-FLAG_ACK, FLAG_FILE = 0x01, 0x02
+         "file_status", "acks"]
+FLAG_ACK, FLAG_FILE, FLAG_BUNDLE = 0x01, 0x02, 0x04
 OFFER, CHUNK, END, CANCEL = range(4)      # file records (section 4.10)
 MAX_RANGES = 32
+MAX_ENTRIES = 64              # of an Acks (4.11)
 MAX_DATAGRAM = 65527          # IPv6; 65507 over IPv4
 DEFAULT_PORT = 47474
 
@@ -60,6 +66,13 @@ def encode_text(sender, seq, base, flags, name, body):
 def encode_ack(instance, sender, next_, ranges=()):   # ranges: [(first, last)]
     pairs = b"".join(struct.pack("<QQ", a, b) for a, b in ranges)
     return HEADER + struct.pack("<IQQQ", ACK, instance, sender, next_) + _blob(pairs)
+
+
+def encode_acks(instance, entries):      # entries: [(sender, next, ranges)]
+    blob = b"".join(struct.pack("<QQ", sender, next_)
+                    + _blob(b"".join(struct.pack("<QQ", a, b) for a, b in ranges))
+                    for sender, next_, ranges in entries)
+    return HEADER + struct.pack("<IQ", ACKS, instance) + _blob(blob)
 
 
 def encode_refuse(instance, sender, seq, reason):
@@ -176,16 +189,22 @@ def decode(data):
         instance, sender, seq, status, detail = r.fixed("<QQQBQ")
         m = dict(instance=instance, sender=sender, seq=seq, status=status,
                  detail=detail)
+    elif kind == ACKS:
+        (instance,) = r.fixed("<Q")
+        m = dict(instance=instance, entries=r.blob())
     else:
         raise Malformed("unknown-kind")
     if r.pos != len(data):
         raise Malformed("trailing-bytes")
-    if kind == TEXT and (m["flags"] & ~(FLAG_ACK | FLAG_FILE)
-                         or m["flags"] == FLAG_FILE or m["base"] > m["seq"]
+    if kind == TEXT and (m["flags"] & ~(FLAG_ACK | FLAG_FILE | FLAG_BUNDLE)
+                         or m["flags"] and not m["flags"] & FLAG_ACK
+                         or m["base"] > m["seq"]
                          or m["flags"] & FLAG_ACK and m["seq"] == 2**64 - 1):
         raise Malformed("invalid")
     if kind == ACK:
         m["ranges"] = _ranges(m["next"], m["ranges"])
+    if kind == ACKS:
+        m["entries"] = _entries(m["entries"])
     return (KINDS[kind], m)
 
 
@@ -219,6 +238,23 @@ def _ranges(next_, pairs):
             raise Malformed("invalid")
         out.append((first, last))
         floor = last + 1
+    return out
+
+
+def _entries(blob):               # an Acks' entries: [dict(sender, next, ranges)]
+    out, pos = [], 0
+    while pos < len(blob):
+        if len(blob) - pos < 24 or len(out) == MAX_ENTRIES:
+            raise Malformed("invalid")
+        sender, next_, length = struct.unpack_from("<QQQ", blob, pos)
+        pos += 24
+        if length > len(blob) - pos:
+            raise Malformed("invalid")
+        out.append(dict(sender=sender, next=next_,
+                        ranges=_ranges(next_, blob[pos:pos + length])))
+        pos += length
+    if not out:
+        raise Malformed("invalid")
     return out
 
 # --- the command line ---------------------------------------------------------
@@ -325,6 +361,60 @@ def send_acked(host, port, name, words, seconds):
             code = replies(lambda: False, 0.3)
             if code is not None:
                 return code
+    return 0
+
+
+def send_many(host, port, name, ids, bundle, words, seconds):
+    """Sends word i as the acknowledged Text seq i of each of `ids` senders,
+    round-robin from one socket, with FLAG_BUNDLE when `bundle`; prints
+    "sent N" once all N are out, then every Ack ("ack I:NEXT", I the
+    sender's index) and Acks ("acks I:NEXT I:NEXT ...", section 4.11) for
+    these senders, a line per datagram. Texts not confirmed are sent again
+    (base updated) every second. Exit 0 once all are confirmed, 1 at the
+    deadline."""
+    deadline = time.monotonic() + seconds
+    senders = [random_id() for _ in range(ids)]
+    index = {sender: i for i, sender in enumerate(senders)}
+    bodies = [w.encode("utf-8") for w in words]
+    confirmed = [0] * ids
+    flags = FLAG_ACK | (FLAG_BUNDLE if bundle else 0)
+    with socket.socket(family_of(host), socket.SOCK_DGRAM) as s:
+        s.connect((host, port))
+
+        def transmit_all():
+            for seq in range(len(bodies)):
+                for i, sender in enumerate(senders):
+                    if seq >= confirmed[i]:
+                        s.send(encode_text(sender, seq, confirmed[i], flags, name, bodies[seq]))
+
+        transmit_all()
+        print(f"sent {ids * len(bodies)}", flush=True)
+        resend = time.monotonic() + 1.0
+        while min(confirmed) < len(bodies):
+            now = time.monotonic()
+            if now >= deadline:
+                print(f"pypeer: confirmed {confirmed} of {len(bodies)}", file=sys.stderr)
+                return 1
+            if now >= resend:
+                transmit_all()
+                resend = now + 1.0
+            s.settimeout(min(deadline, resend) - now)
+            try:
+                data = s.recv(MAX_DATAGRAM + 1)
+            except (socket.timeout, ConnectionRefusedError):
+                continue
+            try:
+                kind, m = decode(data)
+            except Malformed:
+                continue
+            acks = {"ack": [m], "acks": m["entries"] if kind == "acks" else []}.get(kind, [])
+            acks = [a for a in acks if a["sender"] in index]
+            if not acks:
+                continue
+            print(kind + "".join(f" {index[a['sender']]}:{a['next']}" for a in acks), flush=True)
+            for a in acks:
+                i = index[a["sender"]]
+                confirmed[i] = max(confirmed[i], min(a["next"], len(bodies)))
     return 0
 
 
@@ -436,6 +526,9 @@ def verdict(data):
             value = value.hex()
         elif isinstance(value, str):
             value = value.encode("utf-8").hex()
+        elif key == "entries":        # an Acks: sender/next/ranges;...
+            value = ";".join(f"{e['sender']}/{e['next']}/{ranges_text(e['ranges'])}"
+                             for e in value)
         elif isinstance(value, list):
             value = ranges_text(value)
         parts.append(f"{key}={value}")
@@ -454,6 +547,9 @@ def main(argv):
             return send(argv[1], int(argv[2]), argv[3], argv[4:])
         if argv[:1] == ["send-acked"] and len(argv) >= 5:
             return send_acked(argv[1], int(argv[2]), argv[3], argv[4:], 20.0)
+        if argv[:1] == ["send-many"] and len(argv) >= 7 and argv[5] in ("bundle", "plain"):
+            return send_many(argv[1], int(argv[2]), argv[3], int(argv[4]),
+                             argv[5] == "bundle", argv[6:], 20.0)
         if argv[:1] == ["listen"] and len(argv) in (3, 4):
             seconds = float(argv[3]) if len(argv) == 4 else 10.0
             return listen(argv[1], int(argv[2]), seconds)

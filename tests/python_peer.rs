@@ -298,6 +298,86 @@ fn udpmsg_acked_send_reaches_python_listener_in_order() {
 }
 
 #[test]
+fn python_senders_sharing_a_socket_get_one_acks_datagram_when_they_ask() {
+    let test = "python_senders_sharing_a_socket_get_one_acks_datagram_when_they_ask";
+    if !have_python(test) || !isolate(test) {
+        return;
+    }
+    let mut listener = Listener::start(&["--bind", "127.0.0.1", "--json"]);
+    let port = listener.port().to_string();
+    // PROTOCOL.md 4.11 and section 7: three senders on one socket send
+    // Texts 0, 1 and 2 each while the listener is stopped, so it reads all
+    // nine in one batch. With FLAG_BUNDLE one Acks answers all three; without,
+    // each sender gets an Ack of its own.
+    for (mode, want) in [
+        ("bundle", vec!["acks 0:3 1:3 2:3"]),
+        ("plain", vec!["ack 0:3", "ack 1:3", "ack 2:3"]),
+    ] {
+        listener.signal(libc::SIGSTOP);
+        let mut peer = Reaped(
+            pypeer(&[
+                "send-many",
+                "127.0.0.1",
+                &port,
+                "py",
+                "3",
+                mode,
+                "a",
+                "b",
+                "c",
+            ])
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn python3"),
+        );
+        let lines = line_reader(peer.0.stdout.take().expect("stdout"), None);
+        let stderr = read_all(peer.0.stderr.take().expect("stderr"));
+        let first = lines.recv_timeout(WAIT);
+        listener.signal(libc::SIGCONT);
+        assert_eq!(first.as_deref(), Ok("sent 9"), "{mode}");
+        let code = wait_until(&mut peer.0, WAIT, "pypeer send-many");
+        let stderr = stderr.join().unwrap_or_default();
+        assert_eq!(code, 0, "{mode}: pypeer stderr: {stderr}");
+        // Entries and Acks in any order: sort the words of each line, then
+        // the lines.
+        let mut got: Vec<String> = lines
+            .try_iter()
+            .map(|line| {
+                let mut words: Vec<&str> = line.split(' ').collect();
+                words[1..].sort_unstable();
+                words.join(" ")
+            })
+            .collect();
+        got.sort();
+        assert_eq!(got, want, "{mode}: pypeer stderr: {stderr}");
+    }
+    // Each sender's three, in order, once.
+    let mut shown: std::collections::HashMap<u64, Vec<String>> = Default::default();
+    for _ in 0..18 {
+        let json = listener.json();
+        let sender = u64::from_str_radix(json["sender"].as_str().unwrap_or(""), 16);
+        let text = json["text"].as_str().unwrap_or("").to_string();
+        shown
+            .entry(sender.expect("sender in hex"))
+            .or_default()
+            .push(text);
+    }
+    assert_eq!(shown.len(), 6);
+    assert!(
+        shown.values().all(|texts| texts == &["a", "b", "c"]),
+        "{shown:?}"
+    );
+    let (code, out, err) = listener.terminate();
+    assert_eq!(code, 0, "{err:?}");
+    assert!(out.is_empty(), "shown more than once: {out:?}");
+    // Four ack datagrams in all: one Acks, then three Acks.
+    assert!(
+        err.iter().any(|line| line.contains(", 4 acks sent")),
+        "{err:?}"
+    );
+}
+
+#[test]
 fn the_python_peer_codec_is_section_10_of_the_document_unchanged() {
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/PROTOCOL.md"))
         .expect("read docs/PROTOCOL.md");
@@ -387,8 +467,39 @@ fn verdict(bytes: &[u8]) -> String {
                 "file_status instance={} sender={} seq={} status={} detail={}",
                 f.instance, f.sender, f.seq, f.status, f.detail
             ),
+            Message::Acks(a) => format!(
+                "acks instance={} entries={}",
+                a.instance,
+                a.acks()
+                    .map(|e| format!(
+                        "{}/{}/{}",
+                        e.sender,
+                        e.next,
+                        e.ranges()
+                            .map(|(first, last)| format!("{first}-{last}"))
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(";")
+            ),
         },
     }
+}
+
+/// One entry of an Acks: sender, next and the held ranges.
+type Entry<'a> = (u64, u64, &'a [(u64, u64)]);
+
+/// An Acks with these entries.
+fn acks(entries: &[Entry<'_>]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for (sender, next, held) in entries {
+        wire::put_acks_entry(*sender, *next, &ranges(held), &mut bytes);
+    }
+    encoded(&Message::Acks(wire::Acks {
+        instance: 0xfedc_ba98_7654_3210,
+        entries: &bytes,
+    }))
 }
 
 /// Held ranges as an Ack carries them.
@@ -480,6 +591,13 @@ fn python_decoder_agrees_with_classify() {
             room: "lab",
         })),
         encoded(&Message::Goodbye(wire::Goodbye { instance: 14 })),
+        text(1, 0, wire::FLAG_ACK | wire::FLAG_BUNDLE),
+        acks(&[
+            (7, 4, &[(6, 7)][..]),
+            (8, 0, &[]),
+            (u64::MAX, 1, &[(3, 3), (5, 9)]),
+        ]),
+        acks(&[(9, 100, &[])]),
         b"UDPM\x02\x01sealed".to_vec(),
         b"not udpmsg".to_vec(),
     ];
@@ -489,6 +607,16 @@ fn python_decoder_agrees_with_classify() {
         text(5, 6, wire::FLAG_ACK),
         text(5, u64::MAX, 0),
         text(1, 0, 0x02),
+        text(1, 0, wire::FLAG_BUNDLE),
+        text(1, 0, 0x08 | wire::FLAG_ACK),
+        acks(&[]),
+        acks(&(0..65).map(|s| (s, 0, &[][..])).collect::<Vec<_>>()),
+        acks(&[(7, 4, &[(4, 5)][..])]),
+        {
+            let mut d = acks(&[(7, 4, &[(6, 7)][..]), (8, 0, &[])]);
+            d.pop(); // the last entry cut short, the length prefix one too many
+            d
+        },
         ack(4, &[0; 8]),
         ack(4, &[ranges(&[(6, 7)]), vec![0]].concat()),
         ack(

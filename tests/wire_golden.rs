@@ -13,9 +13,9 @@ use std::time::{Duration, UNIX_EPOCH};
 use udpmsg::seal::{Key, Opener, Sealer};
 use udpmsg::wire::file::{self, FileRecord};
 use udpmsg::wire::{
-    self, Ack, Answer, Datagram, DecodeError, EncodeError, FLAG_ACK, FLAG_FILE, FileStatus,
-    Goodbye, Hello, MAGIC, MAX_ACK_RANGES, MAX_DATAGRAM, MAX_DATAGRAM_V4, MAX_DATAGRAM_V6, Message,
-    Ping, Probe, REFUSED_BUSY, Refuse, Text,
+    self, Ack, Acks, Answer, Datagram, DecodeError, EncodeError, FLAG_ACK, FLAG_BUNDLE, FLAG_FILE,
+    FileStatus, Goodbye, Hello, MAGIC, MAX_ACK_RANGES, MAX_ACKS_ENTRIES, MAX_DATAGRAM,
+    MAX_DATAGRAM_V4, MAX_DATAGRAM_V6, Message, Ping, Probe, REFUSED_BUSY, Refuse, Text,
 };
 
 // ---------------------------------------------------------------------------
@@ -268,6 +268,51 @@ fn file_status_value() -> Message<'static> {
     })
 }
 
+const ACKS: &str = "
+    55 44 50 4d 02 00           | header
+    0a 00 00 00                 | tag 10: Acks
+    10 32 54 76 98 ba dc fe     | instance 0xfedcba9876543210
+    40 00 00 00 00 00 00 00     | entries length 64
+    ef cd ab 89 67 45 23 01     | sender 0x0123456789abcdef
+    04 00 00 00 00 00 00 00     | next 4
+    10 00 00 00 00 00 00 00     | ranges length 16: one pair
+    06 00 00 00 00 00 00 00     | first 6
+    07 00 00 00 00 00 00 00     | last 7
+    11 11 11 11 11 11 11 11     | sender 0x1111111111111111
+    09 00 00 00 00 00 00 00     | next 9
+    00 00 00 00 00 00 00 00     | ranges length 0
+";
+
+/// The entries of the Acks example: the Ack example's from its sender on,
+/// then sender 0x1111111111111111 with next 9 and no ranges.
+const ACKS_ENTRIES: [u8; 64] = {
+    let mut e = [0u8; 64];
+    let first = [
+        0xef, 0xcd, 0xab, 0x89, 0x67, 0x45, 0x23, 0x01, 4, 0, 0, 0, 0, 0, 0, 0, 16,
+    ];
+    let mut i = 0;
+    while i < first.len() {
+        e[i] = first[i];
+        i += 1;
+    }
+    e[24] = 6;
+    e[32] = 7;
+    let mut j = 40;
+    while j < 48 {
+        e[j] = 0x11;
+        j += 1;
+    }
+    e[48] = 9;
+    e
+};
+
+fn acks_value() -> Message<'static> {
+    Message::Acks(Acks {
+        instance: 0xfedc_ba98_7654_3210,
+        entries: &ACKS_ENTRIES,
+    })
+}
+
 /// The file records of PROTOCOL.md 4.10: the file "hello" as `a.txt`.
 fn record_goldens() -> Vec<(Vec<u8>, FileRecord<'static>)> {
     vec![
@@ -331,6 +376,8 @@ fn goldens() -> Vec<(Vec<u8>, Message<'static>)> {
             }),
         ),
         (hex(FILE_STATUS), file_status_value()),
+        // 4.11, after the file records of 4.10.
+        (hex(ACKS), acks_value()),
     ]
 }
 
@@ -402,6 +449,83 @@ fn ack_golden_bytes_round_trip() {
         }
         other => panic!("not an Ack: {other:?}"),
     }
+}
+
+#[test]
+fn acks_golden_bytes_round_trip() {
+    let bytes = hex(ACKS);
+    assert_eq!(bytes.len(), 90);
+    assert_golden(&bytes, &acks_value());
+    let Ok(Datagram::Message(Message::Acks(acks))) = wire::classify(&bytes) else {
+        panic!("not an Acks");
+    };
+    // Each entry is the Ack it stands for: the first is the Ack example.
+    let entries: Vec<_> = acks.acks().collect();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(Message::Ack(entries[0]), ack_value());
+    assert_eq!(
+        (entries[1].instance, entries[1].sender, entries[1].next),
+        (0xfedc_ba98_7654_3210, 0x1111_1111_1111_1111, 9)
+    );
+    assert_eq!(entries[1].ranges().count(), 0);
+    // The same entry, written by put_acks_entry, and the same Ack bytes
+    // from the entry on (an entry is an Ack from its sender on).
+    let mut entry = Vec::new();
+    wire::put_acks_entry(0x0123_4567_89ab_cdef, 4, &ACK_RANGES, &mut entry);
+    assert_eq!(entry, &ACKS_ENTRIES[..40]);
+    assert_eq!(entry, &hex(ACK)[18..]);
+}
+
+/// An open Acks with the example's instance and these entry bytes.
+fn acks_bytes(entries: &[u8]) -> Vec<u8> {
+    let mut d = hex(ACKS)[..18].to_vec();
+    d.extend_from_slice(&(entries.len() as u64).to_le_bytes());
+    d.extend_from_slice(entries);
+    d
+}
+
+#[test]
+fn acks_with_malformed_entries_are_invalid() {
+    let entry = |sender: u64, next: u64, ranges: &[u8]| {
+        let mut e = Vec::new();
+        wire::put_acks_entry(sender, next, ranges, &mut e);
+        e
+    };
+    let max: Vec<u8> = (0..MAX_ACKS_ENTRIES as u64)
+        .flat_map(|s| entry(s, 0, &[]))
+        .collect();
+    assert!(wire::classify(&acks_bytes(&max)).is_ok(), "64 entries");
+    let one = entry(1, 0, &pairs(&[(2, 3)]));
+    assert!(wire::classify(&acks_bytes(&one)).is_ok(), "one entry");
+    let mut too_many = max.clone();
+    too_many.extend(entry(99, 0, &[]));
+    let mut cut = one.clone();
+    cut.pop();
+    let mut claims_more = entry(1, 0, &pairs(&[(2, 3)]));
+    claims_more[16] = 32; // ranges length 32, 16 bytes follow
+    let thirty_three: Vec<(u64, u64)> = (0..33).map(|k| (2 + 2 * k, 2 + 2 * k)).collect();
+    let bad: [(&str, Vec<u8>); 7] = [
+        ("no entry", Vec::new()),
+        ("65 entries", too_many),
+        ("an entry cut short", cut),
+        ("ranges past the entries", claims_more),
+        ("33 ranges", entry(1, 0, &pairs(&thirty_three))),
+        ("a range at next", entry(1, 2, &pairs(&[(2, 3)]))),
+        ("ranges that touch", entry(1, 0, &pairs(&[(2, 3), (4, 5)]))),
+    ];
+    for (why, entries) in bad {
+        let bytes = acks_bytes(&entries);
+        let (result, allocations) = allocations_during(|| wire::classify(&bytes));
+        assert_eq!(result.map_err(|e| e.label()), Err("invalid"), "{why}");
+        assert_eq!(allocations, 0, "{why}");
+    }
+    // Length prefixes that claim more than the datagram: rule 7.
+    let mut long = acks_bytes(&one);
+    long[18..26].copy_from_slice(&1000u64.to_le_bytes());
+    assert_eq!(
+        wire::classify(&long).map_err(|e| e.label()),
+        Err("truncated")
+    );
 }
 
 #[test]
@@ -670,6 +794,11 @@ fn fixed_sizes_are_the_documented_totals() {
     assert_eq!(hex(FILE_STATUS).len(), 43);
     assert_eq!(MAX_ACK_RANGES, 32);
     assert_eq!(wire::ACK_RANGE_LEN, 16);
+    // 4.11: Acks 26 + e, each entry 24 + r, 18 bytes less than its Ack.
+    assert_eq!(wire::ACKS_OVERHEAD, 26);
+    assert_eq!(wire::ACKS_ENTRY_OVERHEAD, 24);
+    assert_eq!(wire::ACK_OVERHEAD - wire::ACKS_ENTRY_OVERHEAD, 18);
+    assert_eq!(hex(ACKS).len(), 26 + 64);
 }
 
 #[test]
@@ -737,7 +866,8 @@ fn doc_examples(section: &str, next_section: &str) -> Vec<Vec<u8>> {
 
 #[test]
 fn the_protocol_document_shows_exactly_these_examples() {
-    let shown = doc_examples("## 4. Messages", "### 4.10 ");
+    let mut shown = doc_examples("## 4. Messages", "### 4.10 ");
+    shown.extend(doc_examples("### 4.11 ", "## 5. "));
     let pinned: Vec<Vec<u8>> = goldens().into_iter().map(|(bytes, _)| bytes).collect();
     assert_eq!(shown.len(), pinned.len(), "examples in section 4");
     for ((doc, golden), (_, value)) in shown.iter().zip(&pinned).zip(goldens()) {
@@ -750,7 +880,7 @@ fn the_protocol_document_shows_exactly_these_examples() {
 
 #[test]
 fn file_records_are_the_documents_examples_both_ways() {
-    let shown = doc_examples("### 4.10 ", "## 5. ");
+    let shown = doc_examples("### 4.10 ", "### 4.11 ");
     let pinned = record_goldens();
     assert_eq!(shown.len(), pinned.len(), "examples in section 4.10");
     for (doc, (bytes, record)) in shown.iter().zip(&pinned) {
@@ -773,16 +903,19 @@ fn file_records_are_the_documents_examples_both_ways() {
 }
 
 #[test]
-fn a_file_text_needs_the_ack_flag_and_kinds_past_file_status_are_unknown() {
+fn file_and_bundle_flags_need_the_ack_flag_and_kinds_past_acks_are_unknown() {
     let mut bytes = hex(TEXT);
-    bytes[text_at::FLAGS] = FLAG_ACK | FLAG_FILE;
-    assert!(wire::classify(&bytes).is_ok());
-    bytes[text_at::FLAGS] = FLAG_FILE;
-    assert_eq!(
-        wire::classify(&bytes).map_err(|e| e.label()),
-        Err("invalid")
-    );
-    for tag in [10u8, 11, 255] {
+    for flags in [FLAG_FILE, FLAG_BUNDLE, FLAG_FILE | FLAG_BUNDLE] {
+        bytes[text_at::FLAGS] = FLAG_ACK | flags;
+        assert!(wire::classify(&bytes).is_ok(), "flags {flags:#04x}");
+        bytes[text_at::FLAGS] = flags;
+        assert_eq!(
+            wire::classify(&bytes).map_err(|e| e.label()),
+            Err("invalid"),
+            "flags {flags:#04x} without FLAG_ACK"
+        );
+    }
+    for tag in [11u8, 12, 255] {
         let mut status = hex(FILE_STATUS);
         status[6] = tag;
         assert_eq!(
@@ -909,6 +1042,15 @@ fn the_numbers_the_document_quotes_are_the_code_constants() {
         // Section 4.2.
         format!("a multiple of 16, at most {}", MAX_ACK_RANGES * 16),
         format!("at most {MAX_ACK_RANGES} ranges"),
+        // Section 4.11.
+        format!("one or more entries back to back, at most {MAX_ACKS_ENTRIES}"),
+        format!("no entry at all or more than {MAX_ACKS_ENTRIES}"),
+        format!("within **{} bytes**", wire::ACKS_MAX_LEN),
+        // Section 7.
+        format!(
+            "(at most {MAX_ACKS_ENTRIES} entries and {} bytes a datagram",
+            wire::ACKS_MAX_LEN
+        ),
         // Section 7.
         format!(
             "remembers the last {RECENT_PAIRS} pairs for {}",
@@ -1175,18 +1317,18 @@ fn decode_rejects_unknown_mode() {
 
 #[test]
 fn decode_rejects_unknown_kind_tag() {
-    // Tag 10 (the first unused) alone, and tag 10 followed by a well-formed
+    // Tag 11 (the first unused) alone, and tag 11 followed by a well-formed
     // Ping body, or a well-formed Refuse body.
     assert_eq!(
-        wire::classify(&hex("55 44 50 4d 02 00 | header\n 0a 00 00 00 | tag 10")),
-        Err(DecodeError::UnknownKind(10))
+        wire::classify(&hex("55 44 50 4d 02 00 | header\n 0b 00 00 00 | tag 11")),
+        Err(DecodeError::UnknownKind(11))
     );
     let mut bytes = hex(PING);
-    bytes[6] = 10;
-    assert_eq!(wire::classify(&bytes), Err(DecodeError::UnknownKind(10)));
+    bytes[6] = 11;
+    assert_eq!(wire::classify(&bytes), Err(DecodeError::UnknownKind(11)));
     let mut refuse = hex(REFUSE);
-    refuse[6] = 10;
-    assert_eq!(wire::classify(&refuse), Err(DecodeError::UnknownKind(10)));
+    refuse[6] = 11;
+    assert_eq!(wire::classify(&refuse), Err(DecodeError::UnknownKind(11)));
     assert_eq!(
         wire::classify(&refuse).map_err(|e| e.label()),
         Err("unknown-kind")
@@ -1229,7 +1371,7 @@ fn decode_rejects_trailing_bytes() {
 #[test]
 fn decode_rejects_reserved_text_flag_bits() {
     let mut bytes = hex(TEXT);
-    for flags in [0x04u8, 0x05, 0x80, 0xff] {
+    for flags in [0x08u8, 0x09, 0x0f, 0x80, 0xff] {
         bytes[text_at::FLAGS] = flags;
         let result = wire::classify(&bytes);
         assert!(

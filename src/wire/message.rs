@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 /// A udpmsg message. The enum tag is encoded as a little-endian `u32`
 /// in declaration order: Text = 0, Ack = 1, Probe = 2, Answer = 3, Ping = 4,
-/// Pong = 5, Refuse = 6, Hello = 7, Goodbye = 8, FileStatus = 9. New kinds
-/// are only ever appended.
+/// Pong = 5, Refuse = 6, Hello = 7, Goodbye = 8, FileStatus = 9, Acks = 10.
+/// New kinds are only ever appended.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub enum Message<'a> {
     #[serde(borrow)]
@@ -26,6 +26,9 @@ pub enum Message<'a> {
     Goodbye(Goodbye),
     /// What became of a file a sender offered (see [`super::file`]).
     FileStatus(FileStatus),
+    /// Acks for several senders at one address (see [`super::acks`]).
+    #[serde(borrow)]
+    Acks(super::acks::Acks<'a>),
 }
 
 /// A message from `udpmsg send`.
@@ -39,7 +42,8 @@ pub struct Text<'a> {
     /// acknowledged nor given up on (at most `seq`): a receiver need not wait
     /// for anything below it. Without the flag, equal to `seq`.
     pub base: u64,
-    /// [`super::FLAG_ACK`] or 0; other bits are reserved and must be 0.
+    /// [`super::FLAG_ACK`] or 0, with it [`super::FLAG_FILE`] and
+    /// [`super::FLAG_BUNDLE`]; other bits are reserved and must be 0.
     pub flags: u8,
     /// Human name of the sender (host name by default).
     #[serde(borrow)]

@@ -114,8 +114,10 @@ pub const MAX_DATAGRAM_V6: usize = 65_527;
 /// Largest datagram udpmsg ever reads or decodes.
 pub const MAX_DATAGRAM: usize = MAX_DATAGRAM_V6;
 
+mod acks;
 pub mod file;
 mod message;
+pub use acks::*;
 pub use message::*;
 
 /// Flag bit in [`Text::flags`]: the sender wants an [`Ack`] and in-order,
@@ -124,11 +126,15 @@ pub const FLAG_ACK: u8 = 0x01;
 /// Flag bit in [`Text::flags`], only with [`FLAG_ACK`]: the body is a file
 /// record ([`file::FileRecord`]), not a message to show.
 pub const FLAG_FILE: u8 = 0x02;
+/// Flag bit in [`Text::flags`], only with [`FLAG_ACK`]: the sender also
+/// takes its acks bundled with other senders' ([`Acks`]), which it may be
+/// sent when it shares its address with them.
+pub const FLAG_BUNDLE: u8 = 0x04;
 /// Every flag bit a Text may have.
-const KNOWN_FLAGS: u8 = FLAG_ACK | FLAG_FILE;
+const KNOWN_FLAGS: u8 = FLAG_ACK | FLAG_FILE | FLAG_BUNDLE;
 
-/// Tag of the last [`Message`] kind (FileStatus).
-const LAST_KIND: u32 = 9;
+/// Tag of the last [`Message`] kind (Acks).
+const LAST_KIND: u32 = 10;
 
 /// The bincode configuration of the body. Chosen deliberately:
 /// `legacy()` is bincode 1's fixed-int little-endian layout, which every
@@ -270,8 +276,8 @@ pub fn decode_body(body: &[u8]) -> Result<Message<'_>, DecodeError> {
         Message::Text(text) if text.flags & !KNOWN_FLAGS != 0 => {
             return Err(DecodeError::Invalid("reserved flag bits set"));
         }
-        Message::Text(text) if text.flags == FLAG_FILE => {
-            return Err(DecodeError::Invalid("file record without FLAG_ACK"));
+        Message::Text(text) if text.flags & FLAG_ACK == 0 && text.flags != 0 => {
+            return Err(DecodeError::Invalid("a flag without FLAG_ACK"));
         }
         Message::Text(text) if text.base > text.seq => {
             return Err(DecodeError::Invalid("base after seq"));
@@ -283,6 +289,9 @@ pub fn decode_body(body: &[u8]) -> Result<Message<'_>, DecodeError> {
         }
         Message::Ack(ack) if !ack.ranges_valid() => {
             return Err(DecodeError::Invalid("malformed ack ranges"));
+        }
+        Message::Acks(acks) if !acks.entries_valid() => {
+            return Err(DecodeError::Invalid("malformed acks entries"));
         }
         _ => {}
     }

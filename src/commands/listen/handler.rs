@@ -78,6 +78,8 @@ pub(crate) struct Handler {
     echo: Option<Echo>,
     /// Senders owed an acknowledgement once the output is flushed.
     owed: HashMap<u64, Owed>,
+    /// Acks being gathered into Acks datagrams, by destination.
+    bundles: Vec<(acks::BundleKey, acks::Bundle)>,
     /// Limits pongs.
     pongs: RateLimiter,
     /// Which sources are on-link, for broadcast and multicast probes.
@@ -121,6 +123,7 @@ impl Handler {
             group_copies: GroupCopies::default(),
             echo: echo.then(|| Echo::new(port, Instant::now())),
             owed: HashMap::new(),
+            bundles: Vec::new(),
             pongs: RateLimiter::new(PONGS_PER_SOURCE, PONGS_TOTAL, Instant::now()),
             links: Links::new(),
             reply: Vec::with_capacity(512),
@@ -230,6 +233,7 @@ impl Handler {
             // announcements, which nobody answers (no storms).
             Message::Probe(_)
             | Message::Ack(_)
+            | Message::Acks(_)
             | Message::Answer(_)
             | Message::Pong(_)
             | Message::Refuse(_)

@@ -1,6 +1,7 @@
 //! Texts that ask for an ack: ordered once per sender, their acks (and
 //! file statuses) owed and sent after the output is flushed, and repeats
-//! answered while the listener lingers.
+//! answered while the listener lingers. Senders that share an address and
+//! set FLAG_BUNDLE get their acks together, in one Acks datagram.
 
 use super::release::{message_of, show_files, show_release};
 use super::{Handler, Origin};
@@ -8,8 +9,9 @@ use crate::commands::files::receive::Route;
 use crate::commands::listen::sink::{Notice, Sink};
 use crate::net::{DatagramSocket, Local, PeerAddr, ReplyBatch};
 use crate::reliable::order::Verdict;
+use crate::seal::Outgoing;
 use crate::wire::file::{self as file_wire, FileRecord};
-use crate::wire::{self, Ack, FileStatus, MAX_ACK_RANGES, Message, Refuse, Text};
+use crate::wire::{self, Ack, Acks, FileStatus, MAX_ACK_RANGES, Message, Refuse, Text};
 use std::io;
 use std::time::Instant;
 
@@ -25,6 +27,19 @@ pub(super) struct Owed {
     /// Bytes of the texts the ack answers (open size): the ack is never
     /// larger, so a forged source cannot make a listener an amplifier.
     budget: usize,
+    /// The latest text set FLAG_BUNDLE: the ack may go in an Acks datagram.
+    bundle: bool,
+}
+
+/// Where an Acks datagram goes: the socket, the address and the local
+/// address it leaves from (those of the texts it answers).
+pub(super) type BundleKey = (usize, PeerAddr, Option<Local>);
+
+/// The entries of an Acks datagram being gathered for one [`BundleKey`].
+#[derive(Debug, Default)]
+pub(super) struct Bundle {
+    entries: Vec<u8>,
+    count: usize,
 }
 
 /// Recent arrivals an [`Owed`] remembers (as many as an ack's ranges).
@@ -125,8 +140,10 @@ impl Handler {
                 via: origin.via,
                 recent: Vec::new(),
                 budget: 0,
+                bundle: false,
             });
             owed.budget += open_len;
+            owed.bundle = text.flags & wire::FLAG_BUNDLE != 0;
             // The ack goes where the latest datagram came from.
             if owed.to != *origin.from {
                 owed.to = origin.from.clone();
@@ -165,6 +182,31 @@ impl Handler {
             };
             self.ranges.clear();
             wire::put_ack_ranges(held, &mut self.ranges);
+            if owed.bundle {
+                // An entry is 18 bytes smaller than its Ack, so an Acks of
+                // two or more is smaller than the texts it answers too.
+                let key = (owed.via, owed.to, owed.local);
+                // Few addresses per batch (at most one per datagram of a
+                // receive batch; often one): a scan beats hashing.
+                let at = match self.bundles.iter().rposition(|(k, _)| *k == key) {
+                    Some(at) => at,
+                    None => {
+                        self.bundles.push((key, Bundle::default()));
+                        self.bundles.len() - 1
+                    }
+                };
+                let (key, bundle) = &mut self.bundles[at];
+                let entry = wire::ACKS_ENTRY_OVERHEAD + self.ranges.len();
+                if bundle.count == wire::MAX_ACKS_ENTRIES
+                    || wire::ACKS_OVERHEAD + bundle.entries.len() + entry > wire::ACKS_MAX_LEN
+                {
+                    let out = (self.instance, &mut self.reply, &mut self.outgoing);
+                    push_bundle(out, bundle, batch, key, &mut self.stats, sink)?;
+                }
+                wire::put_acks_entry(sender, next, &self.ranges, &mut bundle.entries);
+                bundle.count += 1;
+                continue;
+            }
             let ack = Message::Ack(Ack {
                 instance: self.instance,
                 sender,
@@ -183,6 +225,12 @@ impl Handler {
                     to: &owed.to,
                     error: &error,
                 })?;
+            }
+        }
+        for (key, mut bundle) in self.bundles.drain(..) {
+            if let Some(batch) = self.acks.get_mut(key.0) {
+                let out = (self.instance, &mut self.reply, &mut self.outgoing);
+                push_bundle(out, &mut bundle, batch, &key, &mut self.stats, sink)?;
             }
         }
         self.queue_statuses();
@@ -240,4 +288,40 @@ impl Handler {
             }
         });
     }
+}
+
+/// Queues the acks gathered in `bundle` (and empties it): one Acks
+/// datagram, or an Ack when there is only one.
+fn push_bundle(
+    (instance, reply, outgoing): (u64, &mut Vec<u8>, &mut Outgoing),
+    bundle: &mut Bundle,
+    batch: &mut ReplyBatch,
+    (_, to, local): &BundleKey,
+    stats: &mut super::Stats,
+    sink: &mut dyn Sink,
+) -> io::Result<()> {
+    let acks = Acks {
+        instance,
+        entries: &bundle.entries,
+    };
+    let message = match bundle.count {
+        0 => return Ok(()),
+        1 => match acks.acks().next() {
+            Some(ack) => Message::Ack(ack),
+            None => return Ok(()),
+        },
+        _ => Message::Acks(acks),
+    };
+    reply.clear();
+    let encoded = wire::encode(&message, wire::MAX_DATAGRAM_V4, reply);
+    bundle.entries.clear();
+    bundle.count = 0;
+    if encoded.is_err() {
+        return Ok(());
+    }
+    if let Err(error) = batch.push(outgoing.seal(reply, to), to, *local) {
+        stats.reply_errors += 1;
+        sink.notice(&Notice::ReplyFailed { to, error: &error })?;
+    }
+    Ok(())
 }
