@@ -487,6 +487,23 @@ fn verdict(bytes: &[u8]) -> String {
     }
 }
 
+/// An Acks whose entries are these bytes, as they are.
+fn acks_raw(entries: &[u8]) -> Vec<u8> {
+    encoded(&Message::Acks(wire::Acks {
+        instance: 0xfedc_ba98_7654_3210,
+        entries,
+    }))
+}
+
+/// The first 24 bytes of an entry: sender, next and a ranges length that
+/// need not be what follows.
+fn entry_head(sender: u64, next: u64, ranges_len: u64) -> Vec<u8> {
+    [sender, next, ranges_len]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect()
+}
+
 /// One entry of an Acks: sender, next and the held ranges.
 type Entry<'a> = (u64, u64, &'a [(u64, u64)]);
 
@@ -598,6 +615,8 @@ fn python_decoder_agrees_with_classify() {
             (u64::MAX, 1, &[(3, 3), (5, 9)]),
         ]),
         acks(&[(9, 100, &[])]),
+        acks(&(0..64).map(|s| (s, 0, &[][..])).collect::<Vec<_>>()),
+        acks(&[(7, 4, &[(6, 7)][..]), (7, 4, &[(6, 7)][..])]),
         b"UDPM\x02\x01sealed".to_vec(),
         b"not udpmsg".to_vec(),
     ];
@@ -612,6 +631,14 @@ fn python_decoder_agrees_with_classify() {
         acks(&[]),
         acks(&(0..65).map(|s| (s, 0, &[][..])).collect::<Vec<_>>()),
         acks(&[(7, 4, &[(4, 5)][..])]),
+        acks(&[(
+            7,
+            0,
+            &(0..33).map(|k| (2 + 2 * k, 2 + 2 * k)).collect::<Vec<_>>()[..],
+        )]),
+        acks_raw(&[&entry_head(7, 0, 8)[..], &[0; 8]].concat()),
+        acks_raw(&[&entry_head(7, 0, 16)[..], &[0; 8]].concat()),
+        acks_raw(&[&entry_head(7, 0, 0)[..], &[0; 23]].concat()),
         {
             let mut d = acks(&[(7, 4, &[(6, 7)][..]), (8, 0, &[])]);
             d.pop(); // the last entry cut short, the length prefix one too many

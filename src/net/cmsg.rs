@@ -10,7 +10,7 @@ use std::os::fd::AsRawFd;
 
 /// Where a datagram arrived: the local address to answer from and the
 /// interface it came in on (from IP_PKTINFO / IPV6_PKTINFO).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Local {
     /// The address a reply should come from; unspecified lets the kernel pick
     /// one on `ifindex` (the datagram went to a broadcast or multicast address).

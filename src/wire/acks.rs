@@ -32,8 +32,9 @@ pub const MAX_ACKS_ENTRIES: usize = 64;
 pub const ACKS_OVERHEAD: usize = HEADER_LEN + 4 + 8 + 8;
 /// Bytes of one entry without ranges: sender, next and the ranges' length.
 pub const ACKS_ENTRY_OVERHEAD: usize = 8 + 8 + 8;
-/// udpmsg keeps each [`Acks`] datagram (open) within this many bytes, so it
-/// is not fragmented on any path that carries IPv6.
+/// udpmsg keeps each [`Acks`] datagram within this many bytes as sent
+/// (sealed ones included), so it is not fragmented on any path that
+/// carries IPv6.
 pub const ACKS_MAX_LEN: usize = 1200;
 
 impl<'a> Acks<'a> {

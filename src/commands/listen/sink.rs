@@ -157,7 +157,8 @@ pub struct Stats {
     pub answers: u64,
     /// Discovery probes not answered (rate limit, too small, off-link).
     pub probes_ignored: u64,
-    /// Acknowledgements sent.
+    /// Datagrams of acknowledgement sent: Ack and Acks messages (an Acks
+    /// answers several senders at once) and file statuses.
     pub acks: u64,
     /// Copies of messages already shown (or held), and of raw datagrams
     /// sent to a group heard on another interface, not shown again.

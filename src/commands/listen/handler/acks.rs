@@ -27,7 +27,8 @@ pub(super) struct Owed {
     /// Bytes of the texts the ack answers (open size): the ack is never
     /// larger, so a forged source cannot make a listener an amplifier.
     budget: usize,
-    /// The latest text set FLAG_BUNDLE: the ack may go in an Acks datagram.
+    /// The latest text the ack answers set FLAG_BUNDLE: the ack may go in
+    /// an Acks datagram.
     bundle: bool,
 }
 
@@ -169,6 +170,15 @@ impl Handler {
         self.files.flush();
         show_files(&mut self.files, &mut self.stats, sink)?;
         self.acks.resize_with(sockets.len(), ReplyBatch::default);
+        // Nothing is left from a call that failed half-way.
+        self.bundles.clear();
+        // The limit holds for the datagram as sent: sealing adds to it.
+        let seal = if self.outgoing.is_keyed() {
+            wire::SEAL_OVERHEAD
+        } else {
+            0
+        };
+        let max_len = wire::ACKS_MAX_LEN - seal;
         for (sender, owed) in self.owed.drain() {
             // Never larger than what it answers: as many ranges as fit.
             let room = owed.budget.saturating_sub(wire::ACK_OVERHEAD) / wire::ACK_RANGE_LEN;
@@ -198,7 +208,7 @@ impl Handler {
                 let (key, bundle) = &mut self.bundles[at];
                 let entry = wire::ACKS_ENTRY_OVERHEAD + self.ranges.len();
                 if bundle.count == wire::MAX_ACKS_ENTRIES
-                    || wire::ACKS_OVERHEAD + bundle.entries.len() + entry > wire::ACKS_MAX_LEN
+                    || wire::ACKS_OVERHEAD + bundle.entries.len() + entry > max_len
                 {
                     let out = (self.instance, &mut self.reply, &mut self.outgoing);
                     push_bundle(out, bundle, batch, key, &mut self.stats, sink)?;
