@@ -6,6 +6,7 @@
 //! below the 64 the wire allows), and confirm every sender exactly once.
 
 mod common;
+use common::docs::{assert_says, doc};
 use common::*;
 
 use std::collections::BTreeMap;
@@ -173,4 +174,37 @@ fn sealed_acks_for_many_senders_keep_to_1200_bytes_with_the_seal() {
         return;
     }
     bundles_keep_their_limits(true);
+}
+
+#[test]
+fn the_documents_quote_the_limits_of_bundled_acks() {
+    let (entries, bytes, seal) = (
+        wire::MAX_ACKS_ENTRIES,
+        wire::ACKS_MAX_LEN,
+        wire::SEAL_OVERHEAD,
+    );
+    let fill = |seal: usize| (bytes - seal - wire::ACKS_OVERHEAD) / wire::ACKS_ENTRY_OVERHEAD;
+    let decisions = doc("docs/DECISIONS.md");
+    assert_says(
+        &decisions,
+        "DECISIONS.md",
+        &format!("most {entries} entries and {bytes} bytes as sent, the seal's {seal} included"),
+    );
+    assert_says(
+        &decisions,
+        "DECISIONS.md",
+        &format!("{} entries without ranges, {} sealed", fill(0), fill(seal)),
+    );
+    let protocol = doc("docs/PROTOCOL.md");
+    assert_says(
+        &protocol,
+        "PROTOCOL.md",
+        &format!("within **{bytes} bytes** as sent, sealed or not (section 9 adds {seal})"),
+    );
+    let readme = doc("README.md");
+    assert_says(
+        &readme,
+        "README.md",
+        &format!("answers up to {entries} such senders"),
+    );
 }
