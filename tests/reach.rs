@@ -321,6 +321,59 @@ fn send_wait_does_not_go_with_ack() {
     assert!(run.stderr.contains("--wait"), "{}", run.stderr);
 }
 
+/// `--resolve-timeout` says how long to look for a `@NAME`: given with any
+/// other destination it is refused (exit 2, one line), by every subcommand
+/// and mode that has it, rather than ignored; with a name it is the wait.
+#[test]
+fn resolve_timeout_is_refused_without_a_name_and_waits_with_one() {
+    if !isolate("resolve_timeout_is_refused_without_a_name") {
+        return;
+    }
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+    let said = |dest: &str| {
+        format!(
+            "udpmsg: --resolve-timeout is for @NAME destinations (a listener found by its name), and {dest} is not one"
+        )
+    };
+    let cases: [(&[&str], &str); 7] = [
+        (&["send", "127.0.0.1", "hi"], "127.0.0.1"),
+        (&["send", "", "hi"], "'' (this host)"),
+        (&["send", "--ack", "::1", "hi"], "::1"),
+        (
+            &["send", "--wait", "1s", "localhost:9", "hi"],
+            "localhost:9",
+        ),
+        (&["send", "--file", file, "127.0.0.1"], "127.0.0.1"),
+        (&["ping", "-c", "1", "127.0.0.1"], "127.0.0.1"),
+        (&["ping", "-c", "1", "unix:@nobody"], "unix:@nobody"),
+    ];
+    for (args, dest) in cases {
+        let mut args = args.to_vec();
+        args.extend(["--resolve-timeout", "5s"]);
+        let run = udpmsg(&args, b"");
+        let line = run.one_line_error(2, &format!("{args:?}"));
+        assert_eq!(line, said(dest), "{args:?}");
+    }
+    // With a name it is taken, and is how long the scan looked.
+    let run = udpmsg(
+        &[
+            "send",
+            "-I",
+            "lo",
+            "--resolve-timeout",
+            "100ms",
+            "@nobody",
+            "hi",
+        ],
+        b"",
+    );
+    let line = run.one_line_error(3, "send @nobody");
+    assert!(
+        line.starts_with("udpmsg: no listener named 'nobody' answered on port 47474 within 100ms"),
+        "{line}"
+    );
+}
+
 // ---------------------------------------------------------------- listen --echo
 
 #[test]
