@@ -311,6 +311,44 @@ fn send_wait_hears_a_refusal_from_its_destination_but_not_once_it_replied() {
     assert!(err.contains("1 of 2 replies came"), "{err}");
 }
 
+/// A message `send --wait` cannot send (no route: this namespace has only
+/// `lo`) fails as without `--wait`, at once (no hour is waited): the
+/// arguments and all of stdin as one datagram are one message, with no
+/// line number; stdin lines are each reported by number, then counted.
+#[test]
+fn send_wait_says_a_message_it_cannot_send_as_send_does() {
+    if !isolate("send_wait_says_a_message_it_cannot_send_as_send_does") {
+        return;
+    }
+    let plain = udpmsg(&["send", "10.9.9.9", "hi"], b"");
+    let said = plain.one_line_error(1, "send without --wait");
+    assert_eq!(
+        said,
+        "udpmsg: cannot send to 10.9.9.9:47474: network unreachable (no route)"
+    );
+    let one: [(&[&str], &[u8]); 2] = [
+        (&["send", "--wait", "1s", "10.9.9.9", "hi"], b""),
+        (
+            &["send", "--raw", "--wait", "1h", "10.9.9.9"],
+            b"all of stdin",
+        ),
+    ];
+    for (args, stdin) in one {
+        let run = udpmsg(args, stdin);
+        assert_eq!(run.one_line_error(1, &format!("{args:?}")), said);
+    }
+    let run = udpmsg(&["send", "--wait", "1h", "10.9.9.9", "-"], b"a\nb\n");
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(
+        run.stderr.lines().collect::<Vec<_>>(),
+        [
+            "udpmsg: line 1 not sent: network unreachable (no route)",
+            "udpmsg: line 2 not sent: network unreachable (no route)",
+            "udpmsg: 2 lines could not be sent (0 sent)",
+        ]
+    );
+}
+
 #[test]
 fn send_wait_does_not_go_with_ack() {
     if !isolate("send_wait_does_not_go_with_ack") {
