@@ -5,8 +5,14 @@ use clap::Args;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The usage line of `--help` and of every usage error. Written out: in an
+/// error's usage clap shows each argument given as if it were required
+/// (`<MESSAGE>...`), which reads as if `send` needed a message.
+const USAGE: &str = "udpmsg send [OPTIONS] <HOST> [MESSAGE]...";
+
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("confirmed").multiple(true).args(["ack", "files"]))]
+#[command(override_usage = USAGE)]
 pub struct SendArgs {
     /// Destination: name, IP, host:port, [v6]:port, a multicast group,
     /// '<broadcast>', '', @NAME (the listener discover lists with that
