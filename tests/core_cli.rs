@@ -1214,6 +1214,39 @@ fn send_help_lists_host_forms_and_examples() {
     }
 }
 
+/// The usage line of `send`'s usage errors shows the message as optional,
+/// as `--help` does, whatever was given: clap's own would show a message
+/// that was given as `<MESSAGE>...`, as if `send` needed one.
+#[test]
+fn send_usage_errors_show_the_message_as_optional() {
+    if !isolate("send_usage_errors_show_the_message_as_optional") {
+        return;
+    }
+    let usage = "Usage: udpmsg send [OPTIONS] <HOST> [MESSAGE]...";
+    let help = udpmsg(&["send", "--help"], b"");
+    assert!(help.stdout.lines().any(|l| l == usage), "{}", help.stdout);
+    for args in [
+        &["send", "--ack", "--wait", "1s", "127.0.0.1", "hi"][..],
+        &["send", "--ack", "--wait", "1s", "127.0.0.1"],
+        &["send", "--retries", "3", "127.0.0.1", "hi", "there"],
+        &["send"],
+    ] {
+        let run = udpmsg(args, b"");
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.starts_with("error: "),
+            "{args:?}: {}",
+            run.stderr
+        );
+        let lines: Vec<&str> = run
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("Usage:"))
+            .collect();
+        assert_eq!(lines, [usage], "{args:?}: {}", run.stderr);
+    }
+}
+
 #[test]
 fn listen_help_shows_bind_forms_and_examples() {
     if !isolate("listen_help_shows_bind_forms_and_examples") {

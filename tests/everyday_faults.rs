@@ -152,6 +152,38 @@ fn ping_and_discover_to_a_full_disk_exit_1_saying_the_write_failed() {
 }
 
 #[test]
+fn send_wait_and_send_file_json_to_a_full_disk_exit_1_saying_the_write_failed() {
+    if !isolate("send_to_a_full_disk") {
+        return;
+    }
+    let disk = FullDisk::new("send");
+    let (_echo, host) = loopback_listener(&["--echo"]);
+    let r = run_io(
+        command(&["send", "--raw", "--wait", "10s", "-c", "1", &host, "ping"]),
+        Stdio::null(),
+        Stdio::from(disk.file("wait")),
+        "send --wait > full disk",
+    );
+    assert_eq!(r.one_line_error(1, "send --wait > full disk"), DISK_FULL);
+
+    let files = common::Dir::new("send-full-disk");
+    let saved = common::Dir::new("send-full-disk-saved");
+    let path = files.path("a.txt");
+    std::fs::write(&path, b"hello").expect("write the file to send");
+    let (_l, host) = loopback_listener(&["--save-dir", &saved.path("")]);
+    let r = run_io(
+        command(&["send", "--json", "--file", &path, &host]),
+        Stdio::null(),
+        Stdio::from(disk.file("file")),
+        "send --file --json > full disk",
+    );
+    assert_eq!(
+        r.one_line_error(1, "send --file --json > full disk"),
+        DISK_FULL
+    );
+}
+
+#[test]
 fn a_closed_pipe_stays_quiet_with_exit_0_for_ping_and_discover() {
     if !isolate("a_closed_pipe_stays_quiet") {
         return;

@@ -224,6 +224,40 @@ fn a_keyed_transfer_is_sealed_and_refused_by_a_keyless_listener() {
     assert!(line.contains("timeout: no progress for 1s"), "{line}");
 }
 
+/// `send --file --json` whose stdout is a closed pipe (whoever read it
+/// wants no more, as after `| head -1`): the file being sent is finished,
+/// its line cannot be written, and the send ends quietly with exit 0
+/// without offering the next file. (The pipe is closed before the send
+/// starts, so the first line is the one refused.)
+#[test]
+fn send_file_json_to_a_closed_pipe_stops_after_the_file_in_flight() {
+    if !isolate("send_file_json_to_a_closed_pipe_stops_after_the_file_in_flight") {
+        return;
+    }
+    let src = TempDir::new("src");
+    let dir = TempDir::new("dst");
+    let first = file(&src, "first.txt", b"one");
+    let second = file(&src, "second.txt", b"two");
+    let listener = Listener::start(&["--save-dir", dir.s(), "--json"]);
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let dest = listener.dest();
+    let mut send = command(&["send", "--json", "--file", &first, "--file", &second, &dest])
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn send --file --json");
+    let err = drain(send.stderr.take().expect("stderr"));
+    let code = wait_until(&mut send, WAIT, "send --file --json > closed pipe");
+    let err = String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned();
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_eq!(file_line(&listener)["file"], "first.txt");
+    // The send waits for each file to be in place before it ends: the
+    // second, had it been offered, would be there.
+    assert_eq!(names_in(dir.path()), ["first.txt"]);
+}
+
 // ---------------------------------------------------------------- names
 
 /// Speaks the file records by hand, from one socket: for names `send

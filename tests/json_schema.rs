@@ -10,7 +10,7 @@
 mod common;
 
 use common::{
-    Listener, WAIT, command, encoded, isolate, parse_shown_addr, poll, run_captured, run_ok,
+    Dir, Listener, WAIT, command, encoded, isolate, parse_shown_addr, poll, run_captured, run_ok,
     udpmsg, udpmsg_within,
 };
 use serde_json::Value;
@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, SystemTime};
 use udpmsg::commands::discover::{MAX_ADDRS, Peer, Scan, Trace};
+use udpmsg::commands::files::Sent;
 use udpmsg::commands::files::receive::{Outcome, Saved};
 use udpmsg::commands::listen::{Event, Sink};
 use udpmsg::commands::ping::{Pong, Summary};
@@ -437,6 +438,25 @@ fn lines_from_the_output_functions() -> Vec<String> {
         .lines()
         .map(String::from)
         .collect();
+    for to in [from_scoped.clone(), unix.clone()] {
+        let sent = Sent {
+            at,
+            path: "docs/\u{1b}report.pdf".into(),
+            name: "\u{1b}report.pdf".into(),
+            size: 1 << 20,
+            sender: 2,
+            elapsed: Duration::from_micros(413_020),
+            hash: [0xaf; 32],
+        };
+        let mut line = Vec::new();
+        udpmsg::output::files::write_sent_json(&mut line, &sent, &to).expect("write");
+        lines.push(
+            String::from_utf8(line)
+                .expect("UTF-8")
+                .trim_end()
+                .to_string(),
+        );
+    }
     for from in [from_scoped, unix.clone()] {
         let pong = Pong {
             seq: 0,
@@ -836,6 +856,71 @@ fn send_wait_json_lines_follow_the_schema() {
         assert_eq!(line["from"], dest.as_str());
         assert_recent(line);
     }
+}
+
+/// `send --file --json`: a `sent` line per file on stdout (nothing on
+/// stderr: the line replaces the text one), each telling what the
+/// listener's `file` line tells of the same file; `--json` goes with
+/// `--wait` or `--file`, not alone.
+#[test]
+fn send_file_json_lines_follow_the_schema() {
+    if !isolate("send_file_json_lines_follow_the_schema") {
+        return;
+    }
+    let schema = schema();
+    let src = Dir::new("json-sent-src");
+    let dst = Dir::new("json-sent-dst");
+    let files = [
+        (src.path("a.txt"), b"hello\n".to_vec()),
+        (src.path("b\u{1b}\u{202e}.bin"), vec![0x5a; 100_000]),
+    ];
+    for (path, bytes) in &files {
+        std::fs::write(path, bytes).expect("write a file to send");
+    }
+    let listener = Listener::start(&["--save-dir", &dst.path(""), "--json"]);
+    let dest = listener.dest();
+    let run = udpmsg(
+        &[
+            "send",
+            "--json",
+            "--file",
+            &files[0].0,
+            "--file",
+            &files[1].0,
+            &dest,
+        ],
+        b"",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stderr, "", "the JSON lines replace the text ones");
+    let lines = check_lines(&schema, &run.stdout);
+    assert_eq!(lines.len(), 2, "{}", run.stdout);
+    for (v, (path, bytes)) in lines.iter().zip(&files) {
+        assert_eq!(v["kind"], "sent", "{v}");
+        assert_eq!(v["to"], dest.as_str(), "{v}");
+        assert_eq!(v["path"], path.as_str(), "{v}");
+        assert_eq!(v["size"], bytes.len() as u64, "{v}");
+        assert_eq!(v["blake3"], blake3::hash(bytes).to_hex().as_str(), "{v}");
+        let stored = check_line(&schema, &listener.line());
+        assert_eq!(stored["kind"], "file", "{stored}");
+        for field in ["file", "size", "blake3", "sender"] {
+            assert_eq!(v[field], stored[field], "{field}: {v} {stored}");
+        }
+    }
+    assert_eq!(lines[1]["file"], "b\u{1b}\u{202e}.bin");
+    assert!(
+        run.stdout.contains(r"b\u001b\u202e.bin"),
+        "escaped: {}",
+        run.stdout
+    );
+
+    let run = udpmsg(&["send", "--json", &dest, "hi"], b"");
+    assert_eq!(run.code, 2, "--json alone: {}", run.stderr);
+    assert!(
+        run.stderr.contains("--wait <DUR>|--file <PATH>"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

@@ -311,6 +311,44 @@ fn send_wait_hears_a_refusal_from_its_destination_but_not_once_it_replied() {
     assert!(err.contains("1 of 2 replies came"), "{err}");
 }
 
+/// A message `send --wait` cannot send (no route: this namespace has only
+/// `lo`) fails as without `--wait`, at once (no hour is waited): the
+/// arguments and all of stdin as one datagram are one message, with no
+/// line number; stdin lines are each reported by number, then counted.
+#[test]
+fn send_wait_says_a_message_it_cannot_send_as_send_does() {
+    if !isolate("send_wait_says_a_message_it_cannot_send_as_send_does") {
+        return;
+    }
+    let plain = udpmsg(&["send", "10.9.9.9", "hi"], b"");
+    let said = plain.one_line_error(1, "send without --wait");
+    assert_eq!(
+        said,
+        "udpmsg: cannot send to 10.9.9.9:47474: network unreachable (no route)"
+    );
+    let one: [(&[&str], &[u8]); 2] = [
+        (&["send", "--wait", "1s", "10.9.9.9", "hi"], b""),
+        (
+            &["send", "--raw", "--wait", "1h", "10.9.9.9"],
+            b"all of stdin",
+        ),
+    ];
+    for (args, stdin) in one {
+        let run = udpmsg(args, stdin);
+        assert_eq!(run.one_line_error(1, &format!("{args:?}")), said);
+    }
+    let run = udpmsg(&["send", "--wait", "1h", "10.9.9.9", "-"], b"a\nb\n");
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(
+        run.stderr.lines().collect::<Vec<_>>(),
+        [
+            "udpmsg: line 1 not sent: network unreachable (no route)",
+            "udpmsg: line 2 not sent: network unreachable (no route)",
+            "udpmsg: 2 lines could not be sent (0 sent)",
+        ]
+    );
+}
+
 #[test]
 fn send_wait_does_not_go_with_ack() {
     if !isolate("send_wait_does_not_go_with_ack") {
@@ -319,6 +357,59 @@ fn send_wait_does_not_go_with_ack() {
     let run = udpmsg(&["send", "--ack", "--wait", "1s", "127.0.0.1:9", "x"], b"");
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("--wait"), "{}", run.stderr);
+}
+
+/// `--resolve-timeout` says how long to look for a `@NAME`: given with any
+/// other destination it is refused (exit 2, one line), by every subcommand
+/// and mode that has it, rather than ignored; with a name it is the wait.
+#[test]
+fn resolve_timeout_is_refused_without_a_name_and_waits_with_one() {
+    if !isolate("resolve_timeout_is_refused_without_a_name") {
+        return;
+    }
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+    let said = |dest: &str| {
+        format!(
+            "udpmsg: --resolve-timeout is for @NAME destinations (a listener found by its name), and {dest} is not one"
+        )
+    };
+    let cases: [(&[&str], &str); 7] = [
+        (&["send", "127.0.0.1", "hi"], "127.0.0.1"),
+        (&["send", "", "hi"], "'' (this host)"),
+        (&["send", "--ack", "::1", "hi"], "::1"),
+        (
+            &["send", "--wait", "1s", "localhost:9", "hi"],
+            "localhost:9",
+        ),
+        (&["send", "--file", file, "127.0.0.1"], "127.0.0.1"),
+        (&["ping", "-c", "1", "127.0.0.1"], "127.0.0.1"),
+        (&["ping", "-c", "1", "unix:@nobody"], "unix:@nobody"),
+    ];
+    for (args, dest) in cases {
+        let mut args = args.to_vec();
+        args.extend(["--resolve-timeout", "5s"]);
+        let run = udpmsg(&args, b"");
+        let line = run.one_line_error(2, &format!("{args:?}"));
+        assert_eq!(line, said(dest), "{args:?}");
+    }
+    // With a name it is taken, and is how long the scan looked.
+    let run = udpmsg(
+        &[
+            "send",
+            "-I",
+            "lo",
+            "--resolve-timeout",
+            "100ms",
+            "@nobody",
+            "hi",
+        ],
+        b"",
+    );
+    let line = run.one_line_error(3, "send @nobody");
+    assert!(
+        line.starts_with("udpmsg: no listener named 'nobody' answered on port 47474 within 100ms"),
+        "{line}"
+    );
 }
 
 // ---------------------------------------------------------------- listen --echo

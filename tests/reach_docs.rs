@@ -9,7 +9,7 @@ use common::docs::{assert_says, doc, squeeze, thousands};
 use std::time::Duration;
 use udpmsg::cli::Cli;
 use udpmsg::commands::listen::echo::{BOUNCE_WINDOW, ECHOES_PER_SOURCE, ECHOES_TOTAL};
-use udpmsg::commands::resolve::NAME_SETTLE;
+use udpmsg::commands::resolve::{DEFAULT_TIMEOUT as RESOLVE_TIMEOUT, NAME_SETTLE};
 use udpmsg::net::GROUP_TTL;
 use udpmsg::reliable::dedup::GROUP_COPIES_FOR;
 
@@ -51,7 +51,7 @@ fn readme_quotes_the_group_echo_and_name_numbers() {
     ));
     says(format!(
         "None within `--resolve-timeout` (default {})",
-        secs(resolve_timeout_default())
+        secs(RESOLVE_TIMEOUT)
     ));
 }
 
@@ -114,18 +114,14 @@ fn help_quotes_the_same_numbers() {
         "send --help",
         &format!("to a multicast group {GROUP_TTL} unless given"),
     );
-}
-
-/// `--resolve-timeout`'s default, from the command line definition.
-fn resolve_timeout_default() -> Duration {
-    let command = Cli::full_command();
-    let send = command.find_subcommand("send").expect("send");
-    let arg = send
-        .get_arguments()
-        .find(|a| a.get_id() == "resolve_timeout")
-        .expect("--resolve-timeout");
-    let default = arg.get_default_values().first().expect("a default");
-    udpmsg::cli::parse_duration(&default.to_string_lossy()).expect("a duration")
+    // --resolve-timeout has no clap default (given without @NAME it is an
+    // error), so its help says the default in words.
+    let resolve = format!(
+        "how long to wait for that listener to answer discovery [default: {}]",
+        humantime::format_duration(RESOLVE_TIMEOUT)
+    );
+    assert_says(&send, "send --help", &resolve);
+    assert_says(&help("ping"), "ping --help", &resolve);
 }
 
 /// Every reason a `discover --watch` change line can give is in README,

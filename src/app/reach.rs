@@ -38,6 +38,9 @@ pub(super) fn reach(
 ) -> Result<Reach, Error> {
     let flags = Family::from_flags(family.ipv4, family.ipv6);
     let target = addr::parse_target(host)?;
+    if reach.resolve_timeout.is_some() && !matches!(target, Target::Peer(_)) {
+        return Err(not_a_name("--resolve-timeout", host));
+    }
     let mut family = flags;
     let interface = named_interface(reach.interface.as_deref())?;
     let from = reach
@@ -144,6 +147,19 @@ pub(super) fn not_for_unix(option: &str, arg: &str) -> Error {
     ))
 }
 
+/// The usage error for `option`, which only a `@NAME` destination takes,
+/// given with the destination `arg`.
+fn not_a_name(option: &str, arg: &str) -> Error {
+    let shown = if arg.is_empty() {
+        "'' (this host)".to_string()
+    } else {
+        crate::output::escape::escaped(arg)
+    };
+    Error::Usage(format!(
+        "{option} is for @NAME destinations (a listener found by its name), and {shown} is not one"
+    ))
+}
+
 /// The index of interface `name`; one this host does not have is a usage
 /// error naming those it has.
 pub(super) fn interface_index(name: &str) -> Result<u32, Error> {
@@ -183,9 +199,10 @@ fn find_peer(
     if port == 0 {
         return Err(AddrError::ZeroPort.into());
     }
+    let waited = reach.resolve_timeout.unwrap_or(resolve::DEFAULT_TIMEOUT);
     let config = discover::Config {
         port,
-        timeout: reach.resolve_timeout,
+        timeout: waited,
         expect: None,
         interfaces: reach.interface.iter().cloned().collect(),
         key: key.cloned(),
@@ -199,7 +216,7 @@ fn find_peer(
         Resolved::One(peer) => address_of(&peer).ok_or_else(|| Error::NoSuchPeer {
             name: name.to_string(),
             port,
-            waited: reach.resolve_timeout,
+            waited,
             heard: Vec::new(),
             unprobed: false,
         }),
@@ -210,7 +227,7 @@ fn find_peer(
         Resolved::Nobody { heard, unprobed } => Err(Error::NoSuchPeer {
             name: name.to_string(),
             port,
-            waited: reach.resolve_timeout,
+            waited,
             heard,
             unprobed,
         }),

@@ -1,14 +1,17 @@
 //! `udpmsg send --file`: open every file first, then send them one by one
-//! with a progress bar (on a terminal) and one closing line per file.
+//! with a progress bar (on a terminal) and one closing line per file (on
+//! stderr, or with `--json` a JSON line on stdout).
 
 use super::reach::{self, Reach};
 use super::{Info, pick_name};
 use crate::cli::SendArgs;
 use crate::commands::files::send::{self, FileSend, Offer};
+use crate::commands::listen::is_closed_pipe;
 use crate::commands::send::Sender;
 use crate::error::{Error, Sending, exit};
 use crate::net::SetupError;
-use crate::output::files::SendProgress;
+use crate::output::Format;
+use crate::output::files::{SendProgress, SentReport};
 use crate::seal::{FileKind, Key};
 use std::io::{self, IsTerminal};
 use std::path::Path;
@@ -60,10 +63,23 @@ pub(super) fn run(args: &SendArgs, key: Option<Key>, info: Info) -> Result<u8, E
         catch_signals: true,
     };
     let bar = io::stderr().is_terminal() && !info.quiet;
-    let mut progress = SendProgress::new(shown.clone(), bar);
+    let mut progress = SendProgress::new(bar);
+    let format = if args.json {
+        Format::Json
+    } else {
+        Format::Text
+    };
+    let report = SentReport::new(shown.clone(), format);
     let mut files = FileSend::new(sender, config, &mut progress).map_err(failed)?;
     for offer in offers {
-        files.send(offer).map_err(failed)?;
+        let sent = files.send(offer).map_err(failed)?;
+        match report.sent(&sent) {
+            Ok(()) => {}
+            // Whoever read the lines wants no more (`| head -1`): the files
+            // sent so far are whole, the rest are not offered.
+            Err(e) if is_closed_pipe(&e) => return Ok(exit::OK),
+            Err(e) => return Err(Error::Output(e)),
+        }
     }
     Ok(exit::OK)
 }

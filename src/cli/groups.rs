@@ -42,6 +42,8 @@ pub struct ReachArgs {
     pub interface: Option<String>,
 
     /// With @NAME: how long to wait for that listener to answer discovery
-    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "1s")]
-    pub resolve_timeout: Duration,
+    /// [default: 1s]
+    // No clap default: given with another destination, it is an error.
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub resolve_timeout: Option<Duration>,
 }

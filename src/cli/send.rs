@@ -5,8 +5,15 @@ use clap::Args;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The usage line of `--help` and of every usage error. Written out: in an
+/// error's usage clap shows each argument given as if it were required
+/// (`<MESSAGE>...`), which reads as if `send` needed a message.
+const USAGE: &str = "udpmsg send [OPTIONS] <HOST> [MESSAGE]...";
+
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("confirmed").multiple(true).args(["ack", "files"]))]
+#[command(group = clap::ArgGroup::new("reported").multiple(true).args(["wait", "files"]))]
+#[command(override_usage = USAGE)]
 pub struct SendArgs {
     /// Destination: name, IP, host:port, [v6]:port, a multicast group,
     /// '<broadcast>', '', @NAME (the listener discover lists with that
@@ -88,9 +95,10 @@ pub struct SendArgs {
     #[arg(short, long, value_name = "N", value_parser = parse_count, requires = "wait")]
     pub count: Option<u64>,
 
-    /// With --wait: print the replies as JSON Lines, as listen --json does
-    /// (fields: docs/JSON.md)
-    #[arg(long, requires = "wait")]
+    /// JSON Lines on stdout. With --wait: the replies, as listen --json
+    /// prints them; with --file: a "sent" object per file (fields:
+    /// docs/JSON.md)
+    #[arg(long, requires = "reported")]
     pub json: bool,
 
     /// IP TTL (IPv6 hop limit) of every datagram; to a multicast group 1

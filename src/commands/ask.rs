@@ -63,14 +63,16 @@ pub struct Asked {
 /// shows every reply through `sink` until `config` says stop, or until the
 /// destination refused before any reply came ([`Error::NotListening`]). A message that
 /// cannot go (too large, or refused by this host for now) is handed to
-/// `skipped` with its 1-based number, and the rest still go. An error the
-/// sink returns ends the run as [`Error::Output`].
+/// `skipped` with its 1-based number, and the rest still go; when none
+/// went at all, the run ends as soon as the input has (nothing sent,
+/// nothing to wait for). An error the sink returns ends the run as
+/// [`Error::Output`].
 pub fn ask(
     mut sender: Sender,
     source: &mut dyn Source,
     config: Config,
     sink: &mut dyn Sink,
-    skipped: &mut dyn FnMut(u64, &Error),
+    skipped: &mut dyn FnMut(u64, Error),
 ) -> Result<Asked, Error> {
     let mut events = EventLoop::new(config.catch_signals)?;
     sender.register(events.registry(), SOCKET)?;
@@ -89,6 +91,9 @@ pub fn ask(
         if !asking.asked.input_done && !input_waits {
             input_waits = asking.send_available(source, &events, skipped)?;
             if asking.asked.input_done {
+                if asking.asked.sent == 0 && asking.number > 0 {
+                    break;
+                }
                 deadline = Some(Instant::now() + config.wait);
             }
         }
@@ -145,7 +150,7 @@ impl Asking {
         &mut self,
         source: &mut dyn Source,
         events: &EventLoop,
-        skipped: &mut dyn FnMut(u64, &Error),
+        skipped: &mut dyn FnMut(u64, Error),
     ) -> Result<bool, Error> {
         loop {
             let body = match source.next().map_err(Error::Input)? {
@@ -169,9 +174,9 @@ impl Asking {
             };
             match sent {
                 Ok(()) => self.asked.sent += 1,
-                Err(e @ Error::TooLarge { .. }) => skipped(self.number, &e),
+                Err(e @ Error::TooLarge { .. }) => skipped(self.number, e),
                 Err(Error::Io(e)) if net::classify_send_error(&e) == SendFailure::Local => {
-                    skipped(self.number, &Error::Io(e));
+                    skipped(self.number, Error::Io(e));
                 }
                 Err(e) => return Err(e),
             }

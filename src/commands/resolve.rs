@@ -16,6 +16,10 @@ use std::time::Instant;
 /// lost gets the second round.
 pub const NAME_SETTLE: std::time::Duration = std::time::Duration::from_millis(150);
 
+/// How long a scan waits for a listener with the name when
+/// `--resolve-timeout` does not say.
+pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// What this host already knows of listeners by name, before any probe:
 /// the place where presence announcements (#12) plug in. A listener known
 /// here counts as heard at once.

@@ -1,9 +1,10 @@
-//! Files: `send --file`'s progress bar and closing line per file, and the
-//! line `listen` shows for each file stored (text or JSON) or not stored.
+//! Files: `send --file`'s progress bar and closing line per file (text or
+//! JSON), and the line `listen` shows for each file stored (text or JSON)
+//! or not stored.
 
-use super::Timestamp;
 use super::addr::fmt_addr;
 use super::escape::{escape_into, write_json_str};
+use super::{Format, Timestamp};
 use crate::commands::files::receive::{Failed, Saved};
 use crate::commands::files::{Progress, Sent, Size};
 use crate::net::PeerAddr;
@@ -19,22 +20,72 @@ use std::time::Duration;
 const BAR_TEMPLATE: &str =
     "{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}";
 
-/// Reports `send --file`: a bar on stderr while a file goes (only when
-/// asked: a terminal and not `--quiet`), and always one closing line.
+/// Draws `send --file`'s bar on stderr while a file goes (only when asked:
+/// a terminal and not `--quiet`); [`SentReport`] says each file sent.
 pub struct SendProgress {
-    dest: PeerAddr,
     show_bar: bool,
     bar: Option<ProgressBar>,
 }
 
 impl SendProgress {
-    pub fn new(dest: PeerAddr, show_bar: bool) -> Self {
+    pub fn new(show_bar: bool) -> Self {
         SendProgress {
-            dest,
             show_bar,
             bar: None,
         }
     }
+}
+
+/// Says each file `send --file` delivered to `dest`: a line on stderr
+/// ([`SentLine`]), or with `--json` a `sent` line on stdout (docs/JSON.md).
+pub struct SentReport {
+    dest: PeerAddr,
+    format: Format,
+}
+
+impl SentReport {
+    pub fn new(dest: PeerAddr, format: Format) -> Self {
+        SentReport { dest, format }
+    }
+
+    /// Says `sent`; an error is stdout's (JSON), which cannot take it.
+    pub fn sent(&self, sent: &Sent) -> io::Result<()> {
+        match self.format {
+            Format::Text => {
+                eprintln!("udpmsg: {}", SentLine(sent, &self.dest));
+                Ok(())
+            }
+            Format::Json => {
+                let mut out = io::stdout().lock();
+                write_sent_json(&mut out, sent, &self.dest)?;
+                // A line a file: each as soon as it is known.
+                out.flush()
+            }
+        }
+    }
+}
+
+/// Writes `send --file --json`'s line for a file delivered to `dest`,
+/// newline included (docs/JSON.md, kind `sent`).
+pub fn write_sent_json(out: &mut impl Write, sent: &Sent, dest: &PeerAddr) -> io::Result<()> {
+    write!(
+        out,
+        "{{\"ts\":\"{}\",\"kind\":\"sent\",\"to\":",
+        Timestamp(sent.at)
+    )?;
+    write_json_str(out, &fmt_addr(dest).to_string())?;
+    out.write_all(b",\"file\":")?;
+    write_json_str(out, &sent.name)?;
+    out.write_all(b",\"path\":")?;
+    write_json_str(out, &sent.path.to_string_lossy())?;
+    writeln!(
+        out,
+        ",\"size\":{},\"blake3\":\"{}\",\"sender\":\"{}\",\"ms\":{:.3}}}",
+        sent.size,
+        Hex(&sent.hash),
+        Id(sent.sender),
+        millis(sent.elapsed)
+    )
 }
 
 impl Progress for SendProgress {
@@ -58,11 +109,10 @@ impl Progress for SendProgress {
         }
     }
 
-    fn done(&mut self, sent: &Sent) {
+    fn done(&mut self, _sent: &Sent) {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
-        eprintln!("udpmsg: {}", SentLine(sent, &self.dest));
     }
 
     fn abandon(&mut self) {
@@ -259,8 +309,11 @@ mod tests {
         let dest = PeerAddr::Inet(([127, 0, 0, 1], 47474).into());
         let line = |size: u64| {
             let sent = Sent {
+                at: SystemTime::UNIX_EPOCH,
+                path: PathBuf::from("a.txt"),
                 name: "a.txt".into(),
                 size,
+                sender: 1,
                 elapsed: Duration::from_secs(1),
                 hash: [0xab; crate::wire::file::HASH_LEN],
             };
@@ -322,6 +375,39 @@ mod tests {
         assert!(line.contains(hardened.as_ref()), "{line}");
         assert!(line.ends_with("}\n"));
         assert!(line.starts_with("{\"ts\":") && line.contains("\",\"kind\":\"file\","));
+    }
+
+    #[test]
+    fn the_json_sent_line_is_what_serde_makes() {
+        let sent = Sent {
+            at: SystemTime::UNIX_EPOCH + Duration::from_millis(1_800_000_000_123),
+            path: PathBuf::from("dir/\"x\u{1b}\".txt"),
+            name: "\"x\u{1b}\".txt".into(),
+            size: 12,
+            sender: 0xab,
+            elapsed: Duration::from_micros(1_234_567),
+            hash: [0x5a; 32],
+        };
+        let dest = PeerAddr::Unix(crate::net::UnixAddr::abstract_name(b"a\"b"));
+        let mut composed = Vec::new();
+        write_sent_json(&mut composed, &sent, &dest).unwrap();
+        let line = String::from_utf8(composed).unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let expected = serde_json::json!({
+            "ts": Timestamp(sent.at).to_string(),
+            "kind": "sent",
+            "to": fmt_addr(&dest).to_string(),
+            "file": sent.name,
+            "path": "dir/\"x\u{1b}\".txt",
+            "size": 12,
+            "blake3": Hex(&sent.hash).to_string(),
+            "sender": "00000000000000ab",
+            "ms": 1234.567,
+        });
+        assert_eq!(parsed, expected);
+        assert!(!line.contains('\u{1b}'), "{line}");
+        assert!(line.ends_with("}\n"));
+        assert!(line.starts_with("{\"ts\":") && line.contains("\",\"kind\":\"sent\","));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! - [`ping`], [`discover`]: their lines and tables; [`send`]: the `--ack` summary;
 //! - [`chat`]: `udpmsg chat`'s lines;
 //! - [`watch`]: `discover --watch`'s lines;
-//! - [`files`]: `send --file`'s progress and `listen`'s file lines;
+//! - [`files`]: `send --file`'s progress and lines, `listen`'s file lines;
 //! - [`escape`]: control characters and JSON strings;
 //! - [`addr`]: how every output shows an address ([`fmt_addr`]).
 //!

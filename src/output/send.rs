@@ -1,10 +1,18 @@
-//! `udpmsg send --ack`'s closing summary.
+//! `udpmsg send`'s words on stderr: a stdin line that did not go, and
+//! `send --ack`'s closing summary.
 
 use super::fmt_addr;
+use crate::commands;
 use crate::commands::deliver::Report;
 use crate::net::PeerAddr;
 use crate::util::words::plural;
 use std::fmt::Write as _;
+
+/// The line for stdin line `line` (from 1) that did not go, and why
+/// (a message given as arguments fails the send instead: it has no number).
+pub fn line_not_sent(line: u64, e: &commands::Error) -> String {
+    format!("udpmsg: line {line} not sent: {e}")
+}
 
 /// One line: how many messages the listener confirmed, how many not, and
 /// what else happened on the way (without the `udpmsg: ` prefix).

@@ -127,7 +127,8 @@ pub(super) fn run(args: SendArgs, info: Info) -> Result<u8, Error> {
                 hexed(Lines::polled(stdin.lock(), fd), args.hex)
             }
         };
-        return send_waiting(&args, wait, sender, source.as_mut(), failed);
+        let one = !from_stdin || whole;
+        return send_waiting(&args, wait, sender, source.as_mut(), one, failed);
     }
     if args.ack {
         let mut source: Box<dyn Source> = match message {

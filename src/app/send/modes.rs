@@ -13,7 +13,6 @@ use crate::error::{Error, exit};
 use crate::net::PeerAddr;
 use crate::output::{self, Format, ListenOutput};
 use crate::reliable::outbox::{MESSAGE_PATIENCE, Patience};
-use crate::util::words::IoWords;
 use std::io;
 
 /// `send --ack`: every message confirmed, or exit 4 with a summary.
@@ -38,7 +37,7 @@ pub(super) fn send_confirmed(
         catch_signals: true,
     };
     let mut skipped = |line: u64, e: &commands::Error| {
-        eprintln!("udpmsg: line {line} not sent: {e}");
+        eprintln!("{}", output::send::line_not_sent(line, e));
     };
     let report = Delivery::new(sender, source, config, &mut skipped).and_then(Delivery::run)?;
     let summary = format!("udpmsg: {}", output::send::ack_summary(shown, &report));
@@ -73,13 +72,16 @@ pub(super) fn send_confirmed(
 
 /// `send --wait`: every message of `source` sent, every reply shown on
 /// stdout as `listen` shows it; exit 4 when none came (or fewer than
-/// `--count`). Lines that cannot go are reported and skipped, as without
-/// `--wait`.
+/// `--count`). Stdin lines that cannot go are reported and skipped, as
+/// without `--wait`; when `source` is one message (the arguments, or all
+/// of stdin as one datagram: `one`) that cannot go, the send fails as
+/// without `--wait`, at once.
 pub(super) fn send_waiting(
     args: &SendArgs,
     wait: std::time::Duration,
     sender: Sender,
     source: &mut dyn Source,
+    one: bool,
     failed: impl FnOnce(crate::commands::Error) -> Error,
 ) -> Result<u8, Error> {
     let format = if args.json {
@@ -95,17 +97,18 @@ pub(super) fn send_waiting(
         catch_signals: true,
     };
     let mut unsent = Unsent::default();
+    // The one message's error: it has no line number to be reported by.
+    let mut lost = None;
     let result = ask::ask(sender, source, config, &mut out, &mut |line, e| {
+        if one {
+            lost = Some(e);
+            return;
+        }
         match e {
-            commands::Error::Io(e) => {
-                unsent.failed += 1;
-                eprintln!("udpmsg: line {line} not sent: {}", IoWords(e));
-            }
-            e => {
-                unsent.refused += 1;
-                eprintln!("udpmsg: line {line} not sent: {e}");
-            }
+            commands::Error::Io(_) => unsent.failed += 1,
+            _ => unsent.refused += 1,
         };
+        eprintln!("{}", output::send::line_not_sent(line, &e));
     });
     let asked = match result {
         Ok(asked) => asked,
@@ -113,6 +116,9 @@ pub(super) fn send_waiting(
         Err(commands::Error::Output(e)) => return Err(Error::Output(e)),
         Err(e) => return Err(failed(e)),
     };
+    if let Some(e) = lost {
+        return Err(failed(e));
+    }
     unsent.end(asked.sent)?;
     let wanted = args.count.unwrap_or(1);
     if asked.replies >= wanted {
@@ -145,16 +151,11 @@ pub(super) fn send_lines(
     let mut unsent = Unsent::default();
     let sent = send::send_all(sender, source, raw, |line, e| {
         match e {
-            commands::Error::TooLarge { .. } => {
-                unsent.refused += 1;
-                eprintln!("udpmsg: line {line} not sent: {e}");
-            }
-            commands::Error::Io(e) => {
-                unsent.failed += 1;
-                eprintln!("udpmsg: line {line} not sent: {}", IoWords(e));
-            }
-            e => eprintln!("udpmsg: line {line} not sent: {e}"),
+            commands::Error::TooLarge { .. } => unsent.refused += 1,
+            commands::Error::Io(_) => unsent.failed += 1,
+            _ => {}
         };
+        eprintln!("{}", output::send::line_not_sent(line, e));
     })
     .map_err(failed)?;
     unsent.end(sent)?;

@@ -18,7 +18,7 @@ pub mod store;
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// Why a file was not delivered (the sender's side).
 #[derive(Debug)]
@@ -154,7 +154,8 @@ pub trait Progress {
     fn start(&mut self, name: &str, size: u64);
     /// `confirmed` bytes of it are written at the listener.
     fn advance(&mut self, confirmed: u64);
-    /// It is stored, its hash matched.
+    /// It is stored, its hash matched (the caller reports it: `send`
+    /// returns it).
     fn done(&mut self, sent: &Sent);
     /// It failed (the error follows).
     fn abandon(&mut self);
@@ -163,9 +164,15 @@ pub trait Progress {
 /// A file the listener stored.
 #[derive(Debug, Clone)]
 pub struct Sent {
+    /// When the listener said it is in place.
+    pub at: SystemTime,
+    /// The file sent, as it was named (`--file PATH`).
+    pub path: PathBuf,
     /// The name offered.
     pub name: String,
     pub size: u64,
+    /// The sending process's random id (the listener shows it too).
+    pub sender: u64,
     /// From the offer to the listener's word that it is in place.
     pub elapsed: Duration,
     pub hash: [u8; crate::wire::file::HASH_LEN],

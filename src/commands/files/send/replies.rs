@@ -8,7 +8,7 @@ use crate::commands::files::{FileFailure, Sent};
 use crate::commands::send::Reply;
 use crate::wire::file::{self, FILE_ACCEPTED, FILE_DONE, HASH_LEN};
 use crate::wire::{FileStatus, Message};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 impl FileSend<'_> {
     /// Reads acks and statuses until the socket would block; returns the
@@ -74,8 +74,11 @@ impl FileSend<'_> {
             FILE_ACCEPTED => Ok(None),
             FILE_DONE if cur.phase == Phase::Ended => {
                 let sent = Sent {
+                    at: SystemTime::now(),
+                    path: cur.offer.path.clone(),
                     name: cur.offer.name.clone(),
                     size: cur.offer.size,
+                    sender: id,
                     elapsed: cur.started.elapsed(),
                     hash: cur.hash.unwrap_or([0; HASH_LEN]),
                 };
