@@ -11,9 +11,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-target/release/udpmsg}
-PREFIX=bch_
+# Owned by this script (its pid): see scripts/lan.sh prefix.
+PREFIX=$(bash scripts/lan.sh prefix bch_ $$)
 trap 'bash scripts/lan.sh down $PREFIX >/dev/null 2>&1 || true' EXIT
-bash scripts/lan.sh up $PREFIX 20 >/dev/null
+bash scripts/lan.sh up "$PREFIX" 20 >/dev/null
 echo "commit $(git rev-parse --short HEAD), $(nproc) cores, $(uname -r), binary $BIN"
 BIN=$BIN PREFIX=$PREFIX python3 - <<'PY'
 import json, os, queue, statistics, subprocess, threading, time

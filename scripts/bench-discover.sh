@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Discovery benchmark on a namespace LAN (scripts/lan.sh, prefix bdsc_): 51
+# Discovery benchmark on a namespace LAN (scripts/lan.sh, tag bdsc_): 51
 # hosts, `udpmsg listen --name hK` on hosts 2..51, then from host 1 RUNS x
 # `udpmsg discover --expect 50 --timeout 3s --json`, each timed from start to
 # exit (which includes the few ms of `ip netns exec`). Prints one row per run
@@ -34,7 +34,6 @@
 set -euo pipefail
 export PATH="$PATH:/usr/sbin:/sbin"
 
-PREFIX=bdsc_
 HOSTS=51
 LISTENERS=$((HOSTS - 1))
 RUNS=${RUNS:-20}
@@ -74,6 +73,9 @@ esac
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 LAN="$ROOT/scripts/lan.sh"
+# Owned by this script (its pid): a concurrent run or test gets a LAN of its
+# own, and if this script is killed, the next lan.sh up deletes the leftover.
+PREFIX=$(bash "$LAN" prefix bdsc_ $$)
 BIN="$ROOT/target/release/udpmsg"
 
 TMP=

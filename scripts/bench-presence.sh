@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Presence benchmark on a namespace LAN (scripts/lan.sh, prefix bprs_): a
+# Presence benchmark on a namespace LAN (scripts/lan.sh, tag bprs_): a
 # watcher (`udpmsg discover --watch --json`) on host 1 and LISTENERS
 # announcing listeners (`udpmsg listen --announce`), one per host 2..N+1,
 # started one after another (STAGGER apart). Measures, from the watcher's
@@ -23,7 +23,6 @@
 set -euo pipefail
 export PATH="$PATH:/usr/sbin:/sbin"
 
-PREFIX=bprs_
 LISTENERS=${LISTENERS:-100}
 HOSTS=$((LISTENERS + 1))
 EVERY=${EVERY:-30s}
@@ -50,6 +49,9 @@ fi
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 LAN="$ROOT/scripts/lan.sh"
+# Owned by this script (its pid): a concurrent run or test gets a LAN of its
+# own, and if this script is killed, the next lan.sh up deletes the leftover.
+PREFIX=$(bash "$LAN" prefix bprs_ $$)
 BIN="$ROOT/target/release/udpmsg"
 
 TMP=

@@ -11,6 +11,13 @@
 # hosts have no default route (nothing can leave the LAN), and nothing here
 # sends a packet: the only traffic is what the kernel itself does on the
 # namespaced LAN (ARP, NDP, MLD, router solicitations).
+#
+# Namespace names are global to the machine, so two runs at once (two
+# checkouts testing, a benchmark beside a test) must not share one. Callers
+# therefore name their LAN with `prefix TAG PID`: udpmsg-<PID in base36>-TAG,
+# PID being the process that owns the LAN and lives as long as it does (the
+# test process, the benchmark script). Interface names need no such care:
+# every one lives inside a namespace of its LAN.
 set -euo pipefail
 export PATH="$PATH:/usr/sbin:/sbin" # sysctl, ip for non-login root shells
 
@@ -20,13 +27,24 @@ LOCK=/run/lock/udpmsg-lan.lock
 [ -d /run/lock ] || LOCK=/run/udpmsg-lan.lock
 MAX_HOSTS=1000
 READY_TIMEOUT_S=10
+# Names made by `prefix`: udpmsg-<owner pid in base36>-<tag>. A pid is at
+# most 2^22 (pid_max), 5 base36 digits; 6 are accepted.
+OWNED=udpmsg-
+OWNED_RE='^udpmsg-([0-9a-z]{1,6})-'
 
 usage() {
     cat >&2 <<EOF
-usage: $SCRIPT up PREFIX N [--two-if K]... [--v6only K]... [--isolated K]...
+usage: $SCRIPT prefix TAG PID
+       $SCRIPT up PREFIX N [--two-if K]... [--v6only K]... [--isolated K]...
        $SCRIPT down PREFIX
+       $SCRIPT reap
        $SCRIPT show PREFIX
        $SCRIPT exec PREFIX hK|K|sw CMD [ARGS...]
+
+prefix  prints the PREFIX of a LAN owned by process PID: udpmsg-B-TAG, B
+        being PID in base36 (a script passes its own pid, \$\$, and downs
+        its LAN on exit). Unique while PID lives, so concurrent runs never
+        meet; once PID is gone, reap may delete the LAN.
 
 up      creates namespace PREFIXsw (bridge br0) and hosts
         PREFIXh1..PREFIXhN (N <= $MAX_HOSTS), each with lo and eth0 on the bridge:
@@ -39,15 +57,19 @@ up      creates namespace PREFIXsw (bridge br0) and hosts
                       ARP for its own address only)
         --v6only K    host K gets no IPv4 address (IPv6 link-local only)
         --isolated K  host K has only lo (not connected to the bridge)
-        Leftover namespaces starting with PREFIX are deleted first; on any
-        failure everything created is deleted again. Prints one line per
-        host (h1..hN order), stdout only:
+        First reaps (below) and deletes leftover namespaces starting with
+        PREFIX; on any failure everything created is deleted again. Prints
+        one line per host (h1..hN order), stdout only:
           host=NS [if=IF v4=A[,A...]|- v6=fe80::...[,...]|-]...
         e.g. host=t1h2 if=eth0 v4=10.77.0.2 v6=fe80::77:ff:fe00:2 if=eth1 ...
         An isolated host prints just host=NS.
 down    deletes every namespace whose name starts with PREFIX (killing any
         process still inside); idempotent. PREFIX must not be a prefix of
         another concurrent LAN's PREFIX.
+reap    deletes the leftovers of runs that died before their down: every
+        namespace named udpmsg-B-* (see prefix) whose owner process B is no
+        longer running, and what still runs inside. Namespaces of a live
+        owner, and names not made by prefix, are never touched.
 show    prints the host lines of an existing LAN again.
 exec    runs CMD inside host K (or the switch): ip netns exec NS CMD...
 
@@ -112,6 +134,46 @@ do_down() {
     # Report anything that could not be deleted.
     mapfile -t names < <(namespaces_of "$prefix")
     [ ${#names[@]} -eq 0 ] || die "could not delete: ${names[*]}"
+}
+
+# $1 (a decimal number) in base36, lowercase.
+base36() {
+    local n=$1 digits=0123456789abcdefghijklmnopqrstuvwxyz out=
+    while :; do
+        out=${digits:n%36:1}$out
+        n=$((n / 36))
+        [ "$n" -gt 0 ] || break
+    done
+    printf '%s\n' "$out"
+}
+
+do_prefix() {
+    local tag=$1 pid=$2
+    [[ $pid =~ ^[1-9][0-9]{0,6}$ ]] || die "PID must be a process id, not '$pid'"
+    local prefix
+    prefix=$OWNED$(base36 "$pid")-$tag
+    check_prefix "$prefix"
+    printf '%s\n' "$prefix"
+}
+
+# Deletes the LANs of owners that are gone. An owner is alive while
+# /proc/PID exists (a zombie counts: its parent may still be cleaning up).
+# A pid reused by an unrelated process only delays the reaping; one reused
+# by a new run owns, and is free to delete, whatever bears its token.
+do_reap() {
+    local name token
+    local -A gone=()
+    while read -r name; do
+        [[ $name =~ $OWNED_RE ]] || continue
+        token=${BASH_REMATCH[1]}
+        [ -e "/proc/$((36#$token))" ] || gone[$token]=1
+    done < <(namespaces_of "$OWNED")
+    for token in "${!gone[@]}"; do
+        echo "$SCRIPT: deleting leftover namespaces $OWNED$token-* (process $((36#$token)) is gone)" >&2
+        # A subshell: do_down's die must not end an `up` that reaps first.
+        (do_down "$OWNED$token-") || echo "$SCRIPT: reap of $OWNED$token-* failed; going on" >&2
+    done
+    return 0
 }
 
 # host=NS [if=IF v4=.. v6=..]... from the kernel's view of namespace $1.
@@ -207,6 +269,7 @@ do_up() {
     trap 'exit 130' INT
     trap 'exit 143' TERM
 
+    do_reap
     if [ -n "$(namespaces_of "$prefix")" ]; then
         echo "$SCRIPT: deleting leftover namespaces ${prefix}*" >&2
         do_down "$prefix"
@@ -313,6 +376,16 @@ main() {
     local cmd=$1
     shift
     case $cmd in
+    prefix)
+        [ $# -eq 2 ] || usage
+        check_prefix "$1"
+        do_prefix "$1" "$2"
+        ;;
+    reap)
+        [ $# -eq 0 ] || usage
+        check_root
+        do_reap
+        ;;
     up)
         [ $# -ge 2 ] || usage
         check_prefix "$1"

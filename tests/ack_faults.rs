@@ -25,23 +25,26 @@ struct Pair {
 }
 
 impl Pair {
-    /// Builds the pair; `tag` must be unique per test (the process id is
-    /// added, so concurrent runs of this file do not collide).
+    /// Builds the pair; `tag` must be unique per test. The namespaces carry
+    /// this process's token (`common::owner`), so concurrent runs of this
+    /// file do not collide; the veth ends live inside them and need none.
     fn new(tag: &str, net: u8) -> Pair {
-        let prefix = format!("{tag}{}", std::process::id() % 100_000);
+        owner::reap();
+        let prefix = owner::prefix(tag);
         let pair = Pair {
             a: format!("{prefix}a"),
             b: format!("{prefix}b"),
             net,
         };
-        // A leftover of a crashed run with the same pid would make `add` fail.
+        // A leftover of a crashed run whose pid this process now has would
+        // make `add` fail.
         for ns in [&pair.a, &pair.b] {
             let _ = Command::new("ip")
                 .args(["netns", "del", ns])
                 .stderr(Stdio::null())
                 .status();
         }
-        let (va, vb) = (format!("{prefix}va"), format!("{prefix}vb"));
+        let (va, vb) = (format!("{tag}va"), format!("{tag}vb"));
         let (ip_a, ip_b) = (format!("10.88.{net}.1/24"), format!("10.88.{net}.2/24"));
         run_ok("ip", &["netns", "add", &pair.a]);
         run_ok("ip", &["netns", "add", &pair.b]);

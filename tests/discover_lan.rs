@@ -3,7 +3,7 @@
 //! with and without a shared key, and that answering probes can neither
 //! flood a source nor amplify.
 //!
-//! Every LAN test has its own prefix (`dl1_`, `dl2_`, ...; none a prefix of
+//! Every LAN test has its own tag (`dl1_`, `dl2_`, ...; none a prefix of
 //! another) and its namespaces are deleted by `Lan`'s Drop, even on failure.
 //! Sockets a test opens itself are created inside a host's namespace (see
 //! [`in_host`]) and stay there. The two loopback tests run in a private

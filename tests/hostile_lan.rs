@@ -4,7 +4,7 @@
 //! with the characters that drive it, reorder a line or break one — in
 //! `listen`'s text and JSON output, `discover`'s table, JSON and `-v` trace.
 //!
-//! Every LAN test has its own prefix (`hl1_`, `hl2_`; none a prefix of
+//! Every LAN test has its own tag (`hl1_`, `hl2_`; none a prefix of
 //! another); sockets a test opens itself are created inside a host
 //! (`Lan::enter`). The loopback test runs in a private namespace
 //! (`common::isolate`).

@@ -1,14 +1,16 @@
 //! The test LAN itself: three hosts on one bridge, host 2 with two
 //! interfaces, host 3 IPv6-only. Checks reachability, that a directed
-//! broadcast reaches both interfaces of host 2, and clean teardown.
+//! broadcast reaches both interfaces of host 2, and clean teardown; and that
+//! another process running the same test at once keeps its own LAN.
 
 #[path = "common/lan.rs"]
 mod lan;
 
-use lan::{BROADCAST, Lan, namespaces_with_prefix, which};
+use lan::{BROADCAST, Lan, namespaces_with_prefix, owner, which};
 use std::io::{BufRead, BufReader};
 use std::net::Ipv4Addr;
-use std::process::Stdio;
+use std::os::unix::fs::MetadataExt;
+use std::process::{Child, Command, Stdio};
 
 /// `python3 -c RX PORT FIRST_WAIT`: binds 0.0.0.0:PORT, prints `ready`, then
 /// one `got IFNAME SRC TEXT` line per datagram (interface from IP_PKTINFO),
@@ -44,8 +46,7 @@ s.sendto(sys.argv[3].encode(), (sys.argv[1], int(sys.argv[2])))
 
 #[test]
 fn lan_smoke() {
-    const PREFIX: &str = "ut_smoke_";
-    let Some(lan) = Lan::up(PREFIX, 3, &["--two-if", "2", "--v6only", "3"]) else {
+    let Some(lan) = Lan::up("ut_smoke_", 3, &["--two-if", "2", "--v6only", "3"]) else {
         return;
     };
     if which("python3").is_none() {
@@ -54,7 +55,9 @@ fn lan_smoke() {
     }
 
     // What the script reported.
-    assert_eq!(lan.ns(1), "ut_smoke_h1");
+    let prefix = lan.prefix().to_string();
+    assert_eq!(prefix, owner::prefix("ut_smoke_"));
+    assert_eq!(lan.ns(1), format!("{prefix}h1"));
     assert_eq!(lan.host(1).v4s(), [Ipv4Addr::new(10, 77, 0, 1)]);
     assert_eq!(
         lan.host(2).v4s(),
@@ -132,7 +135,84 @@ fn lan_smoke() {
     assert_eq!(ifaces, ["eth0", "eth1"], "{got:?}");
 
     // Teardown removes every namespace.
-    assert_eq!(namespaces_with_prefix(PREFIX).len(), 4);
+    assert_eq!(namespaces_with_prefix(&prefix).len(), 4);
     lan.down();
-    assert!(namespaces_with_prefix(PREFIX).is_empty());
+    assert!(namespaces_with_prefix(&prefix).is_empty());
+}
+
+/// A process that stands in for another run's test process; killed (if
+/// still running) when dropped.
+struct OtherRun(Child);
+
+impl OtherRun {
+    fn start() -> OtherRun {
+        let child = Command::new("sleep")
+            .arg("600")
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn sleep");
+        OtherRun(child)
+    }
+
+    /// Ends it as a crash would: no chance to tear anything down.
+    fn crash(&mut self) {
+        let _ = self.0.kill();
+        self.0.wait().expect("wait for sleep");
+    }
+}
+
+impl Drop for OtherRun {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Two runs of one test at once (two checkouts, or one test binary started
+/// twice) each get their own LAN: the other live run's LAN with the same tag
+/// survives this run's `up`, `down` and reaping, and is reaped only once its
+/// process is gone.
+#[test]
+fn a_concurrent_run_keeps_its_lan_until_its_process_is_gone() {
+    const TAG: &str = "ut_twin_";
+    let mut other = OtherRun::start();
+    let Some(theirs) = Lan::up_owned_by(other.0.id(), TAG, 2, &[]) else {
+        return;
+    };
+    // The other run's namespaces, by name and identity (the inode of the
+    // namespace behind the name: a namespace deleted and made again under
+    // the same name has a new one).
+    let theirs_prefix = theirs.prefix().to_string();
+    let namespaces = || -> Vec<(String, u64)> {
+        namespaces_with_prefix(&theirs_prefix)
+            .into_iter()
+            .filter_map(|n| {
+                let ino = std::fs::metadata(format!("{}/{n}", lan::NETNS_DIR))
+                    .ok()?
+                    .ino();
+                Some((n, ino))
+            })
+            .collect()
+    };
+    let before = namespaces();
+    assert_eq!(before.len(), 3, "switch and two hosts: {before:?}");
+
+    let ours = Lan::up(TAG, 2, &[]).expect("the other run's LAN built, so ours can");
+    assert_eq!(namespaces(), before, "our up replaced the other run's LAN");
+    // Both LANs work, each on its own bridge with the same addresses.
+    assert!(ours.ping(1, "10.77.0.2"), "ping across our LAN");
+    assert!(
+        theirs.ping(1, "10.77.0.2"),
+        "ping across the other run's LAN"
+    );
+    ours.down();
+    assert_eq!(namespaces(), before, "our down deleted the other run's LAN");
+    owner::reap();
+    assert_eq!(namespaces(), before, "reap deleted the LAN of a live run");
+
+    // The other run dies without tearing down: its LAN is now a leftover,
+    // and the next reap (as every `up` does first) deletes it.
+    other.crash();
+    owner::reap();
+    assert_eq!(namespaces(), [], "reap left a dead run's LAN");
 }

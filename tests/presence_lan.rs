@@ -5,7 +5,7 @@
 //!
 //! Short periods come through the flags (hellos every 300 ms, so a
 //! lifetime of 900 ms), so each test takes a few seconds. Every LAN test
-//! has its own prefix (`pr1_`, `pr2_`, ...; none a prefix of another).
+//! has its own tag (`pr1_`, `pr2_`, ...; none a prefix of another).
 //! Times are compared only as lower bounds ("not given up before its
 //! lifetime"); how fast things are seen is measured by
 //! `scripts/bench-presence.sh`, not asserted.

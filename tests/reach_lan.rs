@@ -6,7 +6,7 @@
 //! interfaces, listeners found by `@name` (with and without a key, one,
 //! none, two), and `discover -4`/`-6`.
 //!
-//! Every test has its own LAN prefix (`rl1_`, `rl2_`, ...; none a prefix
+//! Every test has its own LAN tag (`rl1_`, `rl2_`, ...; none a prefix
 //! of another), deleted by `Lan`'s Drop even on failure. "Did not arrive"
 //! is shown without waiting: a unicast marker sent after the datagram
 //! that must not arrive, over the same link, must be the first line.

@@ -5,13 +5,18 @@
 //! route). Nothing touches a real interface.
 //!
 //! Include it with `#[path = "common/lan.rs"] mod lan;`. It depends only on
-//! std, libc and `common/skip.rs`. Hosts are numbered from 1, as in the namespace names and
-//! the script's options (`--two-if 2` is `lan.host(2)`).
+//! std, libc, `common/skip.rs` and `common/owner.rs`. Hosts are numbered from
+//! 1, as in the namespace names and the script's options (`--two-if 2` is
+//! `lan.host(2)`).
 //!
-//! Every test must use its own prefix built from its name, e.g.
-//! `"ut_smoke_"`, and no prefix may be a prefix of another test's: teardown
-//! deletes every namespace starting with it (so not `"ut_a_"` next to
-//! `"ut_a_b_"`).
+//! Every test must use its own tag built from its name, e.g. `"ut_smoke_"`,
+//! and no tag may be a prefix of another test's: teardown deletes every
+//! namespace starting with it (so not `"ut_a_"` next to `"ut_a_b_"`). The
+//! namespaces are named `udpmsg-<pid in base36>-<tag>sw`, `..h1`, ... (see
+//! `owner.rs`): another process running the same test at the same time (a
+//! second checkout) builds its own LAN beside this one, and the leftovers of
+//! a run that died are deleted by the next `up` only once their process is
+//! gone.
 #![allow(dead_code)]
 
 // A test file that also includes `common/mod.rs` loads skip.rs twice; each
@@ -22,12 +27,16 @@ mod skip;
 #[allow(unused_imports)] // only some LAN tests skip for other reasons
 pub use skip::shout;
 
+#[allow(clippy::duplicate_mod)]
+#[path = "owner.rs"]
+pub mod owner;
+
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 /// The script that builds and removes the LAN.
-pub const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/lan.sh");
+pub use owner::SCRIPT;
 
 /// Where `ip netns` keeps its namespace names.
 pub const NETNS_DIR: &str = "/run/netns";
@@ -92,6 +101,7 @@ impl Host {
 /// any process still running inside its namespaces.
 #[derive(Debug)]
 pub struct Lan {
+    /// `udpmsg-<owner pid in base36>-<tag>`.
     prefix: String,
     /// `hosts[0]` is host 1 (`<prefix>h1`).
     pub hosts: Vec<Host>,
@@ -99,21 +109,30 @@ pub struct Lan {
 
 impl Lan {
     /// Runs `lan.sh up <prefix> <hosts> <opts...>` (options: `--two-if K`,
-    /// `--v6only K`, `--isolated K`) and parses the addresses it prints.
-    /// Without root or `ip` the test fails, unless `UDPMSG_SKIP_NETNS=1` is
-    /// set: then it returns None after a SKIPPED line the harness shows, and
-    /// the test must return at once. Panics if the script fails.
+    /// `--v6only K`, `--isolated K`), the prefix being `tag` owned by this
+    /// process, and parses the addresses it prints. Without root or `ip` the
+    /// test fails, unless `UDPMSG_SKIP_NETNS=1` is set: then it returns None
+    /// after a SKIPPED line the harness shows, and the test must return at
+    /// once. Panics if the script fails.
     #[must_use]
-    pub fn up(prefix: &str, hosts: usize, opts: &[&str]) -> Option<Lan> {
-        if !can_run(prefix) {
+    pub fn up(tag: &str, hosts: usize, opts: &[&str]) -> Option<Lan> {
+        Lan::up_owned_by(std::process::id(), tag, hosts, opts)
+    }
+
+    /// [`Lan::up`] on behalf of process `owner`: the LAN another run (whose
+    /// test process is `owner`) would build. Dropping it still deletes it.
+    #[must_use]
+    pub fn up_owned_by(owner: u32, tag: &str, hosts: usize, opts: &[&str]) -> Option<Lan> {
+        if !can_run(tag) {
             return None;
         }
+        let prefix = owner::prefix_of(owner, tag);
         let count = hosts.to_string();
-        let mut args = vec!["up", prefix, count.as_str()];
+        let mut args = vec!["up", prefix.as_str(), count.as_str()];
         args.extend_from_slice(opts);
         // From here on a Drop cleans up even if parsing panics.
         let mut lan = Lan {
-            prefix: prefix.to_string(),
+            prefix: prefix.clone(),
             hosts: Vec::new(),
         };
         let out = script(&args).unwrap_or_else(|e| panic!("cannot run {SCRIPT}: {e}"));
@@ -133,7 +152,8 @@ impl Lan {
         Some(lan)
     }
 
-    /// The prefix every namespace of this LAN starts with.
+    /// The prefix every namespace of this LAN starts with,
+    /// `udpmsg-<owner pid in base36>-<tag>`.
     pub fn prefix(&self) -> &str {
         &self.prefix
     }
@@ -322,8 +342,8 @@ fn script(args: &[&str]) -> std::io::Result<Output> {
 
 /// Whether this process may build a LAN. When it may not, the test fails,
 /// unless `UDPMSG_SKIP_NETNS=1` is set (see `skip.rs`).
-fn can_run(prefix: &str) -> bool {
-    let test = format!("LAN test {prefix}");
+fn can_run(tag: &str) -> bool {
+    let test = format!("LAN test {tag}");
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         return skip::without_netns(&test, "needs root for network namespaces (ip netns)");

@@ -5,6 +5,7 @@
 mod dir;
 pub mod docs;
 pub mod full;
+pub mod owner;
 mod running;
 mod skip;
 pub mod veth;

@@ -1,13 +1,14 @@
 //! A second network namespace beside the test thread's, joined to it by a
 //! veth pair: a two-host LAN for tests that shape or filter one side.
 
-use super::run_ok;
+use super::{owner, run_ok};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// A second network namespace `B` beside this thread's, joined to it by a
 /// veth pair (10.77.0.1 here, 10.77.0.2 there; each test thread has a
-/// namespace of its own, so the addresses never meet). Dropping it kills what
+/// namespace of its own, so the addresses never meet). `B` is named
+/// `udpmsg-<pid>-veth<n>` (see `owner.rs`). Dropping it kills what
 /// still runs in `B` and deletes it.
 pub struct Veth {
     /// The other namespace's name.
@@ -18,15 +19,19 @@ pub struct Veth {
 
 impl Veth {
     pub fn new() -> Veth {
-        // Unique per pair: tests of one file run at once in one process
-        // (and interface names have at most 15 bytes).
+        // Tests of one file run at once in one process, and other processes
+        // (another checkout's tests) at the same time: the namespace name
+        // carries this process's token and a per-pair number. The interface
+        // names need only the number (both ends live in namespaces of this
+        // test; at most 15 bytes).
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed) % 100;
-        let tag = format!("{}x{n}", std::process::id() % 100_000);
+        owner::reap();
         let veth = Veth {
-            ns: format!("udpf{tag}"),
-            dev: format!("udpf{tag}a"),
+            ns: owner::prefix(&format!("veth{n}")),
+            dev: format!("udpf{n}a"),
         };
+        // A leftover of a crashed run whose pid this process now has.
         let _ = Command::new("ip")
             .args(["netns", "del", &veth.ns])
             .stderr(Stdio::null())
