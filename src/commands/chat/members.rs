@@ -285,6 +285,10 @@ struct Seen {
 
 impl Seen {
     fn of(c: &table::Change<'_>, now: Instant) -> Self {
+        // IPv4 first, each family in the order heard: the first is the one
+        // messages go to, and `/who` lists them the same way every time.
+        let mut addrs: Vec<SocketAddr> = c.peer.addrs.iter().map(|a| a.addr).collect();
+        addrs.sort_by_key(|a| !a.is_ipv4());
         Seen {
             kind: c.kind,
             reason: c.reason,
@@ -292,7 +296,7 @@ impl Seen {
             previous: c.peer.previous,
             name: c.peer.name.clone(),
             room: c.peer.room.clone(),
-            addrs: c.peer.addrs.iter().map(|a| a.addr).collect(),
+            addrs,
             heard: now,
             lifetime: c.peer.lifetime.unwrap_or(table::MAX_LIFETIME),
         }
@@ -301,9 +305,7 @@ impl Seen {
     fn member(&self) -> Member {
         let addr = self
             .addrs
-            .iter()
-            .find(|a| a.is_ipv4())
-            .or(self.addrs.first())
+            .first()
             .copied()
             .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
         Member {

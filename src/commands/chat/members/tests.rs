@@ -110,3 +110,21 @@ fn a_newcomer_is_welcomed_during_its_first_hellos_only() {
     // Another room's newcomer is not this room's to welcome.
     assert!(!members.hello(&hello(3, "x", "10.0.0.3", "other"), t0, &mut changes));
 }
+
+#[test]
+fn a_members_addresses_list_ipv4_first_whatever_was_heard_first() {
+    // Heard over IPv6 first, then over IPv4: messages go to the IPv4
+    // address, and `/who` lists it first, as it would the other way round.
+    let (members, _, _) = room_with(&[
+        (2, "bob", "[fe80::2]", "team"),
+        (2, "bob", "10.0.0.2", "team"),
+        (2, "bob", "[2001:db8::2]", "team"),
+    ]);
+    let bob = members.iter().next().unwrap();
+    let shown: Vec<String> = bob.addrs.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        ["10.0.0.2:47474", "[fe80::2]:47474", "[2001:db8::2]:47474"]
+    );
+    assert_eq!(bob.addr, bob.addrs[0]);
+}
