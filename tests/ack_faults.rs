@@ -8,10 +8,12 @@ mod common;
 use common::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
+use std::io::Write;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use udpmsg::commands::deliver::GONE_AFTER;
 use udpmsg::commands::listen::DEFAULT_GAP_WAIT;
 use udpmsg::wire::{self, Datagram, FLAG_ACK, Message, Text};
 
@@ -784,4 +786,175 @@ fn what_the_listener_holds_is_confirmed_when_the_gaps_below_are_given_up() {
         .map(|v| (v["first"].as_u64(), v["last"].as_u64()))
         .collect();
     assert_eq!(gaps, [(Some(2), Some(2)), (Some(7), Some(7))]);
+}
+
+/// Kills (SIGKILL) and reaps `l`: its port is closed once this returns.
+fn kill(l: &mut Listener) {
+    l.child.kill().expect("kill -9");
+    l.child.wait().expect("reap");
+}
+
+/// `udpmsg: ` and what a sender says of a listener at `host` that went
+/// away (its port closed for GONE_AFTER).
+fn gone_line(host: &str) -> String {
+    format!(
+        "udpmsg: the listener at {host} went away: its port has been closed for {:.1} s and nothing answered",
+        GONE_AFTER.as_secs_f64()
+    )
+}
+
+/// The counts of a `send --ack` summary line: (confirmed, sent).
+fn summary_counts(line: &str, host: &str) -> (u64, u64) {
+    let counts = line
+        .strip_prefix("udpmsg: ")
+        .and_then(|l| l.split_once(&format!(" messages confirmed by {host}, ")))
+        .and_then(|(counts, _)| counts.split_once(" of "))
+        .and_then(|(c, s)| Some((c.parse().ok()?, s.parse().ok()?)));
+    counts.unwrap_or_else(|| panic!("not a summary: {line}"))
+}
+
+#[test]
+fn a_listener_killed_mid_stream_is_reported_gone_instead_of_trying_every_line_left() {
+    if !isolate("a_listener_killed_mid_stream_is_reported_gone") {
+        return;
+    }
+    const LINES: usize = 50_000;
+    const FIRST: usize = 200;
+    let mut l = Listener::start(&["--json", "--bind", "127.0.0.1"]);
+    let host = l.dest();
+    let mut sender = command(&["send", "--ack", &host, "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sender");
+    let err = drain(sender.stderr.take().expect("stderr"));
+    let mut stdin = sender.stdin.take().expect("stdin");
+    let line = |i: usize| format!("m{i}\n");
+    // The first lines in two halves, the second written once the first was
+    // shown: the listener answered the first (it acks a batch before it
+    // reads the next) before it dies.
+    for half in [0..FIRST / 2, FIRST / 2..FIRST] {
+        let bytes: String = half.clone().map(line).collect();
+        stdin.write_all(bytes.as_bytes()).expect("write");
+        stdin.flush().expect("flush");
+        for i in half {
+            assert_eq!(l.json()["text"], format!("m{i}"));
+        }
+    }
+    kill(&mut l);
+    // The rest of the stream, for as long as the sender takes it: it stops
+    // reading when it gives up (and the write fails then).
+    let rest: String = (FIRST..LINES).map(line).collect();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(rest.as_bytes());
+    });
+    // Trying every line left (4 s each window) would take minutes.
+    let code = wait_until(
+        &mut sender,
+        GONE_AFTER + WAIT,
+        "send --ack after its listener died",
+    );
+    let err = String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned();
+    assert_eq!(code, 4, "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "the reason and the summary: {err}");
+    assert_eq!(lines[0], gone_line(&host));
+    let (confirmed, sent) = summary_counts(lines[1], &host);
+    assert!(
+        (FIRST as u64 / 2..=FIRST as u64).contains(&confirmed),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[1].ends_with(&format!(
+            ", {} not confirmed; the input did not end",
+            sent - confirmed
+        )),
+        "{}",
+        lines[1]
+    );
+    assert!(sent < LINES as u64, "every line was read: {}", lines[1]);
+    writer.join().expect("writer");
+}
+
+#[test]
+fn a_live_pipe_does_not_keep_a_sender_whose_listener_went_away() {
+    if !isolate("a_live_pipe_does_not_keep_a_sender") {
+        return;
+    }
+    let mut l = Listener::start(&["--json", "--bind", "127.0.0.1"]);
+    let host = l.dest();
+    let mut sender = Running::udpmsg(&["send", "--ack", &host, "-"]);
+    sender.write(b"one\n");
+    assert_eq!(l.json()["text"], "one");
+    sender.write(b"two\n");
+    assert_eq!(l.json()["text"], "two");
+    kill(&mut l);
+    // Refused: a restart may be in progress; none comes. Stdin stays open,
+    // so only the listener's absence can end the send.
+    sender.write(b"three\n");
+    let code = wait_until(
+        &mut sender.child,
+        GONE_AFTER + WAIT,
+        "send --ack from an open pipe after its listener died",
+    );
+    let err = rest_of(&sender.err);
+    assert_eq!(code, 4, "{err:?}");
+    assert_eq!(err.len(), 2, "the reason and the summary: {err:?}");
+    assert_eq!(err[0], gone_line(&host));
+    // "two" is confirmed if its ack came before the kill.
+    let (confirmed, sent) = summary_counts(&err[1], &host);
+    assert_eq!(sent, 3, "{}", err[1]);
+    assert!(
+        err[1].ends_with(&format!(
+            ", {} not confirmed; the input did not end",
+            3 - confirmed
+        )) && (1..=2).contains(&confirmed),
+        "{}",
+        err[1]
+    );
+}
+
+#[test]
+fn a_listener_back_within_the_wait_resets_it() {
+    if !isolate("a_listener_back_within_the_wait_resets_it") {
+        return;
+    }
+    let mut a = Listener::start(&["--json", "--bind", "127.0.0.1"]);
+    let (host, port) = (a.dest(), a.port().to_string());
+    let mut sender = Running::udpmsg(&["send", "--ack", &host, "-"]);
+    sender.write(b"0\n");
+    assert_eq!(a.json()["text"], "0");
+    sender.write(b"1\n");
+    assert_eq!(a.json()["text"], "1");
+    kill(&mut a);
+    let killed = Instant::now();
+    // Refused (the port is closed from here on), then sent to the new
+    // listener.
+    sender.write(b"2\n");
+    let b = Listener::start_raw(&["listen", "--json", "--bind", "127.0.0.1", "--port", &port]);
+    // "1" again first if the old listener died before its ack went out.
+    let mut first = b.json();
+    if first["text"] == "1" {
+        first = b.json();
+    }
+    assert_eq!(first["text"], "2");
+    // On past the wait counted from the first refusal: the new listener's
+    // acks ended it.
+    let mut n = 3;
+    while killed.elapsed() < GONE_AFTER + Duration::from_secs(1) {
+        sender.write(format!("{n}\n").as_bytes());
+        assert_eq!(b.json()["text"], n.to_string());
+        n += 1;
+        // Pacing only: a line every tenth of a second.
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (code, _, err) = sender.finish();
+    assert_eq!(code, 0, "{err:?}");
+    assert!(
+        err.iter()
+            .any(|l| l.contains("the listener changed 1 time")),
+        "{err:?}"
+    );
 }

@@ -2,8 +2,10 @@
 //! the code's: each phrase is built from the constant it quotes, so changing
 //! one without the other fails here.
 
+use std::net::SocketAddr;
 use std::time::Duration;
-use udpmsg::commands::deliver::DEFAULT_TIMEOUT;
+use udpmsg::cli::Cli;
+use udpmsg::commands::deliver::{DEFAULT_TIMEOUT, GONE_AFTER};
 use udpmsg::commands::discover::{MAX_ROUND_GAP, STEADY_EVERY, STEADY_UNTIL, round_at};
 use udpmsg::commands::listen::DEFAULT_GAP_WAIT;
 use udpmsg::reliable::order::{FORGET_AFTER, MAX_HELD_BYTES, MAX_ORDER_SENDERS};
@@ -13,8 +15,17 @@ use udpmsg::seal::{MAX_REPLAY_SENDERS, MAX_SKEW, REPLAY_WINDOW};
 
 /// README.md with every run of white space made one space.
 fn readme() -> String {
-    let path = format!("{}/README.md", env!("CARGO_MANIFEST_DIR"));
+    doc("README.md")
+}
+
+/// The document at `path` (from the crate root), white space squeezed.
+fn doc(path: &str) -> String {
+    let path = format!("{}/{path}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+    squeeze(&text)
+}
+
+fn squeeze(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
@@ -97,4 +108,50 @@ fn readme_quotes_the_replay_limits_the_code_applies() {
     ] {
         assert!(readme.contains(&phrase), "README.md should say {phrase:?}");
     }
+}
+
+#[test]
+fn the_docs_quote_how_long_a_listener_that_went_away_is_waited_for() {
+    let readme = readme();
+    // The line the sender prints, as the README quotes it.
+    let addr: SocketAddr = "127.0.0.1:9".parse().expect("addr");
+    let line =
+        udpmsg::output::send::gone_line(&addr.into(), GONE_AFTER).replace("127.0.0.1:9", "ADDR");
+    for phrase in [
+        format!(
+            "once its port has refused for {} s with no ack",
+            s(GONE_AFTER)
+        ),
+        format!("`{line}`"),
+        format!(
+            "also when the listener went away, its port closed for {} s after it had answered",
+            s(GONE_AFTER)
+        ),
+    ] {
+        assert!(readme.contains(&phrase), "README.md should say {phrase:?}");
+    }
+    let protocol = doc("docs/PROTOCOL.md");
+    let phrase = format!(
+        "once the port has refused for {} s with no Ack since the first refusal",
+        s(GONE_AFTER)
+    );
+    assert!(
+        protocol.contains(&phrase),
+        "docs/PROTOCOL.md should say {phrase:?}"
+    );
+    let mut command = Cli::full_command();
+    let send = command.find_subcommand_mut("send").expect("send");
+    let help = squeeze(&send.render_long_help().to_string());
+    for phrase in [
+        format!(
+            "once the listener went away (its port closed for {}s, no ack)",
+            s(GONE_AFTER)
+        ),
+        format!("[default: as many as fit in {}s]", s(MESSAGE_PATIENCE)),
+    ] {
+        assert!(help.contains(&phrase), "send --help should say {phrase:?}");
+    }
+    // What the README promises: a listener is waited for as long as a
+    // message is retried.
+    assert_eq!(GONE_AFTER, MESSAGE_PATIENCE);
 }

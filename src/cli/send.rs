@@ -54,7 +54,8 @@ pub struct SendArgs {
     pub broadcast: bool,
 
     /// Confirmed delivery: retransmit until acknowledged; the listener shows
-    /// each message exactly once, in order. Exit 4 if some are not confirmed.
+    /// each message exactly once, in order. Exit 4 if some are not confirmed,
+    /// or once the listener went away (its port closed for 4s, no ack).
     /// Without --key-file this protects against loss, not against attackers:
     /// anyone on the path can forge the acks
     #[arg(short, long)]

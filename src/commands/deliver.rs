@@ -5,14 +5,16 @@
 //!
 //! The input is followed as long as it lasts (`tail -f log | udpmsg send
 //! --ack host -` runs until EOF or Ctrl-C); the timeout bounds only the wait
-//! for confirmations after the last message was read.
+//! for confirmations after the last message was read. A listener whose port
+//! closes after it answered may be restarting: the send goes on for
+//! [`GONE_AFTER`], then takes it for gone and stops.
 
 use super::Error;
 use super::send::{Reply, Sender};
 use super::source::{Next, Source};
 use crate::event::{EventLoop, Wake, token};
 use crate::net;
-use crate::reliable::outbox::{AckInfo, Outbox, Patience};
+use crate::reliable::outbox::{AckInfo, MESSAGE_PATIENCE, Outbox, Patience};
 use crate::wire::{self, Ack, FLAG_ACK, Message};
 use mio::Token;
 use std::time::{Duration, Instant};
@@ -22,6 +24,13 @@ const INPUT: Token = token(1);
 
 /// Default wait for confirmations after the last message was read.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long the port of a listener that had answered may stay closed
+/// (sends refused, no ack since the first refusal) before the send stops
+/// and reports the listener gone. A message is retried as long: a listener
+/// restarted within it loses nothing, and one that stays gone is reported
+/// then, not after every line left was sent and tried for as long.
+pub const GONE_AFTER: Duration = MESSAGE_PATIENCE;
 
 /// How hard to try.
 #[derive(Debug, Clone, Copy)]
@@ -53,6 +62,10 @@ pub struct Report {
     /// Sends or receives refused because nothing listened on the port for a
     /// while (after a listener had answered: a restart in progress).
     pub port_closed: u64,
+    /// The send ended with the listener's port closed (refused after the
+    /// listener had answered) and nothing answering since, for this long:
+    /// [`GONE_AFTER`] when that is what ended it (the listener went away).
+    pub closed_for: Option<Duration>,
     /// Ctrl-C, SIGTERM or SIGHUP ended the send (the signal number).
     pub interrupted: Option<i32>,
     /// The input had not ended when the send stopped.
@@ -60,6 +73,15 @@ pub struct Report {
     /// Messages read but not sent: too large for one datagram (each was
     /// handed to the caller's `skipped` with its number).
     pub too_large: u64,
+}
+
+impl Report {
+    /// How long the listener's port had been closed when the send ended,
+    /// if it went away (closed, nothing answering since, and messages left
+    /// unconfirmed).
+    pub fn listener_gone(&self) -> Option<Duration> {
+        self.closed_for.filter(|_| self.unconfirmed > 0)
+    }
 }
 
 /// One confirmed send in progress.
@@ -84,6 +106,9 @@ pub struct Delivery<'s> {
     local_errors: u64,
     /// ICMP port unreachable after a listener had answered.
     port_closed: u64,
+    /// The first refusal since the last ack (while messages were out): the
+    /// listener is taken for gone [`GONE_AFTER`] from then.
+    closed_since: Option<Instant>,
     interrupted: Option<i32>,
     /// An encoded message, a received datagram, held ranges of an ack.
     open: Vec<u8>,
@@ -119,6 +144,7 @@ impl<'s> Delivery<'s> {
             skipped,
             local_errors: 0,
             port_closed: 0,
+            closed_since: None,
             interrupted: None,
             open: Vec::with_capacity(2048),
             buf: vec![0; wire::MAX_DATAGRAM + 1],
@@ -130,7 +156,11 @@ impl<'s> Delivery<'s> {
     /// after the input's end passed, or a signal.
     pub fn run(mut self) -> Result<Report, Error> {
         loop {
-            if self.deadline.is_some_and(|d| Instant::now() >= d) || self.interrupted.is_some() {
+            let now = Instant::now();
+            if self.deadline.is_some_and(|d| now >= d)
+                || self.gone_at().is_some_and(|g| now >= g)
+                || self.interrupted.is_some()
+            {
                 break;
             }
             self.fill()?;
@@ -153,6 +183,11 @@ impl<'s> Delivery<'s> {
             self.read_replies()?;
         }
         let tally = self.outbox.tally();
+        // What is still in flight is given up with the listener (nothing
+        // is told: nothing listens) and counted as not confirmed.
+        let closed_for = self
+            .closed_since
+            .map(|t| Instant::now().saturating_duration_since(t).min(GONE_AFTER));
         Ok(Report {
             sent: tally.sent,
             confirmed: tally.confirmed,
@@ -161,6 +196,7 @@ impl<'s> Delivery<'s> {
             local_errors: self.local_errors,
             restarts: tally.restarts,
             port_closed: self.port_closed,
+            closed_for,
             interrupted: self.interrupted,
             input_left: !self.input_done,
             too_large: self.too_large,
@@ -169,6 +205,11 @@ impl<'s> Delivery<'s> {
 
     fn finished(&self) -> bool {
         self.input_done && self.outbox.is_empty()
+    }
+
+    /// When the listener is taken for gone, if its port is closed now.
+    fn gone_at(&self) -> Option<Instant> {
+        self.closed_since.map(|t| t + GONE_AFTER)
     }
 
     /// Sends new messages from the source while the window has room.
@@ -241,11 +282,13 @@ impl<'s> Delivery<'s> {
             sender,
             local_errors,
             port_closed,
+            closed_since,
             ..
         } = self;
         let mut counts = Counts {
             local_errors,
             port_closed,
+            closed_since,
             heard,
         };
         (outbox, move |bytes, base| {
@@ -255,7 +298,7 @@ impl<'s> Delivery<'s> {
 
     /// Sleeps until an ack, input or a signal arrives, or the next timer.
     fn wait(&mut self) -> Result<(), Error> {
-        let wake_at = [self.outbox.next_due(), self.deadline]
+        let wake_at = [self.outbox.next_due(), self.deadline, self.gone_at()]
             .into_iter()
             .flatten()
             .min();
@@ -276,15 +319,21 @@ impl<'s> Delivery<'s> {
                 Ok(None) => return Ok(()),
                 // The echo of a send to a closed port: before any listener
                 // answered, nothing listens (reported at once); after, a
-                // listener is restarting: the messages wait and are resent.
+                // listener may be restarting: the messages wait and are
+                // resent, for at most GONE_AFTER.
                 Err(Error::NotListening) if self.outbox.heard_listener() => {
                     self.port_closed += 1;
+                    if !self.outbox.is_empty() {
+                        self.closed_since.get_or_insert_with(Instant::now);
+                    }
                     continue;
                 }
                 Err(e) => return Err(e),
             };
             match reply {
                 Reply::Message(Message::Ack(ack)) if ack.sender == id => {
+                    // Something listens: a restart, if any, is over.
+                    self.closed_since = None;
                     on_ack(&mut self.outbox, &mut self.held, &ack, Instant::now());
                 }
                 Reply::Message(Message::Refuse(refuse)) if refuse.sender == id => {
@@ -302,7 +351,10 @@ impl<'s> Delivery<'s> {
 struct Counts<'a> {
     local_errors: &'a mut u64,
     port_closed: &'a mut u64,
-    /// A listener answered before: a closed port is a restart, not the end.
+    /// When the port was first refused since the last ack.
+    closed_since: &'a mut Option<Instant>,
+    /// A listener answered before: a closed port may be a restart, not the
+    /// end (for [`GONE_AFTER`]).
     heard: bool,
 }
 
@@ -324,6 +376,7 @@ fn transmit(
         }
         Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused && counts.heard => {
             *counts.port_closed += 1;
+            counts.closed_since.get_or_insert_with(Instant::now);
             Ok(())
         }
         Err(e) => Err(e.into()),

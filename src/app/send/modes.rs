@@ -17,7 +17,9 @@ use std::io;
 
 /// `send --ack`: every message confirmed, or exit 4 with a summary.
 /// Ctrl-C, SIGTERM or SIGHUP ends it with the same summary (exit 0 only when every
-/// message read so far was confirmed). A stdin line too large for one
+/// message read so far was confirmed). A listener whose port stayed closed
+/// for [`deliver::GONE_AFTER`] ends it too: a line saying it went away,
+/// the summary, exit 4. A stdin line too large for one
 /// datagram is reported and skipped, the others still go, and the end is
 /// the summary and exit 2 (as `send` without `--ack` ends).
 pub(super) fn send_confirmed(
@@ -59,11 +61,16 @@ pub(super) fn send_confirmed(
         info.line(summary);
         Ok(exit::OK)
     } else {
-        // Not informational: it says what was not confirmed.
+        // Not informational: they say why, and what was not confirmed.
+        if let Some(closed_for) = report.listener_gone() {
+            eprintln!("udpmsg: {}", output::send::gone_line(shown, closed_for));
+        }
         eprintln!("{summary}");
         // Nothing at all came back (and the wait was not cut short): a
         // keyed listener is silent to what is not sealed with its key.
-        if report.confirmed == 0 && report.interrupted.is_none() {
+        // (A listener that went away had answered: the key is not why.)
+        if report.confirmed == 0 && report.interrupted.is_none() && report.listener_gone().is_none()
+        {
             info.line(output::send::key_hint(keyed));
         }
         Ok(exit::UNCONFIRMED)
