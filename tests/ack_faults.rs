@@ -958,3 +958,60 @@ fn a_listener_back_within_the_wait_resets_it() {
         "{err:?}"
     );
 }
+
+/// The kernel reports a refusal (ICMP port unreachable) before the
+/// datagrams queued behind it. A sender whose listener acked and then went
+/// away may so meet the refusal before that ack: it must read on, find the
+/// ack, and take the refusal for a listener gone (or restarting), not for
+/// "nothing is listening". Set up by hand: the ack is queued on the
+/// sender's socket, then a datagram to the closed port leaves a refusal
+/// pending, and only then does the send begin.
+#[test]
+fn an_ack_queued_behind_a_refusal_is_read_before_nothing_listens_is_concluded() {
+    use udpmsg::commands::deliver::{Config, Delivery};
+    use udpmsg::commands::send::Sender;
+    use udpmsg::commands::source::Fixed;
+    use udpmsg::net::{PeerAddr, SendOptions, addr::Destination};
+    use udpmsg::reliable::outbox::Patience;
+    if !isolate("an_ack_queued_behind_a_refusal_is_read_before_nothing_listens") {
+        return;
+    }
+    let fake = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let to = fake.local_addr().expect("address");
+    let dest = Destination {
+        addr: PeerAddr::Inet(to),
+        broadcast: false,
+    };
+    let mut sender =
+        Sender::new(dest, &SendOptions::default(), "t".into(), None, true).expect("sender");
+    // Where the sender is: from a raw datagram it sends.
+    sender.raw(b"hello").expect("send");
+    let mut buf = [0u8; 64];
+    let (_, from) = fake.recv_from(&mut buf).expect("the raw datagram");
+    // The listener's ack of message 0, queued and not read ...
+    let mut ack = Vec::new();
+    let message = Message::Ack(wire::Ack {
+        instance: 0xa11ce,
+        sender: sender.id(),
+        next: 1,
+        ranges: &[],
+    });
+    wire::encode(&message, wire::MAX_DATAGRAM, &mut ack).expect("encode");
+    fake.send_to(&ack, from).expect("send the ack");
+    // ... then the listener is gone, and a datagram to its port leaves a
+    // refusal pending on the sender's socket, ahead of the ack.
+    drop(fake);
+    sender.raw(b"anyone?").expect("send");
+    let mut source = Fixed::new(vec![b"0".to_vec()]);
+    let config = Config {
+        timeout: WAIT,
+        patience: Patience::default(),
+        catch_signals: false,
+    };
+    let mut skipped = |_: u64, e: &udpmsg::commands::Error| panic!("skipped: {e}");
+    let report = Delivery::new(sender, &mut source, config, &mut skipped)
+        .and_then(Delivery::run)
+        .expect("a listener answered: not 'nothing is listening'");
+    assert_eq!((report.sent, report.confirmed), (1, 1), "{report:?}");
+    assert_eq!(report.unconfirmed, 0, "{report:?}");
+}

@@ -13,11 +13,14 @@ use super::Error;
 use super::send::{Reply, Sender};
 use super::source::{Next, Source};
 use crate::event::{EventLoop, Wake, token};
-use crate::net;
-use crate::reliable::outbox::{AckInfo, MESSAGE_PATIENCE, Outbox, Patience};
-use crate::wire::{self, Ack, FLAG_ACK, Message};
+use crate::reliable::outbox::{MESSAGE_PATIENCE, Outbox, Patience};
+use crate::wire::{self, FLAG_ACK, Message};
 use mio::Token;
 use std::time::{Duration, Instant};
+
+mod link;
+pub(super) use link::on_ack;
+use link::{Counts, transmit};
 
 const SOCKET: Token = token(0);
 const INPUT: Token = token(1);
@@ -109,6 +112,11 @@ pub struct Delivery<'s> {
     /// The first refusal since the last ack (while messages were out): the
     /// listener is taken for gone [`GONE_AFTER`] from then.
     closed_since: Option<Instant>,
+    /// A send or read was refused (ICMP port unreachable) before any ack
+    /// was read: nothing listens, unless an ack waits in the receive queue
+    /// behind the error (the kernel reports the error first), in which
+    /// case a listener answered and then went away.
+    refused_unheard: bool,
     interrupted: Option<i32>,
     /// An encoded message, a received datagram, held ranges of an ack.
     open: Vec<u8>,
@@ -145,6 +153,7 @@ impl<'s> Delivery<'s> {
             local_errors: 0,
             port_closed: 0,
             closed_since: None,
+            refused_unheard: false,
             interrupted: None,
             open: Vec::with_capacity(2048),
             buf: vec![0; wire::MAX_DATAGRAM + 1],
@@ -171,6 +180,10 @@ impl<'s> Delivery<'s> {
             // the timer: read them before deciding what to resend.
             self.read_replies()?;
             self.resend_due()?;
+            if self.refused_unheard {
+                // A resend was refused: the replies decide, now.
+                self.read_replies()?;
+            }
             if self.finished() {
                 break;
             }
@@ -215,7 +228,8 @@ impl<'s> Delivery<'s> {
     /// Sends new messages from the source while the window has room.
     fn fill(&mut self) -> Result<(), Error> {
         self.input_pending = false;
-        while !self.input_done {
+        // Refused: nothing more goes until the replies say who answered.
+        while !self.input_done && !self.refused_unheard {
             // A message's size is known only once read: the window may be
             // overshot by one message, as TCP's may by one segment.
             if !self.outbox.has_room(1) {
@@ -283,12 +297,14 @@ impl<'s> Delivery<'s> {
             local_errors,
             port_closed,
             closed_since,
+            refused_unheard,
             ..
         } = self;
         let mut counts = Counts {
             local_errors,
             port_closed,
             closed_since,
+            refused_unheard,
             heard,
         };
         (outbox, move |bytes, base| {
@@ -316,7 +332,7 @@ impl<'s> Delivery<'s> {
         loop {
             let reply = match self.sender.recv_reply(&mut self.buf) {
                 Ok(Some(reply)) => reply,
-                Ok(None) => return Ok(()),
+                Ok(None) => return self.refusal_read(),
                 // The echo of a send to a closed port: before any listener
                 // answered, nothing listens (reported at once); after, a
                 // listener may be restarting: the messages wait and are
@@ -326,6 +342,11 @@ impl<'s> Delivery<'s> {
                     if !self.outbox.is_empty() {
                         self.closed_since.get_or_insert_with(Instant::now);
                     }
+                    continue;
+                }
+                // Read on: an ack may wait behind the error.
+                Err(Error::NotListening) => {
+                    self.refused_unheard = true;
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -347,56 +368,22 @@ impl<'s> Delivery<'s> {
     }
 }
 
-/// What sending counts besides the outbox's own tally.
-struct Counts<'a> {
-    local_errors: &'a mut u64,
-    port_closed: &'a mut u64,
-    /// When the port was first refused since the last ack.
-    closed_since: &'a mut Option<Instant>,
-    /// A listener answered before: a closed port may be a restart, not the
-    /// end (for [`GONE_AFTER`]).
-    heard: bool,
-}
-
-/// Sends one (re)transmission with its current base. A send the local
-/// system refuses is a lost datagram (counted; the outbox retries it), not
-/// the end of the stream; so is a closed port once a listener answered.
-fn transmit(
-    sender: &mut Sender,
-    counts: &mut Counts<'_>,
-    bytes: &mut [u8],
-    base: u64,
-) -> Result<(), Error> {
-    wire::set_text_base(bytes, base);
-    match sender.send_open(bytes) {
-        Ok(()) => Ok(()),
-        Err(e) if net::classify_send_error(&e) == net::SendFailure::Local => {
-            *counts.local_errors += 1;
-            Ok(())
+impl Delivery<'_> {
+    /// Once the receive queue is empty: a refusal before any ack means
+    /// nothing listens (reported at once), unless the queue held an ack
+    /// after all, which makes it a listener that answered and went away
+    /// (a restart, perhaps: the messages wait, for at most GONE_AFTER).
+    fn refusal_read(&mut self) -> Result<(), Error> {
+        if !std::mem::take(&mut self.refused_unheard) {
+            return Ok(());
         }
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused && counts.heard => {
-            *counts.port_closed += 1;
-            counts.closed_since.get_or_insert_with(Instant::now);
-            Ok(())
+        if !self.outbox.heard_listener() {
+            return Err(Error::NotListening);
         }
-        Err(e) => Err(e.into()),
+        self.port_closed += 1;
+        if !self.outbox.is_empty() {
+            self.closed_since.get_or_insert_with(Instant::now);
+        }
+        Ok(())
     }
-}
-
-/// Hands `ack` to `outbox`, its held ranges decoded into `held` (kept by
-/// the caller to reuse its room); returns how many messages it confirmed.
-pub(super) fn on_ack(
-    outbox: &mut Outbox,
-    held: &mut Vec<(u64, u64)>,
-    ack: &Ack<'_>,
-    now: Instant,
-) -> u64 {
-    held.clear();
-    held.extend(ack.ranges());
-    let info = AckInfo {
-        instance: ack.instance,
-        next: ack.next,
-        held,
-    };
-    outbox.on_ack(info, now)
 }

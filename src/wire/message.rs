@@ -26,7 +26,7 @@ pub enum Message<'a> {
     Goodbye(Goodbye),
     /// What became of a file a sender offered (see [`super::file`]).
     FileStatus(FileStatus),
-    /// Acks for several senders at one address (see [`super::acks`]).
+    /// Acks for several senders at one address (see [`super::Acks`]).
     #[serde(borrow)]
     Acks(super::acks::Acks<'a>),
 }
