@@ -12,6 +12,7 @@ use common::*;
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixDatagram;
 use std::time::{Instant, SystemTime};
 use udpmsg::seal::{Envelope, Key, Opened, Sealer};
 use udpmsg::wire::{self, FLAG_ACK, FLAG_BUNDLE, Message, Text};
@@ -207,4 +208,102 @@ fn the_documents_quote_the_limits_of_bundled_acks() {
         "README.md",
         &format!("answers up to {entries} such senders"),
     );
+}
+
+/// An acknowledged, flagged Text `seq` of `sender` (base 0), open.
+fn flagged(sender: u64, seq: u64) -> Vec<u8> {
+    let mut open = Vec::new();
+    let body = format!("{sender}:{seq}");
+    let text = Message::Text(Text {
+        sender,
+        seq,
+        base: 0,
+        flags: FLAG_ACK | FLAG_BUNDLE,
+        name: "gw",
+        body: body.as_bytes(),
+    });
+    wire::encode(&text, wire::MAX_DATAGRAM_V4, &mut open).expect("encode");
+    open
+}
+
+/// The next reply, open: each sender it answers with its `next`, in the
+/// order given, and whether it was an Acks.
+fn reply_acks(bytes: &[u8]) -> (bool, Vec<(u64, u64)>) {
+    match wire::classify(bytes) {
+        Ok(wire::Datagram::Message(Message::Acks(b))) => {
+            (true, b.acks().map(|a| (a.sender, a.next)).collect())
+        }
+        Ok(wire::Datagram::Message(Message::Ack(a))) => (false, vec![(a.sender, a.next)]),
+        other => panic!("a reply that is no ack: {other:?}"),
+    }
+}
+
+/// Sorted, for comparing what came in any order.
+fn sorted(mut v: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
+    v.sort_unstable();
+    v
+}
+
+#[test]
+fn senders_on_one_unix_socket_get_one_acks() {
+    if !isolate("senders_on_one_unix_socket_get_one_acks") {
+        return;
+    }
+    let dir = Dir::short("bundle-unix");
+    let listener = Running::udpmsg(&["listen", "--bind", &dir.unix("l.sock")]);
+    let bound = listener.err_line();
+    assert!(bound.contains("listening on unix:"), "{bound}");
+    let client = UnixDatagram::bind(dir.path("c.sock")).expect("bind");
+    client.set_read_timeout(Some(WAIT)).expect("timeout");
+    // Stopped while the three arrive: one batch, one Acks.
+    listener.signal(libc::SIGSTOP);
+    for sender in [11, 12, 13] {
+        client
+            .send_to(&flagged(sender, 0), dir.path("l.sock"))
+            .expect("send");
+    }
+    listener.signal(libc::SIGCONT);
+    let mut buf = vec![0u8; wire::MAX_DATAGRAM + 1];
+    let len = client.recv(&mut buf).expect("a reply");
+    let (bundled, acks) = reply_acks(&buf[..len]);
+    assert!(bundled, "{acks:?}");
+    assert_eq!(sorted(acks), [(11, 1), (12, 1), (13, 1)]);
+    for _ in 0..3 {
+        let line = listener.line();
+        assert!(line.contains(" gw: 1"), "{line}");
+    }
+    listener.signal(libc::SIGTERM);
+    let (code, _, err) = listener.finish();
+    assert_eq!(code, 0, "{err:?}");
+}
+
+#[test]
+fn a_lingering_listener_answers_repeats_of_flagged_senders_with_one_acks() {
+    if !isolate("a_lingering_listener_answers_repeats_of_flagged_senders_with_one_acks") {
+        return;
+    }
+    let listener = Listener::start(&["--bind", "127.0.0.1", "--count", "3"]);
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    socket.connect(listener.dest()).expect("connect");
+    socket.set_read_timeout(Some(WAIT)).expect("timeout");
+    let mut buf = vec![0u8; wire::MAX_DATAGRAM + 1];
+    let want = [(21, 1), (22, 1), (23, 1)];
+    // The three (the listener's count), then the same three again while it
+    // lingers, as senders that lost the Acks would: each time one batch,
+    // one Acks.
+    for round in ["first", "repeated"] {
+        listener.signal(libc::SIGSTOP);
+        for (sender, _) in want {
+            socket.send(&flagged(sender, 0)).expect("send");
+        }
+        listener.signal(libc::SIGCONT);
+        let len = socket.recv(&mut buf).expect("a reply");
+        let (bundled, acks) = reply_acks(&buf[..len]);
+        assert!(bundled, "{round}: {acks:?}");
+        assert_eq!(sorted(acks), want, "{round}");
+    }
+    let mut listener = listener;
+    let (code, out, err) = listener.finish_lines();
+    assert_eq!(code, 0, "{err:?}");
+    assert!(out.len() <= 3, "shown again: {out:?}");
 }
