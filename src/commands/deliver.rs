@@ -326,6 +326,24 @@ impl<'s> Delivery<'s> {
         Ok(())
     }
 
+    /// Once the receive queue is empty: a refusal before any ack means
+    /// nothing listens (reported at once), unless the queue held an ack
+    /// after all, which makes it a listener that answered and went away
+    /// (a restart, perhaps: the messages wait, for at most GONE_AFTER).
+    fn refusal_read(&mut self) -> Result<(), Error> {
+        if !std::mem::take(&mut self.refused_unheard) {
+            return Ok(());
+        }
+        if !self.outbox.heard_listener() {
+            return Err(Error::NotListening);
+        }
+        self.port_closed += 1;
+        if !self.outbox.is_empty() {
+            self.closed_since.get_or_insert_with(Instant::now);
+        }
+        Ok(())
+    }
+
     /// Reads acknowledgements (and refusals) until the socket would block.
     fn read_replies(&mut self) -> Result<(), Error> {
         let id = self.sender.id();
@@ -365,25 +383,5 @@ impl<'s> Delivery<'s> {
                 _ => {}
             }
         }
-    }
-}
-
-impl Delivery<'_> {
-    /// Once the receive queue is empty: a refusal before any ack means
-    /// nothing listens (reported at once), unless the queue held an ack
-    /// after all, which makes it a listener that answered and went away
-    /// (a restart, perhaps: the messages wait, for at most GONE_AFTER).
-    fn refusal_read(&mut self) -> Result<(), Error> {
-        if !std::mem::take(&mut self.refused_unheard) {
-            return Ok(());
-        }
-        if !self.outbox.heard_listener() {
-            return Err(Error::NotListening);
-        }
-        self.port_closed += 1;
-        if !self.outbox.is_empty() {
-            self.closed_since.get_or_insert_with(Instant::now);
-        }
-        Ok(())
     }
 }
