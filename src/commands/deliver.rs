@@ -337,11 +337,17 @@ impl<'s> Delivery<'s> {
         if !self.outbox.heard_listener() {
             return Err(Error::NotListening);
         }
+        self.port_refused();
+        Ok(())
+    }
+
+    /// The port refused after a listener had answered: counted, and the
+    /// wait for it to come back starts (while messages are out).
+    fn port_refused(&mut self) {
         self.port_closed += 1;
         if !self.outbox.is_empty() {
             self.closed_since.get_or_insert_with(Instant::now);
         }
-        Ok(())
     }
 
     /// Reads acknowledgements (and refusals) until the socket would block.
@@ -356,10 +362,7 @@ impl<'s> Delivery<'s> {
                 // listener may be restarting: the messages wait and are
                 // resent, for at most GONE_AFTER.
                 Err(Error::NotListening) if self.outbox.heard_listener() => {
-                    self.port_closed += 1;
-                    if !self.outbox.is_empty() {
-                        self.closed_since.get_or_insert_with(Instant::now);
-                    }
+                    self.port_refused();
                     continue;
                 }
                 // Read on: an ack may wait behind the error.
