@@ -288,6 +288,20 @@ def announce(host, port, name, lifetime_ms, room):
     return 0
 
 
+def receive(s, timeout):
+    """The next datagram on socket `s` within `timeout` seconds, decoded;
+    None when none came, the port was refused, or it was malformed."""
+    s.settimeout(timeout)
+    try:
+        data = s.recv(MAX_DATAGRAM + 1)
+    except (socket.timeout, ConnectionRefusedError):
+        return None
+    try:
+        return decode(data)
+    except Malformed:
+        return None
+
+
 def ranges_text(ranges):
     return ",".join(f"{first}-{last}" for first, last in ranges)
 
@@ -323,15 +337,10 @@ def send_acked(host, port, name, words, seconds):
                 left = end - time.monotonic()
                 if left <= 0:
                     return None
-                s.settimeout(left)
-                try:
-                    data = s.recv(MAX_DATAGRAM + 1)
-                except (socket.timeout, ConnectionRefusedError):
+                got = receive(s, left)
+                if got is None:
                     continue
-                try:
-                    kind, m = decode(data)
-                except Malformed:
-                    continue
+                kind, m = got
                 if kind == "refuse" and m["sender"] == sender:
                     print(f"refuse seq={m['seq']} reason={m['reason']}", flush=True)
                     return 3
@@ -398,15 +407,10 @@ def send_many(host, port, name, ids, bundle, words, seconds):
             if now >= resend:
                 transmit_all()
                 resend = now + 5.0
-            s.settimeout(min(deadline, resend) - now)
-            try:
-                data = s.recv(MAX_DATAGRAM + 1)
-            except (socket.timeout, ConnectionRefusedError):
+            got = receive(s, min(deadline, resend) - now)
+            if got is None:
                 continue
-            try:
-                kind, m = decode(data)
-            except Malformed:
-                continue
+            kind, m = got
             acks = {"ack": [m], "acks": m["entries"] if kind == "acks" else []}.get(kind, [])
             acks = [a for a in acks if a["sender"] in index]
             if not acks:
