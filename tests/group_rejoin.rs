@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::docs::{assert_says, doc};
 use common::veth::Veth;
 use common::{BIN, Listener, WAIT, command, isolate, poll, run_ok, wait_for};
 use serde_json::Value;
@@ -147,4 +148,22 @@ fn a_group_is_joined_on_an_interface_that_comes_up_later_and_again_when_it_comes
     wait_for_members(&veth.dev, &GROUPS);
     assert_eq!(times_shown(&listener, &veth, "239.1.2.3:5000", "back"), 1);
     listener.assert_alive();
+}
+
+#[test]
+fn decisions_quote_the_kernels_membership_limit() {
+    if !isolate("decisions_quote_the_kernels_membership_limit") {
+        return;
+    }
+    // A new namespace has the kernel's default.
+    let limit = std::fs::read_to_string("/proc/sys/net/ipv4/igmp_max_memberships")
+        .expect("read igmp_max_memberships");
+    assert_says(
+        &doc("docs/DECISIONS.md"),
+        "docs/DECISIONS.md",
+        &format!(
+            "IPv4 allows it {} by default (`igmp_max_memberships`)",
+            limit.trim()
+        ),
+    );
 }
