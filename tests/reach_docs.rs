@@ -9,6 +9,7 @@ use common::docs::{assert_says, doc, squeeze, thousands};
 use std::time::Duration;
 use udpmsg::cli::Cli;
 use udpmsg::commands::listen::echo::{BOUNCE_WINDOW, ECHOES_PER_SOURCE, ECHOES_TOTAL};
+use udpmsg::commands::presence::IFACE_POLL;
 use udpmsg::commands::resolve::{DEFAULT_TIMEOUT as RESOLVE_TIMEOUT, NAME_SETTLE};
 use udpmsg::net::GROUP_TTL;
 use udpmsg::reliable::dedup::GROUP_COPIES_FOR;
@@ -91,6 +92,27 @@ fn decisions_quote_the_same_numbers() {
         "from one port within {}: they get one echo",
         secs(BOUNCE_WINDOW)
     ));
+}
+
+#[test]
+fn groups_follow_the_interfaces_as_often_as_they_are_read() {
+    // "a second" below is IFACE_POLL.
+    assert_eq!(IFACE_POLL, Duration::from_secs(1));
+    assert_says(
+        &doc("README.md"),
+        "README.md",
+        "is joined within a second (the listener reads the interface list once a second)",
+    );
+    assert_says(
+        &doc("docs/DECISIONS.md"),
+        "docs/DECISIONS.md",
+        "hears the group there within a second",
+    );
+    assert_says(
+        &doc("docs/PROTOCOL.md"),
+        "docs/PROTOCOL.md",
+        "on an interface that comes up later within a second of it",
+    );
 }
 
 #[test]

@@ -12,6 +12,7 @@ mod groups;
 use super::reach::{self, named_interface};
 use super::{Info, load_key, pick_name, pick_port};
 use crate::cli::ListenArgs;
+use crate::commands::listen::memberships::Over;
 use crate::commands::listen::{self, Ended, Listener, Stop, announce};
 use crate::commands::presence::presence_port;
 use crate::error::{Error, exit};
@@ -24,7 +25,7 @@ use announcing::{announce_every, announce_warnings, no_presence_port};
 use files::{claim_save_dir, file_config};
 use groups::{Group, join, parse_group};
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsFd;
 
 pub(super) fn run(args: ListenArgs, info: Info) -> Result<u8, Error> {
@@ -51,6 +52,7 @@ pub(super) fn run(args: ListenArgs, info: Info) -> Result<u8, Error> {
         every,
         file,
         warnings,
+        keep_joined,
     } = match addr::parse_unix(&args.bind).transpose()? {
         Some(unix) => bind_unix(&args, unix)?,
         None => bind_inet(&args)?,
@@ -75,6 +77,7 @@ pub(super) fn run(args: ListenArgs, info: Info) -> Result<u8, Error> {
         doing: "setting up the event loop",
         source,
     })?;
+    listener.keep_joined(keep_joined);
     if let Some(every) = every {
         let port = locals.first().map_or(0, |a| a.port());
         let Some(to_port) = presence_port(port) else {
@@ -148,6 +151,9 @@ struct Bound {
     file: Option<SocketFile>,
     /// What to warn of once the listener is up.
     warnings: Vec<String>,
+    /// The groups joined on every interface where they belong, there too
+    /// when it comes up later.
+    keep_joined: Vec<(IpAddr, Over)>,
 }
 
 /// `udpmsg: listening on ADDRS as 'NAME'`, then what narrows or adds to
@@ -212,6 +218,7 @@ fn bind_unix(args: &ListenArgs, unix: UnixAddr) -> Result<Bound, Error> {
         every: None,
         file: bound.file,
         warnings: Vec::new(),
+        keep_joined: Vec::new(),
     })
 }
 
@@ -261,6 +268,7 @@ fn bind_inet(args: &ListenArgs) -> Result<Bound, Error> {
         }
     })?;
     let mut locals = Vec::new();
+    let mut keep_joined = Vec::new();
     for socket in &sockets {
         let local = socket.local_addr().map_err(|source| Error::Io {
             doing: "reading the bound address",
@@ -269,6 +277,9 @@ fn bind_inet(args: &ListenArgs) -> Result<Bound, Error> {
         // Join the IPv6 discovery group so IPv6-only hosts can find us;
         // per interface, reported with -v.
         if local.ip().is_unspecified() && local.is_ipv6() {
+            if interface.is_none() {
+                keep_joined.push((IpAddr::V6(iface::DISCOVERY_GROUP_V6), Over::LinkLocal));
+            }
             let mut interfaces = iface::ipv6_interfaces().unwrap_or_default();
             if let Some(only) = interface {
                 interfaces.retain(|&i| i == only);
@@ -289,6 +300,9 @@ fn bind_inet(args: &ListenArgs) -> Result<Bound, Error> {
     let mut joined = Vec::new();
     for group in &groups {
         joined.push(join(group, &sockets, &locals)?);
+        if !group.is_fixed() {
+            keep_joined.push((group.ip, Over::Addressed));
+        }
     }
     // IPv6 first: "[::]:47474 and 0.0.0.0:47474".
     locals.sort_by_key(|a| a.is_ipv4());
@@ -320,5 +334,6 @@ fn bind_inet(args: &ListenArgs) -> Result<Bound, Error> {
         every,
         file: None,
         warnings,
+        keep_joined,
     })
 }

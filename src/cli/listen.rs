@@ -63,7 +63,8 @@ pub struct ListenArgs {
     #[arg(long, value_name = "DUR", value_parser = parse_duration, requires = "save_dir")]
     pub file_wait: Option<Duration>,
 
-    /// Report dropped and malformed datagrams on stderr
+    /// Report dropped and malformed datagrams on stderr, and groups
+    /// joined or left as interfaces come and go
     #[arg(short, long)]
     pub verbose: bool,
 
@@ -77,7 +78,8 @@ pub struct ListenArgs {
     pub no_key: bool,
 
     /// Join multicast GROUP (repeatable): 239.1.2.3, ff15::1234, or
-    /// ff02::1%eth0 for one interface; on every interface unless --interface
+    /// ff02::1%eth0 for one interface; on every interface unless
+    /// --interface, also those that come up later
     #[arg(short, long = "group", value_name = "GROUP")]
     pub groups: Vec<String>,
 

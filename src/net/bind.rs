@@ -187,3 +187,15 @@ pub fn join_group(socket: &mio::net::UdpSocket, group: IpAddr, index: u32) -> io
         IpAddr::V6(group) => socket.join_multicast_v6(&group, index),
     }
 }
+
+/// Leaves multicast `group` on interface `index` with `socket`: also when
+/// the interface is gone, which frees the socket's record of the
+/// membership (IPv4 allows a socket 20 by default: an interface that comes
+/// and goes with a new index each time would use them up).
+pub fn leave_group(socket: &mio::net::UdpSocket, group: IpAddr, index: u32) -> io::Result<()> {
+    match group {
+        IpAddr::V4(group) => SockRef::from(socket)
+            .leave_multicast_v4_n(&group, &InterfaceIndexOrAddress::Index(index)),
+        IpAddr::V6(group) => socket.leave_multicast_v6(&group, index),
+    }
+}

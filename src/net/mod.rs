@@ -48,7 +48,7 @@ pub mod unix;
 
 pub use batch::{Datagrams, RECV_BATCH, Received, RecvBatch, ReplyBatch, SEND_BATCH, SendBatch};
 pub use bind::{
-    BindOptions, LISTEN_RCVBUF, bind, bind_listeners, join_discovery_group, join_group,
+    BindOptions, LISTEN_RCVBUF, bind, bind_listeners, join_discovery_group, join_group, leave_group,
 };
 pub use cmsg::{Arrival, Local, enable_pktinfo, recv_with_local, send_from};
 pub use errors::{SendFailure, classify_send_error, is_transient_send_error, nonblocking};

@@ -54,6 +54,14 @@ pub(super) fn parse_group(
     })
 }
 
+impl Group {
+    /// Joined on one interface (its `%scope` or `--interface`) only, once:
+    /// not kept joined on interfaces that come up later.
+    pub(super) fn is_fixed(&self) -> bool {
+        self.scope.is_some()
+    }
+}
+
 /// Joins `group` with the wildcard socket of its family: on the interface
 /// its scope or `--interface` names, else on every up interface with an
 /// address of its family. Returns the interfaces joined; a failure on some

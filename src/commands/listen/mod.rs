@@ -14,7 +14,8 @@
 //! - [`sink`]: what the listener hands to its output;
 //! - [`limit`]: the rate limits on answers, pongs and echoes;
 //! - [`echo`]: `--echo`, raw datagrams sent back;
-//! - [`announce`]: `--announce`, hellos and goodbyes.
+//! - [`announce`]: `--announce`, hellos and goodbyes;
+//! - [`memberships`]: multicast groups joined on interfaces that come up.
 
 pub mod announce;
 mod drain;
@@ -22,6 +23,7 @@ pub mod echo;
 pub mod handler;
 pub mod limit;
 mod linger;
+pub mod memberships;
 pub mod sink;
 
 pub use handler::{ANSWERS_PER_SOURCE, ANSWERS_TOTAL, truncate_name};
@@ -34,8 +36,10 @@ use crate::seal::{Envelope, Incoming, Key, SealDest};
 use crate::wire;
 use announce::Announcer;
 use handler::Handler;
+use memberships::{Memberships, Over};
 use mio::Interest;
 use std::io;
+use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime};
 
 /// At most this many sockets per listener (`listen` opens one or two).
@@ -124,6 +128,8 @@ pub struct Listener {
     events: EventLoop,
     /// `--announce`: hellos while running, goodbyes when stopping.
     announcer: Option<Announcer>,
+    /// Multicast groups kept joined on interfaces that come up.
+    memberships: Option<Memberships>,
     /// Stopped, and lingering for repeats (see [`LINGER_QUIET`]): the
     /// stop conditions are behind.
     lingering: bool,
@@ -188,6 +194,7 @@ impl Listener {
             output_error: None,
             events,
             announcer: None,
+            memberships: None,
             lingering: false,
         })
     }
@@ -202,6 +209,16 @@ impl Listener {
             .map_or(0, |a| a.port());
         self.announcer = Some(Announcer::new(config, self.handler.instance(), port)?);
         Ok(())
+    }
+
+    /// Keeps `groups` joined from now on, with the wildcard socket of
+    /// each group's family, on the interfaces each belongs on: also on
+    /// those that come up while the listener runs (the interfaces are
+    /// read every [`crate::commands::presence::IFACE_POLL`]).
+    pub fn keep_joined(&mut self, groups: Vec<(IpAddr, Over)>) {
+        if !groups.is_empty() {
+            self.memberships = Some(Memberships::new(groups, Instant::now()));
+        }
     }
 
     /// The addresses the sockets are bound to.
@@ -234,17 +251,24 @@ impl Listener {
             {
                 break output_stop(&mut self.output_error, e);
             }
+            if let Some(memberships) = self.memberships.as_mut()
+                && let Err(e) = memberships.tick(Instant::now(), &self.sockets, &self.locals, sink)
+            {
+                break output_stop(&mut self.output_error, e);
+            }
             let flush_at = match sink.idle(Instant::now()) {
                 Ok(at) => at,
                 Err(e) => break output_stop(&mut self.output_error, e),
             };
             let wake = if unread == 0 {
                 let announce_at = self.announcer.as_ref().map(Announcer::next_deadline);
+                let poll_at = self.memberships.as_ref().map(Memberships::next_deadline);
                 let wake_at = [
                     deadline,
                     self.handler.next_deadline(),
                     flush_at,
                     announce_at,
+                    poll_at,
                 ]
                 .into_iter()
                 .flatten()

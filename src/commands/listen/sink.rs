@@ -6,7 +6,7 @@ use crate::net::{Cred, PeerAddr};
 use crate::seal::Refusal;
 use crate::wire::DecodeError;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Instant, SystemTime};
 
 /// One thing the listener shows.
@@ -94,6 +94,17 @@ pub enum Notice<'a> {
     AnnounceFailed {
         what: &'static str,
         to: SocketAddr,
+        interface: &'a str,
+        error: &'a io::Error,
+    },
+    /// A group (`--group`, or the discovery group) was joined on an
+    /// interface that came up while the listener ran.
+    GroupJoined { group: IpAddr, interface: &'a str },
+    /// A group was left on an interface that went down or away.
+    GroupLeft { group: IpAddr, interface: &'a str },
+    /// A group could not be joined on an interface that came up.
+    GroupJoinFailed {
+        group: IpAddr,
         interface: &'a str,
         error: &'a io::Error,
     },

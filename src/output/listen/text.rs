@@ -134,6 +134,24 @@ impl fmt::Display for NoticeText<'_, '_> {
                 fmt_addr(*to),
                 IoWords(error)
             ),
+            Notice::GroupJoined { group, interface } => {
+                write!(f, "joined group {group} on {interface}, which came up")
+            }
+            Notice::GroupLeft { group, interface } => {
+                write!(
+                    f,
+                    "left group {group} on {interface}, which went down or away"
+                )
+            }
+            Notice::GroupJoinFailed {
+                group,
+                interface,
+                error,
+            } => write!(
+                f,
+                "cannot join group {group} on {interface}: {}",
+                IoWords(error)
+            ),
             Notice::Unanswerable { what } => write!(
                 f,
                 "did not answer a {what} from a Unix socket without a name (it never bound one: nothing can reach it)"
