@@ -1015,3 +1015,35 @@ fn an_ack_queued_behind_a_refusal_is_read_before_nothing_listens_is_concluded() 
     assert_eq!((report.sent, report.confirmed), (1, 1), "{report:?}");
     assert_eq!(report.unconfirmed, 0, "{report:?}");
 }
+
+/// Only the wait for a closed port ends a send as "went away": when the
+/// input ended and `--timeout` (1 s, shorter than that wait) ran out
+/// first, the summary says the port was closed for a while, as before.
+#[test]
+fn a_timeout_that_ends_the_send_first_does_not_call_the_listener_gone() {
+    if !isolate("a_timeout_that_ends_the_send_first_does_not_call_the_listener_gone") {
+        return;
+    }
+    let mut l = Listener::start(&["--json", "--bind", "127.0.0.1"]);
+    let host = l.dest();
+    let mut sender = Running::udpmsg(&["send", "--ack", &host, "-", "--timeout", "1s"]);
+    sender.write(b"one\n");
+    assert_eq!(l.json()["text"], "one");
+    kill(&mut l);
+    // Refused from here on; the input ends with it.
+    sender.write(b"two\n");
+    let (code, _, err) = sender.finish();
+    assert_eq!(code, 4, "{err:?}");
+    assert!(
+        !err.iter().any(|line| line.contains("went away")),
+        "the timeout ended it: {err:?}"
+    );
+    let summary = err
+        .iter()
+        .find(|line| line.contains(" messages confirmed by "))
+        .unwrap_or_else(|| panic!("no summary: {err:?}"));
+    assert!(
+        summary.contains("; the port was closed for a while ("),
+        "{summary}"
+    );
+}

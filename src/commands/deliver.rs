@@ -65,9 +65,10 @@ pub struct Report {
     /// Sends or receives refused because nothing listened on the port for a
     /// while (after a listener had answered: a restart in progress).
     pub port_closed: u64,
-    /// The send ended with the listener's port closed (refused after the
-    /// listener had answered) and nothing answering since, for this long:
-    /// [`GONE_AFTER`] when that is what ended it (the listener went away).
+    /// [`GONE_AFTER`] when that ended the send: the listener's port had
+    /// been closed (refused after the listener had answered) that long,
+    /// nothing answering since. `None` when anything else ended it (the
+    /// input and the wait after it, a signal, everything confirmed).
     pub closed_for: Option<Duration>,
     /// Ctrl-C, SIGTERM or SIGHUP ended the send (the signal number).
     pub interrupted: Option<i32>,
@@ -164,12 +165,14 @@ impl<'s> Delivery<'s> {
     /// Runs until every message was confirmed or given up on, the deadline
     /// after the input's end passed, or a signal.
     pub fn run(mut self) -> Result<Report, Error> {
+        let mut gone = false;
         loop {
             let now = Instant::now();
-            if self.deadline.is_some_and(|d| now >= d)
-                || self.gone_at().is_some_and(|g| now >= g)
-                || self.interrupted.is_some()
-            {
+            if self.interrupted.is_some() || self.deadline.is_some_and(|d| now >= d) {
+                break;
+            }
+            if self.gone_at().is_some_and(|g| now >= g) {
+                gone = true;
                 break;
             }
             self.fill()?;
@@ -198,9 +201,7 @@ impl<'s> Delivery<'s> {
         let tally = self.outbox.tally();
         // What is still in flight is given up with the listener (nothing
         // is told: nothing listens) and counted as not confirmed.
-        let closed_for = self
-            .closed_since
-            .map(|t| Instant::now().saturating_duration_since(t).min(GONE_AFTER));
+        let closed_for = gone.then_some(GONE_AFTER);
         Ok(Report {
             sent: tally.sent,
             confirmed: tally.confirmed,

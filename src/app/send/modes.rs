@@ -43,6 +43,10 @@ pub(super) fn send_confirmed(
     };
     let report = Delivery::new(sender, source, config, &mut skipped).and_then(Delivery::run)?;
     let summary = format!("udpmsg: {}", output::send::ack_summary(shown, &report));
+    // Not informational: it says why messages were not confirmed.
+    if let Some(closed_for) = report.listener_gone() {
+        eprintln!("udpmsg: {}", output::send::gone_line(shown, closed_for));
+    }
     if report.too_large > 0 {
         // Not informational: it says why the exit code is 2.
         eprintln!("{summary}");
@@ -61,10 +65,7 @@ pub(super) fn send_confirmed(
         info.line(summary);
         Ok(exit::OK)
     } else {
-        // Not informational: they say why, and what was not confirmed.
-        if let Some(closed_for) = report.listener_gone() {
-            eprintln!("udpmsg: {}", output::send::gone_line(shown, closed_for));
-        }
+        // Not informational: it says what was not confirmed.
         eprintln!("{summary}");
         // Nothing at all came back (and the wait was not cut short): a
         // keyed listener is silent to what is not sealed with its key.
