@@ -151,6 +151,57 @@ fn a_group_is_joined_on_an_interface_that_comes_up_later_and_again_when_it_comes
 }
 
 #[test]
+fn a_listener_started_before_the_network_joins_its_group_when_a_link_comes() {
+    if !isolate("a_listener_started_before_the_network_joins_its_group") {
+        return;
+    }
+    // Only loopback: a warning, not an error, and the listener runs.
+    let mut cmd = command(&[
+        "listen",
+        "-p",
+        PORT,
+        "--timeout",
+        "120s",
+        "--group",
+        "239.1.2.3",
+        "--json",
+        "-v",
+    ]);
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn listen");
+    let err = common::line_reader(child.stderr.take().expect("stderr"), None);
+    let out = common::line_reader(child.stdout.take().expect("stdout"), None);
+    let warning = err.recv_timeout(WAIT).expect("a first stderr line");
+    assert_eq!(
+        warning,
+        "udpmsg: warning: no interface but loopback is up with an IPv4 address: 239.1.2.3 is joined on each as it comes up"
+    );
+    let bound = err.recv_timeout(WAIT).expect("the listening line");
+    assert!(
+        bound.contains(", in group 239.1.2.3 (no interface yet)"),
+        "{bound}"
+    );
+    let mut listener = Listener {
+        child,
+        addr: ([127, 0, 0, 1], 5000).into(),
+        out,
+        err,
+    };
+    let veth = Veth::new();
+    wait_for_notice(
+        &listener,
+        &format!("joined group 239.1.2.3 on {}", veth.dev),
+    );
+    assert_eq!(
+        times_shown(&listener, &veth, "239.1.2.3:5000", "at last"),
+        1
+    );
+    listener.assert_alive();
+}
+
+#[test]
 fn decisions_quote_the_kernels_membership_limit() {
     if !isolate("decisions_quote_the_kernels_membership_limit") {
         return;

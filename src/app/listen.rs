@@ -320,7 +320,11 @@ fn bind_inet(args: &ListenArgs) -> Result<Bound, Error> {
         .collect();
     let mut in_groups = String::new();
     for (group, on) in groups.iter().zip(&joined) {
-        in_groups.push_str(&format!(", in group {} ({})", group.ip, on.join(", ")));
+        let on = match on.is_empty() {
+            true => "no interface yet".to_string(),
+            false => on.join(", "),
+        };
+        in_groups.push_str(&format!(", in group {} ({on})", group.ip));
     }
     let warnings = match every {
         Some(_) => announce_warnings(args, bind.port(), &locals, family),

@@ -65,7 +65,8 @@ impl Group {
 /// Joins `group` with the wildcard socket of its family: on the interface
 /// its scope or `--interface` names, else on every up interface with an
 /// address of its family. Returns the interfaces joined; a failure on some
-/// is a warning, on all an error.
+/// is a warning, on all an error, and none up yet a warning (the group is
+/// joined on each as it comes up).
 pub(super) fn join(
     group: &Group,
     sockets: &[mio::net::UdpSocket],
@@ -91,6 +92,16 @@ pub(super) fn join(
             source,
         })?,
     };
+    if interfaces.is_empty() {
+        // Started before the network (at boot, before a VPN): the group
+        // is joined on each interface as it comes up (`Memberships`).
+        let family = if v6 { "IPv6" } else { "IPv4" };
+        eprintln!(
+            "udpmsg: warning: no interface but loopback is up with an {family} address: {} is joined on each as it comes up",
+            group.ip
+        );
+        return Ok(Vec::new());
+    }
     let mut joined = Vec::new();
     let mut failures = Vec::new();
     for (index, name) in interfaces {
