@@ -16,8 +16,8 @@ use std::time::Duration;
 const PORT: &str = "5000";
 
 /// A link of this namespace that has nothing at its other end: the
-/// listener has an interface to join its groups on at start (with none
-/// it refuses to start), and no group datagram ever arrives on it.
+/// listener has an interface to join its groups on at start (the test
+/// after starts one with none), and no group datagram ever arrives on it.
 fn lonely_link() {
     run_ok(
         "sh",

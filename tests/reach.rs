@@ -350,6 +350,20 @@ fn send_wait_says_a_message_it_cannot_send_as_send_does() {
 }
 
 #[test]
+fn send_wait_with_an_empty_input_ends_at_once() {
+    if !isolate("send_wait_with_an_empty_input_ends_at_once") {
+        return;
+    }
+    // Nothing to send, so nothing to wait an hour for (the test's own
+    // deadline is far shorter).
+    let run = udpmsg(&["send", "--wait", "1h", "127.0.0.1:9", "-"], b"");
+    assert_eq!(
+        run.one_line_error(4, "send --wait with an empty input"),
+        "udpmsg: the input was empty: nothing was sent, so no reply came"
+    );
+}
+
+#[test]
 fn send_wait_does_not_go_with_ack() {
     if !isolate("send_wait_does_not_go_with_ack") {
         return;

@@ -91,7 +91,7 @@ pub fn ask(
         if !asking.asked.input_done && !input_waits {
             input_waits = asking.send_available(source, &events, skipped)?;
             if asking.asked.input_done {
-                if asking.asked.sent == 0 && asking.number > 0 {
+                if asking.asked.sent == 0 {
                     break;
                 }
                 deadline = Some(Instant::now() + config.wait);

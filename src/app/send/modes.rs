@@ -128,6 +128,11 @@ pub(super) fn send_waiting(
         return Err(failed(e));
     }
     unsent.end(asked.sent)?;
+    if asked.sent == 0 {
+        // Not informational: it says why the exit code is 4.
+        eprintln!("udpmsg: the input was empty: nothing was sent, so no reply came");
+        return Ok(exit::UNCONFIRMED);
+    }
     let wanted = args.count.unwrap_or(1);
     if asked.replies >= wanted {
         return Ok(exit::OK);
