@@ -109,7 +109,7 @@ impl Progress for SendProgress {
         }
     }
 
-    fn done(&mut self, _sent: &Sent) {
+    fn done(&mut self) {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }

@@ -154,9 +154,9 @@ pub trait Progress {
     fn start(&mut self, name: &str, size: u64);
     /// `confirmed` bytes of it are written at the listener.
     fn advance(&mut self, confirmed: u64);
-    /// It is stored, its hash matched (the caller reports it: `send`
-    /// returns it).
-    fn done(&mut self, sent: &Sent);
+    /// It is stored, its hash matched (`send` returns what became of it,
+    /// for the caller to report).
+    fn done(&mut self);
     /// It failed (the error follows).
     fn abandon(&mut self);
 }

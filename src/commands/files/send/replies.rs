@@ -83,7 +83,7 @@ impl FileSend<'_> {
                     hash: cur.hash.unwrap_or([0; HASH_LEN]),
                 };
                 self.progress.advance(cur.offer.size);
-                self.progress.done(&sent);
+                self.progress.done();
                 Ok(Some(sent))
             }
             // "Done" before the end was sent cannot be this transfer's.
