@@ -202,6 +202,40 @@ fn a_listener_started_before_the_network_joins_its_group_when_a_link_comes() {
 }
 
 #[test]
+fn a_group_that_cannot_be_joined_on_a_new_interface_is_a_warning() {
+    if !isolate("a_group_that_cannot_be_joined_on_a_new_interface_is_a_warning") {
+        return;
+    }
+    // This namespace's sockets may join one IPv4 group each: the one on
+    // the lonely link at start.
+    run_ok("sysctl", &["-qw", "net.ipv4.igmp_max_memberships=1"]);
+    lonely_link();
+    let listener = Listener::spawn_cmd(
+        command(&[
+            "listen",
+            "-p",
+            PORT,
+            "--timeout",
+            "120s",
+            "--group",
+            "239.1.2.3",
+        ]),
+        None,
+        false,
+        "listen --group",
+    );
+    // A link comes, where the join is refused: said without -v.
+    let veth = Veth::new();
+    wait_for_notice(
+        &listener,
+        &format!(
+            "udpmsg: warning: cannot join group 239.1.2.3 on {}: ",
+            veth.dev
+        ),
+    );
+}
+
+#[test]
 fn decisions_quote_the_kernels_membership_limit() {
     if !isolate("decisions_quote_the_kernels_membership_limit") {
         return;

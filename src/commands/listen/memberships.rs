@@ -84,6 +84,9 @@ impl Memberships {
         if self.seen.as_ref() == Some(&addresses) {
             return Ok(());
         }
+        // The first read adopts the joins made at start, whose failures
+        // were said then.
+        let first = self.seen.is_none();
         self.seen = Some(addresses);
         for (group, over) in self.groups.clone() {
             let Some(socket) = wildcard(sockets, locals, group.is_ipv6()) else {
@@ -98,7 +101,7 @@ impl Memberships {
             let Ok(wanted) = wanted else {
                 continue;
             };
-            self.update(socket, group, &wanted, sink)?;
+            self.update(socket, group, &wanted, first, sink)?;
         }
         Ok(())
     }
@@ -111,6 +114,7 @@ impl Memberships {
         socket: &UdpSocket,
         group: IpAddr,
         wanted: &[(u32, String)],
+        first: bool,
         sink: &mut dyn Sink,
     ) -> io::Result<()> {
         let is_wanted = |index: u32| wanted.iter().any(|(i, _)| *i == index);
@@ -159,6 +163,9 @@ impl Memberships {
                 Err(error) => {
                     if !self.failed.contains(&(group, index)) {
                         self.failed.push((group, index));
+                        if first {
+                            continue;
+                        }
                         sink.notice(&Notice::GroupJoinFailed {
                             group,
                             interface: &name,

@@ -148,11 +148,15 @@ impl<W: Write> Sink for ListenOutput<W> {
     }
 
     fn notice(&mut self, notice: &Notice<'_>) -> io::Result<()> {
-        if self.verbose {
+        // A group that cannot be joined on an interface that came up is
+        // a warning, as it is at start.
+        let warning = matches!(notice, Notice::GroupJoinFailed { .. });
+        if self.verbose || warning {
             // Notices go to stderr, interleaved correctly with stdout when both
             // are a terminal: flush what is pending first.
             self.out.flush()?;
-            eprintln!("udpmsg: {}", NoticeText(notice));
+            let prefix = if warning { "warning: " } else { "" };
+            eprintln!("udpmsg: {prefix}{}", NoticeText(notice));
         }
         Ok(())
     }
