@@ -30,6 +30,14 @@ fn lonely_link() {
     );
 }
 
+/// `listen -p PORT --timeout 120s` with `args`, once it reports its address
+/// (no warning before).
+fn listen(args: &[&str]) -> Listener {
+    let mut all = vec!["listen", "-p", PORT, "--timeout", "120s"];
+    all.extend_from_slice(args);
+    Listener::spawn_cmd(command(&all), None, false, "listen --group")
+}
+
 /// Waits until the listener says (with `-v`, on stderr) a line holding
 /// `needle`; the lines before it are passed over.
 fn wait_for_notice(listener: &Listener, needle: &str) {
@@ -101,24 +109,14 @@ fn a_group_is_joined_on_an_interface_that_comes_up_later_and_again_when_it_comes
         return;
     }
     lonely_link();
-    let mut listener = Listener::spawn_cmd(
-        command(&[
-            "listen",
-            "-p",
-            PORT,
-            "--timeout",
-            "120s",
-            "--group",
-            "239.1.2.3",
-            "--group",
-            "ff15::1234",
-            "--json",
-            "-v",
-        ]),
-        None,
-        false,
-        "listen --group",
-    );
+    let mut listener = listen(&[
+        "--group",
+        "239.1.2.3",
+        "--group",
+        "ff15::1234",
+        "--json",
+        "-v",
+    ]);
     // The link to the sender comes now, after the listener joined.
     let veth = Veth::new();
     wait_for_notice(
@@ -210,20 +208,7 @@ fn a_group_that_cannot_be_joined_on_a_new_interface_is_a_warning() {
     // the lonely link at start.
     run_ok("sysctl", &["-qw", "net.ipv4.igmp_max_memberships=1"]);
     lonely_link();
-    let listener = Listener::spawn_cmd(
-        command(&[
-            "listen",
-            "-p",
-            PORT,
-            "--timeout",
-            "120s",
-            "--group",
-            "239.1.2.3",
-        ]),
-        None,
-        false,
-        "listen --group",
-    );
+    let listener = listen(&["--group", "239.1.2.3"]);
     // A link comes, where the join is refused: said without -v.
     let veth = Veth::new();
     wait_for_notice(
