@@ -320,9 +320,10 @@ fn bind_inet(args: &ListenArgs) -> Result<Bound, Error> {
         .collect();
     let mut in_groups = String::new();
     for (group, on) in groups.iter().zip(&joined) {
-        let on = match on.is_empty() {
-            true => "no interface yet".to_string(),
-            false => on.join(", "),
+        let on = if on.is_empty() {
+            "no interface yet".to_string()
+        } else {
+            on.join(", ")
         };
         in_groups.push_str(&format!(", in group {} ({on})", group.ip));
     }
